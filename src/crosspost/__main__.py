@@ -1,0 +1,5 @@
+"""`python -m crosspost` runs the CLI."""
+
+from crosspost.cli import main
+
+main()

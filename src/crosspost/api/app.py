@@ -1,0 +1,37 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from crosspost import __version__
+from crosspost.api import errors
+from crosspost.api.metrics import Metrics
+from crosspost.api.routes import health, media, posts
+from crosspost.engine.services import Services
+
+DESCRIPTION = """Hand crosspost a clip once; it publishes to every platform, exactly once, and
+explains every failure. Authenticate with `Authorization: Bearer cp_test_…` (sandbox) or
+`cp_live_…`. Errors are RFC 9457 `application/problem+json` with a stable `code`."""
+
+
+def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None) -> FastAPI:
+    """Build the API over a process's services; `wake_workers` nudges in-process workers."""
+    app = FastAPI(
+        title="crosspost",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = svc
+    app.state.wake_workers = wake_workers or (lambda: None)
+    app.state.metrics = Metrics(svc.jobs)
+    app.middleware("http")(app.state.metrics.middleware)
+    errors.install(app)
+    for module in (health, media, posts):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,30 @@
+"""`Annotated` dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from crosspost.api.auth import Principal, authenticate
+from crosspost.engine.services import Services
+
+
+def get_services(request: Request) -> Services:
+    """The process's services, attached to the app at creation."""
+    svc: Services = request.app.state.services
+    return svc
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_principal(
+    svc: ServicesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    """The authenticated caller."""
+    return authenticate(svc, authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,96 @@
+"""`Idempotency-Key` on creating POSTs: same key + same body → the same response.
+
+The key is recorded as in flight before the work starts, and its response is stored in the
+same transaction that creates the object, so a crash can never leave an object without its
+key (which would let a retry create it twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from fastapi import Response
+from sqlalchemy.engine import Connection
+
+from crosspost.api.auth import Principal
+from crosspost.engine.services import Services
+from crosspost.errors import Conflict, InvalidInput
+from crosspost.store import idempotency as records
+
+RETENTION = timedelta(hours=24)
+_STALE = timedelta(minutes=2)
+_MAX_LEN = 255
+
+
+class Idempotency:
+    """One request's idempotency bookkeeping."""
+
+    def __init__(
+        self, svc: Services, principal: Principal, *, method: str, path: str, key: str | None, body: bytes
+    ) -> None:
+        self.svc = svc
+        self.tenant_id = principal.tenant_id
+        self.method = method
+        self.path = path
+        self.key = _clean(key)
+        self.fingerprint = hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
+
+    def begin(self) -> Response | None:
+        """Claim the key; a replayed response, or None when the caller should do the work."""
+        if self.key is None:
+            return None
+        now = self.svc.clock.now()
+        with self.svc.db.write() as conn:
+            fields = dict(tenant_id=self.tenant_id, key=self.key, fingerprint=self.fingerprint, now=now)
+            if records.try_insert(conn, method=self.method, path=self.path, **fields):
+                return None
+            row = records.get(conn, self.tenant_id, self.key)
+            assert row is not None
+            if row["fingerprint"] != self.fingerprint:
+                raise InvalidInput(
+                    "this Idempotency-Key was used with a different request; use a new key for a "
+                    "new request",
+                    code="idempotency_key_reused",
+                )
+            if row["response_status"] is not None:
+                return Response(
+                    content=row["response_body"],
+                    status_code=row["response_status"],
+                    media_type="application/json",
+                    headers={"Idempotent-Replayed": "true"},
+                )
+            if records.takeover_stale(conn, stale_before=now - _STALE, **fields):
+                return None
+        raise Conflict(
+            "a request with this Idempotency-Key is still in progress; retry in a moment",
+            code="idempotency_request_in_flight",
+            headers={"Retry-After": "1"},
+        )
+
+    def finish(self, conn: Connection, status: int, body: bytes) -> None:
+        """Store the response inside the transaction that created the object."""
+        if self.key is not None:
+            records.complete(conn, tenant_id=self.tenant_id, key=self.key, status=status, body=body,
+                             now=self.svc.clock.now())
+
+    def abort(self) -> None:
+        """Forget the key after a refused request, so a corrected retry may reuse it."""
+        if self.key is not None:
+            with self.svc.db.write() as conn:
+                records.release(conn, self.tenant_id, self.key)
+
+
+def _clean(key: str | None) -> str | None:
+    if key is None:
+        return None
+    # The draft standard sends a Structured Field string ("…"); Stripe-style clients do not.
+    key = key.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not key or len(key) > _MAX_LEN or not key.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key must be 1–{_MAX_LEN} printable characters (a UUID is ideal)",
+            code="invalid_idempotency_key",
+        )
+    return key

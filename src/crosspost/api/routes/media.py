@@ -1,0 +1,123 @@
+"""/v1/media: stream a file in (raw body or multipart), hash it, probe it."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import PurePath
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
+
+from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.errors import PROBLEM
+from crosspost.api.upload import receive_multipart, receive_raw
+from crosspost.domain.models import MediaPublic
+from crosspost.errors import CrosspostError, NotFound, PayloadTooLarge, UnsupportedMediaType
+from crosspost.ids import new_id
+from crosspost.media.probe import probe
+from crosspost.store import media
+
+router = APIRouter(prefix="/v1/media", tags=["media"])
+_ERRORS = {code: {"content": {PROBLEM: {}}} for code in (401, 404, 411, 413, 415, 422)}
+_RAW_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=MediaPublic,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+                               "required": ["file"]}
+                },
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
+            "required": True,
+        }
+    },
+)
+async def upload(
+    request: Request,
+    svc: ServicesDep,
+    principal: PrincipalDep,
+    x_filename: Annotated[str | None, Header(alias="X-Filename")] = None,
+) -> MediaPublic:
+    """Upload media as a raw body (`Content-Type: video/mp4`, name in `X-Filename`) or as
+    multipart form field `file`. The sha256 is computed while streaming; the file is probed."""
+    principal.require("media:write")
+    limit = svc.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise PayloadTooLarge(f"upload is {int(declared)} bytes; the limit is {limit} bytes",
+                              code="media_too_large")
+    ctype = request.headers.get("content-type", "").strip()
+    base = ctype.split(";")[0].strip().lower()
+    pending = svc.storage.begin_write(max_bytes=limit)
+    try:
+        if base == "multipart/form-data":
+            got = await receive_multipart(request.stream(), ctype, pending)
+            filename, content_type = got.filename or x_filename, got.content_type
+        elif base.startswith(_RAW_TYPES):
+            await receive_raw(request.stream(), pending)
+            filename, content_type = x_filename, base
+        else:
+            raise UnsupportedMediaType(
+                "send the file as multipart/form-data (field `file`) or as a raw body with its "
+                "media type (video/mp4, audio/mpeg, image/png, …)",
+                code="unsupported_upload_type",
+            )
+        if pending.size == 0:
+            raise CrosspostError("the uploaded file is empty", code="empty_upload")
+        media_id = new_id("med")
+        stored = await run_in_threadpool(pending.commit, media_id)
+    except BaseException:
+        pending.abort()
+        raise
+    try:
+        found = await run_in_threadpool(probe, stored.path)
+    except BaseException:
+        await run_in_threadpool(svc.storage.delete, stored.key)
+        raise
+    name = PurePath(filename or f"{media_id}").name[:255]
+    if not content_type or content_type == "application/octet-stream":
+        content_type = mimetypes.guess_type(name)[0] or f"{found.kind.value}/{found.container or 'octet-stream'}"
+    row = {
+        "id": media_id,
+        "tenant_id": principal.tenant_id,
+        "kind": found.kind.value,
+        "filename": name,
+        "content_type": content_type,
+        "size_bytes": stored.size,
+        "sha256": stored.sha256,
+        "storage_key": stored.key,
+        "container": found.container,
+        "duration_seconds": found.duration_seconds,
+        "width": found.width,
+        "height": found.height,
+        "video_codec": found.video_codec,
+        "audio_codec": found.audio_codec,
+        "frame_rate": found.frame_rate,
+        "created_at": svc.clock.now(),
+    }
+
+    def save() -> None:
+        with svc.db.write() as conn:
+            media.insert_media(conn, **row)
+
+    await run_in_threadpool(save)
+    return MediaPublic.model_validate(row)
+
+
+@router.get("/{media_id}", response_model=MediaPublic, responses=_ERRORS)
+def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) -> MediaPublic:
+    """A media object's metadata."""
+    with svc.db.read() as conn:
+        row = media.get_media(conn, principal.tenant_id, media_id)
+    if row is None:
+        raise NotFound(f"no media {media_id!r}")
+    return MediaPublic.model_validate(dict(row))

@@ -1,0 +1,136 @@
+"""/v1/posts: create, read, list, cancel, targets and the publish ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import Connection
+
+from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.errors import PROBLEM
+from crosspost.api.idempotency import Idempotency
+from crosspost.api.pagination import decode_cursor, encode_cursor, next_link
+from crosspost.api.views import load_post, post_public, target_public
+from crosspost.domain.enums import PostStatus
+from crosspost.domain.models import LedgerEventPublic, Page, PostCreate, PostPublic, TargetPublic
+from crosspost.engine.posts import cancel_post, create_post
+from crosspost.errors import CrosspostError, NotFound, UnsupportedMediaType
+from crosspost.store import ledger, posts
+
+router = APIRouter(prefix="/v1/posts", tags=["posts"])
+_ERRORS = {code: {"content": {PROBLEM: {}}} for code in (401, 404, 409, 415, 422)}
+
+
+def require_json(request: Request) -> None:
+    """Refuse bodies that are not JSON (415), rather than guessing."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise UnsupportedMediaType(
+            "send the body as JSON with `Content-Type: application/json`", code="json_required"
+        )
+
+
+@router.post("", status_code=201, response_model=PostPublic, responses=_ERRORS)
+async def create(
+    request: Request,
+    body: PostCreate,
+    svc: ServicesDep,
+    principal: PrincipalDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=300)] = None,
+) -> Response:
+    """Create a post; one target per destination. Honors `Idempotency-Key` for 24 h."""
+    require_json(request)
+    principal.require("posts:write")
+    raw = await request.body()
+    idem = Idempotency(svc, principal, method="POST", path=request.url.path, key=idempotency_key,
+                       body=raw)
+
+    def work() -> Response:
+        replay = idem.begin()
+        if replay is not None:
+            return replay
+        out: dict[str, bytes] = {}
+
+        def finish(conn: Connection, post_id: str) -> None:
+            out["body"] = load_post(conn, principal.tenant_id, post_id).model_dump_json().encode()
+            idem.finish(conn, 201, out["body"])
+
+        try:
+            create_post(svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body,
+                        finish=finish)
+        except CrosspostError:
+            idem.abort()
+            raise
+        return Response(out["body"], status_code=201, media_type="application/json")
+
+    response = await run_in_threadpool(work)
+    request.app.state.wake_workers()
+    return response
+
+
+@router.get("", response_model=Page[PostPublic], responses=_ERRORS)
+def list_posts(
+    request: Request,
+    response: Response,
+    svc: ServicesDep,
+    principal: PrincipalDep,
+    status: PostStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> Page[PostPublic]:
+    """A page of posts, newest first; follow `next_cursor` (or the `Link` header)."""
+    principal.require("posts:read")
+    before = decode_cursor(cursor) if cursor else None
+    with svc.db.read() as conn:
+        rows = posts.list_posts(conn, principal.tenant_id, status=status.value if status else None,
+                                before_id=before, limit=limit + 1)
+        page, has_more = rows[:limit], len(rows) > limit
+        grouped = posts.targets_of(conn, [r["id"] for r in page])
+    data = [post_public(r, grouped[r["id"]]) for r in page]
+    next_cursor = encode_cursor(page[-1]["id"]) if has_more else None
+    if next_cursor:
+        response.headers["Link"] = next_link(request.url, next_cursor)
+    return Page[PostPublic](data=data, has_more=has_more, next_cursor=next_cursor)
+
+
+@router.get("/{post_id}", response_model=PostPublic, responses=_ERRORS)
+def get_post(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> PostPublic:
+    """A post with every target's status."""
+    principal.require("posts:read")
+    with svc.db.read() as conn:
+        return load_post(conn, principal.tenant_id, post_id)
+
+
+@router.post("/{post_id}/cancel", response_model=PostPublic, responses=_ERRORS)
+def cancel(request: Request, post_id: str, svc: ServicesDep, principal: PrincipalDep) -> PostPublic:
+    """Cancel every target that has not reached its irreversible publish step."""
+    principal.require("posts:write")
+    cancel_post(svc, tenant_id=principal.tenant_id, post_id=post_id)
+    with svc.db.read() as conn:
+        return load_post(conn, principal.tenant_id, post_id)
+
+
+@router.get("/{post_id}/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)
+def get_target(post_id: str, target_id: str, svc: ServicesDep, principal: PrincipalDep) -> TargetPublic:
+    """One target: status, attempts, next attempt, external id and URL, last error."""
+    principal.require("posts:read")
+    with svc.db.read() as conn:
+        row = posts.get_target(conn, target_id, tenant_id=principal.tenant_id)
+    if row is None or row["post_id"] != post_id:
+        raise NotFound(f"no target {target_id!r} on post {post_id!r}")
+    return target_public(row)
+
+
+@router.get("/{post_id}/ledger", response_model=list[LedgerEventPublic], responses=_ERRORS)
+def get_ledger(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> list[LedgerEventPublic]:
+    """Every event of the post's publishing, in order, with timestamps."""
+    principal.require("posts:read")
+    with svc.db.read() as conn:
+        if posts.get_post(conn, principal.tenant_id, post_id) is None:
+            raise NotFound(f"no post {post_id!r}")
+        rows = ledger.list_events(conn, principal.tenant_id, post_id)
+    return [LedgerEventPublic.model_validate(dict(r)) for r in rows]
+
+

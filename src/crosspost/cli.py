@@ -1,0 +1,302 @@
+"""The `crosspost` command: serve, worker, migrate, keys, publish, status, ledger, sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from crosspost import __version__
+from crosspost.config import Settings
+from crosspost.domain.enums import Mode
+
+app = typer.Typer(help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
+                  no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+_SANDBOX_MARKER = "sandbox.json"
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _services(settings: Settings) -> Any:
+    from crosspost.engine.services import Services  # noqa: PLC0415 - keep `--help` fast
+    from crosspost.store import migrate  # noqa: PLC0415
+
+    svc = Services.build(settings)
+    migrate.upgrade(svc.db)
+    return svc
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from crosspost.store import migrate as migrations  # noqa: PLC0415
+
+    svc = _services(Settings())
+    console.print(f"database at revision {migrations.current_revision(svc.db)}")
+    svc.close()
+
+
+@app.command()
+def serve(
+    sandbox: Annotated[bool, typer.Option(help="Run the platform fakes; test keys reach them.")] = False,
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker threads (0 = API only).")] = None,
+) -> None:
+    """Run the API and a worker pool in one process (embedded SQLite by default)."""
+    import uvicorn  # noqa: PLC0415
+
+    from crosspost.api.app import create_app  # noqa: PLC0415
+    from crosspost.engine.keys import default_tenant  # noqa: PLC0415
+    from crosspost.engine.worker import build_runner  # noqa: PLC0415
+    from crosspost.logs import configure_logging  # noqa: PLC0415
+
+    settings = _settings(sandbox=sandbox or None, host=host, port=port, workers=workers)
+    configure_logging(settings)
+    svc = _services(settings)
+    tenant_id = default_tenant(svc)
+    fakes = _start_sandbox(svc, tenant_id) if settings.sandbox else None
+    runner = build_runner(svc, concurrency=settings.workers) if settings.workers else None
+    if runner:
+        runner.start()
+    api = create_app(svc, wake_workers=runner.wake if runner else None)
+    console.print(f"[bold]crosspost {__version__}[/] API on {settings.base_url}"
+                  f" (docs {settings.base_url}/docs), {settings.workers} workers,"
+                  f" database {svc.db.dialect}" + (f", sandbox fakes on {fakes.url}" if fakes else ""))
+    try:
+        uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning",
+                    access_log=False)
+    finally:
+        if runner:
+            runner.stop(timeout=10)
+        if fakes:
+            fakes.stop()
+        svc.close()
+
+
+def _start_sandbox(svc: Any, tenant_id: str) -> Any:
+    from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
+    from crosspost.fakes.app import create_sandbox_app  # noqa: PLC0415
+    from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
+
+    settings: Settings = svc.settings
+    server = serve_in_thread(create_sandbox_app(_fake_config(settings)), host=settings.sandbox_host,
+                             port=settings.sandbox_port)
+    account_ids = provision_sandbox_accounts(svc, tenant_id)
+    marker = settings.home / _SANDBOX_MARKER
+    marker.write_text(json.dumps({"fakes": server.url, "accounts": account_ids}))
+    return server
+
+
+def _fake_config(settings: Settings) -> Any:
+    from crosspost.fakes.base import FakeConfig  # noqa: PLC0415
+
+    return FakeConfig(
+        client_id=settings.sandbox_client_id,
+        client_secret=settings.sandbox_client_secret,
+        failure_rate=settings.fake_failure_rate,
+        latency_ms=settings.fake_latency_ms,
+        processing_seconds=settings.fake_processing_seconds,
+    )
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+) -> None:
+    """Run only the platform fakes (for tests, benchmarks and client development)."""
+    from crosspost.fakes.app import create_sandbox_app  # noqa: PLC0415
+    from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
+
+    settings = _settings(sandbox_host=host, sandbox_port=port)
+    server = serve_in_thread(create_sandbox_app(_fake_config(settings)), host=settings.sandbox_host,
+                             port=settings.sandbox_port)
+    console.print(f"platform fakes on {server.url} (youtube, tiktok); Ctrl-C stops")
+    _wait_for_signal()
+    server.stop()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once in this process.")] = 4,
+) -> None:
+    """Run workers only (scale-out: run several, on any machine sharing the database)."""
+    from crosspost.engine.worker import build_runner  # noqa: PLC0415
+    from crosspost.logs import configure_logging  # noqa: PLC0415
+
+    settings = Settings()
+    configure_logging(settings)
+    svc = _services(settings)
+    runner = build_runner(svc, concurrency=concurrency)
+    runner.start()
+    console.print(f"worker running {concurrency} jobs at once on {svc.db.dialect}; Ctrl-C stops")
+    _wait_for_signal()
+    runner.stop(timeout=30)
+    svc.close()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")],
+    mode: Annotated[Mode | None, typer.Option(help="test or live (default: test after "
+                                                    "`serve --sandbox`, else live).")] = None,
+) -> None:
+    """Create an API key and print it once."""
+    from crosspost.engine.keys import default_tenant, issue_key  # noqa: PLC0415
+
+    settings = Settings()
+    svc = _services(settings)
+    if mode is None:
+        mode = Mode.TEST if (settings.home / _SANDBOX_MARKER).exists() else Mode.LIVE
+    key_id, raw = issue_key(svc, tenant_id=default_tenant(svc), name=name, mode=mode)
+    svc.close()
+    console.print(f"created {mode.value} key {key_id} ({name}); it is shown only once:",
+                  style="dim", highlight=False)
+    typer.echo(raw)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never their secrets)."""
+    from crosspost.engine.keys import default_tenant  # noqa: PLC0415
+    from crosspost.store import tenants  # noqa: PLC0415
+
+    svc = _services(Settings())
+    with svc.db.read() as conn:
+        rows = tenants.list_api_keys(conn, default_tenant(svc))
+    table = Table("id", "name", "mode", "prefix", "created", "last used", "revoked")
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["mode"], r["display_prefix"] + "…", _ts(r["created_at"]),
+                      _ts(r["last_used_at"]), _ts(r["revoked_at"]))
+    console.print(table)
+    svc.close()
+
+
+def _ts(value: datetime | str | None) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else value.isoformat(timespec="seconds")
+
+
+def _client(api_url: str | None, key: str | None) -> Any:
+    from crosspost.sdk import Client  # noqa: PLC0415
+
+    key = key or os.environ.get("CROSSPOST_API_KEY")
+    if not key:
+        console.print("[red]no API key: pass --key or set CROSSPOST_API_KEY "
+                      "(create one with `crosspost keys create --name me`)[/]")
+        raise typer.Exit(2)
+    return Client(api_url or os.environ.get("CROSSPOST_API_URL") or Settings().base_url, key)
+
+
+ApiUrl = Annotated[str | None, typer.Option(help="API base URL (env CROSSPOST_API_URL).")]
+ApiKey = Annotated[str | None, typer.Option(help="API key (env CROSSPOST_API_KEY).")]
+
+
+@app.command()
+def publish(
+    file: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, help="Media file.")] = None,
+    caption: Annotated[str, typer.Option(help="Caption / title / description.")] = "",
+    to: Annotated[list[str] | None, typer.Option(help="Platform or account id; repeat.")] = None,
+    at: Annotated[str | None, typer.Option(help="Publish time, e.g. 2026-12-01T18:00.")] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA time zone for --at.")] = None,
+    follow: Annotated[bool, typer.Option(help="Wait for the final status.")] = True,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Upload a file, create a post, and follow it to the end."""
+    from crosspost.sdk import ApiError  # noqa: PLC0415
+
+    if not to:
+        console.print("[red]name at least one destination with --to youtube (repeatable)[/]")
+        raise typer.Exit(2)
+    client = _client(api_url, key)
+    try:
+        body: dict[str, Any] = {"text": caption, "targets": to}
+        if file is not None:
+            with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                          TransferSpeedColumn(), console=console) as bar:
+                task = bar.add_task(f"uploading {file.name}", total=file.stat().st_size)
+                media = client.upload_media(file, progress=lambda n: bar.advance(task, n))
+            body["media_id"] = media["id"]
+        if at:
+            body["publish_at"] = at
+            body["timezone"] = tz
+        post = client.create_post(body)
+        console.print(f"post {post['id']}: {post['status']}")
+        if follow and post["status"] != "scheduled":
+            post = client.follow(post["id"])
+        _print_post(post)
+    except ApiError as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+
+
+def _print_post(post: dict[str, Any]) -> None:
+    table = Table("target", "platform", "status", "url / error", title=f"post {post['id']}: {post['status']}")
+    for t in post["targets"]:
+        err = t.get("last_error") or {}
+        detail = t.get("external_url") or (f"{err.get('kind')}: {err.get('message')}" if err else "")
+        if t.get("next_attempt_at") and not t.get("external_url"):
+            detail += f" (next attempt {t['next_attempt_at']})"
+        table.add_row(t["id"], t["platform"], t["status"], detail)
+    console.print(table)
+
+
+@app.command()
+def status(post_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """Show a post and its targets."""
+    client = _client(api_url, key)
+    try:
+        _print_post(client.get_post(post_id))
+    finally:
+        client.close()
+
+
+@app.command()
+def ledger(post_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """Show every event of a post's publishing."""
+    client = _client(api_url, key)
+    try:
+        table = Table("time", "event", "target", "details", title=f"ledger of {post_id}")
+        for e in client.ledger(post_id):
+            table.add_row(e["created_at"], e["event_type"], e.get("target_id") or "",
+                          json.dumps(e["data"], ensure_ascii=False)[:120])
+        console.print(table)
+    finally:
+        client.close()
+
+
+def main() -> None:
+    """Entry point of the `crosspost` script."""
+    app()

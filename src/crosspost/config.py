@@ -1,0 +1,144 @@
+"""Every knob of crosspost, in one place (pydantic-settings, ``CROSSPOST_`` prefix, ``.env``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crosspost.domain.enums import Platform
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Defaults give the embedded deployment: SQLite and local disk."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CROSSPOST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path(".crosspost"), description="State folder for embedded mode.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite file under `home`."
+    )
+    media_dir: Path | None = Field(default=None, description="Media folder; default home/media.")
+    redis_url: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(
+        default=None, description="Base URL clients reach the API at; default http://host:port."
+    )
+
+    sandbox: bool = Field(default=False, description="Run the platform fakes and route test keys.")
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 8010
+    sandbox_client_id: str = "sandbox-client"
+    sandbox_client_secret: str = "sandbox-secret"
+    sandbox_poll_seconds: float = Field(default=0.3, gt=0, description="Polling pace on fakes.")
+
+    # Secrets. Embedded mode generates them into `home` on first start.
+    master_keys: str | None = Field(
+        default=None,
+        description="Vault keys as 'kid:base64', comma separated; the first one encrypts.",
+    )
+    hash_key: str | None = Field(
+        default=None, description="Base64 key for the keyed hash of API keys."
+    )
+
+    max_upload_bytes: int = 4 * 1024**3
+    max_json_bytes: int = 1024 * 1024
+
+    workers: int = Field(default=4, ge=0, description="Worker threads in `serve`.")
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    job_poll_seconds: float = Field(default=0.5, gt=0)
+    job_batch_size: int = Field(default=16, ge=1)
+    job_max_errors: int = Field(default=10, ge=1)
+    job_backoff_base: float = 2.0
+    job_backoff_cap: float = 3600.0
+
+    target_max_transient_errors: int = Field(
+        default=8, ge=1, description="Transient platform errors before a target fails."
+    )
+    processing_poll_seconds: float = Field(default=15.0, gt=0)
+    processing_timeout_seconds: float = Field(default=3 * 3600.0, gt=0)
+
+    upload_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024)
+
+    # Platform endpoints: real defaults; sandbox and test keys point at the fakes.
+    youtube_api_base: str = "https://www.googleapis.com"
+    youtube_token_url: str = "https://oauth2.googleapis.com/token"
+    youtube_client_id: str | None = None
+    youtube_client_secret: str | None = None
+    tiktok_api_base: str = "https://open.tiktokapis.com"
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: str | None = None
+
+    # Fault injection for the sandbox fakes (also settable at runtime on /_fake/faults).
+    fake_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    fake_latency_ms: int = Field(default=0, ge=0)
+    fake_processing_seconds: float = Field(default=0.2, ge=0.0)
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("master_keys", "hash_key")
+    @classmethod
+    def _reject_placeholders(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() in {"changeme", "changethis", "secret"}:
+            raise ValueError("replace the placeholder secret with a generated key")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with the embedded SQLite default filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'crosspost.db').resolve()}"
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        """Where local media files live."""
+        return (self.media_dir or self.home / "media").resolve()
+
+    @property
+    def base_url(self) -> str:
+        """The API's externally reachable base URL."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def sandbox_base_url(self) -> str:
+        """Where the platform fakes listen."""
+        return f"http://{self.sandbox_host}:{self.sandbox_port}"
+
+    def platform_base(self, platform: Platform, *, test_mode: bool) -> str:
+        """API base URL for a platform: the fake for test-mode accounts, the real one otherwise."""
+        if test_mode:
+            return f"{self.sandbox_base_url}/{platform.value}"
+        return {
+            Platform.YOUTUBE: self.youtube_api_base,
+            Platform.TIKTOK: self.tiktok_api_base,
+        }[platform]
+
+    def token_url(self, platform: Platform, *, test_mode: bool) -> str:
+        """OAuth token endpoint for a platform."""
+        if test_mode:
+            return f"{self.sandbox_base_url}/{platform.value}" + {
+                Platform.YOUTUBE: "/token",
+                Platform.TIKTOK: "/v2/oauth/token/",
+            }[platform]
+        return {
+            Platform.YOUTUBE: self.youtube_token_url,
+            Platform.TIKTOK: f"{self.tiktok_api_base}/v2/oauth/token/",
+        }[platform]
+
+    def client_credentials(
+        self, platform: Platform, *, test_mode: bool = False
+    ) -> tuple[str | None, str | None]:
+        """The app's OAuth client id and secret for a platform (the fakes' in test mode)."""
+        if test_mode:
+            return self.sandbox_client_id, self.sandbox_client_secret
+        return {
+            Platform.YOUTUBE: (self.youtube_client_id, self.youtube_client_secret),
+            Platform.TIKTOK: (self.tiktok_client_key, self.tiktok_client_secret),
+        }[platform]

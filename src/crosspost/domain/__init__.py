@@ -1,0 +1,1 @@
+"""Types shared by the API, the engine, the CLI and the fakes."""

@@ -1,0 +1,33 @@
+"""What a platform accepts, declared as data so the engine can check media before any upload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crosspost.domain.enums import MediaKind
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """A platform's documented limits for one kind of post; None means "not limited"."""
+
+    kinds: frozenset[MediaKind]
+    text_only: bool = False
+    containers: frozenset[str] | None = None
+    video_codecs: frozenset[str] | None = None
+    audio_codecs: frozenset[str] | None = None
+    min_duration_seconds: float | None = None
+    max_duration_seconds: float | None = None
+    max_bytes: int | None = None
+    min_aspect: float | None = None  # width / height
+    max_aspect: float | None = None
+    min_fps: float | None = None
+    max_fps: float | None = None
+    min_side: int | None = None
+    max_side: int | None = None
+    max_width: int | None = None
+    caption_max_chars: int | None = None
+    caption_max_bytes: int | None = None
+    title_max_chars: int | None = None
+    max_hashtags: int | None = None
+    forbidden_chars: str = ""

@@ -1,0 +1,187 @@
+"""The public shapes of the API (requests and responses), shared with the CLI and SDK."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from crosspost.domain.enums import (
+    AccountRole,
+    AccountStatus,
+    ErrorKind,
+    MediaKind,
+    Mode,
+    PostStatus,
+    TargetStatus,
+)
+
+T = TypeVar("T")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PostCreate(_Strict):
+    """Create a post: media + text + targets, now or at `publish_at`."""
+
+    media_id: str | None = Field(default=None, description="Media to publish; omit for text posts.")
+    text: str = Field(
+        default="", max_length=10_000, description="Caption, title source and description."
+    )
+    targets: list[str] = Field(
+        min_length=1,
+        max_length=50,
+        description="Platform names (the tenant's account there) or social account ids.",
+        examples=[["youtube", "tiktok"]],
+    )
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-platform options, e.g. {'youtube': {'title': '…', 'privacy_status': "
+        "'unlisted'}, 'tiktok': {'privacy_level': 'SELF_ONLY', 'text': '…'}}.",
+    )
+    publish_at: datetime | None = Field(
+        default=None,
+        description="When to publish (ISO 8601). A time without offset is read in `timezone`.",
+    )
+    timezone: str | None = Field(
+        default=None, description="IANA time zone, e.g. Europe/Paris.", examples=["Europe/Paris"]
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _no_blank_targets(cls, value: list[str]) -> list[str]:
+        cleaned = [t.strip() for t in value]
+        if any(not t for t in cleaned):
+            raise ValueError("targets must not contain blank entries")
+        return cleaned
+
+
+class TargetError(BaseModel):
+    """Why a target failed or waits: our classification plus the platform's own words."""
+
+    kind: ErrorKind
+    code: str | None
+    message: str | None
+    raw: Any = None
+
+
+class TargetPublic(BaseModel):
+    """One destination of a post."""
+
+    id: str
+    post_id: str
+    account_id: str
+    platform: str
+    status: TargetStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    external_id: str | None
+    external_url: str | None
+    published_at: datetime | None
+    progress: dict[str, Any] | None = None
+    last_error: TargetError | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PostPublic(BaseModel):
+    """A post and its targets."""
+
+    id: str
+    status: PostStatus
+    mode: Mode
+    media_id: str | None
+    text: str
+    overrides: dict[str, dict[str, Any]]
+    publish_at: datetime | None
+    timezone: str | None
+    targets: list[TargetPublic]
+    created_at: datetime
+    updated_at: datetime
+
+
+class MediaPublic(BaseModel):
+    """An uploaded, probed media file."""
+
+    id: str
+    kind: MediaKind
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    container: str | None
+    duration_seconds: float | None
+    width: int | None
+    height: int | None
+    video_codec: str | None
+    audio_codec: str | None
+    frame_rate: float | None
+    created_at: datetime
+
+
+class LedgerEventPublic(BaseModel):
+    """One entry of a post's publish log."""
+
+    id: str
+    event_type: str
+    post_id: str | None
+    target_id: str | None
+    account_id: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class AccountPublic(BaseModel):
+    """A connected social account (never its tokens)."""
+
+    id: str
+    platform: str
+    mode: Mode
+    handle: str
+    external_id: str
+    role: AccountRole
+    parent_id: str | None
+    status: AccountStatus
+    token_expires_at: datetime | None
+    scopes: list[str]
+    last_published_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+
+
+class KeyCreate(_Strict):
+    """Create an API key."""
+
+    name: str = Field(min_length=1, max_length=200)
+    mode: Mode | None = Field(default=None, description="Default: test in sandbox, else live.")
+
+
+class KeyPublic(BaseModel):
+    """An API key as listed (the secret is shown only once, at creation)."""
+
+    id: str
+    name: str
+    mode: Mode
+    display_prefix: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyPublic):
+    """A new key, with its secret (shown once)."""
+
+    key: str
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a cursor-paginated list."""
+
+    data: list[T]
+    has_more: bool
+    next_cursor: str | None

@@ -1,0 +1,1 @@
+"""The publishing state machine: posts, targets, the ledger and the publish job."""

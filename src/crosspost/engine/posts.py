@@ -1,0 +1,276 @@
+"""Creating and cancelling posts: validate everything, then write post, targets, ledger and jobs
+in one transaction, so a refused request leaves no row behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import Connection
+
+from crosspost.domain.enums import (
+    AccountRole,
+    ErrorKind,
+    Mode,
+    Platform,
+    PostStatus,
+    TargetStatus,
+)
+from crosspost.domain.models import PostCreate
+from crosspost.engine import publish
+from crosspost.engine.services import Services
+from crosspost.engine.transitions import refresh_post_status
+from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound
+from crosspost.ids import new_id
+from crosspost.media.validate import MediaInfo, validate
+from crosspost.platforms.registry import client_for, supported_platforms
+from crosspost.store import accounts, ledger, media, posts
+
+_PAST_GRACE = timedelta(minutes=5)
+
+
+def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
+    """The aware UTC publish time, reading a naive time in `timezone`."""
+    zone = None
+    if body.timezone is not None:
+        try:
+            zone = ZoneInfo(body.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(
+                f"unknown time zone {body.timezone!r}; use an IANA name such as Europe/Paris",
+                code="invalid_timezone",
+            ) from None
+    when = body.publish_at
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        if zone is None:
+            raise InvalidInput(
+                "publish_at has no UTC offset; add one (2026-12-01T18:00:00+01:00) or give "
+                "`timezone`",
+                code="timezone_required",
+            )
+        when = when.replace(tzinfo=zone)
+    when = when.astimezone(UTC)
+    if when < now - _PAST_GRACE:
+        raise InvalidInput(
+            f"publish_at {when.isoformat()} is in the past; omit it to publish now",
+            code="publish_at_in_past",
+        )
+    return when if when > now else None
+
+
+def _resolve_targets(
+    conn: Connection, tenant_id: str, mode: Mode, names: list[str]
+) -> list[Mapping[str, Any]]:
+    supported = supported_platforms()
+    resolved: list[Mapping[str, Any]] = []
+    for name in names:
+        if name.startswith("acc_"):
+            account = accounts.get_account(conn, tenant_id, name)
+            if account is None:
+                raise InvalidInput(f"no social account {name!r}", code="account_not_found")
+            if account["mode"] != mode.value:
+                raise InvalidInput(
+                    f"account {name} is a {account['mode']} account; a {mode.value} key can only "
+                    f"post to {mode.value} accounts",
+                    code="mode_mismatch",
+                )
+        else:
+            try:
+                platform = Platform(name.lower())
+            except ValueError:
+                platform = None
+            if platform is None or platform not in supported:
+                raise InvalidInput(
+                    f"unsupported platform {name!r}; supported: "
+                    + ", ".join(sorted(p.value for p in supported)),
+                    code="unsupported_platform",
+                )
+            candidates = [
+                a
+                for a in accounts.find_accounts(conn, tenant_id, platform=platform.value, mode=mode.value)
+                if a["role"] == AccountRole.MAIN.value
+            ]
+            if not candidates:
+                hint = (
+                    "run `crosspost serve --sandbox` to get sandbox accounts"
+                    if mode is Mode.TEST
+                    else f"connect one with `crosspost accounts connect {platform.value}`"
+                )
+                raise InvalidInput(
+                    f"no {mode.value} {platform.value} account is connected; {hint}",
+                    code="no_account_for_platform",
+                )
+            if len(candidates) > 1:
+                raise InvalidInput(
+                    f"several {platform.value} accounts are connected; name one by id: "
+                    + ", ".join(a["id"] for a in candidates),
+                    code="ambiguous_platform",
+                )
+            account = candidates[0]
+        if Platform(account["platform"]) not in supported:
+            raise InvalidInput(
+                f"account {account['id']} is on {account['platform']}, which is not supported yet",
+                code="unsupported_platform",
+            )
+        if any(r["id"] == account["id"] for r in resolved):
+            raise InvalidInput(
+                f"account {account['id']} is named twice in targets", code="duplicate_target"
+            )
+        resolved.append(account)
+    return resolved
+
+
+def create_post(
+    svc: Services,
+    *,
+    tenant_id: str,
+    mode: Mode,
+    body: PostCreate,
+    finish: Callable[[Connection, str], None] | None = None,
+) -> str:
+    """Create a post with one target per destination and enqueue its publish jobs."""
+    now = svc.clock.now()
+    publish_at = resolve_publish_at(body, now)
+    with svc.db.write() as conn:
+        media_row = None
+        if body.media_id is not None:
+            media_row = media.get_media(conn, tenant_id, body.media_id)
+            if media_row is None:
+                raise InvalidInput(f"no media {body.media_id!r}; upload it first with POST /v1/media",
+                                   code="media_not_found")
+        elif not body.text.strip():
+            raise InvalidInput("a post needs media_id, text, or both", code="empty_post")
+        unknown = set(body.overrides) - {p.value for p in Platform}
+        if unknown:
+            raise InvalidInput(
+                f"overrides name unknown platforms: {', '.join(sorted(unknown))}",
+                code="invalid_overrides",
+            )
+        destinations = _resolve_targets(conn, tenant_id, mode, body.targets)
+        info = MediaInfo.from_row(media_row) if media_row is not None else None
+        post_id = new_id("post")
+        initial = TargetStatus.SCHEDULED if publish_at else TargetStatus.QUEUED
+        rows: list[dict[str, Any]] = []
+        refusals: dict[str, list[dict[str, str]]] = {}
+        for account in destinations:
+            platform = Platform(account["platform"])
+            options = body.overrides.get(platform.value, {})
+            text = options.get("text") or body.text
+            limits = client_for(platform).limits
+            violations = validate(limits, info, text, title=options.get("title"))
+            row: dict[str, Any] = {
+                "id": new_id("tgt"),
+                "tenant_id": tenant_id,
+                "post_id": post_id,
+                "account_id": account["id"],
+                "platform": platform.value,
+                "status": initial.value,
+                "attempts": 0,
+                "transient_errors": 0,
+                "next_attempt_at": publish_at,
+                "session": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            if violations:
+                refusals[account["id"]] = [{"code": v.code, "message": v.message} for v in violations]
+                row.update(
+                    status=TargetStatus.FAILED.value,
+                    next_attempt_at=None,
+                    error_kind=ErrorKind.PERMANENT.value,
+                    error_code=violations[0].code,
+                    error_message="; ".join(v.message for v in violations),
+                    error_raw={"violations": refusals[account["id"]]},
+                )
+            rows.append(row)
+        if len(refusals) == len(rows):
+            first = next(iter(refusals.values()))[0]
+            raise MediaRejected(
+                "no target accepts this post: "
+                + "; ".join(f"{a}: {v[0]['message']}" for a, v in refusals.items()),
+                code=first["code"],
+                violations=refusals,
+            )
+        posts.insert_post(
+            conn,
+            {
+                "id": post_id,
+                "tenant_id": tenant_id,
+                "media_id": body.media_id,
+                "text": body.text,
+                "overrides": body.overrides,
+                "publish_at": publish_at,
+                "timezone": body.timezone,
+                "status": (PostStatus.SCHEDULED if publish_at else PostStatus.PUBLISHING).value,
+                "mode": mode.value,
+                "created_at": now,
+                "updated_at": now,
+            },
+            rows,
+        )
+        ledger.append_event(
+            conn,
+            tenant_id=tenant_id,
+            post_id=post_id,
+            event_type="post_scheduled" if publish_at else "post_created",
+            now=now,
+            data={"targets": [r["id"] for r in rows], "publish_at": publish_at and publish_at.isoformat()},
+        )
+        for row in rows:
+            if row["status"] == TargetStatus.FAILED.value:
+                ledger.append_event(
+                    conn,
+                    tenant_id=tenant_id,
+                    post_id=post_id,
+                    target_id=row["id"],
+                    account_id=row["account_id"],
+                    event_type="publish_failed",
+                    now=now,
+                    data={"platform": row["platform"], "error_kind": "permanent",
+                          "code": row["error_code"], "message": row["error_message"]},
+                )
+                continue
+            svc.jobs.enqueue(
+                conn,
+                publish.KIND,
+                {"target_id": row["id"]},
+                run_at=publish_at or now,
+                dedupe_key=publish.dedupe_key(row["id"]),
+            )
+        if refusals:
+            refresh_post_status(conn, tenant_id, post_id, now)
+        if finish is not None:
+            finish(conn, post_id)
+    return post_id
+
+
+def cancel_post(svc: Services, *, tenant_id: str, post_id: str) -> list[str]:
+    """Cancel every target that has not reached its irreversible step; returns their ids."""
+    now = svc.clock.now()
+    cancellable = [s.value for s in TargetStatus if s.cancellable]
+    with svc.db.write() as conn:
+        post = posts.get_post(conn, tenant_id, post_id)
+        if post is None:
+            raise NotFound(f"no post {post_id!r}")
+        cancelled = posts.cancel_targets(conn, post_id, cancellable, now)
+        if not cancelled and post["status"] != PostStatus.CANCELLED.value:
+            raise Conflict(
+                "nothing left to cancel: every target is already publishing or finished",
+                code="not_cancellable",
+            )
+        for target_id in cancelled:
+            ledger.append_event(
+                conn,
+                tenant_id=tenant_id,
+                post_id=post_id,
+                target_id=target_id,
+                event_type="publish_cancelled",
+                now=now,
+                data={},
+            )
+        refresh_post_status(conn, tenant_id, post_id, now)
+    return cancelled

@@ -1,0 +1,333 @@
+"""The `publish.v1` job: drive one target through its platform's protocol, exactly once.
+
+Each client step is followed by a fenced write of the returned session, so a worker that
+dies resumes from the last confirmed point. Before an irreversible step the engine records
+`commit_attempted`; when the answer to that step is lost (or the worker dies during it) the
+target becomes `unconfirmed` and the next run reconciles with the platform instead of
+calling it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from crosspost.domain.enums import AccountStatus, ErrorKind, MediaKind, Mode, Platform, TargetStatus
+from crosspost.engine.services import Services
+from crosspost.engine.tokens import mark_needs_reauth, refresh_account
+from crosspost.engine.transitions import TargetCancelled, transition
+from crosspost.jobs import Done, JobContext, Outcome, RunAgain
+from crosspost.media.validate import MediaInfo, validate
+from crosspost.platforms.base import Credentials, MediaFile, PlatformClient, PublishRequest, StepResult
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError
+from crosspost.platforms.registry import client_for
+from crosspost.store import accounts, media, posts
+from crosspost.vault import credentials as vault_creds
+
+KIND = "publish.v1"
+_DEFAULT_WAIT = {ErrorKind.RATE_LIMITED: 60.0, ErrorKind.QUOTA: 3600.0}
+_RECONCILE_DELAY = 1.0
+
+
+def dedupe_key(target_id: str) -> str:
+    """At most one publish job per target exists at a time."""
+    return f"publish:{target_id}"
+
+
+@dataclass
+class _Loaded:
+    target: Mapping[str, Any]
+    post: Mapping[str, Any]
+    account: Mapping[str, Any]
+    media: Mapping[str, Any] | None
+
+
+def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
+    """The job handler for `publish.v1`, bound to this process's services."""
+
+    def handle(ctx: JobContext) -> Outcome:
+        try:
+            return _PublishRun(svc, ctx).run()
+        except TargetCancelled:
+            return Done()
+
+    return handle
+
+
+class _PublishRun:
+    def __init__(self, svc: Services, ctx: JobContext) -> None:
+        self.svc = svc
+        self.ctx = ctx
+        self.target_id: str = ctx.job.payload["target_id"]
+        self.refreshed = False
+
+    # -- loading -------------------------------------------------------------------------
+    def _load(self) -> _Loaded | None:
+        with self.svc.db.read() as conn:
+            target = posts.get_target(conn, self.target_id)
+            if target is None:
+                return None
+            post = posts.get_post(conn, target["tenant_id"], target["post_id"])
+            account = accounts.get_account_by_id(conn, target["account_id"])
+            row = media.get_media(conn, target["tenant_id"], post["media_id"]) if post and post["media_id"] else None
+        if post is None or account is None:
+            return None
+        return _Loaded(target, post, account, row)
+
+    def _client(self, account: Mapping[str, Any]) -> PlatformClient:
+        settings = self.svc.settings
+        test = account["mode"] == Mode.TEST.value
+        platform = Platform(account["platform"])
+        return client_for(platform)(
+            self.svc.http,
+            settings.platform_base(platform, test_mode=test),
+            chunk_bytes=settings.upload_chunk_bytes,
+            poll_seconds=settings.sandbox_poll_seconds if test else settings.processing_poll_seconds,
+        )
+
+    def _request(self, loaded: _Loaded) -> PublishRequest:
+        post, account, row = loaded.post, loaded.account, loaded.media
+        overrides: dict[str, Any] = dict(post["overrides"].get(account["platform"]) or {})
+        text = overrides.pop("text", None) or post["text"]
+        media_file = None
+        if row is not None:
+            media_file = MediaFile(
+                path=Path(self.svc.storage.path_for(row["storage_key"])),
+                size=row["size_bytes"],
+                content_type=row["content_type"],
+                kind=MediaKind(row["kind"]),
+                filename=row["filename"],
+                sha256=row["sha256"],
+                duration_seconds=row["duration_seconds"],
+                width=row["width"],
+                height=row["height"],
+            )
+        return PublishRequest(
+            target_id=loaded.target["id"],
+            account_external_id=account["external_id"],
+            account_handle=account["handle"],
+            text=text,
+            options=overrides,
+            media=media_file,
+            publish_at=post["publish_at"],
+        )
+
+    # -- fenced writes -------------------------------------------------------------------
+    def _write(self, target: Mapping[str, Any], **kwargs: Any) -> None:
+        with self.svc.db.write() as conn:
+            self.ctx.fence(conn)
+            transition(conn, target, now=self.svc.clock.now(), **kwargs)
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        loaded = self._load()
+        if loaded is None:
+            return Done()
+        target = loaded.target
+        status = TargetStatus(target["status"])
+        if status.terminal:
+            return Done()
+        if loaded.account["status"] != AccountStatus.ACTIVE.value:
+            # Parked: reconnecting the account re-enqueues its waiting targets.
+            if status is not TargetStatus.NEEDS_REAUTH:
+                self._write(
+                    target,
+                    status=TargetStatus.NEEDS_REAUTH,
+                    event="publish_waiting_for_reauth",
+                    data={"reason": loaded.account["last_error"] or "account needs reauth"},
+                )
+            return Done()
+        client = self._client(loaded.account)
+        request = self._request(loaded)
+        if status in (TargetStatus.SCHEDULED, TargetStatus.QUEUED) and not target["session"]:
+            if self._preflight(client, request, loaded):
+                return Done()
+        creds = vault_creds.unseal(self.svc.keyring, loaded.account)
+        if creds is None:
+            mark_needs_reauth(self.svc, loaded.account, "account has no credentials")
+            self._write(target, status=TargetStatus.NEEDS_REAUTH, event="publish_waiting_for_reauth")
+            return Done()
+        return self._drive(loaded, client, request, creds)
+
+    def _preflight(self, client: PlatformClient, request: PublishRequest, loaded: _Loaded) -> bool:
+        """Validate media before any byte is sent; True when the target was refused."""
+        target = loaded.target
+        info = MediaInfo.from_row(loaded.media) if loaded.media is not None else None
+        violations = validate(
+            client.limits_for(request), info, request.text, title=request.options.get("title")
+        )
+        if violations:
+            first = violations[0]
+            self._write(
+                target,
+                status=TargetStatus.FAILED,
+                event="publish_failed",
+                data={"error_kind": "permanent", "code": first.code, "message": first.message},
+                error_kind=ErrorKind.PERMANENT.value,
+                error_code=first.code,
+                error_message="; ".join(v.message for v in violations),
+                error_raw={"violations": [{"code": v.code, "message": v.message} for v in violations]},
+                next_attempt_at=None,
+            )
+            return True
+        now = self.svc.clock.now()
+        with self.svc.db.write() as conn:
+            self.ctx.fence(conn)
+            transition(conn, target, now=now, status=TargetStatus.QUEUED, event="publish_started",
+                       data={"attempt": int(target["attempts"]) + 1})
+            transition(conn, {**target, "status": TargetStatus.QUEUED.value}, now=now,
+                       event="publish_provider_ready",
+                       data={"provider": client.platform.value, "mode": loaded.account["mode"]})
+        return False
+
+    def _drive(
+        self, loaded: _Loaded, client: PlatformClient, request: PublishRequest, creds: Credentials
+    ) -> Outcome:
+        target = dict(loaded.target)
+        session: dict[str, Any] = dict(target["session"] or {})
+        target["attempts"] = int(target["attempts"]) + 1
+        self._write(target, attempts=target["attempts"])
+        if vault_creds.needs_refresh(creds, self.svc.clock.now()) and creds.refresh_token:
+            try:
+                creds = refresh_account(self.svc, loaded.account, client, creds)
+                self.refreshed = True
+            except PlatformError as err:
+                return self._on_error(target, session, err)
+        while True:
+            if self.ctx.lost:
+                return Done()
+            committing = False
+            try:
+                if session.get("commit_attempted"):
+                    if target["status"] != TargetStatus.RECONCILING.value:
+                        self._write(target, status=TargetStatus.RECONCILING, event="publish_reconciling")
+                        target["status"] = TargetStatus.RECONCILING.value
+                    result = client.reconcile(request, session, creds)
+                else:
+                    if client.is_commit(session):
+                        committing = True
+                        session = {**session, "commit_attempted": True}
+                        self._write(target, status=TargetStatus.PUBLISHING, session=session)
+                        target["status"] = TargetStatus.PUBLISHING.value
+                    result = client.step(request, session, creds)
+            except PlatformError as err:
+                if err.kind is ErrorKind.AUTH and not self.refreshed and creds.refresh_token:
+                    try:
+                        creds = refresh_account(self.svc, loaded.account, client, creds)
+                    except PlatformError as refresh_err:
+                        return self._on_error(target, session, refresh_err)
+                    self.refreshed = True
+                    continue
+                if committing and not err.definite_refusal:
+                    err = OutcomeUnknown(f"publish call outcome unknown: {err.message}", raw=err.raw)
+                elif committing:
+                    session = {k: v for k, v in session.items() if k != "commit_attempted"}
+                return self._on_error(target, session, err)
+            outcome = self._apply(target, result)
+            if outcome is not None:
+                return outcome
+            session = result.session
+            target["status"] = result.status.value
+            target["session"] = session
+
+    def _apply(self, target: Mapping[str, Any], result: StepResult) -> Outcome | None:
+        """Persist one step's result; an Outcome when this run should stop."""
+        now = self.svc.clock.now()
+        if result.status is TargetStatus.PUBLISHED:
+            with self.svc.db.write() as conn:
+                self.ctx.fence(conn)
+                transition(
+                    conn,
+                    target,
+                    now=now,
+                    status=TargetStatus.PUBLISHED,
+                    event="publish_successful",
+                    data={"external_id": result.external_id, "external_url": result.external_url,
+                          **result.event_data},
+                    session=result.session,
+                    external_id=result.external_id,
+                    external_url=result.external_url,
+                    published_at=now,
+                    next_attempt_at=None,
+                    error_kind=None,
+                    error_code=None,
+                    error_message=None,
+                    error_raw=None,
+                )
+                accounts.update_account(conn, target["account_id"], last_published_at=now)
+            return Done()
+        data = dict(result.event_data)
+        if result.bytes_sent is not None:
+            progress = {"bytes_sent": result.bytes_sent, "bytes_total": result.bytes_total}
+            data.update(progress)
+            # Clients ignore keys they did not write; the API reads progress from here.
+            result.session = {**result.session, "_progress": progress}
+        run_at = now + timedelta(seconds=result.wait_seconds) if result.wait_seconds > 0 else None
+        self._write(
+            target,
+            status=result.status,
+            event=result.event,
+            data=data,
+            session=result.session,
+            external_id=result.external_id or target.get("external_id"),
+            next_attempt_at=run_at,
+        )
+        if run_at is not None:
+            return RunAgain(run_at)
+        return None
+
+    def _on_error(self, target: Mapping[str, Any], session: dict[str, Any], err: PlatformError) -> Outcome:
+        now = self.svc.clock.now()
+        error_cols: dict[str, Any] = {
+            "error_kind": err.kind.value,
+            "error_code": err.code,
+            "error_message": err.message,
+            "error_raw": _jsonable(err.raw),
+            "session": session,
+        }
+        data = {"error_kind": err.kind.value, "code": err.code, "message": err.message}
+        if err.kind is ErrorKind.UNCONFIRMED:
+            at = now + timedelta(seconds=_RECONCILE_DELAY)
+            self._write(target, status=TargetStatus.UNCONFIRMED, event="publish_unconfirmed", data=data,
+                        next_attempt_at=at, **error_cols)
+            return RunAgain(at)
+        if err.kind is ErrorKind.AUTH:
+            with self.svc.db.read() as conn:
+                account = accounts.get_account_by_id(conn, target["account_id"])
+            if account is not None and account["status"] == AccountStatus.ACTIVE.value:
+                mark_needs_reauth(self.svc, account, f"{err.code}: {err.message}")
+            self._write(target, status=TargetStatus.NEEDS_REAUTH, event="publish_waiting_for_reauth",
+                        data=data, next_attempt_at=None, **error_cols)
+            return Done()
+        if err.kind in (ErrorKind.RATE_LIMITED, ErrorKind.QUOTA):
+            at = now + timedelta(seconds=err.retry_after or _DEFAULT_WAIT[err.kind])
+            self._write(target, status=TargetStatus.WAITING, event="publish_waiting",
+                        data={**data, "next_attempt_at": at.isoformat()}, next_attempt_at=at, **error_cols)
+            return RunAgain(at)
+        if err.kind is ErrorKind.TRANSIENT:
+            count = int(target["transient_errors"]) + 1
+            if count < self.svc.settings.target_max_transient_errors:
+                at = now + timedelta(seconds=max(err.retry_after or 0.0, self.svc.backoff.delay(count)))
+                self._write(target, event="publish_retrying", data={**data, "attempt": count,
+                            "next_attempt_at": at.isoformat()}, transient_errors=count,
+                            next_attempt_at=at, **error_cols)
+                return RunAgain(at)
+            data["message"] = f"gave up after {count} transient errors: {err.message}"
+            error_cols["error_message"] = data["message"]
+        self._write(target, status=TargetStatus.FAILED, event="publish_failed", data=data,
+                    next_attempt_at=None, **error_cols)
+        return Done()
+
+
+def _jsonable(raw: Any) -> Any:
+    if raw is None or isinstance(raw, (dict, list, str, int, float, bool)):
+        return raw
+    return str(raw)
+
+
+def resume_at(post_publish_at: datetime | None, now: datetime) -> datetime:
+    """When a new target's first job should run."""
+    return max(post_publish_at, now) if post_publish_at else now

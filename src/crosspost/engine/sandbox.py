@@ -1,0 +1,77 @@
+"""Sandbox accounts: one test-mode account per platform, with tokens minted by the fakes.
+
+Minting tokens through the fake's control endpoint stands in for a user clicking "allow"
+on a consent page; the account is then used exactly as a live one would be.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crosspost.domain.enums import AccountRole, AccountStatus, Mode, Platform
+from crosspost.engine.services import Services
+from crosspost.ids import new_id
+from crosspost.platforms.base import Credentials
+from crosspost.platforms.registry import supported_platforms
+from crosspost.store import accounts, ledger
+from crosspost.vault import credentials as vault_creds
+
+
+def provision_sandbox_accounts(svc: Services, tenant_id: str) -> list[str]:
+    """Create (or re-credential) a sandbox account per supported platform; returns their ids."""
+    ids: list[str] = []
+    for platform in sorted(supported_platforms(), key=lambda p: p.value):
+        ids.append(_provision(svc, tenant_id, platform))
+    return ids
+
+
+def _provision(svc: Services, tenant_id: str, platform: Platform) -> str:
+    with svc.db.read() as conn:
+        existing = accounts.find_accounts(conn, tenant_id, platform=platform.value, mode=Mode.TEST.value)
+    main = next((a for a in existing if a["role"] == AccountRole.MAIN.value), None)
+    handle = main["handle"] if main else f"sandbox_{platform.value}"
+    body: dict[str, object] = {"handle": handle}
+    if main is not None:
+        body["external_id"] = main["external_id"]
+    url = f"{svc.settings.sandbox_base_url}/{platform.value}/_fake/accounts"
+    response = svc.http.post(url, json=body)
+    response.raise_for_status()
+    minted = response.json()
+    now = svc.clock.now()
+    account_id = main["id"] if main else new_id("acc")
+    creds = Credentials(
+        access_token=minted["access_token"],
+        refresh_token=minted.get("refresh_token"),
+        expires_at=now + timedelta(seconds=int(minted.get("expires_in") or 3600)),
+        scopes=list(minted.get("scopes") or []),
+    )
+    sealed = vault_creds.seal(svc.keyring, tenant_id=tenant_id, account_id=account_id, creds=creds)
+    with svc.db.write() as conn:
+        if main is None:
+            accounts.insert_account(
+                conn,
+                id=account_id,
+                tenant_id=tenant_id,
+                platform=platform.value,
+                mode=Mode.TEST.value,
+                handle=minted.get("handle") or handle,
+                external_id=str(minted["external_id"]),
+                role=AccountRole.MAIN.value,
+                parent_id=None,
+                status=AccountStatus.ACTIVE.value,
+                credentials=sealed,
+                token_expires_at=creds.expires_at,
+                scopes=creds.scopes,
+                created_at=now,
+                updated_at=now,
+            )
+            event = "account_connected"
+        else:
+            accounts.update_account(
+                conn, account_id, credentials=sealed, token_expires_at=creds.expires_at,
+                status=AccountStatus.ACTIVE.value, last_error=None, updated_at=now,
+            )
+            event = "account_reconnected"
+        ledger.append_event(conn, tenant_id=tenant_id, account_id=account_id, event_type=event,
+                            now=now, data={"platform": platform.value, "mode": "test"})
+    return account_id

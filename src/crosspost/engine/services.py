@@ -1,0 +1,53 @@
+"""The long-lived objects the engine works with, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from crosspost.clock import Clock, SystemClock
+from crosspost.config import Settings
+from crosspost.jobs import JobStore, create_job_store
+from crosspost.jobs.backoff import Backoff
+from crosspost.media.storage import LocalStorage
+from crosspost.platforms.http import new_http_client
+from crosspost.store.db import Database
+from crosspost.vault.keyring import Keyring, load_hash_key, load_keyring
+
+
+@dataclass
+class Services:
+    """Database, job store, vault, media storage, HTTP client and clock for one process."""
+
+    settings: Settings
+    db: Database
+    jobs: JobStore
+    keyring: Keyring
+    hash_key: bytes
+    storage: LocalStorage
+    http: httpx.Client
+    backoff: Backoff
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
+        """Wire everything from settings (no import-time globals)."""
+        clock = clock or SystemClock()
+        db = Database(settings.resolved_database_url, pool_size=max(10, settings.workers + 6))
+        return cls(
+            settings=settings,
+            db=db,
+            jobs=create_job_store(db, clock=clock),
+            keyring=load_keyring(settings),
+            hash_key=load_hash_key(settings),
+            storage=LocalStorage(settings.resolved_media_dir),
+            http=new_http_client(),
+            backoff=Backoff.from_settings(settings),
+            clock=clock,
+        )
+
+    def close(self) -> None:
+        """Release connections."""
+        self.http.close()
+        self.db.dispose()

@@ -1,0 +1,70 @@
+"""Target transitions: one update, one ledger event, and the post rollup, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from crosspost.domain.enums import TargetStatus
+from crosspost.engine.rollup import rollup
+from crosspost.errors import Conflict
+from crosspost.store import ledger, posts
+
+
+class TargetCancelled(Conflict):
+    """The customer cancelled the target while a worker was on it; the worker stops."""
+
+    code = "target_cancelled"
+
+
+def transition(
+    conn: Connection,
+    target: Mapping[str, Any],
+    *,
+    now: datetime,
+    status: TargetStatus | None = None,
+    event: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    **columns: Any,
+) -> None:
+    """Apply a change to a target in the caller's (fenced) transaction.
+
+    Writes the ledger event when one is named and, when the status changes, recomputes the
+    post's rollup and records a ``post_<status>`` event if that changed too.
+    """
+    values = dict(columns)
+    if status is not None:
+        values["status"] = status.value
+    values["updated_at"] = now
+    if not posts.update_target(conn, target["id"], **values):
+        raise TargetCancelled(f"target {target['id']} was cancelled")
+    if event is not None:
+        ledger.append_event(
+            conn,
+            tenant_id=target["tenant_id"],
+            post_id=target["post_id"],
+            target_id=target["id"],
+            account_id=target["account_id"],
+            event_type=event,
+            now=now,
+            data={"platform": target["platform"], **(data or {})},
+        )
+    if status is not None and status.value != target["status"]:
+        refresh_post_status(conn, target["tenant_id"], target["post_id"], now)
+
+
+def refresh_post_status(conn: Connection, tenant_id: str, post_id: str, now: datetime) -> None:
+    """Recompute a post's rollup status; ledger it when it changes."""
+    new_status = rollup(posts.target_statuses(conn, post_id))
+    if posts.set_post_status(conn, post_id, new_status.value, now):
+        ledger.append_event(
+            conn,
+            tenant_id=tenant_id,
+            post_id=post_id,
+            event_type=f"post_{new_status.value}",
+            now=now,
+            data={"status": new_status.value},
+        )

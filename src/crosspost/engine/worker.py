@@ -1,0 +1,26 @@
+"""The worker pool of a process: the job runner with the engine's handlers registered."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from crosspost.engine import publish
+from crosspost.engine.services import Services
+from crosspost.jobs import Runner
+
+
+def build_runner(svc: Services, *, concurrency: int) -> Runner:
+    """A runner executing every job kind the engine defines."""
+    settings = svc.settings
+    return Runner(
+        svc.jobs,
+        {publish.KIND: publish.make_handler(svc)},
+        concurrency=concurrency,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_seconds,
+        batch_size=settings.job_batch_size,
+        max_errors=settings.job_max_errors,
+        clock=svc.clock,
+        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+    )

@@ -1,0 +1,86 @@
+"""The one error root. Every error a user can see carries a stable code and an HTTP status.
+
+`crosspost.api.errors` is the only place that turns these into responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CrosspostError(Exception):
+    """Base of every error crosspost raises on purpose."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+
+class InvalidInput(CrosspostError):
+    """The request is well formed but says something we cannot do (422)."""
+
+    status = 422
+    code = "invalid_input"
+    title = "Invalid input"
+
+
+class NotFound(CrosspostError):
+    """No such object for this tenant (404; another tenant's id also answers 404)."""
+
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Unauthorized(CrosspostError):
+    """No usable credentials on the request (401)."""
+
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(CrosspostError):
+    """Credentials are valid but do not allow this (403)."""
+
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(CrosspostError):
+    """The request conflicts with the object's current state (409)."""
+
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class PayloadTooLarge(CrosspostError):
+    """The body exceeds a configured size limit (413)."""
+
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(CrosspostError):
+    """The body's content type is not accepted here (415)."""
+
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class MediaRejected(InvalidInput):
+    """A media file breaks a platform's limits (duration, size, aspect ratio, codec...)."""
+
+    code = "media_rejected"
+    title = "Media rejected"

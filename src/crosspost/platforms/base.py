@@ -1,0 +1,159 @@
+"""The contract every platform client offers the engine.
+
+A client is a small step machine over its platform's real protocol. The engine calls
+`step` repeatedly; each call performs one protocol interaction (start a session, send one
+chunk, poll once, publish) and returns the new persisted `session` dict, which the engine
+saves (fenced) before the next call. A worker that dies therefore resumes from the last
+saved session rather than starting over.
+
+Irreversible calls (the one that makes the post exist) happen only in a phase listed in
+`commit_phases`. Before such a step the engine records `session["commit_attempted"] = True`;
+if the worker dies or the answer is lost, the next run calls `reconcile` instead of `step`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+import httpx
+
+from crosspost.domain.enums import MediaKind, Platform, TargetStatus
+from crosspost.domain.limits import MediaLimits
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A stored media file as a client sees it: a local path plus what probing found."""
+
+    path: Path
+    size: int
+    content_type: str
+    kind: MediaKind
+    filename: str
+    sha256: str
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def open(self) -> BinaryIO:
+        """Open the file for reading (binary)."""
+        return self.path.open("rb")
+
+    def read_range(self, start: int, length: int) -> bytes:
+        """Read `length` bytes from `start`; chunk-sized reads keep memory bounded."""
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            return fh.read(length)
+
+    def iter_range(self, start: int, length: int, piece: int = 1024 * 1024) -> Iterator[bytes]:
+        """Stream `length` bytes from `start` in pieces, never holding more than one piece."""
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            left = length
+            while left > 0:
+                data = fh.read(min(piece, left))
+                if not data:
+                    break
+                left -= len(data)
+                yield data
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """What to publish on one account; immutable for the life of a target."""
+
+    target_id: str
+    account_external_id: str
+    account_handle: str
+    text: str
+    options: dict[str, Any]
+    media: MediaFile | None
+    publish_at: datetime | None = None
+    media_url: str | None = None  # signed, expiring URL for pull-based platforms
+
+
+@dataclass
+class Credentials:
+    """An account's OAuth tokens, decrypted for the duration of one job step."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    scopes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """The OAuth client (app) an account posts through."""
+
+    client_id: str | None
+    client_secret: str | None
+    token_url: str
+
+
+@dataclass
+class StepResult:
+    """What one step achieved; `session` replaces the persisted session."""
+
+    session: dict[str, Any]
+    status: TargetStatus
+    wait_seconds: float = 0.0
+    external_id: str | None = None
+    external_url: str | None = None
+    bytes_sent: int | None = None
+    bytes_total: int | None = None
+    event: str | None = None
+    event_data: dict[str, Any] = field(default_factory=dict)
+
+
+class PlatformClient(abc.ABC):
+    """Base of every platform client; subclasses speak one platform's protocol."""
+
+    platform: ClassVar[Platform]
+    limits: ClassVar[MediaLimits]
+    commit_phases: ClassVar[frozenset[str]]
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str,
+        *,
+        chunk_bytes: int = 8 * 1024 * 1024,
+        poll_seconds: float = 15.0,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.chunk_bytes = chunk_bytes
+        self.poll_seconds = poll_seconds
+
+    def limits_for(self, request: PublishRequest) -> MediaLimits:
+        """The limits that apply to this request (some platforms differ by post type)."""
+        return self.limits
+
+    @abc.abstractmethod
+    def step(self, request: PublishRequest, session: dict[str, Any], creds: Credentials) -> StepResult:
+        """Perform the next protocol interaction; raise PlatformError on a classified failure."""
+
+    @abc.abstractmethod
+    def reconcile(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Find out whether an unconfirmed commit created the post; never create it again.
+
+        Returns a published result when the post exists, or a session positioned so that the
+        next `step` safely completes the work (with `commit_attempted` cleared).
+        """
+
+    @abc.abstractmethod
+    def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
+        """Exchange the refresh token for a new access token (keeping the old refresh token
+        when the platform returns none); raise PlatformError(AUTH, "invalid_grant") if dead."""
+
+    def is_commit(self, session: dict[str, Any]) -> bool:
+        """True when the next `step` would perform the irreversible call."""
+        return session.get("phase") in self.commit_phases

@@ -1,0 +1,53 @@
+"""The shared hierarchy every platform maps its errors onto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crosspost.domain.enums import ErrorKind
+
+
+class PlatformError(Exception):
+    """A classified platform failure: kind decides the retry policy, the rest explains it."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        code: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        raw: Any = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(f"{kind.value}/{code}: {message}")
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+        self.raw = raw
+        self.http_status = http_status
+
+    @property
+    def definite_refusal(self) -> bool:
+        """True when the platform clearly answered "no", so nothing was created."""
+        return self.kind in {
+            ErrorKind.PERMANENT,
+            ErrorKind.AUTH,
+            ErrorKind.QUOTA,
+            ErrorKind.RATE_LIMITED,
+        }
+
+
+class OutcomeUnknown(PlatformError):
+    """An irreversible call was sent but its answer was lost; reconcile before anything else."""
+
+    def __init__(self, message: str, *, raw: Any = None) -> None:
+        super().__init__(ErrorKind.UNCONFIRMED, "outcome_unknown", message, raw=raw)
+
+
+class UnsupportedPostType(PlatformError):
+    """The platform's API cannot publish this kind of post at all."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorKind.PERMANENT, "unsupported_post_type", message)

@@ -1,0 +1,1 @@
+"""Storage: tables, the database handle, migrations and the repositories that name SQL."""

@@ -1,0 +1,98 @@
+"""Idempotency-Key records: one row per (tenant, key) holding the first response."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from crosspost.store.tables import idempotency_keys
+
+
+def try_insert(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    key: str,
+    method: str,
+    path: str,
+    fingerprint: str,
+    now: datetime,
+) -> bool:
+    """Record a new in-flight key; False if the key already exists."""
+    values = {
+        "tenant_id": tenant_id,
+        "key": key,
+        "method": method,
+        "path": path,
+        "fingerprint": fingerprint,
+        "created_at": now,
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(idempotency_keys).values(**values).on_conflict_do_nothing()
+    return conn.execute(stmt).rowcount == 1
+
+
+def get(conn: Connection, tenant_id: str, key: str) -> Mapping[str, Any] | None:
+    """The record for a key."""
+    return (
+        conn.execute(
+            sa.select(idempotency_keys).where(
+                idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def complete(
+    conn: Connection, *, tenant_id: str, key: str, status: int, body: bytes, now: datetime
+) -> None:
+    """Store the response to replay for later requests with the same key."""
+    conn.execute(
+        idempotency_keys.update()
+        .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key)
+        .values(response_status=status, response_body=body, completed_at=now)
+    )
+
+
+def release(conn: Connection, tenant_id: str, key: str) -> None:
+    """Forget an in-flight key whose request failed before doing anything, so it may be retried."""
+    conn.execute(
+        idempotency_keys.delete().where(
+            idempotency_keys.c.tenant_id == tenant_id,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.response_status.is_(None),
+        )
+    )
+
+
+def takeover_stale(
+    conn: Connection, *, tenant_id: str, key: str, fingerprint: str, stale_before: datetime, now: datetime
+) -> bool:
+    """Claim an in-flight key abandoned by a crashed request; True if this caller now owns it."""
+    result = conn.execute(
+        idempotency_keys.update()
+        .where(
+            idempotency_keys.c.tenant_id == tenant_id,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.fingerprint == fingerprint,
+            idempotency_keys.c.response_status.is_(None),
+            idempotency_keys.c.created_at < stale_before,
+        )
+        .values(created_at=now)
+    )
+    return result.rowcount == 1
+
+
+def purge(conn: Connection, *, now: datetime, retention: timedelta) -> int:
+    """Delete records older than the retention period; returns how many."""
+    result = conn.execute(
+        idempotency_keys.delete().where(idempotency_keys.c.created_at < now - retention)
+    )
+    return int(result.rowcount)

@@ -1,0 +1,85 @@
+"""Posts and their targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from crosspost.store.tables import posts, targets
+
+
+def insert_post(conn: Connection, post: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert a post and its targets."""
+    conn.execute(posts.insert().values(**post))
+    conn.execute(targets.insert(), [dict(r) for r in rows])
+
+
+def get_post(conn: Connection, tenant_id: str, post_id: str) -> Mapping[str, Any] | None:
+    """A tenant's post."""
+    return (
+        conn.execute(sa.select(posts).where(posts.c.id == post_id, posts.c.tenant_id == tenant_id))
+        .mappings()
+        .first()
+    )
+
+
+def list_posts(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    status: str | None,
+    before_id: str | None,
+    limit: int,
+) -> list[Mapping[str, Any]]:
+    """A page of a tenant's posts, newest first, strictly older than `before_id`."""
+    query = sa.select(posts).where(posts.c.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(posts.c.status == status)
+    if before_id is not None:
+        query = query.where(posts.c.id < before_id)
+    return list(conn.execute(query.order_by(posts.c.id.desc()).limit(limit)).mappings())
+
+
+def targets_of(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+    """Targets of several posts, grouped by post id, in creation order."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {pid: [] for pid in post_ids}
+    if not post_ids:
+        return grouped
+    rows = conn.execute(
+        sa.select(targets).where(targets.c.post_id.in_(post_ids)).order_by(targets.c.id)
+    ).mappings()
+    for row in rows:
+        grouped[row["post_id"]].append(row)
+    return grouped
+
+
+def get_target(conn: Connection, target_id: str, *, tenant_id: str | None = None) -> Mapping[str, Any] | None:
+    """A target (scoped to a tenant when one is given)."""
+    query = sa.select(targets).where(targets.c.id == target_id)
+    if tenant_id is not None:
+        query = query.where(targets.c.tenant_id == tenant_id)
+    return conn.execute(query).mappings().first()
+
+
+def update_target(conn: Connection, target_id: str, **values: Any) -> bool:
+    """Update columns of one target unless it was cancelled meanwhile; True if updated."""
+    result = conn.execute(
+        targets.update()
+        .where(targets.c.id == target_id, targets.c.status != "cancelled")
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def cancel_targets(conn: Connection, post_id: str, cancellable: Sequence[str], now: Any) -> list[str]:
+    """Cancel every target of a post still in a cancellable state; returns their ids."""
+    result = conn.execute(
+        targets.update()
+        .where(targets.c.post_id == post_id, targets.c.status.in_(cancellable))
+        .values(status="cancelled", updated_at=now, next_attempt_at=None)
+        .returning(targets.c.id)
+    )
+    return sorted(result.scalars())

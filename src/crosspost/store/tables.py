@@ -1,0 +1,222 @@
+"""SQLAlchemy Core tables: the single definition of the schema (Alembic migrations follow it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _id(prefix_len: int = 40) -> sa.Column[str]:
+    return sa.Column("id", sa.String(prefix_len), primary_key=True)
+
+
+def _tenant() -> sa.Column[str]:
+    return sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False)
+
+
+def _created() -> sa.Column[datetime]:
+    return sa.Column("created_at", UTCDateTime(), nullable=False)
+
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("is_default", sa.Boolean(), nullable=False, default=False),
+    _created(),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("display_prefix", sa.String(24), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", JSONType, nullable=False),
+    _created(),
+    sa.Column("last_used_at", UTCDateTime()),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+
+media = sa.Table(
+    "media",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("storage_key", sa.String(255), nullable=False),
+    sa.Column("container", sa.String(64)),
+    sa.Column("duration_seconds", sa.Float()),
+    sa.Column("width", sa.Integer()),
+    sa.Column("height", sa.Integer()),
+    sa.Column("video_codec", sa.String(32)),
+    sa.Column("audio_codec", sa.String(32)),
+    sa.Column("frame_rate", sa.Float()),
+    _created(),
+)
+
+social_accounts = sa.Table(
+    "social_accounts",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("handle", sa.String(200), nullable=False),
+    sa.Column("external_id", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("parent_id", sa.String(40), sa.ForeignKey("social_accounts.id")),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("credentials", sa.Text()),  # vault envelope; never plaintext
+    sa.Column("token_expires_at", UTCDateTime()),
+    sa.Column("scopes", JSONType, nullable=False),
+    sa.Column("last_published_at", UTCDateTime()),
+    sa.Column("last_error", sa.Text()),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("tenant_id", "platform", "mode", "external_id"),
+)
+
+posts = sa.Table(
+    "posts",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("media_id", sa.String(40), sa.ForeignKey("media.id")),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("overrides", JSONType, nullable=False),
+    sa.Column("publish_at", UTCDateTime()),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_posts_tenant_status_id", "tenant_id", "status", "id"),
+)
+
+targets = sa.Table(
+    "targets",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("post_id", sa.String(40), sa.ForeignKey("posts.id"), nullable=False, index=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("social_accounts.id"), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, default=0),
+    sa.Column("transient_errors", sa.Integer(), nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime()),
+    sa.Column("external_id", sa.String(200)),
+    sa.Column("external_url", sa.String(500)),
+    # Persisted upload/publish progress: session URL, confirmed offset, platform ids.
+    sa.Column("session", JSONType, nullable=False),
+    sa.Column("error_kind", sa.String(16)),
+    sa.Column("error_code", sa.String(100)),
+    sa.Column("error_message", sa.Text()),
+    sa.Column("error_raw", JSONType),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("published_at", UTCDateTime()),
+    sa.Index("ix_targets_account_status", "account_id", "status"),
+)
+
+ledger_events = sa.Table(
+    "ledger_events",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("post_id", sa.String(40), index=True),
+    sa.Column("target_id", sa.String(40)),
+    sa.Column("account_id", sa.String(40)),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("data", JSONType, nullable=False),
+    _created(),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("response_status", sa.Integer()),
+    sa.Column("response_body", sa.LargeBinary()),
+    _created(),
+    sa.Column("completed_at", UTCDateTime()),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # queued | running | dead
+    sa.Column("run_at", UTCDateTime(), nullable=False),
+    # Incremented on every claim; a worker may write only while it still holds this number.
+    sa.Column("attempts", sa.Integer(), nullable=False, default=0),
+    sa.Column("errors", sa.Integer(), nullable=False, default=0),
+    sa.Column("lease_until", UTCDateTime()),
+    sa.Column("locked_by", sa.String(64)),
+    sa.Column("last_error", sa.Text()),
+    sa.Column("dedupe_key", sa.String(200), unique=True),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_jobs_status_run_at", "status", "run_at"),
+    # Ids are half of the fencing token (id, attempts): SQLite must never reuse a deleted
+    # job's id, or a stale worker's (id, attempts) could match a new job.
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,83 @@
+"""Tenants and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from crosspost.ids import new_id
+from crosspost.store.tables import api_keys, tenants
+
+
+def ensure_default_tenant(conn: Connection, now: datetime) -> str:
+    """The default tenant's id, created on first start."""
+    found = conn.execute(sa.select(tenants.c.id).where(tenants.c.is_default)).scalar()
+    if found:
+        return str(found)
+    tenant_id = new_id("ten")
+    conn.execute(
+        tenants.insert().values(id=tenant_id, name="default", is_default=True, created_at=now)
+    )
+    return tenant_id
+
+
+def insert_api_key(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    name: str,
+    mode: str,
+    display_prefix: str,
+    key_hash: str,
+    scopes: list[str],
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> str:
+    """Store a new key's hash; returns the key id."""
+    key_id = new_id("key")
+    conn.execute(
+        api_keys.insert().values(
+            id=key_id,
+            tenant_id=tenant_id,
+            name=name,
+            mode=mode,
+            display_prefix=display_prefix,
+            key_hash=key_hash,
+            scopes=scopes,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return key_id
+
+
+def find_api_key(conn: Connection, key_hash: str) -> Mapping[str, Any] | None:
+    """The key row with this hash, if any."""
+    return conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)).mappings().first()
+
+
+def touch_api_key(conn: Connection, key_id: str, now: datetime) -> None:
+    """Record that the key was used."""
+    conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=now))
+
+
+def list_api_keys(conn: Connection, tenant_id: str) -> list[Mapping[str, Any]]:
+    """Every key of a tenant, newest first."""
+    rows = conn.execute(
+        sa.select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.id.desc())
+    )
+    return list(rows.mappings())
+
+
+def revoke_api_key(conn: Connection, tenant_id: str, key_id: str, now: datetime) -> bool:
+    """Revoke a key; False if the tenant has no such key."""
+    result = conn.execute(
+        api_keys.update()
+        .where(api_keys.c.id == key_id, api_keys.c.tenant_id == tenant_id)
+        .values(revoked_at=sa.func.coalesce(api_keys.c.revoked_at, now))
+    )
+    return result.rowcount == 1

@@ -1,0 +1,55 @@
+"""Shared fixtures: a real database per test (SQLite always, PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine.url import make_url
+
+PG_ENV = "CROSSPOST_TEST_DATABASE_URL"
+REDIS_ENV = "CROSSPOST_TEST_REDIS_URL"
+
+
+def _pg_server_url() -> str | None:
+    return os.environ.get(PG_ENV)
+
+
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    server = _pg_server_url()
+    if not server:
+        if os.environ.get("CROSSPOST_TEST_REQUIRE_SERVICES"):
+            pytest.fail(f"{PG_ENV} is required in CI")
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it)")
+    base = make_url(server).set(drivername="postgresql+psycopg")
+    name = f"crosspost_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crosspost.db'}"
+    url: str = request.getfixturevalue("pg_database_url")
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database URL (for tests that do not depend on the backend)."""
+    return f"sqlite:///{tmp_path / 'crosspost.db'}"

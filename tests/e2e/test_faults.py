@@ -1,0 +1,82 @@
+"""Platform failures over real HTTP: retried, reconciled, refreshed or explained — never doubled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Stack
+
+FINAL = {"published", "partially_published", "failed", "cancelled"}
+
+
+def _events(stack: Stack, post_id: str) -> list[str]:
+    return [e["event_type"] for e in stack.http.get(f"/v1/posts/{post_id}/ledger").json()]
+
+
+def _post(stack: Stack, media_id: str, *targets: str) -> str:
+    response = stack.http.post("/v1/posts", json={"media_id": media_id, "text": "clip",
+                                                  "targets": list(targets)})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+@pytest.mark.parametrize("platform", ["youtube", "tiktok"])
+def test_lost_response_after_commit_is_reconciled_not_repeated(
+    stack: Stack, tmp_path: Path, platform: str
+) -> None:
+    """The platform commits the post but the answer is lost: we reconcile, and publish once."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    stack.fake(platform, "faults", json={"drop_response_after_commit": 1})
+    post = stack.wait_post(_post(stack, media["id"], platform), lambda p: p["status"] in FINAL)
+    assert post["status"] == "published", post
+    assert len(stack.fake(platform, "state")["posts"]) == 1
+    events = _events(stack, post["id"])
+    assert "publish_unconfirmed" in events and "publish_reconciling" in events, events
+
+
+def test_server_errors_are_retried(stack: Stack, tmp_path: Path) -> None:
+    """5xx answers are transient: retried with backoff until the post goes through once."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    stack.fake("youtube", "faults", json={"failure_rate": 0.3, "seed": 7})
+    post = stack.wait_post(_post(stack, media["id"], "youtube"), lambda p: p["status"] in FINAL,
+                           timeout=60)
+    assert post["status"] == "published", post
+    assert len(stack.fake("youtube", "state")["posts"]) == 1
+
+
+def test_expired_token_is_refreshed(stack: Stack, tmp_path: Path) -> None:
+    """An access token that expired is refreshed once and the upload continues."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    stack.fake("youtube", "faults", json={"expire_tokens": True})
+    post = stack.wait_post(_post(stack, media["id"], "youtube"), lambda p: p["status"] in FINAL)
+    assert post["status"] == "published", post
+    from crosspost.store import ledger as ledger_store
+
+    with stack.svc.db.read() as conn:
+        account_events = [e["event_type"] for e in ledger_store.list_events(conn, stack.tenant_id, post["id"])]
+    assert "publish_successful" in account_events
+
+
+def test_quota_exhausted_waits_with_a_time(stack: Stack, tmp_path: Path) -> None:
+    """A quota refusal parks the target as `waiting` with the time of the next attempt."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    stack.fake("youtube", "faults", json={"quota_exhausted": True})
+    post = stack.wait_post(_post(stack, media["id"], "youtube"),
+                           lambda p: p["targets"][0]["status"] == "waiting")
+    target = post["targets"][0]
+    assert target["last_error"]["kind"] == "quota"
+    assert target["last_error"]["code"] == "quotaExceeded"
+    assert target["next_attempt_at"] is not None
+    assert stack.fake("youtube", "state")["posts"] == []
+
+
+def test_processing_failure_is_explained(stack: Stack, tmp_path: Path) -> None:
+    """A video the platform fails to process ends `failed` with the platform's reason."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    stack.fake("youtube", "faults", json={"processing_fail_rate": 1.0})
+    post = stack.wait_post(_post(stack, media["id"], "youtube"), lambda p: p["status"] in FINAL)
+    assert post["status"] == "failed"
+    error = post["targets"][0]["last_error"]
+    assert error["kind"] == "permanent" and error["message"]

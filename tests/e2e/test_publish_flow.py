@@ -1,0 +1,129 @@
+"""End to end over real HTTP: API → workers → platform fakes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.e2e.conftest import Stack
+
+FINAL = {"published", "partially_published", "failed", "cancelled"}
+
+
+def _final(post: dict) -> bool:
+    return post["status"] in FINAL
+
+
+def test_publish_video_to_youtube_and_tiktok(stack: Stack, tmp_path: Path) -> None:
+    """A clip reaches both platforms once, with URLs, a full ledger and intact bytes."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    created = stack.http.post("/v1/posts", json={"media_id": media["id"], "text": "first #clip",
+                                                 "targets": ["youtube", "tiktok"]})
+    assert created.status_code == 201, created.text
+    post = stack.wait_post(created.json()["id"], _final)
+    assert post["status"] == "published", post
+    for target in post["targets"]:
+        assert target["status"] == "published"
+        assert target["external_id"] and target["external_url"].startswith("https://")
+    digest = hashlib.sha256((stack.svc.storage.path_for(media["id"])).read_bytes()).hexdigest()
+    for platform in ("youtube", "tiktok"):
+        posts = stack.fake(platform, "state")["posts"]
+        assert len(posts) == 1, posts
+        assert posts[0]["sha256"] == digest
+    events = [e["event_type"] for e in stack.http.get(f"/v1/posts/{post['id']}/ledger").json()]
+    for expected in ("post_created", "publish_started", "publish_provider_ready",
+                     "publish_successful", "post_published"):
+        assert expected in events, events
+    assert events.count("publish_successful") == 2
+
+
+def test_scheduled_post_waits_for_its_time(stack: Stack, tmp_path: Path) -> None:
+    """A post scheduled in the future stays scheduled (nothing sent) until then."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    when = datetime.now(UTC) + timedelta(seconds=3)
+    created = stack.http.post("/v1/posts", json={
+        "media_id": media["id"], "text": "later", "targets": ["youtube"],
+        "publish_at": when.replace(tzinfo=None).isoformat(), "timezone": "UTC"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["status"] == "scheduled"
+    assert body["targets"][0]["next_attempt_at"] is not None
+    # Just before the time: nothing may have reached the platform.
+    while datetime.now(UTC) < when - timedelta(seconds=1):
+        assert stack.fake("youtube", "state")["posts"] == []
+        assert stack.http.get(f"/v1/posts/{body['id']}").json()["status"] == "scheduled"
+    post = stack.wait_post(body["id"], _final)
+    assert post["status"] == "published"
+    published_at = datetime.fromisoformat(post["targets"][0]["published_at"])
+    assert published_at >= when
+
+
+def test_schedule_in_a_named_time_zone(stack: Stack, tmp_path: Path) -> None:
+    """A naive time is read in the given IANA zone (DST-aware) and stored in UTC."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    created = stack.http.post("/v1/posts", json={
+        "media_id": media["id"], "targets": ["youtube"], "publish_at": "2099-12-01T18:00",
+        "timezone": "Europe/Paris"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert datetime.fromisoformat(body["publish_at"]) == datetime(2099, 12, 1, 17, 0, tzinfo=UTC)
+    assert body["timezone"] == "Europe/Paris"
+
+
+def test_cancel_scheduled_post(stack: Stack, tmp_path: Path) -> None:
+    """Cancelling a scheduled post cancels every target; nothing is ever published."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    created = stack.http.post("/v1/posts", json={
+        "media_id": media["id"], "targets": ["youtube", "tiktok"],
+        "publish_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}).json()
+    cancelled = stack.http.post(f"/v1/posts/{created['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert {t["status"] for t in cancelled.json()["targets"]} == {"cancelled"}
+    again = stack.http.post(f"/v1/posts/{created['id']}/cancel")
+    assert again.status_code == 200
+    finished = stack.http.post("/v1/posts", json={"media_id": media["id"], "targets": ["youtube"]}).json()
+    stack.wait_post(finished["id"], _final)
+    refused = stack.http.post(f"/v1/posts/{finished['id']}/cancel")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "not_cancellable"
+
+
+def test_one_platform_refuses_the_media_the_other_publishes(stack: Stack, tmp_path: Path) -> None:
+    """TikTok refuses a 320x240 clip (sides ≥ 360 px) with a precise reason; YouTube goes on."""
+    media = stack.upload_video(tmp_path, seconds=1.0, width=320, height=240)
+    created = stack.http.post("/v1/posts", json={"media_id": media["id"], "text": "small",
+                                                 "targets": ["youtube", "tiktok"]})
+    assert created.status_code == 201, created.text
+    post = stack.wait_post(created.json()["id"], _final)
+    assert post["status"] == "partially_published"
+    tiktok = next(t for t in post["targets"] if t["platform"] == "tiktok")
+    assert tiktok["status"] == "failed"
+    assert tiktok["last_error"]["kind"] == "permanent"
+    assert tiktok["last_error"]["code"] == "resolution_not_allowed"
+    assert "360" in tiktok["last_error"]["message"]
+    assert stack.fake("tiktok", "state")["posts"] == []
+
+
+def test_target_detail_and_listing_with_cursor(stack: Stack, tmp_path: Path) -> None:
+    """Target detail shows attempts and external ids; the list pages with cursors and Link."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    ids = [stack.http.post("/v1/posts", json={"media_id": media["id"], "targets": ["youtube"],
+                                               "publish_at": "2099-01-01T00:00:00Z"}).json()["id"]
+           for _ in range(3)]
+    page = stack.http.get("/v1/posts", params={"limit": 2})
+    assert page.status_code == 200
+    body = page.json()
+    assert [p["id"] for p in body["data"]] == ids[::-1][:2]
+    assert body["has_more"] is True
+    assert 'rel="next"' in page.headers["link"]
+    rest = stack.http.get("/v1/posts", params={"limit": 2, "cursor": body["next_cursor"]}).json()
+    assert [p["id"] for p in rest["data"]] == [ids[0]]
+    assert rest["has_more"] is False and rest["next_cursor"] is None
+    scheduled = stack.http.get("/v1/posts", params={"status": "scheduled"}).json()
+    assert len(scheduled["data"]) == 3
+    post = stack.http.get(f"/v1/posts/{ids[0]}").json()
+    target = stack.http.get(f"/v1/posts/{ids[0]}/targets/{post['targets'][0]['id']}").json()
+    assert target["status"] == "scheduled" and target["attempts"] == 0
+    assert stack.http.get(f"/v1/posts/{ids[1]}/targets/{target['id']}").status_code == 404

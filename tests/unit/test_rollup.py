@@ -1,0 +1,31 @@
+"""The post rollup status from its targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from crosspost.domain.enums import PostStatus
+from crosspost.engine.rollup import rollup
+
+
+@pytest.mark.parametrize(
+    ("targets", "expected"),
+    [
+        (["scheduled", "scheduled"], PostStatus.SCHEDULED),
+        (["scheduled", "queued"], PostStatus.PUBLISHING),
+        (["uploading", "published"], PostStatus.PUBLISHING),
+        (["waiting", "failed"], PostStatus.PUBLISHING),
+        (["needs_reauth", "published"], PostStatus.PUBLISHING),
+        (["unconfirmed"], PostStatus.PUBLISHING),
+        (["published", "published"], PostStatus.PUBLISHED),
+        (["published", "failed"], PostStatus.PARTIALLY_PUBLISHED),
+        (["published", "cancelled"], PostStatus.PUBLISHED),
+        (["failed", "failed"], PostStatus.FAILED),
+        (["failed", "cancelled"], PostStatus.FAILED),
+        (["cancelled", "cancelled"], PostStatus.CANCELLED),
+        ([], PostStatus.CANCELLED),
+    ],
+)
+def test_rollup(targets: list[str], expected: PostStatus) -> None:
+    """Each combination of target statuses gives the documented post status."""
+    assert rollup(targets) is expected
