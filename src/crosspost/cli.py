@@ -19,8 +19,11 @@ from crosspost import __version__
 from crosspost.config import Settings
 from crosspost.domain.enums import Mode
 
-app = typer.Typer(help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console()
@@ -58,7 +61,9 @@ def migrate() -> None:
 
 @app.command()
 def serve(
-    sandbox: Annotated[bool, typer.Option(help="Run the platform fakes; test keys reach them.")] = False,
+    sandbox: Annotated[
+        bool, typer.Option(help="Run the platform fakes; test keys reach them.")
+    ] = False,
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker threads (0 = API only).")] = None,
@@ -80,12 +85,15 @@ def serve(
     if runner:
         runner.start()
     api = create_app(svc, wake_workers=runner.wake if runner else None)
-    console.print(f"[bold]crosspost {__version__}[/] API on {settings.base_url}"
-                  f" (docs {settings.base_url}/docs), {settings.workers} workers,"
-                  f" database {svc.db.dialect}" + (f", sandbox fakes on {fakes.url}" if fakes else ""))
+    console.print(
+        f"[bold]crosspost {__version__}[/] API on {settings.base_url}"
+        f" (docs {settings.base_url}/docs), {settings.workers} workers,"
+        f" database {svc.db.dialect}" + (f", sandbox fakes on {fakes.url}" if fakes else "")
+    )
     try:
-        uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning",
-                    access_log=False)
+        uvicorn.run(
+            api, host=settings.host, port=settings.port, log_level="warning", access_log=False
+        )
     finally:
         if runner:
             runner.stop(timeout=10)
@@ -100,8 +108,11 @@ def _start_sandbox(svc: Any, tenant_id: str) -> Any:
     from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
 
     settings: Settings = svc.settings
-    server = serve_in_thread(create_sandbox_app(_fake_config(settings)), host=settings.sandbox_host,
-                             port=settings.sandbox_port)
+    server = serve_in_thread(
+        create_sandbox_app(_fake_config(settings)),
+        host=settings.sandbox_host,
+        port=settings.sandbox_port,
+    )
     account_ids = provision_sandbox_accounts(svc, tenant_id)
     marker = settings.home / _SANDBOX_MARKER
     marker.write_text(json.dumps({"fakes": server.url, "accounts": account_ids}))
@@ -130,8 +141,11 @@ def sandbox(
     from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
 
     settings = _settings(sandbox_host=host, sandbox_port=port)
-    server = serve_in_thread(create_sandbox_app(_fake_config(settings)), host=settings.sandbox_host,
-                             port=settings.sandbox_port)
+    server = serve_in_thread(
+        create_sandbox_app(_fake_config(settings)),
+        host=settings.sandbox_host,
+        port=settings.sandbox_port,
+    )
     console.print(f"platform fakes on {server.url} (youtube, tiktok); Ctrl-C stops")
     _wait_for_signal()
     server.stop()
@@ -166,8 +180,10 @@ def _wait_for_signal() -> None:
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")],
-    mode: Annotated[Mode | None, typer.Option(help="test or live (default: test after "
-                                                    "`serve --sandbox`, else live).")] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(help="test or live (default: test after `serve --sandbox`, else live)."),
+    ] = None,
 ) -> None:
     """Create an API key and print it once."""
     from crosspost.engine.keys import default_tenant, issue_key  # noqa: PLC0415
@@ -178,8 +194,11 @@ def keys_create(
         mode = Mode.TEST if (settings.home / _SANDBOX_MARKER).exists() else Mode.LIVE
     key_id, raw = issue_key(svc, tenant_id=default_tenant(svc), name=name, mode=mode)
     svc.close()
-    console.print(f"created {mode.value} key {key_id} ({name}); it is shown only once:",
-                  style="dim", highlight=False)
+    console.print(
+        f"created {mode.value} key {key_id} ({name}); it is shown only once:",
+        style="dim",
+        highlight=False,
+    )
     typer.echo(raw)
 
 
@@ -194,8 +213,15 @@ def keys_list() -> None:
         rows = tenants.list_api_keys(conn, default_tenant(svc))
     table = Table("id", "name", "mode", "prefix", "created", "last used", "revoked")
     for r in rows:
-        table.add_row(r["id"], r["name"], r["mode"], r["display_prefix"] + "…", _ts(r["created_at"]),
-                      _ts(r["last_used_at"]), _ts(r["revoked_at"]))
+        table.add_row(
+            r["id"],
+            r["name"],
+            r["mode"],
+            r["display_prefix"] + "…",
+            _ts(r["created_at"]),
+            _ts(r["last_used_at"]),
+            _ts(r["revoked_at"]),
+        )
     console.print(table)
     svc.close()
 
@@ -211,8 +237,10 @@ def _client(api_url: str | None, key: str | None) -> Any:
 
     key = key or os.environ.get("CROSSPOST_API_KEY")
     if not key:
-        console.print("[red]no API key: pass --key or set CROSSPOST_API_KEY "
-                      "(create one with `crosspost keys create --name me`)[/]")
+        console.print(
+            "[red]no API key: pass --key or set CROSSPOST_API_KEY "
+            "(create one with `crosspost keys create --name me`)[/]"
+        )
         raise typer.Exit(2)
     return Client(api_url or os.environ.get("CROSSPOST_API_URL") or Settings().base_url, key)
 
@@ -223,7 +251,9 @@ ApiKey = Annotated[str | None, typer.Option(help="API key (env CROSSPOST_API_KEY
 
 @app.command()
 def publish(
-    file: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, help="Media file.")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(exists=True, dir_okay=False, help="Media file.")
+    ] = None,
     caption: Annotated[str, typer.Option(help="Caption / title / description.")] = "",
     to: Annotated[list[str] | None, typer.Option(help="Platform or account id; repeat.")] = None,
     at: Annotated[str | None, typer.Option(help="Publish time, e.g. 2026-12-01T18:00.")] = None,
@@ -242,8 +272,13 @@ def publish(
     try:
         body: dict[str, Any] = {"text": caption, "targets": to}
         if file is not None:
-            with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                          TransferSpeedColumn(), console=console) as bar:
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=console,
+            ) as bar:
                 task = bar.add_task(f"uploading {file.name}", total=file.stat().st_size)
                 media = client.upload_media(file, progress=lambda n: bar.advance(task, n))
             body["media_id"] = media["id"]
@@ -263,10 +298,14 @@ def publish(
 
 
 def _print_post(post: dict[str, Any]) -> None:
-    table = Table("target", "platform", "status", "url / error", title=f"post {post['id']}: {post['status']}")
+    table = Table(
+        "target", "platform", "status", "url / error", title=f"post {post['id']}: {post['status']}"
+    )
     for t in post["targets"]:
         err = t.get("last_error") or {}
-        detail = t.get("external_url") or (f"{err.get('kind')}: {err.get('message')}" if err else "")
+        detail = t.get("external_url") or (
+            f"{err.get('kind')}: {err.get('message')}" if err else ""
+        )
         if t.get("next_attempt_at") and not t.get("external_url"):
             detail += f" (next attempt {t['next_attempt_at']})"
         table.add_row(t["id"], t["platform"], t["status"], detail)
@@ -290,8 +329,12 @@ def ledger(post_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
     try:
         table = Table("time", "event", "target", "details", title=f"ledger of {post_id}")
         for e in client.ledger(post_id):
-            table.add_row(e["created_at"], e["event_type"], e.get("target_id") or "",
-                          json.dumps(e["data"], ensure_ascii=False)[:120])
+            table.add_row(
+                e["created_at"],
+                e["event_type"],
+                e.get("target_id") or "",
+                json.dumps(e["data"], ensure_ascii=False)[:120],
+            )
         console.print(table)
     finally:
         client.close()

@@ -32,7 +32,10 @@ class Client:
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": f"crosspost-sdk/{__version__}"},
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": f"crosspost-sdk/{__version__}",
+            },
         )
 
     def close(self) -> None:
@@ -49,8 +52,12 @@ class Client:
         return response.json()
 
     def upload_media(
-        self, path: Path, *, content_type: str = "application/octet-stream",
-        progress: Callable[[int], None] | None = None, piece: int = 1024 * 1024,
+        self,
+        path: Path,
+        *,
+        content_type: str = "application/octet-stream",
+        progress: Callable[[int], None] | None = None,
+        piece: int = 1024 * 1024,
     ) -> dict[str, Any]:
         """Stream a file to POST /v1/media; `progress` is called with each piece's size."""
 
@@ -61,12 +68,18 @@ class Client:
                         progress(len(data))
                     yield data
 
-        headers = {"Content-Type": content_type, "X-Filename": path.name,
-                   "Content-Length": str(os.path.getsize(path))}
-        return dict(self._check(self.http.post("/v1/media", content=body(), headers=headers,
-                                               timeout=None)))
+        headers = {
+            "Content-Type": content_type,
+            "X-Filename": path.name,
+            "Content-Length": str(os.path.getsize(path)),
+        }
+        return dict(
+            self._check(self.http.post("/v1/media", content=body(), headers=headers, timeout=None))
+        )
 
-    def create_post(self, body: dict[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
+    def create_post(
+        self, body: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """POST /v1/posts."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return dict(self._check(self.http.post("/v1/posts", json=body, headers=headers)))
@@ -84,7 +97,11 @@ class Client:
         return dict(self._check(self.http.post(f"/v1/posts/{post_id}/cancel")))
 
     def follow(
-        self, post_id: str, *, timeout: float = 600.0, interval: float = 0.5,
+        self,
+        post_id: str,
+        *,
+        timeout: float = 600.0,
+        interval: float = 0.5,
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Poll a post until it reaches a final status (or `timeout` seconds pass)."""

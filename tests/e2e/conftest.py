@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from crosspost.fakes.app import create_sandbox_app
 
 from crosspost.api.app import create_app
 from crosspost.config import Settings
@@ -18,7 +19,6 @@ from crosspost.engine.keys import default_tenant, issue_key
 from crosspost.engine.sandbox import provision_sandbox_accounts
 from crosspost.engine.services import Services
 from crosspost.engine.worker import build_runner
-from crosspost.fakes.app import create_sandbox_app
 from crosspost.fakes.base import FakeConfig
 from crosspost.fakes.server import RunningServer, serve_in_thread
 from crosspost.jobs import Runner
@@ -55,7 +55,9 @@ class Stack:
         response.raise_for_status()
         return response.json()
 
-    def wait_post(self, post_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+    def wait_post(
+        self, post_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+    ) -> dict[str, Any]:
         """Poll the API until `done(post)` holds, or fail with the last state seen."""
         deadline = time.monotonic() + timeout
         post: dict[str, Any] = {}
@@ -70,8 +72,11 @@ class Stack:
         """Generate a real video and upload it through the API."""
         path = tmp / "clip.mp4"
         make_video(path, **kwargs)
-        response = self.http.post("/v1/media", content=path.read_bytes(),
-                                  headers={"Content-Type": "video/mp4", "X-Filename": "clip.mp4"})
+        response = self.http.post(
+            "/v1/media",
+            content=path.read_bytes(),
+            headers={"Content-Type": "video/mp4", "X-Filename": "clip.mp4"},
+        )
         assert response.status_code == 201, response.text
         return dict(response.json())
 
@@ -114,7 +119,9 @@ def make_stack(
             runner.start()
         api = serve_in_thread(create_app(svc, wake_workers=runner.wake if runner else None))
         _, key = issue_key(svc, tenant_id=tenant_id, name="test", mode=Mode.TEST)
-        http = httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        http = httpx.Client(
+            base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
         stack = Stack(svc, runner, api.url, fakes.url, key, http, tenant_id)
         started.append((stack, api))
         return stack

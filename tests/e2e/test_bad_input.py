@@ -7,17 +7,19 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from tests.e2e.conftest import Stack
 
 from crosspost.media.samples import make_corrupt
 from crosspost.store.idempotency import try_insert
 from crosspost.store.tables import idempotency_keys, jobs, media, posts, targets
-from tests.e2e.conftest import Stack
 
 
 def _counts(stack: Stack) -> dict[str, int]:
     with stack.svc.db.read() as conn:
-        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                for t in (posts, targets, jobs, media, idempotency_keys)}
+        return {
+            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in (posts, targets, jobs, media, idempotency_keys)
+        }
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> dict:
@@ -38,9 +40,15 @@ def _problem(response: httpx.Response, status: int, code: str) -> dict:
         ({"text": "hi", "targets": ["acc_unknown"]}, "account_not_found"),
         ({"text": "hi", "targets": ["youtube", "youtube"]}, "duplicate_target"),
         ({"targets": ["youtube"]}, "empty_post"),
-        ({"text": "hi", "targets": ["youtube"], "publish_at": "2030-01-01T10:00"}, "timezone_required"),
+        (
+            {"text": "hi", "targets": ["youtube"], "publish_at": "2030-01-01T10:00"},
+            "timezone_required",
+        ),
         ({"text": "hi", "targets": ["youtube"], "timezone": "Mars/Olympus"}, "invalid_timezone"),
-        ({"text": "hi", "targets": ["youtube"], "publish_at": "2001-01-01T00:00:00Z"}, "publish_at_in_past"),
+        (
+            {"text": "hi", "targets": ["youtube"], "publish_at": "2001-01-01T00:00:00Z"},
+            "publish_at_in_past",
+        ),
         ({"text": "hi", "targets": ["youtube"], "surprise": 1}, "validation_error"),
         ({"text": "hi", "targets": ["youtube"], "overrides": {"myspace": {}}}, "invalid_overrides"),
     ],
@@ -55,8 +63,11 @@ def test_bad_post_bodies(stack: Stack, body: dict, code: str) -> None:
 def test_text_only_post_to_video_platforms_is_refused(stack: Stack) -> None:
     """YouTube and TikTok need a video: a text-only post is refused with the reason."""
     before = _counts(stack)
-    problem = _problem(stack.http.post("/v1/posts", json={"text": "hello", "targets": ["youtube", "tiktok"]}),
-                       422, "media_required")
+    problem = _problem(
+        stack.http.post("/v1/posts", json={"text": "hello", "targets": ["youtube", "tiktok"]}),
+        422,
+        "media_required",
+    )
     assert "youtube" in problem["detail"] and "tiktok" in problem["detail"]
     assert _counts(stack) == before
 
@@ -66,14 +77,19 @@ def test_authentication_errors(stack: Stack) -> None:
     url = f"{stack.api_url}/v1/posts"
     _problem(httpx.get(url), 401, "missing_api_key")
     _problem(httpx.get(url, headers={"Authorization": "Basic abc"}), 401, "invalid_auth_scheme")
-    _problem(httpx.get(url, headers={"Authorization": "Bearer cp_test_short"}), 401, "invalid_api_key")
+    _problem(
+        httpx.get(url, headers={"Authorization": "Bearer cp_test_short"}), 401, "invalid_api_key"
+    )
     flipped = stack.key[:-1] + ("A" if stack.key[-1] != "A" else "B")
     _problem(httpx.get(url, headers={"Authorization": f"Bearer {flipped}"}), 401, "invalid_api_key")
     from crosspost.domain.enums import Mode
     from crosspost.vault.apikeys import generate_key
 
-    _problem(httpx.get(url, headers={"Authorization": f"Bearer {generate_key(Mode.TEST)}"}), 401,
-             "invalid_api_key")
+    _problem(
+        httpx.get(url, headers={"Authorization": f"Bearer {generate_key(Mode.TEST)}"}),
+        401,
+        "invalid_api_key",
+    )
 
 
 def test_not_found_and_bad_cursor(stack: Stack) -> None:
@@ -89,8 +105,11 @@ def test_not_found_and_bad_cursor(stack: Stack) -> None:
 
 def test_json_content_type_required(stack: Stack) -> None:
     """A post body that is not declared as JSON is refused with 415."""
-    response = stack.http.post("/v1/posts", content=b'{"text":"x","targets":["youtube"]}',
-                               headers={"Content-Type": "text/plain"})
+    response = stack.http.post(
+        "/v1/posts",
+        content=b'{"text":"x","targets":["youtube"]}',
+        headers={"Content-Type": "text/plain"},
+    )
     assert response.status_code in (415, 422)
     assert response.headers["content-type"].startswith("application/problem+json")
 
@@ -100,13 +119,26 @@ def test_corrupt_and_empty_and_wrong_type_uploads(stack: Stack, tmp_path: Path) 
     bad = tmp_path / "bad.mp4"
     make_corrupt(bad)
     before = _counts(stack)
-    _problem(stack.http.post("/v1/media", content=bad.read_bytes(), headers={"Content-Type": "video/mp4"}),
-             422, "media_unreadable")
-    _problem(stack.http.post("/v1/media", content=b"", headers={"Content-Type": "video/mp4"}),
-             400, "empty_upload")
-    _problem(stack.http.post("/v1/media", content=b"{}", headers={"Content-Type": "application/json"}),
-             415, "unsupported_upload_type")
-    _problem(stack.http.post("/v1/media", files={"other": ("a.mp4", b"x")}), 422, "file_part_missing")
+    _problem(
+        stack.http.post(
+            "/v1/media", content=bad.read_bytes(), headers={"Content-Type": "video/mp4"}
+        ),
+        422,
+        "media_unreadable",
+    )
+    _problem(
+        stack.http.post("/v1/media", content=b"", headers={"Content-Type": "video/mp4"}),
+        400,
+        "empty_upload",
+    )
+    _problem(
+        stack.http.post("/v1/media", content=b"{}", headers={"Content-Type": "application/json"}),
+        415,
+        "unsupported_upload_type",
+    )
+    _problem(
+        stack.http.post("/v1/media", files={"other": ("a.mp4", b"x")}), 422, "file_part_missing"
+    )
     assert _counts(stack) == before
     assert list(stack.svc.settings.resolved_media_dir.glob("*.mp4")) == []
 
@@ -115,15 +147,23 @@ def test_oversize_upload(make_stack, tmp_path: Path) -> None:  # type: ignore[no
     """An upload over the configured limit answers 413, whether declared or streamed."""
     stack = make_stack(max_upload_bytes=100_000)
     before = _counts(stack)
-    _problem(stack.http.post("/v1/media", content=b"\0" * 200_000, headers={"Content-Type": "video/mp4"}),
-             413, "media_too_large")
+    _problem(
+        stack.http.post(
+            "/v1/media", content=b"\0" * 200_000, headers={"Content-Type": "video/mp4"}
+        ),
+        413,
+        "media_too_large",
+    )
 
     def chunks():  # no Content-Length: the limit must hold while streaming
         for _ in range(20):
             yield b"\0" * 10_000
 
-    _problem(stack.http.post("/v1/media", content=chunks(), headers={"Content-Type": "video/mp4"}),
-             413, "payload_too_large")
+    _problem(
+        stack.http.post("/v1/media", content=chunks(), headers={"Content-Type": "video/mp4"}),
+        413,
+        "payload_too_large",
+    )
     assert _counts(stack) == before
 
 
@@ -133,7 +173,9 @@ def test_multipart_upload_is_probed(stack: Stack, tmp_path: Path) -> None:
 
     path = tmp_path / "v.mp4"
     make_video(path, seconds=1.0, width=360, height=640)
-    response = stack.http.post("/v1/media", files={"file": ("v.mp4", path.read_bytes(), "video/mp4")})
+    response = stack.http.post(
+        "/v1/media", files={"file": ("v.mp4", path.read_bytes(), "video/mp4")}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     import hashlib
@@ -154,26 +196,58 @@ def test_idempotency_key(stack: Stack, tmp_path: Path) -> None:
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert second.headers.get("idempotent-replayed") == "true"
-    _problem(stack.http.post("/v1/posts", json={**body, "text": "changed"}, headers=headers),
-             422, "idempotency_key_reused")
+    _problem(
+        stack.http.post("/v1/posts", json={**body, "text": "changed"}, headers=headers),
+        422,
+        "idempotency_key_reused",
+    )
     with stack.svc.db.write() as conn:
-        try_insert(conn, tenant_id=stack.tenant_id, key="k-busy", method="POST", path="/v1/posts",
-                   fingerprint="x", now=stack.svc.clock.now())
-    _problem(stack.http.post("/v1/posts", json=body, headers={"Idempotency-Key": "k-busy"}),
-             422, "idempotency_key_reused")
+        try_insert(
+            conn,
+            tenant_id=stack.tenant_id,
+            key="k-busy",
+            method="POST",
+            path="/v1/posts",
+            fingerprint="x",
+            now=stack.svc.clock.now(),
+        )
+    _problem(
+        stack.http.post("/v1/posts", json=body, headers={"Idempotency-Key": "k-busy"}),
+        422,
+        "idempotency_key_reused",
+    )
     import hashlib
 
     raw = stack.http.build_request("POST", "/v1/posts", json=body).content
     fingerprint = hashlib.sha256(b"\n".join([b"POST", b"/v1/posts", raw])).hexdigest()
     with stack.svc.db.write() as conn:
-        try_insert(conn, tenant_id=stack.tenant_id, key="k-flight", method="POST", path="/v1/posts",
-                   fingerprint=fingerprint, now=stack.svc.clock.now())
-    _problem(stack.http.post("/v1/posts", json=body, headers={"Idempotency-Key": "k-flight"}),
-             409, "idempotency_request_in_flight")
+        try_insert(
+            conn,
+            tenant_id=stack.tenant_id,
+            key="k-flight",
+            method="POST",
+            path="/v1/posts",
+            fingerprint=fingerprint,
+            now=stack.svc.clock.now(),
+        )
+    _problem(
+        stack.http.post("/v1/posts", json=body, headers={"Idempotency-Key": "k-flight"}),
+        409,
+        "idempotency_request_in_flight",
+    )
     # A refused request does not burn its key: fix the body, retry with the same key.
-    _problem(stack.http.post("/v1/posts", json={"targets": ["myspace"], "text": "x"},
-                             headers={"Idempotency-Key": "k-fix"}), 422, "unsupported_platform")
-    fixed = stack.http.post("/v1/posts", json=body | {"text": "fixed"}, headers={"Idempotency-Key": "k-fix"})
+    _problem(
+        stack.http.post(
+            "/v1/posts",
+            json={"targets": ["myspace"], "text": "x"},
+            headers={"Idempotency-Key": "k-fix"},
+        ),
+        422,
+        "unsupported_platform",
+    )
+    fixed = stack.http.post(
+        "/v1/posts", json=body | {"text": "fixed"}, headers={"Idempotency-Key": "k-fix"}
+    )
     assert fixed.status_code == 201
     posts_total = stack.http.get("/v1/posts", params={"limit": 100}).json()["data"]
     assert len(posts_total) == 2

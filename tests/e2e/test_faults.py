@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests.e2e.conftest import Stack
 
 FINAL = {"published", "partially_published", "failed", "cancelled"}
@@ -16,8 +15,9 @@ def _events(stack: Stack, post_id: str) -> list[str]:
 
 
 def _post(stack: Stack, media_id: str, *targets: str) -> str:
-    response = stack.http.post("/v1/posts", json={"media_id": media_id, "text": "clip",
-                                                  "targets": list(targets)})
+    response = stack.http.post(
+        "/v1/posts", json={"media_id": media_id, "text": "clip", "targets": list(targets)}
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -40,8 +40,9 @@ def test_server_errors_are_retried(stack: Stack, tmp_path: Path) -> None:
     """5xx answers are transient: retried with backoff until the post goes through once."""
     media = stack.upload_video(tmp_path, seconds=1.0)
     stack.fake("youtube", "faults", json={"failure_rate": 0.3, "seed": 7})
-    post = stack.wait_post(_post(stack, media["id"], "youtube"), lambda p: p["status"] in FINAL,
-                           timeout=60)
+    post = stack.wait_post(
+        _post(stack, media["id"], "youtube"), lambda p: p["status"] in FINAL, timeout=60
+    )
     assert post["status"] == "published", post
     assert len(stack.fake("youtube", "state")["posts"]) == 1
 
@@ -55,7 +56,9 @@ def test_expired_token_is_refreshed(stack: Stack, tmp_path: Path) -> None:
     from crosspost.store import ledger as ledger_store
 
     with stack.svc.db.read() as conn:
-        account_events = [e["event_type"] for e in ledger_store.list_events(conn, stack.tenant_id, post["id"])]
+        account_events = [
+            e["event_type"] for e in ledger_store.list_events(conn, stack.tenant_id, post["id"])
+        ]
     assert "publish_successful" in account_events
 
 
@@ -63,8 +66,9 @@ def test_quota_exhausted_waits_with_a_time(stack: Stack, tmp_path: Path) -> None
     """A quota refusal parks the target as `waiting` with the time of the next attempt."""
     media = stack.upload_video(tmp_path, seconds=1.0)
     stack.fake("youtube", "faults", json={"quota_exhausted": True})
-    post = stack.wait_post(_post(stack, media["id"], "youtube"),
-                           lambda p: p["targets"][0]["status"] == "waiting")
+    post = stack.wait_post(
+        _post(stack, media["id"], "youtube"), lambda p: p["targets"][0]["status"] == "waiting"
+    )
     target = post["targets"][0]
     assert target["last_error"]["kind"] == "quota"
     assert target["last_error"]["code"] == "quotaExceeded"

@@ -18,8 +18,10 @@ def _final(post: dict) -> bool:
 def test_publish_video_to_youtube_and_tiktok(stack: Stack, tmp_path: Path) -> None:
     """A clip reaches both platforms once, with URLs, a full ledger and intact bytes."""
     media = stack.upload_video(tmp_path, seconds=1.0)
-    created = stack.http.post("/v1/posts", json={"media_id": media["id"], "text": "first #clip",
-                                                 "targets": ["youtube", "tiktok"]})
+    created = stack.http.post(
+        "/v1/posts",
+        json={"media_id": media["id"], "text": "first #clip", "targets": ["youtube", "tiktok"]},
+    )
     assert created.status_code == 201, created.text
     post = stack.wait_post(created.json()["id"], _final)
     assert post["status"] == "published", post
@@ -32,8 +34,13 @@ def test_publish_video_to_youtube_and_tiktok(stack: Stack, tmp_path: Path) -> No
         assert len(posts) == 1, posts
         assert posts[0]["sha256"] == digest
     events = [e["event_type"] for e in stack.http.get(f"/v1/posts/{post['id']}/ledger").json()]
-    for expected in ("post_created", "publish_started", "publish_provider_ready",
-                     "publish_successful", "post_published"):
+    for expected in (
+        "post_created",
+        "publish_started",
+        "publish_provider_ready",
+        "publish_successful",
+        "post_published",
+    ):
         assert expected in events, events
     assert events.count("publish_successful") == 2
 
@@ -42,9 +49,16 @@ def test_scheduled_post_waits_for_its_time(stack: Stack, tmp_path: Path) -> None
     """A post scheduled in the future stays scheduled (nothing sent) until then."""
     media = stack.upload_video(tmp_path, seconds=1.0)
     when = datetime.now(UTC) + timedelta(seconds=3)
-    created = stack.http.post("/v1/posts", json={
-        "media_id": media["id"], "text": "later", "targets": ["youtube"],
-        "publish_at": when.replace(tzinfo=None).isoformat(), "timezone": "UTC"})
+    created = stack.http.post(
+        "/v1/posts",
+        json={
+            "media_id": media["id"],
+            "text": "later",
+            "targets": ["youtube"],
+            "publish_at": when.replace(tzinfo=None).isoformat(),
+            "timezone": "UTC",
+        },
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["status"] == "scheduled"
@@ -62,9 +76,15 @@ def test_scheduled_post_waits_for_its_time(stack: Stack, tmp_path: Path) -> None
 def test_schedule_in_a_named_time_zone(stack: Stack, tmp_path: Path) -> None:
     """A naive time is read in the given IANA zone (DST-aware) and stored in UTC."""
     media = stack.upload_video(tmp_path, seconds=1.0)
-    created = stack.http.post("/v1/posts", json={
-        "media_id": media["id"], "targets": ["youtube"], "publish_at": "2099-12-01T18:00",
-        "timezone": "Europe/Paris"})
+    created = stack.http.post(
+        "/v1/posts",
+        json={
+            "media_id": media["id"],
+            "targets": ["youtube"],
+            "publish_at": "2099-12-01T18:00",
+            "timezone": "Europe/Paris",
+        },
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert datetime.fromisoformat(body["publish_at"]) == datetime(2099, 12, 1, 17, 0, tzinfo=UTC)
@@ -74,16 +94,23 @@ def test_schedule_in_a_named_time_zone(stack: Stack, tmp_path: Path) -> None:
 def test_cancel_scheduled_post(stack: Stack, tmp_path: Path) -> None:
     """Cancelling a scheduled post cancels every target; nothing is ever published."""
     media = stack.upload_video(tmp_path, seconds=1.0)
-    created = stack.http.post("/v1/posts", json={
-        "media_id": media["id"], "targets": ["youtube", "tiktok"],
-        "publish_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}).json()
+    created = stack.http.post(
+        "/v1/posts",
+        json={
+            "media_id": media["id"],
+            "targets": ["youtube", "tiktok"],
+            "publish_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        },
+    ).json()
     cancelled = stack.http.post(f"/v1/posts/{created['id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
     assert {t["status"] for t in cancelled.json()["targets"]} == {"cancelled"}
     again = stack.http.post(f"/v1/posts/{created['id']}/cancel")
     assert again.status_code == 200
-    finished = stack.http.post("/v1/posts", json={"media_id": media["id"], "targets": ["youtube"]}).json()
+    finished = stack.http.post(
+        "/v1/posts", json={"media_id": media["id"], "targets": ["youtube"]}
+    ).json()
     stack.wait_post(finished["id"], _final)
     refused = stack.http.post(f"/v1/posts/{finished['id']}/cancel")
     assert refused.status_code == 409
@@ -93,8 +120,10 @@ def test_cancel_scheduled_post(stack: Stack, tmp_path: Path) -> None:
 def test_one_platform_refuses_the_media_the_other_publishes(stack: Stack, tmp_path: Path) -> None:
     """TikTok refuses a 320x240 clip (sides ≥ 360 px) with a precise reason; YouTube goes on."""
     media = stack.upload_video(tmp_path, seconds=1.0, width=320, height=240)
-    created = stack.http.post("/v1/posts", json={"media_id": media["id"], "text": "small",
-                                                 "targets": ["youtube", "tiktok"]})
+    created = stack.http.post(
+        "/v1/posts",
+        json={"media_id": media["id"], "text": "small", "targets": ["youtube", "tiktok"]},
+    )
     assert created.status_code == 201, created.text
     post = stack.wait_post(created.json()["id"], _final)
     assert post["status"] == "partially_published"
@@ -109,9 +138,17 @@ def test_one_platform_refuses_the_media_the_other_publishes(stack: Stack, tmp_pa
 def test_target_detail_and_listing_with_cursor(stack: Stack, tmp_path: Path) -> None:
     """Target detail shows attempts and external ids; the list pages with cursors and Link."""
     media = stack.upload_video(tmp_path, seconds=1.0)
-    ids = [stack.http.post("/v1/posts", json={"media_id": media["id"], "targets": ["youtube"],
-                                               "publish_at": "2099-01-01T00:00:00Z"}).json()["id"]
-           for _ in range(3)]
+    ids = [
+        stack.http.post(
+            "/v1/posts",
+            json={
+                "media_id": media["id"],
+                "targets": ["youtube"],
+                "publish_at": "2099-01-01T00:00:00Z",
+            },
+        ).json()["id"]
+        for _ in range(3)
+    ]
     page = stack.http.get("/v1/posts", params={"limit": 2})
     assert page.status_code == 200
     body = page.json()

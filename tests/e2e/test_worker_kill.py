@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.slow
@@ -41,8 +40,12 @@ def spawn_worker(stack: Stack) -> Iterator[Callable[[], subprocess.Popen[bytes]]
     procs: list[subprocess.Popen[bytes]] = []
 
     def spawn() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-m", "crosspost", "worker", "--concurrency", "2"],
-                                env=_worker_env(stack), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crosspost", "worker", "--concurrency", "2"],
+            env=_worker_env(stack),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         procs.append(proc)
         return proc
 
@@ -72,8 +75,9 @@ def test_sigkill_mid_upload_publishes_exactly_once(
     """Kill the worker while chunks are in flight; a new worker resumes and publishes once."""
     media = stack.upload_video(tmp_path, seconds=4.0, width=720, height=1280)
     stack.fake(platform, "faults", json={"latency_ms": 150})
-    post_id = stack.http.post("/v1/posts", json={"media_id": media["id"], "text": "kill me",
-                                                 "targets": [platform]}).json()["id"]
+    post_id = stack.http.post(
+        "/v1/posts", json={"media_id": media["id"], "text": "kill me", "targets": [platform]}
+    ).json()["id"]
     first = spawn_worker()
     deadline = time.monotonic() + 60
     while True:

@@ -11,14 +11,16 @@ from crosspost.store.tables import metadata
 
 
 def test_upgrade_head_matches_metadata(database_url: str) -> None:
-    """Migrating an empty database gives exactly the schema `tables.py` declares; twice is a no-op."""
+    """Migrating an empty database gives exactly the declared schema; twice is a no-op."""
     db = Database(database_url)
     try:
         migrate.upgrade(db)
         migrate.upgrade(db)
         assert migrate.current_revision(db) == migrate.head_revision()
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+            )
         assert diff == []
     finally:
         db.dispose()

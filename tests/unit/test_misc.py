@@ -37,8 +37,12 @@ def _body(**kw: object) -> PostCreate:
 
 def test_publish_at_in_a_zone_across_dst() -> None:
     """18:00 in Paris is 17:00 UTC in winter and 16:00 UTC in summer."""
-    winter = resolve_publish_at(_body(publish_at=datetime(2026, 12, 1, 18), timezone="Europe/Paris"), NOW)
-    summer = resolve_publish_at(_body(publish_at=datetime(2026, 7, 1, 18), timezone="Europe/Paris"), NOW)
+    winter = resolve_publish_at(
+        _body(publish_at=datetime(2026, 12, 1, 18), timezone="Europe/Paris"), NOW
+    )
+    summer = resolve_publish_at(
+        _body(publish_at=datetime(2026, 7, 1, 18), timezone="Europe/Paris"), NOW
+    )
     assert winter == datetime(2026, 12, 1, 17, tzinfo=UTC)
     assert summer == datetime(2026, 7, 1, 16, tzinfo=UTC)
 

@@ -35,24 +35,31 @@ def authenticate(svc: Services, authorization: str | None) -> Principal:
     if not authorization:
         raise Unauthorized(
             "missing Authorization header; send `Authorization: Bearer cp_test_…`",
-            code="missing_api_key", **_CHALLENGE,
+            code="missing_api_key",
+            **_CHALLENGE,
         )
     scheme, _, raw = authorization.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        raise Unauthorized("use the Bearer scheme: `Authorization: Bearer cp_…`",
-                           code="invalid_auth_scheme", **_CHALLENGE)
+        raise Unauthorized(
+            "use the Bearer scheme: `Authorization: Bearer cp_…`",
+            code="invalid_auth_scheme",
+            **_CHALLENGE,
+        )
     parsed = parse_key(raw.strip())
     if parsed is None:
         # Rejected on format and checksum alone: no database look-up for garbage.
-        raise Unauthorized("Invalid API key (malformed or mistyped)", code="invalid_api_key",
-                           **_CHALLENGE)
+        raise Unauthorized(
+            "Invalid API key (malformed or mistyped)", code="invalid_api_key", **_CHALLENGE
+        )
     now = svc.clock.now()
     with svc.db.read() as conn:
         row = tenants.find_api_key(conn, hash_key(parsed.raw, svc.hash_key))
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("Invalid API key", code="invalid_api_key", **_CHALLENGE)
     if row["expires_at"] is not None and row["expires_at"] <= now:
-        raise Unauthorized("API key expired; create a new one", code="api_key_expired", **_CHALLENGE)
+        raise Unauthorized(
+            "API key expired; create a new one", code="api_key_expired", **_CHALLENGE
+        )
     if row["last_used_at"] is None or now - row["last_used_at"] >= _TOUCH_EVERY:
         with svc.db.write() as conn:
             tenants.touch_api_key(conn, row["id"], now)

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crosspost.domain.models import Problem
 from crosspost.errors import CrosspostError
 
 PROBLEM = "application/problem+json"
@@ -29,6 +30,11 @@ _HTTP_CODES = {
     422: ("invalid_input", "Invalid input"),
     429: ("rate_limited", "Too many requests"),
 }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting problem+json answers for these statuses."""
+    return {status: {"model": Problem, "content": {PROBLEM: {}}} for status in statuses}
 
 
 def problem(
@@ -61,8 +67,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CrosspostError)
     async def _crosspost(request: Request, exc: CrosspostError) -> JSONResponse:
         headers = exc.extra.pop("headers", None)
-        return problem(exc.status, exc.code, exc.title, exc.detail,
-                       instance=request.url.path, headers=headers, **exc.extra)
+        return problem(
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            headers=headers,
+            **exc.extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -75,19 +88,36 @@ def install(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
-        return problem(422, "validation_error", "Invalid request", detail,
-                       instance=request.url.path, errors=errors)
+        return problem(
+            422,
+            "validation_error",
+            "Invalid request",
+            detail,
+            instance=request.url.path,
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return problem(exc.status_code, code, title, detail, instance=request.url.path,
-                       headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            code,
+            title,
+            detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never leak a stack trace; the log has it.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal_error", "Internal error",
-                       "an unexpected error occurred; it has been logged", instance=request.url.path)
+        return problem(
+            500,
+            "internal_error",
+            "Internal error",
+            "an unexpected error occurred; it has been logged",
+            instance=request.url.path,
+        )

@@ -27,14 +27,23 @@ class Idempotency:
     """One request's idempotency bookkeeping."""
 
     def __init__(
-        self, svc: Services, principal: Principal, *, method: str, path: str, key: str | None, body: bytes
+        self,
+        svc: Services,
+        principal: Principal,
+        *,
+        method: str,
+        path: str,
+        key: str | None,
+        body: bytes,
     ) -> None:
         self.svc = svc
         self.tenant_id = principal.tenant_id
         self.method = method
         self.path = path
         self.key = _clean(key)
-        self.fingerprint = hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
+        self.fingerprint = hashlib.sha256(
+            b"\n".join([method.encode(), path.encode(), body])
+        ).hexdigest()
 
     def begin(self) -> Response | None:
         """Claim the key; a replayed response, or None when the caller should do the work."""
@@ -42,8 +51,16 @@ class Idempotency:
             return None
         now = self.svc.clock.now()
         with self.svc.db.write() as conn:
-            fields = dict(tenant_id=self.tenant_id, key=self.key, fingerprint=self.fingerprint, now=now)
-            if records.try_insert(conn, method=self.method, path=self.path, **fields):
+            key, tenant, fingerprint = self.key, self.tenant_id, self.fingerprint
+            if records.try_insert(
+                conn,
+                tenant_id=tenant,
+                key=key,
+                method=self.method,
+                path=self.path,
+                fingerprint=fingerprint,
+                now=now,
+            ):
                 return None
             row = records.get(conn, self.tenant_id, self.key)
             assert row is not None
@@ -60,7 +77,14 @@ class Idempotency:
                     media_type="application/json",
                     headers={"Idempotent-Replayed": "true"},
                 )
-            if records.takeover_stale(conn, stale_before=now - _STALE, **fields):
+            if records.takeover_stale(
+                conn,
+                tenant_id=tenant,
+                key=key,
+                fingerprint=fingerprint,
+                stale_before=now - _STALE,
+                now=now,
+            ):
                 return None
         raise Conflict(
             "a request with this Idempotency-Key is still in progress; retry in a moment",
@@ -71,8 +95,14 @@ class Idempotency:
     def finish(self, conn: Connection, status: int, body: bytes) -> None:
         """Store the response inside the transaction that created the object."""
         if self.key is not None:
-            records.complete(conn, tenant_id=self.tenant_id, key=self.key, status=status, body=body,
-                             now=self.svc.clock.now())
+            records.complete(
+                conn,
+                tenant_id=self.tenant_id,
+                key=self.key,
+                status=status,
+                body=body,
+                now=self.svc.clock.now(),
+            )
 
     def abort(self) -> None:
         """Forget the key after a refused request, so a corrected retry may reuse it."""
@@ -90,7 +120,7 @@ def _clean(key: str | None) -> str | None:
         key = key[1:-1]
     if not key or len(key) > _MAX_LEN or not key.isprintable():
         raise InvalidInput(
-            f"Idempotency-Key must be 1–{_MAX_LEN} printable characters (a UUID is ideal)",
+            f"Idempotency-Key must be 1 to {_MAX_LEN} printable characters (a UUID is ideal)",
             code="invalid_idempotency_key",
         )
     return key

@@ -31,11 +31,15 @@ class Metrics:
     def __init__(self, jobs: JobStore) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "crosspost_http_requests", "HTTP requests", ["method", "route", "status"],
+            "crosspost_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "crosspost_http_request_seconds", "HTTP request latency", ["method", "route"],
+            "crosspost_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )

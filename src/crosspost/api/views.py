@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -16,26 +16,45 @@ def target_public(row: Mapping[str, Any]) -> TargetPublic:
     """A target row as the API shows it."""
     error = None
     if row["error_kind"]:
-        error = TargetError(kind=row["error_kind"], code=row["error_code"],
-                            message=row["error_message"], raw=row["error_raw"])
+        error = TargetError(
+            kind=row["error_kind"],
+            code=row["error_code"],
+            message=row["error_message"],
+            raw=row["error_raw"],
+        )
     progress = (row["session"] or {}).get("_progress")
     return TargetPublic(
-        id=row["id"], post_id=row["post_id"], account_id=row["account_id"],
-        platform=row["platform"], status=row["status"], attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"], external_id=row["external_id"],
-        external_url=row["external_url"], published_at=row["published_at"],
-        progress=progress, last_error=error, created_at=row["created_at"],
+        id=row["id"],
+        post_id=row["post_id"],
+        account_id=row["account_id"],
+        platform=row["platform"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        external_id=row["external_id"],
+        external_url=row["external_url"],
+        published_at=row["published_at"],
+        progress=progress,
+        last_error=error,
+        created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
 
 
-def post_public(row: Mapping[str, Any], target_rows: list[Mapping[str, Any]]) -> PostPublic:
+def post_public(row: Mapping[str, Any], target_rows: Sequence[Mapping[str, Any]]) -> PostPublic:
     """A post row and its targets as the API shows them."""
     return PostPublic(
-        id=row["id"], status=row["status"], mode=row["mode"], media_id=row["media_id"],
-        text=row["text"], overrides=row["overrides"], publish_at=row["publish_at"],
-        timezone=row["timezone"], targets=[target_public(t) for t in target_rows],
-        created_at=row["created_at"], updated_at=row["updated_at"],
+        id=row["id"],
+        status=row["status"],
+        mode=row["mode"],
+        media_id=row["media_id"],
+        text=row["text"],
+        overrides=row["overrides"],
+        publish_at=row["publish_at"],
+        timezone=row["timezone"],
+        targets=[target_public(t) for t in target_rows],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 

@@ -50,9 +50,7 @@ class TargetStatus(StrEnum):
         return self in _CANCELLABLE_TARGET
 
 
-_TERMINAL_TARGET = frozenset(
-    {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.CANCELLED}
-)
+_TERMINAL_TARGET = frozenset({TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.CANCELLED})
 _CANCELLABLE_TARGET = frozenset(
     {
         TargetStatus.SCHEDULED,

@@ -185,3 +185,16 @@ class Page(BaseModel, Generic[T]):
     data: list[T]
     has_more: bool
     next_cursor: str | None
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every error the API returns has this shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["https://crosspost.dev/problems/invalid_input"])
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable, machine-readable error code.")
+    instance: str | None = None

@@ -91,7 +91,9 @@ def _resolve_targets(
                 )
             candidates = [
                 a
-                for a in accounts.find_accounts(conn, tenant_id, platform=platform.value, mode=mode.value)
+                for a in accounts.find_accounts(
+                    conn, tenant_id, platform=platform.value, mode=mode.value
+                )
                 if a["role"] == AccountRole.MAIN.value
             ]
             if not candidates:
@@ -140,8 +142,10 @@ def create_post(
         if body.media_id is not None:
             media_row = media.get_media(conn, tenant_id, body.media_id)
             if media_row is None:
-                raise InvalidInput(f"no media {body.media_id!r}; upload it first with POST /v1/media",
-                                   code="media_not_found")
+                raise InvalidInput(
+                    f"no media {body.media_id!r}; upload it first with POST /v1/media",
+                    code="media_not_found",
+                )
         elif not body.text.strip():
             raise InvalidInput("a post needs media_id, text, or both", code="empty_post")
         unknown = set(body.overrides) - {p.value for p in Platform}
@@ -177,7 +181,9 @@ def create_post(
                 "updated_at": now,
             }
             if violations:
-                refusals[account["id"]] = [{"code": v.code, "message": v.message} for v in violations]
+                refusals[account["id"]] = [
+                    {"code": v.code, "message": v.message} for v in violations
+                ]
                 row.update(
                     status=TargetStatus.FAILED.value,
                     next_attempt_at=None,
@@ -218,7 +224,10 @@ def create_post(
             post_id=post_id,
             event_type="post_scheduled" if publish_at else "post_created",
             now=now,
-            data={"targets": [r["id"] for r in rows], "publish_at": publish_at and publish_at.isoformat()},
+            data={
+                "targets": [r["id"] for r in rows],
+                "publish_at": publish_at and publish_at.isoformat(),
+            },
         )
         for row in rows:
             if row["status"] == TargetStatus.FAILED.value:
@@ -230,8 +239,12 @@ def create_post(
                     account_id=row["account_id"],
                     event_type="publish_failed",
                     now=now,
-                    data={"platform": row["platform"], "error_kind": "permanent",
-                          "code": row["error_code"], "message": row["error_message"]},
+                    data={
+                        "platform": row["platform"],
+                        "error_kind": "permanent",
+                        "code": row["error_code"],
+                        "message": row["error_message"],
+                    },
                 )
                 continue
             svc.jobs.enqueue(

@@ -21,7 +21,13 @@ from crosspost.engine.tokens import mark_needs_reauth, refresh_account
 from crosspost.engine.transitions import TargetCancelled, transition
 from crosspost.jobs import Done, JobContext, Outcome, RunAgain
 from crosspost.media.validate import MediaInfo, validate
-from crosspost.platforms.base import Credentials, MediaFile, PlatformClient, PublishRequest, StepResult
+from crosspost.platforms.base import (
+    Credentials,
+    MediaFile,
+    PlatformClient,
+    PublishRequest,
+    StepResult,
+)
 from crosspost.platforms.errors import OutcomeUnknown, PlatformError
 from crosspost.platforms.registry import client_for
 from crosspost.store import accounts, media, posts
@@ -72,7 +78,11 @@ class _PublishRun:
                 return None
             post = posts.get_post(conn, target["tenant_id"], target["post_id"])
             account = accounts.get_account_by_id(conn, target["account_id"])
-            row = media.get_media(conn, target["tenant_id"], post["media_id"]) if post and post["media_id"] else None
+            row = (
+                media.get_media(conn, target["tenant_id"], post["media_id"])
+                if post and post["media_id"]
+                else None
+            )
         if post is None or account is None:
             return None
         return _Loaded(target, post, account, row)
@@ -85,7 +95,9 @@ class _PublishRun:
             self.svc.http,
             settings.platform_base(platform, test_mode=test),
             chunk_bytes=settings.upload_chunk_bytes,
-            poll_seconds=settings.sandbox_poll_seconds if test else settings.processing_poll_seconds,
+            poll_seconds=settings.sandbox_poll_seconds
+            if test
+            else settings.processing_poll_seconds,
         )
 
     def _request(self, loaded: _Loaded) -> PublishRequest:
@@ -142,13 +154,15 @@ class _PublishRun:
             return Done()
         client = self._client(loaded.account)
         request = self._request(loaded)
-        if status in (TargetStatus.SCHEDULED, TargetStatus.QUEUED) and not target["session"]:
-            if self._preflight(client, request, loaded):
-                return Done()
+        fresh = status in (TargetStatus.SCHEDULED, TargetStatus.QUEUED) and not target["session"]
+        if fresh and self._preflight(client, request, loaded):
+            return Done()
         creds = vault_creds.unseal(self.svc.keyring, loaded.account)
         if creds is None:
             mark_needs_reauth(self.svc, loaded.account, "account has no credentials")
-            self._write(target, status=TargetStatus.NEEDS_REAUTH, event="publish_waiting_for_reauth")
+            self._write(
+                target, status=TargetStatus.NEEDS_REAUTH, event="publish_waiting_for_reauth"
+            )
             return Done()
         return self._drive(loaded, client, request, creds)
 
@@ -169,18 +183,30 @@ class _PublishRun:
                 error_kind=ErrorKind.PERMANENT.value,
                 error_code=first.code,
                 error_message="; ".join(v.message for v in violations),
-                error_raw={"violations": [{"code": v.code, "message": v.message} for v in violations]},
+                error_raw={
+                    "violations": [{"code": v.code, "message": v.message} for v in violations]
+                },
                 next_attempt_at=None,
             )
             return True
         now = self.svc.clock.now()
         with self.svc.db.write() as conn:
             self.ctx.fence(conn)
-            transition(conn, target, now=now, status=TargetStatus.QUEUED, event="publish_started",
-                       data={"attempt": int(target["attempts"]) + 1})
-            transition(conn, {**target, "status": TargetStatus.QUEUED.value}, now=now,
-                       event="publish_provider_ready",
-                       data={"provider": client.platform.value, "mode": loaded.account["mode"]})
+            transition(
+                conn,
+                target,
+                now=now,
+                status=TargetStatus.QUEUED,
+                event="publish_started",
+                data={"attempt": int(target["attempts"]) + 1},
+            )
+            transition(
+                conn,
+                {**target, "status": TargetStatus.QUEUED.value},
+                now=now,
+                event="publish_provider_ready",
+                data={"provider": client.platform.value, "mode": loaded.account["mode"]},
+            )
         return False
 
     def _drive(
@@ -203,7 +229,9 @@ class _PublishRun:
             try:
                 if session.get("commit_attempted"):
                     if target["status"] != TargetStatus.RECONCILING.value:
-                        self._write(target, status=TargetStatus.RECONCILING, event="publish_reconciling")
+                        self._write(
+                            target, status=TargetStatus.RECONCILING, event="publish_reconciling"
+                        )
                         target["status"] = TargetStatus.RECONCILING.value
                     result = client.reconcile(request, session, creds)
                 else:
@@ -222,7 +250,9 @@ class _PublishRun:
                     self.refreshed = True
                     continue
                 if committing and not err.definite_refusal:
-                    err = OutcomeUnknown(f"publish call outcome unknown: {err.message}", raw=err.raw)
+                    err = OutcomeUnknown(
+                        f"publish call outcome unknown: {err.message}", raw=err.raw
+                    )
                 elif committing:
                     session = {k: v for k, v in session.items() if k != "commit_attempted"}
                 return self._on_error(target, session, err)
@@ -245,8 +275,11 @@ class _PublishRun:
                     now=now,
                     status=TargetStatus.PUBLISHED,
                     event="publish_successful",
-                    data={"external_id": result.external_id, "external_url": result.external_url,
-                          **result.event_data},
+                    data={
+                        "external_id": result.external_id,
+                        "external_url": result.external_url,
+                        **result.event_data,
+                    },
                     session=result.session,
                     external_id=result.external_id,
                     external_url=result.external_url,
@@ -279,7 +312,9 @@ class _PublishRun:
             return RunAgain(run_at)
         return None
 
-    def _on_error(self, target: Mapping[str, Any], session: dict[str, Any], err: PlatformError) -> Outcome:
+    def _on_error(
+        self, target: Mapping[str, Any], session: dict[str, Any], err: PlatformError
+    ) -> Outcome:
         now = self.svc.clock.now()
         error_cols: dict[str, Any] = {
             "error_kind": err.kind.value,
@@ -291,34 +326,65 @@ class _PublishRun:
         data = {"error_kind": err.kind.value, "code": err.code, "message": err.message}
         if err.kind is ErrorKind.UNCONFIRMED:
             at = now + timedelta(seconds=_RECONCILE_DELAY)
-            self._write(target, status=TargetStatus.UNCONFIRMED, event="publish_unconfirmed", data=data,
-                        next_attempt_at=at, **error_cols)
+            self._write(
+                target,
+                status=TargetStatus.UNCONFIRMED,
+                event="publish_unconfirmed",
+                data=data,
+                next_attempt_at=at,
+                **error_cols,
+            )
             return RunAgain(at)
         if err.kind is ErrorKind.AUTH:
             with self.svc.db.read() as conn:
                 account = accounts.get_account_by_id(conn, target["account_id"])
             if account is not None and account["status"] == AccountStatus.ACTIVE.value:
                 mark_needs_reauth(self.svc, account, f"{err.code}: {err.message}")
-            self._write(target, status=TargetStatus.NEEDS_REAUTH, event="publish_waiting_for_reauth",
-                        data=data, next_attempt_at=None, **error_cols)
+            self._write(
+                target,
+                status=TargetStatus.NEEDS_REAUTH,
+                event="publish_waiting_for_reauth",
+                data=data,
+                next_attempt_at=None,
+                **error_cols,
+            )
             return Done()
         if err.kind in (ErrorKind.RATE_LIMITED, ErrorKind.QUOTA):
             at = now + timedelta(seconds=err.retry_after or _DEFAULT_WAIT[err.kind])
-            self._write(target, status=TargetStatus.WAITING, event="publish_waiting",
-                        data={**data, "next_attempt_at": at.isoformat()}, next_attempt_at=at, **error_cols)
+            self._write(
+                target,
+                status=TargetStatus.WAITING,
+                event="publish_waiting",
+                data={**data, "next_attempt_at": at.isoformat()},
+                next_attempt_at=at,
+                **error_cols,
+            )
             return RunAgain(at)
         if err.kind is ErrorKind.TRANSIENT:
             count = int(target["transient_errors"]) + 1
             if count < self.svc.settings.target_max_transient_errors:
-                at = now + timedelta(seconds=max(err.retry_after or 0.0, self.svc.backoff.delay(count)))
-                self._write(target, event="publish_retrying", data={**data, "attempt": count,
-                            "next_attempt_at": at.isoformat()}, transient_errors=count,
-                            next_attempt_at=at, **error_cols)
+                at = now + timedelta(
+                    seconds=max(err.retry_after or 0.0, self.svc.backoff.delay(count))
+                )
+                self._write(
+                    target,
+                    event="publish_retrying",
+                    data={**data, "attempt": count, "next_attempt_at": at.isoformat()},
+                    transient_errors=count,
+                    next_attempt_at=at,
+                    **error_cols,
+                )
                 return RunAgain(at)
             data["message"] = f"gave up after {count} transient errors: {err.message}"
             error_cols["error_message"] = data["message"]
-        self._write(target, status=TargetStatus.FAILED, event="publish_failed", data=data,
-                    next_attempt_at=None, **error_cols)
+        self._write(
+            target,
+            status=TargetStatus.FAILED,
+            event="publish_failed",
+            data=data,
+            next_attempt_at=None,
+            **error_cols,
+        )
         return Done()
 
 

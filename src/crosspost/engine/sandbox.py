@@ -27,7 +27,9 @@ def provision_sandbox_accounts(svc: Services, tenant_id: str) -> list[str]:
 
 def _provision(svc: Services, tenant_id: str, platform: Platform) -> str:
     with svc.db.read() as conn:
-        existing = accounts.find_accounts(conn, tenant_id, platform=platform.value, mode=Mode.TEST.value)
+        existing = accounts.find_accounts(
+            conn, tenant_id, platform=platform.value, mode=Mode.TEST.value
+        )
     main = next((a for a in existing if a["role"] == AccountRole.MAIN.value), None)
     handle = main["handle"] if main else f"sandbox_{platform.value}"
     body: dict[str, object] = {"handle": handle}
@@ -68,10 +70,21 @@ def _provision(svc: Services, tenant_id: str, platform: Platform) -> str:
             event = "account_connected"
         else:
             accounts.update_account(
-                conn, account_id, credentials=sealed, token_expires_at=creds.expires_at,
-                status=AccountStatus.ACTIVE.value, last_error=None, updated_at=now,
+                conn,
+                account_id,
+                credentials=sealed,
+                token_expires_at=creds.expires_at,
+                status=AccountStatus.ACTIVE.value,
+                last_error=None,
+                updated_at=now,
             )
             event = "account_reconnected"
-        ledger.append_event(conn, tenant_id=tenant_id, account_id=account_id, event_type=event,
-                            now=now, data={"platform": platform.value, "mode": "test"})
+        ledger.append_event(
+            conn,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            event_type=event,
+            now=now,
+            data={"platform": platform.value, "mode": "test"},
+        )
     return account_id

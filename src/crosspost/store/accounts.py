@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import social_accounts
 
 
@@ -17,38 +16,32 @@ def insert_account(conn: Connection, **values: Any) -> None:
     conn.execute(social_accounts.insert().values(**values))
 
 
-def get_account(conn: Connection, tenant_id: str, account_id: str) -> Mapping[str, Any] | None:
+def get_account(conn: Connection, tenant_id: str, account_id: str) -> Row | None:
     """A tenant's account."""
-    return (
+    return one(
         conn.execute(
             sa.select(social_accounts).where(
                 social_accounts.c.id == account_id, social_accounts.c.tenant_id == tenant_id
             )
         )
-        .mappings()
-        .first()
     )
 
 
-def get_account_by_id(conn: Connection, account_id: str) -> Mapping[str, Any] | None:
+def get_account_by_id(conn: Connection, account_id: str) -> Row | None:
     """An account by id alone (workers, which act for whichever tenant owns the job)."""
-    return (
-        conn.execute(sa.select(social_accounts).where(social_accounts.c.id == account_id))
-        .mappings()
-        .first()
-    )
+    return one(conn.execute(sa.select(social_accounts).where(social_accounts.c.id == account_id)))
 
 
 def find_accounts(
     conn: Connection, tenant_id: str, *, platform: str | None = None, mode: str | None = None
-) -> list[Mapping[str, Any]]:
+) -> list[Row]:
     """A tenant's accounts, oldest first, optionally of one platform and mode."""
     query = sa.select(social_accounts).where(social_accounts.c.tenant_id == tenant_id)
     if platform is not None:
         query = query.where(social_accounts.c.platform == platform)
     if mode is not None:
         query = query.where(social_accounts.c.mode == mode)
-    return list(conn.execute(query.order_by(social_accounts.c.id)).mappings())
+    return every(conn.execute(query.order_by(social_accounts.c.id)))
 
 
 def update_account(conn: Connection, account_id: str, **values: Any) -> None:

@@ -57,8 +57,8 @@ class Database:
         Taking the lock at BEGIN (not at the first write) is what keeps SQLite from failing
         with "database is locked" when two readers both try to upgrade.
         """
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(**{_IMMEDIATE: True})
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(**{_IMMEDIATE: True})
             with conn.begin():
                 yield conn
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from crosspost.store.rows import Row, one
 from crosspost.store.tables import idempotency_keys
 
 
@@ -37,16 +36,14 @@ def try_insert(
     return conn.execute(stmt).rowcount == 1
 
 
-def get(conn: Connection, tenant_id: str, key: str) -> Mapping[str, Any] | None:
+def get(conn: Connection, tenant_id: str, key: str) -> Row | None:
     """The record for a key."""
-    return (
+    return one(
         conn.execute(
             sa.select(idempotency_keys).where(
                 idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key
             )
         )
-        .mappings()
-        .first()
     )
 
 
@@ -73,7 +70,13 @@ def release(conn: Connection, tenant_id: str, key: str) -> None:
 
 
 def takeover_stale(
-    conn: Connection, *, tenant_id: str, key: str, fingerprint: str, stale_before: datetime, now: datetime
+    conn: Connection,
+    *,
+    tenant_id: str,
+    key: str,
+    fingerprint: str,
+    stale_before: datetime,
+    now: datetime,
 ) -> bool:
     """Claim an in-flight key abandoned by a crashed request; True if this caller now owns it."""
     result = conn.execute(

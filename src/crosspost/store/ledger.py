@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
+from crosspost.store.rows import Row, every
 from crosspost.store.tables import ledger_events
 
 
@@ -41,11 +42,11 @@ def append_event(
     return event_id
 
 
-def list_events(conn: Connection, tenant_id: str, post_id: str) -> list[Mapping[str, Any]]:
+def list_events(conn: Connection, tenant_id: str, post_id: str) -> list[Row]:
     """A post's events in the order they happened."""
     rows = conn.execute(
         sa.select(ledger_events)
         .where(ledger_events.c.tenant_id == tenant_id, ledger_events.c.post_id == post_id)
         .order_by(ledger_events.c.id)
     )
-    return list(rows.mappings())
+    return every(rows)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from crosspost.store.rows import Row, one
 from crosspost.store.tables import media
 
 
@@ -16,10 +16,8 @@ def insert_media(conn: Connection, **values: Any) -> None:
     conn.execute(media.insert().values(**values))
 
 
-def get_media(conn: Connection, tenant_id: str, media_id: str) -> Mapping[str, Any] | None:
+def get_media(conn: Connection, tenant_id: str, media_id: str) -> Row | None:
     """A tenant's media row."""
-    return (
+    return one(
         conn.execute(sa.select(media).where(media.c.id == media_id, media.c.tenant_id == tenant_id))
-        .mappings()
-        .first()
     )

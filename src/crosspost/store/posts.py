@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import posts, targets
 
 
-def insert_post(conn: Connection, post: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_post(
+    conn: Connection, post: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+) -> None:
     """Insert a post and its targets."""
     conn.execute(posts.insert().values(**post))
     conn.execute(targets.insert(), [dict(r) for r in rows])
 
 
-def get_post(conn: Connection, tenant_id: str, post_id: str) -> Mapping[str, Any] | None:
+def get_post(conn: Connection, tenant_id: str, post_id: str) -> Row | None:
     """A tenant's post."""
-    return (
+    return one(
         conn.execute(sa.select(posts).where(posts.c.id == post_id, posts.c.tenant_id == tenant_id))
-        .mappings()
-        .first()
     )
 
 
@@ -33,35 +35,35 @@ def list_posts(
     status: str | None,
     before_id: str | None,
     limit: int,
-) -> list[Mapping[str, Any]]:
+) -> list[Row]:
     """A page of a tenant's posts, newest first, strictly older than `before_id`."""
     query = sa.select(posts).where(posts.c.tenant_id == tenant_id)
     if status is not None:
         query = query.where(posts.c.status == status)
     if before_id is not None:
         query = query.where(posts.c.id < before_id)
-    return list(conn.execute(query.order_by(posts.c.id.desc()).limit(limit)).mappings())
+    return every(conn.execute(query.order_by(posts.c.id.desc()).limit(limit)))
 
 
-def targets_of(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+def targets_of(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[Row]]:
     """Targets of several posts, grouped by post id, in creation order."""
-    grouped: dict[str, list[Mapping[str, Any]]] = {pid: [] for pid in post_ids}
+    grouped: dict[str, list[Row]] = {pid: [] for pid in post_ids}
     if not post_ids:
         return grouped
     rows = conn.execute(
         sa.select(targets).where(targets.c.post_id.in_(post_ids)).order_by(targets.c.id)
-    ).mappings()
-    for row in rows:
+    )
+    for row in every(rows):
         grouped[row["post_id"]].append(row)
     return grouped
 
 
-def get_target(conn: Connection, target_id: str, *, tenant_id: str | None = None) -> Mapping[str, Any] | None:
+def get_target(conn: Connection, target_id: str, *, tenant_id: str | None = None) -> Row | None:
     """A target (scoped to a tenant when one is given)."""
     query = sa.select(targets).where(targets.c.id == target_id)
     if tenant_id is not None:
         query = query.where(targets.c.tenant_id == tenant_id)
-    return conn.execute(query).mappings().first()
+    return one(conn.execute(query))
 
 
 def update_target(conn: Connection, target_id: str, **values: Any) -> bool:
@@ -74,7 +76,9 @@ def update_target(conn: Connection, target_id: str, **values: Any) -> bool:
     return result.rowcount == 1
 
 
-def cancel_targets(conn: Connection, post_id: str, cancellable: Sequence[str], now: Any) -> list[str]:
+def cancel_targets(
+    conn: Connection, post_id: str, cancellable: Sequence[str], now: Any
+) -> list[str]:
     """Cancel every target of a post still in a cancellable state; returns their ids."""
     result = conn.execute(
         targets.update()
@@ -83,3 +87,19 @@ def cancel_targets(conn: Connection, post_id: str, cancellable: Sequence[str], n
         .returning(targets.c.id)
     )
     return sorted(result.scalars())
+
+
+def set_post_status(conn: Connection, post_id: str, status: str, now: datetime) -> bool:
+    """Set a post's rollup status; True when it changed."""
+    result = conn.execute(
+        posts.update()
+        .where(posts.c.id == post_id, posts.c.status != status)
+        .values(status=status, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def target_statuses(conn: Connection, post_id: str) -> list[str]:
+    """The statuses of a post's targets."""
+    query = sa.select(targets.c.status).where(targets.c.post_id == post_id)
+    return list(conn.execute(query).scalars())

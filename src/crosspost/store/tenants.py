@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
+from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import api_keys, tenants
 
 
@@ -55,9 +54,9 @@ def insert_api_key(
     return key_id
 
 
-def find_api_key(conn: Connection, key_hash: str) -> Mapping[str, Any] | None:
+def find_api_key(conn: Connection, key_hash: str) -> Row | None:
     """The key row with this hash, if any."""
-    return conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)).mappings().first()
+    return one(conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)))
 
 
 def touch_api_key(conn: Connection, key_id: str, now: datetime) -> None:
@@ -65,12 +64,12 @@ def touch_api_key(conn: Connection, key_id: str, now: datetime) -> None:
     conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=now))
 
 
-def list_api_keys(conn: Connection, tenant_id: str) -> list[Mapping[str, Any]]:
+def list_api_keys(conn: Connection, tenant_id: str) -> list[Row]:
     """Every key of a tenant, newest first."""
     rows = conn.execute(
         sa.select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.id.desc())
     )
-    return list(rows.mappings())
+    return every(rows)
 
 
 def revoke_api_key(conn: Connection, tenant_id: str, key_id: str, now: datetime) -> bool:

@@ -25,17 +25,23 @@ def readyz(svc: ServicesDep) -> JSONResponse:
     try:
         current = migrate.current_revision(svc.db)
         checks["database"] = "ok"
-        checks["schema"] = "ok" if current == migrate.head_revision() else f"at {current}, run `crosspost migrate`"
+        checks["schema"] = (
+            "ok" if current == migrate.head_revision() else f"at {current}, run `crosspost migrate`"
+        )
         counts = svc.jobs.counts()
         checks["jobs"] = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
+    except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     ready = checks.get("database") == "ok" and checks.get("schema") == "ok"
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
 
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
     """Prometheus exposition of this process's metrics."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
-from crosspost.api.errors import PROBLEM
+from crosspost.api.errors import problem_responses
 from crosspost.api.upload import receive_multipart, receive_raw
 from crosspost.domain.models import MediaPublic
 from crosspost.errors import CrosspostError, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -19,7 +19,7 @@ from crosspost.media.probe import probe
 from crosspost.store import media
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
-_ERRORS = {code: {"content": {PROBLEM: {}}} for code in (401, 404, 411, 413, 415, 422)}
+_ERRORS = problem_responses(401, 404, 411, 413, 415, 422)
 _RAW_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
 
 
@@ -32,8 +32,11 @@ _RAW_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
         "requestBody": {
             "content": {
                 "multipart/form-data": {
-                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
-                               "required": ["file"]}
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
                 },
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
@@ -53,8 +56,9 @@ async def upload(
     limit = svc.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise PayloadTooLarge(f"upload is {int(declared)} bytes; the limit is {limit} bytes",
-                              code="media_too_large")
+        raise PayloadTooLarge(
+            f"upload is {int(declared)} bytes; the limit is {limit} bytes", code="media_too_large"
+        )
     ctype = request.headers.get("content-type", "").strip()
     base = ctype.split(";")[0].strip().lower()
     pending = svc.storage.begin_write(max_bytes=limit)
@@ -85,7 +89,10 @@ async def upload(
         raise
     name = PurePath(filename or f"{media_id}").name[:255]
     if not content_type or content_type == "application/octet-stream":
-        content_type = mimetypes.guess_type(name)[0] or f"{found.kind.value}/{found.container or 'octet-stream'}"
+        content_type = (
+            mimetypes.guess_type(name)[0]
+            or f"{found.kind.value}/{found.container or 'octet-stream'}"
+        )
     row = {
         "id": media_id,
         "tenant_id": principal.tenant_id,

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Connection
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
-from crosspost.api.errors import PROBLEM
+from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency
 from crosspost.api.pagination import decode_cursor, encode_cursor, next_link
 from crosspost.api.views import load_post, post_public, target_public
@@ -20,7 +20,7 @@ from crosspost.errors import CrosspostError, NotFound, UnsupportedMediaType
 from crosspost.store import ledger, posts
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
-_ERRORS = {code: {"content": {PROBLEM: {}}} for code in (401, 404, 409, 415, 422)}
+_ERRORS = problem_responses(401, 404, 409, 415, 422)
 
 
 def require_json(request: Request) -> None:
@@ -44,8 +44,9 @@ async def create(
     require_json(request)
     principal.require("posts:write")
     raw = await request.body()
-    idem = Idempotency(svc, principal, method="POST", path=request.url.path, key=idempotency_key,
-                       body=raw)
+    idem = Idempotency(
+        svc, principal, method="POST", path=request.url.path, key=idempotency_key, body=raw
+    )
 
     def work() -> Response:
         replay = idem.begin()
@@ -58,8 +59,9 @@ async def create(
             idem.finish(conn, 201, out["body"])
 
         try:
-            create_post(svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body,
-                        finish=finish)
+            create_post(
+                svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body, finish=finish
+            )
         except CrosspostError:
             idem.abort()
             raise
@@ -84,8 +86,13 @@ def list_posts(
     principal.require("posts:read")
     before = decode_cursor(cursor) if cursor else None
     with svc.db.read() as conn:
-        rows = posts.list_posts(conn, principal.tenant_id, status=status.value if status else None,
-                                before_id=before, limit=limit + 1)
+        rows = posts.list_posts(
+            conn,
+            principal.tenant_id,
+            status=status.value if status else None,
+            before_id=before,
+            limit=limit + 1,
+        )
         page, has_more = rows[:limit], len(rows) > limit
         grouped = posts.targets_of(conn, [r["id"] for r in page])
     data = [post_public(r, grouped[r["id"]]) for r in page]
@@ -113,7 +120,9 @@ def cancel(request: Request, post_id: str, svc: ServicesDep, principal: Principa
 
 
 @router.get("/{post_id}/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)
-def get_target(post_id: str, target_id: str, svc: ServicesDep, principal: PrincipalDep) -> TargetPublic:
+def get_target(
+    post_id: str, target_id: str, svc: ServicesDep, principal: PrincipalDep
+) -> TargetPublic:
     """One target: status, attempts, next attempt, external id and URL, last error."""
     principal.require("posts:read")
     with svc.db.read() as conn:
@@ -132,5 +141,3 @@ def get_ledger(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> list[
             raise NotFound(f"no post {post_id!r}")
         rows = ledger.list_events(conn, principal.tenant_id, post_id)
     return [LedgerEventPublic.model_validate(dict(r)) for r in rows]
-
-

@@ -1,0 +1,95 @@
+"""Start a real crosspost server process for a benchmark and tear it down afterwards."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running `crosspost serve` and what a client needs to use it."""
+
+    url: str
+    fakes_url: str
+    key: str
+    home: Path
+    env: dict[str, str]
+
+
+def _wait_http(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def running_server(
+    *, database_url: str | None = None, workers: int = 4, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`crosspost serve --sandbox` in a subprocess with its own home folder and ports."""
+    home = Path(tempfile.mkdtemp(prefix="crosspost-bench-"))
+    port, fake_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
+    env.update(
+        CROSSPOST_HOME=str(home),
+        CROSSPOST_PORT=str(port),
+        CROSSPOST_SANDBOX_PORT=str(fake_port),
+        CROSSPOST_LOG_LEVEL="WARNING",
+        CROSSPOST_WORKERS=str(workers),
+    )
+    if database_url:
+        env["CROSSPOST_DATABASE_URL"] = database_url
+    env.update(extra_env or {})
+    cli = [sys.executable, "-m", "crosspost"]
+    proc = subprocess.Popen([*cli, "serve", "--sandbox"], env=env, stdout=subprocess.DEVNULL)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
+        key = (
+            subprocess.run(
+                [*cli, "keys", "create", "--name", "bench", "--mode", "test"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{fake_port}", key, home, env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of `values`, nearest-rank."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
