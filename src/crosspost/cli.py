@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -122,13 +123,21 @@ def _start_sandbox(svc: Any, tenant_id: str) -> Any:
 def _fake_config(settings: Settings) -> Any:
     from crosspost.fakes.base import FakeConfig  # noqa: PLC0415
 
-    return FakeConfig(
+    config = FakeConfig(
         client_id=settings.sandbox_client_id,
         client_secret=settings.sandbox_client_secret,
         failure_rate=settings.fake_failure_rate,
         latency_ms=settings.fake_latency_ms,
         processing_seconds=settings.fake_processing_seconds,
     )
+    if not settings.fake_rate_limits:
+        config = dataclasses.replace(
+            config,
+            tiktok_creator_info_per_minute=1_000_000,
+            tiktok_init_per_minute=1_000_000,
+            tiktok_status_per_minute=1_000_000,
+        )
+    return config
 
 
 @app.command()

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     fake_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fake_latency_ms: int = Field(default=0, ge=0)
     fake_processing_seconds: float = Field(default=0.2, ge=0.0)
+    fake_rate_limits: bool = Field(
+        default=True, description="Enforce the platforms' real per-token rate limits in the fakes."
+    )
 
     log_level: str = "INFO"
     log_json: bool = False
@@ -123,10 +126,13 @@ class Settings(BaseSettings):
     def token_url(self, platform: Platform, *, test_mode: bool) -> str:
         """OAuth token endpoint for a platform."""
         if test_mode:
-            return f"{self.sandbox_base_url}/{platform.value}" + {
-                Platform.YOUTUBE: "/token",
-                Platform.TIKTOK: "/v2/oauth/token/",
-            }[platform]
+            return (
+                f"{self.sandbox_base_url}/{platform.value}"
+                + {
+                    Platform.YOUTUBE: "/token",
+                    Platform.TIKTOK: "/v2/oauth/token/",
+                }[platform]
+            )
         return {
             Platform.YOUTUBE: self.youtube_token_url,
             Platform.TIKTOK: f"{self.tiktok_api_base}/v2/oauth/token/",

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from crosspost.fakes.app import create_sandbox_app
 
 from crosspost.api.app import create_app
 from crosspost.config import Settings
@@ -19,6 +18,7 @@ from crosspost.engine.keys import default_tenant, issue_key
 from crosspost.engine.sandbox import provision_sandbox_accounts
 from crosspost.engine.services import Services
 from crosspost.engine.worker import build_runner
+from crosspost.fakes.app import create_sandbox_app
 from crosspost.fakes.base import FakeConfig
 from crosspost.fakes.server import RunningServer, serve_in_thread
 from crosspost.jobs import Runner

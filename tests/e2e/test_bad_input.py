@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.e2e.conftest import Stack
 
 from crosspost.media.samples import make_corrupt
 from crosspost.store.idempotency import try_insert
 from crosspost.store.tables import idempotency_keys, jobs, media, posts, targets
+from tests.e2e.conftest import Stack
 
 
 def _counts(stack: Stack) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tests.e2e.conftest import Stack
 
 FINAL = {"published", "partially_published", "failed", "cancelled"}
@@ -39,7 +40,7 @@ def test_lost_response_after_commit_is_reconciled_not_repeated(
 def test_server_errors_are_retried(stack: Stack, tmp_path: Path) -> None:
     """5xx answers are transient: retried with backoff until the post goes through once."""
     media = stack.upload_video(tmp_path, seconds=1.0)
-    stack.fake("youtube", "faults", json={"failure_rate": 0.3, "seed": 7})
+    stack.fake("youtube", "faults", json={"failure_rate": 0.3})
     post = stack.wait_post(
         _post(stack, media["id"], "youtube"), lambda p: p["status"] in FINAL, timeout=60
     )

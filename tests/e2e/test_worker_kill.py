@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.slow

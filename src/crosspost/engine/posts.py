@@ -165,7 +165,9 @@ def create_post(
             options = body.overrides.get(platform.value, {})
             text = options.get("text") or body.text
             limits = client_for(platform).limits
-            violations = validate(limits, info, text, title=options.get("title"))
+            violations = validate(
+                limits, info, text, title=options.get("title"), destination=platform.value
+            )
             row: dict[str, Any] = {
                 "id": new_id("tgt"),
                 "tenant_id": tenant_id,
@@ -179,6 +181,11 @@ def create_post(
                 "session": {},
                 "created_at": now,
                 "updated_at": now,
+                # executemany takes its columns from the first row: give every row every key.
+                "error_kind": None,
+                "error_code": None,
+                "error_message": None,
+                "error_raw": None,
             }
             if violations:
                 refusals[account["id"]] = [
@@ -197,7 +204,7 @@ def create_post(
             first = next(iter(refusals.values()))[0]
             raise MediaRejected(
                 "no target accepts this post: "
-                + "; ".join(f"{a}: {v[0]['message']}" for a, v in refusals.items()),
+                + "; ".join(v[0]["message"] for v in refusals.values()),
                 code=first["code"],
                 violations=refusals,
             )

@@ -98,6 +98,7 @@ class _PublishRun:
             poll_seconds=settings.sandbox_poll_seconds
             if test
             else settings.processing_poll_seconds,
+            clock=self.svc.clock,
         )
 
     def _request(self, loaded: _Loaded) -> PublishRequest:
@@ -171,7 +172,8 @@ class _PublishRun:
         target = loaded.target
         info = MediaInfo.from_row(loaded.media) if loaded.media is not None else None
         violations = validate(
-            client.limits_for(request), info, request.text, title=request.options.get("title")
+            client.limits_for(request), info, request.text, title=request.options.get("title"),
+            destination=client.platform.value,
         )
         if violations:
             first = violations[0]

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, ClassVar
 
 import httpx
 
+from crosspost.clock import Clock, SystemClock
 from crosspost.domain.enums import MediaKind, Platform, TargetStatus
 from crosspost.domain.limits import MediaLimits
 
@@ -125,18 +126,22 @@ class PlatformClient(abc.ABC):
         *,
         chunk_bytes: int = 8 * 1024 * 1024,
         poll_seconds: float = 15.0,
+        clock: Clock | None = None,
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.chunk_bytes = chunk_bytes
         self.poll_seconds = poll_seconds
+        self.clock: Clock = clock or SystemClock()
 
     def limits_for(self, request: PublishRequest) -> MediaLimits:
         """The limits that apply to this request (some platforms differ by post type)."""
         return self.limits
 
     @abc.abstractmethod
-    def step(self, request: PublishRequest, session: dict[str, Any], creds: Credentials) -> StepResult:
+    def step(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
         """Perform the next protocol interaction; raise PlatformError on a classified failure."""
 
     @abc.abstractmethod

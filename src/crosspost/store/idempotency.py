@@ -32,8 +32,14 @@ def try_insert(
         "created_at": now,
     }
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(idempotency_keys).values(**values).on_conflict_do_nothing()
-    return conn.execute(stmt).rowcount == 1
+    stmt = (
+        insert(idempotency_keys)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(idempotency_keys.c.key)
+    )
+    # RETURNING, not rowcount: drivers disagree on rowcount for INSERT … ON CONFLICT.
+    return conn.execute(stmt).first() is not None
 
 
 def get(conn: Connection, tenant_id: str, key: str) -> Row | None:

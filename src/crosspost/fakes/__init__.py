@@ -1,0 +1,25 @@
+"""Strict fakes of the platforms' real HTTP protocols, with fault injection.
+
+Fakes import nothing of ours but ``crosspost.domain``, so they never share a bug with the
+clients they test. ``create_sandbox_app`` mounts them all; ``serve_in_thread`` serves any ASGI
+app on a real loopback port.
+"""
+
+from crosspost.fakes.app import FAKES, create_sandbox_app
+from crosspost.fakes.base import AbortConnection, FakeConfig, Faults, PlatformFake
+from crosspost.fakes.server import RunningServer, serve_in_thread
+from crosspost.fakes.tiktok import TikTokFake
+from crosspost.fakes.youtube import YouTubeFake
+
+__all__ = [
+    "FAKES",
+    "AbortConnection",
+    "FakeConfig",
+    "Faults",
+    "PlatformFake",
+    "RunningServer",
+    "TikTokFake",
+    "YouTubeFake",
+    "create_sandbox_app",
+    "serve_in_thread",
+]

@@ -1,0 +1,56 @@
+"""The sandbox: every platform fake mounted under its own prefix in one ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from crosspost.domain.enums import Platform
+from crosspost.fakes.base import FakeConfig, PlatformFake
+from crosspost.fakes.tiktok import TikTokFake
+from crosspost.fakes.youtube import YouTubeFake
+
+# Adding a platform's fake is one line here; it is mounted at /{platform.value}.
+FAKES: Mapping[Platform, Callable[[FakeConfig], PlatformFake]] = {
+    Platform.YOUTUBE: YouTubeFake,
+    Platform.TIKTOK: TikTokFake,
+}
+
+
+def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
+    """An app serving each fake under ``/{platform}``, plus ``/healthz`` and an index at ``/``.
+
+    The fake instances are on ``app.state.fakes`` (a dict keyed by Platform) for in-process use.
+    """
+    config = config or FakeConfig()
+    fakes = {platform: factory(config) for platform, factory in FAKES.items()}
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def index(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "fakes": [
+                    {
+                        "platform": platform.value,
+                        "prefix": f"/{platform.value}",
+                        "control": f"/{platform.value}/_fake",
+                    }
+                    for platform in fakes
+                ]
+            }
+        )
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/", index, methods=["GET"]),
+    ]
+    routes += [Mount(f"/{platform.value}", app=fake.asgi()) for platform, fake in fakes.items()]
+    app = Starlette(routes=routes)
+    app.state.fakes = fakes
+    return app

@@ -1,0 +1,413 @@
+"""Fake YouTube Data API v3: resumable uploads, videos.list, channels.list and OAuth refresh.
+
+Written from PLATFORM_PROTOCOLS.md §1, never from our client. Uploads are streamed and hashed
+as they arrive, never held in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from crosspost.fakes.base import (
+    AbortConnection,
+    Account,
+    AuthFailure,
+    FakeConfig,
+    PlatformFake,
+    drain,
+    header_int,
+    iso_time,
+    mount_base,
+    unique_id,
+)
+from crosspost.fakes.tokens import OAuthRefusal, refresh_request
+from crosspost.fakes.youtube_rules import (
+    UPLOAD_PATH,
+    Quota,
+    VideoMeta,
+    google_error,
+    parse_parts,
+    quota_exceeded,
+    unauthenticated,
+    validate_metadata,
+)
+from crosspost.fakes.youtube_video import QUANTUM, UploadSession, Video, video_resource
+
+MAX_FILE_BYTES = 274_877_906_944
+_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+_QUERY = re.compile(r"bytes \*/(\d+)")
+_SCOPE = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube"
+
+
+class YouTubeFake(PlatformFake):
+    """The YouTube fake; mount it under ``/youtube``."""
+
+    access_prefix = "ya29.fake-"
+    refresh_prefix = "1//fake-"
+    scopes = tuple(_SCOPE.split())
+
+    def __init__(self, config: FakeConfig | None = None, *, name: str = "youtube") -> None:
+        super().__init__(config, name=name)
+        self.quota = Quota(self.config)
+        self.sessions: dict[str, UploadSession] = {}
+        self.videos: dict[str, Video] = {}
+
+    def api_routes(self) -> list[BaseRoute]:
+        """Paths of www.googleapis.com and oauth2.googleapis.com."""
+        return [
+            Route(UPLOAD_PATH, self._insert, methods=["POST"]),
+            Route(UPLOAD_PATH, self._upload, methods=["PUT"]),
+            Route("/youtube/v3/videos", self._videos_list, methods=["GET"]),
+            Route("/youtube/v3/channels", self._channels_list, methods=["GET"]),
+            Route("/token", self._token, methods=["POST"]),
+        ]
+
+    def default_access_ttl(self) -> float:
+        """Google's access tokens last about an hour."""
+        return float(self.config.youtube_access_ttl_seconds)
+
+    def new_external_id(self) -> str:
+        """A channel id: ``UC`` plus 22 characters."""
+        return "UC" + unique_id(22)
+
+    def server_error(self) -> Response:
+        """Google's 503 backendError."""
+        return google_error(503, "backendError", "Backend Error")
+
+    def rate_limited(self) -> Response:
+        """Google's 429 with Retry-After."""
+        return google_error(
+            429,
+            "rateLimitExceeded",
+            "The request cannot be completed because you have exceeded your rate limit.",
+            domain="youtube.quota",
+            headers={"Retry-After": str(self.faults.retry_after_seconds)},
+        )
+
+    def clear_state(self) -> None:
+        """Forget sessions, videos and the day's quota."""
+        self.sessions.clear()
+        self.videos.clear()
+        self.quota = Quota(self.config)
+
+    def state(self) -> dict[str, Any]:
+        """Posts (videos whose final chunk arrived), sessions, calls and quota."""
+        now = self.now()
+        posts = []
+        for video in self.videos.values():
+            status = video_resource(video, ("status",), now, self.config)["status"]
+            posts.append(
+                {
+                    "id": video.id,
+                    "account_external_id": video.account.external_id,
+                    "handle": video.account.handle,
+                    "title": video.meta.snippet.get("title"),
+                    "description": video.meta.snippet.get("description", ""),
+                    "size": video.size,
+                    "sha256": video.sha256,
+                    "status": status["uploadStatus"],
+                    "privacy": status["privacyStatus"],
+                    "publish_at": video.meta.publish_at,
+                    "created_at": iso_time(video.created_at),
+                    "upload_id": video.upload_id,
+                }
+            )
+        sessions = [
+            {
+                "upload_id": s.upload_id,
+                "account_external_id": s.account.external_id,
+                "total": s.total,
+                "received": s.received,
+                "complete": s.video is not None,
+            }
+            for s in self.sessions.values()
+        ]
+        return {
+            "platform": "youtube",
+            "posts": posts,
+            "sessions": sessions,
+            "open_sessions": sum(1 for s in self.sessions.values() if s.video is None),
+            "calls": dict(self.calls),
+            "quota": self.quota.view(),
+        }
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _authenticate(self, request: Request) -> Account | Response:
+        result = self.tokens.authenticate(request.headers.get("authorization"))
+        if isinstance(result, Account):
+            return result
+        return unauthenticated(missing=result is AuthFailure.MISSING)
+
+    async def _gate(self, request: Request, operation: str, *, insert: bool) -> Account | Response:
+        """Count the call, apply faults, authenticate and check quota."""
+        self.calls[operation] += 1
+        refused = await self.injected_fault()
+        if refused is None:
+            account = self._authenticate(request)
+            if not isinstance(account, Account):
+                refused = account
+            elif self.faults.quota_exhausted or not self.quota.can_afford(insert=insert):
+                refused = quota_exceeded()
+            else:
+                return account
+        await drain(request)
+        return refused
+
+    # -- videos.insert (resumable) ---------------------------------------------------------
+
+    async def _insert(self, request: Request) -> Response:
+        account = await self._gate(request, "videos.insert", insert=True)
+        if isinstance(account, Response):
+            return account
+        total = header_int(request, "x-upload-content-length")
+        problem: Response | None = None
+        meta: VideoMeta | None = None
+        upload_type = request.query_params.get("uploadType")
+        media_type = request.headers.get("x-upload-content-type", "application/octet-stream")
+        if upload_type != "resumable":
+            problem = google_error(
+                400, "invalidParameter", f"This fake serves uploadType=resumable, not {upload_type}"
+            )
+        elif total is None or total == 0:
+            problem = google_error(
+                400, "badRequest", "X-Upload-Content-Length must be the size of the file in bytes"
+            )
+        elif total > MAX_FILE_BYTES:
+            problem = google_error(400, "badContent", f"Media larger than {MAX_FILE_BYTES} bytes")
+        elif not (media_type.startswith("video/") or media_type == "application/octet-stream"):
+            problem = google_error(
+                400,
+                "badContent",
+                f"Media type '{media_type}' is not supported. "
+                "Valid media types: [video/*, application/octet-stream]",
+            )
+        else:
+            parts = parse_parts(request, {"snippet", "status"})
+            if isinstance(parts, Response):
+                problem = parts
+            else:
+                checked = await validate_metadata(request, parts)
+                problem, meta = (
+                    (checked, None) if isinstance(checked, Response) else (None, checked)
+                )
+        if problem is not None or meta is None or total is None:
+            await drain(request)
+            self.quota.spend(insert=True, valid=False)
+            return problem or google_error(400, "badRequest", "Bad Request")
+        self.quota.spend(insert=True)
+        upload_id = "ADPycd" + unique_id(60)
+        self.sessions[upload_id] = UploadSession(upload_id, account, total, meta, self.now())
+        query = request.url.query
+        location = f"{mount_base(request)}{UPLOAD_PATH}?{query}&upload_id={upload_id}"
+        return Response(
+            status_code=200, headers={"Location": location, "X-GUploader-UploadID": upload_id}
+        )
+
+    async def _upload(self, request: Request) -> Response:
+        self.calls["videos.insert.upload"] += 1
+        fault = await self.injected_fault()
+        session = self.sessions.get(request.query_params.get("upload_id", ""))
+        if session and session.created_at + self.config.youtube_session_ttl_seconds <= self.now():
+            session = None
+        if fault is not None or session is None:
+            await drain(request)
+            return fault or google_error(404, "notFound", "Upload session not found or expired.")
+        async with session.lock:
+            return await self._put(session, request)
+
+    async def _put(self, session: UploadSession, request: Request) -> Response:
+        length = header_int(request, "content-length")
+        if length is None:
+            if "transfer-encoding" in request.headers:
+                # Chunked bodies cannot be checked against Content-Range before they arrive.
+                await drain(request)
+                return google_error(411, "lengthRequired", "Content-Length header is required.")
+            length = 0  # no Content-Length and no Transfer-Encoding: HTTP/1.1 says no body
+        if session.final_body is not None:
+            await drain(request)
+            return session.final()
+        content_range = request.headers.get("content-range")
+        if content_range is None:
+            first, last, total = 0, length - 1, session.total
+        elif match := _QUERY.fullmatch(content_range.strip()):
+            await drain(request)
+            if length != 0 or int(match[1]) != session.total:
+                return google_error(400, "badRequest", "Invalid status query.")
+            return session.incomplete()
+        elif match := _RANGE.fullmatch(content_range.strip()):
+            first, last, total = int(match[1]), int(match[2]), int(match[3])
+        else:
+            await drain(request)
+            return google_error(400, "badRequest", f"Invalid Content-Range: {content_range}")
+        if total != session.total or not 0 <= first <= last < total:
+            await drain(request)
+            return google_error(
+                400, "badRequest", f"Content-Range does not fit an upload of {session.total} bytes."
+            )
+        if length != last - first + 1:
+            await drain(request)
+            return google_error(400, "badRequest", "Content-Length does not match Content-Range.")
+        if first != session.received:
+            # Bytes must arrive in order; a misaligned request stores nothing.
+            await drain(request)
+            return session.incomplete()
+        final = last == total - 1
+        if not final and length % QUANTUM:
+            await drain(request)
+            return google_error(
+                400,
+                "badRequest",
+                f"Invalid request. The number of bytes uploaded is required to be a multiple of "
+                f"{QUANTUM}, except for the final request. The request contained {length} bytes.",
+            )
+        cut = None
+        if length > 1 and self.chance(self.faults.reset_mid_chunk_rate):
+            cut = self.rng.randint(1, length - 1)
+        read = 0
+        try:
+            async for piece in request.stream():
+                if cut is not None and read + len(piece) >= cut:
+                    session.absorb(piece[: cut - read])
+                    break
+                session.absorb(piece)
+                read += len(piece)
+        except ClientDisconnect:
+            cut = read
+        if cut is not None:
+            session.tail.clear()  # only whole 256 KiB units of an interrupted request are kept
+            return AbortConnection()
+        if not final:
+            return session.incomplete()
+        session.finish()
+        self._complete(session)
+        if self.take_drop_after_commit():
+            return AbortConnection()
+        return session.final()
+
+    def _complete(self, session: UploadSession) -> None:
+        video = Video(
+            id=unique_id(11),
+            account=session.account,
+            meta=session.meta,
+            size=session.received,
+            sha256=session.hasher.hexdigest(),
+            created_at=self.now(),
+            processing_seconds=self.faults.processing_seconds,
+            fails=self.chance(self.faults.processing_fail_rate),
+            upload_id=session.upload_id,
+        )
+        self.videos[video.id] = video
+        session.video = video
+        session.final_body = video_resource(
+            video, session.meta.parts, video.created_at, self.config, just_uploaded=True
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def _videos_list(self, request: Request) -> Response:
+        account = await self._gate(request, "videos.list", insert=False)
+        if isinstance(account, Response):
+            return account
+        self.quota.spend(insert=False)
+        parts = parse_parts(request, {"id", "snippet", "status", "processingDetails"})
+        if isinstance(parts, Response):
+            return parts
+        ids = [i for i in request.query_params.get("id", "").split(",") if i]
+        if not ids:
+            return google_error(
+                400, "missingRequiredParameter", "No filter selected. Expected one of: id"
+            )
+        now = self.now()
+        items = []
+        for video_id in ids:
+            video = self.videos.get(video_id)
+            if video is None:
+                continue
+            item = video_resource(video, parts, now, self.config)
+            public = item.get("status", {}).get("privacyStatus") == "public"
+            if video.account is account or public:
+                items.append(item)
+        return JSONResponse(
+            {
+                "kind": "youtube#videoListResponse",
+                "etag": unique_id(27),
+                "items": items,
+                "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+            }
+        )
+
+    async def _channels_list(self, request: Request) -> Response:
+        account = await self._gate(request, "channels.list", insert=False)
+        if isinstance(account, Response):
+            return account
+        self.quota.spend(insert=False)
+        parts = parse_parts(request, {"id", "snippet", "contentDetails"})
+        if isinstance(parts, Response):
+            return parts
+        if request.query_params.get("mine") == "true":
+            owners = [account]
+        elif ids := [i for i in request.query_params.get("id", "").split(",") if i]:
+            owners = [a for a in (self.tokens.accounts.get(i) for i in ids) if a is not None]
+        else:
+            return google_error(
+                400, "missingRequiredParameter", "No filter selected. Expected one of: mine, id"
+            )
+        items = []
+        for owner in owners:
+            item: dict[str, Any] = {"kind": "youtube#channel", "etag": unique_id(27)}
+            item["id"] = owner.external_id
+            if "snippet" in parts:
+                item["snippet"] = {
+                    "title": owner.handle,
+                    "description": "",
+                    "customUrl": "@" + owner.handle.lower(),
+                    "publishedAt": iso_time(owner.created_at),
+                    "thumbnails": {},
+                    "localized": {"title": owner.handle, "description": ""},
+                }
+            if "contentDetails" in parts:
+                uploads = "UU" + owner.external_id[2:]
+                item["contentDetails"] = {"relatedPlaylists": {"likes": "", "uploads": uploads}}
+            items.append(item)
+        return JSONResponse(
+            {
+                "kind": "youtube#channelListResponse",
+                "etag": unique_id(27),
+                "pageInfo": {"totalResults": len(items), "resultsPerPage": 5},
+                "items": items,
+            }
+        )
+
+    # -- oauth2.googleapis.com/token -------------------------------------------------------
+
+    async def _token(self, request: Request) -> Response:
+        self.calls["oauth.token"] += 1
+        if self.faults.latency_ms:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+        result = await refresh_request(
+            request,
+            self.tokens,
+            client=(self.config.client_id, self.config.client_secret),
+            client_field="client_id",
+            rotate=False,
+            invalid_grant="Token has been expired or revoked.",
+        )
+        if isinstance(result, OAuthRefusal):
+            body = {"error": result.error, "error_description": result.description}
+            return JSONResponse(body, status_code=result.status)
+        # Google does not send a new refresh token on refresh.
+        return JSONResponse(
+            {
+                "access_token": result.access_token,
+                "expires_in": result.expires_in,
+                "scope": _SCOPE,
+                "token_type": "Bearer",
+            }
+        )

@@ -1,0 +1,327 @@
+"""The SQL both job stores share; dialect modules supply how rows are picked and locked."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import Insert, Update
+
+from crosspost.clock import Clock, SystemClock
+from crosspost.jobs.store import Job, JobStatus, Lease, LeaseLost
+from crosspost.store.db import Database
+from crosspost.store.tables import jobs
+
+MAX_ERROR_CHARS = 4000
+
+_QUEUED = JobStatus.QUEUED.value
+_RUNNING = JobStatus.RUNNING.value
+_DEAD = JobStatus.DEAD.value
+
+
+def _job(row: RowMapping) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        payload=row["payload"],
+        status=JobStatus(row["status"]),
+        run_at=row["run_at"],
+        attempts=row["attempts"],
+        errors=row["errors"],
+        lease_until=row["lease_until"],
+        locked_by=row["locked_by"],
+        last_error=row["last_error"],
+        dedupe_key=row["dedupe_key"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _held(job_id: int, attempts: int) -> sa.ColumnElement[bool]:
+    """The fencing predicate: the row is still running under this claim."""
+    return sa.and_(jobs.c.id == job_id, jobs.c.attempts == attempts, jobs.c.status == _RUNNING)
+
+
+def _held_any(leases: Sequence[Lease]) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        sa.tuple_(jobs.c.id, jobs.c.attempts).in_([tuple(lease) for lease in leases]),
+        jobs.c.status == _RUNNING,
+    )
+
+
+class SqlJobStore:
+    """`JobStore` over SQLAlchemy Core; subclasses say how to pick rows for a claim."""
+
+    def __init__(self, db: Database, *, clock: Clock | None = None, max_errors: int = 10) -> None:
+        if max_errors < 1:
+            raise ValueError("max_errors must be at least 1")
+        self.db = db
+        self.clock: Clock = clock or SystemClock()
+        self.max_errors = max_errors
+
+    # Dialect hooks -------------------------------------------------------------------
+
+    def _insert(self) -> Insert:
+        """A dialect INSERT into jobs that can say ON CONFLICT DO NOTHING."""
+        raise NotImplementedError
+
+    def _pick(self, query: Select[tuple[int]], name: str) -> sa.FromClause:
+        """Turn a SELECT of job ids into something a claim may take rows from."""
+        raise NotImplementedError
+
+    def _run_claim(self, conn: Connection, bury: Update, claim: Update) -> Sequence[RowMapping]:
+        """Bury jobs out of errors, then claim; returns the claimed rows."""
+        conn.execute(bury)
+        return conn.execute(claim).mappings().all()
+
+    def _after_enqueue(self, conn: Connection) -> None:
+        """Signal other processes (inside the caller's transaction) that work arrived."""
+
+    def listen(self, on_wake: Callable[[], None], stop: threading.Event) -> bool:
+        """No cross-process signal by default: workers poll."""
+        return False
+
+    # Producer side -------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        conn: Connection,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        run_at: datetime | None = None,
+        dedupe_key: str | None = None,
+    ) -> int | None:
+        """Add a job inside the caller's transaction; None when `dedupe_key` already exists."""
+        now = self.clock.now()
+        stmt = self._insert().values(
+            kind=kind,
+            payload=dict(payload),
+            status=_QUEUED,
+            run_at=run_at or now,
+            attempts=0,
+            errors=0,
+            dedupe_key=dedupe_key,
+            created_at=now,
+            updated_at=now,
+        )
+        if dedupe_key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])  # type: ignore[attr-defined]
+        job_id = conn.execute(stmt.returning(jobs.c.id)).scalar()
+        if job_id is not None:
+            self._after_enqueue(conn)
+        return job_id
+
+    # Worker side ---------------------------------------------------------------------
+
+    def claim(
+        self,
+        worker_id: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        kinds: Collection[str] | None = None,
+    ) -> list[Job]:
+        """Lease up to `limit` due jobs (queued, or running with an expired lease)."""
+        if limit < 1:
+            return []
+        now = self.clock.now()
+        kind_filter = jobs.c.kind.in_(list(kinds)) if kinds is not None else sa.true()
+        expired = sa.and_(jobs.c.status == _RUNNING, jobs.c.lease_until <= now, kind_filter)
+        # An expired lease means the last attempt died with its worker. That counts as an
+        # error, so a job that crashes every worker it touches ends dead, not in a loop.
+        lost_error = (
+            sa.literal("lease expired: worker ")
+            + sa.func.coalesce(jobs.c.locked_by, "?")
+            + sa.literal(" stopped heartbeating")
+        )
+        poison = self._pick(
+            sa.select(jobs.c.id).where(expired, jobs.c.errors + 1 >= self.max_errors), "poison"
+        )
+        stale = self._pick(
+            sa.select(jobs.c.id)
+            .where(expired, jobs.c.errors + 1 < self.max_errors)
+            .order_by(jobs.c.lease_until)
+            .limit(limit),
+            "stale",
+        )
+        due = self._pick(
+            sa.select(jobs.c.id)
+            .where(jobs.c.status == _QUEUED, jobs.c.run_at <= now, kind_filter)
+            .order_by(jobs.c.run_at, jobs.c.id)
+            .limit(limit),
+            "due",
+        )
+        picked = sa.union_all(sa.select(stale.c.id), sa.select(due.c.id)).limit(limit)
+        was_running = jobs.c.status == _RUNNING
+        claim = (
+            jobs.update()
+            .where(jobs.c.id.in_(picked))
+            .values(
+                status=_RUNNING,
+                attempts=jobs.c.attempts + 1,
+                errors=jobs.c.errors + sa.case((was_running, 1), else_=0),
+                last_error=sa.case((was_running, lost_error), else_=jobs.c.last_error),
+                lease_until=now + timedelta(seconds=lease_seconds),
+                locked_by=worker_id,
+                updated_at=now,
+            )
+            .returning(*jobs.c)
+        )
+        bury = (
+            jobs.update()
+            .where(jobs.c.id.in_(sa.select(poison.c.id)))
+            .values(
+                status=_DEAD,
+                errors=jobs.c.errors + 1,
+                last_error=lost_error,
+                lease_until=None,
+                locked_by=None,
+                updated_at=now,
+            )
+        )
+        with self.db.write() as conn:
+            rows = self._run_claim(conn, bury, claim)
+        return sorted((_job(row) for row in rows), key=lambda job: (job.run_at, job.id))
+
+    def heartbeat(self, job_id: int, attempts: int, lease_seconds: float) -> bool:
+        """Extend a held lease; False when the lease is lost."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            result = conn.execute(
+                jobs.update()
+                .where(_held(job_id, attempts))
+                .values(lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+            )
+        return result.rowcount == 1
+
+    def complete(self, leases: Sequence[Lease]) -> set[int]:
+        """Delete finished jobs still held; returns the ids actually completed."""
+        if not leases:
+            return set()
+        with self.db.write() as conn:
+            rows = conn.execute(jobs.delete().where(_held_any(leases)).returning(jobs.c.id))
+            return {row.id for row in rows}
+
+    def reschedule(self, job_id: int, attempts: int, run_at: datetime) -> bool:
+        """Queue a held job to run again at `run_at` (not an error: e.g. polling).
+
+        The error count restarts: a handler that asks to run again made progress, so the
+        next error begins a new streak with a short backoff.
+        """
+        return self._settle(job_id, attempts, status=_QUEUED, run_at=run_at, errors=0)
+
+    def fail(self, job_id: int, attempts: int, error: str, retry_at: datetime | None) -> bool:
+        """Record an error; retry at `retry_at`, or bury the job when None or out of errors."""
+        errors = jobs.c.errors + 1
+        if retry_at is None:
+            status: Any = _DEAD
+        else:
+            status = sa.case((errors >= self.max_errors, _DEAD), else_=_QUEUED)
+        return self._settle(
+            job_id,
+            attempts,
+            status=status,
+            run_at=retry_at if retry_at is not None else jobs.c.run_at,
+            errors=errors,
+            last_error=error[:MAX_ERROR_CHARS],
+        )
+
+    def _settle(self, job_id: int, attempts: int, **values: Any) -> bool:
+        with self.db.write() as conn:
+            result = conn.execute(
+                jobs.update()
+                .where(_held(job_id, attempts))
+                .values(lease_until=None, locked_by=None, updated_at=self.clock.now(), **values)
+            )
+        return result.rowcount == 1
+
+    def release(self, leases: Sequence[Lease]) -> int:
+        """Give held jobs back to the queue unchanged (graceful shutdown); returns how many."""
+        if not leases:
+            return 0
+        with self.db.write() as conn:
+            result = conn.execute(
+                jobs.update()
+                .where(_held_any(leases))
+                .values(
+                    status=_QUEUED, lease_until=None, locked_by=None, updated_at=self.clock.now()
+                )
+            )
+        return result.rowcount
+
+    def fence(self, conn: Connection, job_id: int, attempts: int) -> None:
+        """Inside the caller's transaction, prove the lease is still held or raise LeaseLost.
+
+        The UPDATE also locks the row (PostgreSQL) or runs under the write lock (SQLite), so
+        no claim can take the job over between this check and the caller's commit.
+        """
+        result = conn.execute(
+            jobs.update().where(_held(job_id, attempts)).values(updated_at=self.clock.now())
+        )
+        if result.rowcount != 1:
+            raise LeaseLost(f"job {job_id} is no longer held at attempt {attempts}", job_id=job_id)
+
+    # Operators -----------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        """One job, whatever its status."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        return _job(row) if row is not None else None
+
+    def list_dead(self, *, limit: int = 100) -> list[Job]:
+        """Dead jobs, most recently failed first."""
+        query = (
+            sa.select(jobs)
+            .where(jobs.c.status == _DEAD)
+            .order_by(jobs.c.updated_at.desc(), jobs.c.id.desc())
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [_job(row) for row in conn.execute(query).mappings()]
+
+    def retry_dead(self, job_id: int) -> bool:
+        """Queue a dead job again now with a clean error count; False if it is not dead."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            result = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status == _DEAD)
+                .values(status=_QUEUED, errors=0, run_at=now, updated_at=now)
+            )
+            if result.rowcount == 1:
+                self._after_enqueue(conn)
+        return result.rowcount == 1
+
+    def counts(self) -> dict[JobStatus, int]:
+        """Number of jobs in each status (every status present, zero included)."""
+        query = sa.select(jobs.c.status, sa.func.count().label("n")).group_by(jobs.c.status)
+        found = dict.fromkeys(JobStatus, 0)
+        with self.db.read() as conn:
+            for row in conn.execute(query):
+                found[JobStatus(row.status)] = int(row.n)
+        return found
+
+    def next_run_at(self, kinds: Collection[str] | None = None) -> datetime | None:
+        """The earliest moment a job becomes claimable (a run_at or an expiring lease)."""
+        kind_filter = jobs.c.kind.in_(list(kinds)) if kinds is not None else sa.true()
+        queued = (
+            sa.select(sa.func.min(jobs.c.run_at))
+            .where(jobs.c.status == _QUEUED, kind_filter)
+            .scalar_subquery()
+        )
+        leased = (
+            sa.select(sa.func.min(jobs.c.lease_until))
+            .where(jobs.c.status == _RUNNING, kind_filter)
+            .scalar_subquery()
+        )
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(queued.label("queued"), leased.label("leased"))).one()
+        moments: list[datetime] = [m for m in (row.queued, row.leased) if m is not None]
+        return min(moments) if moments else None

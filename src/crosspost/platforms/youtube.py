@@ -1,0 +1,332 @@
+"""YouTube Data API v3: resumable chunked upload of a video, then processing polls.
+
+Phases of the persisted session: ``start`` (open a resumable session) → ``upload`` (send a
+non-final chunk) → ``upload_final`` (send the last chunk: the video comes into existence, so
+this is the commit phase) → ``processing`` (poll ``videos.list``) → ``done``. The protocol's
+pure rules (metadata, URLs, error mapping) live in ``youtube_rules.py`` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+
+from crosspost.clock import Clock, SystemClock
+from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
+from crosspost.domain.limits import MediaLimits
+from crosspost.platforms.base import (
+    AppCredentials,
+    Credentials,
+    MediaFile,
+    PlatformClient,
+    PublishRequest,
+    StepResult,
+)
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
+from crosspost.platforms.oauth import json_body, refresh_grant, send
+from crosspost.platforms.youtube_rules import (
+    CHUNK_UNIT,
+    DESCRIPTION_MAX_BYTES,
+    LIMITS,
+    MAX_BYTES,
+    PACIFIC,
+    SHORTS_MAX_SECONDS,
+    TAGS_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    UPLOAD_CAP_SECONDS,
+    classify,
+    confirmed_offset,
+    derive_title,
+    seconds_until_pacific_midnight,
+    truncate_utf8,
+    video_resource,
+    video_url,
+)
+
+__all__ = [
+    "CHUNK_UNIT",
+    "DESCRIPTION_MAX_BYTES",
+    "MAX_BYTES",
+    "PACIFIC",
+    "SHORTS_MAX_SECONDS",
+    "TAGS_MAX_CHARS",
+    "TITLE_MAX_CHARS",
+    "UPLOAD_CAP_SECONDS",
+    "UPLOAD_PATH",
+    "VIDEOS_PATH",
+    "YouTubeClient",
+    "classify",
+    "confirmed_offset",
+    "derive_title",
+    "seconds_until_pacific_midnight",
+    "truncate_utf8",
+    "video_url",
+]
+
+UPLOAD_PATH = "/upload/youtube/v3/videos"
+VIDEOS_PATH = "/youtube/v3/videos"
+
+
+class YouTubeClient(PlatformClient):
+    """Client of YouTube's resumable upload protocol and `videos.list` status polling."""
+
+    platform = Platform.YOUTUBE
+    limits: ClassVar[MediaLimits] = LIMITS
+    commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final"})
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str,
+        *,
+        chunk_bytes: int = 8 * 1024 * 1024,
+        poll_seconds: float = 15.0,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(http, base_url, chunk_bytes=chunk_bytes, poll_seconds=poll_seconds)
+        self.clock: Clock = clock or SystemClock()
+
+    @property
+    def chunk_size(self) -> int:
+        """The configured chunk size rounded down to a multiple of 256 KiB (at least one unit)."""
+        return max(CHUNK_UNIT, self.chunk_bytes // CHUNK_UNIT * CHUNK_UNIT)
+
+    def step(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Perform the next interaction of the upload for `session`'s phase."""
+        media = self._media(request)
+        phase = session.get("phase", "start")
+        if phase == "start":
+            return self._start(request, media, creds)
+        if phase in {"upload", "upload_final"}:
+            return self._upload(session, media, creds)
+        if phase == "processing":
+            return self._poll(session, media, creds)
+        if phase == "done":
+            return self._published(session, media)
+        raise ValueError(f"unknown YouTube session phase {phase!r}")
+
+    def reconcile(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Ask the session URI what it holds: a finished video, a byte offset, or nothing."""
+        media = self._media(request)
+        cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
+        if session.get("phase") in {"processing", "done"}:
+            return StepResult(cleared, TargetStatus.PROCESSING, external_id=session.get("video_id"))
+        uri = session.get("session_uri")
+        if not uri:
+            return self._restart("no upload session was opened")
+        response = send(
+            self.http,
+            "PUT",
+            uri,
+            headers={
+                **self._auth(creds),
+                "Content-Length": "0",
+                "Content-Range": f"bytes */{media.size}",
+            },
+        )
+        if response.status_code in {200, 201}:
+            return self._uploaded(cleared, response, media)
+        if response.status_code == 308:
+            return self._positioned(cleared, confirmed_offset(response), media)
+        if response.status_code == 404:
+            return self._restart("the upload session expired before the video was created")
+        raise classify(response, now=self.clock.now())
+
+    def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
+        """Google's refresh grant; the response normally has no new refresh token."""
+        if not creds.refresh_token:
+            raise PlatformError(ErrorKind.AUTH, "invalid_grant", "no refresh token is stored")
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": creds.refresh_token,
+            "client_id": app.client_id or "",
+            "client_secret": app.client_secret or "",
+        }
+        return refresh_grant(self.http, app.token_url, form, previous=creds, now=self.clock.now())
+
+    # -- phases -----------------------------------------------------------------------------
+
+    def _media(self, request: PublishRequest) -> MediaFile:
+        if request.media is None:
+            raise UnsupportedPostType(
+                "YouTube's Data API cannot create community posts; attach a video"
+            )
+        if request.media.kind is not MediaKind.VIDEO:
+            raise UnsupportedPostType(f"YouTube accepts only video, not {request.media.kind}")
+        if request.media.size <= 0:
+            raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the video file is empty")
+        return request.media
+
+    def _auth(self, creds: Credentials) -> dict[str, str]:
+        return {"Authorization": f"Bearer {creds.access_token}"}
+
+    def _start(self, request: PublishRequest, media: MediaFile, creds: Credentials) -> StepResult:
+        params = {"uploadType": "resumable", "part": "snippet,status"}
+        if request.options.get("notify_subscribers") is False:
+            params["notifySubscribers"] = "false"
+        response = send(
+            self.http,
+            "POST",
+            f"{self.base_url}{UPLOAD_PATH}",
+            params=params,
+            json=video_resource(request, media),
+            headers={
+                **self._auth(creds),
+                "X-Upload-Content-Length": str(media.size),
+                "X-Upload-Content-Type": media.content_type or "application/octet-stream",
+            },
+        )
+        location = response.headers.get("Location")
+        if response.status_code != 200 or not location:
+            raise classify(response, now=self.clock.now())
+        session: dict[str, Any] = {
+            "phase": "upload",
+            "session_uri": str(response.request.url.join(location)),
+            "offset": 0,
+            "total": media.size,
+            "chunk": self.chunk_size,
+            "progress_decile": 0,
+        }
+        result = self._positioned(session, 0, media)
+        result.event = "upload_started"
+        result.event_data = {"bytes_total": media.size, "chunk_bytes": session["chunk"]}
+        return result
+
+    def _upload(self, session: dict[str, Any], media: MediaFile, creds: Credentials) -> StepResult:
+        offset = int(session["offset"])
+        length = min(int(session["chunk"]), media.size - offset)
+        response = send(
+            self.http,
+            "PUT",
+            session["session_uri"],
+            content=media.iter_range(offset, length),
+            headers={
+                **self._auth(creds),
+                "Content-Type": media.content_type or "application/octet-stream",
+                "Content-Length": str(length),
+                "Content-Range": f"bytes {offset}-{offset + length - 1}/{media.size}",
+            },
+        )
+        if response.status_code in {200, 201}:
+            return self._uploaded(session, response, media)
+        if response.status_code == 308:
+            return self._positioned(session, confirmed_offset(response), media)
+        if response.status_code == 404:
+            return self._restart("the upload session expired")
+        raise classify(response, now=self.clock.now())
+
+    def _positioned(self, session: dict[str, Any], offset: int, media: MediaFile) -> StepResult:
+        """Continue from the byte the server confirmed; the last chunk is the commit."""
+        chunk = int(session.get("chunk", self.chunk_size))
+        new = {k: v for k, v in session.items() if k != "commit_attempted"}
+        new["offset"] = offset
+        new["phase"] = "upload_final" if media.size - offset <= chunk else "upload"
+        result = StepResult(new, TargetStatus.UPLOADING, bytes_sent=offset, bytes_total=media.size)
+        decile = offset * 10 // media.size
+        if decile > int(session.get("progress_decile", 0)):
+            new["progress_decile"] = decile
+            result.event = "upload_progress"
+            result.event_data = {"bytes_sent": offset, "bytes_total": media.size}
+        return result
+
+    def _uploaded(
+        self, session: dict[str, Any], response: httpx.Response, media: MediaFile
+    ) -> StepResult:
+        body = json_body(response)
+        video_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(video_id, str) or not video_id:
+            raise OutcomeUnknown("YouTube finished the upload but returned no video id", raw=body)
+        new = {
+            "phase": "processing",
+            "session_uri": session.get("session_uri"),
+            "total": media.size,
+            "video_id": video_id,
+            "polls": 0,
+        }
+        return StepResult(
+            new,
+            TargetStatus.PROCESSING,
+            external_id=video_id,
+            bytes_sent=media.size,
+            bytes_total=media.size,
+            event="upload_complete",
+            event_data={"video_id": video_id},
+        )
+
+    def _restart(self, why: str) -> StepResult:
+        return StepResult(
+            {"phase": "start"},
+            TargetStatus.UPLOADING,
+            event="upload_restarted",
+            event_data={"reason": why},
+        )
+
+    def _poll(self, session: dict[str, Any], media: MediaFile, creds: Credentials) -> StepResult:
+        video_id = str(session["video_id"])
+        response = send(
+            self.http,
+            "GET",
+            f"{self.base_url}{VIDEOS_PATH}",
+            params={"part": "status,processingDetails", "id": video_id},
+            headers=self._auth(creds),
+        )
+        if response.status_code != 200:
+            raise classify(response, now=self.clock.now())
+        body = json_body(response)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not items or not isinstance(items[0], dict):
+            raise PlatformError(
+                ErrorKind.PERMANENT,
+                "video_not_found",
+                f"video {video_id} no longer exists on the channel",
+                raw=body,
+            )
+        video = items[0]
+        status = video.get("status") or {}
+        details = video.get("processingDetails") or {}
+        upload_status = status.get("uploadStatus")
+        processing = details.get("processingStatus")
+        if upload_status in {"failed", "rejected", "deleted"}:
+            reason = status.get("failureReason") or status.get("rejectionReason") or upload_status
+            raise PlatformError(
+                ErrorKind.PERMANENT,
+                str(reason),
+                f"YouTube {upload_status} video {video_id}: {reason}",
+                raw=video,
+            )
+        if processing in {"failed", "terminated"}:
+            reason = details.get("processingFailureReason") or processing
+            raise PlatformError(
+                ErrorKind.PERMANENT,
+                str(reason),
+                f"YouTube processing {processing} for video {video_id}: {reason}",
+                raw=video,
+            )
+        if upload_status == "processed" or processing == "succeeded":
+            return self._published({**session, "phase": "done"}, media)
+        polls = int(session.get("polls", 0))
+        new = {**session, "polls": polls + 1}
+        result = StepResult(
+            new, TargetStatus.PROCESSING, wait_seconds=self.poll_seconds, external_id=video_id
+        )
+        if polls == 0:
+            result.event = "processing"
+            result.event_data = {
+                "video_id": video_id,
+                "progress": details.get("processingProgress"),
+            }
+        return result
+
+    def _published(self, session: dict[str, Any], media: MediaFile) -> StepResult:
+        video_id = str(session["video_id"])
+        return StepResult(
+            session,
+            TargetStatus.PUBLISHED,
+            external_id=video_id,
+            external_url=video_url(video_id, media),
+        )
