@@ -7,6 +7,8 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +30,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console()
+notes = Console(stderr=True)  # chatter that must not pollute captured output
 _SANDBOX_MARKER = "sandbox.json"
 
 
@@ -203,7 +206,7 @@ def keys_create(
         mode = Mode.TEST if (settings.home / _SANDBOX_MARKER).exists() else Mode.LIVE
     key_id, raw = issue_key(svc, tenant_id=default_tenant(svc), name=name, mode=mode)
     svc.close()
-    console.print(
+    notes.print(
         f"created {mode.value} key {key_id} ({name}); it is shown only once:",
         style="dim",
         highlight=False,
@@ -241,17 +244,32 @@ def _ts(value: datetime | str | None) -> str:
     return value if isinstance(value, str) else value.isoformat(timespec="seconds")
 
 
-def _client(api_url: str | None, key: str | None) -> Any:
-    from crosspost.sdk import Client  # noqa: PLC0415
+@contextmanager
+def _api(api_url: str | None, key: str | None) -> Iterator[Any]:
+    """An SDK client; API and connection errors become one clear line and exit status 1."""
+    import httpx  # noqa: PLC0415
+
+    from crosspost.sdk import ApiError, Client  # noqa: PLC0415
 
     key = key or os.environ.get("CROSSPOST_API_KEY")
     if not key:
-        console.print(
+        notes.print(
             "[red]no API key: pass --key or set CROSSPOST_API_KEY "
             "(create one with `crosspost keys create --name me`)[/]"
         )
         raise typer.Exit(2)
-    return Client(api_url or os.environ.get("CROSSPOST_API_URL") or Settings().base_url, key)
+    url = api_url or os.environ.get("CROSSPOST_API_URL") or Settings().base_url
+    client = Client(url, key)
+    try:
+        yield client
+    except ApiError as err:
+        notes.print(f"[red]{err}[/]")
+        raise typer.Exit(1) from None
+    except httpx.TransportError as err:
+        notes.print(f"[red]cannot reach the API at {url}: {err}; is `crosspost serve` running?[/]")
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
 
 
 ApiUrl = Annotated[str | None, typer.Option(help="API base URL (env CROSSPOST_API_URL).")]
@@ -272,13 +290,10 @@ def publish(
     key: ApiKey = None,
 ) -> None:
     """Upload a file, create a post, and follow it to the end."""
-    from crosspost.sdk import ApiError  # noqa: PLC0415
-
     if not to:
         console.print("[red]name at least one destination with --to youtube (repeatable)[/]")
         raise typer.Exit(2)
-    client = _client(api_url, key)
-    try:
+    with _api(api_url, key) as client:
         body: dict[str, Any] = {"text": caption, "targets": to}
         if file is not None:
             with Progress(
@@ -299,11 +314,6 @@ def publish(
         if follow and post["status"] != "scheduled":
             post = client.follow(post["id"])
         _print_post(post)
-    except ApiError as err:
-        console.print(f"[red]{err}[/]")
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
 
 
 def _print_post(post: dict[str, Any]) -> None:
@@ -324,29 +334,21 @@ def _print_post(post: dict[str, Any]) -> None:
 @app.command()
 def status(post_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """Show a post and its targets."""
-    client = _client(api_url, key)
-    try:
+    with _api(api_url, key) as client:
         _print_post(client.get_post(post_id))
-    finally:
-        client.close()
 
 
 @app.command()
 def ledger(post_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """Show every event of a post's publishing."""
-    client = _client(api_url, key)
-    try:
-        table = Table("time", "event", "target", "details", title=f"ledger of {post_id}")
+    with _api(api_url, key) as client:
+        table = Table("time (UTC)", "event", "platform", "details", title=f"ledger of {post_id}")
         for e in client.ledger(post_id):
-            table.add_row(
-                e["created_at"],
-                e["event_type"],
-                e.get("target_id") or "",
-                json.dumps(e["data"], ensure_ascii=False)[:120],
-            )
+            data = dict(e["data"])
+            platform = str(data.pop("platform", ""))
+            details = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in data.items())
+            table.add_row(e["created_at"][11:23], e["event_type"], platform, details)
         console.print(table)
-    finally:
-        client.close()
 
 
 def main() -> None:

@@ -36,3 +36,6 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # Per-request client logs and migration chatter drown what matters at INFO.
+    for noisy in ("httpx", "httpcore", "alembic", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -139,7 +139,7 @@ def _encode_video(
 
 
 def make_video(
-    path: Path,
+    path: Path | str,
     *,
     seconds: float = 2.0,
     width: int = 360,
@@ -158,6 +158,7 @@ def make_video(
     `container` defaults to the path's suffix; `faststart=False` leaves the mp4 `moov` box
     after the media data; `rotation` stores a display rotation (stored size stays as given).
     """
+    path = Path(path)
     fmt = container or path.suffix.lstrip(".") or "mp4"
     muxer = {"mkv": "matroska"}.get(fmt, fmt)
     options = {"movflags": "faststart"} if faststart and fmt in {"mp4", "mov"} else {}
@@ -184,13 +185,14 @@ def make_video(
 
 
 def make_audio(
-    path: Path,
+    path: Path | str,
     *,
     seconds: float = 2.0,
     codec: str | None = None,
     sample_rate: int = 48000,
 ) -> Path:
     """Write a mono tone; the codec defaults from the suffix (.mp3, .m4a, .wav, .flac, .ogg)."""
+    path = Path(path)
     chosen = codec or _AUDIO_BY_SUFFIX.get(path.suffix.lower())
     if chosen is None:
         raise ValueError(f"pick a codec for {path.name}: no default for {path.suffix!r}")
@@ -211,8 +213,9 @@ _IMAGE_ENCODERS = {
 }
 
 
-def make_image(path: Path, width: int = 320, height: int = 240) -> Path:
+def make_image(path: Path | str, width: int = 320, height: int = 240) -> Path:
     """Write a gradient image; the format follows the suffix (.png, .jpg/.jpeg, .webp)."""
+    path = Path(path)
     try:
         encoder, pix_fmt = _IMAGE_ENCODERS[path.suffix.lower()]
     except KeyError:
@@ -241,8 +244,9 @@ def make_image(path: Path, width: int = 320, height: int = 240) -> Path:
     return path
 
 
-def make_corrupt(path: Path, size: int = 4096) -> Path:
+def make_corrupt(path: Path | str, size: int = 4096) -> Path:
     """Write bytes that start like an mp4 (`ftyp`, `moov`, `mdat` boxes) but hold no media."""
+    path = Path(path)
 
     def box(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I4s", 8 + len(payload), kind) + payload
