@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from crosspost import __version__
 from crosspost.api import errors
-from crosspost.api.metrics import Metrics
+from crosspost.api.metrics import Metrics, MetricsMiddleware
 from crosspost.api.routes import health, media, posts
 from crosspost.engine.services import Services
 
@@ -30,7 +30,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.state.services = svc
     app.state.wake_workers = wake_workers or (lambda: None)
     app.state.metrics = Metrics(svc.jobs)
-    app.middleware("http")(app.state.metrics.middleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
     for module in (health, media, posts):
         app.include_router(module.router)

@@ -10,8 +10,8 @@ from crosspost.api.auth import Principal, authenticate
 from crosspost.engine.services import Services
 
 
-def get_services(request: Request) -> Services:
-    """The process's services, attached to the app at creation."""
+async def get_services(request: Request) -> Services:
+    """The process's services, attached to the app at creation (async: no thread hop)."""
     svc: Services = request.app.state.services
     return svc
 

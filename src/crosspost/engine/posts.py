@@ -27,6 +27,7 @@ from crosspost.ids import new_id
 from crosspost.media.validate import MediaInfo, validate
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import accounts, ledger, media, posts
+from crosspost.store.rows import Row
 
 _PAST_GRACE = timedelta(minutes=5)
 
@@ -66,53 +67,26 @@ def _resolve_targets(
     conn: Connection, tenant_id: str, mode: Mode, names: list[str]
 ) -> list[Mapping[str, Any]]:
     supported = supported_platforms()
+    # One query for every account of the tenant in this mode; targets are resolved from it.
+    owned = accounts.find_accounts(conn, tenant_id, mode=mode.value)
+    by_id = {a["id"]: a for a in owned}
     resolved: list[Mapping[str, Any]] = []
     for name in names:
+        account: Mapping[str, Any]
         if name.startswith("acc_"):
-            account = accounts.get_account(conn, tenant_id, name)
-            if account is None:
-                raise InvalidInput(f"no social account {name!r}", code="account_not_found")
-            if account["mode"] != mode.value:
+            found = by_id.get(name)
+            if found is None:
+                other = accounts.get_account(conn, tenant_id, name)
+                if other is None:
+                    raise InvalidInput(f"no social account {name!r}", code="account_not_found")
                 raise InvalidInput(
-                    f"account {name} is a {account['mode']} account; a {mode.value} key can only "
+                    f"account {name} is a {other['mode']} account; a {mode.value} key can only "
                     f"post to {mode.value} accounts",
                     code="mode_mismatch",
                 )
+            account = found
         else:
-            try:
-                platform = Platform(name.lower())
-            except ValueError:
-                platform = None
-            if platform is None or platform not in supported:
-                raise InvalidInput(
-                    f"unsupported platform {name!r}; supported: "
-                    + ", ".join(sorted(p.value for p in supported)),
-                    code="unsupported_platform",
-                )
-            candidates = [
-                a
-                for a in accounts.find_accounts(
-                    conn, tenant_id, platform=platform.value, mode=mode.value
-                )
-                if a["role"] == AccountRole.MAIN.value
-            ]
-            if not candidates:
-                hint = (
-                    "run `crosspost serve --sandbox` to get sandbox accounts"
-                    if mode is Mode.TEST
-                    else f"connect one with `crosspost accounts connect {platform.value}`"
-                )
-                raise InvalidInput(
-                    f"no {mode.value} {platform.value} account is connected; {hint}",
-                    code="no_account_for_platform",
-                )
-            if len(candidates) > 1:
-                raise InvalidInput(
-                    f"several {platform.value} accounts are connected; name one by id: "
-                    + ", ".join(a["id"] for a in candidates),
-                    code="ambiguous_platform",
-                )
-            account = candidates[0]
+            account = _platform_account(owned, name, mode, supported)
         if Platform(account["platform"]) not in supported:
             raise InvalidInput(
                 f"account {account['id']} is on {account['platform']}, which is not supported yet",
@@ -124,6 +98,42 @@ def _resolve_targets(
             )
         resolved.append(account)
     return resolved
+
+
+def _platform_account(
+    owned: list[Row], name: str, mode: Mode, supported: frozenset[Platform]
+) -> Mapping[str, Any]:
+    """The one main account a platform name stands for."""
+    try:
+        platform: Platform | None = Platform(name.lower())
+    except ValueError:
+        platform = None
+    if platform is None or platform not in supported:
+        raise InvalidInput(
+            f"unsupported platform {name!r}; supported: "
+            + ", ".join(sorted(p.value for p in supported)),
+            code="unsupported_platform",
+        )
+    candidates = [
+        a for a in owned if a["platform"] == platform.value and a["role"] == AccountRole.MAIN.value
+    ]
+    if not candidates:
+        hint = (
+            "run `crosspost serve --sandbox` to get sandbox accounts"
+            if mode is Mode.TEST
+            else f"connect one with `crosspost accounts connect {platform.value}`"
+        )
+        raise InvalidInput(
+            f"no {mode.value} {platform.value} account is connected; {hint}",
+            code="no_account_for_platform",
+        )
+    if len(candidates) > 1:
+        raise InvalidInput(
+            f"several {platform.value} accounts are connected; name one by id: "
+            + ", ".join(a["id"] for a in candidates),
+            code="ambiguous_platform",
+        )
+    return candidates[0]
 
 
 def create_post(

@@ -172,7 +172,10 @@ class _PublishRun:
         target = loaded.target
         info = MediaInfo.from_row(loaded.media) if loaded.media is not None else None
         violations = validate(
-            client.limits_for(request), info, request.text, title=request.options.get("title"),
+            client.limits_for(request),
+            info,
+            request.text,
+            title=request.options.get("title"),
             destination=client.platform.value,
         )
         if violations:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,9 @@ class Database:
             kwargs["max_overflow"] = pool_size
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        # SQLite admits one writer at a time; its busy handler waits by sleeping (up to 100 ms
+        # per try), so threads of one process queue on a lock instead and wake at once.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
 
@@ -57,10 +61,18 @@ class Database:
         Taking the lock at BEGIN (not at the first write) is what keeps SQLite from failing
         with "database is locked" when two readers both try to upgrade.
         """
-        with self.engine.connect() as raw:
+        with self._locked(), self.engine.connect() as raw:
             conn = raw.execution_options(**{_IMMEDIATE: True})
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -28,16 +28,17 @@ def append_event(
     """Append one event in the caller's transaction."""
     event_id = new_id("evt")
     conn.execute(
-        ledger_events.insert().values(
-            id=event_id,
-            tenant_id=tenant_id,
-            post_id=post_id,
-            target_id=target_id,
-            account_id=account_id,
-            event_type=event_type,
-            data=dict(data or {}),
-            created_at=now,
-        )
+        ledger_events.insert(),
+        {
+            "id": event_id,
+            "tenant_id": tenant_id,
+            "post_id": post_id,
+            "target_id": target_id,
+            "account_id": account_id,
+            "event_type": event_type,
+            "data": dict(data or {}),
+            "created_at": now,
+        },
     )
     return event_id
 

@@ -17,7 +17,9 @@ def insert_post(
     conn: Connection, post: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Insert a post and its targets."""
-    conn.execute(posts.insert().values(**post))
+    # Constant statements with bound parameters hit SQLAlchemy's compiled cache; building
+    # `.values(...)` per call costs more than the SQL itself on SQLite.
+    conn.execute(posts.insert(), dict(post))
     conn.execute(targets.insert(), [dict(r) for r in rows])
 
 

@@ -1,0 +1,127 @@
+"""The README's flow against a real `crosspost serve --sandbox` process, driven by the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crosspost.media.samples import make_video
+
+pytestmark = pytest.mark.slow
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
+    """`crosspost serve --sandbox` in its own process, on free ports and a fresh home."""
+    port, fakes = _port(), _port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
+    env.update(
+        CROSSPOST_HOME=str(tmp_path / "home"),
+        CROSSPOST_PORT=str(port),
+        CROSSPOST_SANDBOX_PORT=str(fakes),
+        CROSSPOST_DATABASE_URL=database_url,
+        CROSSPOST_SANDBOX_POLL_SECONDS="0.1",
+        CROSSPOST_FAKE_PROCESSING_SECONDS="0.05",
+        CROSSPOST_API_URL=f"http://127.0.0.1:{port}",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crosspost", "serve", "--sandbox"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"server did not start: {out}")
+        time.sleep(0.1)
+    yield env
+    proc.terminate()
+    assert proc.wait(timeout=20) is not None
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def _cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crosspost", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_readme_flow(server: dict[str, str], tmp_path: Path) -> None:
+    """keys create → publish (upload, post, follow) → status → ledger, all through the CLI."""
+    created = _cli(server, "keys", "create", "--name", "demo", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert re.fullmatch(r"cp_test_[0-9A-Za-z]{49}", key), created.stdout
+    env = {**server, "CROSSPOST_API_KEY": key}
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0)
+    published = _cli(
+        env,
+        "publish",
+        str(clip),
+        "--caption",
+        "first #clip",
+        "--to",
+        "youtube",
+        "--to",
+        "tiktok",
+        cwd=tmp_path,
+    )
+    assert published.returncode == 0, published.stderr + published.stdout
+    post_id = re.search(r"post (post_\w+)", published.stdout)
+    assert post_id, published.stdout
+    assert published.stdout.count("published") >= 3, published.stdout  # post + 2 targets
+    status = _cli(env, "status", post_id.group(1), cwd=tmp_path)
+    assert status.returncode == 0 and "published" in status.stdout
+    ledger = _cli(env, "ledger", post_id.group(1), cwd=tmp_path)
+    assert ledger.returncode == 0 and "publish_successful" in ledger.stdout
+    scheduled = _cli(
+        env,
+        "publish",
+        str(clip),
+        "--to",
+        "youtube",
+        "--at",
+        "2099-12-01T18:00",
+        "--tz",
+        "Europe/Paris",
+        cwd=tmp_path,
+    )
+    assert scheduled.returncode == 0 and "scheduled" in scheduled.stdout
+    missing = _cli(env, "status", "post_nope", cwd=tmp_path)
+    assert missing.returncode == 1 and "not_found" in missing.stderr
+    docs = httpx.get(f"{server['CROSSPOST_API_URL']}/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    spec = httpx.get(f"{server['CROSSPOST_API_URL']}/openapi.json").json()
+    assert "/v1/posts" in spec["paths"] and "/v1/media" in spec["paths"]
+    metrics = httpx.get(f"{server['CROSSPOST_API_URL']}/metrics").text
+    assert "crosspost_http_requests_total" in metrics and "crosspost_jobs" in metrics
