@@ -84,7 +84,7 @@ def serve(
     configure_logging(settings)
     svc = _services(settings)
     tenant_id = default_tenant(svc)
-    fakes = _start_sandbox(svc, tenant_id) if settings.sandbox else None
+    fakes_url, fakes = _start_sandbox(svc, tenant_id) if settings.sandbox else (None, None)
     runner = build_runner(svc, concurrency=settings.workers) if settings.workers else None
     if runner:
         runner.start()
@@ -92,7 +92,7 @@ def serve(
     console.print(
         f"[bold]crosspost {__version__}[/] API on {settings.base_url}"
         f" (docs {settings.base_url}/docs), {settings.workers} workers,"
-        f" database {svc.db.dialect}" + (f", sandbox fakes on {fakes.url}" if fakes else "")
+        f" database {svc.db.dialect}" + (f", sandbox fakes on {fakes_url}" if fakes_url else "")
     )
     try:
         uvicorn.run(
@@ -106,21 +106,30 @@ def serve(
         svc.close()
 
 
-def _start_sandbox(svc: Any, tenant_id: str) -> Any:
+def _start_sandbox(svc: Any, tenant_id: str) -> tuple[str, Any]:
+    import httpx  # noqa: PLC0415
+
     from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
     from crosspost.fakes.app import create_sandbox_app  # noqa: PLC0415
     from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
 
     settings: Settings = svc.settings
-    server = serve_in_thread(
-        create_sandbox_app(_fake_config(settings)),
-        host=settings.sandbox_host,
-        port=settings.sandbox_port,
-    )
+    server = None
+    try:
+        # Fakes already running (`crosspost sandbox` in another process): share them.
+        httpx.get(f"{settings.sandbox_base_url}/healthz", timeout=1).raise_for_status()
+        url = settings.sandbox_base_url
+    except httpx.HTTPError:
+        server = serve_in_thread(
+            create_sandbox_app(_fake_config(settings)),
+            host=settings.sandbox_host,
+            port=settings.sandbox_port,
+        )
+        url = server.url
     account_ids = provision_sandbox_accounts(svc, tenant_id)
     marker = settings.home / _SANDBOX_MARKER
-    marker.write_text(json.dumps({"fakes": server.url, "accounts": account_ids}))
-    return server
+    marker.write_text(json.dumps({"fakes": url, "accounts": account_ids}))
+    return url, server
 
 
 def _fake_config(settings: Settings) -> Any:

@@ -164,3 +164,51 @@ def test_target_detail_and_listing_with_cursor(stack: Stack, tmp_path: Path) -> 
     target = stack.http.get(f"/v1/posts/{ids[0]}/targets/{post['targets'][0]['id']}").json()
     assert target["status"] == "scheduled" and target["attempts"] == 0
     assert stack.http.get(f"/v1/posts/{ids[1]}/targets/{target['id']}").status_code == 404
+
+
+def test_accounts_listing_and_tenant_isolation(stack: Stack, tmp_path: Path) -> None:
+    """A key sees its tenant's accounts; another tenant's post and account answer 404."""
+    listed = stack.http.get("/v1/accounts").json()
+    assert sorted(a["platform"] for a in listed) == ["tiktok", "youtube"]
+    assert all(a["mode"] == "test" and a["status"] == "active" for a in listed)
+    assert "credentials" not in listed[0] and "access_token" not in str(listed)
+    one = stack.http.get(f"/v1/accounts/{listed[0]['id']}")
+    assert one.status_code == 200 and one.json()["id"] == listed[0]["id"]
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    post = stack.http.post(
+        "/v1/posts",
+        json={
+            "media_id": media["id"],
+            "targets": [listed[0]["id"]],
+            "publish_at": "2099-01-01T00:00:00Z",
+        },
+    ).json()
+    import httpx
+
+    from crosspost.domain.enums import Mode
+    from crosspost.engine.keys import issue_key
+    from crosspost.ids import new_id
+    from crosspost.store.tables import tenants
+
+    other = new_id("ten")
+    with stack.svc.db.write() as conn:
+        conn.execute(
+            tenants.insert(),
+            {
+                "id": other,
+                "name": "other",
+                "is_default": False,
+                "created_at": stack.svc.clock.now(),
+            },
+        )
+    _, key = issue_key(stack.svc, tenant_id=other, name="other", mode=Mode.TEST)
+    with httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}) as them:
+        assert them.get(f"/v1/posts/{post['id']}").status_code == 404
+        assert them.get(f"/v1/posts/{post['id']}/ledger").status_code == 404
+        assert them.post(f"/v1/posts/{post['id']}/cancel").status_code == 404
+        assert them.get(f"/v1/accounts/{listed[0]['id']}").status_code == 404
+        assert them.get(f"/v1/media/{media['id']}").status_code == 404
+        assert them.get("/v1/posts").json()["data"] == []
+        assert them.get("/v1/accounts").json() == []
+        refused = them.post("/v1/posts", json={"media_id": media["id"], "targets": ["youtube"]})
+        assert refused.status_code == 422 and refused.json()["code"] == "media_not_found"

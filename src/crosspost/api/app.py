@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from crosspost import __version__
 from crosspost.api import errors
 from crosspost.api.metrics import Metrics, MetricsMiddleware
-from crosspost.api.routes import health, media, posts
+from crosspost.api.routes import accounts, health, media, posts
 from crosspost.engine.services import Services
 
 DESCRIPTION = """Hand crosspost a clip once; it publishes to every platform, exactly once, and
@@ -32,6 +32,6 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.state.metrics = Metrics(svc.jobs)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
-    for module in (health, media, posts):
+    for module in (health, media, posts, accounts):
         app.include_router(module.router)
     return app
