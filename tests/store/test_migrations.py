@@ -24,3 +24,17 @@ def test_upgrade_head_matches_metadata(database_url: str) -> None:
         assert diff == []
     finally:
         db.dispose()
+
+
+def test_sqlite_never_reuses_job_ids(sqlite_url: str) -> None:
+    """Job ids are fencing tokens with `attempts`: SQLite must not hand a deleted id out again."""
+    db = Database(sqlite_url)
+    try:
+        migrate.upgrade(db)
+        with db.engine.connect() as conn:
+            ddl = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type='table' AND name='jobs'"
+            ).scalar_one()
+        assert "AUTOINCREMENT" in ddl.upper()
+    finally:
+        db.dispose()

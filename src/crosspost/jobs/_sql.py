@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -18,6 +19,8 @@ from crosspost.store.db import Database
 from crosspost.store.tables import jobs
 
 MAX_ERROR_CHARS = 4000
+
+log = logging.getLogger("crosspost.jobs")
 
 _QUEUED = JobStatus.QUEUED.value
 _RUNNING = JobStatus.RUNNING.value
@@ -63,6 +66,14 @@ class SqlJobStore:
         self.db = db
         self.clock: Clock = clock or SystemClock()
         self.max_errors = max_errors
+        self._claims: dict[bool, Update] = {}
+        # Built once: statement construction costs more than the INSERT's round trip.
+        self._enqueue_plain = self._insert().returning(jobs.c.id)
+        self._enqueue_deduped = (
+            self._insert()
+            .on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])  # type: ignore[attr-defined]
+            .returning(jobs.c.id)
+        )
 
     # Dialect hooks -------------------------------------------------------------------
 
@@ -70,14 +81,19 @@ class SqlJobStore:
         """A dialect INSERT into jobs that can say ON CONFLICT DO NOTHING."""
         raise NotImplementedError
 
+    def _due_order(self) -> tuple[sa.ColumnElement[object], ...]:
+        """How due jobs are ordered: earliest run_at first, then oldest."""
+        return (jobs.c.run_at, jobs.c.id)
+
     def _pick(self, query: Select[tuple[int]], name: str) -> sa.FromClause:
         """Turn a SELECT of job ids into something a claim may take rows from."""
         raise NotImplementedError
 
-    def _run_claim(self, conn: Connection, bury: Update, claim: Update) -> Sequence[RowMapping]:
-        """Bury jobs out of errors, then claim; returns the claimed rows."""
-        conn.execute(bury)
-        return conn.execute(claim).mappings().all()
+    def _run_claim(
+        self, conn: Connection, claim: Update, params: dict[str, Any]
+    ) -> Sequence[RowMapping]:
+        """Run the claim statement in the claim's transaction; returns the changed rows."""
+        return conn.execute(claim, params).mappings().all()
 
     def _after_enqueue(self, conn: Connection) -> None:
         """Signal other processes (inside the caller's transaction) that work arrived."""
@@ -99,20 +115,19 @@ class SqlJobStore:
     ) -> int | None:
         """Add a job inside the caller's transaction; None when `dedupe_key` already exists."""
         now = self.clock.now()
-        stmt = self._insert().values(
-            kind=kind,
-            payload=dict(payload),
-            status=_QUEUED,
-            run_at=run_at or now,
-            attempts=0,
-            errors=0,
-            dedupe_key=dedupe_key,
-            created_at=now,
-            updated_at=now,
-        )
-        if dedupe_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])  # type: ignore[attr-defined]
-        job_id = conn.execute(stmt.returning(jobs.c.id)).scalar()
+        row = {
+            "kind": kind,
+            "payload": dict(payload),
+            "status": _QUEUED,
+            "run_at": run_at or now,
+            "attempts": 0,
+            "errors": 0,
+            "dedupe_key": dedupe_key,
+            "created_at": now,
+            "updated_at": now,
+        }
+        stmt = self._enqueue_plain if dedupe_key is None else self._enqueue_deduped
+        job_id = conn.execute(stmt, row).scalar()
         if job_id is not None:
             self._after_enqueue(conn)
         return job_id
@@ -127,25 +142,47 @@ class SqlJobStore:
         lease_seconds: float,
         kinds: Collection[str] | None = None,
     ) -> list[Job]:
-        """Lease up to `limit` due jobs (queued, or running with an expired lease)."""
+        """Lease up to `limit` due jobs (queued, or running with an expired lease).
+
+        A job whose lease expired once too often is buried instead (see `_claim_statement`)
+        and not returned.
+        """
         if limit < 1:
             return []
         now = self.clock.now()
-        kind_filter = jobs.c.kind.in_(list(kinds)) if kinds is not None else sa.true()
-        expired = sa.and_(jobs.c.status == _RUNNING, jobs.c.lease_until <= now, kind_filter)
-        # An expired lease means the last attempt died with its worker. That counts as an
-        # error, so a job that crashes every worker it touches ends dead, not in a loop.
-        lost_error = (
-            sa.literal("lease expired: worker ")
-            + sa.func.coalesce(jobs.c.locked_by, "?")
-            + sa.literal(" stopped heartbeating")
-        )
-        poison = self._pick(
-            sa.select(jobs.c.id).where(expired, jobs.c.errors + 1 >= self.max_errors), "poison"
+        params: dict[str, Any] = {
+            "now": now,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "worker": worker_id,
+            "limit": limit,
+        }
+        if kinds is not None:
+            params["kinds"] = list(kinds)
+        statement = self._claim_statement(with_kinds=kinds is not None)
+        with self.db.write() as conn:
+            rows = self._run_claim(conn, statement, params)
+        claimed: list[Job] = []
+        for row in rows:
+            job = _job(row)
+            if job.status is JobStatus.DEAD:
+                log.warning("job %d (%s) buried: %s", job.id, job.kind, job.last_error)
+            else:
+                claimed.append(job)
+        return sorted(claimed, key=lambda job: (job.run_at, job.id))
+
+    def _claim_statement(self, *, with_kinds: bool) -> Update:
+        """The claim as one UPDATE ... RETURNING, built once per store and kind filter."""
+        cached = self._claims.get(with_kinds)
+        if cached is not None:
+            return cached
+        now = sa.bindparam("now", type_=jobs.c.run_at.type)
+        limit = sa.bindparam("limit", type_=sa.Integer())
+        kind_filter = (
+            jobs.c.kind.in_(sa.bindparam("kinds", expanding=True)) if with_kinds else sa.true()
         )
         stale = self._pick(
             sa.select(jobs.c.id)
-            .where(expired, jobs.c.errors + 1 < self.max_errors)
+            .where(jobs.c.status == _RUNNING, jobs.c.lease_until <= now, kind_filter)
             .order_by(jobs.c.lease_until)
             .limit(limit),
             "stale",
@@ -153,41 +190,41 @@ class SqlJobStore:
         due = self._pick(
             sa.select(jobs.c.id)
             .where(jobs.c.status == _QUEUED, jobs.c.run_at <= now, kind_filter)
-            .order_by(jobs.c.run_at, jobs.c.id)
+            .order_by(*self._due_order())
             .limit(limit),
             "due",
         )
         picked = sa.union_all(sa.select(stale.c.id), sa.select(due.c.id)).limit(limit)
-        was_running = jobs.c.status == _RUNNING
-        claim = (
+        # An expired lease means the last attempt died with its worker. That counts as an
+        # error, so a job that kills every worker it touches ends dead instead of looping.
+        lost = jobs.c.status == _RUNNING
+        buried = sa.and_(lost, jobs.c.errors + 1 >= self.max_errors)
+        lost_error = (
+            sa.literal("lease expired: worker ")
+            + sa.func.coalesce(jobs.c.locked_by, "?")
+            + sa.literal(" stopped heartbeating")
+        )
+        statement = (
             jobs.update()
             .where(jobs.c.id.in_(picked))
             .values(
-                status=_RUNNING,
+                status=sa.case((buried, _DEAD), else_=_RUNNING),
                 attempts=jobs.c.attempts + 1,
-                errors=jobs.c.errors + sa.case((was_running, 1), else_=0),
-                last_error=sa.case((was_running, lost_error), else_=jobs.c.last_error),
-                lease_until=now + timedelta(seconds=lease_seconds),
-                locked_by=worker_id,
+                errors=jobs.c.errors + sa.case((lost, 1), else_=0),
+                last_error=sa.case((lost, lost_error), else_=jobs.c.last_error),
+                lease_until=sa.case(
+                    (buried, sa.null()),
+                    else_=sa.bindparam("lease_until", type_=jobs.c.lease_until.type),
+                ),
+                locked_by=sa.case(
+                    (buried, sa.null()), else_=sa.bindparam("worker", type_=sa.String())
+                ),
                 updated_at=now,
             )
             .returning(*jobs.c)
         )
-        bury = (
-            jobs.update()
-            .where(jobs.c.id.in_(sa.select(poison.c.id)))
-            .values(
-                status=_DEAD,
-                errors=jobs.c.errors + 1,
-                last_error=lost_error,
-                lease_until=None,
-                locked_by=None,
-                updated_at=now,
-            )
-        )
-        with self.db.write() as conn:
-            rows = self._run_claim(conn, bury, claim)
-        return sorted((_job(row) for row in rows), key=lambda job: (job.run_at, job.id))
+        self._claims[with_kinds] = statement
+        return statement
 
     def heartbeat(self, job_id: int, attempts: int, lease_seconds: float) -> bool:
         """Extend a held lease; False when the lease is lost."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from crosspost.jobs._sql import SqlJobStore
 from crosspost.store.tables import jobs
 
 CHANNEL = "crosspost_jobs"
+_NOTIFIED = "crosspost_jobs_notified"  # conn.info key: the transaction already notified
 
 log = logging.getLogger("crosspost.jobs")
 
@@ -27,34 +29,36 @@ class PostgresJobStore(SqlJobStore):
     def _insert(self) -> Insert:
         return postgresql.insert(jobs)
 
+    def _due_order(self) -> tuple[sa.ColumnElement[object], ...]:
+        # Exactly the index order, so no sort is planned; ties keep the index's (insertion)
+        # order, which is all the ordering a queue needs.
+        return (jobs.c.run_at,)
+
     def _pick(self, query: Select[tuple[int]], name: str) -> sa.FromClause:
         # SKIP LOCKED lets concurrent claimers take disjoint rows without waiting on each
         # other. MATERIALIZED makes the CTE run exactly once: inlined into `id IN (...)`, the
         # planner could re-run it and lock more rows than LIMIT allows.
         return query.with_for_update(skip_locked=True).cte(name).prefix_with("MATERIALIZED")
 
-    def _run_claim(self, conn: Connection, bury: Update, claim: Update) -> Sequence[RowMapping]:
+    def _run_claim(
+        self, conn: Connection, claim: Update, params: dict[str, Any]
+    ) -> Sequence[RowMapping]:
         # A queue table's statistics are rarely right: new (never analysed) or analysed while
         # nearly empty, the planner expects a handful of due rows and picks a bitmap scan
-        # plus a full sort of *every* due row, to keep the first few: milliseconds per claim
-        # in a backlog, just when speed matters. The index on (status, run_at) already
-        # yields due jobs in order (an incremental sort breaks run_at ties by id), so
-        # forbid bitmap scans and full sorts for this transaction only.
-        conn.execute(
-            sa.select(
-                sa.func.set_config("enable_bitmapscan", "off", True),
-                sa.func.set_config("enable_sort", "off", True),
-            )
-        )
-        # One round trip: burying jobs out of errors rides along as a data-modifying CTE
-        # (its rows and the claimed rows are disjoint by their error counts).
-        buried = bury.returning(jobs.c.id).cte("buried")
-        return conn.execute(claim.add_cte(buried)).mappings().all()
+        # plus a sort of *every* due row, to keep the first few: milliseconds per claim in
+        # a backlog, just when speed matters. The (status, run_at) index yields due jobs
+        # already in order, so forbid bitmap scans for this transaction only.
+        conn.execute(sa.select(sa.func.set_config("enable_bitmapscan", "off", True)))
+        return conn.execute(claim, params).mappings().all()
 
     def _after_enqueue(self, conn: Connection) -> None:
-        # Delivered at commit, and only if the transaction commits; PostgreSQL folds
-        # identical notifications of one transaction into one.
+        # Delivered at commit, and only if the transaction commits. PostgreSQL would fold
+        # repeats within a transaction anyway; skipping them saves a round trip per job.
+        transaction = conn.get_transaction()
+        if transaction is not None and conn.info.get(_NOTIFIED) is transaction:
+            return
         conn.execute(sa.text(f"NOTIFY {CHANNEL}"))
+        conn.info[_NOTIFIED] = transaction
 
     def listen(self, on_wake: Callable[[], None], stop: threading.Event) -> bool:
         """Call `on_wake` on every enqueue notification until `stop` is set.

@@ -143,7 +143,7 @@ class Runner:
         deadline = monotonic() + timeout
         self._stopping.set()
         self._wake.set()
-        self._dispatcher.join()
+        self._dispatcher.join(max(0.0, deadline - monotonic()))
         waiting = self._drain_unstarted()
         if waiting:
             self._release(waiting, "not started")
