@@ -47,9 +47,17 @@ def _wait_http(url: str, deadline: float) -> None:
 
 @contextmanager
 def running_server(
-    *, database_url: str | None = None, workers: int = 4, extra_env: dict[str, str] | None = None
+    *,
+    database_url: str | None = None,
+    workers: int = 4,
+    extra_env: dict[str, str] | None = None,
+    split: bool = False,
 ) -> Iterator[Server]:
-    """`crosspost serve --sandbox` in a subprocess with its own home folder and ports."""
+    """`crosspost serve --sandbox` in a subprocess with its own home folder and ports.
+
+    With `split`, the fakes (`crosspost sandbox`) and the workers (`crosspost worker`) run
+    in processes of their own, as in a scale-out deployment, so they do not share a GIL.
+    """
     home = Path(tempfile.mkdtemp(prefix="crosspost-bench-"))
     port, fake_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
@@ -64,9 +72,17 @@ def running_server(
         env["CROSSPOST_DATABASE_URL"] = database_url
     env.update(extra_env or {})
     cli = [sys.executable, "-m", "crosspost"]
-    proc = subprocess.Popen([*cli, "serve", "--sandbox"], env=env, stdout=subprocess.DEVNULL)
+    procs: list[subprocess.Popen[bytes]] = []
+    if split:
+        env["CROSSPOST_WORKERS"] = "0"
+        procs.append(subprocess.Popen([*cli, "sandbox"], env=env, stdout=subprocess.DEVNULL))
+        _wait_http(f"http://127.0.0.1:{fake_port}/healthz", time.monotonic() + 60)
+    procs.append(subprocess.Popen([*cli, "serve", "--sandbox"], env=env, stdout=subprocess.DEVNULL))
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
+        if split:
+            worker = [*cli, "worker", "--concurrency", str(workers)]
+            procs.append(subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL))
         key = (
             subprocess.run(
                 [*cli, "keys", "create", "--name", "bench", "--mode", "test"],
@@ -80,11 +96,12 @@ def running_server(
         )
         yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{fake_port}", key, home, env)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def percentile(values: list[float], q: float) -> float:

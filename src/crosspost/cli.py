@@ -148,6 +148,8 @@ def _fake_config(settings: Settings) -> Any:
             tiktok_creator_info_per_minute=1_000_000,
             tiktok_init_per_minute=1_000_000,
             tiktok_status_per_minute=1_000_000,
+            youtube_insert_calls_per_day=1_000_000_000,
+            youtube_daily_units=1_000_000_000,
         )
     return config
 

@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     fake_latency_ms: int = Field(default=0, ge=0)
     fake_processing_seconds: float = Field(default=0.2, ge=0.0)
     fake_rate_limits: bool = Field(
-        default=True, description="Enforce the platforms' real per-token rate limits in the fakes."
+        default=True,
+        description="Enforce the platforms' real rate limits and daily quotas in the fakes.",
     )
 
     log_level: str = "INFO"

@@ -266,11 +266,15 @@ class Runner:
             try:
                 self._execute(ctx)
             finally:
-                with self._lock:
-                    was_full = len(self._active) >= self.concurrency
-                    self._active.pop(ctx.job.id, None)
-                if was_full:
-                    self._wake.set()
+                self._retire(ctx)
+
+    def _retire(self, ctx: JobContext) -> None:
+        """Stop heartbeating a job whose handler returned (idempotent)."""
+        with self._lock:
+            was_full = len(self._active) >= self.concurrency
+            present = self._active.pop(ctx.job.id, None) is not None
+        if present and was_full:
+            self._wake.set()
 
     def _execute(self, ctx: JobContext) -> None:
         job = ctx.job
@@ -280,11 +284,16 @@ class Runner:
             if not isinstance(outcome, Done | RunAgain):
                 raise TypeError(f"handler for {job.kind} returned {outcome!r}, not an Outcome")
         except LeaseLost:
+            self._retire(ctx)
             self._count_lost(ctx, "fence refused")
             return
         except Exception as exc:
+            # Retire before settling: a heartbeat racing the settle would be refused and
+            # wrongly report the lease as lost.
+            self._retire(ctx)
             self._settle_failure(ctx, exc)
             return
+        self._retire(ctx)
         if isinstance(outcome, Done):
             with self._done_lock:
                 self._done.append(job.lease)
@@ -367,13 +376,18 @@ class Runner:
         if len(completed) < len(batch):
             log.warning("%d finished jobs had lost their lease", len(batch) - len(completed))
 
+    def _is_active(self, ctx: JobContext) -> bool:
+        with self._lock:
+            return self._active.get(ctx.job.id) is ctx
+
     def _heartbeat_loop(self) -> None:
         while not self._halt.wait(self.lease_seconds / 3):
             with self._lock:
                 contexts = [ctx for ctx in self._active.values() if not ctx.lost]
             for ctx in contexts:
                 try:
-                    if not ctx.heartbeat():
+                    if not ctx.heartbeat() and self._is_active(ctx):
+                        # (A job that finished since the snapshot is refused too: not a loss.)
                         log.warning("job %d lost its lease (heartbeat refused)", ctx.job.id)
                 except Exception:
                     log.exception("heartbeat for job %d failed", ctx.job.id)
