@@ -41,7 +41,8 @@ class Database:
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
-            kwargs["pool_pre_ping"] = True
+            # No pre-ping: it costs a round trip per transaction; recycle stale connections.
+            kwargs["pool_recycle"] = 1800
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
         # SQLite admits one writer at a time; its busy handler waits by sleeping (up to 100 ms
         # per try), so threads of one process queue on a lock instead and wake at once.
