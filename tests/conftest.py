@@ -11,6 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine.url import make_url
 
+from crosspost.store.db import Database
+from crosspost.store.tables import metadata
+
 PG_ENV = "CROSSPOST_TEST_DATABASE_URL"
 REDIS_ENV = "CROSSPOST_TEST_REDIS_URL"
 
@@ -53,3 +56,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite database URL (for tests that do not depend on the backend)."""
     return f"sqlite:///{tmp_path / 'crosspost.db'}"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A `Database` on a fresh database (SQLite or PostgreSQL) with every table created."""
+    database = Database(database_url)
+    metadata.create_all(database.engine)
+    try:
+        yield database
+    finally:
+        database.dispose()

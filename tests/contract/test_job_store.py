@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -12,21 +11,9 @@ import pytest
 from crosspost.clock import FrozenClock
 from crosspost.jobs import Job, JobStatus, JobStore, LeaseLost, create_job_store
 from crosspost.store.db import Database
-from crosspost.store.tables import metadata
 
 LEASE = 10.0
 MAX_ERRORS = 3
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    """A `Database` on a fresh database (SQLite or PostgreSQL) with every table created."""
-    database = Database(database_url)
-    metadata.create_all(database.engine)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 @pytest.fixture

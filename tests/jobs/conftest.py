@@ -1,4 +1,4 @@
-"""The `db` fixture for the runner tests: the shared `database_url` with the schema created."""
+"""Runner test fixtures: the backoff test switch is reset after every test."""
 
 from __future__ import annotations
 
@@ -7,19 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from crosspost.jobs import backoff
-from crosspost.store.db import Database
-from crosspost.store.tables import metadata
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    """A `Database` on a fresh database (SQLite or PostgreSQL) with every table created."""
-    database = Database(database_url)
-    metadata.create_all(database.engine)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -324,77 +324,50 @@ class _PublishRun:
     def _on_error(
         self, target: Mapping[str, Any], session: dict[str, Any], err: PlatformError
     ) -> Outcome:
+        """Apply the retry policy of the error's class: one write, then stop or come back."""
         now = self.svc.clock.now()
-        error_cols: dict[str, Any] = {
+        columns: dict[str, Any] = {
             "error_kind": err.kind.value,
             "error_code": err.code,
             "error_message": err.message,
             "error_raw": _jsonable(err.raw),
             "session": session,
         }
-        data = {"error_kind": err.kind.value, "code": err.code, "message": err.message}
+        data: dict[str, Any] = {
+            "error_kind": err.kind.value,
+            "code": err.code,
+            "message": err.message,
+        }
+        status: TargetStatus | None = TargetStatus.FAILED
+        event, at = "publish_failed", None
         if err.kind is ErrorKind.UNCONFIRMED:
+            status, event = TargetStatus.UNCONFIRMED, "publish_unconfirmed"
             at = now + timedelta(seconds=_RECONCILE_DELAY)
-            self._write(
-                target,
-                status=TargetStatus.UNCONFIRMED,
-                event="publish_unconfirmed",
-                data=data,
-                next_attempt_at=at,
-                **error_cols,
-            )
-            return RunAgain(at)
-        if err.kind is ErrorKind.AUTH:
+        elif err.kind is ErrorKind.AUTH:
             with self.svc.db.read() as conn:
                 account = accounts.get_account_by_id(conn, target["account_id"])
             if account is not None and account["status"] == AccountStatus.ACTIVE.value:
                 mark_needs_reauth(self.svc, account, f"{err.code}: {err.message}")
-            self._write(
-                target,
-                status=TargetStatus.NEEDS_REAUTH,
-                event="publish_waiting_for_reauth",
-                data=data,
-                next_attempt_at=None,
-                **error_cols,
-            )
-            return Done()
-        if err.kind in (ErrorKind.RATE_LIMITED, ErrorKind.QUOTA):
+            # Parked, not failed: reconnecting the account resumes it.
+            status, event = TargetStatus.NEEDS_REAUTH, "publish_waiting_for_reauth"
+        elif err.kind in (ErrorKind.RATE_LIMITED, ErrorKind.QUOTA):
+            status, event = TargetStatus.WAITING, "publish_waiting"
             at = now + timedelta(seconds=err.retry_after or _DEFAULT_WAIT[err.kind])
-            self._write(
-                target,
-                status=TargetStatus.WAITING,
-                event="publish_waiting",
-                data={**data, "next_attempt_at": at.isoformat()},
-                next_attempt_at=at,
-                **error_cols,
-            )
-            return RunAgain(at)
-        if err.kind is ErrorKind.TRANSIENT:
+        elif err.kind is ErrorKind.TRANSIENT:
             count = int(target["transient_errors"]) + 1
+            columns["transient_errors"] = count
+            data["attempt"] = count
             if count < self.svc.settings.target_max_transient_errors:
-                at = now + timedelta(
-                    seconds=max(err.retry_after or 0.0, self.svc.backoff.delay(count))
-                )
-                self._write(
-                    target,
-                    event="publish_retrying",
-                    data={**data, "attempt": count, "next_attempt_at": at.isoformat()},
-                    transient_errors=count,
-                    next_attempt_at=at,
-                    **error_cols,
-                )
-                return RunAgain(at)
-            data["message"] = f"gave up after {count} transient errors: {err.message}"
-            error_cols["error_message"] = data["message"]
-        self._write(
-            target,
-            status=TargetStatus.FAILED,
-            event="publish_failed",
-            data=data,
-            next_attempt_at=None,
-            **error_cols,
-        )
-        return Done()
+                status, event = None, "publish_retrying"  # stays where it was, later
+                delay = max(err.retry_after or 0.0, self.svc.backoff.delay(count))
+                at = now + timedelta(seconds=delay)
+            else:
+                data["message"] = f"gave up after {count} transient errors: {err.message}"
+                columns["error_message"] = data["message"]
+        if at is not None:
+            data["next_attempt_at"] = at.isoformat()
+        self._write(target, status=status, event=event, data=data, next_attempt_at=at, **columns)
+        return RunAgain(at) if at is not None else Done()
 
 
 def _jsonable(raw: Any) -> Any:

@@ -12,9 +12,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import httpx
-
-from crosspost.clock import Clock, SystemClock
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
 from crosspost.domain.limits import MediaLimits
 from crosspost.platforms.base import (
@@ -90,18 +87,6 @@ class TikTokClient(PlatformClient):
     platform = Platform.TIKTOK
     limits: ClassVar[MediaLimits] = LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final", "init_pull"})
-
-    def __init__(
-        self,
-        http: httpx.Client,
-        base_url: str,
-        *,
-        chunk_bytes: int = 8 * 1024 * 1024,
-        poll_seconds: float = 15.0,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(http, base_url, chunk_bytes=chunk_bytes, poll_seconds=poll_seconds)
-        self.clock: Clock = clock or SystemClock()
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from crosspost.clock import Clock, SystemClock
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
 from crosspost.domain.limits import MediaLimits
 from crosspost.platforms.base import (
@@ -74,18 +73,6 @@ class YouTubeClient(PlatformClient):
     platform = Platform.YOUTUBE
     limits: ClassVar[MediaLimits] = LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final"})
-
-    def __init__(
-        self,
-        http: httpx.Client,
-        base_url: str,
-        *,
-        chunk_bytes: int = 8 * 1024 * 1024,
-        poll_seconds: float = 15.0,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(http, base_url, chunk_bytes=chunk_bytes, poll_seconds=poll_seconds)
-        self.clock: Clock = clock or SystemClock()
 
     @property
     def chunk_size(self) -> int:
