@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from crosspost.engine import publish
+from crosspost.engine import maintenance, publish
 from crosspost.engine.services import Services
 from crosspost.jobs import Runner
 
@@ -13,9 +13,13 @@ from crosspost.jobs import Runner
 def build_runner(svc: Services, *, concurrency: int) -> Runner:
     """A runner executing every job kind the engine defines."""
     settings = svc.settings
+    maintenance.ensure_scheduled(svc)
     return Runner(
         svc.jobs,
-        {publish.KIND: publish.make_handler(svc)},
+        {
+            publish.KIND: publish.make_handler(svc),
+            maintenance.KIND: maintenance.make_handler(svc),
+        },
         concurrency=concurrency,
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.job_poll_seconds,

@@ -1,0 +1,43 @@
+"""The `maintenance.v1` job: hourly housekeeping that keeps promises about retention.
+
+Exactly one such job exists (a dedupe key), whichever process enqueued it first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from crosspost.engine.services import Services
+from crosspost.jobs import JobContext, Outcome, RunAgain
+from crosspost.store import idempotency
+
+KIND = "maintenance.v1"
+DEDUPE_KEY = "maintenance"
+EVERY = timedelta(hours=1)
+IDEMPOTENCY_RETENTION = timedelta(hours=24)
+_TEMP_UPLOAD_AGE = timedelta(hours=6)
+log = logging.getLogger("crosspost.maintenance")
+
+
+def ensure_scheduled(svc: Services) -> None:
+    """Enqueue the maintenance job unless one is already queued (safe from every process)."""
+    with svc.db.write() as conn:
+        svc.jobs.enqueue(conn, KIND, {}, run_at=svc.clock.now(), dedupe_key=DEDUPE_KEY)
+
+
+def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
+    """Purge idempotency keys past their 24 h and upload leftovers of crashed requests."""
+
+    def handle(ctx: JobContext) -> Outcome:
+        now = svc.clock.now()
+        with svc.db.write() as conn:
+            ctx.fence(conn)
+            purged = idempotency.purge(conn, now=now, retention=IDEMPOTENCY_RETENTION)
+        leftovers = svc.storage.purge_temp(_TEMP_UPLOAD_AGE.total_seconds())
+        if purged or leftovers:
+            log.info("maintenance: %d idempotency keys, %d upload leftovers", purged, leftovers)
+        return RunAgain(now + EVERY)
+
+    return handle
