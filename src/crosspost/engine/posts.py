@@ -20,6 +20,7 @@ from crosspost.domain.enums import (
 )
 from crosspost.domain.models import PostCreate
 from crosspost.engine import publish
+from crosspost.engine.rollup import rollup
 from crosspost.engine.services import Services
 from crosspost.engine.transitions import refresh_post_status
 from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound
@@ -142,7 +143,7 @@ def create_post(
     tenant_id: str,
     mode: Mode,
     body: PostCreate,
-    finish: Callable[[Connection, str], None] | None = None,
+    finish: Callable[[Connection, Row, list[Row]], None] | None = None,
 ) -> str:
     """Create a post with one target per destination and enqueue its publish jobs."""
     now = svc.clock.now()
@@ -196,6 +197,9 @@ def create_post(
                 "error_code": None,
                 "error_message": None,
                 "error_raw": None,
+                "external_id": None,
+                "external_url": None,
+                "published_at": None,
             }
             if violations:
                 refusals[account["id"]] = [
@@ -218,23 +222,20 @@ def create_post(
                 code=first["code"],
                 violations=refusals,
             )
-        posts.insert_post(
-            conn,
-            {
-                "id": post_id,
-                "tenant_id": tenant_id,
-                "media_id": body.media_id,
-                "text": body.text,
-                "overrides": body.overrides,
-                "publish_at": publish_at,
-                "timezone": body.timezone,
-                "status": (PostStatus.SCHEDULED if publish_at else PostStatus.PUBLISHING).value,
-                "mode": mode.value,
-                "created_at": now,
-                "updated_at": now,
-            },
-            rows,
-        )
+        post_row: Row = {
+            "id": post_id,
+            "tenant_id": tenant_id,
+            "media_id": body.media_id,
+            "text": body.text,
+            "overrides": body.overrides,
+            "publish_at": publish_at,
+            "timezone": body.timezone,
+            "status": (PostStatus.SCHEDULED if publish_at else PostStatus.PUBLISHING).value,
+            "mode": mode.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        posts.insert_post(conn, post_row, rows)
         ledger.append_event(
             conn,
             tenant_id=tenant_id,
@@ -273,8 +274,10 @@ def create_post(
             )
         if refusals:
             refresh_post_status(conn, tenant_id, post_id, now)
+            post_row["status"] = rollup(r["status"] for r in rows).value
         if finish is not None:
-            finish(conn, post_id)
+            # The response is built from what was just written: no read-back round trip.
+            finish(conn, post_row, rows)
     return post_id
 
 

@@ -18,6 +18,7 @@ from crosspost.domain.models import LedgerEventPublic, Page, PostCreate, PostPub
 from crosspost.engine.posts import cancel_post, create_post
 from crosspost.errors import CrosspostError, NotFound, UnsupportedMediaType
 from crosspost.store import ledger, posts
+from crosspost.store.rows import Row
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
 _ERRORS = problem_responses(401, 404, 409, 415, 422)
@@ -54,8 +55,8 @@ async def create(
             return replay
         out: dict[str, bytes] = {}
 
-        def finish(conn: Connection, post_id: str) -> None:
-            out["body"] = load_post(conn, principal.tenant_id, post_id).model_dump_json().encode()
+        def finish(conn: Connection, post: Row, targets: list[Row]) -> None:
+            out["body"] = post_public(post, targets).model_dump_json().encode()
             idem.finish(conn, 201, out["body"])
 
         try:
