@@ -58,6 +58,8 @@ def transition(
 
 def refresh_post_status(conn: Connection, tenant_id: str, post_id: str, now: datetime) -> None:
     """Recompute a post's rollup status; ledger it when it changes."""
+    posts.lock_post(conn, post_id)
+    # Read after the lock: under READ COMMITTED this sees every target committed before us.
     new_status = rollup(posts.target_statuses(conn, post_id))
     if posts.set_post_status(conn, post_id, new_status.value, now):
         ledger.append_event(

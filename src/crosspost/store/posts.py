@@ -101,6 +101,16 @@ def set_post_status(conn: Connection, post_id: str, status: str, now: datetime) 
     return result.rowcount == 1
 
 
+def lock_post(conn: Connection, post_id: str) -> None:
+    """Serialise rollups of one post: on PostgreSQL, lock its row until the transaction ends.
+
+    Without it, two targets finishing at once each see the other as unfinished and both
+    write a stale rollup. (SQLite already runs one writer at a time.)
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(posts.c.id).where(posts.c.id == post_id).with_for_update())
+
+
 def target_statuses(conn: Connection, post_id: str) -> list[str]:
     """The statuses of a post's targets."""
     query = sa.select(targets.c.status).where(targets.c.post_id == post_id)
