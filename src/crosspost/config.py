@@ -88,9 +88,9 @@ class Settings(BaseSettings):
 
     @field_validator("master_keys", "hash_key")
     @classmethod
-    def _reject_placeholders(cls, value: str | None) -> str | None:
+    def _reject_example_secrets(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in {"changeme", "changethis", "secret"}:
-            raise ValueError("replace the placeholder secret with a generated key")
+            raise ValueError("replace the example secret with a generated key")
         return value
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -57,7 +58,7 @@ def _held_any(leases: Sequence[Lease]) -> sa.ColumnElement[bool]:
     )
 
 
-class SqlJobStore:
+class SqlJobStore(abc.ABC):
     """`JobStore` over SQLAlchemy Core; subclasses say how to pick rows for a claim."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, max_errors: int = 10) -> None:
@@ -77,17 +78,17 @@ class SqlJobStore:
 
     # Dialect hooks -------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _insert(self) -> Insert:
         """A dialect INSERT into jobs that can say ON CONFLICT DO NOTHING."""
-        raise NotImplementedError
 
     def _due_order(self) -> tuple[sa.ColumnElement[object], ...]:
         """How due jobs are ordered: earliest run_at first, then oldest."""
         return (jobs.c.run_at, jobs.c.id)
 
+    @abc.abstractmethod
     def _pick(self, query: Select[tuple[int]], name: str) -> sa.FromClause:
         """Turn a SELECT of job ids into something a claim may take rows from."""
-        raise NotImplementedError
 
     def _run_claim(
         self, conn: Connection, claim: Update, params: dict[str, Any]
@@ -95,7 +96,7 @@ class SqlJobStore:
         """Run the claim statement in the claim's transaction; returns the changed rows."""
         return conn.execute(claim, params).mappings().all()
 
-    def _after_enqueue(self, conn: Connection) -> None:
+    def _after_enqueue(self, conn: Connection) -> None:  # noqa: B027 - optional hook
         """Signal other processes (inside the caller's transaction) that work arrived."""
 
     def listen(self, on_wake: Callable[[], None], stop: threading.Event) -> bool:

@@ -162,3 +162,16 @@ class PlatformClient(abc.ABC):
     def is_commit(self, session: dict[str, Any]) -> bool:
         """True when the next `step` would perform the irreversible call."""
         return session.get("phase") in self.commit_phases
+
+
+def upload_step(
+    session: dict[str, Any], previous: dict[str, Any], offset: int, total: int
+) -> StepResult:
+    """An `uploading` result at `offset`, with an `upload_progress` event every 10 %."""
+    result = StepResult(session, TargetStatus.UPLOADING, bytes_sent=offset, bytes_total=total)
+    decile = offset * 10 // total if total else 10
+    if decile > int(previous.get("progress_decile", 0)):
+        session["progress_decile"] = decile
+        result.event = "upload_progress"
+        result.event_data = {"bytes_sent": offset, "bytes_total": total}
+    return result

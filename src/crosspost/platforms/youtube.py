@@ -21,6 +21,7 @@ from crosspost.platforms.base import (
     PlatformClient,
     PublishRequest,
     StepResult,
+    upload_step,
 )
 from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
 from crosspost.platforms.oauth import json_body, refresh_grant, send
@@ -213,13 +214,7 @@ class YouTubeClient(PlatformClient):
         new = {k: v for k, v in session.items() if k != "commit_attempted"}
         new["offset"] = offset
         new["phase"] = "upload_final" if media.size - offset <= chunk else "upload"
-        result = StepResult(new, TargetStatus.UPLOADING, bytes_sent=offset, bytes_total=media.size)
-        decile = offset * 10 // media.size
-        if decile > int(session.get("progress_decile", 0)):
-            new["progress_decile"] = decile
-            result.event = "upload_progress"
-            result.event_data = {"bytes_sent": offset, "bytes_total": media.size}
-        return result
+        return upload_step(new, session, offset, media.size)
 
     def _uploaded(
         self, session: dict[str, Any], response: httpx.Response, media: MediaFile
