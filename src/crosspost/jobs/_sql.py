@@ -46,9 +46,13 @@ def _job(row: RowMapping) -> Job:
     )
 
 
-def _held(job_id: int, attempts: int) -> sa.ColumnElement[bool]:
-    """The fencing predicate: the row is still running under this claim."""
-    return sa.and_(jobs.c.id == job_id, jobs.c.attempts == attempts, jobs.c.status == _RUNNING)
+# Built once: an UPDATE of a held job whose SET columns come from the execute() parameters.
+# Statement construction per call cost more than the SQL on the hot path (fence, settle).
+_UPDATE_HELD = jobs.update().where(
+    jobs.c.id == sa.bindparam("held_id"),
+    jobs.c.attempts == sa.bindparam("held_attempts"),
+    jobs.c.status == _RUNNING,
+)
 
 
 def _held_any(leases: Sequence[Lease]) -> sa.ColumnElement[bool]:
@@ -232,9 +236,13 @@ class SqlJobStore(abc.ABC):
         now = self.clock.now()
         with self.db.write() as conn:
             result = conn.execute(
-                jobs.update()
-                .where(_held(job_id, attempts))
-                .values(lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+                _UPDATE_HELD,
+                {
+                    "held_id": job_id,
+                    "held_attempts": attempts,
+                    "lease_until": now + timedelta(seconds=lease_seconds),
+                    "updated_at": now,
+                },
             )
         return result.rowcount == 1
 
@@ -272,11 +280,11 @@ class SqlJobStore(abc.ABC):
 
     def _settle(self, job_id: int, attempts: int, **values: Any) -> bool:
         with self.db.write() as conn:
-            result = conn.execute(
-                jobs.update()
-                .where(_held(job_id, attempts))
-                .values(lease_until=None, locked_by=None, updated_at=self.clock.now(), **values)
+            # `values` may hold SQL expressions (errors + 1, CASE …), so they go in values().
+            stmt = _UPDATE_HELD.values(
+                lease_until=None, locked_by=None, updated_at=self.clock.now(), **values
             )
+            result = conn.execute(stmt, {"held_id": job_id, "held_attempts": attempts})
         return result.rowcount == 1
 
     def release(self, leases: Sequence[Lease]) -> int:
@@ -300,7 +308,8 @@ class SqlJobStore(abc.ABC):
         no claim can take the job over between this check and the caller's commit.
         """
         result = conn.execute(
-            jobs.update().where(_held(job_id, attempts)).values(updated_at=self.clock.now())
+            _UPDATE_HELD,
+            {"held_id": job_id, "held_attempts": attempts, "updated_at": self.clock.now()},
         )
         if result.rowcount != 1:
             raise LeaseLost(f"job {job_id} is no longer held at attempt {attempts}", job_id=job_id)

@@ -68,13 +68,15 @@ def get_target(conn: Connection, target_id: str, *, tenant_id: str | None = None
     return one(conn.execute(query))
 
 
+# Built once; the SET columns come from the parameters of each execute().
+_UPDATE_LIVE_TARGET = targets.update().where(
+    targets.c.id == sa.bindparam("target_key"), targets.c.status != "cancelled"
+)
+
+
 def update_target(conn: Connection, target_id: str, **values: Any) -> bool:
     """Update columns of one target unless it was cancelled meanwhile; True if updated."""
-    result = conn.execute(
-        targets.update()
-        .where(targets.c.id == target_id, targets.c.status != "cancelled")
-        .values(**values)
-    )
+    result = conn.execute(_UPDATE_LIVE_TARGET, {"target_key": target_id, **values})
     return result.rowcount == 1
 
 
