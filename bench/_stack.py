@@ -52,6 +52,7 @@ def running_server(
     workers: int = 4,
     extra_env: dict[str, str] | None = None,
     split: bool = False,
+    worker_processes: int = 1,
 ) -> Iterator[Server]:
     """`crosspost serve --sandbox` in a subprocess with its own home folder and ports.
 
@@ -82,7 +83,8 @@ def running_server(
         _wait_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
         if split:
             worker = [*cli, "worker", "--concurrency", str(workers)]
-            procs.append(subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL))
+            for _ in range(worker_processes):
+                procs.append(subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL))
         key = (
             subprocess.run(
                 [*cli, "keys", "create", "--name", "bench", "--mode", "test"],

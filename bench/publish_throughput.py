@@ -31,6 +31,9 @@ def main() -> None:
     parser.add_argument(
         "--split", action="store_true", help="fakes, API and workers in separate processes"
     )
+    parser.add_argument(
+        "--worker-processes", type=int, default=1, help="with --split: worker processes"
+    )
     args = parser.parse_args()
     from crosspost.media.samples import make_video
 
@@ -43,7 +46,11 @@ def main() -> None:
         "CROSSPOST_FAKE_PROCESSING_SECONDS": "0.05",
     }
     with running_server(
-        database_url=args.database_url, workers=args.workers, extra_env=extra, split=args.split
+        database_url=args.database_url,
+        workers=args.workers,
+        extra_env=extra,
+        split=args.split,
+        worker_processes=args.worker_processes,
     ) as server:
         clip = Path(tempfile.mkdtemp()) / "clip.mp4"
         make_video(clip, seconds=1.0)
@@ -91,7 +98,9 @@ def main() -> None:
                     break
                 cursor = page["next_cursor"]
         targets = 2 * args.posts
-        layout = "split processes" if args.split else "one process"
+        layout = (
+            f"split processes ({args.worker_processes} worker)" if args.split else "one process"
+        )
         print(
             f"database: {args.database_url or 'embedded SQLite'}, {layout}, workers: {args.workers}"
         )
