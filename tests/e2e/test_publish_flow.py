@@ -212,3 +212,25 @@ def test_accounts_listing_and_tenant_isolation(stack: Stack, tmp_path: Path) -> 
         assert them.get("/v1/accounts").json() == []
         refused = them.post("/v1/posts", json={"media_id": media["id"], "targets": ["youtube"]})
         assert refused.status_code == 422 and refused.json()["code"] == "media_not_found"
+
+
+def test_cancel_is_refused_once_the_post_exists_upstream(stack: Stack, tmp_path: Path) -> None:
+    """After the final chunk the video exists on YouTube: cancelling is refused, not faked."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    stack.fake("youtube", "faults", json={"processing_seconds": 1.5})
+    post_id = stack.http.post(
+        "/v1/posts", json={"media_id": media["id"], "targets": ["youtube"]}
+    ).json()["id"]
+    stack.wait_post(
+        post_id,
+        lambda p: (
+            p["targets"][0]["status"] == "publishing"
+            and len(stack.fake("youtube", "state")["posts"]) == 1
+        ),
+    )
+    refused = stack.http.post(f"/v1/posts/{post_id}/cancel")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "not_cancellable"
+    post = stack.wait_post(post_id, lambda p: p["status"] in FINAL)
+    assert post["status"] == "published"
+    assert len(stack.fake("youtube", "state")["posts"]) == 1

@@ -36,6 +36,8 @@ from crosspost.vault import credentials as vault_creds
 KIND = "publish.v1"
 _DEFAULT_WAIT = {ErrorKind.RATE_LIMITED: 60.0, ErrorKind.QUOTA: 3600.0}
 _RECONCILE_DELAY = 1.0
+# Engine-owned session key: the irreversible call succeeded (the post exists upstream).
+_COMMITTED = "_committed"
 
 
 def dedupe_key(target_id: str) -> str:
@@ -235,8 +237,9 @@ class _PublishRun:
             if self.ctx.lost:
                 return Done()
             committing = False
+            reconciling = bool(session.get("commit_attempted"))
             try:
-                if session.get("commit_attempted"):
+                if reconciling:
                     if target["status"] != TargetStatus.RECONCILING.value:
                         self._write(
                             target, status=TargetStatus.RECONCILING, event="publish_reconciling"
@@ -265,6 +268,15 @@ class _PublishRun:
                 elif committing:
                     session = {k: v for k, v in session.items() if k != "commit_attempted"}
                 return self._on_error(target, session, err)
+            if committing or (
+                reconciling and result.status in (TargetStatus.PROCESSING, TargetStatus.PUBLISHED)
+            ):
+                # The post now exists on the platform: from here on it cannot be cancelled.
+                result.session = {**result.session, _COMMITTED: True}
+            elif session.get(_COMMITTED):
+                result.session = {**result.session, _COMMITTED: True}
+            if result.session.get(_COMMITTED) and not result.status.terminal:
+                result.status = TargetStatus.PUBLISHING
             outcome = self._apply(target, result)
             if outcome is not None:
                 return outcome
