@@ -29,3 +29,20 @@ from crosspost.engine.rollup import rollup
 def test_rollup(targets: list[str], expected: PostStatus) -> None:
     """Each combination of target statuses gives the documented post status."""
     assert rollup(targets) is expected
+
+
+def test_skipped_rollups_never_change_the_result() -> None:
+    """Every move the engine skips recomputing leaves the rollup equal, for any sibling."""
+    from crosspost.domain.enums import TargetStatus
+    from crosspost.engine.transitions import _may_change_rollup
+
+    for old in TargetStatus:
+        for new in TargetStatus:
+            if _may_change_rollup(old, new):
+                continue
+            for sibling in TargetStatus:
+                assert rollup([old.value, sibling.value]) is rollup([new.value, sibling.value]), (
+                    old,
+                    new,
+                    sibling,
+                )

@@ -52,8 +52,20 @@ def transition(
             now=now,
             data={"platform": target["platform"], **(data or {})},
         )
-    if status is not None and status.value != target["status"]:
+    if status is not None and _may_change_rollup(TargetStatus(target["status"]), status):
         refresh_post_status(conn, target["tenant_id"], target["post_id"], now)
+
+
+def _may_change_rollup(old: TargetStatus, new: TargetStatus) -> bool:
+    """False for moves between in-flight states, which leave every rollup unchanged.
+
+    The rollup only looks at terminal states and at `scheduled`; skipping the others saves
+    two statements on most writes of the publish loop.
+    """
+    if old is new:
+        return False
+    quiet = {TargetStatus.SCHEDULED}
+    return old.terminal or new.terminal or old in quiet or new in quiet
 
 
 def refresh_post_status(conn: Connection, tenant_id: str, post_id: str, now: datetime) -> None:
