@@ -85,3 +85,21 @@ def test_processing_failure_is_explained(stack: Stack, tmp_path: Path) -> None:
     assert post["status"] == "failed"
     error = post["targets"][0]["last_error"]
     assert error["kind"] == "permanent" and error["message"]
+
+
+def test_dead_refresh_token_parks_the_target_as_needs_reauth(stack: Stack, tmp_path: Path) -> None:
+    """The platform forgot our tokens: refresh fails with invalid_grant, the target waits
+    as `needs_reauth` (not failed) and the account says why."""
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    stack.fake("youtube", "reset", json={})  # every token the fake issued is gone
+    post = stack.wait_post(
+        _post(stack, media["id"], "youtube"),
+        lambda p: p["targets"][0]["status"] == "needs_reauth",
+    )
+    target = post["targets"][0]
+    assert target["last_error"]["kind"] == "auth"
+    account = stack.http.get(f"/v1/accounts/{target['account_id']}").json()
+    assert account["status"] == "needs_reauth"
+    assert "invalid_grant" in account["last_error"]
+    assert post["status"] == "publishing"  # parked, not failed
+    assert stack.fake("youtube", "state")["posts"] == []

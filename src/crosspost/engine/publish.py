@@ -150,7 +150,8 @@ class _PublishRun:
         if status.terminal:
             return Done()
         if loaded.account["status"] != AccountStatus.ACTIVE.value:
-            # Parked: reconnecting the account re-enqueues its waiting targets.
+            # Parked, not failed: the job ends here and the target waits for the account
+            # to be reconnected, which must enqueue it again.
             if status is not TargetStatus.NEEDS_REAUTH:
                 self._write(
                     target,
