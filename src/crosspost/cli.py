@@ -133,14 +133,16 @@ def _start_sandbox(svc: Any, tenant_id: str) -> tuple[str, Any]:
 
 
 def _fake_config(settings: Settings) -> Any:
-    from crosspost.fakes.base import FakeConfig  # noqa: PLC0415
+    from crosspost.fakes.base import FakeConfig, Faults  # noqa: PLC0415
 
     config = FakeConfig(
         client_id=settings.sandbox_client_id,
         client_secret=settings.sandbox_client_secret,
-        failure_rate=settings.fake_failure_rate,
-        latency_ms=settings.fake_latency_ms,
-        processing_seconds=settings.fake_processing_seconds,
+        faults=Faults(
+            failure_rate=settings.fake_failure_rate,
+            latency_ms=settings.fake_latency_ms,
+            processing_seconds=settings.fake_processing_seconds,
+        ),
     )
     if not settings.fake_rate_limits:
         config = dataclasses.replace(

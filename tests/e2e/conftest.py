@@ -19,7 +19,7 @@ from crosspost.engine.sandbox import provision_sandbox_accounts
 from crosspost.engine.services import Services
 from crosspost.engine.worker import build_runner
 from crosspost.fakes.app import create_sandbox_app
-from crosspost.fakes.base import FakeConfig
+from crosspost.fakes.base import FakeConfig, Faults
 from crosspost.fakes.server import RunningServer, serve_in_thread
 from crosspost.jobs import Runner
 from crosspost.jobs.backoff import set_testing
@@ -31,7 +31,7 @@ from crosspost.store import migrate
 @pytest.fixture(scope="session")
 def fakes() -> Iterator[RunningServer]:
     """The platform fakes, shared by the session (reset before each test)."""
-    server = serve_in_thread(create_sandbox_app(FakeConfig(processing_seconds=0.05)))
+    server = serve_in_thread(create_sandbox_app(FakeConfig(faults=Faults(processing_seconds=0.05))))
     yield server
     server.stop()
 

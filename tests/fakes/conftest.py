@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from crosspost.fakes import FakeConfig, RunningServer, create_sandbox_app, serve_in_thread
+from crosspost.fakes.base import Faults
 
 # 2027-01-15 09:00 UTC, i.e. 01:00 in Pacific time: far from a quota-day boundary.
 START = 1_800_003_600.0
@@ -66,7 +67,7 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     def make(**overrides: Any) -> Sandbox:
         clock = ManualClock()
         overrides.setdefault("processing_seconds", 5.0)
-        config = FakeConfig(clock=clock, **overrides)
+        config = FakeConfig.of(clock=clock, **overrides)
         sandbox = Sandbox(serve_in_thread(create_sandbox_app(config)), clock)
         started.append(sandbox)
         return sandbox
@@ -81,7 +82,9 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
 def _shared_sandbox() -> Iterator[tuple[RunningServer, ManualClock]]:
     # Stopping uvicorn takes ~0.2 s, so tests on the default config share one server.
     clock = ManualClock()
-    server = serve_in_thread(create_sandbox_app(FakeConfig(clock=clock, processing_seconds=5.0)))
+    server = serve_in_thread(
+        create_sandbox_app(FakeConfig(clock=clock, faults=Faults(processing_seconds=5.0)))
+    )
     yield server, clock
     server.stop()
 

@@ -94,7 +94,7 @@ def make_sandbox() -> Iterator[SandboxFactory]:
 
     def start(**config: Any) -> Sandbox:
         clock = FrozenClock(datetime(2026, 3, 10, 20, 0, tzinfo=UTC))
-        fake_config = FakeConfig(clock=lambda: clock.now().timestamp(), **config)
+        fake_config = FakeConfig.of(clock=lambda: clock.now().timestamp(), **config)
         server = serve_in_thread(create_sandbox_app(fake_config))
         servers.append(server)
         http = new_http_client(timeout=10.0)

@@ -12,7 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -24,53 +24,6 @@ from starlette.types import Receive, Scope, Send
 from crosspost.fakes.tokens import Account, AuthFailure, Grant, RateWindow, TokenStore
 
 DEFAULT_TIKTOK_PRIVACY = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY")
-
-
-@dataclass
-class FakeConfig:
-    """Everything a fake can be told at start; the fault fields are the initial fault config.
-
-    ``clock`` returns epoch seconds (tests inject one and move it instead of sleeping); ``seed``
-    seeds each fake's ``random.Random`` (fault draws, processing failures), reseeded on reset.
-    Limits, lifetimes and quotas default to the real platforms' documented values.
-    """
-
-    client_id: str = "sandbox-client"
-    client_secret: str = "sandbox-secret"  # noqa: S105 - the sandbox's published fake secret
-    seed: int = 0
-    clock: Callable[[], float] = time.time
-    # Initial faults (see Faults); changeable at runtime on /{platform}/_fake/faults.
-    failure_rate: float = 0.0
-    rate_limit_rate: float = 0.0
-    retry_after_seconds: int = 1
-    latency_ms: int = 0
-    reset_mid_chunk_rate: float = 0.0
-    drop_response_after_commit: int = 0
-    quota_exhausted: bool = False
-    processing_seconds: float = 0.2
-    processing_fail_rate: float = 0.0
-    # YouTube
-    youtube_access_ttl_seconds: int = 3600
-    quota_model: Literal["legacy", "buckets"] = "buckets"
-    youtube_daily_units: int = 10_000
-    youtube_insert_units_legacy: int = 1600
-    youtube_insert_calls_per_day: int = 100
-    youtube_session_ttl_seconds: float = 7 * 86400.0
-    youtube_failure_reason: str = "conversion"
-    # TikTok
-    tiktok_access_ttl_seconds: int = 86400
-    tiktok_refresh_ttl_seconds: int = 365 * 86400
-    tiktok_privacy_level_options: tuple[str, ...] = DEFAULT_TIKTOK_PRIVACY
-    tiktok_max_video_post_duration_sec: int = 600
-    tiktok_comment_disabled: bool = False
-    tiktok_duet_disabled: bool = False
-    tiktok_stitch_disabled: bool = False
-    tiktok_creator_info_per_minute: int = 20
-    tiktok_init_per_minute: int = 6
-    tiktok_status_per_minute: int = 30
-    tiktok_verified_url_prefixes: tuple[str, ...] = ()
-    tiktok_upload_url_ttl_seconds: float = 3600.0
-    tiktok_fail_reason: str = "file_format_check_failed"
 
 
 _RATES = ("failure_rate", "rate_limit_rate", "reset_mid_chunk_rate", "processing_fail_rate")
@@ -97,8 +50,8 @@ class Faults:
 
     @classmethod
     def from_config(cls, config: FakeConfig) -> Faults:
-        """The initial faults a config asks for."""
-        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+        """A fresh copy of the initial faults a config asks for."""
+        return replace(config.faults)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
@@ -129,6 +82,52 @@ class Faults:
                     raise FaultError(f"{key} must be a non-negative number")
                 changes[key] = float(value)
         return replace(self, **changes)
+
+
+@dataclass
+class FakeConfig:
+    """Everything a fake can be told at start; the fault fields are the initial fault config.
+
+    ``clock`` returns epoch seconds (tests inject one and move it instead of sleeping); ``seed``
+    seeds each fake's ``random.Random`` (fault draws, processing failures), reseeded on reset.
+    Limits, lifetimes and quotas default to the real platforms' documented values.
+    """
+
+    @classmethod
+    def of(cls, **settings: Any) -> FakeConfig:
+        """A config from flat keywords: fault names go to `faults`, the rest to the config."""
+        names = {f.name for f in fields(Faults)}
+        faults = Faults(**{k: v for k, v in settings.items() if k in names})
+        return cls(faults=faults, **{k: v for k, v in settings.items() if k not in names})
+
+    client_id: str = "sandbox-client"
+    client_secret: str = "sandbox-secret"  # noqa: S105 - the sandbox's published fake secret
+    seed: int = 0
+    clock: Callable[[], float] = time.time
+    # Initial faults; changeable at runtime on /{platform}/_fake/faults.
+    faults: Faults = field(default_factory=Faults)
+    # YouTube
+    youtube_access_ttl_seconds: int = 3600
+    quota_model: Literal["legacy", "buckets"] = "buckets"
+    youtube_daily_units: int = 10_000
+    youtube_insert_units_legacy: int = 1600
+    youtube_insert_calls_per_day: int = 100
+    youtube_session_ttl_seconds: float = 7 * 86400.0
+    youtube_failure_reason: str = "conversion"
+    # TikTok
+    tiktok_access_ttl_seconds: int = 86400
+    tiktok_refresh_ttl_seconds: int = 365 * 86400
+    tiktok_privacy_level_options: tuple[str, ...] = DEFAULT_TIKTOK_PRIVACY
+    tiktok_max_video_post_duration_sec: int = 600
+    tiktok_comment_disabled: bool = False
+    tiktok_duet_disabled: bool = False
+    tiktok_stitch_disabled: bool = False
+    tiktok_creator_info_per_minute: int = 20
+    tiktok_init_per_minute: int = 6
+    tiktok_status_per_minute: int = 30
+    tiktok_verified_url_prefixes: tuple[str, ...] = ()
+    tiktok_upload_url_ttl_seconds: float = 3600.0
+    tiktok_fail_reason: str = "file_format_check_failed"
 
 
 class AbortConnection(Response):
@@ -244,10 +243,14 @@ class PlatformFake(ABC):
         """A seeded coin flip that comes up True with probability ``rate``."""
         return rate > 0.0 and self.rng.random() < rate
 
-    async def injected_fault(self) -> Response | None:
-        """Apply latency, then maybe answer with an injected 5xx or 429 instead of the API."""
+    async def injected_latency(self) -> None:
+        """Wait the configured latency, if any."""
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
+
+    async def injected_fault(self) -> Response | None:
+        """Apply latency, then maybe answer with an injected 5xx or 429 instead of the API."""
+        await self.injected_latency()
         if self.chance(self.faults.failure_rate):
             return self.server_error()
         if self.chance(self.faults.rate_limit_rate):
@@ -331,7 +334,7 @@ class PlatformFake(ABC):
 
     async def _faults(self, request: Request) -> Response:
         if request.method == "DELETE":
-            self.faults = Faults(processing_seconds=self.config.processing_seconds)
+            self.faults = Faults(processing_seconds=self.config.faults.processing_seconds)
         elif request.method == "POST":
             try:
                 patch = await request.json()

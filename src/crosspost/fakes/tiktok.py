@@ -399,8 +399,7 @@ class TikTokFake(PlatformFake):
 
     async def _token(self, request: Request) -> Response:
         self.calls["oauth.token"] += 1
-        if self.faults.latency_ms:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
+        await self.injected_latency()
         result = await refresh_request(
             request,
             self.tokens,

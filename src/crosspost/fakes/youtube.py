@@ -6,7 +6,6 @@ as they arrive, never held in memory.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -389,8 +388,7 @@ class YouTubeFake(PlatformFake):
 
     async def _token(self, request: Request) -> Response:
         self.calls["oauth.token"] += 1
-        if self.faults.latency_ms:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
+        await self.injected_latency()
         result = await refresh_request(
             request,
             self.tokens,
