@@ -48,6 +48,12 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = 4 * 1024**3
     max_json_bytes: int = 1024 * 1024
+    auth_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a verified API key is trusted without a look-up; a revocation "
+        "reaches other API processes within this time (0 disables the cache).",
+    )
 
     workers: int = Field(default=4, ge=0, description="Worker threads in `serve`.")
     job_lease_seconds: float = Field(default=30.0, gt=0)

@@ -251,3 +251,24 @@ def test_idempotency_key(stack: Stack, tmp_path: Path) -> None:
     assert fixed.status_code == 201
     posts_total = stack.http.get("/v1/posts", params={"limit": 100}).json()["data"]
     assert len(posts_total) == 2
+
+
+def test_key_cache_trusts_a_key_for_its_ttl_and_forgets_revoked_keys(stack: Stack) -> None:
+    """A cached key skips the look-up until its TTL; `forget` makes a revocation immediate."""
+    from crosspost.api.auth import KeyCache, authenticate
+    from crosspost.errors import Unauthorized
+    from crosspost.store import tenants
+
+    header = f"Bearer {stack.key}"
+    cache = KeyCache(ttl=3600)
+    principal = authenticate(stack.svc, header, cache)
+    with stack.svc.db.write() as conn:
+        assert tenants.revoke_api_key(
+            conn, stack.tenant_id, principal.key_id, stack.svc.clock.now()
+        )
+    assert authenticate(stack.svc, header, cache) == principal  # served from the cache
+    with pytest.raises(Unauthorized, match="Invalid API key"):
+        authenticate(stack.svc, header, KeyCache(ttl=0))  # no cache: revoked at once
+    cache.forget(principal.key_id)
+    with pytest.raises(Unauthorized, match="Invalid API key"):
+        authenticate(stack.svc, header, cache)

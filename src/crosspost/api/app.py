@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from crosspost import __version__
 from crosspost.api import errors
+from crosspost.api.auth import KeyCache
 from crosspost.api.metrics import Metrics, MetricsMiddleware
 from crosspost.api.routes import accounts, health, media, posts
 from crosspost.engine.services import Services
@@ -29,6 +30,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     )
     app.state.services = svc
     app.state.wake_workers = wake_workers or (lambda: None)
+    app.state.key_cache = KeyCache(svc.settings.auth_cache_seconds)
     app.state.metrics = Metrics(svc.jobs)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from crosspost.domain.enums import Mode
 from crosspost.engine.services import Services
@@ -30,7 +31,43 @@ class Principal:
             raise Forbidden(f"this API key lacks the {scope!r} scope", code="insufficient_scope")
 
 
-def authenticate(svc: Services, authorization: str | None) -> Principal:
+class KeyCache:
+    """Recently verified keys, so a busy client costs one key look-up per `ttl` seconds.
+
+    A revocation made through this process drops the entry at once (`forget`); another
+    process notices within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float, *, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal, datetime | None]] = {}
+
+    def get(self, key_hash: str) -> tuple[Principal, datetime | None] | None:
+        """The cached principal and key expiry, if still fresh."""
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1], entry[2]
+
+    def put(self, key_hash: str, principal: Principal, expires_at: datetime | None) -> None:
+        """Remember a verified key."""
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # rare: cheaper and simpler than an LRU
+        self._entries[key_hash] = (time.monotonic() + self.ttl, principal, expires_at)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key (revoked or rolled) from the cache."""
+        for key_hash, entry in list(self._entries.items()):
+            if entry[1].key_id == key_id:
+                self._entries.pop(key_hash, None)
+
+
+def authenticate(
+    svc: Services, authorization: str | None, cache: KeyCache | None = None
+) -> Principal:
     """Resolve an `Authorization: Bearer cp_…` header to a principal, or raise 401."""
     if not authorization:
         raise Unauthorized(
@@ -52,15 +89,28 @@ def authenticate(svc: Services, authorization: str | None) -> Principal:
             "Invalid API key (malformed or mistyped)", code="invalid_api_key", **_CHALLENGE
         )
     now = svc.clock.now()
+    key_hash = hash_key(parsed.raw, svc.hash_key)
+    cached = cache.get(key_hash) if cache is not None else None
+    if cached is not None:
+        principal, expires_at = cached
+        _check_expiry(expires_at, now)
+        return principal
     with svc.db.read() as conn:
-        row = tenants.find_api_key(conn, hash_key(parsed.raw, svc.hash_key))
+        row = tenants.find_api_key(conn, key_hash)
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("Invalid API key", code="invalid_api_key", **_CHALLENGE)
-    if row["expires_at"] is not None and row["expires_at"] <= now:
-        raise Unauthorized(
-            "API key expired; create a new one", code="api_key_expired", **_CHALLENGE
-        )
+    _check_expiry(row["expires_at"], now)
     if row["last_used_at"] is None or now - row["last_used_at"] >= _TOUCH_EVERY:
         with svc.db.write() as conn:
             tenants.touch_api_key(conn, row["id"], now)
-    return Principal(row["tenant_id"], row["id"], Mode(row["mode"]), frozenset(row["scopes"]))
+    principal = Principal(row["tenant_id"], row["id"], Mode(row["mode"]), frozenset(row["scopes"]))
+    if cache is not None:
+        cache.put(key_hash, principal, row["expires_at"])
+    return principal
+
+
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and expires_at <= now:
+        raise Unauthorized(
+            "API key expired; create a new one", code="api_key_expired", **_CHALLENGE
+        )

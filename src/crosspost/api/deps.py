@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from crosspost.api.auth import Principal, authenticate
+from crosspost.api.auth import KeyCache, Principal, authenticate
 from crosspost.engine.services import Services
 
 
@@ -19,12 +19,14 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(
+async def get_principal(
+    request: Request,
     svc: ServicesDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     """The authenticated caller."""
-    return authenticate(svc, authorization)
+    cache: KeyCache = request.app.state.key_cache
+    return await svc.db.run(authenticate, svc, authorization, cache)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -32,10 +32,23 @@ def get_account_by_id(conn: Connection, account_id: str) -> Row | None:
     return one(conn.execute(sa.select(social_accounts).where(social_accounts.c.id == account_id)))
 
 
+_OF_TENANT_IN_MODE = (
+    sa.select(social_accounts)
+    .where(
+        social_accounts.c.tenant_id == sa.bindparam("tenant_id"),
+        social_accounts.c.mode == sa.bindparam("mode"),
+    )
+    .order_by(social_accounts.c.id)
+)
+
+
 def find_accounts(
     conn: Connection, tenant_id: str, *, platform: str | None = None, mode: str | None = None
 ) -> list[Row]:
     """A tenant's accounts, oldest first, optionally of one platform and mode."""
+    if platform is None and mode is not None:
+        # The hot case (every POST /v1/posts): a constant statement, no construction cost.
+        return every(conn.execute(_OF_TENANT_IN_MODE, {"tenant_id": tenant_id, "mode": mode}))
     query = sa.select(social_accounts).where(social_accounts.c.tenant_id == tenant_id)
     if platform is not None:
         query = query.where(social_accounts.c.platform == platform)

@@ -13,6 +13,8 @@ from crosspost.ids import new_id
 from crosspost.store.rows import Row, every
 from crosspost.store.tables import ledger_events
 
+_INSERT = ledger_events.insert()
+
 
 def append_event(
     conn: Connection,
@@ -28,7 +30,7 @@ def append_event(
     """Append one event in the caller's transaction."""
     event_id = new_id("evt")
     conn.execute(
-        ledger_events.insert(),
+        _INSERT,
         {
             "id": event_id,
             "tenant_id": tenant_id,

@@ -16,8 +16,12 @@ def insert_media(conn: Connection, **values: Any) -> None:
     conn.execute(media.insert().values(**values))
 
 
+_GET = sa.select(media).where(
+    media.c.id == sa.bindparam("media_id"), media.c.tenant_id == sa.bindparam("tenant_id")
+)
+
+
 def get_media(conn: Connection, tenant_id: str, media_id: str) -> Row | None:
     """A tenant's media row."""
-    return one(
-        conn.execute(sa.select(media).where(media.c.id == media_id, media.c.tenant_id == tenant_id))
-    )
+    # A constant statement skips SQLAlchemy's per-call construction and cache-key work.
+    return one(conn.execute(_GET, {"media_id": media_id, "tenant_id": tenant_id}))

@@ -12,15 +12,18 @@ from sqlalchemy.engine import Connection
 from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import posts, targets
 
+# Constant statements with bound parameters: building `.values(...)` (or even a bare
+# `.insert()`) per call costs more than the SQL itself on SQLite.
+_INSERT_POST = posts.insert()
+_INSERT_TARGETS = targets.insert()
+
 
 def insert_post(
     conn: Connection, post: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Insert a post and its targets."""
-    # Constant statements with bound parameters hit SQLAlchemy's compiled cache; building
-    # `.values(...)` per call costs more than the SQL itself on SQLite.
-    conn.execute(posts.insert(), dict(post))
-    conn.execute(targets.insert(), [dict(r) for r in rows])
+    conn.execute(_INSERT_POST, dict(post))
+    conn.execute(_INSERT_TARGETS, [dict(r) for r in rows])
 
 
 def get_post(conn: Connection, tenant_id: str, post_id: str) -> Row | None:

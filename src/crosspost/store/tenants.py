@@ -54,9 +54,12 @@ def insert_api_key(
     return key_id
 
 
+_BY_HASH = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("key_hash"))
+
+
 def find_api_key(conn: Connection, key_hash: str) -> Row | None:
     """The key row with this hash, if any."""
-    return one(conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)))
+    return one(conn.execute(_BY_HASH, {"key_hash": key_hash}))
 
 
 def touch_api_key(conn: Connection, key_id: str, now: datetime) -> None:

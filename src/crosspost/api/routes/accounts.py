@@ -9,6 +9,7 @@ from crosspost.api.errors import problem_responses
 from crosspost.domain.models import AccountPublic
 from crosspost.errors import NotFound
 from crosspost.store import accounts
+from crosspost.store.rows import Row
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 _ERRORS = problem_responses(401, 404)
@@ -19,20 +20,28 @@ def _public(row: dict[str, object]) -> AccountPublic:
 
 
 @router.get("", response_model=list[AccountPublic], responses=_ERRORS)
-def list_accounts(svc: ServicesDep, principal: PrincipalDep) -> list[AccountPublic]:
+async def list_accounts(svc: ServicesDep, principal: PrincipalDep) -> list[AccountPublic]:
     """Accounts usable with this key's mode (test keys see sandbox accounts only)."""
     principal.require("posts:read")
-    with svc.db.read() as conn:
-        rows = accounts.find_accounts(conn, principal.tenant_id, mode=principal.mode.value)
+
+    def read() -> list[Row]:
+        with svc.db.read() as conn:
+            return accounts.find_accounts(conn, principal.tenant_id, mode=principal.mode.value)
+
+    rows = await svc.db.run(read)
     return [_public(r) for r in rows]
 
 
 @router.get("/{account_id}", response_model=AccountPublic, responses=_ERRORS)
-def get_account(account_id: str, svc: ServicesDep, principal: PrincipalDep) -> AccountPublic:
+async def get_account(account_id: str, svc: ServicesDep, principal: PrincipalDep) -> AccountPublic:
     """One account: status, token expiry, scopes, last publish and last error."""
     principal.require("posts:read")
-    with svc.db.read() as conn:
-        row = accounts.get_account(conn, principal.tenant_id, account_id)
+
+    def read() -> Row | None:
+        with svc.db.read() as conn:
+            return accounts.get_account(conn, principal.tenant_id, account_id)
+
+    row = await svc.db.run(read)
     if row is None or row["mode"] != principal.mode.value:
         raise NotFound(f"no account {account_id!r}")
     return _public(row)

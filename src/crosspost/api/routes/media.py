@@ -17,6 +17,7 @@ from crosspost.errors import CrosspostError, NotFound, PayloadTooLarge, Unsuppor
 from crosspost.ids import new_id
 from crosspost.media.probe import probe
 from crosspost.store import media
+from crosspost.store.rows import Row
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
 _ERRORS = problem_responses(401, 404, 411, 413, 415, 422)
@@ -116,15 +117,19 @@ async def upload(
         with svc.db.write() as conn:
             media.insert_media(conn, **row)
 
-    await run_in_threadpool(save)
+    await svc.db.run(save)
     return MediaPublic.model_validate(row)
 
 
 @router.get("/{media_id}", response_model=MediaPublic, responses=_ERRORS)
-def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) -> MediaPublic:
+async def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) -> MediaPublic:
     """A media object's metadata."""
-    with svc.db.read() as conn:
-        row = media.get_media(conn, principal.tenant_id, media_id)
+
+    def read() -> Row | None:
+        with svc.db.read() as conn:
+            return media.get_media(conn, principal.tenant_id, media_id)
+
+    row = await svc.db.run(read)
     if row is None:
         raise NotFound(f"no media {media_id!r}")
     return MediaPublic.model_validate(dict(row))

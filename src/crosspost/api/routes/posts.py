@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Connection
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
@@ -16,6 +15,7 @@ from crosspost.api.views import load_post, post_public, target_public
 from crosspost.domain.enums import PostStatus
 from crosspost.domain.models import LedgerEventPublic, Page, PostCreate, PostPublic, TargetPublic
 from crosspost.engine.posts import cancel_post, create_post
+from crosspost.engine.services import Services
 from crosspost.errors import CrosspostError, NotFound, UnsupportedMediaType
 from crosspost.store import ledger, posts
 from crosspost.store.rows import Row
@@ -68,13 +68,13 @@ async def create(
             raise
         return Response(out["body"], status_code=201, media_type="application/json")
 
-    response = await run_in_threadpool(work)
+    response = await svc.db.run(work)
     request.app.state.wake_workers()
     return response
 
 
 @router.get("", response_model=Page[PostPublic], responses=_ERRORS)
-def list_posts(
+async def list_posts(
     request: Request,
     response: Response,
     svc: ServicesDep,
@@ -86,16 +86,20 @@ def list_posts(
     """A page of posts, newest first; follow `next_cursor` (or the `Link` header)."""
     principal.require("posts:read")
     before = decode_cursor(cursor) if cursor else None
-    with svc.db.read() as conn:
-        rows = posts.list_posts(
-            conn,
-            principal.tenant_id,
-            status=status.value if status else None,
-            before_id=before,
-            limit=limit + 1,
-        )
-        page, has_more = rows[:limit], len(rows) > limit
-        grouped = posts.targets_of(conn, [r["id"] for r in page])
+
+    def read() -> tuple[list[Row], dict[str, list[Row]]]:
+        with svc.db.read() as conn:
+            rows = posts.list_posts(
+                conn,
+                principal.tenant_id,
+                status=status.value if status else None,
+                before_id=before,
+                limit=limit + 1,
+            )
+            return rows, posts.targets_of(conn, [r["id"] for r in rows[:limit]])
+
+    rows, grouped = await svc.db.run(read)
+    page, has_more = rows[:limit], len(rows) > limit
     data = [post_public(r, grouped[r["id"]]) for r in page]
     next_cursor = encode_cursor(page[-1]["id"]) if has_more else None
     if next_cursor:
@@ -104,41 +108,54 @@ def list_posts(
 
 
 @router.get("/{post_id}", response_model=PostPublic, responses=_ERRORS)
-def get_post(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> PostPublic:
+async def get_post(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> PostPublic:
     """A post with every target's status."""
     principal.require("posts:read")
+    return await svc.db.run(_load, svc, principal.tenant_id, post_id)
+
+
+def _load(svc: Services, tenant_id: str, post_id: str) -> PostPublic:
     with svc.db.read() as conn:
-        return load_post(conn, principal.tenant_id, post_id)
+        return load_post(conn, tenant_id, post_id)
 
 
 @router.post("/{post_id}/cancel", response_model=PostPublic, responses=_ERRORS)
-def cancel(request: Request, post_id: str, svc: ServicesDep, principal: PrincipalDep) -> PostPublic:
+async def cancel(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> PostPublic:
     """Cancel every target that has not reached its irreversible publish step."""
     principal.require("posts:write")
-    cancel_post(svc, tenant_id=principal.tenant_id, post_id=post_id)
-    with svc.db.read() as conn:
-        return load_post(conn, principal.tenant_id, post_id)
+    await svc.db.run(cancel_post, svc, tenant_id=principal.tenant_id, post_id=post_id)
+    return await svc.db.run(_load, svc, principal.tenant_id, post_id)
 
 
 @router.get("/{post_id}/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)
-def get_target(
+async def get_target(
     post_id: str, target_id: str, svc: ServicesDep, principal: PrincipalDep
 ) -> TargetPublic:
     """One target: status, attempts, next attempt, external id and URL, last error."""
     principal.require("posts:read")
-    with svc.db.read() as conn:
-        row = posts.get_target(conn, target_id, tenant_id=principal.tenant_id)
+
+    def read() -> Row | None:
+        with svc.db.read() as conn:
+            return posts.get_target(conn, target_id, tenant_id=principal.tenant_id)
+
+    row = await svc.db.run(read)
     if row is None or row["post_id"] != post_id:
         raise NotFound(f"no target {target_id!r} on post {post_id!r}")
     return target_public(row)
 
 
 @router.get("/{post_id}/ledger", response_model=list[LedgerEventPublic], responses=_ERRORS)
-def get_ledger(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> list[LedgerEventPublic]:
+async def get_ledger(
+    post_id: str, svc: ServicesDep, principal: PrincipalDep
+) -> list[LedgerEventPublic]:
     """Every event of the post's publishing, in order, with timestamps."""
     principal.require("posts:read")
-    with svc.db.read() as conn:
-        if posts.get_post(conn, principal.tenant_id, post_id) is None:
-            raise NotFound(f"no post {post_id!r}")
-        rows = ledger.list_events(conn, principal.tenant_id, post_id)
+
+    def read() -> list[Row]:
+        with svc.db.read() as conn:
+            if posts.get_post(conn, principal.tenant_id, post_id) is None:
+                raise NotFound(f"no post {post_id!r}")
+            return ledger.list_events(conn, principal.tenant_id, post_id)
+
+    rows = await svc.db.run(read)
     return [LedgerEventPublic.model_validate(dict(r)) for r in rows]
