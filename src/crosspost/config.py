@@ -9,6 +9,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crosspost.domain.enums import Platform
 
+# Where each fake serves its OAuth token endpoint, relative to its mount (the real paths).
+SANDBOX_TOKEN_PATHS: dict[Platform, str] = {
+    Platform.YOUTUBE: "/token",
+    Platform.TIKTOK: "/v2/oauth/token/",
+    Platform.INSTAGRAM: "/refresh_access_token",
+    Platform.X: "/2/oauth2/token",
+    Platform.LINKEDIN: "/oauth/v2/accessToken",
+    Platform.SOUNDCLOUD: "/oauth/token",
+}
+
 
 class Settings(BaseSettings):
     """Runtime configuration. Defaults give the embedded deployment: SQLite and local disk."""
@@ -77,8 +87,25 @@ class Settings(BaseSettings):
     youtube_client_id: str | None = None
     youtube_client_secret: str | None = None
     tiktok_api_base: str = "https://open.tiktokapis.com"
+    tiktok_token_url: str = "https://open.tiktokapis.com/v2/oauth/token/"
     tiktok_client_key: str | None = None
     tiktok_client_secret: str | None = None
+    instagram_api_base: str = "https://graph.facebook.com"
+    instagram_token_url: str = "https://graph.instagram.com/refresh_access_token"
+    instagram_client_id: str | None = None
+    instagram_client_secret: str | None = None
+    x_api_base: str = "https://api.x.com"
+    x_token_url: str = "https://api.x.com/2/oauth2/token"
+    x_client_id: str | None = None
+    x_client_secret: str | None = None
+    linkedin_api_base: str = "https://api.linkedin.com"
+    linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
+    linkedin_client_id: str | None = None
+    linkedin_client_secret: str | None = None
+    soundcloud_api_base: str = "https://api.soundcloud.com"
+    soundcloud_token_url: str = "https://secure.soundcloud.com/oauth/token"
+    soundcloud_client_id: str | None = None
+    soundcloud_client_secret: str | None = None
 
     # Fault injection for the sandbox fakes (also settable at runtime on /_fake/faults).
     fake_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -125,25 +152,13 @@ class Settings(BaseSettings):
         """API base URL for a platform: the fake for test-mode accounts, the real one otherwise."""
         if test_mode:
             return f"{self.sandbox_base_url}/{platform.value}"
-        return {
-            Platform.YOUTUBE: self.youtube_api_base,
-            Platform.TIKTOK: self.tiktok_api_base,
-        }[platform]
+        return str(getattr(self, f"{platform.value}_api_base"))
 
     def token_url(self, platform: Platform, *, test_mode: bool) -> str:
-        """OAuth token endpoint for a platform."""
+        """OAuth token endpoint for a platform (the fake's own path in test mode)."""
         if test_mode:
-            return (
-                f"{self.sandbox_base_url}/{platform.value}"
-                + {
-                    Platform.YOUTUBE: "/token",
-                    Platform.TIKTOK: "/v2/oauth/token/",
-                }[platform]
-            )
-        return {
-            Platform.YOUTUBE: self.youtube_token_url,
-            Platform.TIKTOK: f"{self.tiktok_api_base}/v2/oauth/token/",
-        }[platform]
+            return f"{self.sandbox_base_url}/{platform.value}{SANDBOX_TOKEN_PATHS[platform]}"
+        return str(getattr(self, f"{platform.value}_token_url"))
 
     def client_credentials(
         self, platform: Platform, *, test_mode: bool = False
@@ -151,7 +166,9 @@ class Settings(BaseSettings):
         """The app's OAuth client id and secret for a platform (the fakes' in test mode)."""
         if test_mode:
             return self.sandbox_client_id, self.sandbox_client_secret
-        return {
-            Platform.YOUTUBE: (self.youtube_client_id, self.youtube_client_secret),
-            Platform.TIKTOK: (self.tiktok_client_key, self.tiktok_client_secret),
-        }[platform]
+        # TikTok calls its client id a "client key"; every other platform a "client id".
+        name = "client_key" if platform is Platform.TIKTOK else "client_id"
+        return (
+            getattr(self, f"{platform.value}_{name}"),
+            getattr(self, f"{platform.value}_client_secret"),
+        )

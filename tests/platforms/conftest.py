@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from crosspost.clock import FrozenClock
+from crosspost.config import SANDBOX_TOKEN_PATHS
 from crosspost.domain.enums import ErrorKind, MediaKind, TargetStatus
 from crosspost.fakes import FakeConfig, create_sandbox_app, serve_in_thread
 from crosspost.platforms.base import (
@@ -36,7 +37,7 @@ from crosspost.platforms.http import new_http_client
 MIB = 1024 * 1024
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"
-TOKEN_PATHS = {"youtube": "/token", "tiktok": "/v2/oauth/token/"}
+TOKEN_PATHS = {platform.value: path for platform, path in SANDBOX_TOKEN_PATHS.items()}
 
 
 @dataclass

@@ -31,3 +31,14 @@ class MediaLimits:
     title_max_chars: int | None = None
     max_hashtags: int | None = None
     forbidden_chars: str = ""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A documented call limit: at most `calls` in any `per_seconds` window, counted per
+    account (one user token) or per app (every account of the platform together)."""
+
+    bucket: str
+    calls: int
+    per_seconds: float
+    per_account: bool = True

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crosspost.domain.enums import AccountStatus, ErrorKind, MediaKind, Mode, Platform, TargetStatus
+from crosspost.engine import pacing
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import mark_needs_reauth, refresh_account
 from crosspost.engine.transitions import TargetCancelled, transition
@@ -239,6 +240,9 @@ class _PublishRun:
                 return Done()
             committing = False
             reconciling = bool(session.get("commit_attempted"))
+            paced = self._pace(loaded, client, request, session, target)
+            if paced is not None:
+                return paced
             try:
                 if reconciling:
                     if target["status"] != TargetStatus.RECONCILING.value:
@@ -284,6 +288,34 @@ class _PublishRun:
             session = result.session
             target["status"] = result.status.value
             target["session"] = session
+
+    def _pace(
+        self,
+        loaded: _Loaded,
+        client: PlatformClient,
+        request: PublishRequest,
+        session: dict[str, Any],
+        target: Mapping[str, Any],
+    ) -> Outcome | None:
+        """Reserve the next call's budgets; when one is full, come back when it has room."""
+        now = self.svc.clock.now()
+        wait = pacing.reserve(
+            self.svc.db,
+            client.platform,
+            loaded.account["id"],
+            client.budgets(request, session),
+            now.timestamp(),
+        )
+        if wait <= 0:
+            return None
+        at = now + timedelta(seconds=wait)
+        self._write(
+            target,
+            event="publish_paced",
+            data={"wait_seconds": round(wait, 3), "next_attempt_at": at.isoformat()},
+            next_attempt_at=at,
+        )
+        return RunAgain(at)
 
     def _apply(self, target: Mapping[str, Any], result: StepResult) -> Outcome | None:
         """Persist one step's result; an Outcome when this run should stop."""

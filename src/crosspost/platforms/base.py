@@ -24,7 +24,7 @@ import httpx
 
 from crosspost.clock import Clock, SystemClock
 from crosspost.domain.enums import MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits
+from crosspost.domain.limits import MediaLimits, Rate
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,11 @@ class PlatformClient(abc.ABC):
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
         """Exchange the refresh token for a new access token (keeping the old refresh token
         when the platform returns none); raise PlatformError(AUTH, "invalid_grant") if dead."""
+
+    def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
+        """The documented call limits the next `step` (or `reconcile`) spends from; the
+        engine reserves them across all workers first and waits instead of risking a 429."""
+        return ()
 
     def is_commit(self, session: dict[str, Any]) -> bool:
         """True when the next `step` would perform the irreversible call."""

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits
+from crosspost.domain.limits import MediaLimits, Rate
 from crosspost.platforms.base import (
     AppCredentials,
     Credentials,
@@ -79,6 +79,9 @@ DIRECT_INIT_PATH = "/v2/post/publish/video/init/"
 INBOX_INIT_PATH = "/v2/post/publish/inbox/video/init/"
 STATUS_PATH = "/v2/post/publish/status/fetch/"
 URL_EXPIRY_MARGIN = timedelta(minutes=2)  # never start a chunk on a URL about to expire
+CREATOR_INFO_RATE = Rate("creator_info", 20, 60.0)
+INIT_RATE = Rate("init", 6, 60.0)
+STATUS_RATE = Rate("status", 30, 60.0)
 MAX_RESTARTS = 2  # fresh inits after TikTok's own `internal` failures before giving up
 
 
@@ -112,6 +115,18 @@ class TikTokClient(PlatformClient):
         if phase == "done":
             return self._finished(request, session, session.get("post_id"))
         raise ValueError(f"unknown TikTok session phase {phase!r}")
+
+    def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
+        """TikTok's per-token limits: creator info 20/min, init 6/min, status fetch 30/min
+        (uploads to the returned URL are not rate limited)."""
+        if session.get("commit_attempted") or session.get("phase") == "status":
+            return (STATUS_RATE,)
+        phase = session.get("phase") or ("init" if is_inbox(request) else "creator_info")
+        if phase == "creator_info":
+            return (CREATOR_INFO_RATE,)
+        if phase in {"init", "init_pull"}:
+            return (INIT_RATE,)
+        return ()
 
     def reconcile(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials

@@ -220,3 +220,13 @@ jobs = sa.Table(
     # job's id, or a stale worker's (id, attempts) could match a new job.
     sqlite_autoincrement=True,
 )
+
+# Pacing of platform calls shared by every worker: one row per budget (platform, scope,
+# bucket) holding the epoch times of the calls made in its current window (a sliding log:
+# exact, and small, since platform limits are tens or hundreds of calls per window).
+pacing = sa.Table(
+    "pacing",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("calls", JSONType, nullable=False),
+)

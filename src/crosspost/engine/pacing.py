@@ -1,0 +1,46 @@
+"""Pacing before the 429: spend a platform's documented call budgets in the database, so
+every worker in every process sees the same counts.
+
+Each budget is an exact sliding window: a call is allowed when fewer than `calls` calls were
+made in the last `per_seconds`. A step spends from all of its budgets or from none, and when
+one is full the caller learns how long until it frees a slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from crosspost.domain.enums import Platform
+from crosspost.domain.limits import Rate
+from crosspost.store import pacing
+from crosspost.store.db import Database
+
+
+def budget_key(platform: Platform, account_id: str, rate: Rate) -> str:
+    """The row a budget lives in: per account, or shared by the platform app."""
+    scope = account_id if rate.per_account else "app"
+    return f"{platform.value}:{scope}:{rate.bucket}"
+
+
+def reserve(
+    db: Database, platform: Platform, account_id: str, rates: Sequence[Rate], now: float
+) -> float:
+    """Spend one call from every budget and return 0, or spend nothing and return the
+    seconds until all of them have room."""
+    if not rates:
+        return 0.0
+    keyed = {budget_key(platform, account_id, r): r for r in rates}
+    with db.write() as conn:
+        logs = pacing.lock_budgets(conn, keyed)
+        wait = 0.0
+        kept: dict[str, list[float]] = {}
+        for key, rate in keyed.items():
+            recent = sorted(t for t in logs.get(key, []) if t > now - rate.per_seconds)
+            if len(recent) >= rate.calls:
+                # The oldest call that must leave the window before one more fits.
+                wait = max(wait, recent[len(recent) - rate.calls] + rate.per_seconds - now)
+            kept[key] = recent
+        if wait > 0:
+            return wait
+        pacing.store_budgets(conn, {key: [*calls, now] for key, calls in kept.items()})
+    return 0.0

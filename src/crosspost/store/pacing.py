@@ -1,0 +1,40 @@
+"""Rows of the shared pacing budgets (see `crosspost.engine.pacing` for the rule)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from crosspost.store.tables import pacing
+
+_READ = (
+    sa.select(pacing.c.key, pacing.c.calls)
+    .where(pacing.c.key.in_(sa.bindparam("keys", expanding=True)))
+    .order_by(pacing.c.key)
+)
+_UPDATE = pacing.update().where(pacing.c.key == sa.bindparam("k")).values(calls=sa.bindparam("c"))
+
+
+def lock_budgets(conn: Connection, keys: Collection[str]) -> dict[str, list[float]]:
+    """Each budget's logged call times, locked until the transaction ends (empty when new)."""
+    if not keys:
+        return {}
+    rows = [{"key": k, "calls": []} for k in sorted(keys)]
+    if conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(pacing).values(rows).on_conflict_do_nothing())
+        # Locked in key order, so workers reserving overlapping budgets cannot deadlock.
+        found = conn.execute(_READ.with_for_update(), {"keys": list(keys)})
+    else:
+        # SQLite's write transaction is already exclusive: no row lock needed.
+        conn.execute(sqlite.insert(pacing).values(rows).on_conflict_do_nothing())
+        found = conn.execute(_READ, {"keys": list(keys)})
+    return {str(row.key): [float(t) for t in row.calls] for row in found}
+
+
+def store_budgets(conn: Connection, calls: dict[str, list[float]]) -> None:
+    """Write the budgets' new call logs."""
+    if calls:
+        conn.execute(_UPDATE, [{"k": k, "c": c} for k, c in calls.items()])

@@ -1,0 +1,45 @@
+"""Pacing before the 429: a full TikTok init budget makes the worker wait, not call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from crosspost.domain.enums import Platform
+from crosspost.engine.pacing import reserve
+from crosspost.platforms.tiktok import INIT_RATE
+from crosspost.store import accounts
+from tests.e2e.conftest import Stack
+
+
+def test_full_init_budget_defers_the_call_and_explains_why(stack: Stack, tmp_path: Path) -> None:
+    """Six inits already spent this minute (by any worker): the seventh is scheduled for when
+    the window frees, with a `publish_paced` event, and TikTok never sees the extra call."""
+    with stack.svc.db.read() as conn:
+        account = next(
+            a
+            for a in accounts.find_accounts(conn, stack.tenant_id, mode="test")
+            if a["platform"] == "tiktok"
+        )
+    now = stack.svc.clock.now().timestamp()
+    for _ in range(INIT_RATE.calls):
+        assert reserve(stack.svc.db, Platform.TIKTOK, account["id"], [INIT_RATE], now) == 0.0
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    created = stack.http.post(
+        "/v1/posts", json={"media_id": media["id"], "text": "paced", "targets": ["tiktok"]}
+    )
+    assert created.status_code == 201, created.text
+    post_id = created.json()["id"]
+
+    def paced(post: dict) -> bool:
+        events = stack.http.get(f"/v1/posts/{post['id']}/ledger").json()
+        return any(e["event_type"] == "publish_paced" for e in events)
+
+    post = stack.wait_post(post_id, paced)
+    target = post["targets"][0]
+    assert target["status"] in {"queued", "uploading"}, target
+    due = datetime.fromisoformat(target["next_attempt_at"]).timestamp()
+    assert 50 <= due - now <= 61, (due, now)
+    calls = stack.fake("tiktok", "state")["calls"]
+    assert calls.get("creator_info.query") == 1, calls  # the check before init was paid
+    assert calls.get("video.init", 0) + calls.get("inbox.video.init", 0) == 0, calls
