@@ -41,6 +41,7 @@ def main() -> None:
         # The fakes enforce TikTok's real per-token limits (6 inits/min); a benchmark of our
         # own throughput raises them, or it would only measure TikTok's pacing.
         "CROSSPOST_FAKE_RATE_LIMITS": "0",
+        "CROSSPOST_PACING": "0",
         "CROSSPOST_SANDBOX_POLL_SECONDS": "0.05",
         "CROSSPOST_JOB_POLL_SECONDS": "0.05",
         "CROSSPOST_FAKE_PROCESSING_SECONDS": "0.05",

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     processing_timeout_seconds: float = Field(default=3 * 3600.0, gt=0)
 
     upload_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024)
+    pacing: bool = Field(
+        default=True,
+        description="Spend the platforms' documented call budgets before calling (off only "
+        "for benchmarks against fakes whose limits are lifted).",
+    )
 
     # Platform endpoints: real defaults; sandbox and test keys point at the fakes.
     youtube_api_base: str = "https://www.googleapis.com"

@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crosspost.platforms.registry import supported_platforms
 from tests.e2e.conftest import Stack
 
 FINAL = {"published", "partially_published", "failed", "cancelled"}
@@ -169,17 +170,19 @@ def test_target_detail_and_listing_with_cursor(stack: Stack, tmp_path: Path) -> 
 def test_accounts_listing_and_tenant_isolation(stack: Stack, tmp_path: Path) -> None:
     """A key sees its tenant's accounts; another tenant's post and account answer 404."""
     listed = stack.http.get("/v1/accounts").json()
-    assert sorted(a["platform"] for a in listed) == ["tiktok", "youtube"]
+    assert sorted(a["platform"] for a in listed) == sorted(p.value for p in supported_platforms())
+    assert len(listed) == 6
     assert all(a["mode"] == "test" and a["status"] == "active" for a in listed)
     assert "credentials" not in listed[0] and "access_token" not in str(listed)
     one = stack.http.get(f"/v1/accounts/{listed[0]['id']}")
     assert one.status_code == 200 and one.json()["id"] == listed[0]["id"]
+    youtube = next(a for a in listed if a["platform"] == "youtube")
     media = stack.upload_video(tmp_path, seconds=1.0)
     post = stack.http.post(
         "/v1/posts",
         json={
             "media_id": media["id"],
-            "targets": [listed[0]["id"]],
+            "targets": [youtube["id"]],
             "publish_at": "2099-01-01T00:00:00Z",
         },
     ).json()
@@ -206,7 +209,7 @@ def test_accounts_listing_and_tenant_isolation(stack: Stack, tmp_path: Path) -> 
         assert them.get(f"/v1/posts/{post['id']}").status_code == 404
         assert them.get(f"/v1/posts/{post['id']}/ledger").status_code == 404
         assert them.post(f"/v1/posts/{post['id']}/cancel").status_code == 404
-        assert them.get(f"/v1/accounts/{listed[0]['id']}").status_code == 404
+        assert them.get(f"/v1/accounts/{youtube['id']}").status_code == 404
         assert them.get(f"/v1/media/{media['id']}").status_code == 404
         assert them.get("/v1/posts").json()["data"] == []
         assert them.get("/v1/accounts").json() == []

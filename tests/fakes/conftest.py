@@ -8,7 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from crosspost.fakes import FakeConfig, RunningServer, create_sandbox_app, serve_in_thread
+from crosspost.fakes import (
+    FAKES,
+    FakeConfig,
+    RunningServer,
+    create_sandbox_app,
+    serve_in_thread,
+)
 from crosspost.fakes.base import Faults
 
 # 2027-01-15 09:00 UTC, i.e. 01:00 in Pacific time: far from a quota-day boundary.
@@ -95,7 +101,7 @@ def sandbox(_shared_sandbox: tuple[RunningServer, ManualClock]) -> Iterator[Sand
     server, clock = _shared_sandbox
     clock.now = START
     sandbox = Sandbox(server, clock)
-    for platform in ("youtube", "tiktok"):
+    for platform in FAKES:
         sandbox.http.post(f"/{platform}/_fake/reset").raise_for_status()
     yield sandbox
     sandbox.http.close()

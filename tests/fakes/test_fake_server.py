@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from crosspost.fakes import AbortConnection, serve_in_thread
+from crosspost.fakes import FAKES, AbortConnection, serve_in_thread
 from crosspost.fakes.base import Faults
 
 from .conftest import Sandbox
@@ -34,7 +34,8 @@ def test_sandbox_serves_health_and_index_on_a_real_port(sandbox: Sandbox) -> Non
     assert sandbox.server.url == f"http://127.0.0.1:{sandbox.server.port}"
     assert sandbox.http.get("/healthz").json() == {"ok": True}
     platforms = [f["platform"] for f in sandbox.http.get("/").json()["fakes"]]
-    assert platforms == ["youtube", "tiktok"]
+    assert platforms == [p.value for p in FAKES]
+    assert {"youtube", "tiktok", "instagram", "x", "linkedin", "soundcloud"} <= set(platforms)
 
 
 def test_stop_closes_the_port() -> None:

@@ -298,6 +298,8 @@ class _PublishRun:
         target: Mapping[str, Any],
     ) -> Outcome | None:
         """Reserve the next call's budgets; when one is full, come back when it has room."""
+        if not self.svc.settings.pacing:
+            return None
         now = self.svc.clock.now()
         wait = pacing.reserve(
             self.svc.db,

@@ -7,8 +7,12 @@ app on a real loopback port.
 
 from crosspost.fakes.app import FAKES, create_sandbox_app
 from crosspost.fakes.base import AbortConnection, FakeConfig, Faults, PlatformFake
+from crosspost.fakes.instagram import InstagramFake
+from crosspost.fakes.linkedin import LinkedInFake
 from crosspost.fakes.server import RunningServer, serve_in_thread
+from crosspost.fakes.soundcloud import SoundCloudFake
 from crosspost.fakes.tiktok import TikTokFake
+from crosspost.fakes.x import XFake
 from crosspost.fakes.youtube import YouTubeFake
 
 __all__ = [
@@ -16,9 +20,13 @@ __all__ = [
     "AbortConnection",
     "FakeConfig",
     "Faults",
+    "InstagramFake",
+    "LinkedInFake",
     "PlatformFake",
     "RunningServer",
+    "SoundCloudFake",
     "TikTokFake",
+    "XFake",
     "YouTubeFake",
     "create_sandbox_app",
     "serve_in_thread",

@@ -11,13 +11,21 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from crosspost.domain.enums import Platform
 from crosspost.fakes.base import FakeConfig, PlatformFake
+from crosspost.fakes.instagram import InstagramFake
+from crosspost.fakes.linkedin import LinkedInFake
+from crosspost.fakes.soundcloud import SoundCloudFake
 from crosspost.fakes.tiktok import TikTokFake
+from crosspost.fakes.x import XFake
 from crosspost.fakes.youtube import YouTubeFake
 
 # Adding a platform's fake is one line here; it is mounted at /{platform.value}.
 FAKES: Mapping[Platform, Callable[[FakeConfig], PlatformFake]] = {
     Platform.YOUTUBE: YouTubeFake,
     Platform.TIKTOK: TikTokFake,
+    Platform.INSTAGRAM: InstagramFake,
+    Platform.X: XFake,
+    Platform.LINKEDIN: LinkedInFake,
+    Platform.SOUNDCLOUD: SoundCloudFake,
 }
 
 

@@ -180,3 +180,14 @@ def upload_step(
         result.event = "upload_progress"
         result.event_data = {"bytes_sent": offset, "bytes_total": total}
     return result
+
+
+def poll_step(session: dict[str, Any], wait_seconds: float, **event_data: Any) -> StepResult:
+    """A `processing` result that polls again after `wait_seconds`; the first poll of a
+    session also records a `processing` event carrying `event_data`."""
+    polls = int(session.get("polls", 0))
+    result = StepResult({**session, "polls": polls + 1}, TargetStatus.PROCESSING, wait_seconds)
+    if polls == 0:
+        result.event = "processing"
+        result.event_data = dict(event_data)
+    return result

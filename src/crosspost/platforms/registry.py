@@ -7,13 +7,21 @@ from types import MappingProxyType
 
 from crosspost.domain.enums import Platform
 from crosspost.platforms.base import PlatformClient
+from crosspost.platforms.instagram import InstagramClient
+from crosspost.platforms.linkedin import LinkedInClient
+from crosspost.platforms.soundcloud import SoundCloudClient
 from crosspost.platforms.tiktok import TikTokClient
+from crosspost.platforms.x import XClient
 from crosspost.platforms.youtube import YouTubeClient
 
 CLIENTS: Mapping[Platform, type[PlatformClient]] = MappingProxyType(
     {
         Platform.YOUTUBE: YouTubeClient,
         Platform.TIKTOK: TikTokClient,
+        Platform.INSTAGRAM: InstagramClient,
+        Platform.X: XClient,
+        Platform.LINKEDIN: LinkedInClient,
+        Platform.SOUNDCLOUD: SoundCloudClient,
     }
 )
 

@@ -21,6 +21,7 @@ from crosspost.platforms.base import (
     PlatformClient,
     PublishRequest,
     StepResult,
+    poll_step,
     upload_step,
 )
 from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
@@ -371,17 +372,13 @@ class TikTokClient(PlatformClient):
                     raw=error.raw,
                 )
             raise error
-        polls = int(session.get("polls", 0))
-        result = StepResult(
-            {**session, "polls": polls + 1},
-            TargetStatus.PROCESSING,
-            # TikTok allows 30 status calls a minute per token: never poll faster than 2 s.
-            wait_seconds=max(MIN_POLL_SECONDS, self.poll_seconds),
+        # TikTok allows 30 status calls a minute per token: never poll faster than 2 s.
+        return poll_step(
+            session,
+            max(MIN_POLL_SECONDS, self.poll_seconds),
+            publish_id=publish_id,
+            status=state,
         )
-        if polls == 0:
-            result.event = "processing"
-            result.event_data = {"publish_id": publish_id, "status": state}
-        return result
 
     def _finished(
         self, request: PublishRequest, session: dict[str, Any], post_id: str | None

@@ -21,6 +21,7 @@ from crosspost.platforms.base import (
     PlatformClient,
     PublishRequest,
     StepResult,
+    poll_step,
     upload_step,
 )
 from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
@@ -291,17 +292,13 @@ class YouTubeClient(PlatformClient):
             )
         if upload_status == "processed" or processing == "succeeded":
             return self._published({**session, "phase": "done"}, media)
-        polls = int(session.get("polls", 0))
-        new = {**session, "polls": polls + 1}
-        result = StepResult(
-            new, TargetStatus.PROCESSING, wait_seconds=self.poll_seconds, external_id=video_id
+        result = poll_step(
+            session,
+            self.poll_seconds,
+            video_id=video_id,
+            progress=details.get("processingProgress"),
         )
-        if polls == 0:
-            result.event = "processing"
-            result.event_data = {
-                "video_id": video_id,
-                "progress": details.get("processingProgress"),
-            }
+        result.external_id = video_id
         return result
 
     def _published(self, session: dict[str, Any], media: MediaFile) -> StepResult:

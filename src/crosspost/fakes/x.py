@@ -1,0 +1,660 @@
+"""Fake X API v2: chunked media upload (v2 and ``command=`` forms), posts, timeline, OAuth 2.0.
+
+Written from PLATFORM_PROTOCOLS.md §4, never from our client. Every answer carries the
+``x-rate-limit-*`` headers of its (endpoint, user) 15-minute window; ``POST /2/tweets`` also
+carries the ``x-user-limit-24hour-*`` headers of the daily posting cap. APPENDs are idempotent
+per ``segment_index`` (a re-sent segment replaces the earlier one); segments spool to disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from crosspost.fakes.base import (
+    AbortConnection,
+    Account,
+    FakeConfig,
+    PlatformFake,
+    drain,
+    iso_time,
+    unique_id,
+)
+from crosspost.fakes.x_rules import (
+    DUPLICATE,
+    MAX_SEGMENT,
+    MAX_SEGMENT_INDEX,
+    MEDIA_TYPES,
+    TEXT_MAX,
+    FixedWindows,
+    Tweet,
+    Upload,
+    check_initialize,
+    int_field,
+    invalid_request,
+    new_spool,
+    problem,
+    text_weight,
+    unauthorized,
+)
+
+_SCOPES = "tweet.read tweet.write users.read media.write offline.access"
+_FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields around a segment
+Headers = dict[str, str]
+
+
+@dataclass(frozen=True)
+class XLimits:
+    """X's lifetimes and limits; defaults are the documented values ([U] where unconfirmed)."""
+
+    access_ttl_seconds: int = 7200  # access tokens last 2 h
+    media_expires_after_secs: int = 86400  # a media id is usable for a day after FINALIZE
+    tweets_per_15min: int = 200  # POST /2/tweets per user (docs.x.com manage-posts)
+    tweets_per_24h: int = 100  # per-user daily posting cap (Basic tier)
+    media_upload_per_15min: int = 500  # [U] initialize/append/finalize, per endpoint and user
+    media_status_per_15min: int = 1000  # [U]
+    timeline_per_15min: int = 900  # GET /2/users/:id/tweets per user
+    public_client: bool = False  # confidential clients must send HTTP Basic auth
+
+
+class XFake(PlatformFake):
+    """The X fake; mount it under ``/x``."""
+
+    access_prefix = "xat."
+    refresh_prefix = "xrt."
+    scopes = tuple(_SCOPES.split())
+
+    def __init__(
+        self, config: FakeConfig | None = None, *, limits: XLimits | None = None, name: str = "x"
+    ) -> None:
+        super().__init__(config, name=name)
+        self.limits = limits or XLimits()
+        self.windows = FixedWindows()
+        self.uploads: dict[str, Upload] = {}
+        self.tweets: list[Tweet] = []
+        self._last_id = 1_900_000_000_000_000_000
+
+    def api_routes(self) -> list[BaseRoute]:
+        """Paths of api.x.com."""
+        return [
+            Route("/2/media/upload/initialize", self._initialize, methods=["POST"]),
+            Route("/2/media/upload/{media_id}/append", self._append, methods=["POST"]),
+            Route("/2/media/upload/{media_id}/finalize", self._finalize, methods=["POST"]),
+            Route("/2/media/upload", self._status, methods=["GET"]),
+            Route("/2/media/upload", self._command, methods=["POST"]),
+            Route("/2/tweets", self._create_tweet, methods=["POST"]),
+            Route("/2/users/{user_id}/tweets", self._timeline, methods=["GET"]),
+            Route("/2/oauth2/token", self._token, methods=["POST"]),
+        ]
+
+    def default_access_ttl(self) -> float:
+        """Access tokens last 2 hours."""
+        return float(self.limits.access_ttl_seconds)
+
+    def new_external_id(self) -> str:
+        """A numeric user id."""
+        return str(1_000_000_000_000_000_000 + int(unique_id(18, "0123456789")))
+
+    def server_error(self) -> Response:
+        """X's 503."""
+        return problem(503, "Service Unavailable", "Service Unavailable")
+
+    def rate_limited(self) -> Response:
+        """X's 429, with a reset ``retry_after_seconds`` from now."""
+        response = problem(429, "Too Many Requests", "Too Many Requests")
+        response.headers.update(
+            {
+                "x-rate-limit-limit": "1",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(math.ceil(self.now()) + self.faults.retry_after_seconds),
+            }
+        )
+        return response
+
+    def clear_state(self) -> None:
+        """Forget uploads, posts and rate windows."""
+        for upload in self.uploads.values():
+            upload.close()
+        self.uploads.clear()
+        self.tweets.clear()
+        self.windows.clear()
+
+    def state(self) -> dict[str, Any]:
+        """Posts, media uploads and call counts."""
+        return {
+            "platform": "x",
+            "posts": [
+                {
+                    "id": t.tweet_id,
+                    "account_external_id": t.account.external_id,
+                    "handle": t.account.handle,
+                    "text": t.text,
+                    "caption": t.text,
+                    "media_ids": t.media_ids,
+                    "size": t.size,
+                    "sha256": t.sha256,
+                    "status": "published",
+                    "created_at": iso_time(t.created_at),
+                }
+                for t in self.tweets
+            ],
+            "media": [
+                {
+                    "id": u.media_id,
+                    "media_key": u.media_key,
+                    "account_external_id": u.account.external_id,
+                    "media_type": u.media_type,
+                    "media_category": u.category,
+                    "total_bytes": u.total_bytes,
+                    "size": u.received(),
+                    "segments": sorted(u.segments),
+                    "sha256": u.sha256,
+                    "state": self._processing(u)["state"] if u.finalized_at else "uploading",
+                }
+                for u in self.uploads.values()
+            ],
+            "calls": dict(self.calls),
+        }
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _next_id(self) -> str:
+        self._last_id += 1 + self.rng.randrange(1000)
+        return str(self._last_id)
+
+    async def _gate(
+        self, request: Request, operation: str, limit: int
+    ) -> tuple[Account, Headers] | Response:
+        """Count the call, apply faults, authenticate, then apply the 15-minute window."""
+        self.calls[operation] += 1
+        refused = await self.injected_fault()
+        if refused is None:
+            result = self.tokens.authenticate(request.headers.get("authorization"))
+            if not isinstance(result, Account):
+                refused = unauthorized()
+            else:
+                key = f"{operation}:{result.external_id}"
+                allowed, headers = self.windows.hit(key, limit, self.now())
+                if allowed:
+                    return result, headers
+                refused = problem(429, "Too Many Requests", "Too Many Requests")
+                refused.headers.update(headers)
+        await drain(request)
+        return refused
+
+    @staticmethod
+    def _with(response: Response, headers: Headers) -> Response:
+        response.headers.update(headers)
+        return response
+
+    @staticmethod
+    async def _json(request: Request) -> dict[str, Any] | Response:
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            await drain(request)
+            return invalid_request("Content-Type must be application/json.")
+        try:
+            body = await request.json()
+        except ValueError:
+            return invalid_request("The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            return invalid_request("The request body must be a JSON object.")
+        return body
+
+    async def _form(self, request: Request, *, may_cut: bool) -> FormData | Response:
+        """Read a multipart or urlencoded body (streamed, so a reset can cut it mid-way)."""
+        content_type = request.headers.get("content-type", "")
+        multipart = content_type.startswith("multipart/form-data")
+        if not multipart and not content_type.startswith("application/x-www-form-urlencoded"):
+            await drain(request)
+            return invalid_request("Content-Type must be multipart/form-data.")
+        length = int_field(request.headers.get("content-length"))
+        cut = None
+        if (
+            may_cut
+            and multipart
+            and length
+            and length > 1
+            and self.chance(self.faults.reset_mid_chunk_rate)
+        ):
+            cut = self.rng.randint(1, length - 1)
+        pieces: list[bytes] = []
+        read = 0
+        try:
+            async for piece in request.stream():
+                if cut is not None and read + len(piece) >= cut:
+                    return AbortConnection()
+                read += len(piece)
+                if read > MAX_SEGMENT + _FORM_SLACK:
+                    await drain(request)
+                    return invalid_request("media must not exceed 8 MB per segment.")
+                pieces.append(piece)
+        except ClientDisconnect:
+            return invalid_request("The connection closed before the body arrived.")
+
+        async def replay() -> AsyncGenerator[bytes, None]:
+            for piece in pieces:
+                yield piece
+            yield b""
+
+        try:
+            if multipart:
+                parser = MultiPartParser(
+                    request.headers, replay(), max_part_size=MAX_SEGMENT + _FORM_SLACK
+                )
+                return await parser.parse()
+            return await FormParser(request.headers, replay()).parse()
+        except MultiPartException as exc:
+            return invalid_request(f"The multipart body is malformed: {exc.message}")
+
+    def _upload_of(self, account: Account, media_id: str) -> Upload | Response:
+        upload = self.uploads.get(media_id)
+        if upload is None or upload.account is not account:
+            return invalid_request(f"media_id {media_id} is not a valid upload.")
+        if self.now() >= upload.expires_at:
+            return invalid_request(f"media_id {media_id} has expired.")
+        return upload
+
+    def _processing(self, upload: Upload) -> dict[str, Any]:
+        """The processing_info X would report now (judged lazily from the fake's clock)."""
+        assert upload.finalized_at is not None
+        elapsed = self.now() - upload.finalized_at
+        left = upload.processing_seconds - elapsed
+        if left > 0:
+            state = "pending" if elapsed <= 0 else "in_progress"
+            percent = int(100 * elapsed / upload.processing_seconds)
+            return {
+                "state": state,
+                "check_after_secs": max(1, math.ceil(left)),
+                "progress_percent": percent,
+            }
+        if upload.fails:
+            return {
+                "state": "failed",
+                "progress_percent": 100,
+                "error": {
+                    "code": 1,
+                    "name": "InvalidMedia",
+                    "message": "Invalid or Unsupported media, Reason: UnsupportedMedia.",
+                },
+            }
+        return {"state": "succeeded", "progress_percent": 100}
+
+    # -- media upload --------------------------------------------------------------------
+
+    async def _initialize(self, request: Request) -> Response:
+        gate = await self._gate(request, "media.initialize", self.limits.media_upload_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        account, headers = gate
+        body = await self._json(request)
+        if isinstance(body, Response):
+            return self._with(body, headers)
+        return self._with(self._do_init(account, body), headers)
+
+    def _do_init(self, account: Account, body: dict[str, Any]) -> Response:
+        why = check_initialize(body)
+        if why:
+            return invalid_request(why)
+        media_id = self._next_id()
+        kind = str(body["media_type"])
+        now = self.now()
+        upload = Upload(
+            media_id=media_id,
+            media_key=f"{MEDIA_TYPES[kind]}_{media_id}",
+            account=account,
+            media_type=kind,
+            category=str(body.get("media_category", "tweet_image")),
+            total_bytes=int(body["total_bytes"]),
+            created_at=now,
+            expires_at=now + self.limits.media_expires_after_secs,
+        )
+        self.uploads[media_id] = upload
+        expires = self.limits.media_expires_after_secs
+        return JSONResponse(
+            {"data": {"id": media_id, "media_key": upload.media_key, "expires_after_secs": expires}}
+        )
+
+    async def _append(self, request: Request) -> Response:
+        gate = await self._gate(request, "media.append", self.limits.media_upload_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        account, headers = gate
+        form = await self._form(request, may_cut=True)
+        if isinstance(form, Response):
+            return form if isinstance(form, AbortConnection) else self._with(form, headers)
+        try:
+            response = await self._do_append(account, request.path_params["media_id"], form)
+        finally:
+            await form.close()
+        return self._with(response, headers)
+
+    async def _do_append(self, account: Account, media_id: str, form: FormData) -> Response:
+        upload = self._upload_of(account, media_id)
+        if isinstance(upload, Response):
+            return upload
+        index = int_field(form.get("segment_index"))
+        media = form.get("media")
+        if index is None or index > MAX_SEGMENT_INDEX:
+            return invalid_request("segment_index must be an integer between 0 and 999.")
+        if media is None:
+            return invalid_request("media is required.")
+        if upload.finalized_at is not None:
+            return invalid_request("The upload was already finalized.")
+        spool = new_spool()
+        if isinstance(media, UploadFile):
+            await media.seek(0)
+            while piece := await media.read(1024 * 1024):
+                spool.write(piece)
+        else:
+            spool.write(media.encode("latin-1"))
+        size = spool.tell()
+        if size == 0 or size > MAX_SEGMENT:
+            spool.close()
+            return invalid_request("media must hold 1 byte to 8 MB.")
+        async with upload.lock:
+            replaced = upload.segments.get(index, (0, None))[0]
+            if upload.received() - replaced + size > upload.total_bytes:
+                spool.close()
+                return invalid_request("The segments exceed total_bytes.")
+            upload.store(index, spool, size)
+        return JSONResponse({"data": {"expires_at": int(upload.expires_at)}})
+
+    async def _finalize(self, request: Request) -> Response:
+        gate = await self._gate(request, "media.finalize", self.limits.media_upload_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        account, headers = gate
+        await drain(request)
+        return self._with(self._do_finalize(account, request.path_params["media_id"]), headers)
+
+    def _do_finalize(self, account: Account, media_id: str) -> Response:
+        upload = self._upload_of(account, media_id)
+        if isinstance(upload, Response):
+            return upload
+        if upload.finalized_at is None:
+            why = upload.assemble()
+            if why:
+                return invalid_request(why)
+            upload.finalized_at = self.now()
+            upload.expires_at = upload.finalized_at + self.limits.media_expires_after_secs
+            if upload.processed:
+                upload.processing_seconds = self.faults.processing_seconds
+                upload.fails = self.chance(self.faults.processing_fail_rate)
+        data: dict[str, Any] = {
+            "id": upload.media_id,
+            "media_key": upload.media_key,
+            "size": upload.total_bytes,
+            "expires_after_secs": int(upload.expires_at - self.now()),
+        }
+        if upload.processed:
+            data["processing_info"] = self._processing(upload)
+        return JSONResponse({"data": data})
+
+    async def _status(self, request: Request) -> Response:
+        gate = await self._gate(request, "media.status", self.limits.media_status_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        account, headers = gate
+        if request.query_params.get("command") != "STATUS":
+            return self._with(invalid_request("command must be STATUS."), headers)
+        upload = self._upload_of(account, request.query_params.get("media_id", ""))
+        if isinstance(upload, Response):
+            return self._with(upload, headers)
+        if upload.finalized_at is None or not upload.processed:
+            return self._with(invalid_request("The media has no processing to report."), headers)
+        data = {
+            "id": upload.media_id,
+            "media_key": upload.media_key,
+            "processing_info": self._processing(upload),
+        }
+        return self._with(JSONResponse({"data": data}), headers)
+
+    async def _command(self, request: Request) -> Response:
+        """The older single-URL form: ``command=INIT|APPEND|FINALIZE`` form fields."""
+        gate = await self._gate(request, "media.upload", self.limits.media_upload_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        account, headers = gate
+        form = await self._form(request, may_cut=True)
+        if isinstance(form, Response):
+            return form if isinstance(form, AbortConnection) else self._with(form, headers)
+        try:
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            merged = {**dict(request.query_params), **fields}
+            command = merged.get("command")
+            media_id = merged.get("media_id", "")
+            if command == "INIT":
+                body: dict[str, Any] = {k: merged[k] for k in ("media_type",) if k in merged}
+                body["total_bytes"] = int_field(merged.get("total_bytes"))
+                body["media_category"] = merged.get("media_category", "tweet_image")
+                response = self._do_init(account, body)
+            elif command == "APPEND":
+                response = await self._do_append(account, media_id, form)
+                if response.status_code == 200:
+                    response = Response(status_code=204)  # "2xx with an empty body"
+            elif command == "FINALIZE":
+                response = self._do_finalize(account, media_id)
+            else:
+                response = invalid_request("command must be INIT, APPEND or FINALIZE.")
+        finally:
+            await form.close()
+        return self._with(response, headers)
+
+    # -- posts ---------------------------------------------------------------------------
+
+    def _daily(self, account: Account) -> tuple[bool, Headers]:
+        """The 24-hour posting cap: (cap reached, x-user-limit-24hour-* headers)."""
+        now = self.now()
+        recent = [
+            t.created_at for t in self.tweets if t.account is account and t.created_at > now - 86400
+        ]
+        cap = self.limits.tweets_per_24h
+        reached = self.faults.quota_exhausted or len(recent) >= cap
+        reset = (min(recent) if recent else now) + 86400
+        remaining = 0 if reached else cap - len(recent)
+        return reached, {
+            "x-user-limit-24hour-limit": str(cap),
+            "x-user-limit-24hour-remaining": str(remaining),
+            "x-user-limit-24hour-reset": str(math.ceil(reset)),
+        }
+
+    async def _create_tweet(self, request: Request) -> Response:
+        gate = await self._gate(request, "tweets.create", self.limits.tweets_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        account, headers = gate
+        body = await self._json(request)
+        if isinstance(body, Response):
+            return self._with(body, headers)
+        reached, daily = self._daily(account)
+        headers = {**headers, **daily}
+        if reached:
+            return self._with(problem(429, "Too Many Requests", "Too Many Requests"), headers)
+        checked = self._check_tweet(account, body)
+        if isinstance(checked, Response):
+            return self._with(checked, headers)
+        text, uploads = checked
+        tweet_id = self._next_id()
+        shown = text
+        if uploads:
+            # X appends the media's t.co link to the text it returns.
+            shown = f"{text} https://t.co/{unique_id(10, 'abcdefghijkmnpqrstuvwxyzABCDEFGH')}"
+        tweet = Tweet(
+            tweet_id,
+            account,
+            shown.strip(),
+            [u.media_id for u in uploads],
+            [u.media_key for u in uploads],
+            self.now(),
+            size=uploads[0].total_bytes if uploads else None,
+            sha256=uploads[0].sha256 if uploads else None,
+            submitted=text,
+        )
+        self.tweets.append(tweet)
+        headers.update(self._daily(account)[1])  # the post just made counts against the cap
+        if self.take_drop_after_commit():
+            return AbortConnection()
+        payload = {
+            "data": {"id": tweet_id, "text": tweet.text, "edit_history_tweet_ids": [tweet_id]}
+        }
+        return self._with(JSONResponse(payload, status_code=201), headers)
+
+    def _check_tweet(
+        self, account: Account, body: dict[str, Any]
+    ) -> tuple[str, list[Upload]] | Response:
+        text = body.get("text", "")
+        media = body.get("media")
+        if not isinstance(text, str):
+            return invalid_request("text must be a string.")
+        if media is not None and (
+            not isinstance(media, dict) or not isinstance(media.get("media_ids"), list)
+        ):
+            return invalid_request("media.media_ids must be a list of media ids.")
+        ids = media["media_ids"] if isinstance(media, dict) else []
+        if not text and not ids:
+            return invalid_request("One of text or media is required.")
+        if text_weight(text) > TEXT_MAX:
+            return problem(403, "Forbidden", "Your Tweet text is too long.")
+        uploads: list[Upload] = []
+        for media_id in ids:
+            upload = self.uploads.get(str(media_id)) if isinstance(media_id, str) else None
+            ready = (
+                upload is not None
+                and upload.account is account
+                and upload.finalized_at is not None
+                and self.now() < upload.expires_at
+                and (not upload.processed or self._processing(upload)["state"] == "succeeded")
+            )
+            if not ready or upload is None:
+                return invalid_request("Your media IDs are invalid.")
+            uploads.append(upload)
+        videos = sum(1 for u in uploads if u.media_type.startswith("video/"))
+        if len(uploads) > 4 or (videos and len(uploads) > 1):
+            return invalid_request("A post holds up to 4 images, or 1 GIF, or 1 video.")
+        if text and any(t.account is account and t.submitted == text for t in self.tweets):
+            return problem(403, "Forbidden", DUPLICATE)
+        return text, uploads
+
+    async def _timeline(self, request: Request) -> Response:
+        gate = await self._gate(request, "users.tweets", self.limits.timeline_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        _, headers = gate
+        user_id = request.path_params["user_id"]
+        params = request.query_params
+        max_results = int_field(params.get("max_results", "10"))
+        if max_results is None or not 5 <= max_results <= 100:
+            return self._with(invalid_request("max_results must be between 5 and 100."), headers)
+        since = _parse_time(params.get("start_time"))
+        if since is False:
+            return self._with(invalid_request("start_time must be YYYY-MM-DDTHH:mm:ssZ."), headers)
+        if user_id not in self.tokens.accounts:
+            detail = f"Could not find user with id: [{user_id}]."
+            errors = [{"value": user_id, "detail": detail, "title": "Not Found Error"}]
+            return self._with(JSONResponse({"errors": errors}), headers)
+        fields = set(params.get("tweet.fields", "").split(","))
+        expansions = set(params.get("expansions", "").split(","))
+        if "attachments.media_keys" in expansions:
+            fields.add("attachments")
+        found = [
+            t
+            for t in reversed(self.tweets)
+            if t.account.external_id == user_id and (since is None or t.created_at >= since)
+        ][:max_results]
+        if not found:
+            return self._with(JSONResponse({"meta": {"result_count": 0}}), headers)
+        payload: dict[str, Any] = {
+            "data": [t.view(fields) for t in found],
+            "meta": {
+                "result_count": len(found),
+                "newest_id": found[0].tweet_id,
+                "oldest_id": found[-1].tweet_id,
+            },
+        }
+        if "attachments.media_keys" in expansions:
+            media = [
+                {"media_key": k, "type": "video" if k.startswith("13_") else "photo"}
+                for t in found
+                for k in t.media_keys
+            ]
+            if media:
+                payload["includes"] = {"media": media}
+        return self._with(JSONResponse(payload), headers)
+
+    # -- api.x.com/2/oauth2/token --------------------------------------------------------
+
+    async def _token(self, request: Request) -> Response:
+        self.calls["oauth2.token"] += 1
+        await self.injected_latency()
+
+        def oauth(status: int, error: str, description: str) -> Response:
+            return JSONResponse({"error": error, "error_description": description}, status)
+
+        if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            await drain(request)
+            return oauth(400, "invalid_request", "Content-Type must be form-encoded.")
+        form = await request.form()
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        basic = _basic(request.headers.get("authorization"))
+        if basic is not None:
+            if basic != (self.config.client_id, self.config.client_secret):
+                return oauth(401, "invalid_client", "Invalid client credentials.")
+        elif not self.limits.public_client:
+            return oauth(401, "invalid_client", "Missing valid authorization header")
+        if values.get("client_id") not in {None, self.config.client_id}:
+            return oauth(401, "invalid_client", "Invalid client_id.")
+        if values.get("grant_type") != "refresh_token":
+            return oauth(400, "unsupported_grant_type", "grant_type must be refresh_token.")
+        refresh_token = values.get("refresh_token")
+        if not refresh_token:
+            return oauth(400, "invalid_request", "Missing required parameter [refresh_token].")
+        grant = self.tokens.refresh(refresh_token, rotate=True)
+        if grant is None:
+            return oauth(400, "invalid_request", "Value passed for the token was invalid.")
+        return JSONResponse(
+            {
+                "token_type": "bearer",
+                "expires_in": grant.expires_in,
+                "access_token": grant.access_token,
+                "scope": _SCOPES,
+                "refresh_token": grant.refresh_token,
+            }
+        )
+
+
+def _basic(header: str | None) -> tuple[str, str] | None:
+    """(client id, secret) from an HTTP Basic Authorization header, if one was sent."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return ("", "")
+    return user, password
+
+
+def _parse_time(value: str | None) -> float | bool | None:
+    """Epoch seconds of an RFC 3339 UTC time; None when absent, False when malformed."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+__all__ = ["XFake", "XLimits"]

@@ -1,0 +1,421 @@
+"""Instagram Graph API (Reels and images): container, upload, status polls, quota, publish.
+
+Phases of the persisted session: ``create`` → ``upload`` (resumable only) → ``poll`` →
+``quota`` → ``publish`` (``media_publish`` makes the post: commit) → ``permalink`` → done.
+A video goes to Meta by ``video_url`` when the request has a ``media_url``, else by the
+resumable rupload protocol; an image always by ``image_url``.
+
+[U] Resuming an interrupted rupload: no official text says how. This client reads the
+container's ``video_status.uploading_phase.bytes_transferred`` before every upload POST and
+re-sends from that offset (the ``offset`` header), so an interrupted POST resumes where the
+upload host stopped instead of starting over. The pure rules live in ``instagram_rules.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
+from crosspost.domain.limits import MediaLimits
+from crosspost.platforms.base import (
+    AppCredentials,
+    Credentials,
+    MediaFile,
+    PlatformClient,
+    PublishRequest,
+    StepResult,
+    poll_step,
+    upload_step,
+)
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
+from crosspost.platforms.instagram_rules import (
+    API_VERSION,
+    IMAGE_LIMITS,
+    LIMITS,
+    QUOTA_WINDOW_SECONDS,
+    check_caption,
+    classify,
+    classify_container_error,
+    classify_rupload,
+    is_not_ready,
+    parse_timestamp,
+    quota_wait,
+)
+from crosspost.platforms.oauth import json_body, send
+
+__all__ = ["API_VERSION", "MAX_RESTARTS", "RECONCILE_PAGES", "InstagramClient"]
+
+MAX_RESTARTS = 2  # fresh containers after an expired or transiently failed one
+RECONCILE_PAGES = 4  # pages of the account's media searched for a lost publish
+CLOCK_SLACK = timedelta(minutes=5)  # Meta's clock and ours may disagree a little
+
+
+class InstagramClient(PlatformClient):
+    """Client of Instagram content publishing (Facebook Login for Business graph host)."""
+
+    platform = Platform.INSTAGRAM
+    limits: ClassVar[MediaLimits] = LIMITS
+    commit_phases: ClassVar[frozenset[str]] = frozenset({"publish"})
+
+    def limits_for(self, request: PublishRequest) -> MediaLimits:
+        """Images follow the feed-image limits, everything else the Reels limits."""
+        if request.media is not None and request.media.kind is MediaKind.IMAGE:
+            return IMAGE_LIMITS
+        return LIMITS
+
+    def step(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Perform the next interaction of the post for `session`'s phase."""
+        media = self._media(request)
+        phase = session.get("phase") or "create"
+        if phase == "create":
+            return self._create(request, media, session, creds)
+        if phase == "upload":
+            return self._upload(media, session, creds)
+        if phase == "poll":
+            return self._poll(request, session, creds)
+        if phase == "quota":
+            return self._quota(request, session, creds)
+        if phase == "publish":
+            return self._publish(request, session, creds)
+        if phase == "permalink":
+            return self._permalink(session, creds)
+        raise ValueError(f"unknown Instagram session phase {phase!r}")
+
+    def reconcile(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Ask the container whether it was published; find the media, never publish twice."""
+        cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
+        container_id = session.get("container_id")
+        if not container_id:
+            return StepResult({**cleared, "phase": "create"}, TargetStatus.UPLOADING)
+        data = self._graph("GET", str(container_id), creds, params={"fields": "status_code"})
+        state = data.get("status_code")
+        if state == "PUBLISHED":
+            return self._found_published(request, cleared, creds)
+        if state == "FINISHED":
+            # Still publishable, so the lost media_publish did not happen: publish again.
+            return StepResult({**cleared, "phase": "quota"}, TargetStatus.PUBLISHING)
+        if state == "IN_PROGRESS":
+            return StepResult({**cleared, "phase": "poll"}, TargetStatus.PROCESSING)
+        return self._fresh_container(cleared, f"the container is {state} after a lost publish")
+
+    def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
+        """Instagram Login's refresh: the long-lived access token itself is exchanged.
+
+        There is no refresh token; `creds.refresh_token` is kept as is. A dead token (190)
+        means the account must log in again.
+        """
+        response = send(
+            self.http,
+            "GET",
+            app.token_url,
+            params={"grant_type": "ig_refresh_token", "access_token": creds.access_token},
+        )
+        body = json_body(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if response.status_code != 200 or not isinstance(token, str) or not token:
+            error = classify(response, now=self.clock.now())
+            if error.kind is ErrorKind.AUTH:
+                raise PlatformError(
+                    ErrorKind.AUTH,
+                    "invalid_grant",
+                    f"Instagram refused to refresh the token ({error.message}); "
+                    "the account must be reconnected",
+                    raw=error.raw,
+                    http_status=error.http_status,
+                )
+            raise error
+        assert isinstance(body, dict)
+        expires_in = body.get("expires_in")
+        return Credentials(
+            access_token=token,
+            refresh_token=creds.refresh_token,
+            expires_at=self.clock.now() + timedelta(seconds=float(expires_in))
+            if isinstance(expires_in, int | float)
+            else None,
+            scopes=list(creds.scopes),
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _media(self, request: PublishRequest) -> MediaFile:
+        media = request.media
+        if media is None or media.kind not in {MediaKind.VIDEO, MediaKind.IMAGE}:
+            raise UnsupportedPostType("Instagram posts need a video (Reel) or an image")
+        if media.kind is MediaKind.IMAGE and not request.media_url:
+            raise PlatformError(
+                ErrorKind.PERMANENT,
+                "media_url_required",
+                "Instagram fetches images from a public URL; this post has no media_url",
+            )
+        if media.size <= 0:
+            raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the media file is empty")
+        return media
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{API_VERSION}/{path}"
+
+    def _graph(
+        self,
+        method: str,
+        path: str,
+        creds: Credentials,
+        *,
+        params: dict[str, str] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One Graph API call; the JSON object on 200, else a classified PlatformError."""
+        response = send(
+            self.http,
+            method,
+            self._url(path),
+            params=params,
+            data=data,
+            headers={"Authorization": f"Bearer {creds.access_token}"},
+        )
+        body = json_body(response)
+        if response.status_code != 200 or not isinstance(body, dict) or "error" in body:
+            raise classify(response, now=self.clock.now())
+        return body
+
+    def _fresh_container(self, session: dict[str, Any], why: str) -> StepResult:
+        restarts = int(session.get("restarts", 0))
+        if restarts >= MAX_RESTARTS:
+            raise PlatformError(
+                ErrorKind.PERMANENT, "container_failed", f"{why} (after {restarts + 1} containers)"
+            )
+        return StepResult(
+            {"phase": "create", "restarts": restarts + 1},
+            TargetStatus.UPLOADING,
+            wait_seconds=self.poll_seconds,
+            event="upload_restarted",
+            event_data={"reason": why, "abandoned_container_id": session.get("container_id")},
+        )
+
+    # -- phases -----------------------------------------------------------------------------
+
+    def _create(
+        self,
+        request: PublishRequest,
+        media: MediaFile,
+        session: dict[str, Any],
+        creds: Credentials,
+    ) -> StepResult:
+        check_caption(request.text)
+        form: dict[str, str] = {"caption": request.text}
+        if media.kind is MediaKind.IMAGE:
+            mode = "image_url"
+            form["image_url"] = str(request.media_url)
+        else:
+            form["media_type"] = "REELS"
+            form["share_to_feed"] = (
+                "false" if request.options.get("share_to_feed") is False else "true"
+            )
+            if request.options.get("thumb_offset") is not None:
+                form["thumb_offset"] = str(int(request.options["thumb_offset"]))
+            if request.media_url:
+                mode = "video_url"
+                form["video_url"] = request.media_url
+            else:
+                mode = "resumable"
+                form["upload_type"] = "resumable"
+        data = self._graph("POST", f"{request.account_external_id}/media", creds, data=form)
+        container_id = data.get("id")
+        if not isinstance(container_id, str | int) or not str(container_id):
+            raise PlatformError(
+                ErrorKind.TRANSIENT, "missing_container_id", "no container id came back", raw=data
+            )
+        new: dict[str, Any] = {
+            "phase": "poll",
+            "mode": mode,
+            "container_id": str(container_id),
+            "container_created_at": self.clock.now().isoformat(),
+            "total": media.size,
+            "polls": 0,
+        }
+        if "restarts" in session:
+            new["restarts"] = session["restarts"]
+        event_data = {"container_id": str(container_id), "mode": mode}
+        if mode == "resumable":
+            uri = data.get("uri")
+            if not isinstance(uri, str) or not uri:
+                raise PlatformError(
+                    ErrorKind.TRANSIENT, "missing_upload_uri", "no rupload uri came back", raw=data
+                )
+            new.update(phase="upload", upload_uri=uri, progress_decile=0)
+            result = upload_step(new, session, 0, media.size)
+            result.event, result.event_data = "upload_started", event_data
+            return result
+        return StepResult(
+            new, TargetStatus.PROCESSING, event="upload_started", event_data=event_data
+        )
+
+    def _upload(self, media: MediaFile, session: dict[str, Any], creds: Credentials) -> StepResult:
+        total = int(session.get("total") or media.size)
+        # [U] the confirmed offset: what the upload host says it holds (see module docstring).
+        status = self._graph(
+            "GET", str(session["container_id"]), creds, params={"fields": "video_status"}
+        )
+        uploading = (status.get("video_status") or {}).get("uploading_phase") or {}
+        offset = int(uploading.get("bytes_transferred") or 0)
+        if offset < total:
+            response = send(
+                self.http,
+                "POST",
+                str(session["upload_uri"]),
+                content=media.iter_range(offset, total - offset),
+                headers={
+                    "Authorization": f"OAuth {creds.access_token}",
+                    "offset": str(offset),
+                    "file_size": str(total),
+                    "Content-Length": str(total - offset),
+                    "Content-Type": "application/octet-stream",
+                },
+            )
+            body = json_body(response)
+            if response.status_code != 200 or not (
+                isinstance(body, dict) and body.get("success") is True
+            ):
+                raise classify_rupload(response)
+        new = {**session, "phase": "poll", "polls": 0}
+        result = upload_step(new, session, total, total)
+        result.status = TargetStatus.PROCESSING
+        result.event = "upload_complete"
+        result.event_data = {"container_id": session["container_id"], "resumed_at": offset}
+        return result
+
+    def _poll(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        container_id = str(session["container_id"])
+        data = self._graph("GET", container_id, creds, params={"fields": "status_code,status"})
+        state = data.get("status_code")
+        if state == "FINISHED":
+            return StepResult({**session, "phase": "quota"}, TargetStatus.PUBLISHING)
+        if state == "PUBLISHED":
+            return self._found_published(request, session, creds)
+        if state == "EXPIRED":
+            return self._fresh_container(session, "the container expired before publishing")
+        if state == "ERROR":
+            error = classify_container_error(str(data.get("status") or ""))
+            error.raw = data
+            if error.kind is ErrorKind.TRANSIENT:
+                return self._fresh_container(session, error.message)
+            raise error
+        # Meta advises polling about once a minute; the engine's poll interval is the knob.
+        return poll_step(
+            session, self.poll_seconds, container_id=container_id, status=data.get("status")
+        )
+
+    def _quota(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        now = self.clock.now()
+        since = int((now - timedelta(seconds=QUOTA_WINDOW_SECONDS)).timestamp())
+        body = self._graph(
+            "GET",
+            f"{request.account_external_id}/content_publishing_limit",
+            creds,
+            params={"fields": "quota_usage,config", "since": str(since)},
+        )
+        rows = body.get("data") or [{}]
+        row = rows[0] if isinstance(rows[0], dict) else {}
+        usage = int(row.get("quota_usage") or 0)
+        total = int((row.get("config") or {}).get("quota_total") or 0)
+        if total and usage >= total:
+            times = [t for _, _, t in self._recent_media(request, creds, pages=2)]
+            raise PlatformError(
+                ErrorKind.QUOTA,
+                "publishing_quota_used",
+                f"{usage} of {total} posts were published in the last 24 h",
+                retry_after=quota_wait(times, total, now),
+                raw=body,
+            )
+        return StepResult({**session, "phase": "publish"}, TargetStatus.PUBLISHING)
+
+    def _publish(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
+        try:
+            data = self._graph(
+                "POST",
+                f"{request.account_external_id}/media_publish",
+                creds,
+                data={"creation_id": str(session["container_id"])},
+            )
+        except PlatformError as exc:
+            if is_not_ready(exc):
+                # 9007/2207027 is a definite "not yet": nothing was published, poll again.
+                return StepResult(
+                    {**cleared, "phase": "poll"},
+                    TargetStatus.PROCESSING,
+                    wait_seconds=self.poll_seconds,
+                )
+            raise
+        media_id = data.get("id")
+        if not isinstance(media_id, str | int) or not str(media_id):
+            raise OutcomeUnknown("media_publish answered without a media id", raw=data)
+        return StepResult(
+            {**cleared, "phase": "permalink", "media_id": str(media_id)},
+            TargetStatus.PUBLISHING,
+            external_id=str(media_id),
+            event="published",
+            event_data={"media_id": str(media_id)},
+        )
+
+    def _permalink(self, session: dict[str, Any], creds: Credentials) -> StepResult:
+        media_id = str(session["media_id"])
+        data = self._graph("GET", media_id, creds, params={"fields": "permalink"})
+        permalink = data.get("permalink")
+        return StepResult(
+            {**session, "phase": "done", "permalink": permalink},
+            TargetStatus.PUBLISHED,
+            external_id=media_id,
+            external_url=str(permalink) if permalink else None,
+        )
+
+    # -- reconcile helpers ------------------------------------------------------------------
+
+    def _recent_media(
+        self, request: PublishRequest, creds: Credentials, *, pages: int
+    ) -> list[tuple[str, str, datetime]]:
+        """(id, caption, timestamp) of the account's newest media, newest first."""
+        found: list[tuple[str, str, datetime]] = []
+        params = {"fields": "id,caption,timestamp", "limit": "50"}
+        for _ in range(pages):
+            body = self._graph("GET", f"{request.account_external_id}/media", creds, params=params)
+            for item in body.get("data") or []:
+                when = parse_timestamp(item.get("timestamp"))
+                if isinstance(item, dict) and item.get("id") and when is not None:
+                    found.append((str(item["id"]), str(item.get("caption") or ""), when))
+            after = ((body.get("paging") or {}).get("cursors") or {}).get("after")
+            if not after or not (body.get("paging") or {}).get("next"):
+                break
+            params = {**params, "after": str(after)}
+        return found
+
+    def _found_published(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """The container was published: find its media by caption and time, then its link."""
+        created = datetime.fromisoformat(str(session["container_created_at"])) - CLOCK_SLACK
+        matches = [
+            (when, media_id)
+            for media_id, text, when in self._recent_media(request, creds, pages=RECONCILE_PAGES)
+            if text.strip() == request.text.strip() and when >= created
+        ]
+        if not matches:
+            # Published but not listed (yet): keep reconciling rather than risk a second post.
+            raise OutcomeUnknown(
+                f"container {session['container_id']} is PUBLISHED but its media is not listed"
+            )
+        media_id = min(matches)[1]  # the earliest match after the container was made
+        cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
+        result = self._permalink({**cleared, "phase": "permalink", "media_id": media_id}, creds)
+        result.event, result.event_data = "reconciled", {"media_id": media_id}
+        return result

@@ -1,0 +1,343 @@
+"""LinkedIn Videos API + Posts API: initialize, PUT the parts, finalize, poll, then post.
+
+Phases of the persisted session: ``init`` → ``upload`` (one 4 MiB part per step, ETags kept in
+order) → ``finalize`` → ``status`` (poll until AVAILABLE) → ``post`` (creates the post: commit)
+→ ``done``. A text post starts right at ``post``. The pure rules (headers, URNs, commentary
+escaping, error mapping) live in ``linkedin_rules.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
+from crosspost.domain.limits import MediaLimits
+from crosspost.platforms.base import (
+    AppCredentials,
+    Credentials,
+    MediaFile,
+    PlatformClient,
+    PublishRequest,
+    StepResult,
+    poll_step,
+    upload_step,
+)
+from crosspost.platforms.errors import PlatformError, UnsupportedPostType
+from crosspost.platforms.linkedin_rules import (
+    LINKEDIN_VERSION,
+    MIN_POLL_SECONDS,
+    MIN_VIDEO_BYTES,
+    TEXT_LIMITS,
+    VIDEO_LIMITS,
+    author_urn,
+    check_instructions,
+    classify,
+    encode_urn,
+    escape_commentary,
+    find_post,
+    post_body,
+    post_url,
+    rest_headers,
+)
+from crosspost.platforms.oauth import json_body, refresh_grant, send
+
+__all__ = [
+    "CLOCK_SKEW_MS",
+    "FINDER_COUNT",
+    "LINKEDIN_VERSION",
+    "POSTS_PATH",
+    "URL_EXPIRY_MARGIN",
+    "VIDEOS_PATH",
+    "LinkedInClient",
+]
+
+VIDEOS_PATH = "/rest/videos"
+POSTS_PATH = "/rest/posts"
+FINDER_COUNT = 10
+URL_EXPIRY_MARGIN = timedelta(minutes=2)  # never start a part on a URL about to expire
+CLOCK_SKEW_MS = 5 * 60 * 1000  # LinkedIn's createdAt may run behind our clock
+_SESSION_KEEP = ("restarts",)
+
+
+class LinkedInClient(PlatformClient):
+    """Client of LinkedIn's multipart video upload and the Posts API (member or organization)."""
+
+    platform = Platform.LINKEDIN
+    limits: ClassVar[MediaLimits] = VIDEO_LIMITS
+    commit_phases: ClassVar[frozenset[str]] = frozenset({"post"})
+
+    def limits_for(self, request: PublishRequest) -> MediaLimits:
+        """Video limits for a video post; a post without media is a text post."""
+        return TEXT_LIMITS if request.media is None else VIDEO_LIMITS
+
+    def step(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Perform the next interaction of the post for `session`'s phase."""
+        media = self._media(request)
+        phase = session.get("phase")
+        if not phase:
+            if media is None:
+                # A text post starts at its commit, which the engine must see persisted first.
+                return self._ready_to_post(session)
+            phase = "init"
+        if phase == "init":
+            return self._init(request, self._need(media), session, creds)
+        if phase == "upload":
+            return self._upload(self._need(media), session)
+        if phase == "finalize":
+            return self._finalize(session, creds)
+        if phase == "status":
+            return self._status(session, creds)
+        if phase == "post":
+            return self._post(request, session, creds)
+        if phase == "done":
+            return self._finished(session)
+        raise ValueError(f"unknown LinkedIn session phase {phase!r}")
+
+    def reconcile(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Look for the post among the author's latest ones; post again only if it is absent."""
+        cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
+        if session.get("phase") != "post":
+            return StepResult(cleared, TargetStatus.PUBLISHING)
+        author = author_urn(request.account_external_id)
+        url = (
+            f"{self.base_url}{POSTS_PATH}?author={encode_urn(author)}&q=author&count={FINDER_COUNT}"
+        )
+        headers = {**rest_headers(creds.access_token), "X-RestLi-Method": "FINDER"}
+        response = send(self.http, "GET", url, headers=headers)
+        body = json_body(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise classify(response, now=self.clock.now())
+        video = session.get("video")
+        prepared = session.get("prepared_at_ms")
+        found = find_post(
+            body.get("elements"),
+            video_urn=str(video) if video else None,
+            commentary=escape_commentary(request.text),
+            not_before_ms=int(prepared) - CLOCK_SKEW_MS if prepared is not None else None,
+        )
+        if found is None:
+            # The post was never created: the next step may safely post (once).
+            return StepResult(
+                cleared,
+                TargetStatus.PUBLISHING,
+                event="reconcile_not_found",
+                event_data={"video": video},
+            )
+        return self._finished({**cleared, "phase": "done", "post_urn": found["id"]})
+
+    def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
+        """LinkedIn's programmatic refresh; the refresh token keeps its original expiry."""
+        if not creds.refresh_token:
+            raise PlatformError(ErrorKind.AUTH, "invalid_grant", "no refresh token is stored")
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": creds.refresh_token,
+            "client_id": app.client_id or "",
+            "client_secret": app.client_secret or "",
+        }
+        return refresh_grant(self.http, app.token_url, form, previous=creds, now=self.clock.now())
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _media(request: PublishRequest) -> MediaFile | None:
+        media = request.media
+        if media is None:
+            return None
+        if media.kind is not MediaKind.VIDEO:
+            raise UnsupportedPostType("LinkedIn posts here take a video or text only")
+        if media.size < MIN_VIDEO_BYTES:
+            raise PlatformError(
+                ErrorKind.PERMANENT,
+                "video_too_small",
+                f"LinkedIn needs a video of at least {MIN_VIDEO_BYTES} bytes; this one has "
+                f"{media.size}",
+            )
+        return media
+
+    @staticmethod
+    def _need(media: MediaFile | None) -> MediaFile:
+        if media is None:
+            raise ValueError("a video phase was reached for a post without media")
+        return media
+
+    def _rest(
+        self, method: str, path: str, creds: Credentials, body: dict[str, Any] | None = None
+    ) -> Any:
+        """One ``/rest/`` call; returns the response when it succeeded, else raises."""
+        response = send(
+            self.http,
+            method,
+            f"{self.base_url}{path}",
+            json=body,
+            headers=rest_headers(creds.access_token),
+        )
+        if not response.is_success:
+            raise classify(response, now=self.clock.now())
+        return response
+
+    def _ready_to_post(self, session: dict[str, Any]) -> StepResult:
+        """Position at the commit, remembering when, so reconcile ignores older posts."""
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        new = {k: v for k, v in session.items() if k != "commit_attempted"}
+        new.update(phase="post", prepared_at_ms=now_ms)
+        return StepResult(new, TargetStatus.PUBLISHING)
+
+    def _urls_expired(self, session: dict[str, Any]) -> bool:
+        expires_ms = session.get("upload_urls_expire_at")
+        if not isinstance(expires_ms, int):
+            return True
+        deadline = (self.clock.now() + URL_EXPIRY_MARGIN).timestamp() * 1000
+        return deadline >= expires_ms
+
+    def _restart(self, session: dict[str, Any], why: str) -> StepResult:
+        keep = {k: session[k] for k in _SESSION_KEEP if k in session}
+        keep["restarts"] = int(session.get("restarts", 0)) + 1
+        return StepResult(
+            {**keep, "phase": "init"},
+            TargetStatus.UPLOADING,
+            event="upload_restarted",
+            event_data={"reason": why, "abandoned_video": session.get("video")},
+        )
+
+    # -- phases -----------------------------------------------------------------------------
+
+    def _init(
+        self,
+        request: PublishRequest,
+        media: MediaFile,
+        session: dict[str, Any],
+        creds: Credentials,
+    ) -> StepResult:
+        body = {
+            "initializeUploadRequest": {
+                "owner": author_urn(request.account_external_id),
+                "fileSizeBytes": media.size,
+                "uploadCaptions": False,
+                "uploadThumbnail": False,
+            }
+        }
+        response = self._rest("POST", f"{VIDEOS_PATH}?action=initializeUpload", creds, body)
+        payload = json_body(response)
+        value = payload.get("value") if isinstance(payload, dict) else None
+        if not isinstance(value, dict) or not isinstance(value.get("video"), str):
+            raise PlatformError(
+                ErrorKind.TRANSIENT, "missing_video_urn", "initializeUpload returned no video"
+            )
+        parts = check_instructions(value.get("uploadInstructions"), media.size)
+        expires = value.get("uploadUrlsExpireAt")
+        new = {
+            **{k: session[k] for k in _SESSION_KEEP if k in session},
+            "phase": "upload",
+            "video": value["video"],
+            # Single-part uploads may get "" here; whatever came is echoed back on finalize.
+            "upload_token": str(value.get("uploadToken") or ""),
+            "upload_urls_expire_at": int(expires) if isinstance(expires, int | float) else None,
+            "parts": parts,
+            "etags": [],
+            "progress_decile": 0,
+        }
+        result = upload_step(new, session, 0, media.size)
+        result.event = "upload_started"
+        result.event_data = {"video": value["video"], "parts": len(parts)}
+        return result
+
+    def _upload(self, media: MediaFile, session: dict[str, Any]) -> StepResult:
+        if self._urls_expired(session):
+            return self._restart(session, "the upload URLs expired")
+        parts: list[dict[str, Any]] = session["parts"]
+        etags: list[str] = list(session["etags"])
+        part = parts[len(etags)]
+        first, last = int(part["firstByte"]), int(part["lastByte"])
+        length = last - first + 1
+        # Upload URLs are pre-signed; no Authorization header goes to them.
+        response = send(
+            self.http,
+            "PUT",
+            str(part["uploadUrl"]),
+            content=media.iter_range(first, length),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(length)},
+        )
+        if not response.is_success:
+            if response.status_code in {403, 404, 410} and self._urls_expired(session):
+                return self._restart(session, "the upload URLs expired")
+            raise classify(response, now=self.clock.now())
+        etag = response.headers.get("ETag")
+        if not etag:
+            raise PlatformError(
+                ErrorKind.TRANSIENT,
+                "missing_etag",
+                f"the upload of part {len(etags) + 1} returned no ETag",
+                http_status=response.status_code,
+            )
+        etags.append(etag)
+        new = {**session, "etags": etags}
+        if len(etags) == len(parts):
+            new["phase"] = "finalize"
+        return upload_step(new, session, last + 1, media.size)
+
+    def _finalize(self, session: dict[str, Any], creds: Credentials) -> StepResult:
+        body = {
+            "finalizeUploadRequest": {
+                "video": session["video"],
+                "uploadToken": session.get("upload_token", ""),
+                "uploadedPartIds": list(session["etags"]),
+            }
+        }
+        self._rest("POST", f"{VIDEOS_PATH}?action=finalizeUpload", creds, body)
+        return StepResult(
+            {**session, "phase": "status", "polls": 0},
+            TargetStatus.PROCESSING,
+            event="upload_complete",
+            event_data={"video": session["video"]},
+        )
+
+    def _status(self, session: dict[str, Any], creds: Credentials) -> StepResult:
+        video = str(session["video"])
+        response = self._rest("GET", f"{VIDEOS_PATH}/{encode_urn(video)}", creds)
+        payload = json_body(response)
+        status = payload.get("status") if isinstance(payload, dict) else None
+        if status == "AVAILABLE":
+            return self._ready_to_post(session)
+        if status == "PROCESSING_FAILED":
+            reason = payload.get("processingFailureReason") if isinstance(payload, dict) else None
+            raise PlatformError(
+                ErrorKind.PERMANENT,
+                "processing_failed",
+                f"LinkedIn could not process the video ({reason or 'no reason given'})",
+                raw=payload,
+            )
+        return poll_step(
+            session, max(MIN_POLL_SECONDS, self.poll_seconds), video=video, status=status
+        )
+
+    def _post(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        video = session.get("video")
+        body = post_body(request, str(video) if video else None)
+        response = self._rest("POST", POSTS_PATH, creds, body)
+        urn = response.headers.get("x-restli-id")
+        if not urn:
+            # The post exists but we cannot name it: let reconcile find it, never re-post.
+            raise PlatformError(
+                ErrorKind.UNCONFIRMED,
+                "missing_post_urn",
+                "LinkedIn created the post without an x-restli-id header",
+                http_status=response.status_code,
+            )
+        new = {k: v for k, v in session.items() if k != "commit_attempted"}
+        new.update(phase="done", post_urn=urn)
+        return self._finished(new)
+
+    @staticmethod
+    def _finished(session: dict[str, Any]) -> StepResult:
+        urn = str(session["post_urn"])
+        return StepResult(
+            session, TargetStatus.PUBLISHED, external_id=urn, external_url=post_url(urn)
+        )

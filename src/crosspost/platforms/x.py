@@ -1,0 +1,362 @@
+"""X API v2: chunked media upload (initialize / append / finalize / status), then the post.
+
+Phases of the persisted session: ``init`` → ``append`` (one segment per step; the media id and
+the next ``segment_index`` are saved after each) → ``finalize`` → ``status`` (waits exactly
+``check_after_secs``) → ``tweet`` (``POST /2/tweets``: the commit) → ``done``. A text-only post
+goes straight to ``tweet``. The pure rules (limits, weighted text, segments, error mapping)
+live in ``x_rules.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
+from crosspost.domain.limits import MediaLimits
+from crosspost.platforms.base import (
+    AppCredentials,
+    Credentials,
+    MediaFile,
+    PlatformClient,
+    PublishRequest,
+    StepResult,
+    poll_step,
+    upload_step,
+)
+from crosspost.platforms.errors import PlatformError, UnsupportedPostType
+from crosspost.platforms.oauth import classify_token_error, json_body, send
+from crosspost.platforms.x_rules import (
+    IMAGE_LIMITS,
+    MIN_POLL_SECONDS,
+    TEXT_LIMITS,
+    VIDEO_LIMITS,
+    check_text,
+    classify,
+    comparable_text,
+    media_category,
+    media_type,
+    multipart_segment,
+    plan_segments,
+    post_url,
+    processing_error,
+)
+
+__all__ = ["FINALIZE_PATH", "INIT_PATH", "STATUS_PATH", "TWEETS_PATH", "XClient"]
+
+INIT_PATH = "/2/media/upload/initialize"
+APPEND_PATH = "/2/media/upload/{id}/append"
+FINALIZE_PATH = "/2/media/upload/{id}/finalize"
+STATUS_PATH = "/2/media/upload"
+TWEETS_PATH = "/2/tweets"
+TIMELINE_PATH = "/2/users/{id}/tweets"
+LIVE_BASE_URL = "https://api.x.com"
+LIVE_TOKEN_URL = "https://api.x.com/2/oauth2/token"  # noqa: S105 - a URL, not a secret
+EXPIRY_MARGIN = timedelta(minutes=5)  # never append to / post a media id about to expire
+RECONCILE_LOOKBACK = timedelta(minutes=2)  # clock skew allowance for the timeline search
+
+
+class XClient(PlatformClient):
+    """Client of X's v2 media upload and ``POST /2/tweets`` (OAuth 2.0 user context)."""
+
+    platform = Platform.X
+    limits: ClassVar[MediaLimits] = VIDEO_LIMITS
+    commit_phases: ClassVar[frozenset[str]] = frozenset({"tweet"})
+
+    def limits_for(self, request: PublishRequest) -> MediaLimits:
+        """Video, image and text-only posts each have their own limits."""
+        if request.media is None:
+            return TEXT_LIMITS
+        return IMAGE_LIMITS if request.media.kind is MediaKind.IMAGE else VIDEO_LIMITS
+
+    def step(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Perform the next interaction of the post for `session`'s phase."""
+        phase = session.get("phase")
+        if not phase:
+            check_text(request.text)
+            if request.media is None:
+                if not request.text.strip():
+                    raise PlatformError(ErrorKind.PERMANENT, "empty_post", "nothing to post")
+                # The commit phase must be persisted before the irreversible call is made.
+                return self._to_tweet({})
+            phase = "init"
+        if phase == "init":
+            return self._init(self._media(request), session, creds)
+        if phase == "append":
+            return self._append(self._media(request), session, creds)
+        if phase in {"finalize", "status"}:
+            return self._processing(self._media(request), session, creds)
+        if phase == "tweet":
+            return self._tweet(request, session, creds)
+        if phase == "done":
+            return self._finished(request, session)
+        raise ValueError(f"unknown X session phase {phase!r}")
+
+    def reconcile(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Look for the post in the user's recent timeline; re-post only if it is not there."""
+        cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
+        if session.get("phase") != "tweet":
+            return StepResult(cleared, TargetStatus.UPLOADING)
+        found = self._find_tweet(request, session, creds)
+        if found is not None:
+            return self._finished(request, {**cleared, "phase": "done", "tweet_id": found})
+        if request.media is not None and self._media_expired(session):
+            return self._restart(cleared, "the media id expired before the post was made")
+        return StepResult(
+            cleared,
+            TargetStatus.PUBLISHING,
+            event="reconcile_not_found",
+            event_data={"media_id": session.get("media_id")},
+        )
+
+    def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
+        """X's refresh grant (Basic auth for confidential clients); refresh tokens rotate."""
+        if not creds.refresh_token:
+            raise PlatformError(ErrorKind.AUTH, "invalid_grant", "no refresh token is stored")
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": creds.refresh_token,
+            "client_id": app.client_id or "",
+        }
+        auth = (app.client_id or "", app.client_secret) if app.client_secret else None
+        now = self.clock.now()
+        response = send(
+            self.http,
+            "POST",
+            app.token_url,
+            data=form,
+            headers={"Accept": "application/json"},
+            auth=auth,
+        )
+        body = json_body(response)
+        if (
+            response.status_code >= 400
+            or not isinstance(body, dict)
+            or not isinstance(body.get("access_token"), str)
+        ):
+            error = classify_token_error(response, body, now=now)
+            # X answers a dead refresh token with 400 invalid_request, not invalid_grant.
+            if response.status_code == 400 and error.code == "invalid_request":
+                raise PlatformError(
+                    ErrorKind.AUTH,
+                    "invalid_grant",
+                    f"the refresh token was refused ({error.message}); reconnect the account",
+                    raw=body,
+                    http_status=400,
+                ) from None
+            raise error
+        expires_in = body.get("expires_in")
+        scope = body.get("scope")
+        return Credentials(
+            access_token=body["access_token"],
+            refresh_token=body.get("refresh_token") or creds.refresh_token,
+            expires_at=now + timedelta(seconds=float(expires_in))
+            if isinstance(expires_in, int | float)
+            else None,
+            scopes=scope.split() if isinstance(scope, str) else list(creds.scopes),
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _media(self, request: PublishRequest) -> MediaFile:
+        media = request.media
+        if media is None or media.kind not in {MediaKind.VIDEO, MediaKind.IMAGE}:
+            raise UnsupportedPostType("X posts take a video or an image (or text only)")
+        if media.size <= 0:
+            raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the media file is empty")
+        return media
+
+    def _call(
+        self, method: str, path: str, creds: Credentials, **kwargs: Any
+    ) -> tuple[httpx.Response, Any]:
+        """One authenticated call; a non-2xx answer is classified and raised."""
+        headers = {"Authorization": f"Bearer {creds.access_token}", **kwargs.pop("headers", {})}
+        response = send(self.http, method, f"{self.base_url}{path}", headers=headers, **kwargs)
+        if not response.is_success:
+            raise classify(response, now=self.clock.now())
+        return response, json_body(response) if response.content else None
+
+    @staticmethod
+    def _data(body: Any, what: str) -> dict[str, Any]:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise PlatformError(
+                ErrorKind.TRANSIENT, "malformed_response", f"{what} returned no data", raw=body
+            )
+        return data
+
+    def _media_expired(self, session: dict[str, Any]) -> bool:
+        expires = session.get("media_expires_at")
+        if not expires:
+            return False
+        return self.clock.now() + EXPIRY_MARGIN >= datetime.fromisoformat(str(expires))
+
+    def _expires_at(self, data: dict[str, Any]) -> str | None:
+        seconds = data.get("expires_after_secs")
+        if not isinstance(seconds, int | float):
+            return None
+        return (self.clock.now() + timedelta(seconds=float(seconds))).isoformat()
+
+    def _restart(self, session: dict[str, Any], why: str) -> StepResult:
+        return StepResult(
+            {"phase": "init"},
+            TargetStatus.UPLOADING,
+            event="upload_restarted",
+            event_data={"reason": why, "abandoned_media_id": session.get("media_id")},
+        )
+
+    def _to_tweet(self, session: dict[str, Any]) -> StepResult:
+        new = {k: v for k, v in session.items() if k not in {"commit_attempted", "polls"}}
+        new.update(phase="tweet", prepared_at=self.clock.now().isoformat())
+        return StepResult(new, TargetStatus.PUBLISHING)
+
+    # -- phases -----------------------------------------------------------------------------
+
+    def _init(self, media: MediaFile, session: dict[str, Any], creds: Credentials) -> StepResult:
+        body = {
+            "media_type": media_type(media),
+            "total_bytes": media.size,
+            "media_category": media_category(media),
+        }
+        _, payload = self._call("POST", INIT_PATH, creds, json=body)
+        data = self._data(payload, "initialize")
+        media_id = data.get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise PlatformError(
+                ErrorKind.TRANSIENT, "missing_media_id", "initialize returned no id", raw=payload
+            )
+        segment = plan_segments(media.size, self.chunk_bytes)
+        new: dict[str, Any] = {
+            "phase": "append",
+            "media_id": media_id,
+            "media_key": data.get("media_key"),
+            "media_expires_at": self._expires_at(data),
+            "total": media.size,
+            "segment_bytes": segment,
+            "segment_count": math.ceil(media.size / segment),
+            "segment_index": 0,
+            "progress_decile": 0,
+        }
+        result = upload_step(new, session, 0, media.size)
+        result.event = "upload_started"
+        result.event_data = {"media_id": media_id, "segments": new["segment_count"]}
+        return result
+
+    def _append(self, media: MediaFile, session: dict[str, Any], creds: Credentials) -> StepResult:
+        if self._media_expired(session):
+            return self._restart(session, "the upload session expired")
+        index = int(session["segment_index"])
+        segment = int(session["segment_bytes"])
+        start = index * segment
+        length = min(segment, media.size - start)
+        content_type, size, pieces = multipart_segment(media, start, length, index)
+        path = APPEND_PATH.format(id=session["media_id"])
+        self._call(
+            "POST",
+            path,
+            creds,
+            content=pieces,
+            headers={"Content-Type": content_type, "Content-Length": str(size)},
+        )
+        done = index + 1 >= int(session["segment_count"])
+        new = {**session, "segment_index": index + 1, "phase": "finalize" if done else "append"}
+        return upload_step(new, session, start + length, media.size)
+
+    def _processing(
+        self, media: MediaFile, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Finalize, or poll STATUS; wait exactly `check_after_secs` while X processes."""
+        media_id = str(session["media_id"])
+        if session["phase"] == "finalize":
+            _, payload = self._call("POST", FINALIZE_PATH.format(id=media_id), creds)
+            data = self._data(payload, "finalize")
+            expires = self._expires_at(data) or session.get("media_expires_at")
+            session = {**session, "media_expires_at": expires, "phase": "status"}
+            if data.get("media_key"):
+                session["media_key"] = data["media_key"]
+        else:
+            params = {"command": "STATUS", "media_id": media_id}
+            _, payload = self._call("GET", STATUS_PATH, creds, params=params)
+            data = self._data(payload, "status")
+        info = data.get("processing_info")
+        if not isinstance(info, dict) or info.get("state") == "succeeded":
+            result = self._to_tweet(session)
+            result.bytes_sent = result.bytes_total = media.size
+            result.event, result.event_data = "upload_complete", {"media_id": media_id}
+            return result
+        if info.get("state") == "failed":
+            raise processing_error(info)
+        after = info.get("check_after_secs")
+        wait = float(after) if isinstance(after, int | float) and after > 0 else None
+        return poll_step(
+            session,
+            wait if wait is not None else max(MIN_POLL_SECONDS, self.poll_seconds),
+            media_id=media_id,
+            state=info.get("state"),
+        )
+
+    def _tweet(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        if request.media is not None and self._media_expired(session):
+            return self._restart(session, "the media id expired before the post was made")
+        body: dict[str, Any] = {}
+        if request.text:
+            body["text"] = request.text
+        if request.media is not None:
+            body["media"] = {"media_ids": [str(session["media_id"])]}
+        _, payload = self._call("POST", TWEETS_PATH, creds, json=body)
+        tweet_id = self._data(payload, "POST /2/tweets").get("id")
+        if not isinstance(tweet_id, str) or not tweet_id:
+            raise PlatformError(
+                ErrorKind.UNCONFIRMED, "missing_tweet_id", "the post has no id", raw=payload
+            )
+        new = {k: v for k, v in session.items() if k != "commit_attempted"}
+        return self._finished(request, {**new, "phase": "done", "tweet_id": tweet_id})
+
+    def _find_tweet(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> str | None:
+        """The id of the post this session made, from the user's recent posts, if any."""
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "tweet.fields": "attachments,created_at",
+            "expansions": "attachments.media_keys",
+        }
+        prepared = session.get("prepared_at")
+        if prepared:
+            since = datetime.fromisoformat(str(prepared)) - RECONCILE_LOOKBACK
+            params["start_time"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        path = TIMELINE_PATH.format(id=request.account_external_id)
+        _, payload = self._call("GET", path, creds, params=params)
+        tweets = payload.get("data") if isinstance(payload, dict) else None
+        media_id = str(session.get("media_id") or "")
+        wanted_key = str(session.get("media_key") or "")
+        text = comparable_text(request.text)
+        for tweet in tweets if isinstance(tweets, list) else []:
+            if not isinstance(tweet, dict):
+                continue
+            attachments = tweet.get("attachments")
+            keys = attachments.get("media_keys", []) if isinstance(attachments, dict) else []
+            if media_id:
+                if any(k == wanted_key or str(k).split("_", 1)[-1] == media_id for k in keys):
+                    return str(tweet["id"])
+            elif not keys and comparable_text(str(tweet.get("text", ""))) == text:
+                return str(tweet["id"])
+        return None
+
+    def _finished(self, request: PublishRequest, session: dict[str, Any]) -> StepResult:
+        tweet_id = str(session["tweet_id"])
+        return StepResult(
+            session,
+            TargetStatus.PUBLISHED,
+            external_id=tweet_id,
+            external_url=post_url(request.account_handle, tweet_id),
+        )
