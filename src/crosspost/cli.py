@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -144,16 +143,7 @@ def _fake_config(settings: Settings) -> Any:
             processing_seconds=settings.fake_processing_seconds,
         ),
     )
-    if not settings.fake_rate_limits:
-        config = dataclasses.replace(
-            config,
-            tiktok_creator_info_per_minute=1_000_000,
-            tiktok_init_per_minute=1_000_000,
-            tiktok_status_per_minute=1_000_000,
-            youtube_insert_calls_per_day=1_000_000_000,
-            youtube_daily_units=1_000_000_000,
-        )
-    return config
+    return config if settings.fake_rate_limits else config.without_rate_limits()
 
 
 @app.command()
@@ -162,7 +152,7 @@ def sandbox(
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
 ) -> None:
     """Run only the platform fakes (for tests, benchmarks and client development)."""
-    from crosspost.fakes.app import create_sandbox_app  # noqa: PLC0415
+    from crosspost.fakes.app import FAKES, create_sandbox_app  # noqa: PLC0415
     from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
 
     settings = _settings(sandbox_host=host, sandbox_port=port)
@@ -171,7 +161,8 @@ def sandbox(
         host=settings.sandbox_host,
         port=settings.sandbox_port,
     )
-    console.print(f"platform fakes on {server.url} (youtube, tiktok); Ctrl-C stops")
+    names = ", ".join(p.value for p in FAKES)
+    console.print(f"platform fakes on {server.url} ({names}); Ctrl-C stops")
     _wait_for_signal()
     server.stop()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -140,3 +143,45 @@ def make_stack(
 def stack(make_stack: Callable[..., Stack]) -> Stack:
     """A default stack: two workers, sandbox accounts on every supported platform."""
     return make_stack()
+
+
+def _worker_env(stack: Stack, extra: dict[str, str]) -> dict[str, str]:
+    settings = stack.svc.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
+    env.update(
+        CROSSPOST_HOME=str(settings.home),
+        CROSSPOST_DATABASE_URL=settings.resolved_database_url,
+        CROSSPOST_SANDBOX_PORT=str(settings.sandbox_port),
+        CROSSPOST_UPLOAD_CHUNK_BYTES=str(settings.upload_chunk_bytes),
+        CROSSPOST_SANDBOX_POLL_SECONDS="0.05",
+        CROSSPOST_JOB_POLL_SECONDS="0.05",
+        CROSSPOST_JOB_LEASE_SECONDS="2",
+        CROSSPOST_LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def spawn_worker(stack: Stack) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `crosspost worker` processes on the stack's database (extra settings as
+    environment variables); all are reaped after the test."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(concurrency: int = 2, **extra: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crosspost", "worker", "--concurrency", str(concurrency)],
+            env=_worker_env(stack, extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        procs.append(proc)
+        return proc
+
+    yield spawn
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()

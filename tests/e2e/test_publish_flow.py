@@ -237,3 +237,37 @@ def test_cancel_is_refused_once_the_post_exists_upstream(stack: Stack, tmp_path:
     post = stack.wait_post(post_id, lambda p: p["status"] in FINAL)
     assert post["status"] == "published"
     assert len(stack.fake("youtube", "state")["posts"]) == 1
+
+
+def test_publish_to_all_six_platforms(stack: Stack, tmp_path: Path) -> None:
+    """A clip reaches the five video platforms and a track reaches SoundCloud, once each."""
+    from crosspost.media.samples import make_audio
+
+    video = stack.upload_video(tmp_path, seconds=4.0, width=720, height=1280)
+    audio_path = make_audio(tmp_path / "track.mp3", seconds=3.0)
+    audio = stack.http.post(
+        "/v1/media",
+        content=audio_path.read_bytes(),
+        headers={"Content-Type": "audio/mpeg", "X-Filename": "track.mp3"},
+    ).json()
+    video_targets = ["youtube", "tiktok", "instagram", "x", "linkedin"]
+    posts = [
+        stack.http.post(
+            "/v1/posts",
+            json={"media_id": video["id"], "text": "everywhere #clip", "targets": video_targets},
+        ),
+        stack.http.post(
+            "/v1/posts",
+            json={"media_id": audio["id"], "text": "a track", "targets": ["soundcloud"]},
+        ),
+    ]
+    for created, media in zip(posts, (video, audio), strict=True):
+        assert created.status_code == 201, created.text
+        post = stack.wait_post(created.json()["id"], _final, timeout=60)
+        assert post["status"] == "published", post
+        digest = hashlib.sha256(stack.svc.storage.path_for(media["id"]).read_bytes()).hexdigest()
+        for target in post["targets"]:
+            assert target["external_id"], target
+            held = stack.fake(target["platform"], "state")["posts"]
+            assert len(held) == 1, (target["platform"], held)
+            assert held[0]["sha256"] == digest, (target["platform"], held[0])

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,46 +15,6 @@ import pytest
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.slow
-
-
-def _worker_env(stack: Stack) -> dict[str, str]:
-    settings = stack.svc.settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
-    env.update(
-        CROSSPOST_HOME=str(settings.home),
-        CROSSPOST_DATABASE_URL=settings.resolved_database_url,
-        CROSSPOST_SANDBOX_PORT=str(settings.sandbox_port),
-        CROSSPOST_UPLOAD_CHUNK_BYTES=str(settings.upload_chunk_bytes),
-        CROSSPOST_SANDBOX_POLL_SECONDS="0.05",
-        CROSSPOST_JOB_POLL_SECONDS="0.05",
-        CROSSPOST_JOB_LEASE_SECONDS="2",
-        CROSSPOST_LOG_LEVEL="WARNING",
-    )
-    return env
-
-
-@pytest.fixture
-def spawn_worker(stack: Stack) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start `crosspost worker` processes on the stack's database; all are reaped after."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def spawn() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crosspost", "worker", "--concurrency", "2"],
-            env=_worker_env(stack),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        procs.append(proc)
-        return proc
-
-    yield spawn
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
 
 
 @pytest.fixture

@@ -100,6 +100,9 @@ class FakeConfig:
         faults = Faults(**{k: v for k, v in settings.items() if k in names})
         return cls(faults=faults, **{k: v for k, v in settings.items() if k not in names})
 
+    # False lifts every platform's rate limits and daily quotas (benchmarks, soak tests);
+    # use `without_rate_limits()`, which also lifts the ones kept as fields below.
+    rate_limits: bool = True
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"  # noqa: S105 - the sandbox's published fake secret
     seed: int = 0
@@ -128,6 +131,19 @@ class FakeConfig:
     tiktok_verified_url_prefixes: tuple[str, ...] = ()
     tiktok_upload_url_ttl_seconds: float = 3600.0
     tiktok_fail_reason: str = "file_format_check_failed"
+
+    def without_rate_limits(self) -> FakeConfig:
+        """A copy with every rate limit and quota lifted (faults still apply)."""
+        many = 1_000_000_000
+        return replace(
+            self,
+            rate_limits=False,
+            tiktok_creator_info_per_minute=many,
+            tiktok_init_per_minute=many,
+            tiktok_status_per_minute=many,
+            youtube_insert_calls_per_day=many,
+            youtube_daily_units=many,
+        )
 
 
 class AbortConnection(Response):

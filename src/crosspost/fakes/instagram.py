@@ -65,8 +65,10 @@ class InstagramFake(PlatformFake):
         limits: InstagramLimits | None = None,
         name: str = "instagram",
     ) -> None:
-        self.limits = limits or InstagramLimits()
         super().__init__(config, name=name)
+        if limits is None and not self.config.rate_limits:
+            limits = InstagramLimits(quota_total=1_000_000_000)
+        self.limits = limits or InstagramLimits()
         self.containers: dict[str, Container] = {}
         self.media: dict[str, Media] = {}
         self._issued: dict[str, float] = {}  # access token → when this fake issued it

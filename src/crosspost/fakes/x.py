@@ -78,6 +78,15 @@ class XFake(PlatformFake):
         self, config: FakeConfig | None = None, *, limits: XLimits | None = None, name: str = "x"
     ) -> None:
         super().__init__(config, name=name)
+        if limits is None and not self.config.rate_limits:
+            many = 1_000_000_000
+            limits = XLimits(
+                tweets_per_15min=many,
+                tweets_per_24h=many,
+                media_upload_per_15min=many,
+                media_status_per_15min=many,
+                timeline_per_15min=many,
+            )
         self.limits = limits or XLimits()
         self.windows = FixedWindows()
         self.uploads: dict[str, Upload] = {}
