@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,6 +92,13 @@ class Settings(BaseSettings):
     youtube_token_url: str = "https://oauth2.googleapis.com/token"
     youtube_client_id: str | None = None
     youtube_client_secret: str | None = None
+    youtube_quota_model: Literal["buckets", "legacy"] = Field(
+        default="buckets",
+        description="'buckets': videos.insert has its own 100 calls/day; 'legacy': an upload "
+        "costs 1600 of the 10,000 daily units.",
+    )
+    youtube_daily_units: int = Field(default=10_000, ge=1)
+    youtube_insert_calls_per_day: int = Field(default=100, ge=1)
     tiktok_api_base: str = "https://open.tiktokapis.com"
     tiktok_token_url: str = "https://open.tiktokapis.com/v2/oauth/token/"
     tiktok_client_key: str | None = None
@@ -164,6 +172,16 @@ class Settings(BaseSettings):
         if test_mode:
             return f"{self.sandbox_base_url}/{platform.value}{SANDBOX_TOKEN_PATHS[platform]}"
         return str(getattr(self, f"{platform.value}_token_url"))
+
+    def client_options(self, platform: Platform) -> dict[str, Any]:
+        """Extra constructor arguments of a platform's client (its quota settings)."""
+        if platform is Platform.YOUTUBE:
+            return {
+                "quota_model": self.youtube_quota_model,
+                "daily_units": self.youtube_daily_units,
+                "insert_calls_per_day": self.youtube_insert_calls_per_day,
+            }
+        return {}
 
     def client_credentials(
         self, platform: Platform, *, test_mode: bool = False

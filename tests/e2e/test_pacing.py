@@ -22,7 +22,7 @@ def test_full_init_budget_defers_the_call_and_explains_why(stack: Stack, tmp_pat
             if a["platform"] == "tiktok"
         )
     now = stack.svc.clock.now().timestamp()
-    for _ in range(INIT_RATE.calls):
+    for _ in range(INIT_RATE.limit):
         assert reserve(stack.svc.db, Platform.TIKTOK, account["id"], [INIT_RATE], now) == 0.0
     media = stack.upload_video(tmp_path, seconds=1.0)
     created = stack.http.post(

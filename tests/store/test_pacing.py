@@ -58,3 +58,16 @@ def test_concurrent_workers_never_overspend(db: Database) -> None:
         )
     assert waits.count(0.0) == 6
     assert all(w == pytest.approx(60.0) for w in waits if w)
+
+
+def test_costly_calls_spend_units(db: Database) -> None:
+    """Quota units: 1600-unit uploads fit six times in 10,000 units; polls of one unit still
+    fit beside them, and the next upload waits until the first one leaves the day."""
+    upload = Rate("units", 10_000, 86400.0, per_account=False, cost=1600)
+    poll = Rate("units", 10_000, 86400.0, per_account=False, cost=1)
+    for i in range(6):
+        assert reserve(db, Platform.YOUTUBE, "acc_1", [upload], T0 + i) == 0.0
+    assert all(reserve(db, Platform.YOUTUBE, "acc_2", [poll], T0 + 10) == 0.0 for _ in range(400))
+    assert reserve(db, Platform.YOUTUBE, "acc_2", [upload], T0 + 20) == pytest.approx(86380.0)
+    with pytest.raises(ValueError, match="never fits"):
+        reserve(db, Platform.YOUTUBE, "acc_1", [Rate("units", 10, 60.0, cost=11)], T0)

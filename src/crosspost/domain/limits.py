@@ -35,10 +35,12 @@ class MediaLimits:
 
 @dataclass(frozen=True)
 class Rate:
-    """A documented call limit: at most `calls` in any `per_seconds` window, counted per
-    account (one user token) or per app (every account of the platform together)."""
+    """A documented limit: at most `limit` units in any `per_seconds` window, counted per
+    account (one user token) or per app (every account of the platform together); the next
+    call spends `cost` units (1 for plain call counts, more for quota units)."""
 
     bucket: str
-    calls: int
+    limit: int
     per_seconds: float
     per_account: bool = True
+    cost: int = 1

@@ -25,22 +25,30 @@ def budget_key(platform: Platform, account_id: str, rate: Rate) -> str:
 def reserve(
     db: Database, platform: Platform, account_id: str, rates: Sequence[Rate], now: float
 ) -> float:
-    """Spend one call from every budget and return 0, or spend nothing and return the
-    seconds until all of them have room."""
+    """Spend every budget's cost and return 0, or spend nothing and return the seconds until
+    all of them have room."""
     if not rates:
         return 0.0
     keyed = {budget_key(platform, account_id, r): r for r in rates}
     with db.write() as conn:
         logs = pacing.lock_budgets(conn, keyed)
         wait = 0.0
-        kept: dict[str, list[float]] = {}
+        kept: dict[str, list[list[float]]] = {}
         for key, rate in keyed.items():
-            recent = sorted(t for t in logs.get(key, []) if t > now - rate.per_seconds)
-            if len(recent) >= rate.calls:
-                # The oldest call that must leave the window before one more fits.
-                wait = max(wait, recent[len(recent) - rate.calls] + rate.per_seconds - now)
+            if rate.cost > rate.limit:
+                raise ValueError(f"{key}: a call costing {rate.cost} never fits {rate.limit}")
+            recent = sorted(e for e in logs.get(key, []) if e[0] > now - rate.per_seconds)
             kept[key] = recent
+            excess = sum(cost for _, cost in recent) + rate.cost - rate.limit
+            # Wait until enough of the oldest spending has left the window.
+            for spent_at, cost in recent:
+                if excess <= 0:
+                    break
+                excess -= cost
+                wait = max(wait, spent_at + rate.per_seconds - now)
         if wait > 0:
             return wait
-        pacing.store_budgets(conn, {key: [*calls, now] for key, calls in kept.items()})
+        pacing.store_budgets(
+            conn, {key: [*log, [now, float(keyed[key].cost)]] for key, log in kept.items()}
+        )
     return 0.0

@@ -104,6 +104,7 @@ class _PublishRun:
             if test
             else settings.processing_poll_seconds,
             clock=self.svc.clock,
+            **settings.client_options(platform),
         )
 
     def _request(self, loaded: _Loaded) -> PublishRequest:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import httpx
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits
+from crosspost.domain.limits import MediaLimits, Rate
 from crosspost.platforms.base import (
     AppCredentials,
     Credentials,
@@ -59,6 +59,13 @@ EXPIRY_MARGIN = timedelta(minutes=5)  # never append to / post a media id about 
 RECONCILE_LOOKBACK = timedelta(minutes=2)  # clock skew allowance for the timeline search
 
 
+# Per-user windows (docs.x.com rate limits; the media ones are [U] in our reference).
+TWEET_RATES = (Rate("tweets", 200, 900.0), Rate("tweets_24h", 100, 86400.0))
+MEDIA_UPLOAD_RATE = Rate("media_upload", 500, 900.0)
+MEDIA_STATUS_RATE = Rate("media_status", 1000, 900.0)
+TIMELINE_RATE = Rate("timeline", 900, 900.0)
+
+
 class XClient(PlatformClient):
     """Client of X's v2 media upload and ``POST /2/tweets`` (OAuth 2.0 user context)."""
 
@@ -96,6 +103,21 @@ class XClient(PlatformClient):
         if phase == "done":
             return self._finished(request, session)
         raise ValueError(f"unknown X session phase {phase!r}")
+
+    def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
+        """X's per-user windows: posts (15-minute and 24-hour caps), media upload commands
+        and status checks, and timeline reads when reconciling."""
+        if session.get("commit_attempted"):
+            return (TIMELINE_RATE,)
+        # A text post's first step only records the commit phase: no call, nothing spent.
+        phase = session.get("phase") or ("" if request.media is None else "init")
+        if phase == "tweet":
+            return TWEET_RATES
+        if phase in {"init", "append", "finalize"}:
+            return (MEDIA_UPLOAD_RATE,)
+        if phase == "status":
+            return (MEDIA_STATUS_RATE,)
+        return ()
 
     def reconcile(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials

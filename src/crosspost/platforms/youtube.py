@@ -8,12 +8,13 @@ pure rules (metadata, URLs, error mapping) live in ``youtube_rules.py`` and are 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import httpx
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits
+from crosspost.domain.limits import MediaLimits, Rate
 from crosspost.platforms.base import (
     AppCredentials,
     Credentials,
@@ -69,12 +70,50 @@ UPLOAD_PATH = "/upload/youtube/v3/videos"
 VIDEOS_PATH = "/youtube/v3/videos"
 
 
+DAY = 86400.0
+DAILY_UNITS = 10_000
+INSERT_CALLS_PER_DAY = 100
+INSERT_UNITS_LEGACY = 1600
+
+
 class YouTubeClient(PlatformClient):
     """Client of YouTube's resumable upload protocol and `videos.list` status polling."""
 
     platform = Platform.YOUTUBE
     limits: ClassVar[MediaLimits] = LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final"})
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str,
+        *,
+        quota_model: str = "buckets",
+        daily_units: int = DAILY_UNITS,
+        insert_calls_per_day: int = INSERT_CALLS_PER_DAY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(http, base_url, **kwargs)
+        if quota_model not in {"buckets", "legacy"}:
+            raise ValueError(f"quota_model must be 'buckets' or 'legacy', not {quota_model!r}")
+        units = Rate("units", daily_units, DAY, per_account=False)
+        if quota_model == "legacy":
+            # Older model: an upload costs 1600 units of the shared daily pool.
+            self._insert_budget: tuple[Rate, ...] = (replace(units, cost=INSERT_UNITS_LEGACY),)
+        else:
+            # Current model: uploads have a bucket of their own, counted in calls.
+            self._insert_budget = (
+                Rate("videos.insert", insert_calls_per_day, DAY, per_account=False),
+            )
+        self._list_budget = (units,)  # videos.list costs 1 unit
+
+    def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
+        """The project's daily quota (per app, across every account): `videos.insert` when a
+        session starts, one unit per status poll or reconcile look-up; chunk PUTs are free."""
+        phase = session.get("phase", "start")
+        if session.get("commit_attempted") or phase in {"processing", "done"}:
+            return self._list_budget
+        return self._insert_budget if phase == "start" else ()
 
     @property
     def chunk_size(self) -> int:

@@ -18,8 +18,8 @@ _READ = (
 _UPDATE = pacing.update().where(pacing.c.key == sa.bindparam("k")).values(calls=sa.bindparam("c"))
 
 
-def lock_budgets(conn: Connection, keys: Collection[str]) -> dict[str, list[float]]:
-    """Each budget's logged call times, locked until the transaction ends (empty when new)."""
+def lock_budgets(conn: Connection, keys: Collection[str]) -> dict[str, list[list[float]]]:
+    """Each budget's log of [time, cost] spendings, locked until the transaction ends."""
     if not keys:
         return {}
     rows = [{"key": k, "calls": []} for k in sorted(keys)]
@@ -31,10 +31,10 @@ def lock_budgets(conn: Connection, keys: Collection[str]) -> dict[str, list[floa
         # SQLite's write transaction is already exclusive: no row lock needed.
         conn.execute(sqlite.insert(pacing).values(rows).on_conflict_do_nothing())
         found = conn.execute(_READ, {"keys": list(keys)})
-    return {str(row.key): [float(t) for t in row.calls] for row in found}
+    return {str(row.key): [[float(t), float(c)] for t, c in row.calls] for row in found}
 
 
-def store_budgets(conn: Connection, calls: dict[str, list[float]]) -> None:
-    """Write the budgets' new call logs."""
+def store_budgets(conn: Connection, calls: dict[str, list[list[float]]]) -> None:
+    """Write the budgets' new spending logs."""
     if calls:
         conn.execute(_UPDATE, [{"k": k, "c": c} for k, c in calls.items()])

@@ -222,8 +222,8 @@ jobs = sa.Table(
 )
 
 # Pacing of platform calls shared by every worker: one row per budget (platform, scope,
-# bucket) holding the epoch times of the calls made in its current window (a sliding log:
-# exact, and small, since platform limits are tens or hundreds of calls per window).
+# bucket) holding the [epoch time, cost] of each call made in its current window (a sliding
+# log: exact, and small, since platform limits are tens or hundreds of calls per window).
 pacing = sa.Table(
     "pacing",
     metadata,
