@@ -272,3 +272,25 @@ def test_key_cache_trusts_a_key_for_its_ttl_and_forgets_revoked_keys(stack: Stac
     cache.forget(principal.key_id)
     with pytest.raises(Unauthorized, match="Invalid API key"):
         authenticate(stack.svc, header, cache)
+
+
+def test_bad_thumbnails_are_refused_and_write_nothing(stack: Stack, tmp_path: Path) -> None:
+    """Unknown, non-image, or on a platform without thumbnails: 422 with the reason."""
+    video = stack.upload_video(tmp_path, seconds=1.0)
+    before = _counts(stack)
+
+    def post(platform: str, cover: str) -> httpx.Response:
+        return stack.http.post(
+            "/v1/posts",
+            json={
+                "media_id": video["id"],
+                "text": "x",
+                "targets": [platform],
+                "overrides": {platform: {"thumbnail_media_id": cover}},
+            },
+        )
+
+    _problem(post("youtube", "med_nope"), 422, "thumbnail_not_found")
+    _problem(post("youtube", video["id"]), 422, "thumbnail_not_image")
+    _problem(post("tiktok", video["id"]), 422, "thumbnail_unsupported")
+    assert _counts(stack) == before

@@ -271,3 +271,30 @@ def test_publish_to_all_six_platforms(stack: Stack, tmp_path: Path) -> None:
             held = stack.fake(target["platform"], "state")["posts"]
             assert len(held) == 1, (target["platform"], held)
             assert held[0]["sha256"] == digest, (target["platform"], held[0])
+
+
+def test_youtube_custom_thumbnail_from_an_uploaded_image(stack: Stack, tmp_path: Path) -> None:
+    """`overrides.youtube.thumbnail_media_id` sets the video's thumbnail to that image."""
+    from crosspost.media.samples import make_image
+
+    video = stack.upload_video(tmp_path, seconds=1.0)
+    cover_path = make_image(tmp_path / "cover.png", width=1280, height=720)
+    cover = stack.http.post(
+        "/v1/media", content=cover_path.read_bytes(), headers={"Content-Type": "image/png"}
+    ).json()
+    created = stack.http.post(
+        "/v1/posts",
+        json={
+            "media_id": video["id"],
+            "text": "with a cover",
+            "targets": ["youtube"],
+            "overrides": {"youtube": {"thumbnail_media_id": cover["id"]}},
+        },
+    )
+    assert created.status_code == 201, created.text
+    post = stack.wait_post(created.json()["id"], _final)
+    assert post["status"] == "published", post
+    held = stack.fake("youtube", "state")["posts"]
+    assert held[0]["thumbnail_sha256"] == hashlib.sha256(cover_path.read_bytes()).hexdigest()
+    events = [e["event_type"] for e in stack.http.get(f"/v1/posts/{post['id']}/ledger").json()]
+    assert "thumbnail_set" in events

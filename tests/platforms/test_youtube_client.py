@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -268,3 +269,83 @@ def test_title_and_url_rules(tmp_path: Path) -> None:
     long_one = MediaFile(**{**vertical.__dict__, "duration_seconds": 181.0})
     assert video_url("v1", vertical) == "https://www.youtube.com/shorts/v1"
     assert video_url("v1", long_one) == "https://www.youtube.com/watch?v=v1"
+
+
+def _thumbnail(tmp_path: Path, size: int = 4096) -> MediaFile:
+    """A cover image beside the video (its own folder: make_media names files itself)."""
+    folder = tmp_path / "cover"
+    folder.mkdir()
+    return make_media(
+        folder, size, name="cover.png", content_type="image/png", duration=None, width=1280,
+        height=720,
+    )  # fmt: skip
+
+
+def test_custom_thumbnail_is_set_once_and_costs_fifty_units(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """After the upload, thumbnails.set sends the cover's bytes once; the quota shows 50 units."""
+    video = make_media(tmp_path, 3 * UNIT)
+    cover = _thumbnail(tmp_path)
+    external_id, creds = sandbox.account("youtube")
+    request = replace(make_request(video, external_id=external_id), thumbnail=cover)
+    client = client_for(sandbox)
+    assert client.budgets(request, {"phase": "processing", "video_id": "v"})[0].cost == 50
+    run = drive(client, request, creds, sandbox.clock)
+    assert run.result is not None and run.result.status is TargetStatus.PUBLISHED
+    assert only_post(sandbox)["thumbnail_sha256"] == cover.sha256
+    assert run.event_names().count("thumbnail_set") == 1
+    state = sandbox.state("youtube")
+    assert state["calls"]["thumbnails.set"] == 1
+    assert state["quota"]["units_used"] >= 50
+
+
+def test_refused_thumbnail_is_explained_but_the_video_still_publishes(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    """A channel that may not set custom thumbnails: the video is posted, the refusal logged."""
+    sandbox = make_sandbox(youtube_custom_thumbnails=False)
+    video = make_media(tmp_path, 3 * UNIT)
+    external_id, creds = sandbox.account("youtube")
+    request = replace(make_request(video, external_id=external_id), thumbnail=_thumbnail(tmp_path))
+    run = drive(client_for(sandbox), request, creds, sandbox.clock)
+    assert run.result is not None and run.result.status is TargetStatus.PUBLISHED
+    failed = [data for name, data in run.events if name == "thumbnail_failed"]
+    assert failed == [
+        {
+            "code": "forbidden",
+            "message": "The authenticated user doesn't have permissions to upload and set "
+            "custom video thumbnails.",
+        }
+    ]
+    assert only_post(sandbox)["thumbnail_sha256"] is None
+
+
+def test_thumbnails_set_is_strict(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The fake refuses what YouTube refuses: unknown video, non-image, empty, too large."""
+    external_id, creds = sandbox.account("youtube")
+    run = drive(
+        client_for(sandbox), make_request(make_media(tmp_path, UNIT), external_id=external_id),
+        creds, sandbox.clock,
+    )  # fmt: skip
+    assert run.result is not None
+    url = f"{sandbox.base('youtube')}/upload/youtube/v3/thumbnails/set"
+    auth = {"Authorization": f"Bearer {creds.access_token}"}
+
+    def reason(video_id: str, body: bytes, content_type: str) -> tuple[int, str]:
+        response = sandbox.http.post(
+            url,
+            params={"videoId": video_id},
+            content=body,
+            headers={**auth, "Content-Type": content_type},
+        )
+        if response.status_code == 200:
+            return 200, response.json()["kind"]
+        return response.status_code, response.json()["error"]["errors"][0]["reason"]
+
+    video_id = str(run.result.external_id)
+    assert reason("nope", b"png", "image/png") == (404, "videoNotFound")
+    assert reason(video_id, b"png", "text/plain") == (400, "invalidImage")
+    assert reason(video_id, b"", "image/png") == (400, "mediaBodyRequired")
+    assert reason(video_id, b"x" * (2 * MIB + 1), "image/jpeg") == (400, "invalidImage")
+    assert reason(video_id, b"png", "image/png") == (200, "youtube#thumbnailSetResponse")

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from crosspost.domain.enums import (
     AccountRole,
     ErrorKind,
+    MediaKind,
     Mode,
     Platform,
     PostStatus,
@@ -137,6 +138,36 @@ def _platform_account(
     return candidates[0]
 
 
+# Platforms whose API takes a custom cover image for the post.
+_THUMBNAIL_PLATFORMS = frozenset({Platform.YOUTUBE.value})
+
+
+def _check_thumbnails(conn: Connection, tenant_id: str, body: PostCreate) -> None:
+    """A `thumbnail_media_id` override must name an uploaded image, on a platform that
+    takes one."""
+    for platform, options in body.overrides.items():
+        cover_id = options.get(publish.THUMBNAIL_OPTION)
+        if cover_id is None:
+            continue
+        if platform not in _THUMBNAIL_PLATFORMS:
+            raise InvalidInput(
+                f"{platform} takes no custom thumbnail; remove overrides.{platform}."
+                f"{publish.THUMBNAIL_OPTION}",
+                code="thumbnail_unsupported",
+            )
+        row = media.get_media(conn, tenant_id, str(cover_id))
+        if row is None:
+            raise InvalidInput(
+                f"no media {cover_id!r} for the {platform} thumbnail; upload the image first",
+                code="thumbnail_not_found",
+            )
+        if row["kind"] != MediaKind.IMAGE.value:
+            raise InvalidInput(
+                f"the {platform} thumbnail {cover_id} is a {row['kind']}; use a JPEG or PNG image",
+                code="thumbnail_not_image",
+            )
+
+
 def create_post(
     svc: Services,
     *,
@@ -165,6 +196,7 @@ def create_post(
                 f"overrides name unknown platforms: {', '.join(sorted(unknown))}",
                 code="invalid_overrides",
             )
+        _check_thumbnails(conn, tenant_id, body)
         destinations = _resolve_targets(conn, tenant_id, mode, body.targets)
         info = MediaInfo.from_row(media_row) if media_row is not None else None
         post_id = new_id("post")

@@ -35,6 +35,8 @@ from crosspost.store import accounts, media, posts
 from crosspost.vault import credentials as vault_creds
 
 KIND = "publish.v1"
+# Per-platform override naming an uploaded image to use as the cover (YouTube thumbnail).
+THUMBNAIL_OPTION = "thumbnail_media_id"
 _DEFAULT_WAIT = {ErrorKind.RATE_LIMITED: 60.0, ErrorKind.QUOTA: 3600.0}
 _RECONCILE_DELAY = 1.0
 # Engine-owned session key: the irreversible call succeeded (the post exists upstream).
@@ -52,6 +54,7 @@ class _Loaded:
     post: Mapping[str, Any]
     account: Mapping[str, Any]
     media: Mapping[str, Any] | None
+    thumbnail: Mapping[str, Any] | None = None
 
 
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
@@ -88,9 +91,12 @@ class _PublishRun:
                 if post and post["media_id"]
                 else None
             )
+            options = (post["overrides"].get(target["platform"]) or {}) if post else {}
+            cover_id = options.get(THUMBNAIL_OPTION)
+            cover = media.get_media(conn, target["tenant_id"], cover_id) if cover_id else None
         if post is None or account is None:
             return None
-        return _Loaded(target, post, account, row)
+        return _Loaded(target, post, account, row, cover)
 
     def _client(self, account: Mapping[str, Any]) -> PlatformClient:
         settings = self.svc.settings
@@ -111,27 +117,31 @@ class _PublishRun:
         post, account, row = loaded.post, loaded.account, loaded.media
         overrides: dict[str, Any] = dict(post["overrides"].get(account["platform"]) or {})
         text = overrides.pop("text", None) or post["text"]
-        media_file = None
-        if row is not None:
-            media_file = MediaFile(
-                path=Path(self.svc.storage.path_for(row["storage_key"])),
-                size=row["size_bytes"],
-                content_type=row["content_type"],
-                kind=MediaKind(row["kind"]),
-                filename=row["filename"],
-                sha256=row["sha256"],
-                duration_seconds=row["duration_seconds"],
-                width=row["width"],
-                height=row["height"],
-            )
+        overrides.pop(THUMBNAIL_OPTION, None)
         return PublishRequest(
             target_id=loaded.target["id"],
             account_external_id=account["external_id"],
             account_handle=account["handle"],
             text=text,
             options=overrides,
-            media=media_file,
+            media=self._media_file(row),
             publish_at=post["publish_at"],
+            thumbnail=self._media_file(loaded.thumbnail),
+        )
+
+    def _media_file(self, row: Mapping[str, Any] | None) -> MediaFile | None:
+        if row is None:
+            return None
+        return MediaFile(
+            path=Path(self.svc.storage.path_for(row["storage_key"])),
+            size=row["size_bytes"],
+            content_type=row["content_type"],
+            kind=MediaKind(row["kind"]),
+            filename=row["filename"],
+            sha256=row["sha256"],
+            duration_seconds=row["duration_seconds"],
+            width=row["width"],
+            height=row["height"],
         )
 
     # -- fenced writes -------------------------------------------------------------------

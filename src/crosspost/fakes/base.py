@@ -117,6 +117,8 @@ class FakeConfig:
     youtube_insert_calls_per_day: int = 100
     youtube_session_ttl_seconds: float = 7 * 86400.0
     youtube_failure_reason: str = "conversion"
+    youtube_thumbnail_max_bytes: int = 2 * 1024 * 1024  # older pages: 2 MB; newer: 50 MB
+    youtube_custom_thumbnails: bool = True  # False: the channel may not set thumbnails
     # TikTok
     tiktok_access_ttl_seconds: int = 86400
     tiktok_refresh_ttl_seconds: int = 365 * 86400

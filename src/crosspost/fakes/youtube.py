@@ -6,6 +6,7 @@ as they arrive, never held in memory.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -39,6 +40,9 @@ from crosspost.fakes.youtube_rules import (
 from crosspost.fakes.youtube_video import QUANTUM, UploadSession, Video, video_resource
 
 MAX_FILE_BYTES = 274_877_906_944
+THUMBNAIL_PATH = "/upload/youtube/v3/thumbnails/set"
+THUMBNAIL_TYPES = frozenset({"image/jpeg", "image/png", "application/octet-stream"})
+THUMBNAIL_UNITS = 50
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _QUERY = re.compile(r"bytes \*/(\d+)")
 _SCOPE = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube"
@@ -62,6 +66,7 @@ class YouTubeFake(PlatformFake):
         return [
             Route(UPLOAD_PATH, self._insert, methods=["POST"]),
             Route(UPLOAD_PATH, self._upload, methods=["PUT"]),
+            Route(THUMBNAIL_PATH, self._thumbnails_set, methods=["POST"]),
             Route("/youtube/v3/videos", self._videos_list, methods=["GET"]),
             Route("/youtube/v3/channels", self._channels_list, methods=["GET"]),
             Route("/token", self._token, methods=["POST"]),
@@ -115,6 +120,7 @@ class YouTubeFake(PlatformFake):
                     "publish_at": video.meta.publish_at,
                     "created_at": iso_time(video.created_at),
                     "upload_id": video.upload_id,
+                    "thumbnail_sha256": video.thumbnail_sha256,
                 }
             )
         sessions = [
@@ -144,7 +150,9 @@ class YouTubeFake(PlatformFake):
             return result
         return unauthenticated(missing=result is AuthFailure.MISSING)
 
-    async def _gate(self, request: Request, operation: str, *, insert: bool) -> Account | Response:
+    async def _gate(
+        self, request: Request, operation: str, *, insert: bool, units: int = 1
+    ) -> Account | Response:
         """Count the call, apply faults, authenticate and check quota."""
         self.calls[operation] += 1
         refused = await self.injected_fault()
@@ -152,12 +160,68 @@ class YouTubeFake(PlatformFake):
             account = self._authenticate(request)
             if not isinstance(account, Account):
                 refused = account
-            elif self.faults.quota_exhausted or not self.quota.can_afford(insert=insert):
+            elif self.faults.quota_exhausted or not self.quota.can_afford(
+                insert=insert, units=units
+            ):
                 refused = quota_exceeded()
             else:
                 return account
         await drain(request)
         return refused
+
+    # -- thumbnails.set --------------------------------------------------------------------
+
+    async def _thumbnails_set(self, request: Request) -> Response:
+        account = await self._gate(request, "thumbnails.set", insert=False, units=THUMBNAIL_UNITS)
+        if isinstance(account, Response):
+            return account
+        video = self.videos.get(request.query_params.get("videoId", ""))
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        problem: Response | None = None
+        if video is None or video.account.external_id != account.external_id:
+            problem = google_error(
+                404, "videoNotFound", "The video that you are trying to update cannot be found."
+            )
+        elif not self.config.youtube_custom_thumbnails:
+            problem = google_error(
+                403,
+                "forbidden",
+                "The authenticated user doesn't have permissions to upload "
+                "and set custom video thumbnails.",
+            )
+        elif ctype not in THUMBNAIL_TYPES:
+            problem = google_error(400, "invalidImage", "The provided image content is invalid.")
+        if problem is not None or video is None:
+            await drain(request)
+            self.quota.spend(insert=False, valid=False)
+            return problem or google_error(404, "videoNotFound", "No such video.")
+        data = bytearray()
+        size = 0
+        async for piece in request.stream():
+            size += len(piece)
+            if size <= self.config.youtube_thumbnail_max_bytes:
+                data += piece  # keep reading past the limit, so the refusal is not a reset
+        if size > self.config.youtube_thumbnail_max_bytes:
+            self.quota.spend(insert=False, valid=False)
+            return google_error(400, "invalidImage", "The thumbnail image file is too large.")
+        if not data:
+            self.quota.spend(insert=False, valid=False)
+            return google_error(400, "mediaBodyRequired", "The request does not include the image.")
+        self.quota.spend(insert=False, units=THUMBNAIL_UNITS)
+        video.thumbnail_sha256 = hashlib.sha256(bytes(data)).hexdigest()
+        base = f"https://i.ytimg.com/vi/{video.id}"
+        return JSONResponse(
+            {
+                "kind": "youtube#thumbnailSetResponse",
+                "etag": video.thumbnail_sha256[:27],
+                "items": [
+                    {
+                        "default": {"url": f"{base}/default.jpg", "width": 120, "height": 90},
+                        "high": {"url": f"{base}/hqdefault.jpg", "width": 480, "height": 360},
+                    }
+                ],
+            }
+        )
 
     # -- videos.insert (resumable) ---------------------------------------------------------
 

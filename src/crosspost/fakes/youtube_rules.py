@@ -107,21 +107,24 @@ class Quota:
     def _bucketed(self, insert: bool) -> bool:
         return insert and self._config.quota_model == "buckets"
 
-    def can_afford(self, *, insert: bool) -> bool:
-        """Whether the day's quota still covers one more such call at full cost."""
+    def can_afford(self, *, insert: bool, units: int = 1) -> bool:
+        """Whether the day's quota still covers one more such call at full cost (`units` is
+        the cost of a non-insert call: 1 for a list, 50 for thumbnails.set)."""
         self._roll()
         if self._bucketed(insert):
             return self.insert_calls < self._config.youtube_insert_calls_per_day
-        cost = self._config.youtube_insert_units_legacy if insert else 1
+        cost = self._config.youtube_insert_units_legacy if insert else units
         return self.units + cost <= self._config.youtube_daily_units
 
-    def spend(self, *, insert: bool, valid: bool = True) -> None:
-        """Charge one call; an invalid insert costs one unit (or one bucket call)."""
+    def spend(self, *, insert: bool, valid: bool = True, units: int = 1) -> None:
+        """Charge one call; an invalid call costs one unit (or one bucket call)."""
         self._roll()
         if self._bucketed(insert):
             self.insert_calls += 1
+        elif insert:
+            self.units += self._config.youtube_insert_units_legacy if valid else 1
         else:
-            self.units += self._config.youtube_insert_units_legacy if insert and valid else 1
+            self.units += units if valid else 1
 
     def view(self) -> dict[str, Any]:
         """JSON view for the state endpoint."""

@@ -31,6 +31,7 @@ class Video:
     processing_seconds: float
     fails: bool
     upload_id: str
+    thumbnail_sha256: str | None = None
 
 
 @dataclass

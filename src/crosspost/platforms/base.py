@@ -76,6 +76,7 @@ class PublishRequest:
     media: MediaFile | None
     publish_at: datetime | None = None
     media_url: str | None = None  # signed, expiring URL for pull-based platforms
+    thumbnail: MediaFile | None = None  # a custom cover image, where the platform takes one
 
 
 @dataclass

@@ -74,6 +74,8 @@ DAY = 86400.0
 DAILY_UNITS = 10_000
 INSERT_CALLS_PER_DAY = 100
 INSERT_UNITS_LEGACY = 1600
+THUMBNAIL_PATH = "/upload/youtube/v3/thumbnails/set"
+THUMBNAIL_UNITS = 50
 
 
 class YouTubeClient(PlatformClient):
@@ -111,6 +113,8 @@ class YouTubeClient(PlatformClient):
         """The project's daily quota (per app, across every account): `videos.insert` when a
         session starts, one unit per status poll or reconcile look-up; chunk PUTs are free."""
         phase = session.get("phase", "start")
+        if phase == "processing" and request.thumbnail and not session.get("thumbnail_done"):
+            return (replace(self._list_budget[0], cost=THUMBNAIL_UNITS),)
         if session.get("commit_attempted") or phase in {"processing", "done"}:
             return self._list_budget
         return self._insert_budget if phase == "start" else ()
@@ -131,6 +135,8 @@ class YouTubeClient(PlatformClient):
         if phase in {"upload", "upload_final"}:
             return self._upload(session, media, creds)
         if phase == "processing":
+            if request.thumbnail is not None and not session.get("thumbnail_done"):
+                return self._thumbnail(request.thumbnail, session, creds)
             return self._poll(session, media, creds)
         if phase == "done":
             return self._published(session, media)
@@ -278,6 +284,36 @@ class YouTubeClient(PlatformClient):
             bytes_total=media.size,
             event="upload_complete",
             event_data={"video_id": video_id},
+        )
+
+    def _thumbnail(
+        self, image: MediaFile, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """Set the custom thumbnail once the video exists. The video is already posted, so a
+        refusal (invalid image, channel not allowed) is recorded, not fatal."""
+        response = send(
+            self.http,
+            "POST",
+            f"{self.base_url}{THUMBNAIL_PATH}",
+            params={"videoId": str(session["video_id"])},
+            content=image.iter_range(0, image.size),
+            headers={
+                **self._auth(creds),
+                "Content-Type": image.content_type or "application/octet-stream",
+                "Content-Length": str(image.size),
+            },
+        )
+        done = {**session, "thumbnail_done": True}
+        if response.status_code == 200:
+            return StepResult(done, TargetStatus.PROCESSING, event="thumbnail_set")
+        error = classify(response, now=self.clock.now())
+        if error.kind is not ErrorKind.PERMANENT:
+            raise error
+        return StepResult(
+            {**done, "thumbnail_error": error.code},
+            TargetStatus.PROCESSING,
+            event="thumbnail_failed",
+            event_data={"code": error.code, "message": error.message},
         )
 
     def _restart(self, why: str) -> StepResult:
