@@ -6,7 +6,7 @@ import hashlib
 import random
 import tracemalloc
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -494,3 +494,15 @@ def test_processing_failure_is_permanent(
     assert (caught.value.kind, caught.value.code) == (ErrorKind.PERMANENT, "processing_failed")
     assert caught.value.raw["state"] == "failed"
     assert len(posts(sandbox)) == 1
+
+
+def test_artwork_is_sent_with_the_track(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A cover image travels as `track[artwork_data]` in the same streamed upload."""
+    client, request, creds = setup(sandbox, tmp_path, 256 * 1024)
+    folder = tmp_path / "cover"
+    folder.mkdir()
+    cover = make_media(folder, 5000, name="cover.png", content_type="image/png", duration=None)
+    run = drive(client, replace(request, thumbnail=cover), creds, sandbox.clock)
+    assert run.result is not None and run.result.status is TargetStatus.PUBLISHED
+    [post] = posts(sandbox)
+    assert post["artwork_size"] == 5000

@@ -139,7 +139,7 @@ def _platform_account(
 
 
 # Platforms whose API takes a custom cover image for the post.
-_THUMBNAIL_PLATFORMS = frozenset({Platform.YOUTUBE.value})
+_THUMBNAIL_PLATFORMS = frozenset({Platform.YOUTUBE.value, Platform.SOUNDCLOUD.value})
 
 
 def _check_thumbnails(conn: Connection, tenant_id: str, body: PostCreate) -> None:

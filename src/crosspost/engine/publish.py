@@ -35,7 +35,8 @@ from crosspost.store import accounts, media, posts
 from crosspost.vault import credentials as vault_creds
 
 KIND = "publish.v1"
-# Per-platform override naming an uploaded image to use as the cover (YouTube thumbnail).
+# Per-platform override naming an uploaded image to use as the cover (YouTube's thumbnail,
+# SoundCloud's artwork).
 THUMBNAIL_OPTION = "thumbnail_media_id"
 _DEFAULT_WAIT = {ErrorKind.RATE_LIMITED: 60.0, ErrorKind.QUOTA: 3600.0}
 _RECONCILE_DELAY = 1.0

@@ -13,6 +13,7 @@ target they identify our upload exactly, unlike a title and time window alone.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
@@ -227,8 +228,13 @@ class SoundCloudClient(PlatformClient):
             session = {**session, "started_at": self.clock.now().isoformat()}
         # httpx streams a file object part in 64 KiB reads and sizes the body from fstat, so
         # the request carries a Content-Length yet the audio is never held in memory.
-        with media.open() as audio:
+        with contextlib.ExitStack() as files_open:
+            audio = files_open.enter_context(media.open())
             files = {"track[asset_data]": (media.filename, audio, content_type(media))}
+            if request.thumbnail is not None:
+                cover = request.thumbnail
+                art = files_open.enter_context(cover.open())
+                files["track[artwork_data]"] = (cover.filename, art, cover.content_type)
             response = send(
                 self.http,
                 "POST",
