@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -37,6 +38,13 @@ def fakes() -> Iterator[RunningServer]:
     server = serve_in_thread(create_sandbox_app(FakeConfig(faults=Faults(processing_seconds=0.05))))
     yield server
     server.stop()
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -112,6 +120,9 @@ def make_stack(
     def make(**extra: Any) -> Stack:
         for platform in supported_platforms():
             httpx.post(f"{fakes.url}/{platform.value}/_fake/reset").raise_for_status()
+        # The API's address is fixed before start, so signed media URLs point at it.
+        port = free_port()
+        extra.setdefault("public_url", f"http://127.0.0.1:{port}")
         settings = build_settings(tmp_path / "home", database_url, fakes, **extra)
         svc = Services.build(settings)
         migrate.upgrade(svc.db)
@@ -120,7 +131,9 @@ def make_stack(
         runner = build_runner(svc, concurrency=settings.workers) if settings.workers else None
         if runner:
             runner.start()
-        api = serve_in_thread(create_app(svc, wake_workers=runner.wake if runner else None))
+        api = serve_in_thread(
+            create_app(svc, wake_workers=runner.wake if runner else None), port=port
+        )
         _, key = issue_key(svc, tenant_id=tenant_id, name="test", mode=Mode.TEST)
         http = httpx.Client(
             base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30

@@ -298,3 +298,51 @@ def test_youtube_custom_thumbnail_from_an_uploaded_image(stack: Stack, tmp_path:
     assert held[0]["thumbnail_sha256"] == hashlib.sha256(cover_path.read_bytes()).hexdigest()
     events = [e["event_type"] for e in stack.http.get(f"/v1/posts/{post['id']}/ledger").json()]
     assert "thumbnail_set" in events
+
+
+def test_instagram_image_post_is_fetched_through_a_signed_url(stack: Stack, tmp_path: Path) -> None:
+    """Instagram pulls images by URL: the fake fetches crosspost's signed media URL."""
+    from crosspost.media.samples import make_image
+
+    path = make_image(tmp_path / "photo.jpg", width=1080, height=1080)
+    image = stack.http.post(
+        "/v1/media", content=path.read_bytes(), headers={"Content-Type": "image/jpeg"}
+    ).json()
+    created = stack.http.post(
+        "/v1/posts", json={"media_id": image["id"], "text": "a photo", "targets": ["instagram"]}
+    )
+    assert created.status_code == 201, created.text
+    post = stack.wait_post(created.json()["id"], _final)
+    assert post["status"] == "published", post
+    [held] = stack.fake("instagram", "state")["posts"]
+    assert held["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_signed_media_urls_open_one_file_until_they_expire(stack: Stack, tmp_path: Path) -> None:
+    """A signed URL serves the bytes without an API key; tampered or expired, it is refused."""
+    import time as _time
+
+    import httpx
+
+    from crosspost.media import signed_urls
+
+    video = stack.upload_video(tmp_path, seconds=1.0)
+    key = stack.svc.hash_key
+    later = int(_time.time()) + 600
+    url = signed_urls.sign(stack.api_url, video["id"], key, later)
+    served = httpx.get(url)
+    assert served.status_code == 200
+    assert served.content == stack.svc.storage.path_for(video["id"]).read_bytes()
+    assert served.headers["content-type"].startswith("video/mp4")
+    assert httpx.get(url, headers={"Range": "bytes=0-9"}).content == served.content[:10]
+
+    def problem(response: httpx.Response) -> tuple[int, str]:
+        return response.status_code, response.json()["code"]
+
+    tampered = url.replace(f"expires={later}", f"expires={later + 1}")
+    assert problem(httpx.get(tampered)) == (403, "signature_invalid")
+    expired = signed_urls.sign(stack.api_url, video["id"], key, int(_time.time()) - 1)
+    assert problem(httpx.get(expired)) == (403, "url_expired")
+    other = signed_urls.sign(stack.api_url, "med_nope", key, later)
+    assert problem(httpx.get(other)) == (404, "not_found")
+    assert problem(httpx.get(url.split("?")[0])) == (422, "validation_error")

@@ -121,11 +121,14 @@ def test_happy_path_resumable(start: Start, tmp_path: Path) -> None:
 
 
 def test_video_url_is_fetched_by_meta(start: Start, tmp_path: Path, file_host: str) -> None:
-    """With media_url the container carries video_url; the fake downloads and hashes it."""
+    """Asked for, the container carries video_url; the fake downloads and hashes it."""
     sandbox = start()
     media = make_media(tmp_path, 2 * MIB)
     request, creds = setup(sandbox, media)
-    request = replace(request, media_url=f"{file_host}/media/{media.filename}")
+    url = f"{file_host}/media/{media.filename}"
+    request = replace(
+        request, media_url=url, options={**request.options, "instagram_source": "url"}
+    )
     run = drive(client_for(sandbox), request, creds, sandbox.clock)
     [post] = posts(sandbox)
     assert run.result is not None and run.result.external_id == post["id"]
@@ -144,7 +147,7 @@ def test_image_needs_media_url(start: Start, tmp_path: Path, file_host: str) -> 
     with pytest.raises(PlatformError) as info:
         client.step(request, {}, creds)
     assert (info.value.kind, info.value.code) == (ErrorKind.PERMANENT, "media_url_required")
-    assert client.limits_for(request).max_bytes == 8 * MIB
+    assert client.limits_for(MediaKind.IMAGE).max_bytes == 8 * MIB
 
     request = replace(request, media_url=f"{file_host}/media/photo.jpg")
     run = drive(client, request, creds, sandbox.clock)
@@ -247,7 +250,9 @@ def test_permanent_error_keeps_raw_code(start: Start, tmp_path: Path) -> None:
     """A non-ASCII video_url is refused with (#100): permanent, code and body kept."""
     sandbox = start()
     request, creds = setup(sandbox, make_media(tmp_path, MIB))
-    request = replace(request, media_url="https://cdn.example/vidéo.mp4")
+    request = replace(
+        request, media_url="https://cdn.example/vidéo.mp4", options={"instagram_source": "url"}
+    )
     with pytest.raises(PlatformError) as info:
         client_for(sandbox).step(request, {}, creds)
     assert (info.value.kind, info.value.code) == (ErrorKind.PERMANENT, "100")
@@ -404,7 +409,9 @@ def test_failed_download_is_permanent(start: Start, tmp_path: Path, file_host: s
     """A video_url Meta cannot fetch ends the container in ERROR (2207052): permanent."""
     sandbox = start()
     request, creds = setup(sandbox, make_media(tmp_path, MIB))
-    request = replace(request, media_url=f"{file_host}/media/missing.mp4")
+    request = replace(
+        request, media_url=f"{file_host}/media/missing.mp4", options={"instagram_source": "url"}
+    )
     with pytest.raises(PlatformError) as info:
         drive(client_for(sandbox), request, creds, sandbox.clock)
     assert (info.value.kind, info.value.code) == (ErrorKind.PERMANENT, "container_error/2207052")

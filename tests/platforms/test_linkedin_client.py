@@ -127,8 +127,8 @@ def test_urns_urls_and_limits() -> None:
 def test_limits_depend_on_the_post_type(tmp_path: Path) -> None:
     """A post without media uses the text-only limits."""
     client = LinkedInClient(httpx.Client(), "http://unused")
-    assert client.limits_for(make_request(None)) is TEXT_LIMITS
-    assert client.limits_for(make_request(make_media(tmp_path, 100_000))) is VIDEO_LIMITS
+    assert client.limits_for(None) is TEXT_LIMITS
+    assert client.limits_for(MediaKind.VIDEO) is VIDEO_LIMITS
 
 
 def test_retry_after_header_is_honoured() -> None:

@@ -89,7 +89,7 @@ def test_weighted_length_and_limits() -> None:
     assert VIDEO_LIMITS.audio_codecs == frozenset({"aac"}) and VIDEO_LIMITS.max_fps == 60
     assert IMAGE_LIMITS.max_bytes == 5 * MIB and TEXT_LIMITS.text_only
     client = XClient(new_http_client(), "http://unused")
-    assert client.limits_for(make_request(None)) is TEXT_LIMITS
+    assert client.limits_for(None) is TEXT_LIMITS
 
 
 def test_plan_segments() -> None:

@@ -207,7 +207,7 @@ def create_post(
             platform = Platform(account["platform"])
             options = body.overrides.get(platform.value, {})
             text = options.get("text") or body.text
-            limits = client_for(platform).limits
+            limits = client_for(platform).limits_for(info.kind if info else None)
             violations = validate(
                 limits, info, text, title=options.get("title"), destination=platform.value
             )

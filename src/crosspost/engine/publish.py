@@ -21,6 +21,7 @@ from crosspost.engine.services import Services
 from crosspost.engine.tokens import mark_needs_reauth, refresh_account
 from crosspost.engine.transitions import TargetCancelled, transition
 from crosspost.jobs import Done, JobContext, Outcome, RunAgain
+from crosspost.media import signed_urls
 from crosspost.media.validate import MediaInfo, validate
 from crosspost.platforms.base import (
     Credentials,
@@ -38,6 +39,8 @@ KIND = "publish.v1"
 # Per-platform override naming an uploaded image to use as the cover (YouTube's thumbnail,
 # SoundCloud's artwork).
 THUMBNAIL_OPTION = "thumbnail_media_id"
+# Long enough for a platform's queued fetch (Meta, TikTok), short enough to not leak.
+MEDIA_URL_TTL_SECONDS = 6 * 3600
 _DEFAULT_WAIT = {ErrorKind.RATE_LIMITED: 60.0, ErrorKind.QUOTA: 3600.0}
 _RECONCILE_DELAY = 1.0
 # Engine-owned session key: the irreversible call succeeded (the post exists upstream).
@@ -119,6 +122,13 @@ class _PublishRun:
         overrides: dict[str, Any] = dict(post["overrides"].get(account["platform"]) or {})
         text = overrides.pop("text", None) or post["text"]
         overrides.pop(THUMBNAIL_OPTION, None)
+        media_url = None
+        settings = self.svc.settings
+        # Platforms that fetch media themselves get a signed URL, when they can reach us: a
+        # public URL is configured, or the account is a sandbox one (the fakes are local).
+        if row is not None and (settings.public_url or account["mode"] == Mode.TEST.value):
+            expires = int(self.svc.clock.now().timestamp() + MEDIA_URL_TTL_SECONDS)
+            media_url = signed_urls.sign(settings.base_url, row["id"], self.svc.hash_key, expires)
         return PublishRequest(
             target_id=loaded.target["id"],
             account_external_id=account["external_id"],
@@ -128,6 +138,7 @@ class _PublishRun:
             media=self._media_file(row),
             publish_at=post["publish_at"],
             thumbnail=self._media_file(loaded.thumbnail),
+            media_url=media_url,
         )
 
     def _media_file(self, row: Mapping[str, Any] | None) -> MediaFile | None:
@@ -192,7 +203,7 @@ class _PublishRun:
         target = loaded.target
         info = MediaInfo.from_row(loaded.media) if loaded.media is not None else None
         violations = validate(
-            client.limits_for(request),
+            client.limits_for(request.media.kind if request.media else None),
             info,
             request.text,
             title=request.options.get("title"),

@@ -135,9 +135,11 @@ class PlatformClient(abc.ABC):
         self.poll_seconds = poll_seconds
         self.clock: Clock = clock or SystemClock()
 
-    def limits_for(self, request: PublishRequest) -> MediaLimits:
-        """The limits that apply to this request (some platforms differ by post type)."""
-        return self.limits
+    @classmethod
+    def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
+        """The limits for a post of this media kind (None: text only); some platforms differ
+        by post type. Checked when the post is created and again before any byte is sent."""
+        return cls.limits
 
     @abc.abstractmethod
     def step(

@@ -2,8 +2,9 @@
 
 Phases of the persisted session: ``create`` → ``upload`` (resumable only) → ``poll`` →
 ``quota`` → ``publish`` (``media_publish`` makes the post: commit) → ``permalink`` → done.
-A video goes to Meta by ``video_url`` when the request has a ``media_url``, else by the
-resumable rupload protocol; an image always by ``image_url``.
+A video goes to Meta by the resumable rupload protocol, or by ``video_url`` (crosspost's
+signed media URL) when the post asks for ``instagram_source: "url"``; an image always by
+``image_url``, so images need crosspost reachable at a public URL.
 
 [U] Resuming an interrupted rupload: no official text says how. This client reads the
 container's ``video_status.uploading_phase.bytes_transferred`` before every upload POST and
@@ -58,11 +59,10 @@ class InstagramClient(PlatformClient):
     limits: ClassVar[MediaLimits] = LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"publish"})
 
-    def limits_for(self, request: PublishRequest) -> MediaLimits:
+    @classmethod
+    def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
         """Images follow the feed-image limits, everything else the Reels limits."""
-        if request.media is not None and request.media.kind is MediaKind.IMAGE:
-            return IMAGE_LIMITS
-        return LIMITS
+        return IMAGE_LIMITS if kind is MediaKind.IMAGE else LIMITS
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
@@ -150,7 +150,8 @@ class InstagramClient(PlatformClient):
             raise PlatformError(
                 ErrorKind.PERMANENT,
                 "media_url_required",
-                "Instagram fetches images from a public URL; this post has no media_url",
+                "Instagram fetches images from a public URL: set CROSSPOST_PUBLIC_URL to an "
+                "address Meta can reach",
             )
         if media.size <= 0:
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the media file is empty")
@@ -217,7 +218,7 @@ class InstagramClient(PlatformClient):
             )
             if request.options.get("thumb_offset") is not None:
                 form["thumb_offset"] = str(int(request.options["thumb_offset"]))
-            if request.media_url:
+            if request.media_url and request.options.get("instagram_source") == "url":
                 mode = "video_url"
                 form["video_url"] = request.media_url
             else:

@@ -67,9 +67,10 @@ class LinkedInClient(PlatformClient):
     limits: ClassVar[MediaLimits] = VIDEO_LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"post"})
 
-    def limits_for(self, request: PublishRequest) -> MediaLimits:
+    @classmethod
+    def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
         """Video limits for a video post; a post without media is a text post."""
-        return TEXT_LIMITS if request.media is None else VIDEO_LIMITS
+        return TEXT_LIMITS if kind is None else VIDEO_LIMITS
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials

@@ -73,11 +73,12 @@ class XClient(PlatformClient):
     limits: ClassVar[MediaLimits] = VIDEO_LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"tweet"})
 
-    def limits_for(self, request: PublishRequest) -> MediaLimits:
+    @classmethod
+    def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
         """Video, image and text-only posts each have their own limits."""
-        if request.media is None:
+        if kind is None:
             return TEXT_LIMITS
-        return IMAGE_LIMITS if request.media.kind is MediaKind.IMAGE else VIDEO_LIMITS
+        return IMAGE_LIMITS if kind is MediaKind.IMAGE else VIDEO_LIMITS
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials

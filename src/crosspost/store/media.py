@@ -25,3 +25,11 @@ def get_media(conn: Connection, tenant_id: str, media_id: str) -> Row | None:
     """A tenant's media row."""
     # A constant statement skips SQLAlchemy's per-call construction and cache-key work.
     return one(conn.execute(_GET, {"media_id": media_id, "tenant_id": tenant_id}))
+
+
+_BY_ID = sa.select(media).where(media.c.id == sa.bindparam("media_id"))
+
+
+def get_media_by_id(conn: Connection, media_id: str) -> Row | None:
+    """A media row by id alone (signed URLs, which name no tenant)."""
+    return one(conn.execute(_BY_ID, {"media_id": media_id}))

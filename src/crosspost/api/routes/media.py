@@ -6,15 +6,23 @@ import mimetypes
 from pathlib import PurePath
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.upload import receive_multipart, receive_raw
 from crosspost.domain.models import MediaPublic
-from crosspost.errors import CrosspostError, NotFound, PayloadTooLarge, UnsupportedMediaType
+from crosspost.errors import (
+    CrosspostError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from crosspost.ids import new_id
+from crosspost.media import signed_urls
 from crosspost.media.probe import probe
 from crosspost.store import media
 from crosspost.store.rows import Row
@@ -133,3 +141,31 @@ async def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) ->
     if row is None:
         raise NotFound(f"no media {media_id!r}")
     return MediaPublic.model_validate(dict(row))
+
+
+@router.get(
+    "/{media_id}/content",
+    response_class=FileResponse,
+    responses=problem_responses(403, 404),
+)
+async def content(
+    media_id: str,
+    svc: ServicesDep,
+    expires: Annotated[int, Query(description="Unix time the URL stops working.")],
+    signature: Annotated[str, Query(max_length=128)],
+) -> FileResponse:
+    """A media object's bytes through a signed, expiring URL (no API key: the signature is
+    the permission). Platforms that fetch media themselves are given such URLs."""
+    if not signed_urls.verify(svc.hash_key, media_id, expires, signature):
+        raise Forbidden("this media URL's signature is not valid", code="signature_invalid")
+    if expires < svc.clock.now().timestamp():
+        raise Forbidden("this media URL has expired", code="url_expired")
+
+    def read() -> Row | None:
+        with svc.db.read() as conn:
+            return media.get_media_by_id(conn, media_id)
+
+    row = await svc.db.run(read)
+    if row is None:
+        raise NotFound(f"no media {media_id!r}")
+    return FileResponse(svc.storage.path_for(row["storage_key"]), media_type=row["content_type"])
