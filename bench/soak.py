@@ -49,6 +49,9 @@ def main() -> None:
         "CROSSPOST_JOB_LEASE_SECONDS": "3",
         "CROSSPOST_JOB_BACKOFF_BASE": "0.5",
         "CROSSPOST_JOB_BACKOFF_CAP": "5",
+        # The fakes answer within seconds even when loaded: a commit cut off by a kill has
+        # landed (or never will) by then.
+        "CROSSPOST_COMMIT_SETTLE_SECONDS": "10",
     }
     rng = random.Random(1)
     with running_server(
@@ -109,12 +112,19 @@ def main() -> None:
                     else:
                         error = target["last_error"] or {}
                         failed[f"{target['platform']}:{error.get('code')}"] += 1
-        held: Counter[tuple[str, str]] = Counter()
-        for platform in [*VIDEO_PLATFORMS, "soundcloud"]:
-            state = httpx.get(f"{server.fakes_url}/{platform}/_fake/state").json()
-            for item in state["posts"]:
-                text = str(item.get("caption") or item.get("title") or "")
-                held[(platform, text.split(" ", maxsplit=1)[0])] += 1
+            held: Counter[tuple[str, str]] = Counter()
+            for platform in [*VIDEO_PLATFORMS, "soundcloud"]:
+                state = httpx.get(f"{server.fakes_url}/{platform}/_fake/state").json()
+                for item in state["posts"]:
+                    text = str(item.get("caption") or item.get("title") or "")
+                    held[(platform, text.split(" ", maxsplit=1)[0])] += 1
+            by_marker = {marker: post_id for post_id, marker in markers.items()}
+            for (platform, marker), count in held.items():
+                if count > 1:  # show how it happened: the target's ledger
+                    print(f"DUPLICATE {platform} {marker} x{count}:")
+                    for event in http.get(f"/v1/posts/{by_marker[marker]}/ledger").json():
+                        if event["data"].get("platform") in (platform, None):
+                            print(f"  {event['created_at']} {event['event_type']} {event['data']}")
     duplicates = sum(n - 1 for n in held.values() if n > 1)
     lost = len(set(published) - set(held))
     unexplained = len(set(held) - set(published))

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     processing_timeout_seconds: float = Field(default=3 * 3600.0, gt=0)
 
     upload_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024)
+    commit_settle_seconds: float = Field(
+        default=150.0,
+        ge=0,
+        description="After a worker dies or loses its lease during a publish call, wait this "
+        "long (longer than any such call can last) before asking the platform whether the "
+        "post exists, so a late-landing call cannot be followed by a second post.",
+    )
     pacing: bool = Field(
         default=True,
         description="Spend the platforms' documented call budgets before calling (off only "

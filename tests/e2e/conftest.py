@@ -170,6 +170,8 @@ def _worker_env(stack: Stack, extra: dict[str, str]) -> dict[str, str]:
         CROSSPOST_JOB_POLL_SECONDS="0.05",
         CROSSPOST_JOB_LEASE_SECONDS="2",
         CROSSPOST_LOG_LEVEL="WARNING",
+        # The fakes answer within a second: a commit cut off by a kill has landed by then.
+        CROSSPOST_COMMIT_SETTLE_SECONDS="3",
     )
     env.update(extra)
     return env

@@ -38,6 +38,8 @@ WORKER_SETTINGS = {
     "CROSSPOST_PACING": "0",
     "CROSSPOST_JOB_BACKOFF_BASE": "0.2",
     "CROSSPOST_JOB_BACKOFF_CAP": "2",
+    # A commit cut off by a kill lands at the fakes within a second or two.
+    "CROSSPOST_COMMIT_SETTLE_SECONDS": "5",
 }
 
 

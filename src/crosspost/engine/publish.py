@@ -45,6 +45,9 @@ _DEFAULT_WAIT = {ErrorKind.RATE_LIMITED: 60.0, ErrorKind.QUOTA: 3600.0}
 _RECONCILE_DELAY = 1.0
 # Engine-owned session key: the irreversible call succeeded (the post exists upstream).
 _COMMITTED = "_committed"
+# When the irreversible call was attempted, and whether that attempt is known to be over.
+_COMMIT_AT = "_commit_at"
+_SETTLED = "_commit_settled"
 
 
 def dedupe_key(target_id: str) -> str:
@@ -266,6 +269,10 @@ class _PublishRun:
             paced = self._pace(loaded, client, request, session, target)
             if paced is not None:
                 return paced
+            if reconciling and not session.get(_SETTLED):
+                unsettled = self._await_settle(target, session)
+                if unsettled is not None:
+                    return unsettled
             try:
                 if reconciling:
                     if target["status"] != TargetStatus.RECONCILING.value:
@@ -277,7 +284,11 @@ class _PublishRun:
                 else:
                     if client.is_commit(session):
                         committing = True
-                        session = {**session, "commit_attempted": True}
+                        session = {
+                            **{k: v for k, v in session.items() if k != _SETTLED},
+                            "commit_attempted": True,
+                            _COMMIT_AT: self.svc.clock.now().isoformat(),
+                        }
                         self._write(target, status=TargetStatus.PUBLISHING, session=session)
                         target["status"] = TargetStatus.PUBLISHING.value
                     result = client.step(request, session, creds)
@@ -293,6 +304,9 @@ class _PublishRun:
                     err = OutcomeUnknown(
                         f"publish call outcome unknown: {err.message}", raw=err.raw
                     )
+                    # Our own call is over (it failed in our hands): nothing of ours is
+                    # still in flight, so the reconcile need not wait.
+                    session = {**session, _SETTLED: True}
                 elif committing:
                     session = {k: v for k, v in session.items() if k != "commit_attempted"}
                 return self._on_error(target, session, err)
@@ -311,6 +325,28 @@ class _PublishRun:
             session = result.session
             target["status"] = result.status.value
             target["session"] = session
+
+    def _await_settle(self, target: Mapping[str, Any], session: dict[str, Any]) -> Outcome | None:
+        """A commit whose worker died or lost its lease mid-call may still be in flight (or
+        queued at the platform): reconcile only once it must have landed, or a "not found"
+        could be followed by its late arrival and a second post."""
+        started = session.get(_COMMIT_AT)
+        if not started:
+            return None
+        until = datetime.fromisoformat(started) + timedelta(
+            seconds=self.svc.settings.commit_settle_seconds
+        )
+        now = self.svc.clock.now()
+        if now >= until:
+            return None
+        self._write(
+            target,
+            status=TargetStatus.UNCONFIRMED,
+            event="publish_settling",
+            data={"reconcile_at": until.isoformat()},
+            next_attempt_at=until,
+        )
+        return RunAgain(until)
 
     def _pace(
         self,
