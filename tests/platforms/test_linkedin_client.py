@@ -404,3 +404,24 @@ def test_too_small_and_wrong_kind(sandbox: Sandbox, tmp_path: Path) -> None:
     with pytest.raises(UnsupportedPostType):
         client_for(sandbox).step(make_request(audio), {}, creds)
     assert sandbox.state("linkedin")["calls"] == {}
+
+
+def test_reconcile_pages_past_a_busy_authors_newer_posts(sandbox: Sandbox) -> None:
+    """Seventy posts land after ours before the reconcile runs: it pages back to ours and
+    does not post again (one page of the finder would not reach it)."""
+    external_id, creds = sandbox.account("linkedin")
+    client = client_for(sandbox)
+    ours = make_request(None, external_id=external_id, text="ours")
+    ready = drive(client, ours, creds, sandbox.clock, until=client.is_commit).session
+    sandbox.faults("linkedin", drop_response_after_commit=1)
+    attempt = {**ready, "commit_attempted": True}
+    with pytest.raises(PlatformError):
+        client.step(ours, attempt, creds)  # LinkedIn posts it; the answer is lost
+    for i in range(70):
+        sandbox.clock.advance(1)
+        drive(client, make_request(None, external_id=external_id, text=f"later {i}"), creds,
+              sandbox.clock)  # fmt: skip
+    result = client.reconcile(ours, attempt, creds)
+    assert result.status is TargetStatus.PUBLISHED
+    assert len(posts(sandbox)) == 71
+    assert sandbox.state("linkedin")["calls"]["posts.findByAuthor"] == 2

@@ -506,15 +506,14 @@ class LinkedInFake(PlatformFake):
             return li_error(400, "ILLEGAL_ARGUMENT", "author must be a URL-encoded URN")
         if not may_act_as(account, author, self.limits):
             return self._denied(f"posts.FINDER-author as {author}")
-        count_text = params.get("count", "10")
-        count = int(count_text) if count_text.isdigit() else 10
-        found = sorted((p for p in self.posts if p.author == author), key=lambda p: -p.created_at)[
-            : min(count, 100)
-        ]
+        count_text, start_text = params.get("count", "10"), params.get("start", "0")
+        count = min(int(count_text), 100) if count_text.isdigit() else 10
+        start = int(start_text) if start_text.isdigit() else 0
+        mine = sorted((p for p in self.posts if p.author == author), key=lambda p: -p.created_at)
         return JSONResponse(
             {
-                "paging": {"start": 0, "count": count, "links": []},
-                "elements": [self._post_element(p) for p in found],
+                "paging": {"start": start, "count": count, "total": len(mine), "links": []},
+                "elements": [self._post_element(p) for p in mine[start : start + count]],
             }
         )
 

@@ -54,7 +54,8 @@ __all__ = [
 
 VIDEOS_PATH = "/rest/videos"
 POSTS_PATH = "/rest/posts"
-FINDER_COUNT = 10
+FINDER_COUNT = 50
+FINDER_MAX_PAGES = 20  # 1,000 posts back: far more than anyone posts while a commit settles
 URL_EXPIRY_MARGIN = timedelta(minutes=2)  # never start a part on a URL about to expire
 CLOCK_SKEW_MS = 5 * 60 * 1000  # LinkedIn's createdAt may run behind our clock
 _SESSION_KEEP = ("restarts",)
@@ -104,23 +105,25 @@ class LinkedInClient(PlatformClient):
         cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
         if session.get("phase") != "post":
             return StepResult(cleared, TargetStatus.PUBLISHING)
-        author = author_urn(request.account_external_id)
-        url = (
-            f"{self.base_url}{POSTS_PATH}?author={encode_urn(author)}&q=author&count={FINDER_COUNT}"
-        )
-        headers = {**rest_headers(creds.access_token), "X-RestLi-Method": "FINDER"}
-        response = send(self.http, "GET", url, headers=headers)
-        body = json_body(response)
-        if response.status_code != 200 or not isinstance(body, dict):
-            raise classify(response, now=self.clock.now())
         video = session.get("video")
         prepared = session.get("prepared_at_ms")
-        found = find_post(
-            body.get("elements"),
-            video_urn=str(video) if video else None,
-            commentary=escape_commentary(request.text),
-            not_before_ms=int(prepared) - CLOCK_SKEW_MS if prepared is not None else None,
-        )
+        not_before = int(prepared) - CLOCK_SKEW_MS if prepared is not None else None
+        found = None
+        # Newest first, page by page, until the page reaches posts older than our commit: a
+        # busy author may have posted many times since (other targets, other apps).
+        for start in range(0, FINDER_COUNT * FINDER_MAX_PAGES, FINDER_COUNT):
+            elements = self._author_posts(request, creds, start)
+            found = find_post(
+                elements,
+                video_urn=str(video) if video else None,
+                commentary=escape_commentary(request.text),
+                not_before_ms=not_before,
+            )
+            if found is not None or len(elements) < FINDER_COUNT:
+                break
+            oldest = elements[-1].get("createdAt") if isinstance(elements[-1], dict) else None
+            if not_before is not None and isinstance(oldest, int) and oldest < not_before:
+                break
         if found is None:
             # The post was never created: the next step may safely post (once).
             return StepResult(
@@ -130,6 +133,21 @@ class LinkedInClient(PlatformClient):
                 event_data={"video": video},
             )
         return self._finished({**cleared, "phase": "done", "post_urn": found["id"]})
+
+    def _author_posts(self, request: PublishRequest, creds: Credentials, start: int) -> list[Any]:
+        """One page of the author's posts (Rest.li `q=author` finder), newest first."""
+        author = author_urn(request.account_external_id)
+        url = (
+            f"{self.base_url}{POSTS_PATH}?author={encode_urn(author)}&q=author"
+            f"&start={start}&count={FINDER_COUNT}"
+        )
+        headers = {**rest_headers(creds.access_token), "X-RestLi-Method": "FINDER"}
+        response = send(self.http, "GET", url, headers=headers)
+        body = json_body(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise classify(response, now=self.clock.now())
+        elements = body.get("elements")
+        return elements if isinstance(elements, list) else []
 
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
         """LinkedIn's programmatic refresh; the refresh token keeps its original expiry."""
