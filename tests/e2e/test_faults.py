@@ -103,3 +103,36 @@ def test_dead_refresh_token_parks_the_target_as_needs_reauth(stack: Stack, tmp_p
     assert "invalid_grant" in account["last_error"]
     assert post["status"] == "publishing"  # parked, not failed
     assert stack.fake("youtube", "state")["posts"] == []
+
+
+def test_reconnecting_the_account_resumes_its_waiting_targets(stack: Stack, tmp_path: Path) -> None:
+    """After `needs_reauth`, fresh credentials from the owner resume the parked target."""
+    from datetime import timedelta
+
+    from crosspost.engine.tokens import reconnect_account
+    from crosspost.platforms.base import Credentials
+
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    stack.fake("youtube", "reset", json={})
+    post = stack.wait_post(
+        _post(stack, media["id"], "youtube"),
+        lambda p: p["targets"][0]["status"] == "needs_reauth",
+    )
+    target = post["targets"][0]
+    account = stack.http.get(f"/v1/accounts/{target['account_id']}").json()
+    minted = stack.fake(
+        "youtube",
+        "accounts",
+        json={"handle": account["handle"], "external_id": account["external_id"]},
+    )
+    creds = Credentials(
+        minted["access_token"],
+        minted["refresh_token"],
+        stack.svc.clock.now() + timedelta(seconds=minted["expires_in"]),
+        minted["scopes"],
+    )
+    assert reconnect_account(stack.svc, account["id"], creds) == [target["id"]]
+    post = stack.wait_post(post["id"], lambda p: p["status"] in FINAL)
+    assert post["status"] == "published", post
+    assert stack.http.get(f"/v1/accounts/{account['id']}").json()["status"] == "active"
+    assert len(stack.fake("youtube", "state")["posts"]) == 1

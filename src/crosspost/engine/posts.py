@@ -20,7 +20,8 @@ from crosspost.domain.enums import (
     TargetStatus,
 )
 from crosspost.domain.models import PostCreate
-from crosspost.engine import publish
+from crosspost.engine.publish import THUMBNAIL_OPTION
+from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.rollup import rollup
 from crosspost.engine.services import Services
 from crosspost.engine.transitions import refresh_post_status
@@ -146,13 +147,13 @@ def _check_thumbnails(conn: Connection, tenant_id: str, body: PostCreate) -> Non
     """A `thumbnail_media_id` override must name an uploaded image, on a platform that
     takes one."""
     for platform, options in body.overrides.items():
-        cover_id = options.get(publish.THUMBNAIL_OPTION)
+        cover_id = options.get(THUMBNAIL_OPTION)
         if cover_id is None:
             continue
         if platform not in _THUMBNAIL_PLATFORMS:
             raise InvalidInput(
                 f"{platform} takes no custom thumbnail; remove overrides.{platform}."
-                f"{publish.THUMBNAIL_OPTION}",
+                f"{THUMBNAIL_OPTION}",
                 code="thumbnail_unsupported",
             )
         row = media.get_media(conn, tenant_id, str(cover_id))
@@ -297,13 +298,7 @@ def create_post(
                     },
                 )
                 continue
-            svc.jobs.enqueue(
-                conn,
-                publish.KIND,
-                {"target_id": row["id"]},
-                run_at=publish_at or now,
-                dedupe_key=publish.dedupe_key(row["id"]),
-            )
+            enqueue_publish(svc.jobs, conn, row["id"], publish_at or now)
         if refusals:
             refresh_post_status(conn, tenant_id, post_id, now)
             post_row["status"] = rollup(r["status"] for r in rows).value

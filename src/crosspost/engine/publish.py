@@ -18,7 +18,7 @@ from typing import Any
 from crosspost.domain.enums import AccountStatus, ErrorKind, MediaKind, Mode, Platform, TargetStatus
 from crosspost.engine import pacing
 from crosspost.engine.services import Services
-from crosspost.engine.tokens import mark_needs_reauth, refresh_account
+from crosspost.engine.tokens import RefreshInProgress, mark_needs_reauth, refresh_account
 from crosspost.engine.transitions import TargetCancelled, transition
 from crosspost.jobs import Done, JobContext, Outcome, RunAgain
 from crosspost.media import signed_urls
@@ -35,7 +35,6 @@ from crosspost.platforms.registry import client_for
 from crosspost.store import accounts, media, posts
 from crosspost.vault import credentials as vault_creds
 
-KIND = "publish.v1"
 # Per-platform override naming an uploaded image to use as the cover (YouTube's thumbnail,
 # SoundCloud's artwork).
 THUMBNAIL_OPTION = "thumbnail_media_id"
@@ -48,11 +47,6 @@ _COMMITTED = "_committed"
 # When the irreversible call was attempted, and whether that attempt is known to be over.
 _COMMIT_AT = "_commit_at"
 _SETTLED = "_commit_settled"
-
-
-def dedupe_key(target_id: str) -> str:
-    """At most one publish job per target exists at a time."""
-    return f"publish:{target_id}"
 
 
 @dataclass
@@ -259,6 +253,8 @@ class _PublishRun:
             try:
                 creds = refresh_account(self.svc, loaded.account, client, creds)
                 self.refreshed = True
+            except RefreshInProgress as busy:
+                return self._after_refresh(busy)
             except PlatformError as err:
                 return self._on_error(target, session, err)
         while True:
@@ -296,6 +292,8 @@ class _PublishRun:
                 if err.kind is ErrorKind.AUTH and not self.refreshed and creds.refresh_token:
                     try:
                         creds = refresh_account(self.svc, loaded.account, client, creds)
+                    except RefreshInProgress as busy:
+                        return self._after_refresh(busy)
                     except PlatformError as refresh_err:
                         return self._on_error(target, session, refresh_err)
                     self.refreshed = True
@@ -325,6 +323,11 @@ class _PublishRun:
             session = result.session
             target["status"] = result.status.value
             target["session"] = session
+
+    def _after_refresh(self, busy: RefreshInProgress) -> Outcome:
+        """Another worker is refreshing the account's token: come back when it is done (the
+        run then reads the new token instead of refreshing again)."""
+        return RunAgain(self.svc.clock.now() + timedelta(seconds=busy.retry_after))
 
     def _await_settle(self, target: Mapping[str, Any], session: dict[str, Any]) -> Outcome | None:
         """A commit whose worker died or lost its lease mid-call may still be in flight (or

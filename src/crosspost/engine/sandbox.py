@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from crosspost.domain.enums import AccountRole, AccountStatus, Mode, Platform
 from crosspost.engine.services import Services
+from crosspost.engine.tokens import reconnect_account
 from crosspost.ids import new_id
 from crosspost.platforms.base import Credentials
 from crosspost.platforms.registry import supported_platforms
@@ -47,43 +48,34 @@ def _provision(svc: Services, tenant_id: str, platform: Platform) -> str:
         expires_at=now + timedelta(seconds=int(minted.get("expires_in") or 3600)),
         scopes=list(minted.get("scopes") or []),
     )
+    if main is not None:
+        # Fresh tokens for a known account: resumes whatever waited for reconnection.
+        reconnect_account(svc, account_id, creds)
+        return account_id
     sealed = vault_creds.seal(svc.keyring, tenant_id=tenant_id, account_id=account_id, creds=creds)
     with svc.db.write() as conn:
-        if main is None:
-            accounts.insert_account(
-                conn,
-                id=account_id,
-                tenant_id=tenant_id,
-                platform=platform.value,
-                mode=Mode.TEST.value,
-                handle=minted.get("handle") or handle,
-                external_id=str(minted["external_id"]),
-                role=AccountRole.MAIN.value,
-                parent_id=None,
-                status=AccountStatus.ACTIVE.value,
-                credentials=sealed,
-                token_expires_at=creds.expires_at,
-                scopes=creds.scopes,
-                created_at=now,
-                updated_at=now,
-            )
-            event = "account_connected"
-        else:
-            accounts.update_account(
-                conn,
-                account_id,
-                credentials=sealed,
-                token_expires_at=creds.expires_at,
-                status=AccountStatus.ACTIVE.value,
-                last_error=None,
-                updated_at=now,
-            )
-            event = "account_reconnected"
+        accounts.insert_account(
+            conn,
+            id=account_id,
+            tenant_id=tenant_id,
+            platform=platform.value,
+            mode=Mode.TEST.value,
+            handle=minted.get("handle") or handle,
+            external_id=str(minted["external_id"]),
+            role=AccountRole.MAIN.value,
+            parent_id=None,
+            status=AccountStatus.ACTIVE.value,
+            credentials=sealed,
+            token_expires_at=creds.expires_at,
+            scopes=creds.scopes,
+            created_at=now,
+            updated_at=now,
+        )
         ledger.append_event(
             conn,
             tenant_id=tenant_id,
             account_id=account_id,
-            event_type=event,
+            event_type="account_connected",
             now=now,
             data={"platform": platform.value, "mode": "test"},
         )

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from crosspost.domain.enums import AccountStatus, ErrorKind, Mode, Platform
+from crosspost.domain.enums import AccountStatus, ErrorKind, Mode, Platform, TargetStatus
+from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.services import Services
+from crosspost.ids import new_id
 from crosspost.platforms.base import AppCredentials, Credentials, PlatformClient
 from crosspost.platforms.errors import PlatformError
-from crosspost.store import accounts, ledger
+from crosspost.store import accounts, ledger, posts
 from crosspost.vault import credentials as vault_creds
+
+# Longer than any token endpoint takes to answer; a holder that dies frees it by expiry.
+_REFRESH_LEASE = timedelta(seconds=60)
 
 
 def app_credentials(svc: Services, platform: Platform, mode: Mode) -> AppCredentials:
@@ -20,20 +26,48 @@ def app_credentials(svc: Services, platform: Platform, mode: Mode) -> AppCredent
     return AppCredentials(client_id, secret, svc.settings.token_url(platform, test_mode=test))
 
 
+class RefreshInProgress(Exception):
+    """Another worker is refreshing this account's token right now: try again shortly."""
+
+    retry_after = 1.0
+
+
 def refresh_account(
     svc: Services, account: Mapping[str, Any], client: PlatformClient, creds: Credentials
 ) -> Credentials:
-    """Refresh an account's token and store the result before anyone uses it.
+    """Refresh an account's token, once across every worker and process, and store the result
+    before anyone uses it.
 
-    A response without a refresh token keeps the stored one (Google never rotates it);
-    `invalid_grant` marks the account `needs_reauth` and re-raises.
+    `account` is the row `creds` were read from. When the stored credentials changed since
+    (another worker refreshed, or the owner reconnected), those are returned without a call;
+    when another worker holds the refresh lease, RefreshInProgress is raised. A response
+    without a refresh token keeps the stored one (Google never rotates it); `invalid_grant`
+    marks the account `needs_reauth` and re-raises.
     """
     platform, mode = Platform(account["platform"]), Mode(account["mode"])
+    owner = new_id("rfl")
+    now = svc.clock.now()
+    with svc.db.write() as conn:
+        current = accounts.get_account_by_id(conn, account["id"])
+        if current is None:
+            raise PlatformError(ErrorKind.AUTH, "account_deleted", "the account is gone")
+        if current["credentials"] != account["credentials"]:
+            newer = vault_creds.unseal(svc.keyring, current)
+            if newer is not None and current["status"] == AccountStatus.ACTIVE.value:
+                return newer
+        if not accounts.try_lock_refresh(conn, account["id"], owner, now, now + _REFRESH_LEASE):
+            raise RefreshInProgress(f"account {account['id']} is being refreshed")
     try:
         fresh = client.refresh(creds, app_credentials(svc, platform, mode))
     except PlatformError as err:
+        with svc.db.write() as conn:
+            accounts.release_refresh(conn, account["id"], owner)
         if err.kind is ErrorKind.AUTH:
             mark_needs_reauth(svc, account, f"token refresh refused: {err.code}: {err.message}")
+        raise
+    except BaseException:
+        with svc.db.write() as conn:
+            accounts.release_refresh(conn, account["id"], owner)
         raise
     if not fresh.refresh_token:
         fresh.refresh_token = creds.refresh_token
@@ -48,6 +82,8 @@ def refresh_account(
                 svc.keyring, tenant_id=account["tenant_id"], account_id=account["id"], creds=fresh
             ),
             token_expires_at=fresh.expires_at,
+            refresh_locked_until=None,
+            refresh_locked_by=None,
             updated_at=now,
         )
         ledger.append_event(
@@ -59,6 +95,42 @@ def refresh_account(
             data={"platform": platform.value, "expires_at": _iso(fresh)},
         )
     return fresh
+
+
+def reconnect_account(svc: Services, account_id: str, creds: Credentials) -> list[str]:
+    """Store fresh credentials from the owner (OAuth again, or imported tokens), make the
+    account active, and resume every target that was waiting for it; returns their ids."""
+    now = svc.clock.now()
+    with svc.db.write() as conn:
+        account = accounts.get_account_by_id(conn, account_id)
+        if account is None:
+            raise PlatformError(ErrorKind.PERMANENT, "account_not_found", account_id)
+        accounts.update_account(
+            conn,
+            account_id,
+            credentials=vault_creds.seal(
+                svc.keyring, tenant_id=account["tenant_id"], account_id=account_id, creds=creds
+            ),
+            token_expires_at=creds.expires_at,
+            scopes=creds.scopes,
+            status=AccountStatus.ACTIVE.value,
+            last_error=None,
+            refresh_locked_until=None,
+            refresh_locked_by=None,
+            updated_at=now,
+        )
+        waiting = posts.targets_waiting_for(conn, account_id, TargetStatus.NEEDS_REAUTH.value)
+        for target_id in waiting:
+            enqueue_publish(svc.jobs, conn, target_id, now)
+        ledger.append_event(
+            conn,
+            tenant_id=account["tenant_id"],
+            account_id=account_id,
+            event_type="account_reconnected",
+            now=now,
+            data={"platform": account["platform"], "resumed_targets": waiting},
+        )
+    return waiting
 
 
 def mark_needs_reauth(svc: Services, account: Mapping[str, Any], reason: str) -> None:

@@ -6,6 +6,7 @@ import os
 import socket
 
 from crosspost.engine import maintenance, publish
+from crosspost.engine.publish_jobs import KIND
 from crosspost.engine.services import Services
 from crosspost.jobs import Runner
 
@@ -17,7 +18,7 @@ def build_runner(svc: Services, *, concurrency: int) -> Runner:
     return Runner(
         svc.jobs,
         {
-            publish.KIND: publish.make_handler(svc),
+            KIND: publish.make_handler(svc),
             maintenance.KIND: maintenance.make_handler(svc),
         },
         concurrency=concurrency,

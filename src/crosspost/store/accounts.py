@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,4 +62,31 @@ def update_account(conn: Connection, account_id: str, **values: Any) -> None:
     """Update columns of one account."""
     conn.execute(
         social_accounts.update().where(social_accounts.c.id == account_id).values(**values)
+    )
+
+
+def try_lock_refresh(
+    conn: Connection, account_id: str, owner: str, now: datetime, until: datetime
+) -> bool:
+    """Take the account's refresh lease unless another live holder has it."""
+    taken = conn.execute(
+        social_accounts.update()
+        .where(
+            social_accounts.c.id == account_id,
+            sa.or_(
+                social_accounts.c.refresh_locked_until.is_(None),
+                social_accounts.c.refresh_locked_until < now,
+            ),
+        )
+        .values(refresh_locked_until=until, refresh_locked_by=owner)
+    )
+    return taken.rowcount == 1
+
+
+def release_refresh(conn: Connection, account_id: str, owner: str) -> None:
+    """Give the refresh lease back (only if still ours)."""
+    conn.execute(
+        social_accounts.update()
+        .where(social_accounts.c.id == account_id, social_accounts.c.refresh_locked_by == owner)
+        .values(refresh_locked_until=None, refresh_locked_by=None)
     )

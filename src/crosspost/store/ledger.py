@@ -53,3 +53,13 @@ def list_events(conn: Connection, tenant_id: str, post_id: str) -> list[Row]:
         .order_by(ledger_events.c.id)
     )
     return every(rows)
+
+
+def list_account_events(conn: Connection, tenant_id: str, account_id: str) -> list[Row]:
+    """An account's events (connection, refresh, reauth, publishes) in order."""
+    rows = conn.execute(
+        sa.select(ledger_events)
+        .where(ledger_events.c.tenant_id == tenant_id, ledger_events.c.account_id == account_id)
+        .order_by(ledger_events.c.id)
+    )
+    return every(rows)

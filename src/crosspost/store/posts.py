@@ -120,3 +120,13 @@ def target_statuses(conn: Connection, post_id: str) -> list[str]:
     """The statuses of a post's targets."""
     query = sa.select(targets.c.status).where(targets.c.post_id == post_id)
     return list(conn.execute(query).scalars())
+
+
+def targets_waiting_for(conn: Connection, account_id: str, status: str) -> list[str]:
+    """Ids of an account's targets in `status`, oldest first."""
+    rows = conn.execute(
+        sa.select(targets.c.id)
+        .where(targets.c.account_id == account_id, targets.c.status == status)
+        .order_by(targets.c.id)
+    )
+    return [str(row.id) for row in rows]

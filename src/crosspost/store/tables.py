@@ -123,6 +123,10 @@ social_accounts = sa.Table(
     sa.Column("scopes", JSONType, nullable=False),
     sa.Column("last_published_at", UTCDateTime()),
     sa.Column("last_error", sa.Text()),
+    # Single-flight token refresh: the worker holding this lease is the only one calling the
+    # platform's token endpoint for the account; the others wait for its result.
+    sa.Column("refresh_locked_until", UTCDateTime()),
+    sa.Column("refresh_locked_by", sa.String(64)),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("tenant_id", "platform", "mode", "external_id"),
