@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+vault_app = typer.Typer(help="The encrypted credential vault.", no_args_is_help=True)
+app.add_typer(vault_app, name="vault")
 console = Console()
 notes = Console(stderr=True)  # chatter that must not pollute captured output
 _SANDBOX_MARKER = "sandbox.json"
@@ -216,6 +218,25 @@ def keys_create(
         highlight=False,
     )
     typer.echo(raw)
+
+
+@vault_app.command("rotate")
+def vault_rotate() -> None:
+    """Re-encrypt every stored secret under the first key of CROSSPOST_MASTER_KEYS (online)."""
+    from crosspost.vault.rotation import rotate_secrets  # noqa: PLC0415
+
+    svc = _services(Settings())
+    report = rotate_secrets(svc.db, svc.keyring)
+    svc.close()
+    typer.echo(
+        f"re-encrypted {report.rotated} secret(s) under key {svc.keyring.current_kid}; "
+        f"{report.current} already current"
+        + (
+            f"; {report.changed_meanwhile} changed meanwhile: run again to finish"
+            if report.changed_meanwhile
+            else ""
+        )
+    )
 
 
 @keys_app.command("list")
