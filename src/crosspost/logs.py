@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import structlog
 
@@ -39,3 +40,37 @@ def configure_logging(settings: Settings) -> None:
     # Per-request client logs and migration chatter drown what matters at INFO.
     for noisy in ("httpx", "httpcore", "alembic", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    install_redaction()
+
+
+def install_redaction() -> None:
+    """Mask secrets in the HTTP client's own log records (it logs URLs, and a few token
+    endpoints take the token in the query), whatever level an operator turns them up to."""
+    for client in ("httpx", "httpcore"):
+        target = logging.getLogger(client)
+        if not any(isinstance(f, RedactSecrets) for f in target.filters):
+            target.addFilter(RedactSecrets())
+
+
+_SECRET_PARAM = re.compile(
+    r"((?:access_token|refresh_token|client_secret|id_token|code|fb_exchange_token)=)[^&\s'\"]+",
+    re.IGNORECASE,
+)
+_SECRET_SCHEME = re.compile(r"\b(Bearer|OAuth|Basic)\s+[A-Za-z0-9._~+/=-]+")
+
+
+def redact(text: str) -> str:
+    """`text` with token-like query values and Authorization credentials masked."""
+    return _SECRET_SCHEME.sub(r"\1 [redacted]", _SECRET_PARAM.sub(r"\1[redacted]", text))
+
+
+class RedactSecrets(logging.Filter):
+    """Masks secrets in a record's message before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message; never drops a record."""
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

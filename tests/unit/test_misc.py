@@ -59,3 +59,18 @@ def test_publish_at_rules() -> None:
         resolve_publish_at(_body(publish_at=NOW - timedelta(days=1)), NOW)
     with pytest.raises(InvalidInput, match="time zone"):
         resolve_publish_at(_body(timezone="Nowhere/City"), NOW)
+
+
+def test_redact_masks_tokens_in_urls_and_authorization_values() -> None:
+    """Instagram refreshes with the token in the query; headers carry Bearer/OAuth values."""
+    from crosspost.logs import redact
+
+    line = (
+        "HTTP Request: GET https://graph.instagram.com/refresh_access_token"
+        "?grant_type=ig_refresh_token&access_token=IGQVJ.secret-1 "
+        '"HTTP/1.1 200 OK" Authorization: OAuth 2-abc.def'
+    )
+    cleaned = redact(line)
+    assert "secret-1" not in cleaned and "2-abc.def" not in cleaned
+    assert "grant_type=ig_refresh_token&access_token=[redacted]" in cleaned
+    assert "OAuth [redacted]" in cleaned
