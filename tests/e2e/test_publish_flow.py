@@ -346,3 +346,62 @@ def test_signed_media_urls_open_one_file_until_they_expire(stack: Stack, tmp_pat
     other = signed_urls.sign(stack.api_url, "med_nope", key, later)
     assert problem(httpx.get(other)) == (404, "not_found")
     assert problem(httpx.get(url.split("?")[0])) == (422, "validation_error")
+
+
+def test_import_existing_tokens_then_publish_and_reimport(stack: Stack, tmp_path: Path) -> None:
+    """Tokens the customer holds become an account (201, tokens never echoed); a post
+    through it publishes; importing the same user again is a reconnection (200)."""
+    minted = stack.fake("youtube", "accounts", json={"handle": "brand_channel"})
+    body = {
+        "platform": "youtube",
+        "external_id": minted["external_id"],
+        "handle": "brand_channel",
+        "access_token": minted["access_token"],
+        "refresh_token": minted["refresh_token"],
+        "expires_in": minted["expires_in"],
+        "scopes": minted["scopes"],
+    }
+    created = stack.http.post("/v1/accounts", json=body)
+    assert created.status_code == 201, created.text
+    account = created.json()
+    assert account["status"] == "active" and account["mode"] == "test"
+    assert minted["access_token"] not in created.text
+    assert minted["refresh_token"] not in created.text
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    post = stack.http.post(
+        "/v1/posts",
+        json={"media_id": media["id"], "text": "imported", "targets": [account["id"]]},
+    ).json()
+    assert stack.wait_post(post["id"], _final)["status"] == "published"
+    again = stack.http.post("/v1/accounts", json=body)
+    assert again.status_code == 200 and again.json()["id"] == account["id"]
+
+
+def test_satellites_need_a_main_parent_on_the_same_platform(stack: Stack) -> None:
+    """A satellite names its main account; a wrong or missing parent is refused with why."""
+    listed = stack.http.get("/v1/accounts").json()
+    youtube = next(a for a in listed if a["platform"] == "youtube")
+    tiktok = next(a for a in listed if a["platform"] == "tiktok")
+    base = {
+        "platform": "youtube",
+        "handle": "second_channel",
+        "access_token": "at",
+        "role": "satellite",
+    }
+
+    def code(**extra: object) -> tuple[int, str | None]:
+        response = stack.http.post("/v1/accounts", json={**base, **extra})
+        return response.status_code, response.json().get("code")
+
+    assert code(external_id="UCsat1") == (422, "parent_required")
+    assert code(external_id="UCsat2", parent_id=tiktok["id"]) == (422, "invalid_parent")
+    assert code(external_id="UCsat3", parent_id="acc_nope") == (422, "invalid_parent")
+    assert code(external_id="UCsat4", parent_id=youtube["id"], extra="x") == (
+        422,
+        "validation_error",
+    )
+    ok = stack.http.post(
+        "/v1/accounts", json={**base, "external_id": "UCsat5", "parent_id": youtube["id"]}
+    )
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["role"] == "satellite" and ok.json()["parent_id"] == youtube["id"]

@@ -13,6 +13,7 @@ from crosspost.domain.enums import (
     ErrorKind,
     MediaKind,
     Mode,
+    Platform,
     PostStatus,
     TargetStatus,
 )
@@ -150,6 +151,29 @@ class AccountPublic(BaseModel):
     last_published_at: datetime | None
     last_error: str | None
     created_at: datetime
+
+
+class AccountImport(_Strict):
+    """Connect an account from tokens the customer already holds (instead of OAuth)."""
+
+    platform: Platform
+    external_id: str = Field(
+        min_length=1, max_length=200, description="The platform's id of the user or channel."
+    )
+    handle: str = Field(min_length=1, max_length=200)
+    access_token: str = Field(min_length=1, max_length=8192)
+    refresh_token: str | None = Field(default=None, max_length=8192)
+    expires_in: int | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds the access token has left, as the token "
+        "endpoint said; omit when unknown (it is then refreshed on the first 401).",
+    )
+    scopes: list[str] = Field(default_factory=list, max_length=50)
+    role: AccountRole = AccountRole.MAIN
+    parent_id: str | None = Field(
+        default=None, description="For a satellite: the main account whose app it posts through."
+    )
 
 
 class KeyCreate(_Strict):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.domain.models import AccountPublic
+from crosspost.domain.models import AccountImport, AccountPublic
+from crosspost.engine.accounts import import_account
 from crosspost.errors import NotFound
 from crosspost.store import accounts
 from crosspost.store.rows import Row
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 _ERRORS = problem_responses(401, 404)
+_IMPORT_ERRORS = problem_responses(401, 403, 415, 422)
 
 
 def _public(row: dict[str, object]) -> AccountPublic:
@@ -44,4 +46,26 @@ async def get_account(account_id: str, svc: ServicesDep, principal: PrincipalDep
     row = await svc.db.run(read)
     if row is None or row["mode"] != principal.mode.value:
         raise NotFound(f"no account {account_id!r}")
+    return _public(row)
+
+
+@router.post("", status_code=201, response_model=AccountPublic, responses=_IMPORT_ERRORS)
+async def import_tokens(
+    body: AccountImport, response: Response, svc: ServicesDep, principal: PrincipalDep
+) -> AccountPublic:
+    """Connect an account from tokens you already hold. The same platform user again is a
+    reconnection (200): the new tokens replace the old and parked targets resume."""
+    principal.require("accounts:write")
+    account_id, created = await svc.db.run(
+        import_account, svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body
+    )
+    if not created:
+        response.status_code = 200
+
+    def read() -> Row | None:
+        with svc.db.read() as conn:
+            return accounts.get_account(conn, principal.tenant_id, account_id)
+
+    row = await svc.db.run(read)
+    assert row is not None
     return _public(row)

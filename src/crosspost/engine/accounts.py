@@ -1,0 +1,100 @@
+"""Connecting social accounts: store the tokens sealed, or refresh a known account's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crosspost.domain.enums import AccountRole, AccountStatus, Mode
+from crosspost.domain.models import AccountImport
+from crosspost.engine.services import Services
+from crosspost.engine.tokens import reconnect_account
+from crosspost.errors import InvalidInput
+from crosspost.ids import new_id
+from crosspost.platforms.base import Credentials
+from crosspost.platforms.registry import supported_platforms
+from crosspost.store import accounts, ledger
+from crosspost.vault import credentials as vault_creds
+
+
+def import_account(
+    svc: Services, *, tenant_id: str, mode: Mode, body: AccountImport
+) -> tuple[str, bool]:
+    """Store an account from tokens the customer holds; (account id, created?).
+
+    The same platform user imported again is a reconnection: its new tokens replace the
+    old ones and its targets waiting for reauthorization resume.
+    """
+    if body.platform not in supported_platforms():
+        raise InvalidInput(
+            f"crosspost cannot publish to {body.platform.value} yet", code="unsupported_platform"
+        )
+    now = svc.clock.now()
+    creds = Credentials(
+        access_token=body.access_token,
+        refresh_token=body.refresh_token,
+        expires_at=now + timedelta(seconds=body.expires_in)
+        if body.expires_in is not None
+        else None,
+        scopes=list(body.scopes),
+    )
+    with svc.db.read() as conn:
+        known = accounts.find_accounts(
+            conn, tenant_id, platform=body.platform.value, mode=mode.value
+        )
+        parent = accounts.get_account(conn, tenant_id, body.parent_id) if body.parent_id else None
+    same = next((a for a in known if a["external_id"] == body.external_id), None)
+    if same is not None:
+        reconnect_account(svc, same["id"], creds)
+        return str(same["id"]), False
+    _check_role(body, parent, mode)
+    account_id = new_id("acc")
+    with svc.db.write() as conn:
+        accounts.insert_account(
+            conn,
+            id=account_id,
+            tenant_id=tenant_id,
+            platform=body.platform.value,
+            mode=mode.value,
+            handle=body.handle,
+            external_id=body.external_id,
+            role=body.role.value,
+            parent_id=body.parent_id,
+            status=AccountStatus.ACTIVE.value,
+            credentials=vault_creds.seal(
+                svc.keyring, tenant_id=tenant_id, account_id=account_id, creds=creds
+            ),
+            token_expires_at=creds.expires_at,
+            scopes=creds.scopes,
+            created_at=now,
+            updated_at=now,
+        )
+        ledger.append_event(
+            conn,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            event_type="account_connected",
+            now=now,
+            data={"platform": body.platform.value, "mode": mode.value, "via": "import"},
+        )
+    return account_id, True
+
+
+def _check_role(body: AccountImport, parent: dict[str, object] | None, mode: Mode) -> None:
+    if body.role is AccountRole.MAIN:
+        if body.parent_id is not None:
+            raise InvalidInput("a main account has no parent_id", code="invalid_parent")
+        return
+    if body.parent_id is None:
+        raise InvalidInput(
+            "a satellite needs parent_id: the main account whose app it posts through",
+            code="parent_required",
+        )
+    if parent is None:
+        raise InvalidInput(f"no account {body.parent_id!r} to be the parent", code="invalid_parent")
+    if (parent["platform"], parent["mode"], parent["role"]) != (
+        body.platform.value, mode.value, AccountRole.MAIN.value,
+    ):  # fmt: skip
+        raise InvalidInput(
+            f"the parent must be a {mode.value} main account on {body.platform.value}",
+            code="invalid_parent",
+        )
