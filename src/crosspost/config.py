@@ -59,6 +59,11 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = 4 * 1024**3
     max_json_bytes: int = 1024 * 1024
+    internal_api_key: str | None = Field(
+        default=None,
+        description="Enables /internal/credentials for trusted services, which send it as "
+        "X-Internal-Key (serve those routes on a private network only).",
+    )
     auth_cache_seconds: float = Field(
         default=2.0,
         ge=0,
@@ -139,7 +144,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
-    @field_validator("master_keys", "hash_key")
+    @field_validator("internal_api_key")
+    @classmethod
+    def _long_internal_key(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("use at least 32 random characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("master_keys", "hash_key", "internal_api_key")
     @classmethod
     def _reject_example_secrets(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in {"changeme", "changethis", "secret"}:

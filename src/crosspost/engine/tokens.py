@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from crosspost.domain.enums import AccountStatus, ErrorKind, Mode, Platform, TargetStatus
 from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.services import Services
+from crosspost.errors import NotFound
 from crosspost.ids import new_id
 from crosspost.platforms.base import AppCredentials, Credentials, PlatformClient
 from crosspost.platforms.errors import PlatformError
@@ -156,3 +157,67 @@ def mark_needs_reauth(svc: Services, account: Mapping[str, Any], reason: str) ->
 
 def _iso(creds: Credentials) -> str | None:
     return creds.expires_at.isoformat() if creds.expires_at else None
+
+
+def resolve_credentials(
+    svc: Services, *, tenant_id: str, account_id: str, caller: str
+) -> tuple[Mapping[str, Any], Credentials]:
+    """An account's decrypted credentials for a trusted internal service; audited."""
+    now = svc.clock.now()
+    with svc.db.write() as conn:
+        account = accounts.get_account(conn, tenant_id, account_id)
+        creds = vault_creds.unseal(svc.keyring, account) if account is not None else None
+        if account is None or creds is None:
+            raise NotFound(f"no account {account_id!r} with credentials in this tenant")
+        ledger.append_event(
+            conn,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            event_type="credentials_resolved",
+            now=now,
+            data={"platform": account["platform"], "caller": caller},
+        )
+    return account, creds
+
+
+def update_token(
+    svc: Services,
+    *,
+    tenant_id: str,
+    account_id: str,
+    access_token: str,
+    refresh_token: str | None,
+    expires_at: datetime | None,
+    caller: str,
+) -> None:
+    """Store a token an internal service refreshed itself; a missing refresh token keeps the
+    stored one. Audited."""
+    now = svc.clock.now()
+    with svc.db.write() as conn:
+        account = accounts.get_account(conn, tenant_id, account_id)
+        old = vault_creds.unseal(svc.keyring, account) if account is not None else None
+        if account is None:
+            raise NotFound(f"no account {account_id!r} in this tenant")
+        creds = Credentials(
+            access_token=access_token,
+            refresh_token=refresh_token or (old.refresh_token if old else None),
+            expires_at=expires_at,
+            scopes=old.scopes if old else [],
+        )
+        accounts.update_account(
+            conn,
+            account_id,
+            credentials=vault_creds.seal(
+                svc.keyring, tenant_id=tenant_id, account_id=account_id, creds=creds
+            ),
+            token_expires_at=expires_at,
+            updated_at=now,
+        )
+        ledger.append_event(
+            conn,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            event_type="token_updated",
+            now=now,
+            data={"platform": account["platform"], "caller": caller, "expires_at": _iso(creds)},
+        )
