@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,17 @@ SANDBOX_TOKEN_PATHS: dict[Platform, str] = {
     Platform.X: "/2/oauth2/token",
     Platform.LINKEDIN: "/oauth/v2/accessToken",
     Platform.SOUNDCLOUD: "/oauth/token",
+}
+
+
+# Each platform's OAuth consent page: the real one, and where its fake serves it.
+AUTHORIZE_URLS: dict[Platform, str] = {
+    Platform.YOUTUBE: "https://accounts.google.com/o/oauth2/v2/auth",
+    Platform.TIKTOK: "https://www.tiktok.com/v2/auth/authorize/",
+    Platform.INSTAGRAM: "https://www.instagram.com/oauth/authorize",
+    Platform.X: "https://x.com/i/oauth2/authorize",
+    Platform.LINKEDIN: "https://www.linkedin.com/oauth/v2/authorization",
+    Platform.SOUNDCLOUD: "https://secure.soundcloud.com/authorize",
 }
 
 
@@ -191,6 +203,18 @@ class Settings(BaseSettings):
         if test_mode:
             return f"{self.sandbox_base_url}/{platform.value}{SANDBOX_TOKEN_PATHS[platform]}"
         return str(getattr(self, f"{platform.value}_token_url"))
+
+    def authorize_url(self, platform: Platform, *, test_mode: bool) -> str:
+        """The platform's OAuth consent page (the fake's in test mode)."""
+        if test_mode:
+            path = urlsplit(AUTHORIZE_URLS[platform]).path
+            return f"{self.sandbox_base_url}/{platform.value}{path}"
+        return AUTHORIZE_URLS[platform]
+
+    @property
+    def oauth_callback_url(self) -> str:
+        """Where platforms send the user back after consent (register it with each app)."""
+        return f"{self.base_url}/v1/oauth/callback"
 
     def client_options(self, platform: Platform) -> dict[str, Any]:
         """Extra constructor arguments of a platform's client (its quota settings)."""

@@ -10,7 +10,7 @@ from crosspost import __version__
 from crosspost.api import errors
 from crosspost.api.auth import KeyCache
 from crosspost.api.metrics import Metrics, MetricsMiddleware
-from crosspost.api.routes import accounts, health, internal, media, posts
+from crosspost.api.routes import accounts, health, internal, media, oauth, posts
 from crosspost.engine.services import Services
 
 DESCRIPTION = """Hand crosspost a clip once; it publishes to every platform, exactly once, and
@@ -34,7 +34,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.state.metrics = Metrics(svc.jobs)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
-    for module in (health, media, posts, accounts):
+    for module in (health, media, posts, accounts, oauth):
         app.include_router(module.router)
     if svc.settings.internal_api_key:
         # Not mounted at all by default: nothing to probe from outside.

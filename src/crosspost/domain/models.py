@@ -153,6 +153,26 @@ class AccountPublic(BaseModel):
     created_at: datetime
 
 
+class ConnectRequest(_Strict):
+    """Start connecting an account by OAuth."""
+
+    platform: Platform
+    return_to: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="Where to send the user after consent (`?account_id=` or `?error=` is "
+        "added); without it the callback answers JSON.",
+    )
+
+
+class ConnectLink(BaseModel):
+    """The platform's consent page for this connection."""
+
+    authorize_url: str
+    expires_at: datetime
+
+
 class AccountImport(_Strict):
     """Connect an account from tokens the customer already holds (instead of OAuth)."""
 

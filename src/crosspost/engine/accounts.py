@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from crosspost.domain.enums import AccountRole, AccountStatus, Mode
+from crosspost.domain.enums import AccountRole, AccountStatus, Mode, Platform
 from crosspost.domain.models import AccountImport
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import reconnect_account
@@ -43,22 +43,56 @@ def import_account(
         )
         parent = accounts.get_account(conn, tenant_id, body.parent_id) if body.parent_id else None
     same = next((a for a in known if a["external_id"] == body.external_id), None)
+    if same is None:
+        _check_role(body, parent, mode)
+    return connect_account(
+        svc,
+        tenant_id=tenant_id,
+        mode=mode,
+        platform=body.platform,
+        external_id=body.external_id,
+        handle=body.handle,
+        creds=creds,
+        role=body.role,
+        parent_id=body.parent_id,
+        via="import",
+    )
+
+
+def connect_account(
+    svc: Services,
+    *,
+    tenant_id: str,
+    mode: Mode,
+    platform: Platform,
+    external_id: str,
+    handle: str,
+    creds: Credentials,
+    role: AccountRole = AccountRole.MAIN,
+    parent_id: str | None = None,
+    via: str,
+) -> tuple[str, bool]:
+    """Store a platform user's credentials as an account of the tenant; (id, created?).
+    A user already connected is reconnected: new tokens, parked targets resumed."""
+    now = svc.clock.now()
+    with svc.db.read() as conn:
+        known = accounts.find_accounts(conn, tenant_id, platform=platform.value, mode=mode.value)
+    same = next((a for a in known if a["external_id"] == external_id), None)
     if same is not None:
         reconnect_account(svc, same["id"], creds)
         return str(same["id"]), False
-    _check_role(body, parent, mode)
     account_id = new_id("acc")
     with svc.db.write() as conn:
         accounts.insert_account(
             conn,
             id=account_id,
             tenant_id=tenant_id,
-            platform=body.platform.value,
+            platform=platform.value,
             mode=mode.value,
-            handle=body.handle,
-            external_id=body.external_id,
-            role=body.role.value,
-            parent_id=body.parent_id,
+            handle=handle,
+            external_id=external_id,
+            role=role.value,
+            parent_id=parent_id,
             status=AccountStatus.ACTIVE.value,
             credentials=vault_creds.seal(
                 svc.keyring, tenant_id=tenant_id, account_id=account_id, creds=creds
@@ -74,7 +108,7 @@ def import_account(
             account_id=account_id,
             event_type="account_connected",
             now=now,
-            data={"platform": body.platform.value, "mode": mode.value, "via": "import"},
+            data={"platform": platform.value, "mode": mode.value, "via": via},
         )
     return account_id, True
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from crosspost.domain.enums import AccountStatus, ErrorKind, MediaKind, Mode, Platform, TargetStatus
 from crosspost.engine import pacing
+from crosspost.engine.clients import build_client
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import RefreshInProgress, mark_needs_reauth, refresh_account
 from crosspost.engine.transitions import TargetCancelled, transition
@@ -31,7 +32,6 @@ from crosspost.platforms.base import (
     StepResult,
 )
 from crosspost.platforms.errors import OutcomeUnknown, PlatformError
-from crosspost.platforms.registry import client_for
 from crosspost.store import accounts, media, posts
 from crosspost.vault import credentials as vault_creds
 
@@ -100,19 +100,7 @@ class _PublishRun:
         return _Loaded(target, post, account, row, cover)
 
     def _client(self, account: Mapping[str, Any]) -> PlatformClient:
-        settings = self.svc.settings
-        test = account["mode"] == Mode.TEST.value
-        platform = Platform(account["platform"])
-        return client_for(platform)(
-            self.svc.http,
-            settings.platform_base(platform, test_mode=test),
-            chunk_bytes=settings.upload_chunk_bytes,
-            poll_seconds=settings.sandbox_poll_seconds
-            if test
-            else settings.processing_poll_seconds,
-            clock=self.svc.clock,
-            **settings.client_options(platform),
-        )
+        return build_client(self.svc, Platform(account["platform"]), Mode(account["mode"]))
 
     def _request(self, loaded: _Loaded) -> PublishRequest:
         post, account, row = loaded.post, loaded.account, loaded.media

@@ -7,6 +7,7 @@ with the client it is meant to check.
 from __future__ import annotations
 
 import asyncio
+import html
 import random
 import time
 from abc import ABC, abstractmethod
@@ -14,10 +15,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
@@ -203,6 +205,10 @@ class PlatformFake(ABC):
     access_prefix = "tok."
     refresh_prefix = "ref."
     scopes: tuple[str, ...] = ()
+    # The platform's OAuth consent page (the path on its real authorization host), and the
+    # name its authorize request gives the client id; an empty path serves no consent page.
+    authorize_path = ""
+    client_id_param = "client_id"
 
     def __init__(self, config: FakeConfig | None = None, *, name: str = "") -> None:
         self.config = config or FakeConfig()
@@ -298,7 +304,13 @@ class PlatformFake(ABC):
         return app
 
     def _control_routes(self) -> list[BaseRoute]:
+        consent = (
+            [Route(self.authorize_path, self._authorize, methods=["GET"])]
+            if self.authorize_path
+            else []
+        )
         return [
+            *consent,
             Route("/_fake/accounts", self._accounts, methods=["GET", "POST"]),
             Route("/_fake/state", self._state, methods=["GET"]),
             Route("/_fake/reset", self._reset, methods=["POST"]),
@@ -342,6 +354,56 @@ class PlatformFake(ABC):
                 "scopes": list(self.scopes),
             }
         )
+
+    async def _authorize(self, request: Request) -> Response:
+        """The consent page of the authorization-code flow with PKCE (S256 required).
+
+        A person clicks Allow or Deny; a test adds ``consent=allow`` (and ``handle``) to the
+        query instead. A bad client or redirect answers 400 here and never redirects.
+        """
+        self.calls["oauth.authorize"] += 1
+        query = request.query_params
+        client_id, redirect_uri = query.get(self.client_id_param), query.get("redirect_uri")
+        if client_id != self.config.client_id:
+            return HTMLResponse("<h1>Invalid client</h1>", status_code=400)
+        if not redirect_uri or not redirect_uri.startswith(("http://", "https://")):
+            return HTMLResponse("<h1>Invalid redirect_uri</h1>", status_code=400)
+
+        def back(**params: str) -> Response:
+            joiner = "&" if "?" in redirect_uri else "?"
+            location = (
+                f"{redirect_uri}{joiner}{urlencode({**params, 'state': query.get('state', '')})}"
+            )
+            return RedirectResponse(location, status_code=302)
+
+        if query.get("response_type") != "code":
+            return back(error="unsupported_response_type")
+        challenge = query.get("code_challenge")
+        if query.get("code_challenge_method") != "S256" or not challenge:
+            return back(error="invalid_request", error_description="PKCE S256 is required")
+        decision = query.get("consent")
+        if decision is None:
+            here = html.escape(str(request.url))
+            return HTMLResponse(
+                f"<h1>{html.escape(self.name)}: allow crosspost to post for you?</h1>"
+                f'<form method="get"><input type="hidden" name="consent" value="allow">'
+                f'<label>Account <input name="handle" value="sandbox_user"></label></form>'
+                f'<p><a href="{here}&amp;consent=allow">Allow</a> '
+                f'<a href="{here}&amp;consent=deny">Deny</a></p>'
+            )
+        if decision != "allow":
+            return back(error="access_denied", error_description="The user denied access")
+        handle = query.get("handle") or "sandbox_user"
+        known = self.tokens.find_by_handle(handle)
+        code = self.tokens.issue_code(
+            handle,
+            known.external_id if known else self.new_external_id(),
+            self.default_access_ttl(),
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            challenge=challenge,
+        )
+        return back(code=code)
 
     async def _state(self, request: Request) -> Response:
         return JSONResponse(self.state())

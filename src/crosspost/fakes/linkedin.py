@@ -44,7 +44,7 @@ from crosspost.fakes.linkedin_rules import (
     oauth_error,
     render_little,
 )
-from crosspost.fakes.tokens import AuthFailure, OAuthRefusal, refresh_request
+from crosspost.fakes.tokens import AuthFailure, OAuthRefusal, token_request
 
 _SCOPES = ("openid", "profile", "w_member_social")
 _DIGITS = "0123456789"
@@ -64,6 +64,7 @@ class LinkedInFake(PlatformFake):
     """The LinkedIn fake; mount it under ``/linkedin``. Token path: ``/oauth/v2/accessToken``."""
 
     access_prefix = "AQV"
+    authorize_path = "/oauth/v2/authorization"  # on www.linkedin.com
     refresh_prefix = "AQX"
     scopes = _SCOPES
 
@@ -90,6 +91,7 @@ class LinkedInFake(PlatformFake):
             Route("/rest/posts", self._posts, methods=["GET", "POST"]),
             Route("/dms-uploads/sp/{video_id}/{index:int}", self._upload, methods=["PUT"]),
             Route("/oauth/v2/accessToken", self._token, methods=["POST"]),
+            Route("/v2/userinfo", self._userinfo, methods=["GET"]),
         ]
 
     def default_access_ttl(self) -> float:
@@ -176,6 +178,23 @@ class LinkedInFake(PlatformFake):
         }
 
     # -- helpers -------------------------------------------------------------------------
+
+    async def _userinfo(self, request: Request) -> Response:
+        """GET /v2/userinfo (OpenID Connect): the member behind the token."""
+        self.calls["userinfo"] += 1
+        refused = await self.injected_fault()
+        if refused is not None:
+            return refused
+        account = self.tokens.authenticate(request.headers.get("authorization"))
+        if not isinstance(account, Account):
+            return li_error(
+                401,
+                "REVOKED_ACCESS_TOKEN",
+                "The token used in the request has been revoked by the user",
+            )
+        return JSONResponse(
+            {"sub": account.external_id, "name": account.handle, "email_verified": False}
+        )
 
     async def _gate(self, request: Request, operation: str) -> Account | Response:
         """Count the call, apply faults, then check auth, LinkedIn-Version and Rest.li 2.0."""
@@ -541,7 +560,7 @@ class LinkedInFake(PlatformFake):
     async def _token(self, request: Request) -> Response:
         self.calls["oauth.accessToken"] += 1
         await self.injected_latency()
-        result = await refresh_request(
+        result = await token_request(
             request,
             self.tokens,
             client=(self.config.client_id, self.config.client_secret),

@@ -39,7 +39,7 @@ from crosspost.fakes.soundcloud_rules import (
     slug,
     user_json,
 )
-from crosspost.fakes.tokens import OAuthRefusal, refresh_request
+from crosspost.fakes.tokens import OAuthRefusal, token_request
 
 _TRACK_REF = re.compile(r"(?:soundcloud:tracks:)?(\d+)")
 _PIECE = 64 * 1024
@@ -62,6 +62,7 @@ class SoundCloudFake(PlatformFake):
     """The SoundCloud fake; mount it under ``/soundcloud``."""
 
     access_prefix = "2-fake-"
+    authorize_path = "/authorize"  # on secure.soundcloud.com
     refresh_prefix = "rf-fake-"
     scopes = ("*",)
 
@@ -354,7 +355,7 @@ class SoundCloudFake(PlatformFake):
     async def _token(self, request: Request) -> Response:
         self.calls["oauth.token"] += 1
         await self.injected_latency()
-        result = await refresh_request(
+        result = await token_request(
             request,
             self.tokens,
             client=(self.config.client_id, self.config.client_secret),

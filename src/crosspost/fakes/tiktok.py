@@ -37,7 +37,7 @@ from crosspost.fakes.tiktok_rules import (
     ok,
     tiktok_error,
 )
-from crosspost.fakes.tokens import OAuthRefusal, refresh_request
+from crosspost.fakes.tokens import OAuthRefusal, token_request
 
 _SCOPES = "user.info.basic,video.publish,video.upload"
 
@@ -46,6 +46,8 @@ class TikTokFake(PlatformFake):
     """The TikTok fake; mount it under ``/tiktok``."""
 
     access_prefix = "act.fake-"
+    authorize_path = "/v2/auth/authorize/"  # on www.tiktok.com
+    client_id_param = "client_key"
     refresh_prefix = "rft.fake-"
     scopes = tuple(_SCOPES.split(","))
 
@@ -64,6 +66,7 @@ class TikTokFake(PlatformFake):
             Route("/v2/post/publish/inbox/video/init/", self._inbox_init, methods=["POST"]),
             Route("/v2/post/publish/status/fetch/", self._status_fetch, methods=["POST"]),
             Route("/v2/oauth/token/", self._token, methods=["POST"]),
+            Route("/v2/user/info/", self._user_info, methods=["GET"]),
             Route("/video/", self._upload, methods=["PUT"]),
         ]
 
@@ -397,10 +400,26 @@ class TikTokFake(PlatformFake):
 
     # -- open.tiktokapis.com/v2/oauth/token/ -----------------------------------------------
 
+    async def _user_info(self, request: Request) -> Response:
+        """GET /v2/user/info/: the token's user (``fields`` names what to return)."""
+        account = await self._gate(request, "user.info", 600)
+        if isinstance(account, Response):
+            return account
+        fields = set(request.query_params.get("fields", "").split(","))
+        if not fields - {""}:
+            return tiktok_error(400, "invalid_params", "fields is required")
+        user = {"open_id": account.external_id, "display_name": account.handle}
+        return JSONResponse(
+            {
+                "data": {"user": {k: v for k, v in user.items() if k in fields}},
+                "error": {"code": "ok", "message": "", "log_id": unique_id(32)},
+            }
+        )
+
     async def _token(self, request: Request) -> Response:
         self.calls["oauth.token"] += 1
         await self.injected_latency()
-        result = await refresh_request(
+        result = await token_request(
             request,
             self.tokens,
             client=(self.config.client_id, self.config.client_secret),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +32,27 @@ class Grant:
     access_token: str
     refresh_token: str
     expires_in: int
+    fresh: bool = False  # from a consent or a code, not a refresh
+
+
+@dataclass
+class AuthCode:
+    """An authorization code waiting to be exchanged (RFC 6749 §4.1, PKCE RFC 7636)."""
+
+    account: Account
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    expires_at: float
+
+
+CODE_TTL_SECONDS = 600.0  # RFC 6749 recommends at most ten minutes
+
+
+def s256(verifier: str) -> str:
+    """The PKCE S256 challenge of a verifier: base64url(sha256(verifier)), unpadded."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 class AuthFailure(Enum):
@@ -58,6 +82,7 @@ class TokenStore:
         self.accounts: dict[str, Account] = {}
         self._access: dict[str, tuple[Account, float]] = {}
         self._refresh: dict[str, tuple[Account, float | None]] = {}
+        self._codes: dict[str, AuthCode] = {}
 
     def consent(self, handle: str, external_id: str, access_ttl: float) -> Grant:
         """Stand in for a user's consent: (re)create the account and issue both tokens."""
@@ -70,6 +95,36 @@ class TokenStore:
             account.handle, account.access_ttl = handle, access_ttl
         refresh = self._new_refresh(account)
         return self._issue(account, refresh)
+
+    def issue_code(
+        self, handle: str, external_id: str, access_ttl: float, *, client_id: str,
+        redirect_uri: str, challenge: str,
+    ) -> str:  # fmt: skip
+        """The user said yes: a single-use code bound to the client, redirect and challenge."""
+        account = self.accounts.get(external_id)
+        if account is None:
+            account = Account(handle, external_id, access_ttl, self._clock())
+            self.accounts[external_id] = account
+        code = secrets.token_urlsafe(32)
+        expires = self._clock() + CODE_TTL_SECONDS
+        self._codes[code] = AuthCode(account, client_id, redirect_uri, challenge, expires)
+        return code
+
+    def redeem_code(
+        self, code: str, *, client_id: str, redirect_uri: str, verifier: str
+    ) -> Grant | None:
+        """Both tokens for a live code presented with its own redirect URI and PKCE verifier;
+        a code works once (a second try finds nothing)."""
+        entry = self._codes.pop(code, None)
+        if entry is None or self._clock() >= entry.expires_at:
+            return None
+        if (entry.client_id, entry.redirect_uri) != (client_id, redirect_uri):
+            return None
+        if not hmac.compare_digest(s256(verifier), entry.challenge):
+            return None
+        grant = self._issue(entry.account, self._new_refresh(entry.account))
+        grant.fresh = True
+        return grant
 
     def find_by_handle(self, handle: str) -> Account | None:
         """The account with this handle, if one consented already."""
@@ -113,6 +168,7 @@ class TokenStore:
         self.accounts.clear()
         self._access.clear()
         self._refresh.clear()
+        self._codes.clear()
 
     def _new_refresh(self, account: Account) -> str:
         token = self._refresh_prefix + secrets.token_urlsafe(32)
@@ -159,7 +215,7 @@ class OAuthRefusal:
     description: str
 
 
-async def refresh_request(
+async def token_request(
     request: Request,
     tokens: TokenStore,
     *,
@@ -168,7 +224,8 @@ async def refresh_request(
     rotate: bool,
     invalid_grant: str,
 ) -> Grant | OAuthRefusal:
-    """Handle a form-encoded ``grant_type=refresh_token`` request against ``tokens``.
+    """Handle a form-encoded token request against ``tokens``: ``grant_type=refresh_token``,
+    or ``authorization_code`` with ``code``, ``redirect_uri`` and the PKCE ``code_verifier``.
 
     ``client_field`` names the client id field (``client_id`` for Google, ``client_key`` for
     TikTok); ``invalid_grant`` is the platform's description of a dead refresh token.
@@ -181,14 +238,36 @@ async def refresh_request(
     grant_type = values.get("grant_type")
     if grant_type is None:
         return OAuthRefusal(400, "invalid_request", "Missing required parameter: grant_type")
-    if grant_type != "refresh_token":
+    if grant_type not in ("refresh_token", "authorization_code"):
         return OAuthRefusal(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
     if (values.get(client_field), values.get("client_secret")) != client:
         return OAuthRefusal(401, "invalid_client", "Unauthorized")
+    if grant_type == "authorization_code":
+        return _redeem(tokens, values, client[0])
     refresh_token = values.get("refresh_token")
     if not refresh_token:
         return OAuthRefusal(400, "invalid_request", "Missing required parameter: refresh_token")
     grant = tokens.refresh(refresh_token, rotate=rotate)
     if grant is None:
         return OAuthRefusal(400, "invalid_grant", invalid_grant)
+    return grant
+
+
+def _redeem(tokens: TokenStore, values: dict[str, str], client_id: str) -> Grant | OAuthRefusal:
+    missing = [k for k in ("code", "redirect_uri", "code_verifier") if not values.get(k)]
+    if missing:
+        return OAuthRefusal(400, "invalid_request", f"Missing required parameter: {missing[0]}")
+    grant = tokens.redeem_code(
+        values["code"],
+        client_id=client_id,
+        redirect_uri=values["redirect_uri"],
+        verifier=values["code_verifier"],
+    )
+    if grant is None:
+        return OAuthRefusal(
+            400,
+            "invalid_grant",
+            "The code is invalid, expired, used, or its PKCE verifier or "
+            "redirect_uri does not match.",
+        )
     return grant

@@ -25,6 +25,7 @@ from crosspost.fakes.base import (
     AbortConnection,
     Account,
     FakeConfig,
+    Grant,
     PlatformFake,
     drain,
     iso_time,
@@ -71,6 +72,7 @@ class XFake(PlatformFake):
     """The X fake; mount it under ``/x``."""
 
     access_prefix = "xat."
+    authorize_path = "/i/oauth2/authorize"  # on x.com
     refresh_prefix = "xrt."
     scopes = tuple(_SCOPES.split())
 
@@ -102,6 +104,7 @@ class XFake(PlatformFake):
             Route("/2/media/upload", self._status, methods=["GET"]),
             Route("/2/media/upload", self._command, methods=["POST"]),
             Route("/2/tweets", self._create_tweet, methods=["POST"]),
+            Route("/2/users/me", self._users_me, methods=["GET"]),
             Route("/2/users/{user_id}/tweets", self._timeline, methods=["GET"]),
             Route("/2/oauth2/token", self._token, methods=["POST"]),
         ]
@@ -624,6 +627,22 @@ class XFake(PlatformFake):
             return oauth(401, "invalid_client", "Missing valid authorization header")
         if values.get("client_id") not in {None, self.config.client_id}:
             return oauth(401, "invalid_client", "Invalid client_id.")
+        if values.get("grant_type") == "authorization_code":
+            # A public client proves itself by client_id alone, a confidential one by Basic.
+            missing = [k for k in ("code", "redirect_uri", "code_verifier") if not values.get(k)]
+            if missing:
+                return oauth(400, "invalid_request", f"Missing required parameter [{missing[0]}].")
+            grant = self.tokens.redeem_code(
+                values["code"],
+                client_id=self.config.client_id,
+                redirect_uri=values["redirect_uri"],
+                verifier=values["code_verifier"],
+            )
+            if grant is None:
+                return oauth(
+                    400, "invalid_request", "Value passed for the authorization code was invalid."
+                )
+            return self._token_body(grant)
         if values.get("grant_type") != "refresh_token":
             return oauth(400, "unsupported_grant_type", "grant_type must be refresh_token.")
         refresh_token = values.get("refresh_token")
@@ -632,6 +651,10 @@ class XFake(PlatformFake):
         grant = self.tokens.refresh(refresh_token, rotate=True)
         if grant is None:
             return oauth(400, "invalid_request", "Value passed for the token was invalid.")
+        return self._token_body(grant)
+
+    @staticmethod
+    def _token_body(grant: Grant) -> Response:
         return JSONResponse(
             {
                 "token_type": "bearer",
@@ -639,6 +662,25 @@ class XFake(PlatformFake):
                 "access_token": grant.access_token,
                 "scope": _SCOPES,
                 "refresh_token": grant.refresh_token,
+            }
+        )
+
+    async def _users_me(self, request: Request) -> Response:
+        """GET /2/users/me: who the token belongs to."""
+        self.calls["users.me"] += 1
+        refused = await self.injected_fault()
+        if refused is not None:
+            return refused
+        account = self.tokens.authenticate(request.headers.get("authorization"))
+        if not isinstance(account, Account):
+            return unauthorized()
+        return JSONResponse(
+            {
+                "data": {
+                    "id": account.external_id,
+                    "name": account.handle,
+                    "username": account.handle,
+                }
             }
         )
 

@@ -26,7 +26,7 @@ from crosspost.fakes.base import (
     mount_base,
     unique_id,
 )
-from crosspost.fakes.tokens import OAuthRefusal, refresh_request
+from crosspost.fakes.tokens import OAuthRefusal, token_request
 from crosspost.fakes.youtube_rules import (
     UPLOAD_PATH,
     Quota,
@@ -52,6 +52,7 @@ class YouTubeFake(PlatformFake):
     """The YouTube fake; mount it under ``/youtube``."""
 
     access_prefix = "ya29.fake-"
+    authorize_path = "/o/oauth2/v2/auth"  # on accounts.google.com
     refresh_prefix = "1//fake-"
     scopes = tuple(_SCOPE.split())
 
@@ -453,7 +454,7 @@ class YouTubeFake(PlatformFake):
     async def _token(self, request: Request) -> Response:
         self.calls["oauth.token"] += 1
         await self.injected_latency()
-        result = await refresh_request(
+        result = await token_request(
             request,
             self.tokens,
             client=(self.config.client_id, self.config.client_secret),
@@ -462,14 +463,14 @@ class YouTubeFake(PlatformFake):
             invalid_grant="Token has been expired or revoked.",
         )
         if isinstance(result, OAuthRefusal):
-            body = {"error": result.error, "error_description": result.description}
-            return JSONResponse(body, status_code=result.status)
-        # Google does not send a new refresh token on refresh.
-        return JSONResponse(
-            {
-                "access_token": result.access_token,
-                "expires_in": result.expires_in,
-                "scope": _SCOPE,
-                "token_type": "Bearer",
-            }
-        )
+            refusal = {"error": result.error, "error_description": result.description}
+            return JSONResponse(refusal, status_code=result.status)
+        body: dict[str, Any] = {
+            "access_token": result.access_token,
+            "expires_in": result.expires_in,
+            "scope": _SCOPE,
+            "token_type": "Bearer",
+        }
+        if result.fresh:  # Google sends a refresh token for a code, never on refresh
+            body["refresh_token"] = result.refresh_token
+        return JSONResponse(body)

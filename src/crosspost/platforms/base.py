@@ -23,8 +23,9 @@ from typing import Any, BinaryIO, ClassVar
 import httpx
 
 from crosspost.clock import Clock, SystemClock
-from crosspost.domain.enums import MediaKind, Platform, TargetStatus
+from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
 from crosspost.domain.limits import MediaLimits, Rate
+from crosspost.platforms.errors import PlatformError
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,12 @@ class PlatformClient(abc.ABC):
     platform: ClassVar[Platform]
     limits: ClassVar[MediaLimits]
     commit_phases: ClassVar[frozenset[str]]
+    # OAuth linking: what the consent page is asked for, and how the client is named.
+    oauth_scopes: ClassVar[tuple[str, ...]] = ()
+    scope_separator: ClassVar[str] = " "
+    client_id_param: ClassVar[str] = "client_id"
+    authorize_extra: ClassVar[dict[str, str]] = {}
+    basic_client_auth: ClassVar[bool] = False  # the token endpoint wants HTTP Basic
 
     def __init__(
         self,
@@ -166,6 +173,15 @@ class PlatformClient(abc.ABC):
         """The documented call limits the next `step` (or `reconcile`) spends from; the
         engine reserves them across all workers first and waits instead of risking a 429."""
         return ()
+
+    def whoami(self, creds: Credentials) -> tuple[str, str]:
+        """(platform user id, handle) of the token's owner: validates a new connection."""
+        raise PlatformError(
+            ErrorKind.PERMANENT,
+            "oauth_not_supported",
+            f"connecting {self.platform.value} accounts by OAuth is not available yet; import "
+            "existing tokens with POST /v1/accounts",
+        )
 
     def is_commit(self, session: dict[str, Any]) -> bool:
         """True when the next `step` would perform the irreversible call."""

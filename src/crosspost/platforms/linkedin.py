@@ -64,6 +64,8 @@ _SESSION_KEEP = ("restarts",)
 class LinkedInClient(PlatformClient):
     """Client of LinkedIn's multipart video upload and the Posts API (member or organization)."""
 
+    oauth_scopes = ("openid", "profile", "w_member_social")
+
     platform = Platform.LINKEDIN
     limits: ClassVar[MediaLimits] = VIDEO_LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"post"})
@@ -133,6 +135,19 @@ class LinkedInClient(PlatformClient):
                 event_data={"video": video},
             )
         return self._finished({**cleared, "phase": "done", "post_urn": found["id"]})
+
+    def whoami(self, creds: Credentials) -> tuple[str, str]:
+        """The member behind the token: OpenID Connect `GET /v2/userinfo`."""
+        response = send(
+            self.http,
+            "GET",
+            f"{self.base_url}/v2/userinfo",
+            headers={"Authorization": f"Bearer {creds.access_token}"},
+        )
+        body = json_body(response)
+        if response.status_code != 200 or not isinstance(body, dict) or not body.get("sub"):
+            raise classify(response, now=self.clock.now())
+        return str(body["sub"]), str(body.get("name") or body["sub"])
 
     def _author_posts(self, request: PublishRequest, creds: Credentials, start: int) -> list[Any]:
         """One page of the author's posts (Rest.li `q=author` finder), newest first."""

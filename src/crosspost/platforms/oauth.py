@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
 from crosspost.domain.enums import ErrorKind
-from crosspost.platforms.base import Credentials
+from crosspost.platforms.base import AppCredentials, Credentials, PlatformClient
 from crosspost.platforms.errors import PlatformError
 from crosspost.platforms.http import parse_retry_after
 
@@ -45,14 +49,20 @@ def refresh_grant(
     *,
     previous: Credentials,
     now: datetime,
+    auth: tuple[str, str] | None = None,
 ) -> Credentials:
-    """POST a form-encoded refresh grant and build the new credentials.
+    """POST a form-encoded token grant and build the new credentials.
 
     A response without a refresh token keeps the old one (Google); a rotated one replaces it
-    (TikTok, SoundCloud).
+    (TikTok, SoundCloud). `auth` sends the client as HTTP Basic credentials (X).
     """
     response = send(
-        http, "POST", token_url, data=dict(form), headers={"Accept": "application/json"}
+        http,
+        "POST",
+        token_url,
+        data=dict(form),
+        headers={"Accept": "application/json"},
+        auth=auth,
     )
     body = json_body(response)
     if (
@@ -126,4 +136,66 @@ def classify_token_error(response: httpx.Response, body: Any, *, now: datetime) 
         )
     return PlatformError(
         ErrorKind.PERMANENT, error or f"http_{status}", message, raw=body, http_status=status
+    )
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh PKCE verifier and its S256 challenge (RFC 7636)."""
+    verifier = secrets.token_urlsafe(64)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def authorize_url(
+    client: type[PlatformClient],
+    endpoint: str,
+    app: AppCredentials,
+    *,
+    redirect_uri: str,
+    state: str,
+    challenge: str,
+) -> str:
+    """The platform's consent page for our app: authorization code with PKCE (S256)."""
+    query = {
+        client.client_id_param: app.client_id or "",
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **client.authorize_extra,
+    }
+    if client.oauth_scopes:
+        query["scope"] = client.scope_separator.join(client.oauth_scopes)
+    return f"{endpoint}?{urlencode(query)}"
+
+
+def exchange_code(
+    client: PlatformClient,
+    app: AppCredentials,
+    *,
+    code: str,
+    verifier: str,
+    redirect_uri: str,
+) -> Credentials:
+    """Trade an authorization code (and its PKCE verifier) for the account's tokens."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+        client.client_id_param: app.client_id or "",
+    }
+    auth = None
+    if client.basic_client_auth and app.client_secret:
+        auth = (app.client_id or "", app.client_secret)
+    elif app.client_secret:
+        form["client_secret"] = app.client_secret
+    return refresh_grant(
+        client.http,
+        app.token_url,
+        form,
+        previous=Credentials(""),
+        now=client.clock.now(),
+        auth=auth,
     )

@@ -171,6 +171,14 @@ class SoundCloudClient(PlatformClient):
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the audio file is empty")
         return request.media
 
+    def whoami(self, creds: Credentials) -> tuple[str, str]:
+        """The token's user: `GET /me`."""
+        response = send(self.http, "GET", f"{self.base_url}/me", headers=self._headers(creds))
+        body = json_body(response)
+        if response.status_code != 200 or not isinstance(body, dict) or body.get("id") is None:
+            raise classify(response, now=self.clock.now())
+        return str(body["id"]), str(body.get("username") or body["id"])
+
     def _headers(self, creds: Credentials) -> dict[str, str]:
         return {"Authorization": f"OAuth {creds.access_token}", "accept": ACCEPT}
 

@@ -79,6 +79,7 @@ CREATOR_INFO_PATH = "/v2/post/publish/creator_info/query/"
 DIRECT_INIT_PATH = "/v2/post/publish/video/init/"
 INBOX_INIT_PATH = "/v2/post/publish/inbox/video/init/"
 STATUS_PATH = "/v2/post/publish/status/fetch/"
+USER_INFO_PATH = "/v2/user/info/"
 URL_EXPIRY_MARGIN = timedelta(minutes=2)  # never start a chunk on a URL about to expire
 CREATOR_INFO_RATE = Rate("creator_info", 20, 60.0)
 INIT_RATE = Rate("init", 6, 60.0)
@@ -92,6 +93,9 @@ class TikTokClient(PlatformClient):
     platform = Platform.TIKTOK
     limits: ClassVar[MediaLimits] = LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final", "init_pull"})
+    oauth_scopes = ("user.info.basic", "video.publish", "video.upload")
+    scope_separator = ","
+    client_id_param = "client_key"
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
@@ -175,6 +179,22 @@ class TikTokClient(PlatformClient):
         if request.media.size <= 0:
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the video file is empty")
         return request.media
+
+    def whoami(self, creds: Credentials) -> tuple[str, str]:
+        """The token's user: `GET /v2/user/info/` (open_id, display_name)."""
+        response = send(
+            self.http,
+            "GET",
+            f"{self.base_url}{USER_INFO_PATH}",
+            params={"fields": "open_id,display_name"},
+            headers={"Authorization": f"Bearer {creds.access_token}"},
+        )
+        body = json_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        user = data.get("user") if isinstance(data, dict) else None
+        if response.status_code != 200 or not isinstance(user, dict) or not user.get("open_id"):
+            raise classify(response, now=self.clock.now())
+        return str(user["open_id"]), str(user.get("display_name") or user["open_id"])
 
     def _api(self, path: str, creds: Credentials, body: dict[str, Any] | None) -> dict[str, Any]:
         """POST a JSON call; return `data` when TikTok's error code is "ok", else raise."""

@@ -69,6 +69,9 @@ TIMELINE_RATE = Rate("timeline", 900, 900.0)
 class XClient(PlatformClient):
     """Client of X's v2 media upload and ``POST /2/tweets`` (OAuth 2.0 user context)."""
 
+    oauth_scopes = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
+    basic_client_auth = True  # confidential clients authenticate with HTTP Basic
+
     platform = Platform.X
     limits: ClassVar[MediaLimits] = VIDEO_LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"tweet"})
@@ -104,6 +107,20 @@ class XClient(PlatformClient):
         if phase == "done":
             return self._finished(request, session)
         raise ValueError(f"unknown X session phase {phase!r}")
+
+    def whoami(self, creds: Credentials) -> tuple[str, str]:
+        """The token's user: `GET /2/users/me`."""
+        response = send(
+            self.http,
+            "GET",
+            f"{self.base_url}/2/users/me",
+            headers={"Authorization": f"Bearer {creds.access_token}"},
+        )
+        body = json_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if response.status_code != 200 or not isinstance(data, dict) or not data.get("id"):
+            raise classify(response, now=self.clock.now())
+        return str(data["id"]), str(data.get("username") or data["id"])
 
     def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
         """X's per-user windows: posts (15-minute and 24-hour caps), media upload commands

@@ -84,6 +84,12 @@ class YouTubeClient(PlatformClient):
     platform = Platform.YOUTUBE
     limits: ClassVar[MediaLimits] = LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final"})
+    oauth_scopes = (
+        "https://www.googleapis.com/auth/youtube.upload",
+        "https://www.googleapis.com/auth/youtube",
+    )
+    # offline + consent: Google sends a refresh token only then.
+    authorize_extra: ClassVar[dict[str, str]] = {"access_type": "offline", "prompt": "consent"}
 
     def __init__(
         self,
@@ -195,6 +201,24 @@ class YouTubeClient(PlatformClient):
         if request.media.size <= 0:
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the video file is empty")
         return request.media
+
+    def whoami(self, creds: Credentials) -> tuple[str, str]:
+        """The token's channel: `channels.list?mine=true` (1 quota unit)."""
+        response = send(
+            self.http,
+            "GET",
+            f"{self.base_url}/youtube/v3/channels",
+            params={"part": "snippet", "mine": "true"},
+            headers=self._auth(creds),
+        )
+        body = json_body(response)
+        items = body.get("items") if isinstance(body, dict) else None
+        if response.status_code != 200 or not items:
+            raise classify(response, now=self.clock.now())
+        channel = items[0]
+        snippet = channel.get("snippet") or {}
+        handle = str(snippet.get("customUrl") or snippet.get("title") or channel["id"])
+        return str(channel["id"]), handle.removeprefix("@")
 
     def _auth(self, creds: Credentials) -> dict[str, str]:
         return {"Authorization": f"Bearer {creds.access_token}"}

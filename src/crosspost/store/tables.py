@@ -234,3 +234,19 @@ pacing = sa.Table(
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("calls", JSONType, nullable=False),
 )
+
+# OAuth connections in progress: the state is stored only as a keyed hash (a leaked row
+# cannot complete anyone's consent) and the PKCE verifier only sealed in the vault.
+oauth_states = sa.Table(
+    "oauth_states",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    _tenant(),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("verifier", sa.Text(), nullable=False),
+    sa.Column("return_to", sa.Text()),
+    _created(),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+)

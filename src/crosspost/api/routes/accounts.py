@@ -6,8 +6,9 @@ from fastapi import APIRouter, Response
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.domain.models import AccountImport, AccountPublic
+from crosspost.domain.models import AccountImport, AccountPublic, ConnectLink, ConnectRequest
 from crosspost.engine.accounts import import_account
+from crosspost.engine.connect import start_connect
 from crosspost.errors import NotFound
 from crosspost.store import accounts
 from crosspost.store.rows import Row
@@ -69,3 +70,19 @@ async def import_tokens(
     row = await svc.db.run(read)
     assert row is not None
     return _public(row)
+
+
+@router.post("/connect", status_code=201, response_model=ConnectLink, responses=_IMPORT_ERRORS)
+async def connect(body: ConnectRequest, svc: ServicesDep, principal: PrincipalDep) -> ConnectLink:
+    """Start connecting an account by OAuth: send the user to `authorize_url`; the platform
+    returns them to `/v1/oauth/callback`, which stores the account."""
+    principal.require("accounts:write")
+    started = await svc.db.run(
+        start_connect,
+        svc,
+        tenant_id=principal.tenant_id,
+        mode=principal.mode,
+        platform=body.platform,
+        return_to=body.return_to,
+    )
+    return ConnectLink(authorize_url=started.authorize_url, expires_at=started.expires_at)

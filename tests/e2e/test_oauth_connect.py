@@ -1,0 +1,81 @@
+"""Connecting accounts by OAuth (authorization code + PKCE + state) against the fakes."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack
+
+OAUTH_PLATFORMS = ["youtube", "tiktok", "x", "linkedin", "soundcloud"]
+
+
+def _consent(stack: Stack, platform: str, handle: str, decision: str = "allow") -> str:
+    """Start a connection and click the fake's consent button; the callback URL it returns."""
+    link = stack.http.post("/v1/accounts/connect", json={"platform": platform})
+    assert link.status_code == 201, link.text
+    url = link.json()["authorize_url"]
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"] and query["state"][0]
+    # What the consent page's button does (httpx's params= would replace the query).
+    back = httpx.get(f"{url}&{urlencode({'consent': decision, 'handle': handle})}")
+    assert back.status_code == 302, back.text
+    location = back.headers["location"]
+    assert location.startswith(f"{stack.api_url}/v1/oauth/callback?")
+    return location
+
+
+@pytest.mark.parametrize("platform", OAUTH_PLATFORMS)
+def test_connect_by_oauth_stores_the_validated_account(stack: Stack, platform: str) -> None:
+    """Consent → callback → the account exists, named by the platform's own identity call;
+    connecting the same user again is a reconnection of the same account."""
+    done = httpx.get(_consent(stack, platform, f"{platform}_brand"))
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["status"] == "connected" and body["platform"] == platform
+    account = stack.http.get(f"/v1/accounts/{body['account_id']}").json()
+    assert account["status"] == "active" and account["handle"] == f"{platform}_brand"
+    consented = stack.fake(platform, "accounts")
+    assert account["external_id"] in {str(a["external_id"]) for a in consented}
+    again = httpx.get(_consent(stack, platform, f"{platform}_brand")).json()
+    assert again == {**body, "status": "reconnected"}
+
+
+def test_denied_replayed_and_forged_callbacks_are_refused(stack: Stack) -> None:
+    """A denial, a second use of the same callback and an unknown state each say why."""
+    denied = httpx.get(_consent(stack, "youtube", "someone", decision="deny"))
+    assert (denied.status_code, denied.json()["code"]) == (422, "oauth_denied")
+    callback = _consent(stack, "youtube", "someone")
+    assert httpx.get(callback).status_code == 200
+    replay = httpx.get(callback)
+    assert (replay.status_code, replay.json()["code"]) == (422, "oauth_state_invalid")
+    forged = httpx.get(f"{stack.api_url}/v1/oauth/callback", params={"state": "x", "code": "y"})
+    assert forged.json()["code"] == "oauth_state_invalid"
+
+
+def test_return_to_redirects_with_the_account(stack: Stack) -> None:
+    """With `return_to`, the user lands back on the customer's page with the account id."""
+    link = stack.http.post(
+        "/v1/accounts/connect",
+        json={"platform": "soundcloud", "return_to": "https://app.example/done?x=1"},
+    ).json()["authorize_url"]
+    callback = httpx.get(f"{link}&consent=allow&handle=dj").headers["location"]
+    landed = httpx.get(callback)
+    assert landed.status_code == 303
+    target = urlsplit(landed.headers["location"])
+    assert (target.netloc, target.path) == ("app.example", "/done")
+    assert parse_qs(target.query)["account_id"][0].startswith("acc_")
+
+
+def test_instagram_and_bad_requests_say_what_to_do(stack: Stack) -> None:
+    """Platforms without an OAuth flow yet, and malformed requests, answer 422 with a code."""
+    ig = stack.http.post("/v1/accounts/connect", json={"platform": "instagram"})
+    assert (ig.status_code, ig.json()["code"]) == (422, "oauth_not_supported")
+    bad = stack.http.post("/v1/accounts/connect", json={"platform": "myspace"})
+    assert bad.status_code == 422
+    relative = stack.http.post(
+        "/v1/accounts/connect", json={"platform": "x", "return_to": "/relative"}
+    )
+    assert relative.status_code == 422
