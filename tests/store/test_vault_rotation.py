@@ -23,8 +23,9 @@ OLD = f"old:{base64.b64encode(b'o' * 32).decode()}"
 NEW = f"new:{base64.b64encode(b'n' * 32).decode()}"
 
 
-def _accounts(db: Database, count: int) -> tuple[str, list[str]]:
-    keyring = parse_master_keys(OLD)
+def _accounts(db: Database, count: int, *, already_new: int = 0) -> tuple[str, list[str]]:
+    """`count` accounts with sealed tokens: the last `already_new` under the new key."""
+    old, new = parse_master_keys(OLD), parse_master_keys(NEW)
     with db.write() as conn:
         tenant = tenants.ensure_default_tenant(conn, NOW)
         ids = []
@@ -36,7 +37,8 @@ def _accounts(db: Database, count: int) -> tuple[str, list[str]]:
                 handle=f"h{i}", external_id=f"UC{i}", role="main", parent_id=None,
                 status="active", scopes=[], created_at=NOW, updated_at=NOW,
                 credentials=vault_creds.seal(
-                    keyring, tenant_id=tenant, account_id=account_id, creds=creds
+                    new if i >= count - already_new else old,
+                    tenant_id=tenant, account_id=account_id, creds=creds,
                 ),
             )  # fmt: skip
             ids.append(account_id)
@@ -44,10 +46,11 @@ def _accounts(db: Database, count: int) -> tuple[str, list[str]]:
 
 
 def test_rotation_reseals_everything_in_batches_and_is_idempotent(db: Database) -> None:
-    """Sealed under `old`; after rotating to `new,old` only `new` is needed to read them."""
-    _, ids = _accounts(db, 7)
+    """Keys mixed (5 under `old`, 2 already under `new`): after rotating to `new,old`, only
+    `new` is needed to read every one."""
+    _, ids = _accounts(db, 7, already_new=2)
     report = rotate_secrets(db, parse_master_keys(f"{NEW},{OLD}"), batch=3)
-    assert (report.rotated, report.current, report.changed_meanwhile) == (7, 0, 0)
+    assert (report.rotated, report.current, report.changed_meanwhile) == (5, 2, 0)
     only_new = parse_master_keys(NEW)
     with db.read() as conn:
         for i, account_id in enumerate(ids):
