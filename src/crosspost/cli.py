@@ -30,6 +30,8 @@ keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 vault_app = typer.Typer(help="The encrypted credential vault.", no_args_is_help=True)
 app.add_typer(vault_app, name="vault")
+accounts_app = typer.Typer(help="Social accounts.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
 console = Console()
 notes = Console(stderr=True)  # chatter that must not pollute captured output
 _SANDBOX_MARKER = "sandbox.json"
@@ -354,6 +356,41 @@ def _print_post(post: dict[str, Any]) -> None:
             detail += f" (next attempt {t['next_attempt_at']})"
         table.add_row(t["id"], t["platform"], t["status"], detail)
     console.print(table)
+
+
+@accounts_app.command("connect")
+def accounts_connect(
+    platform: Annotated[str, typer.Argument(help="youtube, tiktok, x, linkedin or soundcloud.")],
+    browser: Annotated[bool, typer.Option(help="Open the consent page in a browser.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the consent.")] = 300.0,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Connect an account by OAuth: open the platform's consent page, wait for the answer.
+
+    The platform returns the user to crosspost, which stores the account and sends the
+    browser on to a one-shot listener on this machine's loopback, so this command can say
+    which account it was.
+    """
+    import webbrowser  # noqa: PLC0415
+
+    from crosspost.cli_loopback import LoopbackCatcher  # noqa: PLC0415
+
+    with _api(api_url, key) as client, LoopbackCatcher() as catcher:
+        link = client.connect_account(platform, return_to=catcher.url)
+        notes.print(f"open this page to connect your {platform} account:", highlight=False)
+        typer.echo(link["authorize_url"])
+        if browser:
+            webbrowser.open(link["authorize_url"])
+        answer = catcher.wait(timeout)
+    if answer is None:
+        notes.print(f"[red]no answer within {timeout:.0f} s; run the command again[/]")
+        raise typer.Exit(1)
+    console.print(
+        f"{answer.get('status', 'connected')} {platform} account {answer.get('account_id')} "
+        f"({answer.get('handle')})",
+        highlight=False,
+    )
 
 
 @app.command()

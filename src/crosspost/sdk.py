@@ -84,6 +84,12 @@ class Client:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return dict(self._check(self.http.post("/v1/posts", json=body, headers=headers)))
 
+    def connect_account(self, platform: str, *, return_to: str | None = None) -> dict[str, Any]:
+        """Start an OAuth connection: `{authorize_url, expires_at}`."""
+        body = {"platform": platform, **({"return_to": return_to} if return_to else {})}
+        result: dict[str, Any] = self._check(self.http.post("/v1/accounts/connect", json=body))
+        return result
+
     def get_post(self, post_id: str) -> dict[str, Any]:
         """GET /v1/posts/{id}."""
         return dict(self._check(self.http.get(f"/v1/posts/{post_id}")))

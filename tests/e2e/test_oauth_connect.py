@@ -79,3 +79,29 @@ def test_instagram_and_bad_requests_say_what_to_do(stack: Stack) -> None:
         "/v1/accounts/connect", json={"platform": "x", "return_to": "/relative"}
     )
     assert relative.status_code == 422
+
+
+def test_cli_connect_waits_for_the_consent_on_loopback(stack: Stack) -> None:
+    """`crosspost accounts connect` prints the consent page, and after the user allows it,
+    reports the account the server stored (the browser ends on its loopback listener)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crosspost", "accounts", "connect", "soundcloud",
+         "--no-browser", "--timeout", "60", "--api-url", stack.api_url, "--key", stack.key],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = next(line.strip() for line in proc.stdout if line.startswith("http"))
+        page = httpx.get(f"{url}&consent=allow&handle=cli_dj", follow_redirects=True)
+        assert page.status_code == 200 and "account connected" in page.text
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "connected soundcloud account acc_" in out and "(cli_dj)" in out
