@@ -405,3 +405,19 @@ def test_satellites_need_a_main_parent_on_the_same_platform(stack: Stack) -> Non
     )
     assert ok.status_code == 201, ok.text
     assert ok.json()["role"] == "satellite" and ok.json()["parent_id"] == youtube["id"]
+
+
+def test_account_health_shows_missing_scopes(stack: Stack) -> None:
+    """Sandbox accounts hold every scope crosspost asks for; an imported token granted less
+    shows what is missing; unknown grants show null."""
+    listed = stack.http.get("/v1/accounts").json()
+    assert all(a["scopes_missing"] in ([], None) for a in listed), listed
+    base = {"platform": "x", "handle": "narrow", "access_token": "at"}
+    narrow = stack.http.post(
+        "/v1/accounts", json={**base, "external_id": "42", "scopes": ["tweet.read"]}
+    ).json()
+    assert (
+        "tweet.write" in narrow["scopes_missing"] and "tweet.read" not in narrow["scopes_missing"]
+    )
+    unknown = stack.http.post("/v1/accounts", json={**base, "external_id": "43"}).json()
+    assert unknown["scopes_missing"] is None

@@ -148,6 +148,11 @@ class AccountPublic(BaseModel):
     status: AccountStatus
     token_expires_at: datetime | None
     scopes: list[str]
+    scopes_missing: list[str] | None = Field(
+        default=None,
+        description="Scopes crosspost asks for that the token was not granted (reconnect to "
+        "grant them); null when the granted scopes are unknown.",
+    )
     last_published_at: datetime | None
     last_error: str | None
     created_at: datetime

@@ -6,10 +6,12 @@ from fastapi import APIRouter, Response
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
+from crosspost.domain.enums import Platform
 from crosspost.domain.models import AccountImport, AccountPublic, ConnectLink, ConnectRequest
 from crosspost.engine.accounts import import_account
 from crosspost.engine.connect import start_connect
 from crosspost.errors import NotFound
+from crosspost.platforms.registry import client_for
 from crosspost.store import accounts
 from crosspost.store.rows import Row
 
@@ -18,8 +20,11 @@ _ERRORS = problem_responses(401, 404)
 _IMPORT_ERRORS = problem_responses(401, 403, 415, 422)
 
 
-def _public(row: dict[str, object]) -> AccountPublic:
-    return AccountPublic.model_validate(row)
+def _public(row: Row) -> AccountPublic:
+    granted = list(row["scopes"] or [])
+    wanted = client_for(Platform(row["platform"])).oauth_scopes
+    missing = [s for s in wanted if s not in granted] if granted else None
+    return AccountPublic.model_validate({**row, "scopes_missing": missing})
 
 
 @router.get("", response_model=list[AccountPublic], responses=_ERRORS)
