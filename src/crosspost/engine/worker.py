@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from crosspost.engine import maintenance, publish
+from crosspost.engine import account_check, maintenance, publish
 from crosspost.engine.publish_jobs import KIND
 from crosspost.engine.services import Services
 from crosspost.jobs import Runner
@@ -15,11 +15,13 @@ def build_runner(svc: Services, *, concurrency: int) -> Runner:
     """A runner executing every job kind the engine defines."""
     settings = svc.settings
     maintenance.ensure_scheduled(svc)
+    account_check.ensure_scheduled(svc)
     return Runner(
         svc.jobs,
         {
             KIND: publish.make_handler(svc),
             maintenance.KIND: maintenance.make_handler(svc),
+            account_check.KIND: account_check.make_handler(svc),
         },
         concurrency=concurrency,
         lease_seconds=settings.job_lease_seconds,
