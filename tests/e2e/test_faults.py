@@ -136,3 +136,53 @@ def test_reconnecting_the_account_resumes_its_waiting_targets(stack: Stack, tmp_
     assert post["status"] == "published", post
     assert stack.http.get(f"/v1/accounts/{account['id']}").json()["status"] == "active"
     assert len(stack.fake("youtube", "state")["posts"]) == 1
+
+
+def test_sandbox_account_without_credentials_falls_back_to_the_fake(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Test mode only: a sandbox account with no usable tokens gets fresh ones from the fake,
+    and the ledger says so (`publish_provider_fallback`)."""
+    from crosspost.store import accounts
+
+    youtube = next(a for a in stack.http.get("/v1/accounts").json() if a["platform"] == "youtube")
+    with stack.svc.db.write() as conn:
+        accounts.update_account(conn, youtube["id"], credentials=None)
+    media = stack.upload_video(tmp_path, seconds=1.0)
+    post = stack.wait_post(_post(stack, media["id"], "youtube"), lambda p: p["status"] in FINAL)
+    assert post["status"] == "published", post
+    events = stack.http.get(f"/v1/posts/{post['id']}/ledger").json()
+    fallback = [e for e in events if e["event_type"] == "publish_provider_fallback"]
+    assert len(fallback) == 1 and fallback[0]["data"]["reason"] == "no_credentials"
+
+
+def test_live_account_without_credentials_is_needs_reauth_never_a_fallback(
+    stack: Stack,
+) -> None:
+    """Live mode: no tokens means `needs_reauth` with the reason; nothing is called."""
+    import httpx
+
+    from crosspost.domain.enums import Mode
+    from crosspost.engine.keys import issue_key
+    from crosspost.store import accounts
+
+    _, live_key = issue_key(stack.svc, tenant_id=stack.tenant_id, name="live", mode=Mode.LIVE)
+    live = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {live_key}"})
+    account = live.post(
+        "/v1/accounts",
+        json={"platform": "x", "external_id": "77", "handle": "brand", "access_token": "t"},
+    ).json()
+    assert account["mode"] == "live"
+    with stack.svc.db.write() as conn:
+        accounts.update_account(conn, account["id"], credentials=None)
+    created = live.post("/v1/posts", json={"text": "live words", "targets": [account["id"]]})
+    assert created.status_code == 201, created.text
+    deadline_post = stack.wait_post(
+        created.json()["id"], lambda p: p["targets"][0]["status"] == "needs_reauth"
+    )
+    assert deadline_post["targets"][0]["status"] == "needs_reauth"
+    shown = live.get(f"/v1/accounts/{account['id']}").json()
+    assert shown["status"] == "needs_reauth" and "no stored credentials" in shown["last_error"]
+    events = live.get(f"/v1/posts/{created.json()['id']}/ledger").json()
+    assert not any(e["event_type"] == "publish_provider_fallback" for e in events)
+    live.close()

@@ -18,6 +18,7 @@ from typing import Any
 from crosspost.domain.enums import AccountStatus, ErrorKind, MediaKind, Mode, Platform, TargetStatus
 from crosspost.engine import pacing
 from crosspost.engine.clients import build_client
+from crosspost.engine.sandbox import reprovision_sandbox_account
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import RefreshInProgress, mark_needs_reauth, refresh_account
 from crosspost.engine.transitions import TargetCancelled, transition
@@ -34,10 +35,16 @@ from crosspost.platforms.base import (
 from crosspost.platforms.errors import OutcomeUnknown, PlatformError
 from crosspost.store import accounts, media, posts
 from crosspost.vault import credentials as vault_creds
+from crosspost.vault.keyring import VaultError
 
 # Per-platform override naming an uploaded image to use as the cover (YouTube's thumbnail,
 # SoundCloud's artwork).
 THUMBNAIL_OPTION = "thumbnail_media_id"
+_MISSING_CREDENTIALS = {
+    "no_credentials": "the account has no stored credentials; reconnect it",
+    "credentials_unreadable": "the account's credentials cannot be decrypted (was the master "
+    "key that sealed them removed from CROSSPOST_MASTER_KEYS?); restore the key or reconnect",
+}
 # Long enough for a platform's queued fetch (Meta, TikTok), short enough to not leak.
 MEDIA_URL_TTL_SECONDS = 6 * 3600
 _DEFAULT_WAIT = {ErrorKind.RATE_LIMITED: 60.0, ErrorKind.QUOTA: 3600.0}
@@ -174,13 +181,30 @@ class _PublishRun:
         fresh = status in (TargetStatus.SCHEDULED, TargetStatus.QUEUED) and not target["session"]
         if fresh and self._preflight(client, request, loaded):
             return Done()
-        creds = vault_creds.unseal(self.svc.keyring, loaded.account)
+        try:
+            creds = vault_creds.unseal(self.svc.keyring, loaded.account)
+            missing = None if creds is not None else "no_credentials"
+        except VaultError:
+            creds, missing = None, "credentials_unreadable"
         if creds is None:
-            mark_needs_reauth(self.svc, loaded.account, "account has no credentials")
+            if loaded.account["mode"] != Mode.TEST.value:
+                # Live accounts never fall back to anything: the owner must reconnect.
+                reason = _MISSING_CREDENTIALS[str(missing)]
+                mark_needs_reauth(self.svc, loaded.account, reason)
+                self._write(
+                    target,
+                    status=TargetStatus.NEEDS_REAUTH,
+                    event="publish_waiting_for_reauth",
+                    data={"reason": reason},
+                )
+                return Done()
+            # A sandbox account only ever talks to the fakes: mint it fresh tokens there.
+            creds = reprovision_sandbox_account(self.svc, loaded.account)
             self._write(
-                target, status=TargetStatus.NEEDS_REAUTH, event="publish_waiting_for_reauth"
+                target,
+                event="publish_provider_fallback",
+                data={"reason": missing, "provider": "sandbox"},
             )
-            return Done()
         return self._drive(loaded, client, request, creds)
 
     def _preflight(self, client: PlatformClient, request: PublishRequest, loaded: _Loaded) -> bool:

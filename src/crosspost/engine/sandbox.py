@@ -6,7 +6,9 @@ on a consent page; the account is then used exactly as a live one would be.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from crosspost.domain.enums import AccountRole, AccountStatus, Mode, Platform
 from crosspost.engine.services import Services
@@ -33,21 +35,9 @@ def _provision(svc: Services, tenant_id: str, platform: Platform) -> str:
         )
     main = next((a for a in existing if a["role"] == AccountRole.MAIN.value), None)
     handle = main["handle"] if main else f"sandbox_{platform.value}"
-    body: dict[str, object] = {"handle": handle}
-    if main is not None:
-        body["external_id"] = main["external_id"]
-    url = f"{svc.settings.sandbox_base_url}/{platform.value}/_fake/accounts"
-    response = svc.http.post(url, json=body)
-    response.raise_for_status()
-    minted = response.json()
+    creds, minted = _consent(svc, platform, handle, main["external_id"] if main else None)
     now = svc.clock.now()
     account_id = main["id"] if main else new_id("acc")
-    creds = Credentials(
-        access_token=minted["access_token"],
-        refresh_token=minted.get("refresh_token"),
-        expires_at=now + timedelta(seconds=int(minted.get("expires_in") or 3600)),
-        scopes=list(minted.get("scopes") or []),
-    )
     if main is not None:
         # Fresh tokens for a known account: resumes whatever waited for reconnection.
         reconnect_account(svc, account_id, creds)
@@ -80,3 +70,31 @@ def _provision(svc: Services, tenant_id: str, platform: Platform) -> str:
             data={"platform": platform.value, "mode": "test"},
         )
     return account_id
+
+
+def reprovision_sandbox_account(svc: Services, account: Mapping[str, Any]) -> Credentials:
+    """Fresh sandbox tokens for a test-mode account whose own are missing or unreadable."""
+    platform = Platform(account["platform"])
+    creds, _ = _consent(svc, platform, account["handle"], account["external_id"])
+    reconnect_account(svc, account["id"], creds)
+    return creds
+
+
+def _consent(
+    svc: Services, platform: Platform, handle: str, external_id: str | None
+) -> tuple[Credentials, dict[str, Any]]:
+    """Tokens minted by the platform's fake (the stand-in for a user clicking Allow)."""
+    body: dict[str, object] = {"handle": handle}
+    if external_id is not None:
+        body["external_id"] = external_id
+    url = f"{svc.settings.sandbox_base_url}/{platform.value}/_fake/accounts"
+    response = svc.http.post(url, json=body)
+    response.raise_for_status()
+    minted: dict[str, Any] = response.json()
+    creds = Credentials(
+        access_token=minted["access_token"],
+        refresh_token=minted.get("refresh_token"),
+        expires_at=svc.clock.now() + timedelta(seconds=int(minted.get("expires_in") or 3600)),
+        scopes=list(minted.get("scopes") or []),
+    )
+    return creds, minted
