@@ -24,11 +24,11 @@ import httpx
 from bench._stack import running_server
 
 VIDEO_PLATFORMS = ["youtube", "tiktok", "instagram", "x", "linkedin"]
-# Instagram's throttle names whole minutes and LinkedIn's 429 no time at all: their share of
-# the faults is 5xx, so the soak measures crash safety rather than waiting out throttles.
+# Instagram's throttle names whole minutes, LinkedIn's and TikTok's 429s no time at all: their
+# share of the faults is 5xx, so the soak measures crash safety, not waiting out throttles.
 FAULTS = {"failure_rate": 0.05, "rate_limit_rate": 0.03, "reset_mid_chunk_rate": 0.02}
 MINUTE_THROTTLES = {"instagram": {"rate_limit_rate": 0.0, "failure_rate": 0.08}}
-MINUTE_THROTTLES["linkedin"] = MINUTE_THROTTLES["instagram"]
+MINUTE_THROTTLES["linkedin"] = MINUTE_THROTTLES["tiktok"] = MINUTE_THROTTLES["instagram"]
 
 
 def main() -> None:
