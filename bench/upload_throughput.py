@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bench._stack import free_port
+from crosspost.fakes.server import free_port
 
 PLATFORMS = ("youtube", "tiktok")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from crosspost.engine.services import Services
 from crosspost.engine.worker import build_runner
 from crosspost.fakes.app import create_sandbox_app
 from crosspost.fakes.base import FakeConfig, Faults
-from crosspost.fakes.server import RunningServer, serve_in_thread
+from crosspost.fakes.server import RunningServer, free_port, serve_in_thread
 from crosspost.jobs import Runner
 from crosspost.jobs.backoff import set_testing
 from crosspost.media.samples import make_video
@@ -38,13 +37,6 @@ def fakes() -> Iterator[RunningServer]:
     server = serve_in_thread(create_sandbox_app(FakeConfig(faults=Faults(processing_seconds=0.05))))
     yield server
     server.stop()
-
-
-def free_port() -> int:
-    """An unused TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from crosspost.domain.enums import AccountRole, AccountStatus, Mode, Platform
 from crosspost.domain.models import AccountImport
@@ -28,23 +30,13 @@ def import_account(
         raise InvalidInput(
             f"crosspost cannot publish to {body.platform.value} yet", code="unsupported_platform"
         )
-    now = svc.clock.now()
+    lifetime = timedelta(seconds=body.expires_in) if body.expires_in is not None else None
     creds = Credentials(
         access_token=body.access_token,
         refresh_token=body.refresh_token,
-        expires_at=now + timedelta(seconds=body.expires_in)
-        if body.expires_in is not None
-        else None,
+        expires_at=svc.clock.now() + lifetime if lifetime is not None else None,
         scopes=list(body.scopes),
     )
-    with svc.db.read() as conn:
-        known = accounts.find_accounts(
-            conn, tenant_id, platform=body.platform.value, mode=mode.value
-        )
-        parent = accounts.get_account(conn, tenant_id, body.parent_id) if body.parent_id else None
-    same = next((a for a in known if a["external_id"] == body.external_id), None)
-    if same is None:
-        _check_role(body, parent, mode)
     return connect_account(
         svc,
         tenant_id=tenant_id,
@@ -77,10 +69,12 @@ def connect_account(
     now = svc.clock.now()
     with svc.db.read() as conn:
         known = accounts.find_accounts(conn, tenant_id, platform=platform.value, mode=mode.value)
+        parent = accounts.get_account(conn, tenant_id, parent_id) if parent_id else None
     same = next((a for a in known if a["external_id"] == external_id), None)
     if same is not None:
         reconnect_account(svc, same["id"], creds)
         return str(same["id"]), False
+    _check_role(role, parent_id, parent, platform, mode)
     account_id = new_id("acc")
     with svc.db.write() as conn:
         accounts.insert_account(
@@ -113,22 +107,29 @@ def connect_account(
     return account_id, True
 
 
-def _check_role(body: AccountImport, parent: dict[str, object] | None, mode: Mode) -> None:
-    if body.role is AccountRole.MAIN:
-        if body.parent_id is not None:
+def _check_role(
+    role: AccountRole,
+    parent_id: str | None,
+    parent: Mapping[str, Any] | None,
+    platform: Platform,
+    mode: Mode,
+) -> None:
+    """A main account has no parent; a satellite posts through a main one of its kind."""
+    if role is AccountRole.MAIN:
+        if parent_id is not None:
             raise InvalidInput("a main account has no parent_id", code="invalid_parent")
         return
-    if body.parent_id is None:
+    if parent_id is None:
         raise InvalidInput(
             "a satellite needs parent_id: the main account whose app it posts through",
             code="parent_required",
         )
     if parent is None:
-        raise InvalidInput(f"no account {body.parent_id!r} to be the parent", code="invalid_parent")
+        raise InvalidInput(f"no account {parent_id!r} to be the parent", code="invalid_parent")
     if (parent["platform"], parent["mode"], parent["role"]) != (
-        body.platform.value, mode.value, AccountRole.MAIN.value,
+        platform.value, mode.value, AccountRole.MAIN.value,
     ):  # fmt: skip
         raise InvalidInput(
-            f"the parent must be a {mode.value} main account on {body.platform.value}",
+            f"the parent must be a {mode.value} main account on {platform.value}",
             code="invalid_parent",
         )

@@ -10,14 +10,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from crosspost.domain.enums import AccountRole, AccountStatus, Mode, Platform
+from crosspost.domain.enums import AccountRole, Mode, Platform
+from crosspost.engine.accounts import connect_account
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import reconnect_account
-from crosspost.ids import new_id
 from crosspost.platforms.base import Credentials
 from crosspost.platforms.registry import supported_platforms
-from crosspost.store import accounts, ledger
-from crosspost.vault import credentials as vault_creds
+from crosspost.store import accounts
 
 
 def provision_sandbox_accounts(svc: Services, tenant_id: str) -> list[str]:
@@ -36,39 +35,17 @@ def _provision(svc: Services, tenant_id: str, platform: Platform) -> str:
     main = next((a for a in existing if a["role"] == AccountRole.MAIN.value), None)
     handle = main["handle"] if main else f"sandbox_{platform.value}"
     creds, minted = _consent(svc, platform, handle, main["external_id"] if main else None)
-    now = svc.clock.now()
-    account_id = main["id"] if main else new_id("acc")
-    if main is not None:
-        # Fresh tokens for a known account: resumes whatever waited for reconnection.
-        reconnect_account(svc, account_id, creds)
-        return account_id
-    sealed = vault_creds.seal(svc.keyring, tenant_id=tenant_id, account_id=account_id, creds=creds)
-    with svc.db.write() as conn:
-        accounts.insert_account(
-            conn,
-            id=account_id,
-            tenant_id=tenant_id,
-            platform=platform.value,
-            mode=Mode.TEST.value,
-            handle=minted.get("handle") or handle,
-            external_id=str(minted["external_id"]),
-            role=AccountRole.MAIN.value,
-            parent_id=None,
-            status=AccountStatus.ACTIVE.value,
-            credentials=sealed,
-            token_expires_at=creds.expires_at,
-            scopes=creds.scopes,
-            created_at=now,
-            updated_at=now,
-        )
-        ledger.append_event(
-            conn,
-            tenant_id=tenant_id,
-            account_id=account_id,
-            event_type="account_connected",
-            now=now,
-            data={"platform": platform.value, "mode": "test"},
-        )
+    # A known account is reconnected (resuming whatever waited for it); a new one created.
+    account_id, _ = connect_account(
+        svc,
+        tenant_id=tenant_id,
+        mode=Mode.TEST,
+        platform=platform,
+        external_id=str(minted["external_id"]),
+        handle=minted.get("handle") or handle,
+        creds=creds,
+        via="sandbox",
+    )
     return account_id
 
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from crosspost.domain.enums import AccountStatus, ErrorKind, Mode, Platform, TargetStatus
 from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.services import Services
@@ -60,15 +62,11 @@ def refresh_account(
             raise RefreshInProgress(f"account {account['id']} is being refreshed")
     try:
         fresh = client.refresh(creds, app_credentials(svc, platform, mode))
-    except PlatformError as err:
+    except BaseException as err:
         with svc.db.write() as conn:
             accounts.release_refresh(conn, account["id"], owner)
-        if err.kind is ErrorKind.AUTH:
+        if isinstance(err, PlatformError) and err.kind is ErrorKind.AUTH:
             mark_needs_reauth(svc, account, f"token refresh refused: {err.code}: {err.message}")
-        raise
-    except BaseException:
-        with svc.db.write() as conn:
-            accounts.release_refresh(conn, account["id"], owner)
         raise
     if not fresh.refresh_token:
         fresh.refresh_token = creds.refresh_token
@@ -76,17 +74,7 @@ def refresh_account(
         fresh.scopes = creds.scopes
     now = svc.clock.now()
     with svc.db.write() as conn:
-        accounts.update_account(
-            conn,
-            account["id"],
-            credentials=vault_creds.seal(
-                svc.keyring, tenant_id=account["tenant_id"], account_id=account["id"], creds=fresh
-            ),
-            token_expires_at=fresh.expires_at,
-            refresh_locked_until=None,
-            refresh_locked_by=None,
-            updated_at=now,
-        )
+        _store(svc, conn, account, fresh, now, refresh_locked_until=None, refresh_locked_by=None)
         ledger.append_event(
             conn,
             tenant_id=account["tenant_id"],
@@ -106,19 +94,17 @@ def reconnect_account(svc: Services, account_id: str, creds: Credentials) -> lis
         account = accounts.get_account_by_id(conn, account_id)
         if account is None:
             raise PlatformError(ErrorKind.PERMANENT, "account_not_found", account_id)
-        accounts.update_account(
+        _store(
+            svc,
             conn,
-            account_id,
-            credentials=vault_creds.seal(
-                svc.keyring, tenant_id=account["tenant_id"], account_id=account_id, creds=creds
-            ),
-            token_expires_at=creds.expires_at,
+            account,
+            creds,
+            now,
             scopes=creds.scopes,
             status=AccountStatus.ACTIVE.value,
             last_error=None,
             refresh_locked_until=None,
             refresh_locked_by=None,
-            updated_at=now,
         )
         waiting = posts.targets_waiting_for(conn, account_id, TargetStatus.NEEDS_REAUTH.value)
         for target_id in waiting:
@@ -153,6 +139,28 @@ def mark_needs_reauth(svc: Services, account: Mapping[str, Any], reason: str) ->
             now=now,
             data={"platform": account["platform"], "reason": reason},
         )
+
+
+def _store(
+    svc: Services,
+    conn: Connection,
+    account: Mapping[str, Any],
+    creds: Credentials,
+    now: datetime,
+    **columns: Any,
+) -> None:
+    """Seal `creds` into the account's row (with any other columns), in the caller's
+    transaction."""
+    accounts.update_account(
+        conn,
+        account["id"],
+        credentials=vault_creds.seal(
+            svc.keyring, tenant_id=account["tenant_id"], account_id=account["id"], creds=creds
+        ),
+        token_expires_at=creds.expires_at,
+        updated_at=now,
+        **columns,
+    )
 
 
 def _iso(creds: Credentials) -> str | None:
@@ -204,15 +212,7 @@ def update_token(
             expires_at=expires_at,
             scopes=old.scopes if old else [],
         )
-        accounts.update_account(
-            conn,
-            account_id,
-            credentials=vault_creds.seal(
-                svc.keyring, tenant_id=tenant_id, account_id=account_id, creds=creds
-            ),
-            token_expires_at=expires_at,
-            updated_at=now,
-        )
+        _store(svc, conn, account, creds, now)
         ledger.append_event(
             conn,
             tenant_id=tenant_id,

@@ -52,6 +52,14 @@ class RunningServer:
         self.stop()
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (for a server whose address must be known
+    before it starts)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def serve_in_thread(
     app: ASGIApp,
     host: str = "127.0.0.1",
