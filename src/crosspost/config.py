@@ -22,6 +22,13 @@ SANDBOX_TOKEN_PATHS: dict[Platform, str] = {
 }
 
 
+# Where a consent's code is traded, when not at the token endpoint: Instagram's Business
+# Login takes codes on api.instagram.com but refreshes on graph.instagram.com.
+CODE_URLS: dict[Platform, str] = {
+    Platform.INSTAGRAM: "https://api.instagram.com/oauth/access_token",
+}
+
+
 # Each platform's OAuth consent page: the real one, and where its fake serves it.
 AUTHORIZE_URLS: dict[Platform, str] = {
     Platform.YOUTUBE: "https://accounts.google.com/o/oauth2/v2/auth",
@@ -133,7 +140,7 @@ class Settings(BaseSettings):
     tiktok_token_url: str = "https://open.tiktokapis.com/v2/oauth/token/"
     tiktok_client_key: str | None = None
     tiktok_client_secret: str | None = None
-    instagram_api_base: str = "https://graph.facebook.com"
+    instagram_api_base: str = "https://graph.instagram.com"
     instagram_token_url: str = "https://graph.instagram.com/refresh_access_token"
     instagram_client_id: str | None = None
     instagram_client_secret: str | None = None
@@ -209,6 +216,13 @@ class Settings(BaseSettings):
         if test_mode:
             return f"{self.sandbox_base_url}/{platform.value}{SANDBOX_TOKEN_PATHS[platform]}"
         return str(getattr(self, f"{platform.value}_token_url"))
+
+    def code_url(self, platform: Platform, *, test_mode: bool) -> str | None:
+        """Where a platform trades authorization codes, when that is not its token URL."""
+        url = CODE_URLS.get(platform)
+        if url is None or not test_mode:
+            return url
+        return f"{self.sandbox_base_url}/{platform.value}{urlsplit(url).path}"
 
     def authorize_url(self, platform: Platform, *, test_mode: bool) -> str:
         """The platform's OAuth consent page (the fake's in test mode)."""

@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.conftest import Stack
 
-OAUTH_PLATFORMS = ["youtube", "tiktok", "x", "linkedin", "soundcloud"]
+OAUTH_PLATFORMS = ["youtube", "tiktok", "instagram", "x", "linkedin", "soundcloud"]
 
 
 def _consent(stack: Stack, platform: str, handle: str, decision: str = "allow") -> str:
@@ -37,6 +37,7 @@ def test_connect_by_oauth_stores_the_validated_account(stack: Stack, platform: s
     assert body["status"] == "connected" and body["platform"] == platform
     account = stack.http.get(f"/v1/accounts/{body['account_id']}").json()
     assert account["status"] == "active" and account["handle"] == f"{platform}_brand"
+    assert account["scopes_missing"] == []
     consented = stack.fake(platform, "accounts")
     assert account["external_id"] in {str(a["external_id"]) for a in consented}
     again = httpx.get(_consent(stack, platform, f"{platform}_brand")).json()
@@ -69,10 +70,8 @@ def test_return_to_redirects_with_the_account(stack: Stack) -> None:
     assert parse_qs(target.query)["account_id"][0].startswith("acc_")
 
 
-def test_instagram_and_bad_requests_say_what_to_do(stack: Stack) -> None:
-    """Platforms without an OAuth flow yet, and malformed requests, answer 422 with a code."""
-    ig = stack.http.post("/v1/accounts/connect", json={"platform": "instagram"})
-    assert (ig.status_code, ig.json()["code"]) == (422, "oauth_not_supported")
+def test_bad_requests_say_what_to_do(stack: Stack) -> None:
+    """Malformed connection requests answer 422 with a code."""
     bad = stack.http.post("/v1/accounts/connect", json={"platform": "myspace"})
     assert bad.status_code == 422
     relative = stack.http.post(

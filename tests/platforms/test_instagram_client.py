@@ -25,6 +25,7 @@ from crosspost.platforms.errors import PlatformError
 from crosspost.platforms.http import new_http_client
 from crosspost.platforms.instagram import InstagramClient
 from crosspost.platforms.instagram_rules import LIMITS, classify, quota_wait
+from crosspost.platforms.oauth import pkce_pair
 
 from .conftest import MIB, Sandbox, drive, make_media, make_request
 
@@ -415,3 +416,53 @@ def test_failed_download_is_permanent(start: Start, tmp_path: Path, file_host: s
     with pytest.raises(PlatformError) as info:
         drive(client_for(sandbox), request, creds, sandbox.clock)
     assert (info.value.kind, info.value.code) == (ErrorKind.PERMANENT, "container_error/2207052")
+
+
+def _consent_code(sandbox: Sandbox, redirect: str, challenge: str) -> str:
+    """Click Allow on the fake's Business Login page; the code it redirects back with."""
+    page = sandbox.http.get(
+        f"{sandbox.base(IG)}/oauth/authorize",
+        params={
+            "client_id": "sandbox-client",
+            "redirect_uri": redirect,
+            "response_type": "code",
+            "scope": ",".join(InstagramClient.oauth_scopes),
+            "state": "s1",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "consent": "allow",
+            "handle": "brand",
+        },
+    )
+    assert page.status_code == 302
+    return str(httpx.URL(page.headers["location"]).params["code"])
+
+
+def test_business_login_trades_the_code_for_a_long_lived_token(start: Start) -> None:
+    """Code → one-hour token → 60-day token in one go; /me names the account; the code
+    and the short-lived token each work once, and a wrong app secret is refused."""
+    sandbox = start()
+    client = client_for(sandbox)
+    app = replace(app_for(sandbox), code_url=f"{sandbox.base(IG)}/oauth/access_token")
+    redirect = "https://crosspost.example/v1/oauth/callback"
+    verifier, challenge = pkce_pair()
+    code = _consent_code(sandbox, redirect, challenge)
+
+    creds = client.exchange_code(app, code=code, verifier=verifier, redirect_uri=redirect)
+    assert creds.expires_at == sandbox.clock.now() + timedelta(days=60)
+    assert creds.scopes == list(InstagramClient.oauth_scopes)
+    external_id, handle = client.whoami(creds)
+    assert handle == "brand"
+    consented = sandbox.http.get(f"{sandbox.base(IG)}/_fake/accounts").json()
+    assert [a["external_id"] for a in consented] == [external_id]
+    calls = sandbox.state(IG)["calls"]
+    assert (calls["oauth.access_token"], calls["access_token"]) == (1, 1)
+
+    with pytest.raises(PlatformError) as reused:
+        client.exchange_code(app, code=code, verifier=verifier, redirect_uri=redirect)
+    assert reused.value.code == "code_exchange_failed" and "expired" in reused.value.message
+    wrong = replace(app, client_secret="not-the-secret")
+    fresh = _consent_code(sandbox, redirect, challenge)
+    with pytest.raises(PlatformError) as refused:
+        client.exchange_code(wrong, code=fresh, verifier=verifier, redirect_uri=redirect)
+    assert "Invalid platform app" in refused.value.message

@@ -22,7 +22,7 @@ from crosspost.engine.tokens import app_credentials
 from crosspost.errors import InvalidInput
 from crosspost.platforms.base import PlatformClient
 from crosspost.platforms.errors import PlatformError
-from crosspost.platforms.oauth import authorize_url, exchange_code, pkce_pair
+from crosspost.platforms.oauth import authorize_url, pkce_pair
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import oauth_states
 
@@ -134,8 +134,7 @@ def finish_connect(
     )
     client = build_client(svc, platform, mode)
     try:
-        creds = exchange_code(
-            client,
+        creds = client.exchange_code(
             app_credentials(svc, platform, mode),
             code=code,
             verifier=verifier,

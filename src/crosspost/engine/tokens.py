@@ -26,7 +26,13 @@ def app_credentials(svc: Services, platform: Platform, mode: Mode) -> AppCredent
     """The OAuth app an account of this platform and mode refreshes through."""
     test = mode is Mode.TEST
     client_id, secret = svc.settings.client_credentials(platform, test_mode=test)
-    return AppCredentials(client_id, secret, svc.settings.token_url(platform, test_mode=test))
+    settings = svc.settings
+    return AppCredentials(
+        client_id,
+        secret,
+        settings.token_url(platform, test_mode=test),
+        settings.code_url(platform, test_mode=test),
+    )
 
 
 class RefreshInProgress(Exception):

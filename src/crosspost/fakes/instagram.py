@@ -4,7 +4,10 @@ Written from PLATFORM_PROTOCOLS.md §2, never from our client. Routes (under the
 ``/{ver}/{ig-user-id}/media`` (POST create, GET list), ``/{ver}/{ig-user-id}/media_publish``,
 ``/{ver}/{ig-user-id}/content_publishing_limit``, ``/{ver}/{node-id}`` (container or media),
 ``/rupload/ig-api-upload/{ver}/{container-id}`` (the rupload host) and
-``/refresh_access_token`` (Instagram Login's token refresh).
+``/refresh_access_token`` (Instagram Login's token refresh), and Business Login for
+Instagram: the consent page ``/oauth/authorize`` (www.instagram.com), the code exchange
+``POST /oauth/access_token`` (api.instagram.com, a one-hour token), ``/access_token``
+(graph.instagram.com, ``ig_exchange_token`` → 60 days) and ``/{ver}/me``.
 
 Bytes that reach the rupload host are kept even when the connection breaks mid-body, and the
 container reports them as ``video_status.uploading_phase.bytes_transferred`` — the [U] resume
@@ -48,7 +51,8 @@ from crosspost.fakes.instagram_rules import (
     rupload_error,
 )
 
-_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_read_engagement")
+_SCOPES = ("instagram_business_basic", "instagram_business_content_publish")
+SHORT_LIVED_SECONDS = 3600.0  # what the code exchange's token lives
 
 
 class InstagramFake(PlatformFake):
@@ -57,6 +61,7 @@ class InstagramFake(PlatformFake):
     access_prefix = "IGAA"
     refresh_prefix = "unused-"
     scopes = _SCOPES
+    authorize_path = "/oauth/authorize"
 
     def __init__(
         self,
@@ -72,12 +77,16 @@ class InstagramFake(PlatformFake):
         self.containers: dict[str, Container] = {}
         self.media: dict[str, Media] = {}
         self._issued: dict[str, float] = {}  # access token → when this fake issued it
+        self._short_lived: set[str] = set()  # code-exchange tokens not yet made long-lived
         self._tasks: set[asyncio.Task[None]] = set()
 
     def api_routes(self) -> list[BaseRoute]:
-        """Paths of graph.facebook.com, rupload.facebook.com and graph.instagram.com."""
+        """Paths of graph.instagram.com, rupload.facebook.com and api.instagram.com."""
         return [
+            Route("/oauth/access_token", self._code_exchange, methods=["POST"]),
+            Route("/access_token", self._long_lived, methods=["GET"]),
             Route("/refresh_access_token", self._refresh, methods=["GET"]),
+            Route("/{version}/me", self._me, methods=["GET"]),
             Route(
                 "/rupload/ig-api-upload/{version}/{container_id}", self._rupload, methods=["POST"]
             ),
@@ -120,6 +129,7 @@ class InstagramFake(PlatformFake):
         self.containers.clear()
         self.media.clear()
         self._issued.clear()
+        self._short_lived.clear()
 
     def status_code(self, c: Container) -> str:
         """The container's status_code now (processing and expiry judged lazily)."""
@@ -566,3 +576,96 @@ class InstagramFake(PlatformFake):
                 "expires_in": grant.expires_in,
             }
         )
+
+    # -- Business Login for Instagram ------------------------------------------------------
+
+    async def _code_exchange(self, request: Request) -> Response:
+        """api.instagram.com/oauth/access_token: a consent's code → a one-hour user token."""
+        self.calls["oauth.access_token"] += 1
+        await self.injected_latency()
+        if request.headers.get("content-type", "").split(";")[0] != (
+            "application/x-www-form-urlencoded"
+        ):
+            await drain(request)
+            return _oauth_refusal("Content-Type must be application/x-www-form-urlencoded")
+        form = await request.form()
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        for name in ("client_id", "client_secret", "grant_type", "redirect_uri", "code"):
+            if not values.get(name):
+                return _oauth_refusal(f"Missing required field {name}")
+        if (values["client_id"], values["client_secret"]) != (
+            self.config.client_id,
+            self.config.client_secret,
+        ):
+            return _oauth_refusal("Invalid platform app")
+        if values["grant_type"] != "authorization_code":
+            return _oauth_refusal("Unsupported grant_type")
+        grant = self.tokens.redeem_code(
+            values["code"],
+            client_id=values["client_id"],
+            redirect_uri=values["redirect_uri"],
+            verifier=values.get("code_verifier", ""),
+        )
+        if grant is None:
+            return _oauth_refusal("This authorization code has been used or has expired")
+        self.tokens.limit_access(grant.access_token, SHORT_LIVED_SECONDS)
+        self._short_lived.add(grant.access_token)
+        return JSONResponse(
+            {
+                "data": [
+                    {
+                        "access_token": grant.access_token,
+                        "user_id": grant.account.external_id,
+                        "permissions": ",".join(self.scopes),
+                    }
+                ]
+            }
+        )
+
+    async def _long_lived(self, request: Request) -> Response:
+        """graph.instagram.com/access_token: a short-lived token → a 60-day one."""
+        self.calls["access_token"] += 1
+        await self.injected_latency()
+        params = dict(request.query_params)
+        if params.get("grant_type") != "ig_exchange_token":
+            return invalid_parameter("grant_type must be ig_exchange_token")
+        if params.get("client_secret") != self.config.client_secret:
+            return graph_error(400, 101, "Error validating client secret.")
+        token = params.get("access_token")
+        account = self._auth(token)
+        if isinstance(account, Response):
+            return account
+        if token not in self._short_lived:
+            return invalid_parameter("access_token must be a short-lived token")
+        self._short_lived.discard(token)
+        grant = self.tokens.consent(account.handle, account.external_id, account.access_ttl)
+        self._issued[grant.access_token] = self.now()
+        return JSONResponse(
+            {
+                "access_token": grant.access_token,
+                "token_type": "bearer",
+                "expires_in": grant.expires_in,
+            }
+        )
+
+    async def _me(self, request: Request) -> Response:
+        """``/{ver}/me``: the token's own professional account."""
+        gate = await self._gate(request, "me")
+        if isinstance(gate, Response):
+            return gate
+        account, params = gate
+        values = {
+            "id": account.external_id,
+            "user_id": account.external_id,
+            "username": account.handle,
+        }
+        fields = set(params.get("fields", "id").split(","))
+        return JSONResponse({k: v for k, v in values.items() if k in fields or k == "id"})
+
+
+def _oauth_refusal(message: str) -> Response:
+    """api.instagram.com's OAuth error shape (not the Graph one)."""
+    return JSONResponse(
+        {"error_type": "OAuthException", "code": 400, "error_message": message},
+        status_code=400,
+    )

@@ -163,6 +163,11 @@ class TokenStore:
         now = self._clock()
         self._access = {t: (a, min(exp, now)) for t, (a, exp) in self._access.items()}
 
+    def limit_access(self, access_token: str, ttl: float) -> None:
+        """Shorten one access token's life to `ttl` seconds from now (short-lived tokens)."""
+        account, expires_at = self._access[access_token]
+        self._access[access_token] = (account, min(expires_at, self._clock() + ttl))
+
     def clear(self) -> None:
         """Forget every account and token."""
         self.accounts.clear()

@@ -97,6 +97,7 @@ class AppCredentials:
     client_id: str | None
     client_secret: str | None
     token_url: str
+    code_url: str | None = None  # where a consent's code is traded, when not at token_url
 
 
 @dataclass
@@ -173,6 +174,17 @@ class PlatformClient(abc.ABC):
         """The documented call limits the next `step` (or `reconcile`) spends from; the
         engine reserves them across all workers first and waits instead of risking a 429."""
         return ()
+
+    def exchange_code(
+        self, app: AppCredentials, *, code: str, verifier: str, redirect_uri: str
+    ) -> Credentials:
+        """Trade a consent's code and PKCE verifier for tokens (RFC 6749's grant by default)."""
+        # oauth.py builds on this module, so it is imported when first needed.
+        from crosspost.platforms import oauth  # noqa: PLC0415
+
+        return oauth.exchange_code(
+            self, app, code=code, verifier=verifier, redirect_uri=redirect_uri
+        )
 
     def whoami(self, creds: Credentials) -> tuple[str, str]:
         """(platform user id, handle) of the token's owner: validates a new connection."""

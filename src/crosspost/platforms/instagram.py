@@ -10,6 +10,11 @@ signed media URL) when the post asks for ``instagram_source: "url"``; an image a
 container's ``video_status.uploading_phase.bytes_transferred`` before every upload POST and
 re-sends from that offset (the ``offset`` header), so an interrupted POST resumes where the
 upload host stopped instead of starting over. The pure rules live in ``instagram_rules.py``.
+
+Accounts connect by Business Login for Instagram, so every call goes to graph.instagram.com
+with an Instagram user token. [U] Meta documents the resumable upload for Facebook Login
+only, and one project reports graph.instagram.com refusing it: a live deployment that meets
+that sets ``instagram_source: "url"`` (with ``CROSSPOST_PUBLIC_URL``) so Meta fetches the file.
 """
 
 from __future__ import annotations
@@ -53,11 +58,14 @@ CLOCK_SLACK = timedelta(minutes=5)  # Meta's clock and ours may disagree a littl
 
 
 class InstagramClient(PlatformClient):
-    """Client of Instagram content publishing (Facebook Login for Business graph host)."""
+    """Client of Instagram content publishing with Business Login for Instagram
+    (graph.instagram.com, Instagram user tokens)."""
 
     platform = Platform.INSTAGRAM
     limits: ClassVar[MediaLimits] = LIMITS
     commit_phases: ClassVar[frozenset[str]] = frozenset({"publish"})
+    oauth_scopes = ("instagram_business_basic", "instagram_business_content_publish")
+    scope_separator = ","
 
     @classmethod
     def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
@@ -139,6 +147,83 @@ class InstagramClient(PlatformClient):
             else None,
             scopes=list(creds.scopes),
         )
+
+    def exchange_code(
+        self, app: AppCredentials, *, code: str, verifier: str, redirect_uri: str
+    ) -> Credentials:
+        """Business Login: the code buys a one-hour token, which buys a 60-day one at once
+        (the short one would be dead before the first scheduled post)."""
+        response = send(
+            self.http,
+            "POST",
+            app.code_url or app.token_url,
+            data={
+                "client_id": app.client_id or "",
+                "client_secret": app.client_secret or "",
+                "grant_type": "authorization_code",
+                "redirect_uri": redirect_uri,
+                "code": code,
+                # Meta documents no PKCE here; the verifier costs nothing and binds the code
+                # where it is honoured.
+                "code_verifier": verifier,
+            },
+        )
+        body = json_body(response)
+        # The current API wraps the grant in a one-element `data` list; older hosts did not.
+        rows = body.get("data") if isinstance(body, dict) else None
+        grant = rows[0] if isinstance(rows, list) and rows else body
+        short = grant.get("access_token") if isinstance(grant, dict) else None
+        if response.status_code != 200 or not isinstance(short, str) or not short:
+            kind = ErrorKind.TRANSIENT if response.status_code >= 500 else ErrorKind.PERMANENT
+            message = body.get("error_message") if isinstance(body, dict) else None
+            raise PlatformError(
+                kind,
+                "code_exchange_failed",
+                str(message or f"the code exchange answered HTTP {response.status_code}"),
+                raw=body,
+                http_status=response.status_code,
+            )
+        assert isinstance(grant, dict)
+        permissions = grant.get("permissions")
+        if isinstance(permissions, str):
+            scopes = [p for p in permissions.split(",") if p]
+        else:
+            scopes = [str(p) for p in permissions] if isinstance(permissions, list) else []
+        # graph.instagram.com serves the exchange beside the refresh endpoint.
+        exchange_url = app.token_url.removesuffix("refresh_access_token") + "access_token"
+        response = send(
+            self.http,
+            "GET",
+            exchange_url,
+            params={
+                "grant_type": "ig_exchange_token",
+                "client_secret": app.client_secret or "",
+                "access_token": short,
+            },
+        )
+        body = json_body(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if response.status_code != 200 or not isinstance(token, str) or not token:
+            raise classify(response, now=self.clock.now())
+        assert isinstance(body, dict)
+        expires_in = body.get("expires_in")
+        return Credentials(
+            access_token=token,
+            expires_at=self.clock.now() + timedelta(seconds=float(expires_in))
+            if isinstance(expires_in, int | float)
+            else None,
+            scopes=scopes,
+        )
+
+    def whoami(self, creds: Credentials) -> tuple[str, str]:
+        """The professional account behind the token: ``GET /me?fields=user_id,username``."""
+        body = self._graph("GET", "me", creds, params={"fields": "user_id,username"})
+        user_id = body.get("user_id") or body.get("id")
+        if not user_id:
+            raise PlatformError(
+                ErrorKind.PERMANENT, "missing_user_id", "/me named no user", raw=body
+            )
+        return str(user_id), str(body.get("username") or user_id)
 
     # -- helpers ----------------------------------------------------------------------------
 

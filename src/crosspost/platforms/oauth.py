@@ -193,7 +193,7 @@ def exchange_code(
         form["client_secret"] = app.client_secret
     return refresh_grant(
         client.http,
-        app.token_url,
+        app.code_url or app.token_url,
         form,
         previous=Credentials(""),
         now=client.clock.now(),
