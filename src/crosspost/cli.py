@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +19,7 @@ from rich.table import Table
 
 from crosspost import __version__
 from crosspost.config import Settings
-from crosspost.domain.enums import Mode
+from crosspost.domain.enums import KeyRole, Mode
 
 app = typer.Typer(
     help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
@@ -204,6 +204,19 @@ def keys_create(
         Mode | None,
         typer.Option(help="test or live (default: test after `serve --sandbox`, else live)."),
     ] = None,
+    role: Annotated[
+        KeyRole | None,
+        typer.Option(help="owner, admin, developer or viewer (default: every scope)."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="An explicit scope instead of a role (repeat).")
+    ] = None,
+    tier: Annotated[
+        str | None, typer.Option(help="Rate-limit tier: free, pro or enterprise.")
+    ] = None,
+    expires_in_days: Annotated[
+        float | None, typer.Option(help="The key stops working after this many days.")
+    ] = None,
 ) -> None:
     """Create an API key and print it once."""
     from crosspost.engine.keys import default_tenant, issue_key  # noqa: PLC0415
@@ -212,7 +225,20 @@ def keys_create(
     svc = _services(settings)
     if mode is None:
         mode = Mode.TEST if (settings.home / _SANDBOX_MARKER).exists() else Mode.LIVE
-    key_id, raw = issue_key(svc, tenant_id=default_tenant(svc), name=name, mode=mode)
+    expires = (
+        svc.clock.now() + timedelta(days=expires_in_days) if expires_in_days is not None else None
+    )
+    with _cli_errors():
+        key_id, raw = issue_key(
+            svc,
+            tenant_id=default_tenant(svc),
+            name=name,
+            mode=mode,
+            role=role,
+            scopes=tuple(scope) if scope else None,
+            tier=tier,
+            expires_at=expires,
+        )
     svc.close()
     notes.print(
         f"created {mode.value} key {key_id} ({name}); it is shown only once:",
@@ -220,6 +246,59 @@ def keys_create(
         highlight=False,
     )
     typer.echo(raw)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key at once (other API processes notice within seconds)."""
+    from crosspost.engine.keys import default_tenant, revoke_key  # noqa: PLC0415
+
+    svc = _services(Settings())
+    with _cli_errors():
+        revoke_key(svc, tenant_id=default_tenant(svc), key_id=key_id)
+    svc.close()
+    typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("roll")
+def keys_roll(
+    key_id: str,
+    overlap_hours: Annotated[
+        float, typer.Option(help="How long the old key keeps working (0 = stop it now).")
+    ] = 24.0,
+) -> None:
+    """Replace a key with a new secret of the same powers and print the new one once."""
+    from crosspost.engine.keys import default_tenant, roll_key  # noqa: PLC0415
+
+    svc = _services(Settings())
+    with _cli_errors(), svc.db.write() as conn:
+        row, raw = roll_key(
+            svc,
+            conn,
+            tenant_id=default_tenant(svc),
+            key_id=key_id,
+            overlap=timedelta(hours=overlap_hours),
+        )
+    svc.close()
+    notes.print(
+        f"rolled {key_id} to {row['id']}; the old key works for {overlap_hours:g} h more. "
+        "The new key is shown only once:",
+        style="dim",
+        highlight=False,
+    )
+    typer.echo(raw)
+
+
+@contextmanager
+def _cli_errors() -> Iterator[None]:
+    """Turn a refused request into its message and exit status 1, not a traceback."""
+    from crosspost.errors import CrosspostError  # noqa: PLC0415
+
+    try:
+        yield
+    except CrosspostError as err:
+        notes.print(f"error: {err.detail} ({err.code})", style="red", highlight=False)
+        raise typer.Exit(1) from None
 
 
 @vault_app.command("rotate")
@@ -250,16 +329,19 @@ def keys_list() -> None:
     svc = _services(Settings())
     with svc.db.read() as conn:
         rows = tenants.list_api_keys(conn, default_tenant(svc))
-    table = Table("id", "name", "mode", "prefix", "created", "last used", "revoked")
+    table = Table("id", "name", "mode", "prefix", "role", "tier", "created", "last used", "ends")
     for r in rows:
+        ends = r["revoked_at"] or r["expires_at"]
         table.add_row(
             r["id"],
             r["name"],
             r["mode"],
             r["display_prefix"] + "…",
+            r["role"] or ",".join(r["scopes"]),
+            r["tier"] or "-",
             _ts(r["created_at"]),
             _ts(r["last_used_at"]),
-            _ts(r["revoked_at"]),
+            ("revoked " if r["revoked_at"] else "") + _ts(ends),
         )
     console.print(table)
     svc.close()

@@ -90,6 +90,43 @@ class Settings(BaseSettings):
         "reaches other API processes within this time (0 disables the cache).",
     )
 
+    # B2B API: rate limits, request signing, OAuth2 client credentials, analytics, CORS.
+    rate_limit_tiers: dict[str, dict[str, int]] = Field(
+        default_factory=lambda: {
+            "free": {"requests_per_hour": 10, "requests_per_day": 100, "burst": 15},
+            "pro": {"requests_per_hour": 100, "requests_per_day": 5000, "burst": 150},
+            "enterprise": {"requests_per_hour": 1000, "requests_per_day": 50000, "burst": 1500},
+        },
+        description="Requests per hour, per day and burst of each tier (JSON).",
+    )
+    default_tier: str | None = Field(
+        default=None,
+        description="Tier of keys created without one (free, pro, enterprise); none = keys "
+        "are not rate limited unless given a tier.",
+    )
+    rate_limit_fail_open_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="While Redis is unreachable, let requests through for this long (logged), "
+        "then limit each API process on its own until Redis is back.",
+    )
+    signature_skew_seconds: int = Field(default=300, ge=1)
+    signing_grace_seconds: float = Field(
+        default=24 * 3600.0, ge=0, description="How long a rotated signing secret still works."
+    )
+    key_roll_overlap_seconds: float = Field(
+        default=24 * 3600.0, ge=0, description="How long a rolled API key keeps working."
+    )
+    jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    jwt_key_rotate_seconds: float = Field(
+        default=30 * 86400.0, gt=0, description="Age at which the JWT signing key is replaced."
+    )
+    analytics_flush_seconds: float = Field(default=1.0, gt=0)
+    analytics_retention_days: int = Field(default=90, ge=1)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list); none = CORS off."
+    )
+
     workers: int = Field(default=4, ge=0, description="Worker threads in `serve`.")
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_poll_seconds: float = Field(default=0.5, gt=0)

@@ -23,6 +23,26 @@ class CrosspostError(Exception):
         self.extra = extra
 
 
+class BadRequest(CrosspostError):
+    """The request is malformed: a required header or parameter is missing (400)."""
+
+
+class QuotaExceeded(CrosspostError):
+    """A monthly usage quota's hard limit is reached (402); `quota` names it."""
+
+    status = 402
+    code = "quota_exceeded"
+    title = "Quota exceeded"
+
+
+class RateLimited(CrosspostError):
+    """The key's rate limit is spent (429); sent with Retry-After and RateLimit headers."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+
 class InvalidInput(CrosspostError):
     """The request is well formed but says something we cannot do (422)."""
 

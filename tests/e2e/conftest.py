@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from crosspost.api.app import create_app
+from crosspost.clock import Clock
 from crosspost.config import Settings
 from crosspost.domain.enums import Mode
 from crosspost.engine.keys import default_tenant, issue_key
@@ -105,18 +106,19 @@ def build_settings(home: Path, database_url: str, fakes: RunningServer, **extra:
 def make_stack(
     tmp_path: Path, database_url: str, fakes: RunningServer
 ) -> Iterator[Callable[..., Stack]]:
-    """A factory of stacks; each call may override settings (e.g. workers=0)."""
+    """A factory of stacks; each call may override settings (e.g. workers=0) and the clock
+    (a FrozenClock for tests of time windows)."""
     started: list[tuple[Stack, RunningServer]] = []
     set_testing(True, delay=0.05)
 
-    def make(**extra: Any) -> Stack:
+    def make(*, clock: Clock | None = None, **extra: Any) -> Stack:
         for platform in supported_platforms():
             httpx.post(f"{fakes.url}/{platform.value}/_fake/reset").raise_for_status()
         # The API's address is fixed before start, so signed media URLs point at it.
         port = free_port()
         extra.setdefault("public_url", f"http://127.0.0.1:{port}")
         settings = build_settings(tmp_path / "home", database_url, fakes, **extra)
-        svc = Services.build(settings)
+        svc = Services.build(settings, clock=clock)
         migrate.upgrade(svc.db)
         tenant_id = default_tenant(svc)
         provision_sandbox_accounts(svc, tenant_id)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from crosspost import __version__
 from crosspost.api import errors
 from crosspost.api.auth import KeyCache
+from crosspost.api.edge import EdgeMiddleware
 from crosspost.api.metrics import Metrics, MetricsMiddleware
-from crosspost.api.routes import accounts, health, internal, media, oauth, posts
+from crosspost.api.routes import accounts, health, internal, keys, media, oauth, posts
 from crosspost.engine.services import Services
 
 DESCRIPTION = """Hand crosspost a clip once; it publishes to every platform, exactly once, and
@@ -33,8 +35,18 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.state.key_cache = KeyCache(svc.settings.auth_cache_seconds)
     app.state.metrics = Metrics(svc.jobs)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(EdgeMiddleware, settings=svc.settings)
+    if svc.settings.cors_origins:
+        # Off unless configured: a browser app on another origin must be named explicitly.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=svc.settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After", "Link"],
+        )
     errors.install(app)
-    for module in (health, media, posts, accounts, oauth):
+    for module in (health, media, posts, accounts, oauth, keys):
         app.include_router(module.router)
     if svc.settings.internal_api_key:
         # Not mounted at all by default: nothing to probe from outside.

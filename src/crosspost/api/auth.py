@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crosspost.domain.enums import Mode
+from crosspost.domain.enums import KeyRole, Mode
 from crosspost.engine.services import Services
 from crosspost.errors import Forbidden, Unauthorized
 from crosspost.store import tenants
@@ -18,12 +19,17 @@ _CHALLENGE = {"headers": {"WWW-Authenticate": 'Bearer realm="crosspost"'}}
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the tenant, the key and what it may do."""
+    """Who is calling: the tenant, the key (or OAuth client) and what it may do."""
 
     tenant_id: str
     key_id: str
     mode: Mode
     scopes: frozenset[str]
+    # Rate limits: the tier's, unless the key overrides them; neither = not limited.
+    tier: str | None = None
+    rate_limits: Mapping[str, int] | None = None
+    require_signing: bool = False
+    role: KeyRole | None = None
 
     def require(self, scope: str) -> None:
         """Raise 403 unless the key holds `scope` (or `admin`)."""
@@ -103,7 +109,16 @@ def authenticate(
     if row["last_used_at"] is None or now - row["last_used_at"] >= _TOUCH_EVERY:
         with svc.db.write() as conn:
             tenants.touch_api_key(conn, row["id"], now)
-    principal = Principal(row["tenant_id"], row["id"], Mode(row["mode"]), frozenset(row["scopes"]))
+    principal = Principal(
+        row["tenant_id"],
+        row["id"],
+        Mode(row["mode"]),
+        frozenset(row["scopes"]),
+        tier=row["tier"],
+        rate_limits=row["rate_limits"],
+        require_signing=bool(row["require_signing"]),
+        role=KeyRole(row["role"]) if row["role"] else None,
+    )
     if cache is not None:
         cache.put(key_hash, principal, row["expires_at"])
     return principal

@@ -20,6 +20,7 @@ log = logging.getLogger("crosspost.api")
 _HTTP_CODES = {
     400: ("bad_request", "Bad request"),
     401: ("unauthorized", "Unauthorized"),
+    402: ("quota_exceeded", "Quota exceeded"),
     403: ("forbidden", "Forbidden"),
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),

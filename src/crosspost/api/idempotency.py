@@ -8,17 +8,31 @@ key (which would let a retry create it twice).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import Response
+from fastapi import Header, Request, Response
 from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import Principal
 from crosspost.engine.services import Services
-from crosspost.errors import Conflict, InvalidInput
+from crosspost.errors import Conflict, CrosspostError, InvalidInput
 from crosspost.store import idempotency as records
 
 RETENTION = timedelta(hours=24)
+
+# The header every creating POST accepts: the same key and body within 24 h answer the
+# first response again instead of creating a second object.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=300,
+        description="Makes a retry safe: the same key and body within 24 h replay the "
+        "first answer instead of creating again.",
+    ),
+]
 _STALE = timedelta(minutes=2)
 _MAX_LEN = 255
 
@@ -124,3 +138,39 @@ def _clean(key: str | None) -> str | None:
             code="invalid_idempotency_key",
         )
     return key
+
+
+async def create_idempotently(
+    svc: Services,
+    principal: Principal,
+    request: Request,
+    key: str | None,
+    create: Callable[[Connection], tuple[bytes, bytes]],
+    *,
+    status: int = 201,
+) -> Response:
+    """Run `create` in one transaction under the request's `Idempotency-Key`.
+
+    `create` returns (the body to answer, the body to keep for replays). They differ only
+    when the answer shows a secret once: a replay then answers the object without it, since
+    no secret may rest in the database in plain text.
+    """
+    raw = await request.body()
+    idem = Idempotency(
+        svc, principal, method=request.method, path=request.url.path, key=key, body=raw
+    )
+
+    def work() -> Response:
+        replay = idem.begin()
+        if replay is not None:
+            return replay
+        try:
+            with svc.db.write() as conn:
+                answer, kept = create(conn)
+                idem.finish(conn, status, kept)
+        except CrosspostError:
+            idem.abort()
+            raise
+        return Response(answer, status_code=status, media_type="application/json")
+
+    return await svc.db.run(work)

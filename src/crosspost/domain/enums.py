@@ -106,3 +106,12 @@ class AccountRole(StrEnum):
 
     MAIN = "main"
     SATELLITE = "satellite"
+
+
+class KeyRole(StrEnum):
+    """What a key may do, as a named set of scopes."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    VIEWER = "viewer"

@@ -11,6 +11,7 @@ from crosspost.domain.enums import (
     AccountRole,
     AccountStatus,
     ErrorKind,
+    KeyRole,
     MediaKind,
     Mode,
     Platform,
@@ -201,11 +202,46 @@ class AccountImport(_Strict):
     )
 
 
+class RateLimitOverride(_Strict):
+    """A key's own rate limits, in place of its tier's."""
+
+    requests_per_hour: int = Field(ge=1, le=10_000_000)
+    requests_per_day: int = Field(ge=1, le=100_000_000)
+    burst: int = Field(ge=1, le=10_000_000)
+
+
 class KeyCreate(_Strict):
-    """Create an API key."""
+    """Create an API key: a role, or explicit scopes (never more than the creating key's)."""
 
     name: str = Field(min_length=1, max_length=200)
-    mode: Mode | None = Field(default=None, description="Default: test in sandbox, else live.")
+    mode: Mode | None = Field(default=None, description="Default: the creating key's mode.")
+    role: KeyRole | None = Field(
+        default=None, description="owner, admin, developer or viewer (default developer)."
+    )
+    scopes: list[str] | None = Field(
+        default=None, max_length=20, description="Explicit scopes instead of a role."
+    )
+    tier: str | None = Field(
+        default=None, max_length=16, description="Rate-limit tier: free, pro or enterprise."
+    )
+    rate_limits: RateLimitOverride | None = None
+    expires_at: datetime | None = Field(default=None, description="When the key stops working.")
+
+
+class KeyUpdate(_Strict):
+    """Change a key's name or rate limits (`null` clears tier or override)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    tier: str | None = Field(default=None, max_length=16)
+    rate_limits: RateLimitOverride | None = None
+
+
+class KeyRoll(_Strict):
+    """Replace a key; the old one keeps working for the overlap."""
+
+    overlap_seconds: int | None = Field(
+        default=None, ge=0, le=30 * 86400, description="Default 24 h; 0 ends the old key now."
+    )
 
 
 class KeyPublic(BaseModel):
@@ -215,17 +251,21 @@ class KeyPublic(BaseModel):
     name: str
     mode: Mode
     display_prefix: str
+    role: KeyRole | None
     scopes: list[str]
+    tier: str | None
+    rate_limits: RateLimitOverride | None
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    rolled_to: str | None
 
 
 class KeyCreated(KeyPublic):
-    """A new key, with its secret (shown once)."""
+    """A new key, with its secret (shown once: a replay of the request answers null)."""
 
-    key: str
+    key: str | None
 
 
 class Page(BaseModel, Generic[T]):

@@ -67,6 +67,8 @@ tenants = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("is_default", sa.Boolean(), nullable=False, default=False),
     _created(),
+    # Every API key of the tenant must sign its requests (HMAC, X-Signature).
+    sa.Column("require_signing", sa.Boolean(), nullable=False, server_default=sa.false()),
 )
 
 api_keys = sa.Table(
@@ -83,6 +85,106 @@ api_keys = sa.Table(
     sa.Column("last_used_at", UTCDateTime()),
     sa.Column("expires_at", UTCDateTime()),
     sa.Column("revoked_at", UTCDateTime()),
+    # owner | admin | developer | viewer; None when the key was given explicit scopes.
+    sa.Column("role", sa.String(16)),
+    # Rate-limit tier (free | pro | enterprise); None = not rate limited.
+    sa.Column("tier", sa.String(16)),
+    # Per-key override of the tier: {requests_per_hour, requests_per_day, burst}.
+    sa.Column("rate_limits", JSONType),
+    # Set when the key was rolled: the key that replaces it (this one expires after overlap).
+    sa.Column("rolled_to", sa.String(40)),
+)
+
+# HMAC request-signing secrets of an API key, sealed in the vault (they cannot be hashed:
+# the server recomputes the signature). A rotated secret keeps working until `expires_at`.
+signing_secrets = sa.Table(
+    "signing_secrets",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("key_id", sa.String(40), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("secret", sa.Text(), nullable=False),
+    _created(),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Index("ix_signing_secrets_key_id", "key_id"),
+)
+
+# Nonces of signed requests seen recently (when no Redis is configured): one row per
+# (key, nonce), kept at least twice the allowed clock skew.
+request_nonces = sa.Table(
+    "request_nonces",
+    metadata,
+    sa.Column("key_id", sa.String(40), primary_key=True),
+    sa.Column("nonce", sa.String(128), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_request_nonces_expires_at", "expires_at"),
+)
+
+# OAuth 2.0 client-credentials clients of partner backends; the secret only as a keyed hash.
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", JSONType, nullable=False),
+    sa.Column("tier", sa.String(16)),
+    _created(),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+
+# Keys that sign our JWT access tokens (server-wide); private halves sealed in the vault.
+# A retired key stays published in the JWKS until the tokens it signed have expired.
+jwt_keys = sa.Table(
+    "jwt_keys",
+    metadata,
+    _id(),
+    sa.Column("private_key", sa.Text(), nullable=False),
+    sa.Column("public_jwk", JSONType, nullable=False),
+    _created(),
+    sa.Column("retired_at", UTCDateTime()),
+)
+
+# Metered usage per tenant, key ('' for the tenant as a whole) and calendar month (UTC).
+usage_counters = sa.Table(
+    "usage_counters",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("key_id", sa.String(40), primary_key=True),
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("metric", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger(), nullable=False),
+)
+
+# Monthly quotas per tenant and metric; `warned_period` records the month whose soft-limit
+# warning was already sent, so it is sent once.
+usage_quotas = sa.Table(
+    "usage_quotas",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("metric", sa.String(32), primary_key=True),
+    sa.Column("soft_limit", sa.BigInteger()),
+    sa.Column("hard_limit", sa.BigInteger()),
+    sa.Column("warned_period", sa.String(7)),
+)
+
+# One row per API request, written in batches off the request path.
+api_analytics = sa.Table(
+    "api_analytics",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("tenant_id", sa.String(40)),
+    sa.Column("key_id", sa.String(40)),
+    sa.Column("endpoint", sa.String(200), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("status", sa.Integer(), nullable=False),
+    sa.Column("latency_ms", sa.Float(), nullable=False),
+    sa.Column("request_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("response_bytes", sa.BigInteger(), nullable=False),
+    _created(),
+    sa.Index("ix_api_analytics_tenant_id_created_at", "tenant_id", "created_at"),
 )
 
 media = sa.Table(

@@ -35,6 +35,9 @@ def insert_api_key(
     scopes: list[str],
     now: datetime,
     expires_at: datetime | None = None,
+    role: str | None = None,
+    tier: str | None = None,
+    rate_limits: dict[str, int] | None = None,
 ) -> str:
     """Store a new key's hash; returns the key id."""
     key_id = new_id("key")
@@ -49,12 +52,44 @@ def insert_api_key(
             scopes=scopes,
             created_at=now,
             expires_at=expires_at,
+            role=role,
+            tier=tier,
+            rate_limits=rate_limits,
         )
     )
     return key_id
 
 
-_BY_HASH = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("key_hash"))
+def get_api_key(conn: Connection, tenant_id: str, key_id: str) -> Row | None:
+    """One key of a tenant (another tenant's id finds nothing)."""
+    return one(
+        conn.execute(
+            sa.select(api_keys).where(api_keys.c.id == key_id, api_keys.c.tenant_id == tenant_id)
+        )
+    )
+
+
+def mark_rolled(conn: Connection, key_id: str, *, rolled_to: str, expires_at: datetime) -> None:
+    """Record a key's replacement and when the old key stops working."""
+    conn.execute(
+        api_keys.update()
+        .where(api_keys.c.id == key_id)
+        .values(rolled_to=rolled_to, expires_at=expires_at)
+    )
+
+
+def update_api_key(conn: Connection, key_id: str, values: dict[str, object]) -> None:
+    """Change a key's name, tier or rate-limit override."""
+    allowed = {k: v for k, v in values.items() if k in ("name", "tier", "rate_limits")}
+    if allowed:
+        conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(**allowed))
+
+
+_BY_HASH = (
+    sa.select(api_keys, tenants.c.require_signing)
+    .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+    .where(api_keys.c.key_hash == sa.bindparam("key_hash"))
+)
 
 
 def find_api_key(conn: Connection, key_hash: str) -> Row | None:

@@ -1,8 +1,8 @@
 """Re-encrypt every stored secret under the current master key, online.
 
 Rows are rewritten in small batches with a compare-and-swap on the old envelope, so a
-token refreshed meanwhile is never overwritten by its stale re-encryption; running it
-again finishes whatever a concurrent change left behind.
+secret changed meanwhile (a token refreshed) is never overwritten by its stale
+re-encryption; running it again finishes whatever a concurrent change left behind.
 """
 
 from __future__ import annotations
@@ -12,11 +12,35 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from crosspost.store.db import Database
-from crosspost.store.tables import social_accounts
-from crosspost.vault.credentials import TABLE
+from crosspost.store.tables import jwt_keys, signing_secrets, social_accounts
 from crosspost.vault.keyring import Keyring
 
 _BATCH = 200
+# The server's own secrets (JWT signing keys) belong to no tenant; they are sealed with
+# this placeholder as the tenant part of their associated data.
+SERVER_TENANT = "-"
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """One column of sealed secrets, and the table name its envelopes are bound to."""
+
+    table: sa.Table
+    column: str
+    tenant_scoped: bool = True
+
+    @property
+    def name(self) -> str:
+        """The table name used as associated data."""
+        return str(self.table.name)
+
+
+# Every sealed column in the schema: a new one must be listed here to be rotated.
+SEALED_COLUMNS: tuple[Sealed, ...] = (
+    Sealed(social_accounts, "credentials"),
+    Sealed(signing_secrets, "secret"),
+    Sealed(jwt_keys, "private_key", tenant_scoped=False),
+)
 
 
 @dataclass(frozen=True)
@@ -29,36 +53,44 @@ class RotationReport:
 
 
 def rotate_secrets(db: Database, keyring: Keyring, *, batch: int = _BATCH) -> RotationReport:
-    """Re-seal every account credential not yet under `keyring.current_kid`."""
+    """Re-seal every stored secret not yet under `keyring.current_kid`."""
+    totals = [0, 0, 0]
+    for sealed in SEALED_COLUMNS:
+        for i, n in enumerate(_rotate_column(db, keyring, sealed, batch)):
+            totals[i] += n
+    return RotationReport(*totals)
+
+
+def _rotate_column(
+    db: Database, keyring: Keyring, sealed: Sealed, batch: int
+) -> tuple[int, int, int]:
     rotated = current = raced = 0
+    table, column = sealed.table, sealed.table.c[sealed.column]
+    tenant = table.c.tenant_id if sealed.tenant_scoped else sa.literal(SERVER_TENANT)
     after = ""
-    columns = (social_accounts.c.id, social_accounts.c.tenant_id, social_accounts.c.credentials)
     while True:
         with db.read() as conn:
             rows = conn.execute(
-                sa.select(*columns)
-                .where(social_accounts.c.credentials.is_not(None), social_accounts.c.id > after)
-                .order_by(social_accounts.c.id)
+                sa.select(table.c.id, tenant.label("tenant_id"), column.label("sealed"))
+                .where(column.is_not(None), table.c.id > after)
+                .order_by(table.c.id)
                 .limit(batch)
             ).all()
         if not rows:
-            return RotationReport(rotated, current, raced)
+            return rotated, current, raced
         after = rows[-1].id
-        stale = [r for r in rows if keyring.needs_rotation(r.credentials)]
+        stale = [r for r in rows if keyring.needs_rotation(r.sealed)]
         current += len(rows) - len(stale)
         if not stale:
             continue
         with db.write() as conn:
             for row in stale:
-                scope = {"tenant_id": row.tenant_id, "table": TABLE, "row_id": row.id}
-                fresh = keyring.encrypt(keyring.decrypt(row.credentials, **scope), **scope)
+                scope = {"tenant_id": row.tenant_id, "table": sealed.name, "row_id": row.id}
+                fresh = keyring.encrypt(keyring.decrypt(row.sealed, **scope), **scope)
                 swapped = conn.execute(
-                    social_accounts.update()
-                    .where(
-                        social_accounts.c.id == row.id,
-                        social_accounts.c.credentials == row.credentials,
-                    )
-                    .values(credentials=fresh)
+                    table.update()
+                    .where(table.c.id == row.id, column == row.sealed)
+                    .values({sealed.column: fresh})
                 )
                 if swapped.rowcount == 1:
                     rotated += 1

@@ -1,0 +1,130 @@
+"""The API's edge: body size limits, strict JSON content types, security and rate-limit
+headers on every answer. A pure ASGI middleware (no per-request task or queue)."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crosspost.api.errors import problem
+from crosspost.config import Settings
+from crosspost.errors import PayloadTooLarge
+
+# Routes whose bodies are not JSON: raw media uploads and the OAuth token endpoint's form.
+_RAW_BODY = (("POST", "/v1/media"),)
+_FORM_BODY = (("POST", "/oauth/token"),)
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def _is(method: str, path: str, routes: tuple[tuple[str, str], ...]) -> bool:
+    return any(method == m and (path == p or path.startswith(p + "/")) for m, p in routes)
+
+
+class EdgeMiddleware:
+    """Refuse oversized and mistyped bodies before any work; stamp headers on answers."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_json = settings.max_json_bytes
+        hsts = (settings.public_url or "").startswith("https://")
+        self.headers = SECURITY_HEADERS + (
+            ((b"strict-transport-security", b"max-age=31536000"),) if hsts else ()
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the request line and headers, count the body, and decorate the answer."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        headers = _headers(scope)
+        if _is(method, path, _RAW_BODY):
+            # Media uploads stream to disk and enforce CROSSPOST_MAX_UPLOAD_BYTES themselves.
+            await self.app(scope, receive, self._stamper(path, scope, send))
+            return
+        limit = self.max_json
+        refusal = self._refuse(method, path, headers, limit)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLarge(
+                        f"the body exceeds {limit} bytes; send less", code="body_too_large"
+                    )
+            return message
+
+        await self.app(scope, counted, self._stamper(path, scope, send))
+
+    def _stamper(self, path: str, scope: Scope, send: Send) -> Send:
+        """`send`, adding the security headers and any the request left in its state."""
+        state: MutableMapping[str, Any] = scope.setdefault("state", {})
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [h for h in self.headers if h[0] not in present]
+                if path.startswith("/v1/") and _NO_STORE[0] not in present:
+                    extra.append(_NO_STORE)
+                for name, value in (state.get("response_headers") or {}).items():
+                    if name.lower().encode() not in present:
+                        extra.append((name.lower().encode(), value.encode()))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        return stamped
+
+    def _refuse(self, method: str, path: str, headers: dict[str, str], limit: int) -> Any:
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return problem(
+                    400, "bad_request", "Bad request", "Content-Length must be a whole number"
+                )
+            if int(length) > limit:
+                return problem(
+                    413,
+                    "body_too_large",
+                    "Payload too large",
+                    f"the body is {length} bytes; this endpoint accepts at most {limit}",
+                    instance=path,
+                )
+        has_body = (length is not None and length != "0") or "transfer-encoding" in headers
+        if method not in _WRITE_METHODS or not has_body:
+            return None
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if _is(method, path, _FORM_BODY):
+            wanted = "application/x-www-form-urlencoded"
+            ok = kind == wanted
+        else:
+            wanted = "application/json"
+            ok = kind == wanted or (kind.startswith("application/") and kind.endswith("+json"))
+        if ok:
+            return None
+        return problem(
+            415,
+            "json_required" if wanted == "application/json" else "form_required",
+            "Unsupported media type",
+            f"send the body as {wanted} (Content-Type: {wanted}); got {kind or 'none'}",
+            instance=path,
+        )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

@@ -1,0 +1,1 @@
+"""Usage: metering, monthly quotas, API rate limits and request analytics."""
