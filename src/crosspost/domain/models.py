@@ -22,6 +22,10 @@ from crosspost.domain.enums import (
 T = TypeVar("T")
 
 
+# No platform issues tokens for longer than a few months; ten years bounds the arithmetic.
+TOKEN_LIFETIME_CAP = 10 * 365 * 86400
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -192,6 +196,7 @@ class AccountImport(_Strict):
     expires_in: int | None = Field(
         default=None,
         ge=0,
+        le=TOKEN_LIFETIME_CAP,
         description="Seconds the access token has left, as the token "
         "endpoint said; omit when unknown (it is then refreshed on the first 401).",
     )

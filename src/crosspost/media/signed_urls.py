@@ -29,4 +29,5 @@ def sign(base_url: str, media_id: str, key: bytes, expires: int) -> str:
 
 def verify(key: bytes, media_id: str, expires: int, signature: str) -> bool:
     """True when `signature` was made by `sign` for this media and expiry (constant time)."""
-    return hmac.compare_digest(_signature(key, media_id, expires), signature)
+    # Bytes, not str: compare_digest refuses non-ASCII text, and the query is anyone's input.
+    return hmac.compare_digest(_signature(key, media_id, expires).encode(), signature.encode())
