@@ -375,6 +375,13 @@ def test_import_existing_tokens_then_publish_and_reimport(stack: Stack, tmp_path
     assert stack.wait_post(post["id"], _final)["status"] == "published"
     again = stack.http.post("/v1/accounts", json=body)
     assert again.status_code == 200 and again.json()["id"] == account["id"]
+    keyed = {"Idempotency-Key": "import-1"}
+    first = stack.http.post("/v1/accounts", json=body, headers=keyed)
+    replay = stack.http.post("/v1/accounts", json=body, headers=keyed)
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert (replay.status_code, replay.json()) == (first.status_code, first.json())
+    other = stack.http.post("/v1/accounts", json={**body, "handle": "renamed"}, headers=keyed)
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
 
 
 def test_satellites_need_a_main_parent_on_the_same_platform(stack: Stack) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
+from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.domain.enums import Platform
 from crosspost.domain.models import AccountImport, AccountPublic, ConnectLink, ConnectRequest
 from crosspost.engine.accounts import import_account
 from crosspost.engine.connect import start_connect
-from crosspost.errors import NotFound
+from crosspost.errors import CrosspostError, NotFound
 from crosspost.platforms.registry import client_for
 from crosspost.store import accounts
 from crosspost.store.rows import Row
@@ -57,24 +58,46 @@ async def get_account(account_id: str, svc: ServicesDep, principal: PrincipalDep
 
 @router.post("", status_code=201, response_model=AccountPublic, responses=_IMPORT_ERRORS)
 async def import_tokens(
-    body: AccountImport, response: Response, svc: ServicesDep, principal: PrincipalDep
-) -> AccountPublic:
+    body: AccountImport,
+    request: Request,
+    svc: ServicesDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Connect an account from tokens you already hold. The same platform user again is a
     reconnection (200): the new tokens replace the old and parked targets resume."""
     principal.require("accounts:write")
-    account_id, created = await svc.db.run(
-        import_account, svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body
+    idem = Idempotency(
+        svc,
+        principal,
+        method="POST",
+        path=request.url.path,
+        key=idempotency_key,
+        body=await request.body(),
     )
-    if not created:
-        response.status_code = 200
 
-    def read() -> Row | None:
-        with svc.db.read() as conn:
-            return accounts.get_account(conn, principal.tenant_id, account_id)
+    def work() -> Response:
+        replay = idem.begin()
+        if replay is not None:
+            return replay
+        try:
+            account_id, created = import_account(
+                svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body
+            )
+        except CrosspostError:
+            idem.abort()
+            raise
+        # Importing is itself idempotent (the same user is reconnected), so the answer may
+        # be recorded after the import's own transaction without risking a second account.
+        with svc.db.write() as conn:
+            row = accounts.get_account(conn, principal.tenant_id, account_id)
+            assert row is not None
+            answer = _public(row).model_dump_json().encode()
+            status = 201 if created else 200
+            idem.finish(conn, status, answer)
+        return Response(answer, status_code=status, media_type="application/json")
 
-    row = await svc.db.run(read)
-    assert row is not None
-    return _public(row)
+    return await svc.db.run(work)
 
 
 @router.post("/connect", status_code=201, response_model=ConnectLink, responses=_IMPORT_ERRORS)
