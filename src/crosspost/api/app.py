@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -14,6 +15,7 @@ from crosspost.api.edge import EdgeMiddleware
 from crosspost.api.metrics import Metrics, MetricsMiddleware
 from crosspost.api.routes import accounts, health, internal, keys, media, oauth, posts
 from crosspost.engine.services import Services
+from crosspost.usage.ratelimit import build_rate_limiter
 
 DESCRIPTION = """Hand crosspost a clip once; it publishes to every platform, exactly once, and
 explains every failure. Authenticate with `Authorization: Bearer cp_test_…` (sandbox) or
@@ -22,7 +24,15 @@ explains every failure. Authenticate with `Authorization: Bearer cp_test_…` (s
 
 def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None) -> FastAPI:
     """Build the API over a process's services; `wake_workers` nudges in-process workers."""
+    limiter = build_rate_limiter(svc.settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await limiter.aclose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="crosspost",
         version=__version__,
         description=DESCRIPTION,
@@ -33,6 +43,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.state.services = svc
     app.state.wake_workers = wake_workers or (lambda: None)
     app.state.key_cache = KeyCache(svc.settings.auth_cache_seconds)
+    app.state.rate_limiter = limiter
     app.state.metrics = Metrics(svc.jobs)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(EdgeMiddleware, settings=svc.settings)

@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 
 from crosspost.api.auth import KeyCache, Principal, authenticate
 from crosspost.engine.services import Services
+from crosspost.usage.ratelimit import RateLimiter, rate_limited_error, resolve_policies
 
 
 async def get_services(request: Request) -> Services:
@@ -24,9 +25,26 @@ async def get_principal(
     svc: ServicesDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    """The authenticated caller."""
+    """The authenticated caller, within its rate limits."""
     cache: KeyCache = request.app.state.key_cache
-    return await svc.db.run(authenticate, svc, authorization, cache)
+    principal = await svc.db.run(authenticate, svc, authorization, cache)
+    request.state.principal = principal  # for analytics, which run after the response
+    await _enforce_rate_limit(request, svc, principal)
+    return principal
+
+
+async def _enforce_rate_limit(request: Request, svc: Services, principal: Principal) -> None:
+    policies = resolve_policies(
+        svc.settings.rate_limit_tiers, principal.tier, principal.rate_limits
+    )
+    if not policies:
+        return
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = await limiter.hit(principal.key_id, policies, svc.clock.now().timestamp())
+    if not decision.allowed:
+        raise rate_limited_error(decision)
+    # EdgeMiddleware copies these onto the answer, whatever the handler returns.
+    request.state.response_headers = decision.headers()
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -19,6 +19,7 @@ from crosspost.engine.services import Services
 from crosspost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crosspost.store import tenants
 from crosspost.store.rows import Row
+from crosspost.usage.ratelimit import resolve_policies
 from crosspost.vault.apikeys import generate_key, hash_key, parse_key
 
 ALL_SCOPES = (
@@ -82,14 +83,21 @@ def resolve_scopes(role: KeyRole | None, scopes: tuple[str, ...] | None) -> tupl
     return tuple(dict.fromkeys(scopes))
 
 
-def check_tier(svc: Services, tier: str | None) -> None:
-    """Refuse a tier the settings do not define."""
+def check_tier(
+    svc: Services, tier: str | None, rate_limits: Mapping[str, int] | None = None
+) -> None:
+    """Refuse a tier the settings do not define, or a rate-limit override the limiter
+    cannot apply."""
     tiers = svc.settings.rate_limit_tiers
     if tier is not None and tier not in tiers:
         raise InvalidInput(
             f"unknown tier {tier!r}; configured tiers: {', '.join(sorted(tiers))}",
             code="unknown_tier",
         )
+    try:
+        resolve_policies(tiers, tier, rate_limits)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_rate_limits") from None
 
 
 def issue_key(
@@ -121,7 +129,7 @@ def create_key(
     granted = resolve_scopes(role, scopes) if role or scopes is not None else ALL_SCOPES
     _check_grant(issuer, granted, role)
     tier = tier if tier is not None else svc.settings.default_tier
-    check_tier(svc, tier)
+    check_tier(svc, tier, rate_limits)
     now = svc.clock.now()
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("expires_at must be in the future", code="invalid_expiry")
@@ -212,8 +220,7 @@ def revoke_key(svc: Services, *, tenant_id: str, key_id: str, issuer: Issuer | N
 
 def update_limits(svc: Services, *, tenant_id: str, key_id: str, changes: Mapping[str, Any]) -> Row:
     """Rename a key or change its tier / rate-limit override (present keys only)."""
-    if "tier" in changes:
-        check_tier(svc, changes["tier"])
+    check_tier(svc, changes.get("tier"), changes.get("rate_limits"))
     with svc.db.write() as conn:
         if tenants.get_api_key(conn, tenant_id, key_id) is None:
             raise NotFound(f"no API key {key_id!r}")
