@@ -32,6 +32,10 @@ vault_app = typer.Typer(help="The encrypted credential vault.", no_args_is_help=
 app.add_typer(vault_app, name="vault")
 accounts_app = typer.Typer(help="Social accounts.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+clients_app = typer.Typer(
+    help="OAuth 2.0 clients of partner backends (client credentials).", no_args_is_help=True
+)
+app.add_typer(clients_app, name="oauth-clients")
 console = Console()
 notes = Console(stderr=True)  # chatter that must not pollute captured output
 _SANDBOX_MARKER = "sandbox.json"
@@ -271,11 +275,12 @@ def keys_roll(
     from crosspost.engine.keys import default_tenant, roll_key  # noqa: PLC0415
 
     svc = _services(Settings())
+    tenant = default_tenant(svc)  # before the write below: SQLite has one writer at a time
     with _cli_errors(), svc.db.write() as conn:
         row, raw = roll_key(
             svc,
             conn,
-            tenant_id=default_tenant(svc),
+            tenant_id=tenant,
             key_id=key_id,
             overlap=timedelta(hours=overlap_hours),
         )
@@ -287,6 +292,101 @@ def keys_roll(
         highlight=False,
     )
     typer.echo(raw)
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="A label for the client.")],
+    scope: Annotated[list[str], typer.Option(help="A scope the client may ask for (repeat).")],
+    tier: Annotated[str | None, typer.Option(help="Rate-limit tier of its tokens.")] = None,
+    mode: Annotated[Mode, typer.Option(help="test (sandbox) or live.")] = Mode.LIVE,
+) -> None:
+    """Create a client; prints its id and secret (the secret only this once)."""
+    from crosspost.engine.keys import default_tenant  # noqa: PLC0415
+    from crosspost.engine.oauth_clients import create_client  # noqa: PLC0415
+
+    svc = _services(Settings())
+    tenant = default_tenant(svc)
+    with _cli_errors(), svc.db.write() as conn:
+        row, secret = create_client(
+            svc, conn, tenant_id=tenant, name=name, mode=mode, scopes=scope, tier=tier
+        )
+    svc.close()
+    notes.print(
+        f"created {mode.value} OAuth client {row['id']} ({name}); client_id and the secret, "
+        "shown only once:",
+        style="dim",
+        highlight=False,
+    )
+    typer.echo(row["id"])
+    typer.echo(secret)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List OAuth clients (never their secrets)."""
+    from crosspost.engine.keys import default_tenant  # noqa: PLC0415
+    from crosspost.engine.oauth_clients import list_clients  # noqa: PLC0415
+
+    svc = _services(Settings())
+    table = Table("client_id", "name", "mode", "scopes", "tier", "created", "revoked")
+    for r in list_clients(svc, default_tenant(svc)):
+        table.add_row(
+            r["id"],
+            r["name"],
+            r["mode"],
+            " ".join(r["scopes"]),
+            r["tier"] or "-",
+            _ts(r["created_at"]),
+            _ts(r["revoked_at"]),
+        )
+    console.print(table)
+    svc.close()
+
+
+@clients_app.command("revoke")
+def clients_revoke(client_id: str) -> None:
+    """Revoke a client: its tokens stop working within seconds."""
+    from crosspost.engine.keys import default_tenant  # noqa: PLC0415
+    from crosspost.engine.oauth_clients import revoke_client  # noqa: PLC0415
+
+    svc = _services(Settings())
+    with _cli_errors():
+        revoke_client(svc, tenant_id=default_tenant(svc), client_id=client_id)
+    svc.close()
+    typer.echo(f"revoked {client_id}")
+
+
+@keys_app.command("signing-secret")
+def keys_signing_secret(key_id: str) -> None:
+    """Create (or rotate) a key's HMAC signing secret and print it once; a previous secret
+    keeps working for CROSSPOST_SIGNING_GRACE_SECONDS (24 h)."""
+    from crosspost.engine.keys import default_tenant  # noqa: PLC0415
+    from crosspost.vault.signing_secrets import issue_secret  # noqa: PLC0415
+
+    svc = _services(Settings())
+    with _cli_errors():
+        made = issue_secret(
+            svc.db,
+            svc.keyring,
+            tenant_id=default_tenant(svc),
+            key_id=key_id,
+            now=svc.clock.now(),
+            grace=timedelta(seconds=svc.settings.signing_grace_seconds),
+        )
+    svc.close()
+    previous = (
+        f"; the previous secret works until {_ts(made.previous_expires_at)}"
+        if made.previous_expires_at
+        else ""
+    )
+    notes.print(
+        f"signing secret {made.id} for {key_id}{previous}. Send its id as X-Key-Id; the "
+        "secret is shown only once:",
+        style="dim",
+        highlight=False,
+    )
+    typer.echo(made.secret)
 
 
 @contextmanager
@@ -368,7 +468,8 @@ def _api(api_url: str | None, key: str | None) -> Iterator[Any]:
         )
         raise typer.Exit(2)
     url = api_url or os.environ.get("CROSSPOST_API_URL") or Settings().base_url
-    client = Client(url, key)
+    # A tenant may require signed requests: the CLI then signs with this secret.
+    client = Client(url, key, signing_secret=os.environ.get("CROSSPOST_SIGNING_SECRET"))
     try:
         yield client
     except ApiError as err:

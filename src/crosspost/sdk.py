@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from crosspost import __version__
+from crosspost.signing import (
+    KEY_ID_HEADER,
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    compute_signature,
+    format_timestamp,
+    new_nonce,
+    string_to_sign_for_hash,
+)
 
 TERMINAL_POST = {"published", "partially_published", "failed", "cancelled"}
 
@@ -25,10 +37,82 @@ class ApiError(Exception):
         super().__init__(f"{status} {self.code}: {problem.get('detail') or problem.get('title')}")
 
 
-class Client:
-    """Talks to one crosspost API with one API key."""
+# A request extension carrying the body's SHA-256 when the body is streamed (media
+# uploads), so HmacAuth signs without reading a large file into memory.
+BODY_SHA256 = "crosspost.body_sha256"
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 60.0) -> None:
+
+class HmacAuth(httpx.Auth):
+    """Signs every request with an API key's signing secret (X-Signature, X-Timestamp,
+    X-Nonce and, when given, X-Key-Id) and sends the API key as a Bearer token.
+
+    Use it with any httpx client: ``httpx.Client(auth=HmacAuth(api_key, secret))``. Each
+    request, retries included, gets a fresh nonce and timestamp.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None,
+        signing_secret: str,
+        key_id: str | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.signing_secret = signing_secret
+        self.key_id = key_id
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """Sign (reading the body first unless its hash was given) and send."""
+        if BODY_SHA256 not in request.extensions:
+            request.read()
+        self.sign(request)
+        yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Sign (reading the body first unless its hash was given) and send."""
+        if BODY_SHA256 not in request.extensions:
+            await request.aread()
+        self.sign(request)
+        yield request
+
+    def sign(self, request: httpx.Request) -> None:
+        """Set the signing headers for exactly the path, query and body httpx will send."""
+        body_hash = (
+            request.extensions.get(BODY_SHA256) or hashlib.sha256(request.content).hexdigest()
+        )
+        path, _, query = request.url.raw_path.decode("ascii").partition("?")
+        timestamp = format_timestamp(self.clock())
+        nonce = new_nonce()
+        string = string_to_sign_for_hash(request.method, path, query, body_hash, timestamp, nonce)
+        request.headers[SIGNATURE_HEADER] = compute_signature(self.signing_secret, string)
+        request.headers[TIMESTAMP_HEADER] = timestamp
+        request.headers[NONCE_HEADER] = nonce
+        if self.key_id is not None:
+            request.headers[KEY_ID_HEADER] = self.key_id
+        if self.api_key is not None:
+            request.headers["Authorization"] = f"Bearer {self.api_key}"
+
+
+class Client:
+    """Talks to one crosspost API with one API key (signing each request when given the
+    key's signing secret)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 60.0,
+        signing_secret: str | None = None,
+        signing_key_id: str | None = None,
+    ) -> None:
+        self.signing = signing_secret is not None
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
@@ -36,6 +120,7 @@ class Client:
                 "Authorization": f"Bearer {api_key}",
                 "User-Agent": f"crosspost-sdk/{__version__}",
             },
+            auth=HmacAuth(api_key, signing_secret, signing_key_id) if signing_secret else None,
         )
 
     def close(self) -> None:
@@ -73,9 +158,13 @@ class Client:
             "X-Filename": path.name,
             "Content-Length": str(os.path.getsize(path)),
         }
-        return dict(
-            self._check(self.http.post("/v1/media", content=body(), headers=headers, timeout=None))
+        # A signed upload needs the body's hash up front: one extra read of the file, never
+        # the whole file in memory.
+        extensions = {BODY_SHA256: _file_sha256(path, piece)} if self.signing else None
+        response = self.http.post(
+            "/v1/media", content=body(), headers=headers, timeout=None, extensions=extensions
         )
+        return dict(self._check(response))
 
     def create_post(
         self, body: dict[str, Any], *, idempotency_key: str | None = None
@@ -119,3 +208,11 @@ class Client:
             if post["status"] in TERMINAL_POST or time.monotonic() >= deadline:
                 return post
             time.sleep(interval)
+
+
+def _file_sha256(path: Path, piece: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while data := fh.read(piece):
+            digest.update(data)
+    return digest.hexdigest()

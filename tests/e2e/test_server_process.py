@@ -125,3 +125,43 @@ def test_readme_flow(server: dict[str, str], tmp_path: Path) -> None:
     assert "/v1/posts" in spec["paths"] and "/v1/media" in spec["paths"]
     metrics = httpx.get(f"{server['CROSSPOST_API_URL']}/metrics").text
     assert "crosspost_http_requests_total" in metrics and "crosspost_jobs" in metrics
+
+
+def test_cli_manages_keys_and_oauth_clients(server: dict[str, str], tmp_path: Path) -> None:
+    """keys create/roll/revoke and oauth-clients create/list/revoke against the live server;
+    the printed secrets work over HTTP until revoked; a refused command says why."""
+    api = server["CROSSPOST_API_URL"]
+    made = _cli(server, "keys", "create", "--name", "ops", "--role", "admin", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    auth = {"Authorization": f"Bearer {key}"}
+    key_id = next(k["id"] for k in httpx.get(f"{api}/v1/keys", headers=auth).json()["data"]
+                  if k["name"] == "ops")  # fmt: skip
+    rolled = _cli(server, "keys", "roll", key_id, "--overlap-hours", "0", cwd=tmp_path)
+    assert rolled.returncode == 0, rolled.stderr
+    new_key = rolled.stdout.strip()
+    # Overlap 0: the old key ends now (this process's cache may keep it for 2 s at most).
+    assert httpx.get(f"{api}/v1/posts", headers={"Authorization": f"Bearer {new_key}"}).is_success
+    bad = _cli(server, "keys", "create", "--name", "x", "--tier", "gold", cwd=tmp_path)
+    assert bad.returncode == 1 and "unknown_tier" in bad.stderr
+    client = _cli(
+        server, "oauth-clients", "create", "--name", "partner", "--scope", "posts:read",
+        "--mode", "test", cwd=tmp_path,
+    )  # fmt: skip
+    assert client.returncode == 0, client.stderr
+    client_id, secret = client.stdout.split()
+    token = httpx.post(
+        f"{api}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    assert token.status_code == 200, token.text
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert httpx.get(f"{api}/v1/posts", headers=bearer).status_code == 200
+    listed = _cli(server, "oauth-clients", "list", cwd=tmp_path)
+    assert client_id in listed.stdout and "partner" in listed.stdout
+    assert _cli(server, "oauth-clients", "revoke", client_id, cwd=tmp_path).returncode == 0
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{api}/v1/posts", headers=bearer).status_code != 401:
+        assert time.monotonic() < deadline, "revoked client's token still accepted"
+        time.sleep(0.2)
+    revoked = _cli(server, "keys", "revoke", key_id, cwd=tmp_path)
+    assert revoked.returncode == 0 and key_id in revoked.stdout

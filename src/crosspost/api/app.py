@@ -13,7 +13,19 @@ from crosspost.api import errors
 from crosspost.api.auth import KeyCache
 from crosspost.api.edge import EdgeMiddleware
 from crosspost.api.metrics import Metrics, MetricsMiddleware
-from crosspost.api.routes import accounts, health, internal, keys, media, oauth, posts
+from crosspost.api.routes import (
+    accounts,
+    health,
+    internal,
+    keys,
+    media,
+    oauth,
+    oauth2,
+    oauth_clients,
+    posts,
+    signing,
+)
+from crosspost.api.signature import install_signing
 from crosspost.engine.services import Services
 from crosspost.usage.ratelimit import build_rate_limiter
 
@@ -27,9 +39,10 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     limiter = build_rate_limiter(svc.settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await limiter.aclose()
+        await app.state.nonces.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -44,6 +57,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.state.wake_workers = wake_workers or (lambda: None)
     app.state.key_cache = KeyCache(svc.settings.auth_cache_seconds)
     app.state.rate_limiter = limiter
+    install_signing(app, svc)
     app.state.metrics = Metrics(svc.jobs)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(EdgeMiddleware, settings=svc.settings)
@@ -57,7 +71,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
             expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After", "Link"],
         )
     errors.install(app)
-    for module in (health, media, posts, accounts, oauth, keys):
+    for module in (health, media, posts, accounts, oauth, keys, signing, oauth2, oauth_clients):
         app.include_router(module.router)
     if svc.settings.internal_api_key:
         # Not mounted at all by default: nothing to probe from outside.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crosspost.domain.enums import KeyRole, Mode
+from crosspost.engine.oauth_clients import looks_like_jwt, verify_access_token
 from crosspost.engine.services import Services
 from crosspost.errors import Forbidden, Unauthorized
 from crosspost.store import tenants
@@ -34,7 +35,10 @@ class Principal:
     def require(self, scope: str) -> None:
         """Raise 403 unless the key holds `scope` (or `admin`)."""
         if scope not in self.scopes and "admin" not in self.scopes:
-            raise Forbidden(f"this API key lacks the {scope!r} scope", code="insufficient_scope")
+            raise Forbidden(
+                f"these credentials lack the {scope!r} scope; use a key or client granted it",
+                code="insufficient_scope",
+            )
 
 
 class KeyCache:
@@ -88,7 +92,14 @@ def authenticate(
             code="invalid_auth_scheme",
             **_CHALLENGE,
         )
-    parsed = parse_key(raw.strip())
+    token = raw.strip()
+    if looks_like_jwt(token):
+        # An OAuth client-credentials access token: stateless, checked against the JWKS.
+        claims = verify_access_token(svc, token)
+        return Principal(
+            claims.tenant_id, claims.client_id, claims.mode, claims.scopes, tier=claims.tier
+        )
+    parsed = parse_key(token)
     if parsed is None:
         # Rejected on format and checksum alone: no database look-up for garbage.
         raise Unauthorized(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from crosspost.api.auth import KeyCache, Principal, authenticate
+from crosspost.api.signature import verify_request
 from crosspost.engine.services import Services
 from crosspost.usage.ratelimit import RateLimiter, rate_limited_error, resolve_policies
 
@@ -29,6 +30,7 @@ async def get_principal(
     cache: KeyCache = request.app.state.key_cache
     principal = await svc.db.run(authenticate, svc, authorization, cache)
     request.state.principal = principal  # for analytics, which run after the response
+    await verify_request(request, svc, principal)
     await _enforce_rate_limit(request, svc, principal)
     return principal
 

@@ -10,7 +10,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosspost.api.errors import problem
 from crosspost.config import Settings
-from crosspost.errors import PayloadTooLarge
 
 # Routes whose bodies are not JSON: raw media uploads and the OAuth token endpoint's form.
 _RAW_BODY = (("POST", "/v1/media"),)
@@ -24,6 +23,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-resource-policy", b"same-origin"),
 )
 _NO_STORE = (b"cache-control", b"no-store")
+# PostgreSQL text cannot hold NUL, and no field of ours needs it: refused at the door
+# (escaped in JSON, or percent-encoded in the path or query) instead of failing deep down.
+_NUL_ESCAPE = b"\\u0000"
+_NUL_DETAIL = "text must not contain NUL characters (\\u0000 or %00); remove them"
 
 
 def _is(method: str, path: str, routes: tuple[tuple[str, str], ...]) -> bool:
@@ -53,22 +56,46 @@ class EdgeMiddleware:
             await self.app(scope, receive, self._stamper(path, scope, send))
             return
         limit = self.max_json
-        refusal = self._refuse(method, path, headers, limit)
+        refusal = self._refuse(scope, method, path, headers, limit)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        # JSON bodies are small (CROSSPOST_MAX_JSON_BYTES): read them whole, so a body that
+        # breaks a rule is refused here with its own problem, before any handler runs.
+        chunks: list[bytes] = []
         seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > limit:
+                await problem(
+                    413,
+                    "body_too_large",
+                    "Payload too large",
+                    f"the body exceeds {limit} bytes; this endpoint accepts at most {limit}",
+                    instance=path,
+                )(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _NUL_ESCAPE in body:
+            await problem(422, "nul_character", "Invalid input", _NUL_DETAIL, instance=path)(
+                scope, receive, send
+            )
+            return
+        delivered = False
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise PayloadTooLarge(
-                        f"the body exceeds {limit} bytes; send less", code="body_too_large"
-                    )
-            return message
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, counted, self._stamper(path, scope, send))
 
@@ -90,7 +117,11 @@ class EdgeMiddleware:
 
         return stamped
 
-    def _refuse(self, method: str, path: str, headers: dict[str, str], limit: int) -> Any:
+    def _refuse(
+        self, scope: Scope, method: str, path: str, headers: dict[str, str], limit: int
+    ) -> Any:
+        if b"%00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b""):
+            return problem(400, "nul_character", "Bad request", _NUL_DETAIL, instance=path)
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
@@ -117,12 +148,20 @@ class EdgeMiddleware:
             ok = kind == wanted or (kind.startswith("application/") and kind.endswith("+json"))
         if ok:
             return None
+        detail = f"send the body as {wanted} (Content-Type: {wanted}); got {kind or 'none'}"
+        # The OAuth token endpoint's clients read RFC 6749's members; others read `code`.
+        oauth: dict[str, Any] = (
+            {"error": "invalid_request", "error_description": detail}
+            if _is(method, path, _FORM_BODY)
+            else {}
+        )
         return problem(
             415,
             "json_required" if wanted == "application/json" else "form_required",
             "Unsupported media type",
-            f"send the body as {wanted} (Content-Type: {wanted}); got {kind or 'none'}",
+            detail,
             instance=path,
+            **oauth,
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import Principal
@@ -21,20 +21,35 @@ from crosspost.errors import Conflict, CrosspostError, InvalidInput
 from crosspost.store import idempotency as records
 
 RETENTION = timedelta(hours=24)
-
-# The header every creating POST accepts: the same key and body within 24 h answer the
-# first response again instead of creating a second object.
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=300,
-        description="Makes a retry safe: the same key and body within 24 h replay the "
-        "first answer instead of creating again.",
-    ),
-]
 _STALE = timedelta(minutes=2)
 _MAX_LEN = 255
+
+
+async def _idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=300,
+            description="Makes a retry safe: the same key and body within 24 h replay the "
+            "first answer instead of creating again.",
+        ),
+    ] = None,
+    x_idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="X-Idempotency-Key",
+            max_length=300,
+            description="The same, under the name signed-request clients send (seed 002).",
+        ),
+    ] = None,
+) -> str | None:
+    return idempotency_key if idempotency_key is not None else x_idempotency_key
+
+
+# What every creating POST takes: the same key and body within 24 h answer the first
+# response again instead of creating a second object.
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
 
 
 class Idempotency:

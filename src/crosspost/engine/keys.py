@@ -21,6 +21,7 @@ from crosspost.store import tenants
 from crosspost.store.rows import Row
 from crosspost.usage.ratelimit import resolve_policies
 from crosspost.vault.apikeys import generate_key, hash_key, parse_key
+from crosspost.vault.signing_secrets import carry_over
 
 ALL_SCOPES = (
     "posts:write",
@@ -201,6 +202,11 @@ def roll_key(
     if old["expires_at"] is not None:
         ends = min(ends, old["expires_at"])
     tenants.mark_rolled(conn, key_id, rolled_to=row["id"], expires_at=ends)
+    # The replacement signs with the secrets the client already holds: a tenant that
+    # requires signing must not be locked out by a roll.
+    carry_over(
+        conn, svc.keyring, tenant_id=tenant_id, from_key_id=key_id, to_key_id=row["id"], now=now
+    )
     return row, raw
 
 
