@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +37,8 @@ clients_app = typer.Typer(
     help="OAuth 2.0 clients of partner backends (client credentials).", no_args_is_help=True
 )
 app.add_typer(clients_app, name="oauth-clients")
-console = Console()
+# Piped output is read by scripts: wide enough that ids are never cut to fit 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=240)
 notes = Console(stderr=True)  # chatter that must not pollute captured output
 _SANDBOX_MARKER = "sandbox.json"
 
