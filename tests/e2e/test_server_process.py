@@ -165,3 +165,7 @@ def test_cli_manages_keys_and_oauth_clients(server: dict[str, str], tmp_path: Pa
         time.sleep(0.2)
     revoked = _cli(server, "keys", "revoke", key_id, cwd=tmp_path)
     assert revoked.returncode == 0 and key_id in revoked.stdout
+    usage = _cli(server, "usage", cwd=tmp_path)
+    assert usage.returncode == 0 and "api_calls" in usage.stdout, usage.stderr
+    bad_period = _cli(server, "usage", "--period", "2026-13", cwd=tmp_path)
+    assert bad_period.returncode == 2 and "YYYY-MM" in bad_period.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
@@ -12,9 +13,10 @@ from crosspost import __version__
 from crosspost.api import errors
 from crosspost.api.auth import KeyCache
 from crosspost.api.edge import EdgeMiddleware
-from crosspost.api.metrics import Metrics, MetricsMiddleware
+from crosspost.api.metrics import Metrics, ObservingMiddleware
 from crosspost.api.routes import (
     accounts,
+    analytics,
     health,
     internal,
     keys,
@@ -24,9 +26,11 @@ from crosspost.api.routes import (
     oauth_clients,
     posts,
     signing,
+    usage,
 )
 from crosspost.api.signature import install_signing
 from crosspost.engine.services import Services
+from crosspost.usage.analytics import AnalyticsRecorder
 from crosspost.usage.ratelimit import build_rate_limiter
 
 DESCRIPTION = """Hand crosspost a clip once; it publishes to every platform, exactly once, and
@@ -37,11 +41,17 @@ explains every failure. Authenticate with `Authorization: Bearer cp_test_…` (s
 def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None) -> FastAPI:
     """Build the API over a process's services; `wake_workers` nudges in-process workers."""
     limiter = build_rate_limiter(svc.settings)
+    recorder = AnalyticsRecorder(
+        svc.db, svc.clock, flush_seconds=svc.settings.analytics_flush_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        recorder.start()
         yield
         await limiter.aclose()
+        # Writes what is still buffered; blocking, so off the event loop.
+        await anyio.to_thread.run_sync(recorder.close)
         await app.state.nonces.close()
 
     app = FastAPI(
@@ -59,8 +69,10 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.state.rate_limiter = limiter
     install_signing(app, svc)
     app.state.metrics = Metrics(svc.jobs)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.state.analytics = recorder
     app.add_middleware(EdgeMiddleware, settings=svc.settings)
+    # Outermost: refusals at the edge are requests too, and the timing covers every layer.
+    app.add_middleware(ObservingMiddleware, metrics=app.state.metrics, recorder=recorder)
     if svc.settings.cors_origins:
         # Off unless configured: a browser app on another origin must be named explicitly.
         app.add_middleware(
@@ -68,10 +80,17 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
             allow_origins=svc.settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
             allow_headers=["*"],
-            expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After", "Link"],
+            expose_headers=[
+                "RateLimit",
+                "RateLimit-Policy",
+                "Retry-After",
+                "Link",
+                "X-Usage-Warning",
+            ],
         )
     errors.install(app)
-    for module in (health, media, posts, accounts, oauth, keys, signing, oauth2, oauth_clients):
+    routers = (health, media, posts, accounts, oauth, keys, signing, oauth2, oauth_clients)
+    for module in (*routers, usage, analytics):
         app.include_router(module.router)
     if svc.settings.internal_api_key:
         # Not mounted at all by default: nothing to probe from outside.

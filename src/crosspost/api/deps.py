@@ -31,6 +31,7 @@ async def get_principal(
     principal = await svc.db.run(authenticate, svc, authorization, cache)
     request.state.principal = principal  # for analytics, which run after the response
     await verify_request(request, svc, principal)
+    request.app.state.analytics.check_api_calls(principal.tenant_id, request.url.path)
     await _enforce_rate_limit(request, svc, principal)
     return principal
 

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosspost.jobs import JobStore
+from crosspost.usage.analytics import ENDPOINT_MAX, METHOD_MAX, UNMATCHED, AnalyticsRecorder, Hit
 
 
 class _JobCollector(Collector):
@@ -45,31 +46,90 @@ class Metrics:
         self.registry.register(_JobCollector(jobs))
 
 
-class MetricsMiddleware:
-    """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and a queue per request)."""
+class ObservingMiddleware:
+    """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and a queue per request)
+    that observes each HTTP request once, for both Prometheus and the per-request analytics.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    Latency runs from the first ASGI call to the last byte handed to the server. Request
+    bytes are the body bytes the app read (Content-Length when it did not read them all);
+    response bytes are the body bytes sent. The route is the template
+    (`/v1/posts/{post_id}`); tenant and key come from `scope["state"]["principal"]`, which
+    authentication sets. Recording is a buffer append: the database write happens later,
+    off the request path (`AnalyticsRecorder`).
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, recorder: AnalyticsRecorder) -> None:
         self.app = app
         self.metrics = metrics
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Count and time every HTTP request by its route template."""
+        """Time, count and size the request, then record it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        created_at = self.recorder.clock.now()
         status = 500
+        received = 0
+        body_done = False
+        sent = 0
+        ended: float | None = None
 
-        async def capture(message: Message) -> None:
-            nonlocal status
+        async def counting_receive() -> Message:
+            nonlocal received, body_done
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                body_done = body_done or not message.get("more_body", False)
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, sent, ended
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # The answer is complete once handed over; what the server does after
+                    # (background tasks) is not the client's wait.
+                    ended = time.perf_counter()
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, counting_receive, counting_send)
         finally:
-            template = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            seconds = (ended or time.perf_counter()) - start
+            route = getattr(scope.get("route"), "path", None)
+            method = str(scope.get("method", ""))
+            self.metrics.requests.labels(method, route or "unmatched", str(status)).inc()
+            self.metrics.latency.labels(method, route or "unmatched").observe(seconds)
+            principal = (scope.get("state") or {}).get("principal")
+            tenant_id = getattr(principal, "tenant_id", None)
+            # A 402 while the tenant is refused is the api_calls limit talking, not usage.
+            refused = status == 402 and self.recorder.is_refusing(tenant_id)
+            self.recorder.record(
+                Hit(
+                    tenant_id=tenant_id,
+                    key_id=getattr(principal, "key_id", None),
+                    endpoint=(route or UNMATCHED)[:ENDPOINT_MAX],
+                    method=method[:METHOD_MAX],
+                    status=status,
+                    latency_ms=round(seconds * 1000.0, 3),
+                    request_bytes=received if body_done else _declared_length(scope, received),
+                    response_bytes=sent,
+                    created_at=created_at,
+                    billable=not refused,
+                )
+            )
+
+
+def _declared_length(scope: Scope, received: int) -> int:
+    """Content-Length of a body the app did not read to the end (else what it read)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return max(int(value), received)
+            except ValueError:
+                return received
+    return received

@@ -4,6 +4,7 @@ in one transaction, so a refused request leaves no row behind."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,7 @@ from crosspost.media.validate import MediaInfo, validate
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import accounts, ledger, media, posts
 from crosspost.store.rows import Row
+from crosspost.usage import metering
 
 _PAST_GRACE = timedelta(minutes=5)
 
@@ -169,15 +171,28 @@ def _check_thumbnails(conn: Connection, tenant_id: str, body: PostCreate) -> Non
             )
 
 
+@dataclass(frozen=True)
+class CreatedPost:
+    """A new post's id and the soft-limit warnings its creation crossed."""
+
+    post_id: str
+    usage_warnings: tuple[metering.UsageWarning, ...] = ()
+
+
 def create_post(
     svc: Services,
     *,
     tenant_id: str,
     mode: Mode,
     body: PostCreate,
+    key_id: str = "",
     finish: Callable[[Connection, Row, list[Row]], None] | None = None,
-) -> str:
-    """Create a post with one target per destination and enqueue its publish jobs."""
+) -> CreatedPost:
+    """Create a post with one target per destination and enqueue its publish jobs.
+
+    The post is counted against the `posts` quota in the same transaction: past the hard
+    limit it raises QuotaExceeded (402) and nothing is written.
+    """
     now = svc.clock.now()
     publish_at = resolve_publish_at(body, now)
     with svc.db.write() as conn:
@@ -278,6 +293,8 @@ def create_post(
             data={
                 "targets": [r["id"] for r in rows],
                 "publish_at": publish_at and publish_at.isoformat(),
+                # Publishing is metered per key too; the worker reads the key from here.
+                "key_id": key_id or None,
             },
         )
         for row in rows:
@@ -302,10 +319,14 @@ def create_post(
         if refusals:
             refresh_post_status(conn, tenant_id, post_id, now)
             post_row["status"] = rollup(r["status"] for r in rows).value
+        # Last: the tenant's counter row stays locked until commit, so hold it briefly.
+        warnings = metering.meter(
+            conn, tenant_id=tenant_id, key_id=key_id, amounts={metering.POSTS: 1}, now=now
+        )
         if finish is not None:
             # The response is built from what was just written: no read-back round trip.
             finish(conn, post_row, rows)
-    return post_id
+    return CreatedPost(post_id, tuple(warnings))
 
 
 def cancel_post(svc: Services, *, tenant_id: str, post_id: str) -> list[str]:

@@ -8,10 +8,15 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from crosspost.domain.enums import TargetStatus
+from crosspost.domain.enums import PostStatus, TargetStatus
 from crosspost.engine.rollup import rollup
 from crosspost.errors import Conflict
 from crosspost.store import ledger, posts
+from crosspost.store.usage import post_creator_key
+from crosspost.usage import metering
+
+# Final post statuses that count as a published post (at least one target published).
+_PUBLISHED_POST = frozenset({PostStatus.PUBLISHED.value, PostStatus.PARTIALLY_PUBLISHED.value})
 
 
 class TargetCancelled(Conflict):
@@ -54,6 +59,18 @@ def transition(
         )
     if status is not None and _may_change_rollup(TargetStatus(target["status"]), status):
         refresh_post_status(conn, target["tenant_id"], target["post_id"], now)
+    if status is TargetStatus.PUBLISHED and target["status"] != TargetStatus.PUBLISHED.value:
+        # Counted in the transition's transaction: a re-run after a crash finds the target
+        # already published and never comes here again. Last, after the post's lock, so
+        # usage rows are locked in one order (see store.usage.lock_order) and held briefly.
+        metering.meter(
+            conn,
+            tenant_id=target["tenant_id"],
+            key_id=post_creator_key(conn, target["post_id"]),
+            amounts={metering.TARGETS_PUBLISHED: 1},
+            now=now,
+            enforce=False,
+        )
 
 
 def _may_change_rollup(old: TargetStatus, new: TargetStatus) -> bool:
@@ -73,7 +90,21 @@ def refresh_post_status(conn: Connection, tenant_id: str, post_id: str, now: dat
     posts.lock_post(conn, post_id)
     # Read after the lock: under READ COMMITTED this sees every target committed before us.
     new_status = rollup(posts.target_statuses(conn, post_id))
+    newly_published = False
+    if new_status.value in _PUBLISHED_POST:
+        # Read under the lock: partially_published -> published must not count twice.
+        old = posts.get_post(conn, tenant_id, post_id)
+        newly_published = old is not None and old["status"] not in _PUBLISHED_POST
     if posts.set_post_status(conn, post_id, new_status.value, now):
+        if newly_published:
+            metering.meter(
+                conn,
+                tenant_id=tenant_id,
+                key_id=post_creator_key(conn, post_id),
+                amounts={metering.POSTS_PUBLISHED: 1},
+                now=now,
+                enforce=False,
+            )
         ledger.append_event(
             conn,
             tenant_id=tenant_id,

@@ -6,14 +6,17 @@ import mimetypes
 from pathlib import PurePath
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from crosspost.api.auth import Principal
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
+from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.upload import receive_multipart, receive_raw
 from crosspost.domain.models import MediaPublic
+from crosspost.engine.services import Services
 from crosspost.errors import (
     CrosspostError,
     Forbidden,
@@ -24,11 +27,13 @@ from crosspost.errors import (
 from crosspost.ids import new_id
 from crosspost.media import signed_urls
 from crosspost.media.probe import probe
+from crosspost.media.storage import StoredObject
 from crosspost.store import media
 from crosspost.store.rows import Row
+from crosspost.usage import metering
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
-_ERRORS = problem_responses(401, 404, 411, 413, 415, 422)
+_ERRORS = problem_responses(401, 402, 404, 409, 411, 413, 415, 422)
 _RAW_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
 
 
@@ -58,9 +63,16 @@ async def upload(
     svc: ServicesDep,
     principal: PrincipalDep,
     x_filename: Annotated[str | None, Header(alias="X-Filename")] = None,
-) -> MediaPublic:
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Upload media as a raw body (`Content-Type: video/mp4`, name in `X-Filename`) or as
-    multipart form field `file`. The sha256 is computed while streaming; the file is probed."""
+    multipart form field `file`. The sha256 is computed while streaming; the file is probed.
+
+    Honors `Idempotency-Key` for 24 h. The body is streamed, never held, so the request is
+    fingerprinted by the file's sha256, size, type and name rather than by its raw bytes
+    (a retried multipart body differs in its boundary, yet carries the same file).
+    Counts `bytes_uploaded` and `media_minutes` against the monthly quotas.
+    """
     principal.require("media:write")
     limit = svc.settings.max_upload_bytes
     declared = request.headers.get("content-length")
@@ -70,6 +82,10 @@ async def upload(
         )
     ctype = request.headers.get("content-type", "").strip()
     base = ctype.split(";")[0].strip().lower()
+    if declared and declared.isdigit() and base != "multipart/form-data":
+        # A raw body is the file: refuse before receiving a byte when it cannot fit this
+        # month's quota. (A multipart body's length includes its framing: checked later.)
+        await svc.db.run(_check_room, svc, principal.tenant_id, int(declared))
     pending = svc.storage.begin_write(max_bytes=limit)
     try:
         if base == "multipart/form-data":
@@ -91,17 +107,65 @@ async def upload(
     except BaseException:
         pending.abort()
         raise
+    fingerprint = "\n".join(
+        [stored.sha256, str(stored.size), content_type or "", filename or ""]
+    ).encode()
     try:
-        found = await run_in_threadpool(probe, stored.path)
+        idem = Idempotency(
+            svc,
+            principal,
+            method="POST",
+            path=request.url.path,
+            key=idempotency_key,
+            body=fingerprint,
+        )
+        replay = await svc.db.run(idem.begin)
     except BaseException:
         await run_in_threadpool(svc.storage.delete, stored.key)
         raise
+    if replay is not None:
+        await run_in_threadpool(svc.storage.delete, stored.key)
+        return replay
+    try:
+        return await _save(svc, principal, idem, stored, media_id, filename, content_type)
+    except BaseException as exc:
+        await run_in_threadpool(svc.storage.delete, stored.key)
+        if isinstance(exc, CrosspostError):
+            # Refused (bad media, quota): a corrected retry may reuse the key.
+            await svc.db.run(idem.abort)
+        raise
+
+
+def _check_room(svc: Services, tenant_id: str, size: int) -> None:
+    with svc.db.read() as conn:
+        metering.check_room(
+            conn,
+            tenant_id=tenant_id,
+            metric=metering.BYTES_UPLOADED,
+            amount=size,
+            now=svc.clock.now(),
+        )
+
+
+async def _save(
+    svc: Services,
+    principal: Principal,
+    idem: Idempotency,
+    stored: StoredObject,
+    media_id: str,
+    filename: str | None,
+    content_type: str | None,
+) -> Response:
+    """Probe the stored file, then write its row, its usage and its idempotent answer in one
+    transaction (a quota refusal leaves no row)."""
+    found = await run_in_threadpool(probe, stored.path)
     name = PurePath(filename or f"{media_id}").name[:255]
     if not content_type or content_type == "application/octet-stream":
         content_type = (
             mimetypes.guess_type(name)[0]
             or f"{found.kind.value}/{found.container or 'octet-stream'}"
         )
+    now = svc.clock.now()
     row = {
         "id": media_id,
         "tenant_id": principal.tenant_id,
@@ -118,15 +182,29 @@ async def upload(
         "video_codec": found.video_codec,
         "audio_codec": found.audio_codec,
         "frame_rate": found.frame_rate,
-        "created_at": svc.clock.now(),
+        "created_at": now,
+    }
+    body = MediaPublic.model_validate(row).model_dump_json().encode()
+    amounts = {
+        metering.BYTES_UPLOADED: stored.size,
+        metering.MEDIA_MINUTES: metering.minutes_to_ms((found.duration_seconds or 0.0) / 60),
     }
 
-    def save() -> None:
+    def save() -> dict[str, str]:
         with svc.db.write() as conn:
             media.insert_media(conn, **row)
+            warnings = metering.meter(
+                conn,
+                tenant_id=principal.tenant_id,
+                key_id=principal.key_id,
+                amounts=amounts,
+                now=now,
+            )
+            idem.finish(conn, 201, body)
+        return metering.warning_header(warnings)
 
-    await svc.db.run(save)
-    return MediaPublic.model_validate(row)
+    headers = await svc.db.run(save)
+    return Response(body, status_code=201, media_type="application/json", headers=headers)
 
 
 @router.get("/{media_id}", response_model=MediaPublic, responses=_ERRORS)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.engine import Connection
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.api.idempotency import Idempotency
+from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.pagination import decode_cursor, encode_cursor, next_link
 from crosspost.api.views import load_post, post_public, target_public
 from crosspost.domain.enums import PostStatus
@@ -19,9 +19,10 @@ from crosspost.engine.services import Services
 from crosspost.errors import CrosspostError, NotFound, UnsupportedMediaType
 from crosspost.store import ledger, posts
 from crosspost.store.rows import Row
+from crosspost.usage.metering import warning_header
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
-_ERRORS = problem_responses(401, 404, 409, 415, 422)
+_ERRORS = problem_responses(401, 402, 404, 409, 415, 422)
 
 
 def require_json(request: Request) -> None:
@@ -39,7 +40,7 @@ async def create(
     body: PostCreate,
     svc: ServicesDep,
     principal: PrincipalDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=300)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a post; one target per destination. Honors `Idempotency-Key` for 24 h."""
     require_json(request)
@@ -60,13 +61,23 @@ async def create(
             idem.finish(conn, 201, out["body"])
 
         try:
-            create_post(
-                svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body, finish=finish
+            created = create_post(
+                svc,
+                tenant_id=principal.tenant_id,
+                mode=principal.mode,
+                body=body,
+                key_id=principal.key_id,
+                finish=finish,
             )
         except CrosspostError:
             idem.abort()
             raise
-        return Response(out["body"], status_code=201, media_type="application/json")
+        return Response(
+            out["body"],
+            status_code=201,
+            media_type="application/json",
+            headers=warning_header(created.usage_warnings),
+        )
 
     response = await svc.db.run(work)
     request.app.state.wake_workers()

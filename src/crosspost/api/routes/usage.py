@@ -1,0 +1,128 @@
+"""/v1/usage: the tenant's metered usage per month, and its monthly quotas."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.errors import problem_responses
+from crosspost.engine.services import Services
+from crosspost.usage import metering
+
+router = APIRouter(prefix="/v1/usage", tags=["usage"])
+_ERRORS = problem_responses(401, 403, 422)
+_METRICS_DOC = ", ".join(metering.METRICS)
+
+
+class QuotaPublic(BaseModel):
+    """A monthly quota on one metric, with what the metric used this period."""
+
+    metric: str
+    soft_limit: int | None = Field(description="At or past it, responses carry X-Usage-Warning.")
+    hard_limit: int | None = Field(description="Requests that would pass it are refused (402).")
+    used: int | float
+
+
+class QuotaList(BaseModel):
+    """The tenant's quotas and the period their `used` counts."""
+
+    period: str
+    data: list[QuotaPublic]
+
+
+class QuotaUpdate(BaseModel):
+    """A quota to set; omitting a limit removes it, omitting both removes the quota."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(description=f"One of: {_METRICS_DOC}.", examples=["posts"])
+    soft_limit: int | None = Field(default=None, ge=0, examples=[800])
+    hard_limit: int | None = Field(default=None, ge=0, examples=[1000])
+
+
+class KeyUsage(BaseModel):
+    """One API key's usage in the period."""
+
+    key_id: str
+    metrics: dict[str, int | float]
+
+
+class UsageReport(BaseModel):
+    """A month of usage: tenant totals, per key, and the quotas."""
+
+    period: str = Field(examples=["2026-11"])
+    tenant: dict[str, int | float] = Field(
+        description="Totals per metric; media_minutes in minutes (2 decimals)."
+    )
+    keys: list[KeyUsage]
+    quotas: list[QuotaPublic]
+
+
+@router.get("", response_model=UsageReport, responses=_ERRORS)
+async def get_usage(
+    svc: ServicesDep,
+    principal: PrincipalDep,
+    period: Annotated[
+        str | None, Query(description="Calendar month in UTC, YYYY-MM; default: this month.")
+    ] = None,
+) -> UsageReport:
+    """Usage of the tenant in one calendar month (UTC), in total and per API key."""
+    principal.require("usage:read")
+    month = metering.parse_period(period) if period is not None else _this_month(svc)
+
+    def read() -> dict[str, Any]:
+        with svc.db.read() as conn:
+            return metering.usage_report(conn, principal.tenant_id, month)
+
+    return UsageReport.model_validate(await svc.db.run(read))
+
+
+@router.get("/quotas", response_model=QuotaList, responses=_ERRORS)
+async def get_quotas(svc: ServicesDep, principal: PrincipalDep) -> QuotaList:
+    """The tenant's monthly quotas, each with what it used this month."""
+    principal.require("usage:read")
+    month = _this_month(svc)
+
+    def read() -> list[dict[str, Any]]:
+        with svc.db.read() as conn:
+            return metering.quota_report(conn, principal.tenant_id, month)
+
+    return QuotaList(
+        period=month, data=[QuotaPublic.model_validate(q) for q in await svc.db.run(read)]
+    )
+
+
+@router.put("/quotas", response_model=QuotaList, responses=_ERRORS)
+async def put_quota(
+    body: QuotaUpdate, request: Request, svc: ServicesDep, principal: PrincipalDep
+) -> QuotaList:
+    """Set (replace) the quota on one metric; needs the `admin` scope. Hard limits apply to
+    posts, media_minutes (whole minutes), bytes_uploaded and api_calls; the published
+    metrics take a soft limit only."""
+    principal.require("admin")
+    month = _this_month(svc)
+
+    def write() -> list[dict[str, Any]]:
+        with svc.db.write() as conn:
+            metering.set_quota(
+                conn,
+                tenant_id=principal.tenant_id,
+                metric=body.metric,
+                soft_limit=body.soft_limit,
+                hard_limit=body.hard_limit,
+            )
+            return metering.quota_report(conn, principal.tenant_id, month)
+
+    quotas = await svc.db.run(write)
+    recorder = getattr(request.app.state, "analytics", None)
+    if recorder is not None:
+        # A raised api_calls limit lets this process's refused tenant back in at once.
+        recorder.forget(principal.tenant_id)
+    return QuotaList(period=month, data=[QuotaPublic.model_validate(q) for q in quotas])
+
+
+def _this_month(svc: Services) -> str:
+    return metering.period_of(svc.clock.now())
