@@ -127,6 +127,25 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed by CORS (JSON list); none = CORS off."
     )
 
+    # Outgoing webhooks.
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Delay before each attempt in seconds (the first is the first attempt); "
+        "each delay gets ±20% jitter.",
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=5 * 86400.0, gt=0, description="An endpoint failing this long is disabled."
+    )
+    webhook_disable_after_failures: int = Field(
+        default=100, ge=1, description="... or after this many consecutive failed attempts."
+    )
+    webhook_allow_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Private networks live-mode webhooks may reach anyway (JSON list of CIDRs).",
+    )
+    webhook_payload_retention_days: int = Field(default=30, ge=1, le=365)
+
     workers: int = Field(default=4, ge=0, description="Worker threads in `serve`.")
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_poll_seconds: float = Field(default=0.5, gt=0)

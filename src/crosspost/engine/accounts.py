@@ -8,6 +8,7 @@ from typing import Any
 
 from crosspost.domain.enums import AccountRole, AccountStatus, Mode, Platform
 from crosspost.domain.models import AccountImport
+from crosspost.engine import events
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import reconnect_account
 from crosspost.errors import InvalidInput
@@ -104,6 +105,9 @@ def connect_account(
             now=now,
             data={"platform": platform.value, "mode": mode.value, "via": via},
         )
+        stored = accounts.get_account_by_id(conn, account_id)
+        assert stored is not None
+        events.emit_account(conn, stored, "account.connected", now, reconnected=False)
     return account_id, True
 
 

@@ -21,6 +21,7 @@ from crosspost.domain.enums import (
     TargetStatus,
 )
 from crosspost.domain.models import PostCreate
+from crosspost.engine import events
 from crosspost.engine.publish import THUMBNAIL_OPTION
 from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.rollup import rollup
@@ -316,9 +317,12 @@ def create_post(
                 )
                 continue
             enqueue_publish(svc.jobs, conn, row["id"], publish_at or now)
+        events.emit_post(conn, post_row, "post.created", now, targets=rows)
         if refusals:
             refresh_post_status(conn, tenant_id, post_id, now)
             post_row["status"] = rollup(r["status"] for r in rows).value
+        if post_row["status"] == PostStatus.SCHEDULED.value:
+            events.emit_post(conn, post_row, "post.scheduled", now, targets=rows)
         # Last: the tenant's counter row stays locked until commit, so hold it briefly.
         warnings = metering.meter(
             conn, tenant_id=tenant_id, key_id=key_id, amounts={metering.POSTS: 1}, now=now

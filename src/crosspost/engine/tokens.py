@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from crosspost.domain.enums import AccountStatus, ErrorKind, Mode, Platform, TargetStatus
+from crosspost.engine import events
 from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.services import Services
 from crosspost.errors import NotFound
@@ -123,6 +124,9 @@ def reconnect_account(svc: Services, account_id: str, creds: Credentials) -> lis
             now=now,
             data={"platform": account["platform"], "resumed_targets": waiting},
         )
+        stored = accounts.get_account_by_id(conn, account_id)
+        assert stored is not None
+        events.emit_account(conn, stored, "account.connected", now, reconnected=True)
     return waiting
 
 
@@ -144,6 +148,13 @@ def mark_needs_reauth(svc: Services, account: Mapping[str, Any], reason: str) ->
             event_type="account_needs_reauth",
             now=now,
             data={"platform": account["platform"], "reason": reason},
+        )
+        events.emit_account(
+            conn,
+            {**account, "status": AccountStatus.NEEDS_REAUTH.value},
+            "account.needs_reauth",
+            now,
+            reason=reason,
         )
 
 

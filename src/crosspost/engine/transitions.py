@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from crosspost.domain.enums import PostStatus, TargetStatus
+from crosspost.engine import events
 from crosspost.engine.rollup import rollup
 from crosspost.errors import Conflict
 from crosspost.store import ledger, posts
@@ -57,6 +58,8 @@ def transition(
             now=now,
             data={"platform": target["platform"], **(data or {})},
         )
+    if status in events.TARGET_EVENTS and target["status"] != values["status"]:
+        events.emit_target(conn, target, values, now)
     if status is not None and _may_change_rollup(TargetStatus(target["status"]), status):
         refresh_post_status(conn, target["tenant_id"], target["post_id"], now)
     if status is TargetStatus.PUBLISHED and target["status"] != TargetStatus.PUBLISHED.value:
@@ -113,3 +116,4 @@ def refresh_post_status(conn: Connection, tenant_id: str, post_id: str, now: dat
             now=now,
             data={"status": new_status.value},
         )
+        events.emit_post_status(conn, tenant_id, post_id, now)

@@ -352,3 +352,97 @@ oauth_states = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("used_at", UTCDateTime()),
 )
+
+
+# Outgoing webhooks. An endpoint receives the events its filter matches, signed with its
+# secret (sealed); after a rotation the previous secret also signs until it expires.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    # Exact names and wildcards (`post.*`); empty = every event.
+    sa.Column("event_types", JSONType, nullable=False),
+    sa.Column("headers", JSONType, nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("disabled_reason", sa.Text()),
+    sa.Column("throttle_per_second", sa.Integer()),
+    sa.Column("max_concurrency", sa.Integer(), nullable=False, server_default="16"),
+    sa.Column("secret", sa.Text(), nullable=False),
+    sa.Column("previous_secret", sa.Text()),
+    sa.Column("previous_expires_at", UTCDateTime()),
+    # The current failing streak: when it began and how many attempts it holds.
+    sa.Column("failing_since", UTCDateTime()),
+    sa.Column("consecutive_failures", sa.Integer(), nullable=False, server_default="0"),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_webhook_endpoints_tenant_id_mode", "tenant_id", "mode"),
+)
+
+# The outbox: one row per event, written in the transaction of the change that causes it.
+# `payload` is the exact body sent (signatures cover these bytes); `fanned_out` turns true
+# once a delivery row exists for every endpoint the event matched.
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text()),
+    sa.Column("payload_expired", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("fanned_out", sa.Boolean(), nullable=False, server_default=sa.false()),
+    _created(),
+    sa.Index("ix_webhook_events_fanned_out_created_at", "fanned_out", "created_at"),
+    sa.Index("ix_webhook_events_tenant_id_created_at", "tenant_id", "created_at"),
+)
+
+# One row per (event, endpoint): the delivery queue. `pending` rows are due at
+# `next_attempt_at`; a claimed row is `sending` until `lease_until`.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("event_id", sa.String(40), sa.ForeignKey("webhook_events.id"), nullable=False),
+    sa.Column(
+        "endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False
+    ),
+    sa.Column("status", sa.String(12), nullable=False),  # pending|sending|succeeded|failed
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("lease_until", UTCDateTime()),
+    sa.Column("last_status_code", sa.Integer()),
+    sa.Column("last_error", sa.Text()),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("completed_at", UTCDateTime()),
+    sa.UniqueConstraint("event_id", "endpoint_id"),
+    sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_endpoint_id_created_at", "endpoint_id", "created_at"),
+)
+
+# Every attempt, kept for inspection: status, latency, response headers and the first
+# 4 KiB of the body, or the error that stood in for a response.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("delivery_id", sa.String(40), nullable=False),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("endpoint_id", sa.String(40), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("trigger", sa.String(12), nullable=False),  # scheduled | manual | test
+    sa.Column("status_code", sa.Integer()),
+    sa.Column("latency_ms", sa.Float(), nullable=False),
+    sa.Column("response_headers", JSONType),
+    sa.Column("response_body", sa.Text()),
+    sa.Column("error", sa.Text()),
+    _created(),
+    sa.Index("ix_webhook_attempts_delivery_id", "delivery_id"),
+    sa.Index("ix_webhook_attempts_event_id", "event_id"),
+)

@@ -22,10 +22,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from crosspost.domain.enums import Mode
 from crosspost.errors import InvalidInput, QuotaExceeded
 from crosspost.store import ledger
 from crosspost.store import usage as store
 from crosspost.store.rows import Row
+from crosspost.webhooks import outbox
 
 POSTS = "posts"
 POSTS_PUBLISHED = "posts_published"
@@ -216,19 +218,26 @@ def _soft_check(
         and quota["warned_period"] != period
         and store.claim_warning(conn, tenant_id, metric, period)
     ):
+        data = {
+            "metric": metric,
+            "period": period,
+            "used": used,
+            "soft_limit": int(soft),
+            "hard_limit": quota["hard_limit"],
+        }
         ledger.append_event(
-            conn,
-            tenant_id=tenant_id,
-            event_type=THRESHOLD_EVENT,
-            now=now,
-            data={
-                "metric": metric,
-                "period": period,
-                "used": used,
-                "soft_limit": int(soft),
-                "hard_limit": quota["hard_limit"],
-            },
+            conn, tenant_id=tenant_id, event_type=THRESHOLD_EVENT, now=now, data=data
         )
+        # Quotas belong to the tenant, not to a mode: its test and live endpoints both hear.
+        for mode in Mode:
+            outbox.emit(
+                conn,
+                tenant_id=tenant_id,
+                mode=mode.value,
+                event_type=THRESHOLD_EVENT,
+                data=data,
+                now=now,
+            )
     return UsageWarning(metric, used, int(soft), period)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from crosspost.store.db import Database
-from crosspost.store.tables import jwt_keys, signing_secrets, social_accounts
+from crosspost.store.tables import jwt_keys, signing_secrets, social_accounts, webhook_endpoints
 from crosspost.vault.keyring import Keyring
 
 _BATCH = 200
@@ -40,6 +40,8 @@ SEALED_COLUMNS: tuple[Sealed, ...] = (
     Sealed(social_accounts, "credentials"),
     Sealed(signing_secrets, "secret"),
     Sealed(jwt_keys, "private_key", tenant_scoped=False),
+    Sealed(webhook_endpoints, "secret"),
+    Sealed(webhook_endpoints, "previous_secret"),
 )
 
 

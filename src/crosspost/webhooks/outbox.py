@@ -1,0 +1,54 @@
+"""The webhook outbox: an event is a row written in the transaction of the change that
+causes it, so none is lost and none is sent for a change that rolled back.
+
+The row holds the exact body that will be sent, `{"type", "timestamp", "data"}` (Standard
+Webhooks), and its id (`msg_…`) is the `webhook-id` every delivery and retry of it carries.
+Fan-out to the matching endpoints happens later, in the dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from crosspost.ids import new_id
+from crosspost.store.tables import webhook_events
+
+_INSERT = webhook_events.insert()
+
+
+def event_body(event_type: str, data: Mapping[str, Any], now: datetime) -> str:
+    """The JSON body of an event as receivers get it."""
+    timestamp = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return orjson.dumps({"type": event_type, "timestamp": timestamp, "data": data}).decode()
+
+
+def emit(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    mode: str,
+    event_type: str,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> str:
+    """Record one event in the caller's transaction; returns its id."""
+    event_id = new_id("msg")
+    conn.execute(
+        _INSERT,
+        {
+            "id": event_id,
+            "tenant_id": tenant_id,
+            "mode": mode,
+            "event_type": event_type,
+            "payload": event_body(event_type, data, now),
+            "payload_expired": False,
+            "fanned_out": False,
+            "created_at": now,
+        },
+    )
+    return event_id
