@@ -1,0 +1,424 @@
+"""SSRF protection for webhook deliveries, applied where the connection is made.
+
+Live-mode endpoints may only reach public addresses. A static check at endpoint creation
+(`check_url`) catches what the URL alone shows; the real guard is `GuardedBackend`, the
+network backend under `safe_async_client`: it resolves the host itself, drops every address
+`AddressPolicy` refuses and connects to an allowed one, so the address checked is the
+address connected to and a DNS answer that changes between check and connect (rebinding)
+gains nothing. TLS still runs against the hostname (SNI and certificate), and the Host
+header is the URL's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import TypeAlias
+
+import anyio
+import httpcore
+import httpx
+
+IPAddress: TypeAlias = IPv4Address | IPv6Address
+IPNetwork: TypeAlias = IPv4Network | IPv6Network
+Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
+"""Looks a host name up: ``(host, port) -> addresses`` in preference order."""
+
+ALLOW_CIDRS_SETTING = "CROSSPOST_WEBHOOK_ALLOW_CIDRS"
+_HOSTNAME_RE = re.compile(
+    r"(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+    r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Range:
+    network: IPNetwork
+    label: str
+    private: bool = False  # a network of one's own: reachable in test mode
+    embedded: Callable[[IPv6Address], IPv4Address] | None = None  # IPv6 carrying an IPv4
+
+
+def _nat64(ip: IPv6Address) -> IPv4Address:
+    return IPv4Address(int(ip) & 0xFFFF_FFFF)
+
+
+def _six_to_four(ip: IPv6Address) -> IPv4Address:
+    return IPv4Address((int(ip) >> 80) & 0xFFFF_FFFF)
+
+
+def _range(
+    cidr: str,
+    label: str,
+    *,
+    private: bool = False,
+    embedded: Callable[[IPv6Address], IPv4Address] | None = None,
+) -> _Range:
+    return _Range(ipaddress.ip_network(cidr), label, private, embedded)
+
+
+# The IANA special-purpose registries; the first match names the range, so the narrower
+# network comes first where two overlap.
+_IPV4_RANGES = (
+    _range("0.0.0.0/8", "unspecified"),
+    _range("10.0.0.0/8", "private", private=True),
+    _range("100.64.0.0/10", "shared-address (CGNAT)", private=True),
+    _range("127.0.0.0/8", "loopback", private=True),
+    _range("169.254.0.0/16", "link-local"),
+    _range("172.16.0.0/12", "private", private=True),
+    _range("192.0.0.0/24", "IETF protocol-assignment"),
+    _range("192.0.2.0/24", "documentation"),
+    _range("192.88.99.0/24", "deprecated 6to4-relay"),
+    _range("192.168.0.0/16", "private", private=True),
+    _range("198.18.0.0/15", "benchmarking"),
+    _range("198.51.100.0/24", "documentation"),
+    _range("203.0.113.0/24", "documentation"),
+    _range("224.0.0.0/4", "multicast"),
+    _range("255.255.255.255/32", "broadcast"),
+    _range("240.0.0.0/4", "reserved"),
+)
+_IPV6_RANGES = (
+    _range("::/128", "unspecified"),
+    _range("::1/128", "loopback", private=True),
+    _range("64:ff9b::/96", "NAT64", embedded=_nat64),
+    _range("64:ff9b:1::/48", "local-use NAT64", private=True),
+    _range("::/8", "reserved (IPv4-compatible)"),
+    _range("100::/64", "discard-only"),
+    _range("2001::/32", "Teredo"),
+    _range("2001:2::/48", "benchmarking"),
+    _range("2001:db8::/32", "documentation"),
+    _range("2001::/23", "IETF protocol-assignment"),
+    _range("2002::/16", "6to4", embedded=_six_to_four),
+    _range("3fff::/20", "documentation"),
+    _range("fc00::/7", "unique-local", private=True),
+    _range("fe80::/10", "link-local"),
+    _range("fec0::/10", "site-local", private=True),
+    _range("ff00::/8", "multicast"),
+)
+# Only 2000::/3 is assigned as global unicast; everything else is reserved by the IETF.
+_GLOBAL_UNICAST = IPv6Network("2000::/3")
+
+
+class BlockedAddress(ValueError):
+    """An address the policy refuses; the message names the range it falls in, e.g.
+    ``10.0.0.5 is in a private range (10.0.0.0/8)``."""
+
+    def __init__(self, address: IPAddress, network: IPNetwork, label: str, why: str) -> None:
+        super().__init__(f"{address} is {why}")
+        self.address = address
+        self.network = network
+        self.label = label
+        self.why = why
+
+
+class RefusedConnection(httpcore.ConnectError):
+    """No address of a host may be connected to; httpx raises it as `httpx.ConnectError`
+    (this exception is its ``__cause__``), with the same message."""
+
+    def __init__(self, message: str, blocked: Sequence[BlockedAddress]) -> None:
+        super().__init__(message)
+        self.blocked = tuple(blocked)
+
+
+def _in_range(rng: _Range) -> str:
+    article = "an" if rng.label.startswith(("unspecified", "IETF")) else "a"
+    return f"in {article} {rng.label} range ({rng.network})"
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses a webhook may connect to.
+
+    Everything but public unicast is refused; ``allow_private`` (test mode) lets private,
+    loopback, CGNAT and unique-local networks through; ``allow_cidrs`` (the operator's
+    allow-list) lets any network through.
+    """
+
+    allow_private: bool = False
+    allow_cidrs: Sequence[str] = ()
+    _allowed: tuple[IPNetwork, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        networks: list[IPNetwork] = []
+        for cidr in self.allow_cidrs:
+            try:
+                networks.append(ipaddress.ip_network(cidr.strip(), strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"{ALLOW_CIDRS_SETTING} holds {cidr!r}, which is not a CIDR such as "
+                    "10.20.0.0/16 or fd00:1::/64"
+                ) from None
+        object.__setattr__(self, "_allowed", tuple(networks))
+
+    @classmethod
+    def for_mode(cls, mode: str, allow_cidrs: Sequence[str] = ()) -> AddressPolicy:
+        """The policy for an endpoint of ``mode`` (``test`` may reach private networks)."""
+        if mode not in {"test", "live"}:
+            raise ValueError(f"mode must be 'test' or 'live', not {mode!r}")
+        return cls(allow_private=mode == "test", allow_cidrs=tuple(allow_cidrs))
+
+    def check(self, ip: IPAddress) -> None:
+        """Raise `BlockedAddress` unless ``ip`` may be connected to."""
+        mapped = ip.ipv4_mapped if isinstance(ip, IPv6Address) else None
+        if mapped is not None:
+            # ::ffff:a.b.c.d reaches a.b.c.d: judge the IPv4 address it stands for.
+            try:
+                self.check(mapped)
+            except BlockedAddress as exc:
+                why = f"IPv4-mapped {mapped}, which is {exc.why}"
+                raise BlockedAddress(ip, exc.network, exc.label, why) from None
+            return
+        if self._allows(ip):
+            return
+        ranges = _IPV4_RANGES if isinstance(ip, IPv4Address) else _IPV6_RANGES
+        for rng in ranges:
+            if ip not in rng.network:
+                continue
+            if rng.embedded is not None and isinstance(ip, IPv6Address):
+                inner = rng.embedded(ip)
+                try:
+                    self.check(inner)
+                except BlockedAddress as exc:
+                    why = f"{_in_range(rng)} carrying {inner}, which is {exc.why}"
+                    raise BlockedAddress(ip, exc.network, exc.label, why) from None
+                return
+            if rng.private and self.allow_private:
+                return
+            raise BlockedAddress(ip, rng.network, rng.label, _in_range(rng))
+        if isinstance(ip, IPv6Address) and ip not in _GLOBAL_UNICAST:
+            block = IPv6Network(f"{ip}/3", strict=False)
+            raise BlockedAddress(ip, block, "reserved", f"in a reserved range ({block})")
+
+    def _allows(self, ip: IPAddress) -> bool:
+        return any(ip.version == net.version and ip in net for net in self._allowed)
+
+
+def _literal_ip(host: str) -> IPAddress | None:
+    """The address a host names by itself: a literal, or a legacy numeric form such as
+    ``2130706433`` or ``0x7f.1`` that the C resolver would read as 127.0.0.1."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if not re.fullmatch(r"[0-9a-fA-Fx.]+", host) or not host[0].isdigit():
+        return None
+    try:
+        return IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def _is_legacy(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+def check_url(url: str, *, live: bool, allow_cidrs: Sequence[str] = ()) -> str | None:
+    """What is wrong with ``url`` as a webhook endpoint, or None.
+
+    Live mode needs ``https://``; no mode accepts credentials in the URL. A literal IP is
+    judged by the mode's `AddressPolicy` now; host names are judged when connecting.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"the URL is not valid: {exc}"
+    scheme = parsed.scheme
+    if scheme not in {"https", "http"}:
+        allowed = "https://" if live else "https:// or http://"
+        return f"a webhook URL must start with {allowed}, not {url[:40]!r}"
+    if live and scheme != "https":
+        return "live webhooks need an https:// URL (http:// is for test-mode endpoints only)"
+    if parsed.userinfo:
+        return (
+            "the URL may not carry a user name or password (they would be stored in plain "
+            "text); send credentials in a custom header of the endpoint instead"
+        )
+    host = parsed.host
+    if not host:
+        return "the URL has no host; give one such as https://hooks.example.com/crosspost"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"the URL's port {parsed.port} is not between 1 and 65535"
+    ip = _literal_ip(host)
+    if ip is None:
+        if not _HOSTNAME_RE.fullmatch(parsed.raw_host.decode("ascii")):
+            return f"the URL's host {host!r} is not a valid host name"
+        name = host.rstrip(".").lower()
+        if live and (name == "localhost" or name.endswith(".localhost")):
+            return f"live webhooks may not target {host}, which is this machine (loopback)"
+        return None
+    try:
+        AddressPolicy.for_mode("live" if live else "test", allow_cidrs).check(ip)
+    except BlockedAddress as exc:
+        # A legacy numeric host (2130706433) is shown with the address it stands for.
+        shown = f"{host} means {ip}, which is {exc.why}" if _is_legacy(host) else str(exc)
+        if not live:
+            return f"the URL's address is refused: {shown}"
+        return (
+            f"the URL's address is refused: {shown}; live webhooks reach public addresses "
+            f"only (an operator may allow a network with {ALLOW_CIDRS_SETTING})"
+        )
+    return None
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    """The machine's resolver (``getaddrinfo`` in a worker thread), in its preference order."""
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that connects only to addresses the policy allows.
+
+    The host is resolved here, at connect time, and the socket opened to the checked
+    address; httpcore then runs TLS over it with the original host name as SNI.
+    """
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        resolver: Resolver = system_resolver,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self.policy = policy
+        self._resolve = resolver
+        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Resolve ``host``, drop refused addresses, connect to the first allowed one."""
+        try:
+            with anyio.fail_after(timeout):
+                *others, last = await self._allowed_addresses(host, port)
+                for ip in others:
+                    try:
+                        return await self._inner.connect_tcp(
+                            str(ip),
+                            port,
+                            local_address=local_address,
+                            socket_options=socket_options,
+                        )
+                    except httpcore.ConnectError:
+                        continue  # the host's next address may answer, as browsers do
+                return await self._inner.connect_tcp(
+                    str(last), port, local_address=local_address, socket_options=socket_options
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(
+                f"connecting to {host}:{port} took longer than {timeout} s"
+            ) from None
+
+    async def _allowed_addresses(self, host: str, port: int) -> list[IPAddress]:
+        literal = _literal_ip(host)
+        if literal is not None:
+            addresses: Sequence[IPAddress] = [literal]
+        else:
+            try:
+                addresses = await self._resolve(host, port)
+            except (OSError, UnicodeError) as exc:
+                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            if not addresses:
+                raise httpcore.ConnectError(f"cannot resolve {host}: no address")
+        allowed: list[IPAddress] = []
+        blocked: list[BlockedAddress] = []
+        for ip in dict.fromkeys(addresses):
+            try:
+                self.policy.check(ip)
+            except BlockedAddress as exc:
+                blocked.append(exc)
+            else:
+                allowed.append(ip)
+        if allowed:
+            return allowed
+        if literal is not None:
+            message = f"refused: {blocked[0]}"
+        elif len(blocked) == 1:
+            message = f"refused: {host} resolves to {blocked[0].address}, which is {blocked[0].why}"
+        else:
+            message = f"refused: every address of {host} is blocked: " + "; ".join(
+                str(exc) for exc in blocked
+            )
+        if not self.policy.allow_private:
+            message += "; live webhooks reach public addresses only"
+        raise RefusedConnection(message, blocked)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Webhooks never go to a Unix socket."""
+        raise httpcore.ConnectError(f"refused: webhooks do not connect to Unix sockets ({path})")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep as the wrapped backend does."""
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport (request mapping, error mapping) over a guarded pool."""
+
+    def __init__(
+        self,
+        backend: GuardedBackend,
+        *,
+        limits: httpx.Limits,
+        ssl_context: ssl.SSLContext,
+    ) -> None:
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
+        # httpx 0.27/0.28 offer no network_backend argument; the pool they build is swapped
+        # for one that is identical but for the backend.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=backend,
+        )
+
+
+def safe_async_client(
+    policy: AddressPolicy,
+    *,
+    timeout: float,
+    max_connections: int = 200,
+    resolver: Resolver = system_resolver,
+    ssl_context: ssl.SSLContext | None = None,
+) -> httpx.AsyncClient:
+    """The delivery client: every connection guarded by ``policy``, no redirects, no proxy
+    from the environment, HTTP/1.1 keep-alive pooled per destination."""
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=5.0,
+    )
+    transport = _GuardedTransport(
+        GuardedBackend(policy, resolver=resolver),
+        limits=limits,
+        ssl_context=ssl_context if ssl_context is not None else httpx.create_ssl_context(),
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+    )
