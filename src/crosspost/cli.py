@@ -1,4 +1,4 @@
-"""The `crosspost` command: serve, worker, migrate, keys, publish, status, ledger, sandbox."""
+"""The `crosspost` command: serve, worker, migrate, keys, webhooks, publish, status, sandbox…"""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ clients_app = typer.Typer(
     help="OAuth 2.0 clients of partner backends (client credentials).", no_args_is_help=True
 )
 app.add_typer(clients_app, name="oauth-clients")
+webhooks_app = typer.Typer(help="Webhook endpoints (through the API).", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 # Piped output is read by scripts: wide enough that ids are never cut to fit 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=240)
 notes = Console(stderr=True)  # chatter that must not pollute captured output
@@ -88,6 +90,7 @@ def serve(
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.worker import build_runner  # noqa: PLC0415
     from crosspost.logs import configure_logging  # noqa: PLC0415
+    from crosspost.webhooks.dispatcher import WebhookDispatcher  # noqa: PLC0415
 
     settings = _settings(sandbox=sandbox or None, host=host, port=port, workers=workers)
     configure_logging(settings)
@@ -95,8 +98,11 @@ def serve(
     tenant_id = default_tenant(svc)
     fakes_url, fakes = _start_sandbox(svc, tenant_id) if settings.sandbox else (None, None)
     runner = build_runner(svc, concurrency=settings.workers) if settings.workers else None
-    if runner:
+    # Webhooks go out from wherever jobs run: with workers here, or from `crosspost worker`.
+    dispatcher = WebhookDispatcher(svc) if settings.workers else None
+    if runner and dispatcher:
         runner.start()
+        dispatcher.start()
     api = create_app(svc, wake_workers=runner.wake if runner else None)
     console.print(
         f"[bold]crosspost {__version__}[/] API on {settings.base_url}"
@@ -108,7 +114,8 @@ def serve(
             api, host=settings.host, port=settings.port, log_level="warning", access_log=False
         )
     finally:
-        if runner:
+        if runner and dispatcher:
+            dispatcher.stop(timeout=10)
             runner.stop(timeout=10)
         if fakes:
             fakes.stop()
@@ -184,14 +191,21 @@ def worker(
     """Run workers only (scale-out: run several, on any machine sharing the database)."""
     from crosspost.engine.worker import build_runner  # noqa: PLC0415
     from crosspost.logs import configure_logging  # noqa: PLC0415
+    from crosspost.webhooks.dispatcher import WebhookDispatcher  # noqa: PLC0415
 
     settings = Settings()
     configure_logging(settings)
     svc = _services(settings)
     runner = build_runner(svc, concurrency=concurrency)
+    dispatcher = WebhookDispatcher(svc)
     runner.start()
-    console.print(f"worker running {concurrency} jobs at once on {svc.db.dialect}; Ctrl-C stops")
+    dispatcher.start()
+    console.print(
+        f"worker running {concurrency} jobs at once and webhook deliveries on "
+        f"{svc.db.dialect}; Ctrl-C stops"
+    )
     _wait_for_signal()
+    dispatcher.stop(timeout=30)
     runner.stop(timeout=30)
     svc.close()
 
@@ -634,6 +648,93 @@ def usage(
             limits = ("-" if q[k] is None else str(q[k]) for k in ("soft_limit", "hard_limit"))
             quotas.add_row(q["metric"], str(q["used"]), *limits)
         console.print(quotas)
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: str,
+    event: Annotated[
+        list[str] | None,
+        typer.Option(help="An event type or wildcard such as post.* (repeat; default: all)."),
+    ] = None,
+    description: Annotated[str, typer.Option(help="A note for yourself.")] = "",
+    throttle: Annotated[
+        int | None, typer.Option(help="At most this many deliveries per second.")
+    ] = None,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Add an endpoint; prints its id and its signing secret (shown only this once)."""
+    body: dict[str, Any] = {"url": url, "event_types": event or [], "description": description}
+    if throttle is not None:
+        body["throttle_per_second"] = throttle
+    with _api(api_url, key) as client:
+        made = client.create_webhook(body)
+    notes.print(
+        f"added {made['id']} for {made['url']}; verify deliveries with this secret, shown only "
+        "once:",
+        style="dim",
+        highlight=False,
+    )
+    typer.echo(made["id"])
+    typer.echo(made["secret"])
+
+
+@webhooks_app.command("list")
+def webhooks_list(api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """List endpoints with their filters and health."""
+    with _api(api_url, key) as client:
+        rows = client.list_webhooks()
+    table = Table("id", "url", "events", "active", "failing since", "disabled because")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["url"],
+            ",".join(r["event_types"]) or "*",
+            "yes" if r["active"] else "no",
+            _ts(r.get("failing_since")),
+            r.get("disabled_reason") or "-",
+        )
+    console.print(table)
+
+
+def _webhook_action(endpoint_id: str, action: str, api_url: str | None, key: str | None) -> Any:
+    with _api(api_url, key) as client:
+        return client.webhook_action(endpoint_id, action)
+
+
+@webhooks_app.command("test")
+def webhooks_test(endpoint_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """Send a webhook.test event to one endpoint (see its deliveries for the outcome)."""
+    answer = _webhook_action(endpoint_id, "test", api_url, key)
+    typer.echo(f"queued test event {answer['event_id']} for {endpoint_id}")
+
+
+@webhooks_app.command("rotate")
+def webhooks_rotate(endpoint_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """Give an endpoint a new secret; the old one keeps signing for 24 h."""
+    answer = _webhook_action(endpoint_id, "rotate-secret", api_url, key)
+    notes.print(
+        f"rotated; the previous secret also signs until {answer['previous_expires_at']}. "
+        "The new secret, shown only once:",
+        style="dim",
+        highlight=False,
+    )
+    typer.echo(answer["secret"])
+
+
+@webhooks_app.command("disable")
+def webhooks_disable(endpoint_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """Stop deliveries to an endpoint (they wait until it is enabled)."""
+    _webhook_action(endpoint_id, "disable", api_url, key)
+    typer.echo(f"disabled {endpoint_id}")
+
+
+@webhooks_app.command("enable")
+def webhooks_enable(endpoint_id: str, api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """Resume deliveries to an endpoint and forget its failure streak."""
+    _webhook_action(endpoint_id, "enable", api_url, key)
+    typer.echo(f"enabled {endpoint_id}")
 
 
 def main() -> None:

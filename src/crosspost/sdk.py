@@ -191,6 +191,29 @@ class Client:
         """POST /v1/posts/{id}/cancel."""
         return dict(self._check(self.http.post(f"/v1/posts/{post_id}/cancel")))
 
+    def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/webhooks: `{url, event_types?, description?, headers?, …}`; the answer
+        holds the signing secret, shown this once."""
+        return dict(self._check(self.http.post("/v1/webhooks", json=body)))
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        """Every webhook endpoint of this key's mode (all pages)."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": 100}
+            if cursor:
+                params["cursor"] = cursor
+            page = self._check(self.http.get("/v1/webhooks", params=params))
+            found.extend(page["data"])
+            cursor = page.get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return found
+
+    def webhook_action(self, endpoint_id: str, action: str) -> dict[str, Any]:
+        """POST /v1/webhooks/{id}/{action}: `test`, `rotate-secret`, `disable` or `enable`."""
+        return dict(self._check(self.http.post(f"/v1/webhooks/{endpoint_id}/{action}")))
+
     def follow(
         self,
         post_id: str,

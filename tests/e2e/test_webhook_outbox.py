@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crosspost.store.tables import webhook_events
+from crosspost.webhooks.catalogue import validate_payload
 from tests.e2e.conftest import Stack
 
 
@@ -38,6 +39,8 @@ def test_a_publish_leaves_the_events_in_order(stack: Stack, tmp_path: Path) -> N
     assert {e["mode"] for e in events} == {"test"}
     assert all(e["body"]["type"] == e["event_type"] for e in events)
     assert all(e["body"]["timestamp"].endswith("Z") for e in events)
+    for event in events:  # what the engine emits is what the catalogue documents
+        validate_payload(event["body"])
     created, _, published_target, published = (e["body"]["data"] for e in events)
     assert created["post"]["status"] == "publishing" and created["post"]["id"] == post["id"]
     target = published_target["target"]
@@ -77,6 +80,8 @@ def test_scheduling_cancelling_and_connecting_are_events(stack: Stack, tmp_path:
         "account.connected",
         "account.connected",
     ]
+    for event in events:
+        validate_payload(event["body"])
     connected = [e["body"]["data"] for e in events[-2:]]
     assert [c["reconnected"] for c in connected] == [False, True]
     assert connected[0]["account"]["handle"] == "brand"

@@ -27,6 +27,7 @@ from crosspost.api.routes import (
     posts,
     signing,
     usage,
+    webhooks,
 )
 from crosspost.api.signature import install_signing
 from crosspost.engine.services import Services
@@ -90,8 +91,9 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         )
     errors.install(app)
     routers = (health, media, posts, accounts, oauth, keys, signing, oauth2, oauth_clients)
-    for module in (*routers, usage, analytics):
+    for module in (*routers, usage, analytics, webhooks):
         app.include_router(module.router)
+    webhooks.install_openapi_webhooks(app)
     if svc.settings.internal_api_key:
         # Not mounted at all by default: nothing to probe from outside.
         app.include_router(internal.router, include_in_schema=False)

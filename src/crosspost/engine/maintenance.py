@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from crosspost.engine.services import Services
 from crosspost.jobs import JobContext, Outcome, RunAgain
-from crosspost.store import idempotency
+from crosspost.store import idempotency, webhook_deliveries
 from crosspost.usage.analytics import purge_expired
 
 KIND = "maintenance.v1"
@@ -29,24 +29,29 @@ def ensure_scheduled(svc: Services) -> None:
 
 
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
-    """Purge idempotency keys past their 24 h, API analytics past their retention and upload
-    leftovers of crashed requests."""
+    """Purge idempotency keys past their 24 h, API analytics and webhook payloads past their
+    retention, and upload leftovers of crashed requests."""
 
     def handle(ctx: JobContext) -> Outcome:
         now = svc.clock.now()
         with svc.db.write() as conn:
             ctx.fence(conn)
             purged = idempotency.purge(conn, now=now, retention=IDEMPOTENCY_RETENTION)
+            payloads = webhook_deliveries.expire_payloads(
+                conn, now, svc.settings.webhook_payload_retention_days
+            )
         # Hourly, in small transactions: each run reads only the oldest rows, so it is cheap
         # when there is nothing to do and never holds a long lock when there is.
         expired = purge_expired(svc.db, now, svc.settings.analytics_retention_days)
         leftovers = svc.storage.purge_temp(_TEMP_UPLOAD_AGE.total_seconds())
-        if purged or expired or leftovers:
+        if purged or expired or leftovers or payloads:
             log.info(
-                "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers",
+                "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers, "
+                "%d webhook payloads past retention",
                 purged,
                 expired,
                 leftovers,
+                payloads,
             )
         return RunAgain(now + EVERY)
 

@@ -1,0 +1,462 @@
+"""The event catalogue: every webhook event type, the shape of its `data`, and an example.
+
+Receivers get `{"type", "timestamp", "data"}` (Standard Webhooks). The models here are the
+contract: the engine emits exactly these shapes, `GET /v1/webhooks/event-types` and the
+OpenAPI document publish their JSON Schemas, and endpoint filters are checked against the
+names. Models ignore unknown members, so receivers validating with them survive additions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from crosspost.domain.enums import AccountStatus, ErrorKind, PostStatus, TargetStatus
+from crosspost.errors import InvalidInput
+
+WILDCARD = "*"
+MAX_PATTERNS = 64
+_MAX_PATTERN_LEN = 64
+EXAMPLE_TIMESTAMP = "2026-03-01T12:00:05.120Z"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- post.* -------------------------------------------------------------------------------
+
+
+class WebhookPostTarget(_Data):
+    """One destination of a post, as post events summarise it."""
+
+    id: str = Field(description="The target id (`tgt_…`).")
+    platform: str = Field(description="youtube, tiktok, instagram, x, linkedin or soundcloud.")
+    account_id: str = Field(description="The social account published to (`acc_…`).")
+    status: TargetStatus
+    external_id: str | None = Field(description="The platform's id of the published item.")
+    external_url: str | None = Field(description="Where the published item can be seen.")
+    error_code: str | None = Field(description="The platform's error code when it failed.")
+
+
+class WebhookPost(_Data):
+    """A post and the state of each of its targets."""
+
+    id: str = Field(description="The post id (`post_…`).")
+    status: PostStatus
+    text: str
+    media_id: str | None
+    publish_at: datetime | None = Field(description="When it is scheduled; null: at once.")
+    created_at: datetime
+    targets: list[WebhookPostTarget]
+
+
+class PostEventData(_Data):
+    """`data` of every `post.*` event."""
+
+    post: WebhookPost
+
+
+# --- target.* -----------------------------------------------------------------------------
+
+
+class WebhookTargetError(_Data):
+    """Why a target failed or is unconfirmed: our classification and the platform's words."""
+
+    kind: ErrorKind
+    code: str | None
+    message: str | None
+
+
+class WebhookTarget(_Data):
+    """One (post, account) pair of a post."""
+
+    id: str = Field(description="The target id (`tgt_…`).")
+    post_id: str
+    platform: str
+    account_id: str
+    status: TargetStatus
+    attempts: int = Field(ge=0, description="Publishing attempts made so far.")
+    external_id: str | None
+    external_url: str | None
+    error: WebhookTargetError | None
+
+
+class TargetEventData(_Data):
+    """`data` of every `target.*` event."""
+
+    target: WebhookTarget
+
+
+# --- account.* ----------------------------------------------------------------------------
+
+
+class WebhookAccount(_Data):
+    """A connected social account (never its tokens)."""
+
+    id: str = Field(description="The account id (`acc_…`).")
+    platform: str
+    handle: str
+    external_id: str = Field(description="The platform's id of the user or channel.")
+    status: AccountStatus
+
+
+class AccountConnectedData(_Data):
+    """`data` of `account.connected`."""
+
+    account: WebhookAccount
+    reconnected: bool = Field(description="True when an existing account was reconnected.")
+
+
+class AccountNeedsReauthData(_Data):
+    """`data` of `account.needs_reauth`."""
+
+    account: WebhookAccount
+    reason: str = Field(description="What the platform said, e.g. the refresh token expired.")
+
+
+# --- usage, webhooks, endpoints -----------------------------------------------------------
+
+
+class UsageThresholdData(_Data):
+    """`data` of `usage.threshold`: a monthly soft limit was reached."""
+
+    metric: str = Field(
+        description="posts, posts_published, targets_published, media_minutes, "
+        "bytes_uploaded or api_calls."
+    )
+    period: str = Field(description="The calendar month (UTC), YYYY-MM.")
+    used: int | float
+    soft_limit: int
+    hard_limit: int | None
+
+
+class WebhookTestData(_Data):
+    """`data` of `webhook.test`: sent on request to one endpoint only."""
+
+    endpoint_id: str
+    message: str
+
+
+class EndpointDisabledData(_Data):
+    """`data` of `endpoint.disabled`: an endpoint was turned off after failing."""
+
+    endpoint_id: str
+    url: str
+    reason: str
+    failing_since: datetime | None = Field(description="When its current failing streak began.")
+    consecutive_failures: int = Field(ge=0)
+
+
+# --- the registry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One event type: its name, what it means, the model of its `data`, and an example."""
+
+    name: str
+    description: str
+    data_model: type[BaseModel]
+    example: Mapping[str, Any]
+
+    @cached_property
+    def payload_model(self) -> type[BaseModel]:
+        """The model of the whole body `{type, timestamp, data}` of this event type."""
+        # A Literal of a runtime value: typed as Any, since no static type can name it.
+        name_type: Any = Literal[self.name]
+        title = "".join(part.title() for part in self.name.replace("_", ".").split(".")) + "Event"
+        model: type[BaseModel] = create_model(
+            title,
+            __config__=ConfigDict(extra="ignore", title=title),
+            __doc__=f"The `{self.name}` event. {self.description}",
+            type=(name_type, Field(description="The event type.")),
+            timestamp=(datetime, Field(description="When the event happened (UTC).")),
+            data=(self.data_model, ...),
+        )
+        return model
+
+    def example_payload(self) -> dict[str, Any]:
+        """A whole example body, as a receiver would get it."""
+        return {"type": self.name, "timestamp": EXAMPLE_TIMESTAMP, "data": dict(self.example)}
+
+    def json_schema(self) -> dict[str, Any]:
+        """The self-contained JSON Schema (2020-12) of the whole body."""
+        return self.payload_model.model_json_schema()
+
+
+_POST_EXAMPLE_TARGETS = [
+    {
+        "id": "tgt_01JQ3Z5V2K8M4N6P8R0T2W4Y6A",
+        "platform": "youtube",
+        "account_id": "acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K",
+        "status": "published",
+        "external_id": "dQw4w9WgXcQ",
+        "external_url": "https://www.youtube.com/shorts/dQw4w9WgXcQ",
+        "error_code": None,
+    },
+    {
+        "id": "tgt_01JQ3Z5V2K8M4N6P8R0T2W4Y6B",
+        "platform": "tiktok",
+        "account_id": "acc_01JQ3Y0A1B2C3D4E5F6G7H8J9M",
+        "status": "failed",
+        "external_id": None,
+        "external_url": None,
+        "error_code": "spam_risk_too_many_posts",
+    },
+]
+
+
+def _post_example(status: str, targets: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "post": {
+            "id": "post_01JQ3Z5TZ9X7V5T3R1P0N8M6K4",
+            "status": status,
+            "text": "Behind the scenes of our spring launch #bts",
+            "media_id": "med_01JQ3Z4QH6G4E2C0A8Y6W4T2R0",
+            "publish_at": "2026-03-01T12:00:00Z" if status == "scheduled" else None,
+            "created_at": "2026-03-01T11:58:41Z",
+            "targets": targets,
+        }
+    }
+
+
+def _targets(*statuses: str) -> list[dict[str, Any]]:
+    out = []
+    for template, status in zip(_POST_EXAMPLE_TARGETS, statuses, strict=False):
+        target = dict(template, status=status)
+        if status != "published":
+            target.update(external_id=None, external_url=None)
+        if status != "failed":
+            target["error_code"] = None
+        out.append(target)
+    return out
+
+
+def _target_example(status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
+    published = status == "published"
+    return {
+        "target": {
+            "id": "tgt_01JQ3Z5V2K8M4N6P8R0T2W4Y6A",
+            "post_id": "post_01JQ3Z5TZ9X7V5T3R1P0N8M6K4",
+            "platform": "youtube",
+            "account_id": "acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K",
+            "status": status,
+            "attempts": 2 if error else 1,
+            "external_id": "dQw4w9WgXcQ" if published else None,
+            "external_url": "https://www.youtube.com/shorts/dQw4w9WgXcQ" if published else None,
+            "error": error,
+        }
+    }
+
+
+_ACCOUNT = {
+    "id": "acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K",
+    "platform": "youtube",
+    "handle": "@acmestudio",
+    "external_id": "UCx8Zq1c2v3b4n5m6L7k8J9h",
+    "status": "active",
+}
+
+_POST = PostEventData
+_TARGET = TargetEventData
+
+_TYPES: tuple[EventType, ...] = (
+    EventType(
+        "post.created",
+        "A post was accepted; its targets are queued or scheduled.",
+        _POST,
+        _post_example("publishing", _targets("queued", "queued")),
+    ),
+    EventType(
+        "post.scheduled",
+        "A post was accepted for publishing later, at `publish_at`.",
+        _POST,
+        _post_example("scheduled", _targets("scheduled", "scheduled")),
+    ),
+    EventType(
+        "post.published",
+        "Every target of a post is published.",
+        _POST,
+        _post_example("published", _targets("published", "published")),
+    ),
+    EventType(
+        "post.partially_published",
+        "A post is done: some targets were published, others failed or were cancelled.",
+        _POST,
+        _post_example("partially_published", _targets("published", "failed")),
+    ),
+    EventType(
+        "post.failed",
+        "A post is done and none of its targets was published.",
+        _POST,
+        _post_example("failed", _targets("failed", "failed")),
+    ),
+    EventType(
+        "post.cancelled",
+        "A post was cancelled before any target reached its publish step.",
+        _POST,
+        _post_example("cancelled", _targets("cancelled", "cancelled")),
+    ),
+    EventType(
+        "target.uploading",
+        "A target started uploading its media to the platform.",
+        _TARGET,
+        _target_example("uploading"),
+    ),
+    EventType(
+        "target.published",
+        "A target is live on its platform; `external_url` points at it.",
+        _TARGET,
+        _target_example("published"),
+    ),
+    EventType(
+        "target.failed",
+        "A target failed for good; `error` says why (no further attempt will be made).",
+        _TARGET,
+        _target_example(
+            "failed",
+            {
+                "kind": "permanent",
+                "code": "invalidVideoMetadata",
+                "message": "The request metadata specifies an invalid video title.",
+            },
+        ),
+    ),
+    EventType(
+        "target.unconfirmed",
+        "The platform's answer to the publish call was lost; crosspost is checking whether "
+        "the post exists before doing anything else (never a blind retry).",
+        _TARGET,
+        _target_example(
+            "unconfirmed",
+            {
+                "kind": "unconfirmed",
+                "code": "timeout",
+                "message": "no answer to the publish request within 30 s",
+            },
+        ),
+    ),
+    EventType(
+        "account.connected",
+        "A social account was connected (or reconnected) and can be published to.",
+        AccountConnectedData,
+        {"account": _ACCOUNT, "reconnected": False},
+    ),
+    EventType(
+        "account.needs_reauth",
+        "A social account's credentials stopped working; reconnect it to resume publishing.",
+        AccountNeedsReauthData,
+        {
+            "account": dict(_ACCOUNT, status="needs_reauth"),
+            "reason": "the refresh token was revoked by the user (invalid_grant)",
+        },
+    ),
+    EventType(
+        "usage.threshold",
+        "A monthly usage metric reached its soft limit (sent once per metric and month).",
+        UsageThresholdData,
+        {
+            "metric": "posts",
+            "period": "2026-03",
+            "used": 800,
+            "soft_limit": 800,
+            "hard_limit": 1000,
+        },
+    ),
+    EventType(
+        "webhook.test",
+        "A test event, sent on request (`POST /v1/webhooks/{id}/test`) to one endpoint only.",
+        WebhookTestData,
+        {
+            "endpoint_id": "whep_01JQ3X9R7P5N3M1K9H7F5D3B1Z",
+            "message": "This is a test event from crosspost.",
+        },
+    ),
+    EventType(
+        "endpoint.disabled",
+        "An endpoint was disabled after failing for too long (or answering 410 Gone); "
+        "fix it, then enable it and recover the events it missed.",
+        EndpointDisabledData,
+        {
+            "endpoint_id": "whep_01JQ3X9R7P5N3M1K9H7F5D3B1Z",
+            "url": "https://hooks.example.com/crosspost",
+            "reason": "failing for 5 days",
+            "failing_since": "2026-02-24T11:58:00Z",
+            "consecutive_failures": 37,
+        },
+    ),
+)
+
+EVENT_TYPES: dict[str, EventType] = {t.name: t for t in _TYPES}
+
+
+def matches(patterns: Sequence[str], event_type: str) -> bool:
+    """True when an endpoint with these filter patterns receives `event_type`.
+
+    An empty list receives everything; `*` does too; `post.*` receives every `post.` type.
+    """
+    if not patterns:
+        return True
+    for pattern in patterns:
+        if pattern in (WILDCARD, event_type):
+            return True
+        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def validate_patterns(patterns: Iterable[object]) -> None:
+    """Refuse (422 `invalid_event_types`) names that are unknown, malformed or match nothing."""
+    valid = sorted(EVENT_TYPES)
+    problems: list[str] = []
+    given = list(patterns)
+    if len(given) > MAX_PATTERNS:
+        problems.append(f"at most {MAX_PATTERNS} patterns are allowed, got {len(given)}")
+    for pattern in given[:MAX_PATTERNS]:
+        problem = _pattern_problem(pattern)
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise InvalidInput(
+            f"event_types: {'; '.join(problems)}. Use exact names, `*`, or a prefix "
+            f"wildcard such as `post.*`; valid types: {', '.join(valid)}",
+            code="invalid_event_types",
+            valid_event_types=valid,
+        )
+
+
+def _pattern_problem(pattern: object) -> str | None:
+    if not isinstance(pattern, str) or not pattern:
+        return f"{pattern!r} is not a non-empty string"
+    if len(pattern) > _MAX_PATTERN_LEN:
+        return f"{pattern[:20]!r}… is longer than {_MAX_PATTERN_LEN} characters"
+    if pattern == WILDCARD or pattern in EVENT_TYPES:
+        return None
+    if pattern.endswith(".*") and WILDCARD not in pattern[:-2]:
+        if any(name.startswith(pattern[:-1]) for name in EVENT_TYPES):
+            return None
+        return f"{pattern!r} matches no event type"
+    if WILDCARD in pattern:
+        return f"{pattern!r} is not a supported wildcard (only `*` or a `prefix.*`)"
+    return f"{pattern!r} is not an event type"
+
+
+def validate_payload(body: str | bytes | Mapping[str, Any]) -> BaseModel:
+    """Parse a whole event body against its type's model; ValueError when it does not fit.
+
+    For tests and receivers: checks that an emitted event has the documented shape.
+    """
+    raw: Any = body if isinstance(body, Mapping) else orjson.loads(body)
+    if not isinstance(raw, Mapping):
+        raise ValueError("an event body is a JSON object")
+    event_type = EVENT_TYPES.get(str(raw.get("type")))
+    if event_type is None:
+        raise ValueError(f"unknown event type {raw.get('type')!r}")
+    return event_type.payload_model.model_validate(raw)
