@@ -169,3 +169,53 @@ def test_cli_manages_keys_and_oauth_clients(server: dict[str, str], tmp_path: Pa
     assert usage.returncode == 0 and "api_calls" in usage.stdout, usage.stderr
     bad_period = _cli(server, "usage", "--period", "2026-13", cwd=tmp_path)
     assert bad_period.returncode == 2 and "YYYY-MM" in bad_period.stderr
+
+
+def test_cli_manages_webhooks_and_the_server_delivers(
+    server: dict[str, str], tmp_path: Path
+) -> None:
+    """webhooks add/list/test/rotate/disable/enable through the CLI; the served process's
+    dispatcher delivers the test event, signed with the printed secret."""
+    from standardwebhooks.webhooks import Webhook
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from crosspost.fakes.server import serve_in_thread
+
+    got: list[tuple[bytes, dict[str, str]]] = []
+
+    async def hook(request: Request) -> Response:
+        got.append((await request.body(), dict(request.headers)))
+        return Response(status_code=204)
+
+    receiver = serve_in_thread(Starlette(routes=[Route("/in", hook, methods=["POST"])]))
+    key = _cli(server, "keys", "create", "--name", "hooks", cwd=tmp_path).stdout.strip()
+    env = {**server, "CROSSPOST_API_KEY": key}
+    try:
+        added = _cli(env, "webhooks", "add", f"{receiver.url}/in", "--event", "webhook.test",
+                     cwd=tmp_path)  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        endpoint_id, secret = added.stdout.split()
+        assert secret.startswith("whsec_")
+        assert endpoint_id in _cli(env, "webhooks", "list", cwd=tmp_path).stdout
+        tested = _cli(env, "webhooks", "test", endpoint_id, cwd=tmp_path)
+        assert tested.returncode == 0 and "queued test event msg_" in tested.stdout
+        deadline = time.monotonic() + 20
+        while not got:
+            assert time.monotonic() < deadline, "the test event never arrived"
+            time.sleep(0.1)
+        event = Webhook(secret).verify(*got[0])
+        assert event["type"] == "webhook.test"
+        assert event["data"]["endpoint_id"] == endpoint_id
+        rotated = _cli(env, "webhooks", "rotate", endpoint_id, cwd=tmp_path)
+        assert rotated.returncode == 0 and rotated.stdout.strip().startswith("whsec_")
+        assert _cli(env, "webhooks", "disable", endpoint_id, cwd=tmp_path).returncode == 0
+        refused = _cli(env, "webhooks", "test", endpoint_id, cwd=tmp_path)
+        assert refused.returncode == 1 and "webhook_disabled" in refused.stderr
+        assert _cli(env, "webhooks", "enable", endpoint_id, cwd=tmp_path).returncode == 0
+        bad = _cli(env, "webhooks", "add", "ftp://nowhere", cwd=tmp_path)
+        assert bad.returncode == 1 and "invalid_webhook_url" in bad.stderr
+    finally:
+        receiver.stop()
