@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from crosspost.fakes.server import free_port
 
@@ -106,3 +109,23 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+@contextmanager
+def bench_database(url: str | None) -> Iterator[str]:
+    """A URL for an empty database: a temp SQLite file, or a temp PostgreSQL database."""
+    if url is None or make_url(url).get_backend_name() == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        return
+    server = make_url(url).set(drivername="postgresql+psycopg")
+    name = f"crosspost_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

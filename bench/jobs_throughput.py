@@ -12,43 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from bench._stack import bench_database
 from crosspost.jobs import Done, JobContext, JobStatus, Outcome, Runner, create_job_store
 from crosspost.store.db import Database
 from crosspost.store.tables import metadata
 
 KIND = "noop.v1"
-
-
-@contextmanager
-def bench_database(url: str | None) -> Iterator[str]:
-    """A URL for an empty database: a temp SQLite file, or a temp PostgreSQL database."""
-    if url is None or make_url(url).get_backend_name() == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        return
-    server = make_url(url).set(drivername="postgresql+psycopg")
-    name = f"crosspost_bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def enqueue_all(url: str, count: int, per_transaction: int) -> float:

@@ -20,19 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+from bench._stack import bench_database, percentile
 
 BATCH = 100  # events per emitting transaction in the burst
 TICK = 0.01  # seconds between emitting transactions when paced
@@ -83,32 +82,6 @@ def receiver(port: int) -> None:
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of `values`, nearest-rank."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
-@contextmanager
-def bench_database(url: str | None) -> Iterator[str]:
-    """A URL for an empty database: a temp SQLite file, or a temp PostgreSQL database."""
-    if url is None or make_url(url).get_backend_name() == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        return
-    server = make_url(url).set(drivername="postgresql+psycopg")
-    name = f"crosspost_bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def wait_for(url: str, deadline: float) -> None:
