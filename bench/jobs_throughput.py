@@ -96,7 +96,8 @@ def main() -> None:
         child = subprocess.run(
             [
                 sys.executable,
-                __file__,
+                "-m",
+                "bench.jobs_throughput",
                 "--worker",
                 "--database-url",
                 url,

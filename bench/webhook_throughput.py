@@ -1,7 +1,8 @@
 """Webhook delivery throughput and latency: events to a local receiver through the dispatcher.
 
-    python bench/webhook_throughput.py                       # temporary SQLite file
-    python bench/webhook_throughput.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python -m bench.webhook_throughput              # from the repository root; temporary SQLite
+    python -m bench.webhook_throughput --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python -m bench.webhook_throughput --dispatchers 2   # two dispatcher processes
 
 A PostgreSQL URL names a server: the bench creates a temporary database on it and drops it
 afterwards. Three processes, as in a deployment: this one emits events (`outbox.emit`, in
@@ -251,7 +252,9 @@ def main() -> None:
             )
         env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
         env.update(CROSSPOST_HOME=home, CROSSPOST_DATABASE_URL=url, CROSSPOST_LOG_LEVEL="WARNING")
-        procs = [subprocess.Popen([sys.executable, __file__, "--receiver", str(port)], env=env)]
+        root = Path(__file__).resolve().parents[1]  # where `bench` imports from
+        receiver_cmd = [sys.executable, "-m", "bench.webhook_throughput", "--receiver", str(port)]
+        procs = [subprocess.Popen(receiver_cmd, env=env, cwd=root)]
         try:
             wait_for(f"{base}/count", time.monotonic() + 30)
             dispatcher_cmd = [sys.executable, "-m", "crosspost.webhooks.dispatcher"]

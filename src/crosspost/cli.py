@@ -103,7 +103,7 @@ def serve(
     if runner and dispatcher:
         runner.start()
         dispatcher.start()
-    api = create_app(svc, wake_workers=runner.wake if runner else None)
+    api = create_app(svc, wake_workers=_waker(runner, dispatcher))
     console.print(
         f"[bold]crosspost {__version__}[/] API on {settings.base_url}"
         f" (docs {settings.base_url}/docs), {settings.workers} workers,"
@@ -120,6 +120,18 @@ def serve(
         if fakes:
             fakes.stop()
         svc.close()
+
+
+def _waker(runner: Any, dispatcher: Any) -> Any:
+    """What the API calls after queueing work: wake the jobs and the webhook dispatcher."""
+    if runner is None or dispatcher is None:
+        return None
+
+    def wake() -> None:
+        runner.wake()
+        dispatcher.wake()
+
+    return wake
 
 
 def _start_sandbox(svc: Any, tenant_id: str) -> tuple[str, Any]:

@@ -633,6 +633,13 @@ def test_410_disables_the_endpoint_and_its_deliveries_wait_for_reenabling(
     assert receiver.delivered("gone") == {first: 1}
     assert delivery(svc, first, gone)["status"] == "succeeded"
     assert endpoint(svc, gone)["consecutive_failures"] == 0
+    # What it missed while disabled comes with a recover.
+    with svc.db.write() as conn:
+        since = clock.now() - timedelta(hours=2)
+        assert deliveries.recover(conn, tenant, gone, since, clock.now()) == 1
+    assert driver.once() == 1
+    assert receiver.delivered("gone") == {first: 1, second: 1}
+    assert attempts(svc, second)[-1]["trigger"] == "manual"
 
 
 def test_consecutive_failures_disable_and_a_success_resets_the_count(

@@ -43,6 +43,7 @@ def _endpoint(
     mode: str = "test",
     event_types: Sequence[str] = (),
     active: bool = True,
+    created_at: datetime = NOW,
 ) -> str:
     endpoint_id = new_id("whep")
     with db.write() as conn:
@@ -59,8 +60,8 @@ def _endpoint(
                 max_concurrency=16,
                 secret="sealed",
                 consecutive_failures=0,
-                created_at=NOW,
-                updated_at=NOW,
+                created_at=created_at,
+                updated_at=created_at,
             )
         )
     return endpoint_id
@@ -475,6 +476,49 @@ def test_recover_rearms_failed_deliveries_in_the_window(db: Database) -> None:
     assert mine[events[1]]["completed_at"] == NOW  # re-armed by hand: a manual attempt
     others = {d["status"] for d in _deliveries(db) if d["endpoint_id"] == neighbour}
     assert others == {"failed", "succeeded"}
+
+
+def test_recover_also_sends_what_a_disabled_endpoint_missed(db: Database) -> None:
+    """Events emitted while the endpoint was disabled got no delivery; recover queues the
+    ones its filter matches (as manual attempts), not those from before it existed, not
+    those still waiting for fan-out, never another endpoint's test event."""
+    tenant = _tenant(db)
+    before = _emit(db, tenant, at=NOW - timedelta(hours=11))
+    _fan_out(db)  # before the endpoint existed
+    hook = _endpoint(
+        db,
+        tenant,
+        event_types=["post.*", "account.connected"],
+        created_at=NOW - timedelta(hours=10),
+    )
+    other = _endpoint(db, tenant)
+    first = _emit(db, tenant, at=NOW - timedelta(hours=5))
+    _fan_out(db)
+    with db.write() as conn:
+        conn.execute(
+            webhook_endpoints.update().where(webhook_endpoints.c.id == hook).values(active=False)
+        )
+    missed = _emit(db, tenant, "post.failed", at=NOW - timedelta(hours=4))
+    connected = _emit(db, tenant, "account.connected", at=NOW - timedelta(hours=4))
+    _emit(db, tenant, "target.failed", at=NOW - timedelta(hours=4))  # not in its filter
+    _emit(db, tenant, "webhook.test", data={"endpoint_id": other}, at=NOW - timedelta(hours=4))
+    _emit(db, tenant, "post.failed", mode="live", at=NOW - timedelta(hours=4))  # other mode
+    _fan_out(db)
+    unfanned = _emit(db, tenant, "post.failed", at=NOW - timedelta(hours=3))
+    with db.write() as conn:
+        conn.execute(
+            webhook_endpoints.update().where(webhook_endpoints.c.id == hook).values(active=True)
+        )
+        recovered = store.recover(conn, tenant, hook, NOW - timedelta(hours=12), NOW)
+        assert store.recover(conn, "ten_other", hook, NOW - timedelta(hours=12), NOW) == 0
+    assert recovered == 2
+    mine = {d["event_id"]: d for d in _deliveries(db) if d["endpoint_id"] == hook}
+    assert set(mine) == {first, missed, connected}
+    assert before not in mine and unfanned not in mine
+    for event_id in (missed, connected):
+        assert mine[event_id]["status"] == "pending" and mine[event_id]["completed_at"] == NOW
+    with db.write() as conn:  # nothing is queued twice
+        assert store.recover(conn, tenant, hook, NOW - timedelta(hours=12), NOW) == 0
 
 
 def test_list_attempts_is_scoped_to_the_tenant(db: Database) -> None:

@@ -86,9 +86,14 @@ def active_endpoints(conn: Connection, tenant_ids: Collection[str]) -> list[Row]
     return every(conn.execute(query))
 
 
-def insert_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """New pending deliveries (event_id, endpoint_id, tenant_id, now); an existing (event,
-    endpoint) pair is left alone, so a repeated fan-out adds nothing."""
+def insert_deliveries(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], *, manual: bool = False
+) -> None:
+    """New pending deliveries (event_id, endpoint_id, tenant_id, now), due at once; an
+    existing (event, endpoint) pair is left alone, so a repeated fan-out adds nothing.
+
+    `manual` marks them as asked for by hand (resend, recover): one attempt, not retried.
+    """
     if not rows:
         return
     values = [
@@ -102,6 +107,7 @@ def insert_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> No
             "next_attempt_at": row["now"],
             "created_at": row["now"],
             "updated_at": row["now"],
+            "completed_at": row["now"] if manual else None,
         }
         for row in rows
     ]
@@ -474,19 +480,8 @@ def resend(
     where = (_d.c.event_id == event_id, _d.c.endpoint_id == endpoint_id)
     current = one(conn.execute(sa.select(_d.c.status).where(*where).with_for_update()))
     if current is None:
-        # Created finished-and-re-armed (completed_at set), so it is a manual attempt.
-        insert_deliveries(
-            conn,
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "event_id": event_id,
-                    "endpoint_id": endpoint_id,
-                    "now": now,
-                }
-            ],
-        )
-        conn.execute(_d.update().where(*where).values(completed_at=now))
+        missing = {"tenant_id": tenant_id, "event_id": event_id, "endpoint_id": endpoint_id}
+        insert_deliveries(conn, [{**missing, "now": now}], manual=True)
     elif current["status"] in (SUCCEEDED, FAILED):
         conn.execute(
             _d.update()
@@ -498,6 +493,18 @@ def resend(
     return get_delivery(conn, tenant_id, event_id, endpoint_id)
 
 
+def _filter(patterns: Sequence[str]) -> sa.ColumnElement[bool]:
+    # An endpoint's event filter in SQL: empty or `*` = all, exact names, `prefix.*`.
+    if not patterns or "*" in patterns:
+        return sa.true()
+    exact = [p for p in patterns if not p.endswith(".*")]
+    prefixes = [p[:-1] for p in patterns if p.endswith(".*")]
+    return sa.or_(
+        _ev.c.event_type.in_(exact),
+        *(_ev.c.event_type.startswith(prefix, autoescape=True) for prefix in prefixes),
+    )
+
+
 def recover(
     conn: Connection,
     tenant_id: str,
@@ -507,16 +514,30 @@ def recover(
     *,
     until: datetime | None = None,
 ) -> int:
-    """Re-arm every failed delivery to an endpoint of an event created in [since, until)
-    whose body is still kept; returns how many will be sent again (as manual attempts)."""
-    events = sa.select(_ev.c.id).where(
+    """Send an endpoint, again and now, what it missed among the events created in
+    [since, until) whose body is still kept: its failed deliveries, and the events its
+    filter matches that it never got (emitted while it was disabled). Returns how many
+    deliveries will go out, each as one manual attempt; 0 for another tenant's endpoint.
+    """
+    endpoint = one(
+        conn.execute(
+            sa.select(_e.c.mode, _e.c.event_types, _e.c.created_at)
+            .where(_e.c.id == endpoint_id, _e.c.tenant_id == tenant_id)
+            .with_for_update(read=True, key_share=True)
+        )
+    )
+    if endpoint is None:
+        return 0
+    window = [
         _ev.c.tenant_id == tenant_id,
+        _ev.c.mode == endpoint["mode"],
         _ev.c.created_at >= since,
         _ev.c.payload_expired == sa.false(),
-    )
+    ]
     if until is not None:
-        events = events.where(_ev.c.created_at < until)
-    result = conn.execute(
+        window.append(_ev.c.created_at < until)
+    events = sa.select(_ev.c.id).where(*window)
+    rearmed = conn.execute(
         _d.update()
         .where(
             _d.c.tenant_id == tenant_id,
@@ -525,8 +546,26 @@ def recover(
             _d.c.event_id.in_(events.scalar_subquery()),
         )
         .values(status=PENDING, next_attempt_at=now, lease_until=None, updated_at=now)
-    )
-    return int(result.rowcount)
+    ).rowcount
+    delivered = sa.select(_d.c.event_id).where(_d.c.endpoint_id == endpoint_id)
+    missed: Iterable[str] = conn.execute(
+        sa.select(_ev.c.id).where(
+            *window,
+            # Not before the endpoint existed, not still waiting for fan-out, and never
+            # another endpoint's test event.
+            _ev.c.created_at >= endpoint["created_at"],
+            _ev.c.fanned_out == sa.true(),
+            _ev.c.event_type != "webhook.test",
+            _filter(endpoint["event_types"] or []),
+            _ev.c.id.not_in(delivered.scalar_subquery()),
+        )
+    ).scalars()
+    rows = [
+        {"tenant_id": tenant_id, "event_id": event_id, "endpoint_id": endpoint_id, "now": now}
+        for event_id in missed
+    ]
+    insert_deliveries(conn, rows, manual=True)
+    return int(rearmed) + len(rows)
 
 
 def counts_by_status(conn: Connection, endpoint_ids: Iterable[str]) -> dict[str, dict[str, int]]:
