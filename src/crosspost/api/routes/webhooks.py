@@ -194,7 +194,7 @@ class RecoverRequest(_Strict):
 
 
 class Recovered(BaseModel):
-    """How many failed deliveries were queued again."""
+    """How many deliveries were queued again: failed ones, and events the endpoint missed."""
 
     recovered: int
 
