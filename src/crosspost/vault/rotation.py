@@ -17,7 +17,7 @@ from crosspost.vault.keyring import Keyring
 
 _BATCH = 200
 # The server's own secrets (JWT signing keys) belong to no tenant; they are sealed with
-# this placeholder as the tenant part of their associated data.
+# "-" (no tenant id looks like it) as the tenant part of their associated data.
 SERVER_TENANT = "-"
 
 
