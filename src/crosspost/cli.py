@@ -51,10 +51,9 @@ def _settings(**overrides: Any) -> Settings:
 
 def _services(settings: Settings) -> Any:
     from crosspost.engine.services import Services  # noqa: PLC0415 - keep `--help` fast
-    from crosspost.store import migrate  # noqa: PLC0415
 
     svc = Services.build(settings)
-    migrate.upgrade(svc.db)
+    svc.upgrade_database()
     return svc
 
 

@@ -8,6 +8,7 @@ headers, delay); signatures are checked with the `standardwebhooks` library.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -49,6 +50,7 @@ from crosspost.store.tenants import ensure_default_tenant
 from crosspost.webhooks import WebhookVerificationError as OurVerificationError
 from crosspost.webhooks import outbox, verify
 from crosspost.webhooks.dispatcher import WebhookDispatcher
+from crosspost.webhooks.endpoints import mask_header
 from crosspost.webhooks.retry import next_delay
 from crosspost.webhooks.signing import new_secret
 from tests.conftest import REDIS_ENV
@@ -260,7 +262,10 @@ def add_endpoint(
                 url=url,
                 description="",
                 event_types=list(event_types),
-                headers=headers or {},
+                # Sealed as the API seals them, reserved names included, to show the
+                # sender drops those whatever the row holds.
+                headers={name: mask_header(value) for name, value in (headers or {}).items()},
+                sealed_headers=seal(json.dumps(headers)) if headers else None,
                 active=True,
                 throttle_per_second=throttle,
                 max_concurrency=max_concurrency,

@@ -7,6 +7,7 @@ isolation, and the event catalogue (GET /v1/webhooks/event-types and the OpenAPI
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -190,7 +191,8 @@ def test_the_secret_is_shown_once_and_sealed_at_rest(quiet: Stack) -> None:
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) >= 24
     assert made["id"].startswith("whep_") and made["mode"] == "test" and made["active"] is True
     assert made["event_types"] == ["post.*", "target.failed", "post.published"]
-    assert made["headers"] == body["headers"]
+    # Custom headers are secrets too: masked in every answer, sealed at rest.
+    assert made["headers"] == {"Authorization": "…oken", "X-Tenant": "…"}
     assert (made["throttle_per_second"], made["max_concurrency"]) == (50, 4)
     assert made["description"] == "orders service" and made["url"] == HOOK
     assert made["has_previous_secret"] is False and made["previous_expires_at"] is None
@@ -212,6 +214,8 @@ def test_the_secret_is_shown_once_and_sealed_at_rest(quiet: Stack) -> None:
     row = _row(quiet, made["id"])
     assert secret not in row["secret"] and secret[6:] not in row["secret"]
     assert _open(quiet, made["id"], row["secret"]) == secret
+    assert "receiver-token" not in str(row) and "acme" not in str(row)
+    assert json.loads(_open(quiet, made["id"], row["sealed_headers"])) == body["headers"]
     assert row["tenant_id"] == quiet.tenant_id and row["mode"] == "test"
 
 
@@ -346,8 +350,53 @@ def test_allowed_custom_headers(quiet: Stack) -> None:
     headers = {f"X-H{i}": "v" * 1024 for i in range(19)}
     headers["Authorization"] = "  Basic dXNlcjpwYXNz "
     made = _made(quiet.http, headers=headers)
-    assert made["headers"]["Authorization"] == "Basic dXNlcjpwYXNz"
-    assert len(made["headers"]) == 20
+    assert made["headers"]["Authorization"] == "…YXNz"
+    assert made["headers"]["X-H0"] == "…vvvv" and len(made["headers"]) == 20
+    sealed = json.loads(_open(quiet, made["id"], _row(quiet, made["id"])["sealed_headers"]))
+    assert sealed["Authorization"] == "Basic dXNlcjpwYXNz" and sealed["X-H3"] == "v" * 1024
+
+
+def test_changing_headers_reseals_them_and_empty_clears_them(quiet: Stack) -> None:
+    """A PATCH of `headers` replaces the whole set, sealed anew; `{}` leaves none."""
+    made = _made(quiet.http, headers={"Authorization": "Bearer first-token-value"})
+    patched = quiet.http.patch(
+        f"/v1/webhooks/{made['id']}", json={"headers": {"X-Key": "second-key-value"}}
+    )
+    assert patched.status_code == 200 and patched.json()["headers"] == {"X-Key": "…alue"}
+    row = _row(quiet, made["id"])
+    assert json.loads(_open(quiet, made["id"], row["sealed_headers"])) == {
+        "X-Key": "second-key-value"
+    }
+    unrelated = quiet.http.patch(f"/v1/webhooks/{made['id']}", json={"description": "d"})
+    assert unrelated.json()["headers"] == {"X-Key": "…alue"}
+    assert _row(quiet, made["id"])["sealed_headers"] == row["sealed_headers"]
+    cleared = quiet.http.patch(f"/v1/webhooks/{made['id']}", json={"headers": {}})
+    assert cleared.json()["headers"] == {}
+    row = _row(quiet, made["id"])
+    assert row["headers"] == {} and row["sealed_headers"] is None
+
+
+def test_headers_left_plain_by_an_older_version_are_sealed_at_upgrade(quiet: Stack) -> None:
+    """A row written before revision 0007 (plain headers, nothing sealed) is sealed by the
+    upgrade every process runs at start; other rows are left as they are."""
+    plain = _made(quiet.http)
+    bare = _made(quiet.http)
+    with quiet.svc.db.write() as conn:
+        conn.execute(
+            webhook_endpoints.update()
+            .where(webhook_endpoints.c.id == plain["id"])
+            .values(headers={"Authorization": "Bearer legacy-token"}, sealed_headers=None)
+        )
+    quiet.svc.upgrade_database()
+    row = _row(quiet, plain["id"])
+    assert row["headers"] == {"Authorization": "…oken"}
+    assert json.loads(_open(quiet, plain["id"], row["sealed_headers"])) == {
+        "Authorization": "Bearer legacy-token"
+    }
+    assert _row(quiet, bare["id"])["sealed_headers"] is None
+    assert quiet.http.get(f"/v1/webhooks/{plain['id']}").json()["headers"] == {
+        "Authorization": "…oken"
+    }
 
 
 @pytest.mark.parametrize(
@@ -447,7 +496,7 @@ def test_update_changes_only_what_is_given(quiet: Stack) -> None:
     assert changed.status_code == 200, changed.text
     after = changed.json()
     assert after["url"] == "http://127.0.0.1:9/v2" and after["event_types"] == ["target.*"]
-    assert after["headers"] == {"X-B": "2"} and after["description"] == "v2"
+    assert after["headers"] == {"X-B": "…"} and after["description"] == "v2"
     assert after["max_concurrency"] == 2 and after["throttle_per_second"] == 5
     assert after["updated_at"] > made["updated_at"] and after["created_at"] == made["created_at"]
     cleared = quiet.http.patch(

@@ -244,7 +244,7 @@ def test_claim_takes_due_rows_of_active_endpoints_oldest_first(db: Database) -> 
     detail = details[rows[0]["id"]]
     assert detail["payload"] is not None and detail["event_type"] == "post.published"
     assert detail["url"] == "http://127.0.0.1:9/hook" and detail["secret"] == "sealed"
-    assert detail["mode"] == "test" and detail["headers"] == {}
+    assert detail["mode"] == "test" and detail["sealed_headers"] is None
     assert {d["status"] for d in _deliveries(db) if d["next_attempt_at"] <= NOW} == {"sending"}
     assert _claim(db) == []  # nothing due is left
     with db.write() as conn:

@@ -47,6 +47,15 @@ class Services:
             clock=clock,
         )
 
+    def upgrade_database(self) -> None:
+        """Bring the schema to the newest revision, then seal what older ones left plain."""
+        # Imported here: the migration machinery (alembic) is needed only at startup.
+        from crosspost.store import migrate  # noqa: PLC0415
+        from crosspost.webhooks.endpoints import seal_plain_headers  # noqa: PLC0415
+
+        migrate.upgrade(self.db)
+        seal_plain_headers(self.db, self.keyring)
+
     def close(self) -> None:
         """Release connections."""
         self.http.close()

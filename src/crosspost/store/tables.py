@@ -366,7 +366,10 @@ webhook_endpoints = sa.Table(
     sa.Column("description", sa.String(500), nullable=False, server_default=""),
     # Exact names and wildcards (`post.*`); empty = every event.
     sa.Column("event_types", JSONType, nullable=False),
+    # Custom headers often carry the receiver's credentials: `headers` keeps only their
+    # masked form (what the API shows) and `sealed_headers` the real ones, sealed as JSON.
     sa.Column("headers", JSONType, nullable=False),
+    sa.Column("sealed_headers", sa.Text()),
     sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("disabled_reason", sa.Text()),
     sa.Column("throttle_per_second", sa.Integer()),
@@ -408,9 +411,7 @@ webhook_deliveries = sa.Table(
     _id(),
     _tenant(),
     sa.Column("event_id", sa.String(40), sa.ForeignKey("webhook_events.id"), nullable=False),
-    sa.Column(
-        "endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False
-    ),
+    sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),  # pending|sending|succeeded|failed
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=False),

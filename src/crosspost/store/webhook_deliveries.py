@@ -192,7 +192,7 @@ _DETAILS = (
         _ev.c.payload,
         _e.c.mode,
         _e.c.url,
-        _e.c.headers,
+        _e.c.sealed_headers,
         _e.c.secret,
         _e.c.previous_secret,
         _e.c.previous_expires_at,
@@ -209,7 +209,7 @@ _MARK_SENDING = (
 
 def claim_details(conn: Connection, ids: Collection[str]) -> dict[str, Row]:
     """What sending needs of each delivery, by id: the event's type and body, the
-    endpoint's mode, URL, custom headers and sealed secrets."""
+    endpoint's mode, URL, sealed custom headers and sealed secrets."""
     if not ids:
         return {}
     return {row["id"]: row for row in every(conn.execute(_DETAILS, {"ids": list(ids)}))}

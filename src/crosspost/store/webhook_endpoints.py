@@ -19,6 +19,7 @@ _UPDATABLE = frozenset(
         "description",
         "event_types",
         "headers",
+        "sealed_headers",
         "active",
         "disabled_reason",
         "throttle_per_second",
@@ -98,6 +99,17 @@ def delete_endpoint(conn: Connection, tenant_id: str, endpoint_id: str) -> bool:
         )
     )
     return result.rowcount == 1
+
+
+def unsealed_header_rows(conn: Connection) -> list[Row]:
+    """Endpoints whose custom headers are not sealed (none, or written before sealing)."""
+    return every(
+        conn.execute(
+            sa.select(
+                webhook_endpoints.c.id, webhook_endpoints.c.tenant_id, webhook_endpoints.c.headers
+            ).where(webhook_endpoints.c.sealed_headers.is_(None))
+        )
+    )
 
 
 def event_mode(conn: Connection, tenant_id: str, event_id: str) -> str | None:

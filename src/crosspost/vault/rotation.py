@@ -42,6 +42,7 @@ SEALED_COLUMNS: tuple[Sealed, ...] = (
     Sealed(jwt_keys, "private_key", tenant_scoped=False),
     Sealed(webhook_endpoints, "secret"),
     Sealed(webhook_endpoints, "previous_secret"),
+    Sealed(webhook_endpoints, "sealed_headers"),
 )
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import random
 import secrets as _random
@@ -621,8 +622,9 @@ class WebhookDispatcher:
                 return Released(claim, until)
         try:
             keys = self._open_secrets(claim, now)
+            custom = self._open_headers(claim)
         except Exception:
-            log.exception("cannot open the secret of webhook endpoint %s", claim.endpoint_id)
+            log.exception("cannot open the secrets of webhook endpoint %s", claim.endpoint_id)
             return Released(claim, now + INTERNAL_RETRY)
         signed = signature_headers(
             claim.event_id, int(now.timestamp()), claim.payload, keys, event_type=claim.event_type
@@ -631,7 +633,7 @@ class WebhookDispatcher:
             client,
             claim.url,
             claim.payload.encode(),
-            sender.request_headers(claim.headers, signed),
+            sender.request_headers(custom, signed),
             timeout=self._timeout,
         )
         finished = self.svc.clock.now()
@@ -658,6 +660,15 @@ class WebhookDispatcher:
             )
         return keys
 
+    def _open_headers(self, claim: Claim) -> dict[str, str]:
+        if claim.sealed_headers is None:
+            return {}
+        plain = self._secrets.open(
+            claim.sealed_headers, tenant_id=claim.tenant_id, endpoint_id=claim.endpoint_id
+        )
+        headers: dict[str, str] = json.loads(plain)
+        return headers
+
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     # uvloop (installed with uvicorn[standard]) runs this loop's socket work faster.
@@ -673,12 +684,11 @@ def main() -> None:
     # Entry point only: Services lives in the engine, a sibling layer.
     from crosspost.engine.services import Services  # noqa: PLC0415
     from crosspost.logs import configure_logging  # noqa: PLC0415
-    from crosspost.store import migrate  # noqa: PLC0415
 
     settings = Settings()
     configure_logging(settings)
     svc = Services.build(settings)
-    migrate.upgrade(svc.db)
+    svc.upgrade_database()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -7,10 +7,14 @@ of another mode finds nothing, as if it did not exist. Operator tools (the CLI) 
 
 Deleting an endpoint removes it and its delivery queue at once (nothing pending is sent
 afterwards) and keeps its attempt log, which `GET /v1/events/{id}/attempts` still shows.
+
+Custom headers are secrets (receivers put credentials in them): they rest sealed in
+`sealed_headers`, and `headers` keeps only a masked form, which is all the API ever shows.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +27,7 @@ from sqlalchemy.engine import Connection
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.ids import new_id
 from crosspost.store import webhook_endpoints as store
+from crosspost.store.db import Database
 from crosspost.store.rows import Row
 from crosspost.webhooks import outbox
 from crosspost.webhooks.catalogue import validate_patterns
@@ -41,6 +46,9 @@ MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 100
 DEFAULT_CONCURRENCY = 16
 TEST_MESSAGE = "This is a test event from crosspost."
 MANUAL_REASON = "disabled by the customer"
+MASK = "…"
+# Shorter values are masked whole: their last characters would give too much away.
+MASK_SHOWS_FROM = 12
 
 # Headers crosspost sets itself (signing, the seed's compatibility headers, framing) or that
 # would break the request if overridden. `Authorization` stays allowed: receivers use it.
@@ -84,6 +92,14 @@ class Sealer(Protocol):
 
     def encrypt(self, plaintext: str, *, tenant_id: str, table: str, row_id: str) -> str:
         """Seal `plaintext` for one row of one tenant."""
+        ...
+
+
+class Opener(Protocol):
+    """What opens a sealed secret of one row (the vault's keyring)."""
+
+    def decrypt(self, envelope: str, *, tenant_id: str, table: str, row_id: str) -> str:
+        """Open an envelope sealed for one row of one tenant."""
         ...
 
 
@@ -348,7 +364,7 @@ def create_endpoint(
         "url": spec.url,
         "description": spec.description,
         "event_types": list(spec.event_types),
-        "headers": dict(spec.headers),
+        **_sealed_headers(sealer, spec.headers, tenant_id=tenant_id, endpoint_id=endpoint_id),
         "active": True,
         "disabled_reason": None,
         "throttle_per_second": spec.throttle_per_second,
@@ -394,6 +410,7 @@ def list_endpoints(
 
 def update_endpoint(
     conn: Connection,
+    sealer: Sealer,
     *,
     tenant_id: str,
     mode: str | None,
@@ -406,6 +423,12 @@ def update_endpoint(
     values = dict(changes.values)
     if "event_types" in values:
         values["event_types"] = list(values["event_types"])
+    if "headers" in values:
+        values.update(
+            _sealed_headers(
+                sealer, values.pop("headers"), tenant_id=tenant_id, endpoint_id=endpoint_id
+            )
+        )
     active = values.pop("active", None)
     if active is True:
         values.update(_enabled())
@@ -521,3 +544,52 @@ def send_test(
         data={"endpoint_id": endpoint_id, "message": text},
         now=now,
     )
+
+
+def mask_header(value: str) -> str:
+    """How the API shows a custom header's value: its last four characters at most."""
+    return MASK + value[-4:] if len(value) >= MASK_SHOWS_FROM else MASK
+
+
+def open_headers(
+    opener: Opener, sealed: str | None, *, tenant_id: str, endpoint_id: str
+) -> dict[str, str]:
+    """An endpoint's real custom headers from their sealed form (None: there are none)."""
+    if sealed is None:
+        return {}
+    plain = opener.decrypt(sealed, tenant_id=tenant_id, table=TABLE, row_id=endpoint_id)
+    headers: dict[str, str] = json.loads(plain)
+    return headers
+
+
+def seal_plain_headers(db: Database, sealer: Sealer) -> int:
+    """Seal the custom headers of endpoints written before they were sealed; how many.
+
+    Runs after every schema upgrade (a migration cannot: it never sees the master key).
+    """
+    sealed = 0
+    with db.write() as conn:
+        for row in store.unsealed_header_rows(conn):
+            if not row["headers"]:
+                continue
+            values = _sealed_headers(
+                sealer, row["headers"], tenant_id=row["tenant_id"], endpoint_id=row["id"]
+            )
+            store.update_endpoint(conn, row["tenant_id"], row["id"], values)
+            sealed += 1
+    return sealed
+
+
+def _sealed_headers(
+    sealer: Sealer, headers: Mapping[str, str], *, tenant_id: str, endpoint_id: str
+) -> dict[str, Any]:
+    """The two columns that hold custom headers: masked for show, sealed for sending."""
+    if not headers:
+        return {"headers": {}, "sealed_headers": None}
+    plain = json.dumps(dict(headers), separators=(",", ":"))
+    return {
+        "headers": {name: mask_header(value) for name, value in headers.items()},
+        "sealed_headers": sealer.encrypt(
+            plain, tenant_id=tenant_id, table=TABLE, row_id=endpoint_id
+        ),
+    }

@@ -46,7 +46,7 @@ class Claim:
     completed_at: datetime | None
     mode: str
     url: str
-    headers: dict[str, str]
+    sealed_headers: str | None
     secret: str
     previous_secret: str | None
     previous_expires_at: datetime | None
@@ -79,7 +79,7 @@ class Claim:
             completed_at=row["completed_at"],
             mode=details["mode"],
             url=details["url"],
-            headers=dict(details["headers"] or {}),
+            sealed_headers=details["sealed_headers"],
             secret=details["secret"],
             previous_secret=details["previous_secret"],
             previous_expires_at=details["previous_expires_at"],

@@ -56,7 +56,9 @@ _TYPES_DOC = (
     "(`post.*`); empty = every event. See GET /v1/webhooks/event-types."
 )
 _HEADERS_DOC = (
-    "Extra headers sent with every delivery (at most 20), e.g. Authorization. Names used "
+    "Extra headers sent with every delivery (at most 20), e.g. Authorization. They are "
+    "stored encrypted and answers show them masked (`…` and at most the last four "
+    "characters). Names used "
     "by crosspost itself (webhook-*, svix-*, X-Webhook-ID, X-Event, User-Agent, "
     "Content-Type, Host, …) are refused."
 )
@@ -408,6 +410,7 @@ async def update_webhook(
         with svc.db.write() as conn:
             return endpoints.update_endpoint(
                 conn,
+                svc.keyring,
                 tenant_id=principal.tenant_id,
                 mode=principal.mode,
                 endpoint_id=endpoint_id,
