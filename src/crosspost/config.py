@@ -146,6 +146,17 @@ class Settings(BaseSettings):
     )
     webhook_payload_retention_days: int = Field(default=30, ge=1, le=365)
 
+    # Exports of a tenant's history (posts, ledger).
+    export_retention_days: int = Field(
+        default=7, ge=1, le=365, description="Days a finished export file stays downloadable."
+    )
+    export_batch_rows: int = Field(
+        default=500, ge=1, le=10_000, description="Rows an export reads per transaction."
+    )
+    export_max_active: int = Field(
+        default=3, ge=1, description="Exports a tenant may have queued or running at once."
+    )
+
     workers: int = Field(default=4, ge=0, description="Worker threads in `serve`.")
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_poll_seconds: float = Field(default=0.5, gt=0)

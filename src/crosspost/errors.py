@@ -83,6 +83,14 @@ class Conflict(CrosspostError):
     title = "Conflict"
 
 
+class Gone(CrosspostError):
+    """The object existed but what was asked of it is gone for good (410)."""
+
+    status = 410
+    code = "gone"
+    title = "Gone"
+
+
 class PayloadTooLarge(CrosspostError):
     """The body exceeds a configured size limit (413)."""
 

@@ -25,6 +25,7 @@ from crosspost.signing import (
 )
 
 TERMINAL_POST = {"published", "partially_published", "failed", "cancelled"}
+TERMINAL_EXPORT = {"ready", "failed", "expired"}
 
 
 class ApiError(Exception):
@@ -214,6 +215,43 @@ class Client:
         """POST /v1/webhooks/{id}/{action}: `test`, `rotate-secret`, `disable` or `enable`."""
         return dict(self._check(self.http.post(f"/v1/webhooks/{endpoint_id}/{action}")))
 
+    def create_export(
+        self,
+        *,
+        kind: str = "posts",
+        format: str = "jsonl",
+        since: str | None = None,
+        until: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /v1/exports: start an export of posts or the ledger (ISO 8601 bounds)."""
+        body: dict[str, Any] = {"kind": kind, "format": format}
+        body.update({k: v for k, v in (("since", since), ("until", until)) if v is not None})
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return dict(self._check(self.http.post("/v1/exports", json=body, headers=headers)))
+
+    def get_export(self, export_id: str) -> dict[str, Any]:
+        """GET /v1/exports/{id}: status and progress."""
+        return dict(self._check(self.http.get(f"/v1/exports/{export_id}")))
+
+    def download_export(self, export: dict[str, Any], path: Path) -> int:
+        """Save a ready export's file to `path`, checking its SHA-256; returns its size."""
+        digest = hashlib.sha256()
+        partial = path.with_name(path.name + ".part")
+        with self.http.stream("GET", export["download_url"], timeout=None) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._check(response)
+            with partial.open("wb") as fh:
+                for chunk in response.iter_bytes():
+                    digest.update(chunk)
+                    fh.write(chunk)
+        if digest.hexdigest() != export["sha256"]:
+            partial.unlink(missing_ok=True)
+            raise ValueError(f"export {export['id']} downloaded with the wrong SHA-256; retry")
+        partial.replace(path)
+        return path.stat().st_size
+
     def follow(
         self,
         post_id: str,
@@ -223,14 +261,37 @@ class Client:
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Poll a post until it reaches a final status (or `timeout` seconds pass)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            post = self.get_post(post_id)
-            if on_update:
-                on_update(post)
-            if post["status"] in TERMINAL_POST or time.monotonic() >= deadline:
-                return post
-            time.sleep(interval)
+        return _poll(lambda: self.get_post(post_id), TERMINAL_POST, timeout, interval, on_update)
+
+    def follow_export(
+        self,
+        export_id: str,
+        *,
+        timeout: float = 600.0,
+        interval: float = 0.5,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll an export until it is ready, failed or expired (or `timeout` seconds pass)."""
+        return _poll(
+            lambda: self.get_export(export_id), TERMINAL_EXPORT, timeout, interval, on_update
+        )
+
+
+def _poll(
+    read: Callable[[], dict[str, Any]],
+    final: set[str],
+    timeout: float,
+    interval: float,
+    on_update: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = read()
+        if on_update:
+            on_update(seen)
+        if seen["status"] in final or time.monotonic() >= deadline:
+            return seen
+        time.sleep(interval)
 
 
 def _file_sha256(path: Path, piece: int) -> str:

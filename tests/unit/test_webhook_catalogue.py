@@ -22,8 +22,7 @@ from crosspost.webhooks.catalogue import (
 )
 from crosspost.webhooks.outbox import event_body
 
-# The issue's list, minus `export.ready` (crosspost has no export feature), plus the notice
-# sent when an endpoint is disabled.
+# The issue's list, plus the notice sent when an endpoint is disabled.
 EXPECTED = {
     "post.created",
     "post.scheduled",
@@ -38,13 +37,14 @@ EXPECTED = {
     "account.connected",
     "account.needs_reauth",
     "usage.threshold",
+    "export.ready",
     "webhook.test",
     "endpoint.disabled",
 }
 
 
 def test_the_catalogue_lists_exactly_the_documented_types() -> None:
-    """Nothing missing, nothing extra (no export.ready: there is nothing to export)."""
+    """Nothing missing, nothing extra."""
     assert set(EVENT_TYPES) == EXPECTED
     for name, event_type in EVENT_TYPES.items():
         assert event_type.name == name
@@ -121,7 +121,7 @@ def test_what_the_outbox_writes_validates() -> None:
     event = validate_payload(body)
     assert event.model_dump(mode="json")["data"] == {"endpoint_id": "whep_1", "message": "hello"}
     with pytest.raises(ValueError, match="unknown event type"):
-        validate_payload(event_body("export.ready", {}, datetime(2026, 1, 1, tzinfo=UTC)))
+        validate_payload(event_body("export.done", {}, datetime(2026, 1, 1, tzinfo=UTC)))
     with pytest.raises(ValidationError):
         validate_payload(event_body("webhook.test", {"message": "x"}, datetime.now(UTC)))
     with pytest.raises(ValueError, match="JSON object"):
@@ -162,8 +162,8 @@ def test_valid_patterns_pass() -> None:
     ("patterns", "says"),
     [
         (["post.publish"], "'post.publish' is not an event type"),
-        (["export.ready"], "'export.ready' is not an event type"),
-        (["export.*"], "'export.*' matches no event type"),
+        (["export.done"], "'export.done' is not an event type"),
+        (["exports.*"], "'exports.*' matches no event type"),
         (["*.failed"], "not a supported wildcard"),
         (["post*"], "not a supported wildcard"),
         (["post.**"], "not a supported wildcard"),

@@ -17,6 +17,7 @@ from crosspost.api.metrics import Metrics, ObservingMiddleware
 from crosspost.api.routes import (
     accounts,
     analytics,
+    exports,
     health,
     internal,
     keys,
@@ -91,7 +92,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         )
     errors.install(app)
     routers = (health, media, posts, accounts, oauth, keys, signing, oauth2, oauth_clients)
-    for module in (*routers, usage, analytics, webhooks):
+    for module in (*routers, usage, analytics, exports, webhooks):
         app.include_router(module.router)
     webhooks.install_openapi_webhooks(app)
     if svc.settings.internal_api_key:

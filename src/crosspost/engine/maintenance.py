@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from crosspost.engine import exports
 from crosspost.engine.services import Services
 from crosspost.jobs import JobContext, Outcome, RunAgain
 from crosspost.store import idempotency, webhook_deliveries
@@ -29,8 +30,8 @@ def ensure_scheduled(svc: Services) -> None:
 
 
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
-    """Purge idempotency keys past their 24 h, API analytics and webhook payloads past their
-    retention, and upload leftovers of crashed requests."""
+    """Purge idempotency keys past their 24 h, API analytics, webhook payloads and export
+    files past their retention, and upload leftovers of crashed requests."""
 
     def handle(ctx: JobContext) -> Outcome:
         now = svc.clock.now()
@@ -44,14 +45,16 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         # when there is nothing to do and never holds a long lock when there is.
         expired = purge_expired(svc.db, now, svc.settings.analytics_retention_days)
         leftovers = svc.storage.purge_temp(_TEMP_UPLOAD_AGE.total_seconds())
-        if purged or expired or leftovers or payloads:
+        files = exports.expire(svc, now=now)
+        if purged or expired or leftovers or payloads or files:
             log.info(
                 "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers, "
-                "%d webhook payloads past retention",
+                "%d webhook payloads, %d export files past retention",
                 purged,
                 expired,
                 leftovers,
                 payloads,
+                files,
             )
         return RunAgain(now + EVERY)
 

@@ -447,3 +447,32 @@ webhook_attempts = sa.Table(
     sa.Index("ix_webhook_attempts_delivery_id", "delivery_id"),
     sa.Index("ix_webhook_attempts_event_id", "event_id"),
 )
+
+# Exports of a tenant's history (posts with their targets, or the ledger) to a file in
+# media storage, built by an `export.v1` job; `export.ready` tells the tenant it is done.
+exports = sa.Table(
+    "exports",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # posts | ledger
+    sa.Column("format", sa.String(8), nullable=False),  # jsonl | csv
+    # The half-open range [since, until) of creation times the export covers.
+    sa.Column("since", UTCDateTime()),
+    sa.Column("until", UTCDateTime(), nullable=False),
+    # queued | running | ready | failed | expired
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("rows_total", sa.Integer()),
+    sa.Column("rows_done", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("bytes", sa.BigInteger()),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("storage_key", sa.String(200)),
+    sa.Column("error", sa.Text()),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("completed_at", UTCDateTime()),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Index("ix_exports_tenant_id_id", "tenant_id", "id"),
+    sa.Index("ix_exports_status_expires_at", "status", "expires_at"),
+)

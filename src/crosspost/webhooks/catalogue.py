@@ -154,6 +154,27 @@ class EndpointDisabledData(_Data):
     consecutive_failures: int = Field(ge=0)
 
 
+class WebhookExport(_Data):
+    """An export as `export.ready` shows it."""
+
+    id: str
+    kind: str = Field(description="posts (each post with its targets) or ledger.")
+    format: str = Field(description="jsonl or csv.")
+    since: datetime | None = Field(description="Start of the range covered (inclusive).")
+    until: datetime = Field(description="End of the range covered (exclusive).")
+    rows: int = Field(ge=0, description="Lines (JSON Lines) or data rows (CSV) in the file.")
+    bytes: int = Field(ge=0)
+    sha256: str = Field(description="Hex SHA-256 of the file, to check the download.")
+    download_url: str = Field(description="Where to GET the file, with the API key.")
+    expires_at: datetime = Field(description="When the file is deleted.")
+
+
+class ExportReadyData(_Data):
+    """`data` of `export.ready`: an export's file can be downloaded."""
+
+    export: WebhookExport
+
+
 # --- the registry -------------------------------------------------------------------------
 
 
@@ -368,6 +389,25 @@ _TYPES: tuple[EventType, ...] = (
             "used": 800,
             "soft_limit": 800,
             "hard_limit": 1000,
+        },
+    ),
+    EventType(
+        "export.ready",
+        "An export (`POST /v1/exports`) finished: its file can be downloaded until it expires.",
+        ExportReadyData,
+        {
+            "export": {
+                "id": "exp_01JQ3ZB1C3D5E7F9G1H3J5K7M9",
+                "kind": "posts",
+                "format": "csv",
+                "since": "2026-02-01T00:00:00Z",
+                "until": "2026-03-01T00:00:00Z",
+                "rows": 1342,
+                "bytes": 412877,
+                "sha256": "9f2c5e0b7a1d4c3e8f6a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e",
+                "download_url": "/v1/exports/exp_01JQ3ZB1C3D5E7F9G1H3J5K7M9/download",
+                "expires_at": "2026-03-08T00:00:12Z",
+            }
         },
     ),
     EventType(

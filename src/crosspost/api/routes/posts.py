@@ -11,11 +11,11 @@ from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.pagination import decode_cursor, encode_cursor, next_link
-from crosspost.api.views import load_post, post_public, target_public
 from crosspost.domain.enums import PostStatus
 from crosspost.domain.models import LedgerEventPublic, Page, PostCreate, PostPublic, TargetPublic
 from crosspost.engine.posts import cancel_post, create_post
 from crosspost.engine.services import Services
+from crosspost.engine.views import load_post, post_public, target_public
 from crosspost.errors import CrosspostError, NotFound, UnsupportedMediaType
 from crosspost.store import ledger, posts
 from crosspost.store.rows import Row
