@@ -382,3 +382,18 @@ def test_the_cli_exports_waits_and_saves_the_file(stack: Stack, tmp_path: Path) 
     # The terminal may wrap the message: compare it with its blanks collapsed.
     assert refused.returncode == 1 and "posts, ledger" in " ".join(refused.stderr.split())
     assert not bad.exists()
+
+
+def test_exports_count_in_usage_and_obey_their_quota(make_stack: Callable[..., Stack]) -> None:
+    """Each accepted export counts one `exports`; the soft limit warns, the hard limit
+    refuses with 402 and records nothing."""
+    stack = make_stack(workers=0, export_max_active=10)
+    quota = {"metric": "exports", "soft_limit": 1, "hard_limit": 2}
+    assert stack.http.put("/v1/usage/quotas", json=quota).status_code == 200
+    stack.http.post("/v1/exports", json={})
+    warned = stack.http.post("/v1/exports", json={})
+    assert warned.status_code == 202 and "exports" in warned.headers["x-usage-warning"]
+    refused = _problem(stack.http.post("/v1/exports", json={}), 402, "quota_exceeded")
+    assert refused["quota"] == "exports" and refused["used"] == 2
+    assert len(stack.http.get("/v1/exports").json()["data"]) == 2
+    assert stack.http.get("/v1/usage").json()["tenant"]["exports"] == 2

@@ -30,6 +30,8 @@ from crosspost.jobs.store import LeaseLost
 from crosspost.store import exports as store
 from crosspost.store import ledger, posts
 from crosspost.store.rows import Row
+from crosspost.usage import metering
+from crosspost.usage.metering import UsageWarning
 from crosspost.webhooks import outbox
 
 KIND = "export.v1"
@@ -106,11 +108,13 @@ def create_export(
     conn: Connection,
     *,
     tenant_id: str,
+    key_id: str,
     mode: str,
     spec: ExportSpec,
     now: datetime,
-) -> Row:
-    """Record a queued export and enqueue its job, in the caller's transaction."""
+) -> tuple[Row, list[UsageWarning]]:
+    """Record a queued export, count it (402 past the `exports` quota) and enqueue its job,
+    in the caller's transaction; returns it and any soft-limit warnings."""
     active = store.count_active(conn, tenant_id)
     limit = svc.settings.export_max_active
     if active >= limit:
@@ -139,9 +143,12 @@ def create_export(
         "completed_at": None,
         "expires_at": None,
     }
+    warnings = metering.meter(
+        conn, tenant_id=tenant_id, key_id=key_id, amounts={metering.EXPORTS: 1}, now=now
+    )
     store.insert_export(conn, values)
     svc.jobs.enqueue(conn, KIND, {"export_id": values["id"], "tenant_id": tenant_id}, run_at=now)
-    return values
+    return values, warnings
 
 
 def get_export(conn: Connection, *, tenant_id: str, export_id: str) -> Row:

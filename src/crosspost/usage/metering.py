@@ -35,11 +35,20 @@ TARGETS_PUBLISHED = "targets_published"
 MEDIA_MINUTES = "media_minutes"
 BYTES_UPLOADED = "bytes_uploaded"
 API_CALLS = "api_calls"
-METRICS = (POSTS, POSTS_PUBLISHED, TARGETS_PUBLISHED, MEDIA_MINUTES, BYTES_UPLOADED, API_CALLS)
+EXPORTS = "exports"
+METRICS = (
+    POSTS,
+    POSTS_PUBLISHED,
+    TARGETS_PUBLISHED,
+    MEDIA_MINUTES,
+    BYTES_UPLOADED,
+    API_CALLS,
+    EXPORTS,
+)
 
 # Metrics whose hard limit can refuse a request. Publishing is never refused midway (a post
 # already accepted is a promise); limit `posts` to bound what gets published.
-HARD_LIMITED = frozenset({POSTS, MEDIA_MINUTES, BYTES_UPLOADED, API_CALLS})
+HARD_LIMITED = frozenset({POSTS, MEDIA_MINUTES, BYTES_UPLOADED, API_CALLS, EXPORTS})
 
 THRESHOLD_EVENT = "usage.threshold"
 WARNING_HEADER = "X-Usage-Warning"

@@ -129,7 +129,7 @@ class UsageThresholdData(_Data):
 
     metric: str = Field(
         description="posts, posts_published, targets_published, media_minutes, "
-        "bytes_uploaded or api_calls."
+        "bytes_uploaded, api_calls or exports."
     )
     period: str = Field(description="The calendar month (UTC), YYYY-MM.")
     used: int | float

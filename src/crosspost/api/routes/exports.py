@@ -1,7 +1,8 @@
 """/v1/exports: export the tenant's posts (with their targets) or its ledger to a JSON Lines
 or CSV file, built in the background; follow its progress, then download it.
 
-Reading the tenant's history needs `posts:read`, so does exporting it.
+Reading the tenant's history needs `posts:read`, so does exporting it. Each accepted export
+counts one `exports` in the month's usage (402 past its hard limit).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crosspost.engine import exports
 from crosspost.engine.services import Services
 from crosspost.store import exports as export_rows
 from crosspost.store.rows import Row
+from crosspost.usage.metering import UsageWarning, warning_header
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 _SCOPE = "posts:read"
@@ -110,16 +112,26 @@ async def create_export(
         kind=body.kind, format=body.format, since=body.since, until=body.until, now=now
     )
 
+    warnings: list[UsageWarning] = []
+
     def create(conn: Connection) -> tuple[bytes, bytes]:
-        row = exports.create_export(
-            svc, conn, tenant_id=principal.tenant_id, mode=principal.mode, spec=spec, now=now
+        row, warned = exports.create_export(
+            svc,
+            conn,
+            tenant_id=principal.tenant_id,
+            key_id=principal.key_id,
+            mode=principal.mode,
+            spec=spec,
+            now=now,
         )
+        warnings.extend(warned)
         answer = _public(row).model_dump_json().encode()
         return answer, answer
 
     response = await create_idempotently(
         svc, principal, request, idempotency_key, create, status=202
     )
+    response.headers.update(warning_header(warnings))
     request.app.state.wake_workers()
     return response
 

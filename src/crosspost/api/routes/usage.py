@@ -100,7 +100,7 @@ async def put_quota(
     body: QuotaUpdate, request: Request, svc: ServicesDep, principal: PrincipalDep
 ) -> QuotaList:
     """Set (replace) the quota on one metric; needs the `admin` scope. Hard limits apply to
-    posts, media_minutes (whole minutes), bytes_uploaded and api_calls; the published
+    posts, media_minutes (whole minutes), bytes_uploaded, api_calls and exports; the published
     metrics take a soft limit only."""
     principal.require("admin")
     month = _this_month(svc)
