@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
-from crosspost.store.rows import Row, created_between, every
+from crosspost.store.rows import Row, every
 from crosspost.store.tables import ledger_events
 
 _INSERT = ledger_events.insert()
@@ -63,30 +63,3 @@ def list_account_events(conn: Connection, tenant_id: str, account_id: str) -> li
         .order_by(ledger_events.c.id)
     )
     return every(rows)
-
-
-def count_between(conn: Connection, tenant_id: str, since: datetime | None, until: datetime) -> int:
-    """How many ledger events the tenant has in [since, until)."""
-    query = (
-        sa.select(sa.func.count())
-        .select_from(ledger_events)
-        .where(ledger_events.c.tenant_id == tenant_id)
-    )
-    return int(conn.execute(created_between(query, ledger_events, since, until)).scalar_one())
-
-
-def events_between(
-    conn: Connection,
-    tenant_id: str,
-    since: datetime | None,
-    until: datetime,
-    *,
-    after_id: str | None,
-    limit: int,
-) -> list[Row]:
-    """A batch of the tenant's ledger events in [since, until), in order, after `after_id`."""
-    query = sa.select(ledger_events).where(ledger_events.c.tenant_id == tenant_id)
-    if after_id is not None:
-        query = query.where(ledger_events.c.id > after_id)
-    query = created_between(query, ledger_events, since, until)
-    return every(conn.execute(query.order_by(ledger_events.c.id).limit(limit)))

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crosspost.store.rows import Row, created_between, every, one
+from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import posts, targets
 
 # Constant statements with bound parameters: building `.values(...)` (or even a bare
@@ -48,32 +48,6 @@ def list_posts(
     if before_id is not None:
         query = query.where(posts.c.id < before_id)
     return every(conn.execute(query.order_by(posts.c.id.desc()).limit(limit)))
-
-
-def count_posts_between(
-    conn: Connection, tenant_id: str, since: datetime | None, until: datetime
-) -> int:
-    """How many posts the tenant created in [since, until)."""
-    query = sa.select(sa.func.count()).select_from(posts).where(posts.c.tenant_id == tenant_id)
-    return int(conn.execute(created_between(query, posts, since, until)).scalar_one())
-
-
-def posts_between(
-    conn: Connection,
-    tenant_id: str,
-    since: datetime | None,
-    until: datetime,
-    *,
-    after_id: str | None,
-    limit: int,
-) -> list[Row]:
-    """A batch of the posts the tenant created in [since, until), oldest first, after
-    `after_id`."""
-    query = sa.select(posts).where(posts.c.tenant_id == tenant_id)
-    if after_id is not None:
-        query = query.where(posts.c.id > after_id)
-    query = created_between(query, posts, since, until)
-    return every(conn.execute(query.order_by(posts.c.id).limit(limit)))
 
 
 def targets_of(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[Row]]:

@@ -13,6 +13,7 @@ next attempt is logged as `manual` and, as in Svix, is not retried when it fails
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,10 +112,30 @@ def insert_deliveries(
         }
         for row in rows
     ]
+    if conn.dialect.name == "postgresql":
+        # One statement over arrays, as `settle` does.
+        columns = ("id", "tenant_id", "event_id", "endpoint_id", "next_attempt_at", "completed_at")
+        conn.execute(_PG_INSERT_DELIVERIES, {c: [v[c] for v in values] for c in columns})
+        return
     statement = _insert(conn, _d).on_conflict_do_nothing(
         index_elements=[_d.c.event_id, _d.c.endpoint_id]
     )
     conn.execute(statement, values)
+
+
+_PG_INSERT_DELIVERIES = sa.text(
+    """
+    INSERT INTO webhook_deliveries (id, tenant_id, event_id, endpoint_id, status, attempts,
+        next_attempt_at, created_at, updated_at, completed_at)
+    SELECT id, tenant_id, event_id, endpoint_id, 'pending', 0, due, due, due, completed
+    FROM unnest(
+        CAST(:id AS text[]), CAST(:tenant_id AS text[]), CAST(:event_id AS text[]),
+        CAST(:endpoint_id AS text[]), CAST(:next_attempt_at AS timestamptz[]),
+        CAST(:completed_at AS timestamptz[])
+    ) AS v(id, tenant_id, event_id, endpoint_id, due, completed)
+    ON CONFLICT (event_id, endpoint_id) DO NOTHING
+    """
+)
 
 
 def mark_fanned_out(conn: Connection, event_ids: Collection[str]) -> None:
@@ -271,6 +292,41 @@ _SETTLE = (
 )
 
 
+# On PostgreSQL a batch is one statement over arrays (`unnest`), not a statement per row:
+# the server plans and runs it once, and the client sends one message (per-row statements
+# cost the server more than everything else a delivery asks of it).
+_PG_SETTLE = sa.text(
+    """
+    UPDATE webhook_deliveries AS d
+    SET status = v.status, attempts = v.attempts, next_attempt_at = v.next,
+        last_status_code = v.code, last_error = v.error, completed_at = v.completed,
+        updated_at = v.now, lease_until = NULL
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:leases AS timestamptz[]), CAST(:statuses AS text[]),
+        CAST(:attempts AS integer[]), CAST(:nexts AS timestamptz[]),
+        CAST(:codes AS integer[]), CAST(:errors AS text[]),
+        CAST(:completed AS timestamptz[]), CAST(:nows AS timestamptz[])
+    ) AS v(id, lease, status, attempts, next, code, error, completed, now)
+    WHERE d.id = v.id AND d.status = 'sending' AND d.lease_until = v.lease
+    """
+)
+_PG_ATTEMPTS = sa.text(
+    """
+    INSERT INTO webhook_attempts (tenant_id, delivery_id, event_id, endpoint_id, attempt,
+        trigger, status_code, latency_ms, response_headers, response_body, error, created_at)
+    SELECT tenant_id, delivery_id, event_id, endpoint_id, attempt, trigger, status_code,
+        latency_ms, CAST(headers AS jsonb), body, error, created_at
+    FROM unnest(
+        CAST(:tenants AS text[]), CAST(:deliveries AS text[]), CAST(:events AS text[]),
+        CAST(:endpoints AS text[]), CAST(:attempts AS integer[]), CAST(:triggers AS text[]),
+        CAST(:codes AS integer[]), CAST(:latencies AS float8[]), CAST(:headers AS text[]),
+        CAST(:bodies AS text[]), CAST(:errors AS text[]), CAST(:created AS timestamptz[])
+    ) AS v(tenant_id, delivery_id, event_id, endpoint_id, attempt, trigger, status_code,
+        latency_ms, headers, body, error, created_at)
+    """
+)
+
+
 def settle(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write the end of each claim (one statement, many rows), fenced on its lease.
 
@@ -278,6 +334,20 @@ def settle(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     last_status_code, last_error, completed_at, now.
     """
     if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = {
+            "ids": "id",
+            "leases": "lease",
+            "statuses": "status",
+            "attempts": "attempts",
+            "nexts": "next_attempt_at",
+            "codes": "last_status_code",
+            "errors": "last_error",
+            "completed": "completed_at",
+            "nows": "now",
+        }
+        conn.execute(_PG_SETTLE, {name: [r[key] for r in rows] for name, key in columns.items()})
         return
     conn.execute(
         _SETTLE,
@@ -301,8 +371,30 @@ def settle(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
 def insert_attempts(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append attempts to the log (tenant_id, delivery_id, event_id, endpoint_id, attempt,
     trigger, status_code, latency_ms, response_headers, response_body, error, created_at)."""
-    if rows:
-        conn.execute(_a.insert(), [dict(row) for row in rows])
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = {
+            "tenants": "tenant_id",
+            "deliveries": "delivery_id",
+            "events": "event_id",
+            "endpoints": "endpoint_id",
+            "attempts": "attempt",
+            "triggers": "trigger",
+            "codes": "status_code",
+            "latencies": "latency_ms",
+            "bodies": "response_body",
+            "errors": "error",
+            "created": "created_at",
+        }
+        params: dict[str, list[Any]] = {
+            name: [r[key] for r in rows] for name, key in columns.items()
+        }
+        # As the JSON column stores None: JSON null, not SQL NULL.
+        params["headers"] = [json.dumps(r["response_headers"]) for r in rows]
+        conn.execute(_PG_ATTEMPTS, params)
+        return
+    conn.execute(_a.insert(), [dict(row) for row in rows])
 
 
 def endpoint_streaks(conn: Connection, ids: Collection[str], *, lock: bool = False) -> list[Row]:

@@ -18,13 +18,14 @@ too short by the time a lane is free is put back instead of sent, so no claim is
 after it could have lapsed. A backlogged endpoint is left out of the claim query, so it
 cannot starve the others.
 
-Lanes: an endpoint has up to `max_concurrency` of them, each an HTTP client
-(`safe_async_client`) holding one keep-alive connection, so the lanes are the endpoint's
-concurrency limit in this process (N processes allow N times as many) and connections are
-reused per destination. One pool of many connections would do the same, but httpcore's pool
-re-examines every connection for every request it queues or finishes: at 16 connections it
-spent more CPU than everything else a delivery costs (measured: 605 req/s for one 16-
-connection pool against 1,325 for 16 one-connection clients, on one core).
+Lanes: an endpoint has up to `max_concurrency` of them, each a guarded connection pool
+(`guarded_pool`: httpcore's, driven without httpx) holding one keep-alive connection, so
+the lanes are the endpoint's concurrency limit in this process (N processes allow N times
+as many) and connections are reused per destination. One pool of many connections would do
+the same, but httpcore's pool re-examines every connection for every request it queues or
+finishes: at 16 connections it spent more CPU than everything else a delivery costs
+(measured: 605 req/s for one 16-connection pool against 1,325 for 16 one-connection
+clients, on one core).
 
 SQL runs on the loop's thread for SQLite, as `Database.run` does (on another thread it waits
 for the GIL behind this busy loop), and on one worker thread for PostgreSQL, whose round
@@ -50,6 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+import httpcore
 import httpx
 from sqlalchemy.engine import Connection
 
@@ -73,7 +75,7 @@ from crosspost.webhooks.settle import (
     settle_batch,
 )
 from crosspost.webhooks.signing import signature_headers
-from crosspost.webhooks.ssrf import AddressPolicy, safe_async_client
+from crosspost.webhooks.ssrf import AddressPolicy, guarded_pool
 
 SECRET_TABLE = "webhook_endpoints"  # noqa: S105 - a table name
 LEASE_TIMEOUTS = 4  # a lease lasts this many request timeouts, plus `_margin`
@@ -81,7 +83,7 @@ CLAIM_BATCH = 256  # rows read per claim
 MAX_DEPTH = 128  # claims of one endpoint waiting in this process, at most
 FAN_OUT_BATCH = 500
 SETTLE_BATCH = 500
-SETTLE_LINGER = 0.01  # a settle waits this long for company: fewer, larger transactions
+SETTLE_LINGER = 0.05  # a settle waits this long for company: fewer, larger transactions
 MAX_IN_FLIGHT = 1024  # claimed and not yet settled, per process
 POLL_SECONDS = 0.05
 STALE_CHECK_SECONDS = 1.0
@@ -145,18 +147,18 @@ class _SecretCache:
 
 
 class _Lanes:
-    """An endpoint's HTTP clients of one connection each; at most `limit` in use at once."""
+    """An endpoint's pools of one connection each; at most `limit` in use at once."""
 
-    def __init__(self, limit: int, make: Callable[[], httpx.AsyncClient]) -> None:
+    def __init__(self, limit: int, make: Callable[[], httpcore.AsyncConnectionPool]) -> None:
         self.limit = limit
         self.active = 0
         self.used_at = time.monotonic()
         self._make = make
-        self._idle: list[httpx.AsyncClient] = []
+        self._idle: list[httpcore.AsyncConnectionPool] = []
         self._semaphore = asyncio.Semaphore(limit)
 
     @contextlib.asynccontextmanager
-    async def lane(self) -> AsyncIterator[httpx.AsyncClient]:
+    async def lane(self) -> AsyncIterator[httpcore.AsyncConnectionPool]:
         async with self._semaphore:
             # The most recently used client first: its connection is the likeliest alive.
             client = self._idle.pop() if self._idle else self._make()
@@ -214,13 +216,8 @@ class _LoopState:
             self._lanes[endpoint_id] = lanes
         return lanes
 
-    def _client(self, mode: str) -> httpx.AsyncClient:
-        return safe_async_client(
-            self._policy_for_mode(mode),
-            timeout=self._settings.webhook_timeout_seconds,
-            max_connections=1,
-            ssl_context=self._ssl,
-        )
+    def _client(self, mode: str) -> httpcore.AsyncConnectionPool:
+        return guarded_pool(self._policy_for_mode(mode), max_connections=1, ssl_context=self._ssl)
 
     async def sweep(self) -> None:
         """Close the clients of endpoints unused for a while."""
@@ -600,7 +597,9 @@ class WebhookDispatcher:
         if len(self._latency) > MAX_DEPTH * 16:  # endpoints come and go: forget the idle
             self._latency = {e: s for e, s in self._latency.items() if e in self._unsent}
 
-    async def _attempt(self, state: _LoopState, client: httpx.AsyncClient, claim: Claim) -> Outcome:
+    async def _attempt(
+        self, state: _LoopState, client: httpcore.AsyncConnectionPool, claim: Claim
+    ) -> Outcome:
         now = self.svc.clock.now()
         if self._draining or (claim.lease - now).total_seconds() < self._margin:
             return Released(claim, now)  # too late to send under this lease: claim it anew
