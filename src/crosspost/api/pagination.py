@@ -1,13 +1,21 @@
-"""Opaque cursors and the Link header."""
+"""Opaque cursors, the Link header, and pages cut from a `limit + 1` read."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from starlette.datastructures import URL
+from starlette.requests import Request
+from starlette.responses import Response
 
+from crosspost.domain.models import Page
 from crosspost.errors import InvalidInput
+from crosspost.store.rows import Row
+
+T = TypeVar("T")
 
 
 def encode_cursor(last_id: str) -> str:
@@ -33,3 +41,19 @@ def decode_cursor(cursor: str) -> str:
 def next_link(url: URL, cursor: str) -> str:
     """The `Link` header value for the next page."""
     return f'<{url.include_query_params(cursor=cursor)}>; rel="next"'
+
+
+def paginate(
+    rows: Sequence[Row],
+    limit: int,
+    request: Request,
+    response: Response,
+    show: Callable[[Row], T],
+) -> Page[T]:
+    """The page of `rows` (read with `limit + 1`, newest first, so one extra row says more
+    follow), each shown by `show`, with `next_cursor` and the `Link` header set."""
+    page, has_more = rows[:limit], len(rows) > limit
+    next_cursor = encode_cursor(str(page[-1]["id"])) if has_more else None
+    if next_cursor:
+        response.headers["Link"] = next_link(request.url, next_cursor)
+    return Page[T](data=[show(r) for r in page], has_more=has_more, next_cursor=next_cursor)

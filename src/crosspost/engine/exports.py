@@ -28,7 +28,7 @@ from crosspost.jobs import JobContext, Outcome
 from crosspost.jobs.context import describe_error
 from crosspost.jobs.store import LeaseLost
 from crosspost.store import exports as store
-from crosspost.store import ledger, posts
+from crosspost.store import history, posts
 from crosspost.store.rows import Row
 from crosspost.usage import metering
 from crosspost.usage.metering import UsageWarning
@@ -217,10 +217,9 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
 
 def _build(svc: Services, ctx: JobContext, row: Row) -> None:
     tenant, since, until = row["tenant_id"], row["since"], row["until"]
-    counter = posts.count_posts_between if row["kind"] == "posts" else ledger.count_between
     with svc.db.write() as conn:
         ctx.fence(conn)
-        total = counter(conn, tenant, since, until)
+        total = history.count(conn, row["kind"], tenant, since, until)
         store.update_export(
             conn, row["id"], {"status": "running", "rows_total": total, "rows_done": 0}
         )
@@ -301,14 +300,12 @@ def _batches(svc: Services, row: Row) -> Iterable[list[Row]]:
     limit = svc.settings.export_batch_rows
     while True:
         with svc.db.read() as conn:
+            batch = history.batch(
+                conn, row["kind"], tenant, since, until, after_id=after, limit=limit
+            )
             if row["kind"] == "posts":
-                batch = posts.posts_between(conn, tenant, since, until, after_id=after, limit=limit)
                 grouped = posts.targets_of(conn, [r["id"] for r in batch])
                 batch = [{**r, "targets": grouped[r["id"]]} for r in batch]
-            else:
-                batch = ledger.events_between(
-                    conn, tenant, since, until, after_id=after, limit=limit
-                )
         if not batch:
             return
         yield batch

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
-from crosspost.api.pagination import decode_cursor, encode_cursor, next_link
+from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.enums import Mode
 from crosspost.domain.models import Page
 from crosspost.engine import exports
@@ -155,14 +155,7 @@ async def list_exports(
                 conn, principal.tenant_id, before_id=before, limit=limit + 1
             )
 
-    rows = await svc.db.run(read)
-    page, has_more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1]["id"]) if has_more else None
-    if next_cursor:
-        response.headers["Link"] = next_link(request.url, next_cursor)
-    return Page[ExportPublic](
-        data=[_public(r) for r in page], has_more=has_more, next_cursor=next_cursor
-    )
+    return paginate(await svc.db.run(read), limit, request, response, _public)
 
 
 @router.get("/{export_id}", response_model=ExportPublic, responses=_ERRORS)

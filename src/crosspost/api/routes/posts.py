@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
-from crosspost.api.pagination import decode_cursor, encode_cursor, next_link
+from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.enums import PostStatus
 from crosspost.domain.models import LedgerEventPublic, Page, PostCreate, PostPublic, TargetPublic
 from crosspost.engine.posts import cancel_post, create_post
@@ -110,12 +110,7 @@ async def list_posts(
             return rows, posts.targets_of(conn, [r["id"] for r in rows[:limit]])
 
     rows, grouped = await svc.db.run(read)
-    page, has_more = rows[:limit], len(rows) > limit
-    data = [post_public(r, grouped[r["id"]]) for r in page]
-    next_cursor = encode_cursor(page[-1]["id"]) if has_more else None
-    if next_cursor:
-        response.headers["Link"] = next_link(request.url, next_cursor)
-    return Page[PostPublic](data=data, has_more=has_more, next_cursor=next_cursor)
+    return paginate(rows, limit, request, response, lambda r: post_public(r, grouped[r["id"]]))
 
 
 @router.get("/{post_id}", response_model=PostPublic, responses=_ERRORS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -23,7 +24,7 @@ from crosspost.api.auth import Principal
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
-from crosspost.api.pagination import decode_cursor, encode_cursor, next_link
+from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.enums import Mode
 from crosspost.domain.models import Page
 from crosspost.engine.services import Services
@@ -277,6 +278,30 @@ def _created(row: Row, secret: str | None, now: datetime) -> bytes:
     )
 
 
+async def _change(
+    svc: Services,
+    principal: Principal,
+    endpoint_id: str,
+    change: Callable[..., Row],
+    **options: Any,
+) -> WebhookEndpointPublic:
+    """Apply one change to an endpoint in a write transaction; answer it as it now is."""
+    principal.require(_SCOPE)
+
+    def write() -> Row:
+        with svc.db.write() as conn:
+            return change(
+                conn,
+                tenant_id=principal.tenant_id,
+                mode=principal.mode,
+                endpoint_id=endpoint_id,
+                now=svc.clock.now(),
+                **options,
+            )
+
+    return _public(await svc.db.run(write), svc.clock.now())
+
+
 def _allow(svc: Services) -> list[str]:
     return list(svc.settings.webhook_allow_cidrs)
 
@@ -368,14 +393,8 @@ async def list_webhooks(
             )
 
     rows = await svc.db.run(read)
-    page, has_more = rows[:limit], len(rows) > limit
     now = svc.clock.now()
-    next_cursor = encode_cursor(page[-1]["id"]) if has_more else None
-    if next_cursor:
-        response.headers["Link"] = next_link(request.url, next_cursor)
-    return Page[WebhookEndpointPublic](
-        data=[_public(r, now) for r in page], has_more=has_more, next_cursor=next_cursor
-    )
+    return paginate(rows, limit, request, response, lambda r: _public(r, now))
 
 
 @router.get(f"{_PREFIX}/{{endpoint_id}}", response_model=WebhookEndpointPublic, responses=_ERRORS)
@@ -405,20 +424,8 @@ async def update_webhook(
         changes=body.model_dump(exclude_unset=True),
         allow_cidrs=_allow(svc),
     )
-
-    def write() -> Row:
-        with svc.db.write() as conn:
-            return endpoints.update_endpoint(
-                conn,
-                svc.keyring,
-                tenant_id=principal.tenant_id,
-                mode=principal.mode,
-                endpoint_id=endpoint_id,
-                changes=changes,
-                now=svc.clock.now(),
-            )
-
-    return _public(await svc.db.run(write), svc.clock.now())
+    change = functools.partial(endpoints.update_endpoint, sealer=svc.keyring)
+    return await _change(svc, principal, endpoint_id, change, changes=changes)
 
 
 @router.delete(f"{_PREFIX}/{{endpoint_id}}", status_code=204, responses=_ERRORS)
@@ -487,20 +494,8 @@ async def disable_webhook(
 ) -> WebhookEndpointPublic:
     """Stop deliveries to the endpoint until it is enabled (events meanwhile are not sent
     to it; recover them after enabling)."""
-    principal.require(_SCOPE)
-
-    def write() -> Row:
-        with svc.db.write() as conn:
-            return endpoints.disable_endpoint(
-                conn,
-                tenant_id=principal.tenant_id,
-                mode=principal.mode,
-                endpoint_id=endpoint_id,
-                now=svc.clock.now(),
-                reason=body.reason if body else None,
-            )
-
-    return _public(await svc.db.run(write), svc.clock.now())
+    reason = body.reason if body else None
+    return await _change(svc, principal, endpoint_id, endpoints.disable_endpoint, reason=reason)
 
 
 @router.post(
@@ -512,19 +507,7 @@ async def enable_webhook(
     endpoint_id: str, svc: ServicesDep, principal: PrincipalDep
 ) -> WebhookEndpointPublic:
     """Resume deliveries to the endpoint and clear its failure record."""
-    principal.require(_SCOPE)
-
-    def write() -> Row:
-        with svc.db.write() as conn:
-            return endpoints.enable_endpoint(
-                conn,
-                tenant_id=principal.tenant_id,
-                mode=principal.mode,
-                endpoint_id=endpoint_id,
-                now=svc.clock.now(),
-            )
-
-    return _public(await svc.db.run(write), svc.clock.now())
+    return await _change(svc, principal, endpoint_id, endpoints.enable_endpoint)
 
 
 @router.post(
@@ -596,15 +579,7 @@ async def list_webhook_deliveries(
             )
 
     rows = await svc.db.run(read)
-    page, has_more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1]["id"]) if has_more else None
-    if next_cursor:
-        response.headers["Link"] = next_link(request.url, next_cursor)
-    return Page[WebhookDeliveryPublic](
-        data=[WebhookDeliveryPublic.model_validate(r) for r in page],
-        has_more=has_more,
-        next_cursor=next_cursor,
-    )
+    return paginate(rows, limit, request, response, WebhookDeliveryPublic.model_validate)
 
 
 @router.get(
