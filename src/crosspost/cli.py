@@ -704,6 +704,13 @@ def webhooks_add(
     throttle: Annotated[
         int | None, typer.Option(help="At most this many deliveries per second.")
     ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="At most this many deliveries in flight (default 16).")
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(help="A header sent with every delivery, 'Name: value' (repeat)."),
+    ] = None,
     api_url: ApiUrl = None,
     key: ApiKey = None,
 ) -> None:
@@ -711,6 +718,10 @@ def webhooks_add(
     body: dict[str, Any] = {"url": url, "event_types": event or [], "description": description}
     if throttle is not None:
         body["throttle_per_second"] = throttle
+    if concurrency is not None:
+        body["max_concurrency"] = concurrency
+    if header:
+        body["headers"] = _headers(header)
     with _api(api_url, key) as client:
         made = client.create_webhook(body)
     notes.print(
@@ -739,6 +750,20 @@ def webhooks_list(api_url: ApiUrl = None, key: ApiKey = None) -> None:
             r.get("disabled_reason") or "-",
         )
     console.print(table)
+
+
+def _headers(lines: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            notes.print(
+                f"--header {line!r} is not 'Name: value', e.g. 'Authorization: Bearer …'",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        headers[name.strip()] = value.strip()
+    return headers
 
 
 def _webhook_action(endpoint_id: str, action: str, api_url: str | None, key: str | None) -> Any:

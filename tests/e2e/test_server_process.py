@@ -195,6 +195,7 @@ def test_cli_manages_webhooks_and_the_server_delivers(
     env = {**server, "CROSSPOST_API_KEY": key}
     try:
         added = _cli(env, "webhooks", "add", f"{receiver.url}/in", "--event", "webhook.test",
+                     "--header", "Authorization: Bearer rcv-token", "--concurrency", "2",
                      cwd=tmp_path)  # fmt: skip
         assert added.returncode == 0, added.stderr
         endpoint_id, secret = added.stdout.split()
@@ -207,6 +208,7 @@ def test_cli_manages_webhooks_and_the_server_delivers(
             assert time.monotonic() < deadline, "the test event never arrived"
             time.sleep(0.1)
         event = Webhook(secret).verify(*got[0])
+        assert got[0][1]["authorization"] == "Bearer rcv-token"
         assert event["type"] == "webhook.test"
         assert event["data"]["endpoint_id"] == endpoint_id
         rotated = _cli(env, "webhooks", "rotate", endpoint_id, cwd=tmp_path)
@@ -215,6 +217,9 @@ def test_cli_manages_webhooks_and_the_server_delivers(
         refused = _cli(env, "webhooks", "test", endpoint_id, cwd=tmp_path)
         assert refused.returncode == 1 and "webhook_disabled" in refused.stderr
         assert _cli(env, "webhooks", "enable", endpoint_id, cwd=tmp_path).returncode == 0
+        no_colon = _cli(env, "webhooks", "add", f"{receiver.url}/in", "--header", "X-Bare",
+                        cwd=tmp_path)  # fmt: skip
+        assert no_colon.returncode == 2 and "Name: value" in no_colon.stderr
         bad = _cli(env, "webhooks", "add", "ftp://nowhere", cwd=tmp_path)
         assert bad.returncode == 1 and "invalid_webhook_url" in bad.stderr
     finally:
