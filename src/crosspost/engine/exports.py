@@ -220,9 +220,8 @@ def _build(svc: Services, ctx: JobContext, row: Row) -> None:
     with svc.db.write() as conn:
         ctx.fence(conn)
         total = history.count(conn, row["kind"], tenant, since, until)
-        store.update_export(
-            conn, row["id"], {"status": "running", "rows_total": total, "rows_done": 0}
-        )
+        started = {"status": "running", "rows_total": total, "rows_done": 0}
+        store.update_export(conn, row["id"], {**started, "updated_at": svc.clock.now()})
     done = 0
     with svc.storage.begin_write() as pending:
         sink = _Sink(pending)
