@@ -55,13 +55,20 @@ def prefix(redis_url: str) -> Iterator[str]:
         client.close()
 
 
+# Tests of exactness race dozens of hits, each opening its own connection at first; on a
+# loaded CI machine one connect can take longer than the default 0.5 s, and the limiter then
+# (rightly) fails open. These tests are about the shared count, not about slow connects.
+EXACT_TIMEOUT = 5.0
+
+
 def run_with(
     url: str, prefix: str, body: Callable[[RedisRateLimiter], Awaitable[None]], **options: Any
 ) -> None:
     """Run `body` with a limiter of its own, closed afterwards."""
 
     async def main() -> None:
-        limiter = RedisRateLimiter(url, prefix=prefix, **{"fail_open_seconds": 300, **options})
+        settings = {"fail_open_seconds": 300, "timeout": EXACT_TIMEOUT, **options}
+        limiter = RedisRateLimiter(url, prefix=prefix, **settings)
         try:
             await body(limiter)
         finally:
@@ -81,7 +88,10 @@ def test_separate_limiters_share_one_exact_limit(redis_url: str, prefix: str) ->
 
     async def main() -> None:
         limiters = [
-            RedisRateLimiter(redis_url, prefix=prefix, fail_open_seconds=300) for _ in range(2)
+            RedisRateLimiter(
+                redis_url, prefix=prefix, fail_open_seconds=300, timeout=EXACT_TIMEOUT
+            )
+            for _ in range(2)
         ]
         try:
             await scenario_concurrent(limiters)
