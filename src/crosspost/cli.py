@@ -686,7 +686,8 @@ def export(
             raise typer.Exit(1)
         size = client.download_export(done, out)
     notes.print(
-        f"saved {done['progress']['done']} {kind} rows ({size} bytes) to {out}",
+        f"saved export {made['id']} ({kind}: {done['progress']['done']} rows, {size} bytes) "
+        f"to {out}",
         style="dim",
         highlight=False,
     )
