@@ -150,6 +150,25 @@ def set_require_signing(conn: Connection, tenant_id: str, required: bool) -> boo
     return result.rowcount == 1
 
 
+def _remember_statement(dialect: str) -> sa.Executable:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(request_nonces).values(
+        key_id=sa.bindparam("key_id"),
+        nonce=sa.bindparam("nonce"),
+        expires_at=sa.bindparam("expires_at"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[request_nonces.c.key_id, request_nonces.c.nonce],
+        set_={"expires_at": stmt.excluded.expires_at},
+        where=request_nonces.c.expires_at <= sa.bindparam("now"),
+    ).returning(request_nonces.c.key_id)
+
+
+# Built once per dialect: every signed request runs it, and building the statement (and
+# its cache key) per call cost more than executing it on SQLite.
+_REMEMBER = {dialect: _remember_statement(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def remember_nonce(
     conn: Connection, key_id: str, nonce: str, *, expires_at: datetime, now: datetime
 ) -> bool:
@@ -158,15 +177,9 @@ def remember_nonce(
     One statement (insert, or take over a row whose time is up), so two API processes
     racing on one nonce serialise on its primary key and exactly one of them wins.
     """
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(request_nonces).values(key_id=key_id, nonce=nonce, expires_at=expires_at)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[request_nonces.c.key_id, request_nonces.c.nonce],
-        set_={"expires_at": stmt.excluded.expires_at},
-        where=request_nonces.c.expires_at <= now,
-    ).returning(request_nonces.c.key_id)
+    params = {"key_id": key_id, "nonce": nonce, "expires_at": expires_at, "now": now}
     # RETURNING, not rowcount: psycopg reports -1 for an upsert's rowcount.
-    return conn.execute(upsert).first() is not None
+    return conn.execute(_REMEMBER[conn.dialect.name], params).first() is not None
 
 
 def purge_nonces(conn: Connection, now: datetime, *, limit: int = 1000) -> int:
