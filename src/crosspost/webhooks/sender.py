@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from crosspost.webhooks.endpoints import RESERVED_HEADERS, RESERVED_PREFIXES
 from crosspost.webhooks.ssrf import RefusedConnection
 
 BODY_LIMIT = 4096
+# Content encodings zlib inflates (wbits 47 reads a gzip or a zlib header).
+_INFLATED = frozenset({b"gzip", b"x-gzip", b"deflate"})
 
 
 # What a failed attempt can raise (httpcore's errors, as httpx would map them).
@@ -45,7 +48,9 @@ class _Target:
 def _target(url: str) -> _Target:
     parsed = httpx.URL(url)  # raises httpx.InvalidURL, as an httpx client would
     port = parsed.port
-    host = parsed.raw_host if port is None else b"%b:%d" % (parsed.raw_host, port)
+    # An IPv6 literal keeps its brackets in the Host header, as in the URL.
+    name = b"[%b]" % parsed.raw_host if b":" in parsed.raw_host else parsed.raw_host
+    host = name if port is None else b"%b:%d" % (name, port)
     raw = httpcore.URL(
         scheme=parsed.raw_scheme, host=parsed.raw_host, port=port, target=parsed.raw_path
     )
@@ -127,11 +132,7 @@ async def post(
             )
             response = await pool.handle_async_request(request)
             try:
-                received = bytearray()
-                async for chunk in response.aiter_stream():
-                    received += chunk
-                    if len(received) >= BODY_LIMIT:
-                        break  # the rest is not read; closing drops the connection
+                start = await _body_start(response)
             finally:
                 await response.aclose()
     except _FAILURES as exc:
@@ -143,8 +144,28 @@ async def post(
         response.status,
         latency,
         headers=_headers(response.headers),
-        body=bytes(received[:BODY_LIMIT]).decode("utf-8", errors="replace"),
+        body=start,
     )
+
+
+async def _body_start(response: httpcore.Response) -> str:
+    """The first 4 KiB of the body as text, inflated when gzip or deflate (as httpx would),
+    with NUL shown as U+FFFD: PostgreSQL text cannot hold it, and one such answer must not
+    stop its whole settle batch from being written."""
+    encoding = next(
+        (v.strip().lower() for k, v in response.headers if k.lower() == b"content-encoding"), b""
+    )
+    inflate = zlib.decompressobj(wbits=47) if encoding in _INFLATED else None
+    received = bytearray()
+    try:
+        async for chunk in response.aiter_stream():
+            received += inflate.decompress(chunk, BODY_LIMIT) if inflate else chunk
+            if len(received) >= BODY_LIMIT:
+                break  # the rest is not read; closing drops the connection
+    except zlib.error:
+        return f"(a {encoding.decode('latin-1')} body that does not inflate)"
+    text = bytes(received[:BODY_LIMIT]).decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd")
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

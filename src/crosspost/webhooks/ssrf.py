@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import select
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -449,9 +450,12 @@ class _AsyncioStream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            # The loop has read whatever arrived: an idle connection with data or an EOF
-            # waiting was closed (or broken) by the server.
-            return bool(self._protocol.buffer) or self._protocol.closed
+            # An idle connection with data or an EOF waiting was closed (or broken) by the
+            # server. What the loop has read tells most; the socket tells the rest, when the
+            # close reached the kernel while the loop was busy (one poll, a few µs).
+            if self._protocol.buffer or self._protocol.closed:
+                return True
+            return _socket_readable(self._transport.get_extra_info("socket"))
         names = {
             "ssl_object": "ssl_object",
             "client_addr": "sockname",
@@ -460,6 +464,14 @@ class _AsyncioStream(httpcore.AsyncNetworkStream):
         }
         name = names.get(info)
         return None if name is None else self._transport.get_extra_info(name)
+
+
+def _socket_readable(sock: Any) -> bool:
+    if sock is None or sock.fileno() == -1:
+        return True  # gone: as good as closed
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
