@@ -507,14 +507,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             sock.setsockopt(*option)
         return stream
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Not offered: webhooks never go to a Unix socket."""
-        raise httpcore.ConnectError(f"refused: webhooks do not connect to Unix sockets ({path})")
+    # No connect_unix_socket: httpcore's base refuses it, and GuardedBackend never asks.
 
     async def sleep(self, seconds: float) -> None:
         """Sleep on the running loop."""
