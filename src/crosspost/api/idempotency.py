@@ -189,3 +189,16 @@ async def create_idempotently(
         return Response(answer, status_code=status, media_type="application/json")
 
     return await svc.db.run(work)
+
+
+async def accept_idempotently(
+    svc: Services,
+    principal: Principal,
+    request: Request,
+    key: str | None,
+    create: Callable[[Connection], tuple[bytes, bytes]],
+) -> Response:
+    """`create_idempotently` for work the workers take over: answer 202, then wake them."""
+    response = await create_idempotently(svc, principal, request, key, create, status=202)
+    request.app.state.wake_workers()
+    return response

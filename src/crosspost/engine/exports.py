@@ -35,7 +35,7 @@ from crosspost.usage.metering import UsageWarning
 from crosspost.webhooks import outbox
 
 KIND = "export.v1"
-KINDS = ("posts", "ledger")
+KINDS = tuple(history.TABLES)  # posts, ledger
 FORMATS = ("jsonl", "csv")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 log = logging.getLogger("crosspost.exports")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.api.idempotency import IdempotencyKey, create_idempotently
+from crosspost.api.idempotency import IdempotencyKey, accept_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.enums import Mode
 from crosspost.domain.models import Page
@@ -128,11 +128,8 @@ async def create_export(
         answer = _public(row).model_dump_json().encode()
         return answer, answer
 
-    response = await create_idempotently(
-        svc, principal, request, idempotency_key, create, status=202
-    )
+    response = await accept_idempotently(svc, principal, request, idempotency_key, create)
     response.headers.update(warning_header(warnings))
-    request.app.state.wake_workers()
     return response
 
 

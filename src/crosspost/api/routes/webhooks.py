@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from crosspost.api.auth import Principal
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.api.idempotency import IdempotencyKey, create_idempotently
+from crosspost.api.idempotency import IdempotencyKey, accept_idempotently, create_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.enums import Mode
 from crosspost.domain.models import Page
@@ -540,11 +540,7 @@ async def send_test_event(
         answer = EventAccepted(event_id=event_id).model_dump_json().encode()
         return answer, answer
 
-    response = await create_idempotently(
-        svc, principal, request, idempotency_key, create, status=202
-    )
-    request.app.state.wake_workers()
-    return response
+    return await accept_idempotently(svc, principal, request, idempotency_key, create)
 
 
 @router.get(
@@ -640,11 +636,7 @@ async def resend_event(
         body = answer.model_dump_json().encode()
         return body, body
 
-    response = await create_idempotently(
-        svc, principal, request, idempotency_key, create, status=202
-    )
-    request.app.state.wake_workers()
-    return response
+    return await accept_idempotently(svc, principal, request, idempotency_key, create)
 
 
 @router.post(
@@ -675,11 +667,7 @@ async def recover_webhook(
         answer = Recovered(recovered=count).model_dump_json().encode()
         return answer, answer
 
-    response = await create_idempotently(
-        svc, principal, request, idempotency_key, create, status=202
-    )
-    request.app.state.wake_workers()
-    return response
+    return await accept_idempotently(svc, principal, request, idempotency_key, create)
 
 
 def _window(body: RecoverRequest, now: datetime) -> tuple[datetime, datetime | None]:
