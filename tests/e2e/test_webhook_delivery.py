@@ -920,6 +920,9 @@ def test_the_running_dispatcher_delivers_and_stops_cleanly(
         )
         slow = [emit(svc, tenant, "x.slow") for _ in range(10)]
         receiver.wait(lambda: receiver.active["slow"] == 2, 10, "two slow sends in flight")
+        # Fan-out runs in batches: the first two sends can start before the last events are
+        # fanned out (those would simply wait in the outbox for the next dispatcher).
+        receiver.wait(lambda: _deliveries_of(svc, slow_hook) == len(slow), 10, "fan-out")
     finally:
         dispatcher.stop(timeout=5)
     assert not dispatcher.running
@@ -934,6 +937,17 @@ def test_the_running_dispatcher_delivers_and_stops_cleanly(
     assert sorted(r.status for r in rows) == ["pending"] * 8 + ["succeeded"] * 2
     assert all(r.lease_until is None for r in rows)
     assert delivery(svc, events[0], hook)["status"] == "succeeded"
+
+
+def _deliveries_of(svc: Services, endpoint_id: str) -> int:
+    with svc.db.read() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(webhook_deliveries)
+                .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+            ).scalar_one()
+        )
 
 
 @pytest.mark.slow
