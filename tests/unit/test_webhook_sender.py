@@ -65,8 +65,18 @@ def raw_server(handle: Handler, host: str = "127.0.0.1") -> Iterator[tuple[int, 
     finally:
         loop = box["loop"]
         assert isinstance(loop, asyncio.AbstractEventLoop)
-        loop.call_soon_threadsafe(loop.stop)
+
+        async def shut() -> None:
+            # Connections still open are cancelled, not left pending when the loop ends.
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shut(), loop)
         thread.join(timeout=10)
+        loop.close()
 
 
 def answer(body: bytes, *headers: bytes) -> Handler:
