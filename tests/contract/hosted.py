@@ -98,14 +98,15 @@ class HostRewrite(HTTPAdapter):
         super().__init__()
         parts = urlsplit(target)
         self._scheme, self._netloc = parts.scheme, parts.netloc
-        self.hosts_seen: list[str] = []
+        self.responses: list[requests.Response] = []  # every answer, as the fake sent it
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Rewrite the destination, then send as usual."""
         parts = urlsplit(request.url or "")
-        self.hosts_seen.append(parts.netloc)
         request.url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, ""))
-        return super().send(request, **kwargs)
+        response = super().send(request, **kwargs)
+        self.responses.append(response)
+        return response
 
 
 def redirect_hosts(session: requests.Session, target: str, *hosts: str) -> HostRewrite:
