@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 from linkedin_api.clients.auth.client import AuthClient
@@ -250,3 +251,68 @@ def test_errors_parse_into_the_library_responses(linkedin: HostedFake, clip: Pat
     )
     assert expired_create.status_code == 401 and expired_create.entity["status"] == 401
     assert [p["text"] for p in linkedin.state()["posts"]] == ["Only once"]
+
+
+def auth_client(fake: HostedFake) -> AuthClient:
+    """LinkedIn's AuthClient for the sandbox app, its www.linkedin.com calls sent to the fake."""
+    auth = AuthClient(
+        client_id="sandbox-client",
+        client_secret="sandbox-secret",
+        redirect_url="https://app.example/linkedin/callback",
+    )
+    redirect_hosts(auth.session, fake.url, "www.linkedin.com")
+    return auth
+
+
+def consent_code(fake: HostedFake, url: str, handle: str) -> str:
+    """The member clicks Allow on the consent page; the code LinkedIn redirects back with."""
+    assert url.startswith("https://www.linkedin.com/oauth/v2/authorization?")
+    page = fake.http.get(
+        url.removeprefix("https://www.linkedin.com") + f"&consent=allow&handle={handle}"
+    )
+    assert page.status_code == 302, page.text
+    location = httpx.URL(page.headers["location"])
+    assert "error" not in location.params, location.params
+    return location.params["code"]
+
+
+def test_authorization_code_flow_without_pkce(linkedin: HostedFake) -> None:
+    """LinkedIn's web flow has no PKCE: AuthClient's consent URL and code exchange work."""
+    auth = auth_client(linkedin)
+    url = auth.generate_member_auth_url(scopes=["openid", "profile", "w_member_social"], state="s1")
+
+    token = auth.exchange_auth_code_for_access_token(consent_code(linkedin, url, "carol"))
+
+    assert token.status_code == 200 and token.access_token
+    assert token.expires_in == 60 * 86400 and token.refresh_token
+    (account,) = linkedin.http.get("/_fake/accounts").json()
+    client = RestliClient()
+    redirect_hosts(client.session, linkedin.url, "api.linkedin.com")
+    created = client.create(
+        resource_path="/posts",
+        entity={
+            "author": f"urn:li:person:{account['external_id']}",
+            "commentary": "Consented without PKCE",
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED"},
+            "lifecycleState": "PUBLISHED",
+        },
+        access_token=token.access_token,
+        version_string=VERSION,
+    )
+    assert created.status_code == 201
+    assert [p["id"] for p in linkedin.state()["posts"]] == [created.entity_id]
+
+
+def test_a_code_bound_to_a_pkce_challenge_still_needs_its_verifier(linkedin: HostedFake) -> None:
+    """PKCE stays optional, not ignored: a challenged code exchanged without a verifier fails."""
+    auth = auth_client(linkedin)
+    url = auth.generate_member_auth_url(scopes=["w_member_social"], state="s2")
+    challenge = "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+    refused = auth.exchange_auth_code_for_access_token(
+        consent_code(linkedin, url + challenge + "&code_challenge_method=S256", "dave")
+    )
+
+    assert refused.status_code == 400 and refused.access_token is None
+    assert refused.response.json()["error"] == "invalid_grant"

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 import tweepy
@@ -213,3 +214,15 @@ def test_errors_parse_into_tweepy_exceptions(x: HostedFake) -> None:
     assert expired.value.response.status_code == 401
     assert expired.value.api_messages == ["Unauthorized"]
     assert [p["text"] for p in x.state()["posts"]] == ["once"]
+
+
+def test_consent_without_pkce_is_refused(x: HostedFake) -> None:
+    """X requires PKCE: tweepy's authorization URL stripped of its challenge gets an error."""
+    url = httpx.URL(oauth_handler(x).get_authorization_url())
+    bare = {k: v for k, v in url.params.items() if not k.startswith("code_challenge")}
+
+    page = x.http.get("/i/oauth2/authorize", params={**bare, "consent": "allow"})
+
+    assert page.status_code == 302
+    back = httpx.URL(page.headers["location"])
+    assert back.params["error"] == "invalid_request" and "code" not in back.params
