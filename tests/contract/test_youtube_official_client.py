@@ -20,7 +20,7 @@ from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
-from googleapiclient.http import MediaFileUpload
+from googleapiclient.http import MediaFileUpload, MediaInMemoryUpload
 
 from crosspost.fakes import YouTubeFake
 from crosspost.media.samples import make_image, make_video
@@ -194,3 +194,53 @@ def test_dead_refresh_token_is_refresh_error_invalid_grant(youtube: HostedFake) 
 
     assert caught.value.args[1]["error_description"] == "Token has been expired or revoked."
     assert youtube.state()["calls"]["oauth.token"] == 1
+
+
+def test_multipart_insert_in_one_request(youtube: HostedFake, clip: Path) -> None:
+    """A non-resumable MediaFileUpload (the library's default) is one uploadType=multipart
+    request holding the metadata and the bytes; YouTube accepts it, so the fake does."""
+    account = youtube.account("alice")
+    api = youtube_api(youtube, credentials(youtube, account))
+    body = {
+        "snippet": {"title": "In one go", "tags": ["contract"]},
+        "status": {"privacyStatus": "private"},
+    }
+
+    media = MediaFileUpload(str(clip), mimetype="video/mp4")
+    video = api.videos().insert(part="snippet,status", body=body, media_body=media).execute()
+
+    assert video["snippet"]["title"] == "In one go" and video["snippet"]["tags"] == ["contract"]
+    assert video["status"] == {
+        "uploadStatus": "uploaded",
+        "privacyStatus": "private",
+        "license": "youtube",
+        "embeddable": True,
+        "publicStatsViewable": True,
+    }
+    (post,) = youtube.state()["posts"]
+    assert post["id"] == video["id"] and post["account_external_id"] == account["external_id"]
+    assert post["size"] == clip.stat().st_size
+    assert post["sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert youtube.state()["quota"]["insert_calls"] == 1 and youtube.state()["sessions"] == []
+
+
+def test_multipart_insert_refusals_name_the_problem(youtube: HostedFake) -> None:
+    """A multipart insert with bad metadata or a non-video part is refused in Google's shape."""
+    api = youtube_api(youtube, credentials(youtube, youtube.account("alice")))
+    bad_title = MediaInMemoryUpload(b"\x00" * 1024, mimetype="video/mp4")
+    not_video = MediaInMemoryUpload(b"hello", mimetype="text/plain")
+
+    with pytest.raises(HttpError) as title:
+        api.videos().insert(
+            part="snippet", body={"snippet": {"title": "<b>"}}, media_body=bad_title
+        ).execute()
+    with pytest.raises(HttpError) as kind:
+        api.videos().insert(
+            part="snippet", body={"snippet": {"title": "ok"}}, media_body=not_video
+        ).execute()
+
+    assert title.value.status_code == 400
+    assert [d["reason"] for d in title.value.error_details] == ["invalidTitle"]
+    assert kind.value.status_code == 400
+    assert [d["reason"] for d in kind.value.error_details] == ["badContent"]
+    assert youtube.state()["posts"] == []
