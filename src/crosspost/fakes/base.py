@@ -209,6 +209,8 @@ class PlatformFake(ABC):
     # name its authorize request gives the client id; an empty path serves no consent page.
     authorize_path = ""
     client_id_param = "client_id"
+    # False where the platform's web flow has no PKCE: a challenge, if sent, is still enforced.
+    pkce_required = True
 
     def __init__(self, config: FakeConfig | None = None, *, name: str = "") -> None:
         self.config = config or FakeConfig()
@@ -378,8 +380,10 @@ class PlatformFake(ABC):
 
         if query.get("response_type") != "code":
             return back(error="unsupported_response_type")
-        challenge = query.get("code_challenge")
-        if query.get("code_challenge_method") != "S256" or not challenge:
+        challenge = query.get("code_challenge") or ""
+        if (challenge or self.pkce_required) and (
+            query.get("code_challenge_method") != "S256" or not challenge
+        ):
             return back(error="invalid_request", error_description="PKCE S256 is required")
         decision = query.get("consent")
         if decision is None:

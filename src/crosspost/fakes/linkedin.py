@@ -65,6 +65,9 @@ class LinkedInFake(PlatformFake):
 
     access_prefix = "AQV"
     authorize_path = "/oauth/v2/authorization"  # on www.linkedin.com
+    # LinkedIn's web authorization-code flow has no PKCE (only native apps get it, on request);
+    # the client secret authenticates the code exchange.
+    pkce_required = False
     refresh_prefix = "AQX"
     scopes = _SCOPES
 
@@ -568,6 +571,7 @@ class LinkedInFake(PlatformFake):
             rotate=False,  # the same refresh token comes back, with its original expiry
             invalid_grant="The provided authorization grant or refresh token is invalid, "
             "expired or revoked.",
+            pkce_required=self.pkce_required,
         )
         if isinstance(result, OAuthRefusal):
             return oauth_error(result.status, result.error, result.description)

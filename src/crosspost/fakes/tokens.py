@@ -113,14 +113,16 @@ class TokenStore:
     def redeem_code(
         self, code: str, *, client_id: str, redirect_uri: str, verifier: str
     ) -> Grant | None:
-        """Both tokens for a live code presented with its own redirect URI and PKCE verifier;
-        a code works once (a second try finds nothing)."""
+        """Both tokens for a live code presented with its own redirect URI and, if it was issued
+        for a PKCE challenge, that challenge's verifier; a code works once."""
         entry = self._codes.pop(code, None)
         if entry is None or self._clock() >= entry.expires_at:
             return None
         if (entry.client_id, entry.redirect_uri) != (client_id, redirect_uri):
             return None
-        if not hmac.compare_digest(s256(verifier), entry.challenge):
+        # A code issued without a challenge (a platform whose web flow has no PKCE) is bound by
+        # the client secret alone.
+        if entry.challenge and not hmac.compare_digest(s256(verifier), entry.challenge):
             return None
         grant = self._issue(entry.account, self._new_refresh(entry.account))
         grant.fresh = True
@@ -228,12 +230,15 @@ async def token_request(
     client_field: str,
     rotate: bool,
     invalid_grant: str,
+    pkce_required: bool = True,
 ) -> Grant | OAuthRefusal:
     """Handle a form-encoded token request against ``tokens``: ``grant_type=refresh_token``,
     or ``authorization_code`` with ``code``, ``redirect_uri`` and the PKCE ``code_verifier``.
 
     ``client_field`` names the client id field (``client_id`` for Google, ``client_key`` for
-    TikTok); ``invalid_grant`` is the platform's description of a dead refresh token.
+    TikTok); ``invalid_grant`` is the platform's description of a dead refresh token. Without
+    ``pkce_required`` a code exchange may omit ``code_verifier`` (the code then says whether it
+    needs one).
     """
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         await request.body()
@@ -248,7 +253,7 @@ async def token_request(
     if (values.get(client_field), values.get("client_secret")) != client:
         return OAuthRefusal(401, "invalid_client", "Unauthorized")
     if grant_type == "authorization_code":
-        return _redeem(tokens, values, client[0])
+        return _redeem(tokens, values, client[0], pkce_required=pkce_required)
     refresh_token = values.get("refresh_token")
     if not refresh_token:
         return OAuthRefusal(400, "invalid_request", "Missing required parameter: refresh_token")
@@ -258,15 +263,20 @@ async def token_request(
     return grant
 
 
-def _redeem(tokens: TokenStore, values: dict[str, str], client_id: str) -> Grant | OAuthRefusal:
-    missing = [k for k in ("code", "redirect_uri", "code_verifier") if not values.get(k)]
+def _redeem(
+    tokens: TokenStore, values: dict[str, str], client_id: str, *, pkce_required: bool
+) -> Grant | OAuthRefusal:
+    required = (
+        ("code", "redirect_uri", "code_verifier") if pkce_required else ("code", "redirect_uri")
+    )
+    missing = [k for k in required if not values.get(k)]
     if missing:
         return OAuthRefusal(400, "invalid_request", f"Missing required parameter: {missing[0]}")
     grant = tokens.redeem_code(
         values["code"],
         client_id=client_id,
         redirect_uri=values["redirect_uri"],
-        verifier=values["code_verifier"],
+        verifier=values.get("code_verifier", ""),
     )
     if grant is None:
         return OAuthRefusal(

@@ -1,4 +1,4 @@
-"""Fake YouTube Data API v3: resumable uploads, videos.list, channels.list and OAuth refresh.
+"""Fake YouTube Data API v3: resumable and multipart uploads, videos.list, channels.list, OAuth.
 
 Written from PLATFORM_PROTOCOLS.md §1, never from our client. Uploads are streamed and hashed
 as they arrive, never held in memory.
@@ -27,10 +27,12 @@ from crosspost.fakes.base import (
     unique_id,
 )
 from crosspost.fakes.tokens import OAuthRefusal, token_request
+from crosspost.fakes.youtube_multipart import RelatedBody, RelatedPart, read_related
 from crosspost.fakes.youtube_rules import (
     UPLOAD_PATH,
     Quota,
     VideoMeta,
+    check_metadata,
     google_error,
     parse_parts,
     quota_exceeded,
@@ -230,14 +232,18 @@ class YouTubeFake(PlatformFake):
         account = await self._gate(request, "videos.insert", insert=True)
         if isinstance(account, Response):
             return account
+        upload_type = request.query_params.get("uploadType")
+        if upload_type == "multipart":
+            return await self._insert_multipart(request, account)
         total = header_int(request, "x-upload-content-length")
         problem: Response | None = None
         meta: VideoMeta | None = None
-        upload_type = request.query_params.get("uploadType")
         media_type = request.headers.get("x-upload-content-type", "application/octet-stream")
         if upload_type != "resumable":
             problem = google_error(
-                400, "invalidParameter", f"This fake serves uploadType=resumable, not {upload_type}"
+                400,
+                "invalidParameter",
+                f"This fake serves uploadType=resumable or multipart, not {upload_type}",
             )
         elif total is None or total == 0:
             problem = google_error(
@@ -245,13 +251,8 @@ class YouTubeFake(PlatformFake):
             )
         elif total > MAX_FILE_BYTES:
             problem = google_error(400, "badContent", f"Media larger than {MAX_FILE_BYTES} bytes")
-        elif not (media_type.startswith("video/") or media_type == "application/octet-stream"):
-            problem = google_error(
-                400,
-                "badContent",
-                f"Media type '{media_type}' is not supported. "
-                "Valid media types: [video/*, application/octet-stream]",
-            )
+        elif not _is_video_type(media_type):
+            problem = _unsupported_media(media_type)
         else:
             parts = parse_parts(request, {"snippet", "status"})
             if isinstance(parts, Response):
@@ -272,6 +273,26 @@ class YouTubeFake(PlatformFake):
         location = f"{mount_base(request)}{UPLOAD_PATH}?{query}&upload_id={upload_id}"
         return Response(
             status_code=200, headers={"Location": location, "X-GUploader-UploadID": upload_id}
+        )
+
+    async def _insert_multipart(self, request: Request, account: Account) -> Response:
+        """The one-request upload: metadata and media in one ``multipart/related`` body."""
+        parts = parse_parts(request, {"snippet", "status"})
+        if isinstance(parts, Response):
+            await drain(request)
+            checked: tuple[VideoMeta, RelatedPart] | Response = parts
+        else:
+            checked = _check_related(parts, await read_related(request))
+        if isinstance(checked, Response):
+            self.quota.spend(insert=True, valid=False)
+            return checked
+        self.quota.spend(insert=True)
+        meta, media = checked
+        video = self._new_video(account, meta, media.size, media.hasher.hexdigest(), upload_id="")
+        if self.take_drop_after_commit():
+            return AbortConnection()
+        return JSONResponse(
+            video_resource(video, meta.parts, video.created_at, self.config, just_uploaded=True)
         )
 
     async def _upload(self, request: Request) -> Response:
@@ -355,19 +376,31 @@ class YouTubeFake(PlatformFake):
             return AbortConnection()
         return session.final()
 
-    def _complete(self, session: UploadSession) -> None:
+    def _new_video(
+        self, account: Account, meta: VideoMeta, size: int, sha256: str, *, upload_id: str
+    ) -> Video:
         video = Video(
             id=unique_id(11),
-            account=session.account,
-            meta=session.meta,
-            size=session.received,
-            sha256=session.hasher.hexdigest(),
+            account=account,
+            meta=meta,
+            size=size,
+            sha256=sha256,
             created_at=self.now(),
             processing_seconds=self.faults.processing_seconds,
             fails=self.chance(self.faults.processing_fail_rate),
-            upload_id=session.upload_id,
+            upload_id=upload_id,
         )
         self.videos[video.id] = video
+        return video
+
+    def _complete(self, session: UploadSession) -> None:
+        video = self._new_video(
+            session.account,
+            session.meta,
+            session.received,
+            session.hasher.hexdigest(),
+            upload_id=session.upload_id,
+        )
         session.video = video
         session.final_body = video_resource(
             video, session.meta.parts, video.created_at, self.config, just_uploaded=True
@@ -474,3 +507,36 @@ class YouTubeFake(PlatformFake):
         if result.fresh:  # Google sends a refresh token for a code, never on refresh
             body["refresh_token"] = result.refresh_token
         return JSONResponse(body)
+
+
+def _is_video_type(media_type: str) -> bool:
+    """Whether videos.insert accepts media of this type (its discovery doc: video/*, octet)."""
+    return media_type.startswith("video/") or media_type == "application/octet-stream"
+
+
+def _unsupported_media(media_type: str) -> Response:
+    return google_error(
+        400,
+        "badContent",
+        f"Media type '{media_type}' is not supported. "
+        "Valid media types: [video/*, application/octet-stream]",
+    )
+
+
+def _check_related(
+    parts: tuple[str, ...], body: RelatedBody | str
+) -> tuple[VideoMeta, RelatedPart] | Response:
+    """The metadata and media of a multipart insert, or Google's refusal of them."""
+    if isinstance(body, str):
+        return google_error(400, "badContent", body)
+    metadata, media = body.parts
+    meta = check_metadata(bytes(metadata.kept), metadata.content_type, parts)
+    if isinstance(meta, Response):
+        return meta
+    if not _is_video_type(media.content_type):
+        return _unsupported_media(media.content_type)
+    if media.size == 0:
+        return google_error(400, "mediaBodyRequired", "The request does not include the video.")
+    if media.size > MAX_FILE_BYTES:
+        return google_error(400, "badContent", f"Media larger than {MAX_FILE_BYTES} bytes")
+    return meta, media

@@ -173,7 +173,11 @@ def _tags_length(tags: list[str]) -> int:
 async def validate_metadata(request: Request, parts: tuple[str, ...]) -> VideoMeta | Response:
     """Check a videos.insert body against YouTube's documented metadata rules."""
     raw = await request.body()
-    content_type = request.headers.get("content-type", "")
+    return check_metadata(raw, request.headers.get("content-type", ""), parts)
+
+
+def check_metadata(raw: bytes, content_type: str, parts: tuple[str, ...]) -> VideoMeta | Response:
+    """Check videos.insert metadata (a request body or a multipart's first part)."""
     if raw and not content_type.startswith("application/json"):
         return google_error(400, "badContent", f"Unsupported content with type: {content_type}")
     try:
