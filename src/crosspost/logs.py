@@ -27,11 +27,12 @@ REDACTED = "[redacted]"
 
 # Names whose value is a credential, wherever they appear: query parameters, form fields,
 # `name=value` / `name: value` text, JSON or dict reprs, structlog keys, header names.
+# A name ending in one of these words (access_token, client_secret, X-Internal-Key...). The
+# lazy prefix and the look-behind keep matching linear: one try per word, never nested.
 _CREDENTIAL_NAME = (
-    r"(?:[A-Za-z0-9]+[-_])*(?:access[-_]?token|refresh[-_]?token|id[-_]?token|token"
-    r"|client[-_]?secret|secret|password|passwd|api[-_]?key|internal[-_]?key|hash[-_]?key"
-    r"|master[-_]?keys?|signing[-_]?secret|signature|client[-_]?assertion|code[-_]?verifier"
-    r"|fb[-_]exchange[-_]token|authorization|cookie|set[-_]cookie|x[-_]api[-_]key)"
+    r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]*?(?:token|secret|password|passwd|api[-_]?key"
+    r"|internal[-_]?key|hash[-_]?key|master[-_]?keys?|signature|assertion|verifier"
+    r"|authorization|cookie)"
 )
 _CREDENTIAL_KEY = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
 # Quoted or bare separators: `k=v`, `k: v`, `"k": "v"`, and ASGI header pairs `(b'k', b'v')`.
@@ -44,7 +45,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     # `(b'x-internal-key', b'...')`. An auth scheme word before the credential is kept.
     (
         re.compile(
-            rf"(\b{_CREDENTIAL_NAME}{_SEP}\s*)"
+            rf"({_CREDENTIAL_NAME}{_SEP}\s*)"
             r"((?:Bearer|OAuth|Basic|Digest|Token)\s+)?+[^\s\"'&,;}\[\])\\]+",
             re.IGNORECASE,
         ),
@@ -65,7 +66,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])"), REDACTED),
     # Passwords in URLs (database, Redis): scheme://user:password@host.
     (
-        re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/\\\"']+@", re.IGNORECASE),
+        re.compile(
+            r"(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/\\\"']+@", re.IGNORECASE
+        ),
         rf"\1{REDACTED}@",
     ),
 )
