@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import secrets
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.engine.url import make_url
 
+from crosspost.config import Settings
+from crosspost.logs import configure_logging
 from crosspost.store.db import Database
 from crosspost.store.tables import metadata
 
@@ -67,3 +74,28 @@ def db(database_url: str) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def process_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Settings], io.StringIO]]:
+    """`configure_logging(settings)` as a crosspost process runs it, its stderr a buffer
+    (returned); the logging set-up of the test session is restored afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
+    hooks = sys.excepthook, threading.excepthook
+
+    def configure(settings: Settings) -> io.StringIO:
+        buffer = io.StringIO()
+        with monkeypatch.context() as patched:
+            patched.setattr(sys, "stderr", buffer)  # the handler binds the stream it finds
+            configure_logging(settings)
+        return buffer
+
+    yield configure
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, saved in levels.items():
+        logging.getLogger(name).setLevel(saved)
+    sys.excepthook, threading.excepthook = hooks
+    structlog.reset_defaults()

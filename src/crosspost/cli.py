@@ -26,6 +26,8 @@ app = typer.Typer(
     help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
     no_args_is_help=True,
     add_completion=False,
+    # A crash must not print every frame's locals: they hold keys, tokens and settings.
+    pretty_exceptions_show_locals=False,
 )
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -109,8 +111,15 @@ def serve(
         f" database {svc.db.dialect}" + (f", sandbox fakes on {fakes_url}" if fakes_url else "")
     )
     try:
+        # log_config=None: uvicorn's records go to the root handler (and its redaction),
+        # not to handlers of its own.
         uvicorn.run(
-            api, host=settings.host, port=settings.port, log_level="warning", access_log=False
+            api,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            log_config=None,
         )
     finally:
         if runner and dispatcher:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crosspost.domain.enums import Platform
@@ -44,15 +44,21 @@ class Settings(BaseSettings):
     """Runtime configuration. Defaults give the embedded deployment: SQLite and local disk."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CROSSPOST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="CROSSPOST_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refused value is often a secret: name the field, never echo what it was given.
+        hide_input_in_errors=True,
     )
 
     home: Path = Field(default=Path(".crosspost"), description="State folder for embedded mode.")
-    database_url: str | None = Field(
+    # Secret: a URL may carry a password.
+    database_url: SecretStr | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite file under `home`."
     )
     media_dir: Path | None = Field(default=None, description="Media folder; default home/media.")
-    redis_url: str | None = None
+    redis_url: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -64,21 +70,23 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8010
     sandbox_client_id: str = "sandbox-client"
+    # Plain on purpose: the fakes' published secret, the same in every sandbox.
     sandbox_client_secret: str = "sandbox-secret"
     sandbox_poll_seconds: float = Field(default=0.3, gt=0, description="Polling pace on fakes.")
 
-    # Secrets. Embedded mode generates them into `home` on first start.
-    master_keys: str | None = Field(
+    # Secrets (SecretStr: never in a repr, a dump or an error). Embedded mode generates
+    # them into `home` on first start.
+    master_keys: SecretStr | None = Field(
         default=None,
         description="Vault keys as 'kid:base64', comma separated; the first one encrypts.",
     )
-    hash_key: str | None = Field(
+    hash_key: SecretStr | None = Field(
         default=None, description="Base64 key for the keyed hash of API keys."
     )
 
     max_upload_bytes: int = 4 * 1024**3
     max_json_bytes: int = 1024 * 1024
-    internal_api_key: str | None = Field(
+    internal_api_key: SecretStr | None = Field(
         default=None,
         description="Enables /internal/credentials for trusted services, which send it as "
         "X-Internal-Key (serve those routes on a private network only).",
@@ -195,7 +203,7 @@ class Settings(BaseSettings):
     youtube_api_base: str = "https://www.googleapis.com"
     youtube_token_url: str = "https://oauth2.googleapis.com/token"
     youtube_client_id: str | None = None
-    youtube_client_secret: str | None = None
+    youtube_client_secret: SecretStr | None = None
     youtube_quota_model: Literal["buckets", "legacy"] = Field(
         default="buckets",
         description="'buckets': videos.insert has its own 100 calls/day; 'legacy': an upload "
@@ -206,23 +214,23 @@ class Settings(BaseSettings):
     tiktok_api_base: str = "https://open.tiktokapis.com"
     tiktok_token_url: str = "https://open.tiktokapis.com/v2/oauth/token/"
     tiktok_client_key: str | None = None
-    tiktok_client_secret: str | None = None
+    tiktok_client_secret: SecretStr | None = None
     instagram_api_base: str = "https://graph.instagram.com"
     instagram_token_url: str = "https://graph.instagram.com/refresh_access_token"
     instagram_client_id: str | None = None
-    instagram_client_secret: str | None = None
+    instagram_client_secret: SecretStr | None = None
     x_api_base: str = "https://api.x.com"
     x_token_url: str = "https://api.x.com/2/oauth2/token"
     x_client_id: str | None = None
-    x_client_secret: str | None = None
+    x_client_secret: SecretStr | None = None
     linkedin_api_base: str = "https://api.linkedin.com"
     linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
     linkedin_client_id: str | None = None
-    linkedin_client_secret: str | None = None
+    linkedin_client_secret: SecretStr | None = None
     soundcloud_api_base: str = "https://api.soundcloud.com"
     soundcloud_token_url: str = "https://secure.soundcloud.com/oauth/token"
     soundcloud_client_id: str | None = None
-    soundcloud_client_secret: str | None = None
+    soundcloud_client_secret: SecretStr | None = None
 
     # Fault injection for the sandbox fakes (also settable at runtime on /_fake/faults).
     fake_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -238,24 +246,30 @@ class Settings(BaseSettings):
 
     @field_validator("internal_api_key")
     @classmethod
-    def _long_internal_key(cls, value: str | None) -> str | None:
-        if value is not None and len(value) < 32:
+    def _long_internal_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("use at least 32 random characters (e.g. `openssl rand -hex 32`)")
         return value
 
     @field_validator("master_keys", "hash_key", "internal_api_key")
     @classmethod
-    def _reject_example_secrets(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() in {"changeme", "changethis", "secret"}:
+    def _reject_example_secrets(cls, value: SecretStr | None) -> SecretStr | None:
+        example = {"changeme", "changethis", "secret"}
+        if value is not None and value.get_secret_value().strip().lower() in example:
             raise ValueError("replace the example secret with a generated key")
         return value
 
     @property
     def resolved_database_url(self) -> str:
         """The database URL, with the embedded SQLite default filled in."""
-        if self.database_url:
-            return self.database_url
+        if self.database_url and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.home / 'crosspost.db').resolve()}"
+
+    @property
+    def resolved_redis_url(self) -> str | None:
+        """The Redis URL, when one is configured."""
+        return self.redis_url.get_secret_value() if self.redis_url else None
 
     @property
     def resolved_media_dir(self) -> Path:
@@ -321,7 +335,8 @@ class Settings(BaseSettings):
             return self.sandbox_client_id, self.sandbox_client_secret
         # TikTok calls its client id a "client key"; every other platform a "client id".
         name = "client_key" if platform is Platform.TIKTOK else "client_id"
+        secret: SecretStr | None = getattr(self, f"{platform.value}_client_secret")
         return (
             getattr(self, f"{platform.value}_{name}"),
-            getattr(self, f"{platform.value}_client_secret"),
+            secret.get_secret_value() if secret else None,
         )

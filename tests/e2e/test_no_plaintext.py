@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import make_url
 
-from crosspost.logs import install_redaction
+from crosspost.config import Settings
 from crosspost.store import accounts
 from crosspost.vault import credentials as vault_creds
 from tests.e2e.conftest import Stack
@@ -26,14 +27,13 @@ def _tokens(stack: Stack) -> list[str]:
 
 
 def test_tokens_never_rest_or_print_in_plain_text(
-    stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    stack: Stack, tmp_path: Path, process_logs: Callable[[Settings], io.StringIO]
 ) -> None:
     """Publish (with a refresh) while logging at DEBUG, then look for every token, old and
-    new, in the SQLite files, the captured logs and the API's answers."""
-    install_redaction()  # what `configure_logging` does in every crosspost process
-    caplog.set_level(logging.DEBUG)
+    new, in the SQLite files, what the process logged and the API's answers."""
+    output = process_logs(stack.svc.settings.model_copy(update={"log_level": "DEBUG"}))
     # crosspost keeps the HTTP client quiet; an operator debugging may not: let it talk.
-    caplog.set_level(logging.DEBUG, logger="httpx")
+    logging.getLogger("httpx").setLevel(logging.DEBUG)
     before = _tokens(stack)
     stack.fake("youtube", "faults", json={"expire_tokens": True})  # forces a refresh on 401
     media = stack.upload_video(tmp_path, seconds=1.0)
@@ -48,7 +48,7 @@ def test_tokens_never_rest_or_print_in_plain_text(
         stack.http.get(path).text
         for path in ("/v1/accounts", f"/v1/posts/{post['id']}", f"/v1/posts/{post['id']}/ledger")
     )
-    logs = caplog.text
+    logs = output.getvalue()
     stored = b""
     if stack.svc.db.is_sqlite:
         database = Path(str(make_url(stack.svc.db.url).database))

@@ -238,6 +238,9 @@ def test_defaults_and_an_empty_filter(quiet: Stack) -> None:
         ("http://[ff02::1]/hook", "multicast"),
         ("http://224.0.0.1/hook", "multicast"),
         ("http:///hook", ""),
+        ("http://169.254.169.254./latest/meta-data", "link-local"),
+        ("http://0./hook", "unspecified"),
+        ("http://1.2.3.4.5/hook", "ends in a number"),
     ],
 )
 def test_test_mode_urls_that_are_refused(quiet: Stack, url: str, says: str) -> None:
@@ -279,6 +282,13 @@ def test_test_mode_urls_that_are_allowed(quiet: Stack, url: str) -> None:
         ("https://[fe80::1]/hook", "link-local"),
         ("https://[::ffff:127.0.0.1]/hook", "IPv4-mapped"),
         ("https://2130706433/hook", "loopback"),
+        ("https://127.0.0.1.:8443/hook", "127.0.0.1. means 127.0.0.1"),
+        ("https://2130706433./hook", "loopback"),
+        ("https://0x7f.1./hook", "loopback"),
+        ("https://0177.0.0.1./hook", "loopback"),
+        ("https://10.0.0.5./hook", "private"),
+        ("https://[::ffff:7f00:1]/hook", "IPv4-mapped"),
+        ("https://LOCALHOST./hook", "loopback"),
     ],
 )
 def test_live_mode_urls_must_be_https_and_public(live: httpx.Client, url: str, says: str) -> None:
@@ -529,11 +539,18 @@ def test_bad_updates(quiet: Stack, body: dict[str, Any]) -> None:
 
 
 def test_a_live_endpoint_stays_https(live: httpx.Client) -> None:
-    """Changing a live endpoint's URL to http or a private address is refused."""
+    """Changing a live endpoint's URL to http or a private address is refused, however the
+    address is written (a trailing dot, hex)."""
     made = _made(live, url="https://hooks.example.com/a")
-    for url in ("http://hooks.example.com/a", "https://192.168.0.10/a"):
+    for url in (
+        "http://hooks.example.com/a",
+        "https://192.168.0.10/a",
+        "https://127.0.0.1.:8443/a",
+        "https://0x7f.1./a",
+    ):
         answer = live.patch(f"/v1/webhooks/{made['id']}", json={"url": url})
         _refused(answer, code="invalid_webhook_url")
+    assert live.get(f"/v1/webhooks/{made['id']}").json()["url"] == "https://hooks.example.com/a"
 
 
 def test_delete_stops_pending_deliveries_and_keeps_the_attempt_log(quiet: Stack) -> None:

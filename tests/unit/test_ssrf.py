@@ -36,6 +36,7 @@ from crosspost.webhooks.ssrf import (
     IPAddress,
     RefusedConnection,
     check_url,
+    normalise_host,
     safe_async_client,
 )
 
@@ -237,6 +238,82 @@ def test_check_url_says_how_to_allow_a_private_network() -> None:
     found = check_url("https://10.20.0.5/hook", live=True)
     assert found is not None and "CROSSPOST_WEBHOOK_ALLOW_CIDRS" in found
     assert check_url("https://10.20.0.5/hook", live=True, allow_cidrs=["10.20.0.0/16"]) is None
+
+
+# Every way of writing a non-public address: (host as in the URL, the address it means).
+ADDRESS_FORMS = [
+    ("127.0.0.1.", "127.0.0.1"),  # trailing dot: an absolute name, still the literal
+    ("127.0.0.1", "127.0.0.1"),
+    ("127.1.", "127.0.0.1"),
+    ("2130706433", "127.0.0.1"),  # decimal
+    ("2130706433.", "127.0.0.1"),
+    ("0x7f.1", "127.0.0.1"),  # hex
+    ("0X7F.0.0.1.", "127.0.0.1"),
+    ("0177.0.0.1.", "127.0.0.1"),  # octal (httpx itself refuses it without the dot)
+    ("0.", "0.0.0.0"),  # noqa: S104 - an address under test, not a bind
+    ("10.0.0.5.", "10.0.0.5"),
+    ("169.254.169.254.", "169.254.169.254"),
+    ("0xa9fea9fe", "169.254.169.254"),
+    ("[::1]", "::1"),
+    ("[::ffff:127.0.0.1]", "::ffff:7f00:1"),  # IPv4-mapped
+    ("[::ffff:7f00:1]", "::ffff:7f00:1"),
+    ("[64:ff9b::a9fe:a9fe]", "64:ff9b::a9fe:a9fe"),  # NAT64 of the metadata address
+    ("127\u30020\u30020\u30021", "127.0.0.1"),  # ideographic full stops (IDNA)
+]
+
+
+@pytest.mark.parametrize(("host", "address"), ADDRESS_FORMS)
+def test_every_form_of_a_blocked_address_is_refused_at_creation(host: str, address: str) -> None:
+    """Live endpoints: each spelling of a non-public address (trailing dot, case, decimal,
+    octal, hex, IPv4-mapped, IDNA dots) is refused by the static check, naming the address."""
+    found = check_url(f"https://{host}:8443/hook", live=True)
+    assert found is not None and "refused" in found, found
+    assert address in found, found
+
+
+@pytest.mark.parametrize(("host", "address"), ADDRESS_FORMS)
+def test_the_connect_time_guard_reads_each_form_as_the_same_address(
+    host: str, address: str
+) -> None:
+    """The guard judges the same normalised literal (no DNS lookup, no connection), so the
+    two checks cannot disagree on any form."""
+    raw_host = httpx.URL(f"https://{host}/").raw_host.decode("ascii")  # what httpcore passes
+    resolver, recorder = StubResolver({}), RecordingBackend()
+    backend = GuardedBackend(LIVE, resolver=resolver, inner=recorder)
+    with pytest.raises(RefusedConnection) as caught:
+        asyncio.run(backend.connect_tcp(raw_host, 8443, timeout=5))
+    assert [str(b.address) for b in caught.value.blocked] == [address]
+    assert resolver.lookups == [] and recorder.connects == []
+
+
+def test_a_trailing_dot_is_refused_in_test_mode_too() -> None:
+    """Test mode may reach loopback, never the metadata address, however it is written."""
+    assert check_url("http://127.0.0.1.:8000/hook", live=False) is None
+    found = check_url("http://169.254.169.254./latest/meta-data", live=False)
+    assert found is not None and "link-local" in found
+
+
+@pytest.mark.parametrize("host", ["1.2.3.4.5", "hooks.example.123", "a.0x"])
+def test_a_host_ending_in_a_number_must_be_a_valid_address(host: str) -> None:
+    """A name whose last label is numeric can only be an IPv4 address; an invalid one is
+    refused at creation instead of being left to the resolver."""
+    found = check_url(f"https://{host}/hook", live=True)
+    assert found is not None and "ends in a number" in found, found
+
+
+@pytest.mark.parametrize(
+    ("host", "normal"),
+    [
+        ("Hooks.Example.COM.", "hooks.example.com"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("127.0.0.1.", "127.0.0.1"),
+        ("::FFFF:7F00:1", "::ffff:7f00:1"),
+        ("bad..name", "bad..name"),
+    ],
+)
+def test_normalise_host(host: str, normal: str) -> None:
+    """One trailing dot dropped, lower case, IDNA; an invalid name is left for the name check."""
+    assert normalise_host(host) == normal
 
 
 # --- connect time, over real sockets ---

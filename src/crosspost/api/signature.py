@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 from urllib.parse import quote
@@ -75,7 +75,7 @@ async def verify_request(request: Request, svc: Services, principal: Principal) 
 class _Claim:
     """What a signed request claims: its signing headers, read and checked for form."""
 
-    signature: str
+    signature: str = field(repr=False)
     timestamp: str
     signed_at: datetime
     nonce: str

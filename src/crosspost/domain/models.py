@@ -191,8 +191,8 @@ class AccountImport(_Strict):
         min_length=1, max_length=200, description="The platform's id of the user or channel."
     )
     handle: str = Field(min_length=1, max_length=200)
-    access_token: str = Field(min_length=1, max_length=8192)
-    refresh_token: str | None = Field(default=None, max_length=8192)
+    access_token: str = Field(min_length=1, max_length=8192, repr=False)
+    refresh_token: str | None = Field(default=None, max_length=8192, repr=False)
     expires_in: int | None = Field(
         default=None,
         ge=0,
@@ -270,7 +270,7 @@ class KeyPublic(BaseModel):
 class KeyCreated(KeyPublic):
     """A new key, with its secret (shown once: a replay of the request answers null)."""
 
-    key: str | None
+    key: str | None = Field(repr=False)
 
 
 class Page(BaseModel, Generic[T]):

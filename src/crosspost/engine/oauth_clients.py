@@ -97,7 +97,7 @@ class AccessClaims:
 class IssuedToken:
     """A token endpoint answer (RFC 6749 §5.1)."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     expires_in: int
     scope: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the token type name, not a secret

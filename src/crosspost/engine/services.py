@@ -24,7 +24,7 @@ class Services:
     db: Database
     jobs: JobStore
     keyring: Keyring
-    hash_key: bytes
+    hash_key: bytes = field(repr=False)
     storage: LocalStorage
     http: httpx.Client
     backoff: Backoff

@@ -12,7 +12,6 @@ from crosspost.jobs.context import (
     Outcome,
     RunAgain,
     describe_error,
-    redact,
 )
 from crosspost.jobs.runner import Runner, RunnerStats, default_worker_id
 from crosspost.jobs.store import Job, JobStatus, JobStore, Lease, LeaseLost, create_job_store
@@ -34,6 +33,5 @@ __all__ = [
     "create_job_store",
     "default_worker_id",
     "describe_error",
-    "redact",
     "set_testing",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import traceback
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from crosspost.clock import Clock
 from crosspost.jobs.store import Job, JobStore, LeaseLost
+from crosspost.logs import redact
 
 MAX_FRAMES = 8
 
@@ -89,18 +89,6 @@ class JobContext:
 
 Handler = Callable[[JobContext], Outcome]
 """Runs one job. Returns an outcome; raising means failure (retried with backoff)."""
-
-
-# Values after these words are credentials whatever the library that put them in a message.
-_SECRET = re.compile(
-    r"(?i)(\bbearer\s+|\bbasic\s+|(?:access_token|refresh_token|client_secret|password"
-    r"|api_key|secret|token|signature)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"
-)
-
-
-def redact(text: str) -> str:
-    """Hide credential-looking values in an error text before it is stored."""
-    return _SECRET.sub(r"\1[redacted]", text)
 
 
 def describe_error(exc: BaseException) -> str:

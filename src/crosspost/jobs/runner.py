@@ -22,7 +22,7 @@ from types import FrameType
 
 from crosspost.clock import Clock, monotonic
 from crosspost.jobs.backoff import Backoff
-from crosspost.jobs.context import Done, Handler, JobContext, RunAgain, describe_error, redact
+from crosspost.jobs.context import Done, Handler, JobContext, RunAgain, describe_error
 from crosspost.jobs.store import JobStore, Lease, LeaseLost
 
 log = logging.getLogger("crosspost.jobs")
@@ -322,7 +322,7 @@ class Runner:
             job.kind,
             errors,
             self.max_errors,
-            redact(f"{type(exc).__name__}: {exc}"),
+            f"{type(exc).__name__}: {exc}",  # the log's formatter masks any secret in it
         )
         try:
             held = self.store.fail(job.id, job.attempts, describe_error(exc), retry_at)

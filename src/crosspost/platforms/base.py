@@ -84,8 +84,8 @@ class PublishRequest:
 class Credentials:
     """An account's OAuth tokens, decrypted for the duration of one job step."""
 
-    access_token: str
-    refresh_token: str | None = None
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
     expires_at: datetime | None = None
     scopes: list[str] = field(default_factory=list)
 
@@ -95,7 +95,7 @@ class AppCredentials:
     """The OAuth client (app) an account posts through."""
 
     client_id: str | None
-    client_secret: str | None
+    client_secret: str | None = field(repr=False)
     token_url: str
     code_url: str | None = None  # where a consent's code is traded, when not at token_url
 

@@ -112,6 +112,6 @@ class DatabaseNonceStore:
 
 def create_nonce_store(settings: Settings, db: Database, clock: Clock) -> NonceStore:
     """Redis when configured (the scale-out deployment), else the database."""
-    if settings.redis_url:
-        return RedisNonceStore.from_url(settings.redis_url)
+    if settings.resolved_redis_url:
+        return RedisNonceStore.from_url(settings.resolved_redis_url)
     return DatabaseNonceStore(db, clock)

@@ -361,11 +361,11 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     Also validates the tier table, so a bad `CROSSPOST_RATE_LIMIT_TIERS` fails at start.
     """
     validate_tiers(settings.rate_limit_tiers, settings.default_tier)
-    if settings.redis_url:
+    if settings.resolved_redis_url:
         # ratelimit_redis builds on this module, so it is imported here, not at the top.
         from crosspost.usage.ratelimit_redis import RedisRateLimiter  # noqa: PLC0415
 
         return RedisRateLimiter(
-            settings.redis_url, fail_open_seconds=settings.rate_limit_fail_open_seconds
+            settings.resolved_redis_url, fail_open_seconds=settings.rate_limit_fail_open_seconds
         )
     return MemoryRateLimiter()

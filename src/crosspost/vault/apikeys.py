@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crosspost.domain.enums import Mode
 
@@ -36,7 +36,7 @@ def _checksum(body: str) -> str:
 class ParsedKey:
     """A syntactically valid key: its mode and the part shown in listings."""
 
-    raw: str
+    raw: str = field(repr=False)
     mode: Mode
 
     @property

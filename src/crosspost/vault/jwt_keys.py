@@ -87,7 +87,7 @@ def _params(kid: str) -> KeyParameters:
 class _Key:
     kid: str
     public: ECKey
-    sealed: str
+    sealed: str = field(repr=False)
     created_at: datetime
     retired_at: datetime | None
 

@@ -10,7 +10,7 @@ import base64
 import binascii
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -34,7 +34,7 @@ class VaultError(CrosspostError):
 class Keyring:
     """Ordered master keys; the first encrypts, all decrypt."""
 
-    keys: tuple[tuple[str, bytes], ...]
+    keys: tuple[tuple[str, bytes], ...] = field(repr=False)
 
     @property
     def current_kid(self) -> str:
@@ -108,14 +108,15 @@ def _read_or_create(path: Path, make: str) -> str:
 def load_keyring(settings: Settings) -> Keyring:
     """The vault keyring from settings, or from ``home/master.key`` (generated once, 0600)."""
     if settings.master_keys:
-        return parse_master_keys(settings.master_keys)
+        return parse_master_keys(settings.master_keys.get_secret_value())
     fresh = f"k{secrets.token_hex(4)}:{base64.b64encode(os.urandom(32)).decode()}"
     return parse_master_keys(_read_or_create(settings.home / "master.key", fresh))
 
 
 def load_hash_key(settings: Settings) -> bytes:
     """The key of the keyed hash of API keys, from settings or ``home/hash.key``."""
-    spec = settings.hash_key or _read_or_create(
+    configured = settings.hash_key.get_secret_value() if settings.hash_key else None
+    spec = configured or _read_or_create(
         settings.home / "hash.key", base64.b64encode(os.urandom(32)).decode()
     )
     return base64.b64decode(spec)

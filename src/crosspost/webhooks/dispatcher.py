@@ -193,12 +193,12 @@ class _LoopState:
         self._retired: list[_Lanes] = []
         self._next_sweep = time.monotonic() + LANE_IDLE_SECONDS
         self.limiter: RateLimiter
-        if settings.redis_url:
+        if settings.resolved_redis_url:
             # Imported only when used: redis is optional in embedded mode.
             from crosspost.usage.ratelimit_redis import RedisRateLimiter  # noqa: PLC0415
 
             self.limiter = RedisRateLimiter(
-                settings.redis_url,
+                settings.resolved_redis_url,
                 prefix="crosspost:webhook-throttle:",
                 fail_open_seconds=settings.rate_limit_fail_open_seconds,
             )

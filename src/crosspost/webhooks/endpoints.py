@@ -110,7 +110,7 @@ class EndpointSpec:
     url: str
     description: str = ""
     event_types: tuple[str, ...] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     throttle_per_second: int | None = None
     max_concurrency: int = DEFAULT_CONCURRENCY
 
@@ -119,7 +119,7 @@ class EndpointSpec:
 class EndpointChanges:
     """Changes to an endpoint, already checked (only the keys present change)."""
 
-    values: Mapping[str, Any]
+    values: Mapping[str, Any] = field(repr=False)  # may hold custom headers in plain text
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ class Claim:
     completed_at: datetime | None
     mode: str
     url: str
-    sealed_headers: str | None
-    secret: str
-    previous_secret: str | None
+    sealed_headers: str | None = field(repr=False)
+    secret: str = field(repr=False)
+    previous_secret: str | None = field(repr=False)
     previous_expires_at: datetime | None
     max_concurrency: int
     throttle_per_second: int | None

@@ -6,7 +6,8 @@ network backend under `safe_async_client`: it resolves the host itself, drops ev
 `AddressPolicy` refuses and connects to an allowed one, so the address checked is the
 address connected to and a DNS answer that changes between check and connect (rebinding)
 gains nothing. TLS still runs against the hostname (SNI and certificate), and the Host
-header is the URL's.
+header is the URL's. Both read a host through `host_address` (one `normalise_host`), so no
+spelling of an address (``127.0.0.1.``, ``0x7f.1``, ``2130706433``) passes one and not the other.
 
 Under the guard, `AsyncioBackend` carries the bytes on asyncio's own transports: anyio's
 streams (httpcore's default) open a cancel scope and a checkpoint for every read and write,
@@ -206,9 +207,34 @@ class AddressPolicy:
         return any(ip.version == net.version and ip in net for net in self._allowed)
 
 
+def normalise_host(host: str) -> str:
+    """The host as a resolver reads it: lower case, ASCII (IDNA), without the one trailing
+    dot that makes a name absolute (``127.0.0.1.`` is 127.0.0.1 to getaddrinfo)."""
+    host = host.lower().removesuffix(".")
+    if ":" in host:  # an IPv6 literal: no labels to encode
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host  # not a valid name: the host name check says so
+
+
+def host_address(host: str) -> IPAddress | None:
+    """The address a host names by itself, if it does (see `normalise_host`, `_literal_ip`);
+    both the check at creation and the guard at connection judge hosts through this."""
+    return _literal_ip(normalise_host(host))
+
+
+def _ends_in_a_number(host: str) -> bool:
+    """True when the last label is numeric: the host can only be an IPv4 address (as the
+    WHATWG URL standard reads it), never a name."""
+    last = host.rpartition(".")[2]
+    return bool(re.fullmatch(r"[0-9]+|0x[0-9a-f]*", last))
+
+
 def _literal_ip(host: str) -> IPAddress | None:
-    """The address a host names by itself: a literal, or a legacy numeric form such as
-    ``2130706433`` or ``0x7f.1`` that the C resolver would read as 127.0.0.1."""
+    """The address a normalised host names by itself: a literal, or a legacy numeric form
+    such as ``2130706433`` or ``0x7f.1`` that the C resolver would read as 127.0.0.1."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -255,11 +281,16 @@ def check_url(url: str, *, live: bool, allow_cidrs: Sequence[str] = ()) -> str |
         return "the URL has no host; give one such as https://hooks.example.com/crosspost"
     if parsed.port is not None and not 0 < parsed.port < 65536:
         return f"the URL's port {parsed.port} is not between 1 and 65535"
-    ip = _literal_ip(host)
+    ip = host_address(host)
     if ip is None:
         if not _HOSTNAME_RE.fullmatch(parsed.raw_host.decode("ascii")):
             return f"the URL's host {host!r} is not a valid host name"
-        name = host.rstrip(".").lower()
+        name = normalise_host(host)
+        if _ends_in_a_number(name):
+            return (
+                f"the URL's host {host!r} ends in a number, so it can only be an IPv4 "
+                "address, and it is not a valid one"
+            )
         if live and (name == "localhost" or name.endswith(".localhost")):
             return f"live webhooks may not target {host}, which is this machine (loopback)"
         return None
@@ -563,7 +594,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             ) from None
 
     async def _allowed_addresses(self, host: str, port: int) -> list[IPAddress]:
-        literal = _literal_ip(host)
+        literal = host_address(host)
         if literal is not None:
             addresses: Sequence[IPAddress] = [literal]
         else:

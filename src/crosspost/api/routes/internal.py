@@ -39,8 +39,8 @@ class ResolvedCredentials(BaseModel):
     account_id: str
     platform: str
     external_id: str
-    access_token: str
-    refresh_token: str | None
+    access_token: str = Field(repr=False)
+    refresh_token: str | None = Field(repr=False)
     expires_at: datetime | None
     scopes: list[str]
 
@@ -48,13 +48,14 @@ class ResolvedCredentials(BaseModel):
 class TokenUpdate(ResolveRequest):
     """A token the caller refreshed itself."""
 
-    access_token: str = Field(min_length=1, max_length=8192)
-    refresh_token: str | None = Field(default=None, max_length=8192)
+    access_token: str = Field(min_length=1, max_length=8192, repr=False)
+    refresh_token: str | None = Field(default=None, max_length=8192, repr=False)
     expires_in: int | None = Field(default=None, ge=0, le=TOKEN_LIFETIME_CAP)
 
 
 def _caller(svc: ServicesDep, x_internal_key: Annotated[str | None, Header()] = None) -> Services:
-    expected = svc.settings.internal_api_key
+    configured = svc.settings.internal_api_key
+    expected = configured.get_secret_value() if configured else None
     # compare_digest: the time taken must not reveal how much of the key was right.
     if (
         not expected

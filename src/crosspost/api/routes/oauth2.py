@@ -56,7 +56,9 @@ _TOKEN_FORM = {
 class TokenResponse(BaseModel):
     """An access token (RFC 6749 §5.1): send it as `Authorization: Bearer <access_token>`."""
 
-    access_token: str = Field(description="An ES256 JWT (RFC 9068); verify with the JWKS.")
+    access_token: str = Field(
+        description="An ES256 JWT (RFC 9068); verify with the JWKS.", repr=False
+    )
     token_type: Literal["Bearer"]
     expires_in: int = Field(description="Seconds until the token expires.")
     scope: str = Field(description="The granted scopes, space-separated.")

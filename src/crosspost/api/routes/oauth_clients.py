@@ -54,7 +54,7 @@ class OAuthClientPublic(BaseModel):
 class OAuthClientCreated(OAuthClientPublic):
     """A new client with its secret (shown once: a replay of the request answers null)."""
 
-    client_secret: str | None
+    client_secret: str | None = Field(repr=False)
 
 
 def _public(row: Row) -> OAuthClientPublic:

@@ -41,7 +41,7 @@ class SigningSecretCreated(BaseModel):
 
     id: str
     key_id: str
-    secret: str | None = Field(description="`cpsig_…`: the HMAC key. Store it now.")
+    secret: str | None = Field(description="`cpsig_…`: the HMAC key. Store it now.", repr=False)
     created_at: datetime
     previous_expires_at: datetime | None = Field(
         description="When the key's previous secrets stop verifying (null: there were none)."

@@ -81,7 +81,7 @@ class WebhookCreate(_Strict):
         description=_TYPES_DOC,
         examples=[["post.*", "target.failed"]],
     )
-    headers: dict[str, str] = Field(default_factory=dict, description=_HEADERS_DOC)
+    headers: dict[str, str] = Field(default_factory=dict, description=_HEADERS_DOC, repr=False)
     throttle_per_second: int | None = Field(
         default=None,
         ge=endpoints.MIN_THROTTLE,
@@ -105,7 +105,7 @@ class WebhookUpdate(_Strict):
     event_types: list[str] | None = Field(
         default=None, max_length=MAX_PATTERNS, description=_TYPES_DOC
     )
-    headers: dict[str, str] | None = Field(default=None, description=_HEADERS_DOC)
+    headers: dict[str, str] | None = Field(default=None, description=_HEADERS_DOC, repr=False)
     throttle_per_second: int | None = Field(
         default=None,
         ge=endpoints.MIN_THROTTLE,
@@ -147,14 +147,15 @@ class WebhookEndpointCreated(WebhookEndpointPublic):
     """A new endpoint with its signing secret (shown once: a replay answers null)."""
 
     secret: str | None = Field(
-        description="`whsec_…`: verify deliveries with it (Standard Webhooks). Store it now."
+        description="`whsec_…`: verify deliveries with it (Standard Webhooks). Store it now.",
+        repr=False,
     )
 
 
 class SecretRotated(BaseModel):
     """A new signing secret (shown once: a replay answers null)."""
 
-    secret: str | None
+    secret: str | None = Field(repr=False)
     previous_expires_at: datetime = Field(
         description="Until then deliveries are signed with both the new and the old secret."
     )
