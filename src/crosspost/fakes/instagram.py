@@ -108,6 +108,17 @@ class InstagramFake(PlatformFake):
         """An IG user id."""
         return numeric_id()
 
+    def error_response(self, status: int, message: str) -> Response:
+        """Graph's envelope. Graph answers an unknown path (code 2500) and a method a node
+        does not support (100/33) with 400, and its own failure with code 1."""
+        if status == 404:
+            return graph_error(400, 2500, message)
+        if status == 405:
+            return graph_error(400, 100, message, subcode=33)
+        if status >= 500:
+            return graph_error(status, 1, message, transient=True)
+        return invalid_parameter(message)
+
     def server_error(self) -> Response:
         """Graph's 500 with code 2 (service temporarily unavailable)."""
         return graph_error(

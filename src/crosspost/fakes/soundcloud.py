@@ -12,6 +12,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -95,6 +96,10 @@ class SoundCloudFake(PlatformFake):
     def new_external_id(self) -> str:
         """A numeric user id."""
         return str(100_000_000 + int(unique_id(8, "0123456789")))
+
+    def error_response(self, status: int, message: str) -> Response:
+        """SoundCloud's error JSON: the status as ``message``, the detail in ``errors``."""
+        return sc_error(status, f"{status} - {HTTPStatus(status).phrase}", [message])
 
     def server_error(self) -> Response:
         """SoundCloud's 500."""
