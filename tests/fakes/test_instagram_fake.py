@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterator
 from typing import Any
 
@@ -267,3 +268,31 @@ def test_unknown_graph_version(fake: Fake) -> None:
     acct = fake.account()
     response = fake.http.get(f"/instagram/latest/{acct['external_id']}", headers=bearer(acct))
     assert response.status_code == 400
+
+
+def test_graph_paths_take_a_trailing_slash(fake: Fake) -> None:
+    """Graph serves every path with or without a trailing slash (Meta's SDK adds one)."""
+    acct = fake.account()
+    cid, _ = fake.resumable(acct)
+    user = acct["external_id"]
+    token = {"access_token": acct["access_token"]}
+    node = fake.http.get(f"{V}/{cid}/", params={**token, "fields": "status_code"})
+    assert node.json() == {"id": cid, "status_code": "IN_PROGRESS"}
+    me = fake.http.get(f"{V}/{user}/", params={**token, "fields": "username"})
+    assert me.json() == {"id": user, "username": "alice"}
+    edge = fake.http.get(f"{V}/{user}/content_publishing_limit/", params=token)
+    assert edge.json() == {"data": [{"quota_usage": 0}]}
+
+
+def test_appsecret_proof_is_checked_when_sent(fake: Fake) -> None:
+    """A right appsecret_proof (HMAC-SHA256 of the token by the app secret) passes; a wrong
+    one is Graph's code 100 GraphMethodException."""
+    acct = fake.account()
+    token = acct["access_token"]
+    proof = hmac.new(b"sandbox-secret", token.encode(), hashlib.sha256).hexdigest()
+    params = {"access_token": token, "fields": "username"}
+    right = fake.http.get(f"{V}/me", params={**params, "appsecret_proof": proof})
+    assert right.json()["username"] == "alice"
+    wrong = fake.http.get(f"{V}/me", params={**params, "appsecret_proof": "00" * 32})
+    error = wrong.json()["error"]
+    assert (wrong.status_code, error["code"], error["type"]) == (400, 100, "GraphMethodException")

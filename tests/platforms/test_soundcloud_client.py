@@ -20,6 +20,7 @@ from crosspost.clock import FrozenClock
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
 from crosspost.fakes import FakeConfig, RunningServer, serve_in_thread
 from crosspost.fakes.soundcloud import SoundCloudFake, SoundCloudLimits
+from crosspost.media.samples import make_image
 from crosspost.platforms.base import AppCredentials, Credentials, MediaFile
 from crosspost.platforms.errors import PlatformError, UnsupportedPostType
 from crosspost.platforms.http import new_http_client
@@ -96,14 +97,25 @@ def client_for(sandbox: Sandbox) -> SoundCloudClient:
     return SoundCloudClient(sandbox.http, sandbox.base(P), poll_seconds=10.0, clock=sandbox.clock)
 
 
+MP3_FRAME = b"\xff\xfb\x90\x64"  # an MPEG-1 Layer III frame header: 128 kbit/s, 44.1 kHz
+
+
 def app_for(sandbox: Sandbox) -> AppCredentials:
     """The sandbox OAuth app, with the fake's token path."""
     return AppCredentials(CLIENT_ID, CLIENT_SECRET, f"{sandbox.base(P)}/oauth/token")
 
 
-def audio(folder: Path, size: int, name: str = "song.mp3", ctype: str = "audio/mpeg") -> MediaFile:
-    """`size` pseudo-random bytes posing as audio (the fake checks types and bytes, not codecs)."""
-    data = random.Random(size).randbytes(size)
+def audio(
+    folder: Path,
+    size: int,
+    name: str = "song.mp3",
+    ctype: str = "audio/mpeg",
+    *,
+    head: bytes = MP3_FRAME,
+) -> MediaFile:
+    """`size` bytes posing as audio: `head`, then pseudo-random bytes (the fake sniffs the
+    format from the first bytes, as SoundCloud does; it decodes no codec)."""
+    data = (head + random.Random(size).randbytes(size))[:size]
     path = folder / name
     path.write_bytes(data)
     return MediaFile(
@@ -452,16 +464,16 @@ def test_upload_quota_waits_for_the_reset(sandbox: Sandbox, tmp_path: Path) -> N
     assert posts(sandbox) == []
 
 
-def test_unsupported_content_type_is_permanent(sandbox: Sandbox, tmp_path: Path) -> None:
-    """The fake's 422 for a non-audio part is permanent with the raw errors kept."""
+def test_non_audio_bytes_are_permanent(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The fake's 422 for a part whose bytes are not audio is permanent, raw errors kept."""
     external_id, creds = sandbox.account(P)
-    media = audio(tmp_path, 5000, name="song.xyz", ctype="audio/x-unknown")
+    media = audio(tmp_path, 5000, name="song.xyz", ctype="audio/x-unknown", head=b"")
     request = make_request(media, external_id=external_id)
     with pytest.raises(PlatformError) as caught:
         drive(client_for(sandbox), request, creds, sandbox.clock)
     error = caught.value
     assert (error.kind, error.http_status, error.code) == (ErrorKind.PERMANENT, 422, "http_422")
-    assert "unsupported content type" in error.raw["errors"][0]["error_message"]
+    assert "not audio" in error.raw["errors"][0]["error_message"]
 
 
 def test_too_large_is_permanent(make_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
@@ -501,8 +513,16 @@ def test_artwork_is_sent_with_the_track(sandbox: Sandbox, tmp_path: Path) -> Non
     client, request, creds = setup(sandbox, tmp_path, 256 * 1024)
     folder = tmp_path / "cover"
     folder.mkdir()
-    cover = make_media(folder, 5000, name="cover.png", content_type="image/png", duration=None)
+    data = make_image(folder / "cover.png").read_bytes()  # the fake judges artwork by its bytes
+    cover = MediaFile(
+        path=folder / "cover.png",
+        size=len(data),
+        content_type="image/png",
+        kind=MediaKind.IMAGE,
+        filename="cover.png",
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
     run = drive(client, replace(request, thumbnail=cover), creds, sandbox.clock)
     assert run.result is not None and run.result.status is TargetStatus.PUBLISHED
     [post] = posts(sandbox)
-    assert post["artwork_size"] == 5000
+    assert post["artwork_size"] == len(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -58,7 +59,18 @@ def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", index, methods=["GET"]),
     ]
+
+    async def no_fake(request: Request, exc: Exception) -> Response:
+        # Paths under a fake's prefix get that platform's envelope from the fake itself;
+        # only a path outside every prefix reaches this.
+        assert isinstance(exc, HTTPException)
+        body = {
+            "error": f"no fake serves {request.method} {request.url.path}",
+            "prefixes": [f"/{platform.value}" for platform in fakes],
+        }
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
     routes += [Mount(f"/{platform.value}", app=fake.asgi()) for platform, fake in fakes.items()]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: no_fake})
     app.state.fakes = fakes
     return app

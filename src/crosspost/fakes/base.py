@@ -18,6 +18,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -182,6 +183,8 @@ async def drain(request: Request) -> int:
             size += len(piece)
     except ClientDisconnect:
         pass
+    except RuntimeError:  # Starlette's "Stream consumed": a parser already read it all
+        pass
     return size
 
 
@@ -191,6 +194,13 @@ def header_int(request: Request, name: str) -> int | None:
     if value is None or not value.strip().isdigit():
         return None
     return int(value)
+
+
+def platform_path(request: Request) -> str:
+    """The request's path as the real host would see it (without the fake's mount prefix)."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def mount_base(request: Request) -> str:
@@ -251,6 +261,14 @@ class PlatformFake(ABC):
     def rate_limited(self) -> Response:
         """The platform's own 429."""
 
+    @abstractmethod
+    def error_response(self, status: int, message: str) -> Response:
+        """The platform's own error body and content type for an error the framework raises:
+        an unknown route (404), a wrong method (405), an unparseable body (400), a crash (500).
+
+        A platform that answers such requests with another status (Graph's 400) says so here.
+        """
+
     def refresh_ttl(self) -> float | None:
         """Refresh-token lifetime; None means it lives until revoked."""
         return None
@@ -300,10 +318,36 @@ class PlatformFake(ABC):
 
     def asgi(self) -> Starlette:
         """The ASGI app to mount under the platform's prefix."""
-        app = Starlette(routes=[*self._control_routes(), *self.api_routes()])
+        app = Starlette(
+            routes=[*self._control_routes(), *self.api_routes()],
+            # Every error reaches the client in the platform's envelope, never Starlette's
+            # plain-text "Not Found": a client library parses it as the platform's error.
+            exception_handlers={HTTPException: self._framework_error, Exception: self._crash},
+        )
         # Real hosts answer a path without its trailing slash with 404, not a redirect.
         app.router.redirect_slashes = False
         return app
+
+    async def _framework_error(self, request: Request, exc: Exception) -> Response:
+        """An HTTPException from routing or body parsing, in the platform's envelope."""
+        assert isinstance(exc, HTTPException)  # registered for HTTPException only
+        status, where = exc.status_code, f"{request.method} {platform_path(request)}"
+        if status == 404:
+            message = f"Unknown path: {where}"
+        elif status == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"Unsupported request: {where} (this path serves {allowed})"
+        else:
+            message = f"{exc.detail} ({where})"
+        await drain(request)
+        response = self.error_response(status, message)
+        if response.status_code == status:
+            response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+        return response
+
+    async def _crash(self, request: Request, exc: Exception) -> Response:
+        """A bug in the fake still answers in the platform's 500 envelope (and is logged)."""
+        return self.error_response(500, f"Internal error ({type(exc).__name__})")
 
     def _control_routes(self) -> list[BaseRoute]:
         consent = (
@@ -472,5 +516,6 @@ __all__ = [
     "header_int",
     "iso_time",
     "mount_base",
+    "platform_path",
     "unique_id",
 ]

@@ -2,7 +2,8 @@
 
 Written from PLATFORM_PROTOCOLS.md §2, never from our client. Routes (under the mount):
 ``/{ver}/{ig-user-id}/media`` (POST create, GET list), ``/{ver}/{ig-user-id}/media_publish``,
-``/{ver}/{ig-user-id}/content_publishing_limit``, ``/{ver}/{node-id}`` (container or media),
+``/{ver}/{ig-user-id}/content_publishing_limit``, ``/{ver}/{node-id}`` (container, media or
+the user; every Graph path with or without a trailing slash, as Meta's SDK sends them),
 ``/rupload/ig-api-upload/{ver}/{container-id}`` (the rupload host) and
 ``/refresh_access_token`` (Instagram Login's token refresh), and Business Login for
 Instagram: the consent page ``/oauth/authorize`` (www.instagram.com), the code exchange
@@ -48,6 +49,7 @@ from crosspost.fakes.instagram_rules import (
     invalid_parameter,
     no_object,
     numeric_id,
+    proof_matches,
     rupload_error,
 )
 
@@ -82,22 +84,30 @@ class InstagramFake(PlatformFake):
 
     def api_routes(self) -> list[BaseRoute]:
         """Paths of graph.instagram.com, rupload.facebook.com and api.instagram.com."""
+        graph = [
+            ("/{version}/me", self._me, ["GET"]),
+            ("/{version}/{user_id}/media", self._media_edge, ["GET", "POST"]),
+            ("/{version}/{user_id}/media_publish", self._media_publish, ["POST"]),
+            # [U] Meta's own SDK (IGUserForIGOnlyAPI, generated from Meta's specs of
+            # graph.instagram.com) names this edge `mediapublish`; the docs say media_publish.
+            ("/{version}/{user_id}/mediapublish", self._media_publish, ["POST"]),
+            ("/{version}/{user_id}/content_publishing_limit", self._publishing_limit, ["GET"]),
+            ("/{version}/{node_id}", self._node, ["GET"]),
+        ]
         return [
             Route("/oauth/access_token", self._code_exchange, methods=["POST"]),
             Route("/access_token", self._long_lived, methods=["GET"]),
             Route("/refresh_access_token", self._refresh, methods=["GET"]),
-            Route("/{version}/me", self._me, methods=["GET"]),
             Route(
                 "/rupload/ig-api-upload/{version}/{container_id}", self._rupload, methods=["POST"]
             ),
-            Route("/{version}/{user_id}/media", self._media_edge, methods=["GET", "POST"]),
-            Route("/{version}/{user_id}/media_publish", self._media_publish, methods=["POST"]),
-            Route(
-                "/{version}/{user_id}/content_publishing_limit",
-                self._publishing_limit,
-                methods=["GET"],
+            # Graph serves every path with or without a trailing slash; Meta's SDK reads
+            # every node as `/{ver}/{id}/`.
+            *(
+                Route(path + slash, endpoint, methods=methods)
+                for path, endpoint, methods in graph
+                for slash in ("", "/")
             ),
-            Route("/{version}/{node_id}", self._node, methods=["GET"]),
         ]
 
     def default_access_ttl(self) -> float:
@@ -107,6 +117,17 @@ class InstagramFake(PlatformFake):
     def new_external_id(self) -> str:
         """An IG user id."""
         return numeric_id()
+
+    def error_response(self, status: int, message: str) -> Response:
+        """Graph's envelope. Graph answers an unknown path (code 2500) and a method a node
+        does not support (100/33) with 400, and its own failure with code 1."""
+        if status == 404:
+            return graph_error(400, 2500, message)
+        if status == 405:
+            return graph_error(400, 100, message, subcode=33)
+        if status >= 500:
+            return graph_error(status, 1, message, transient=True)
+        return invalid_parameter(message)
 
     def server_error(self) -> Response:
         """Graph's 500 with code 2 (service temporarily unavailable)."""
@@ -247,9 +268,18 @@ class InstagramFake(PlatformFake):
                 await drain(request)
         if not VERSION.fullmatch(request.path_params.get("version", "")):
             return graph_error(400, 2635, "Unknown or deprecated Graph API version.")
-        account = self._auth(self._token_of(request, params, {"bearer", "oauth"}))
+        token = self._token_of(request, params, {"bearer", "oauth"})
+        account = self._auth(token)
         if isinstance(account, Response):
             return account
+        proof = params.get("appsecret_proof")
+        if proof is not None and not proof_matches(proof, token or "", self.config.client_secret):
+            return graph_error(
+                400,
+                100,
+                "Invalid appsecret_proof provided in the API argument",
+                kind="GraphMethodException",
+            )
         await self.injected_latency()
         if self.chance(self.faults.failure_rate):
             return self.server_error()
@@ -452,6 +482,8 @@ class InstagramFake(PlatformFake):
         account, params = gate
         node = request.path_params["node_id"]
         fields = set(params.get("fields", "id").split(","))
+        if node == account.external_id:
+            return self._user_fields(account, fields)
         c = self.containers.get(node)
         if c is not None and c.account is account:
             code = self.status_code(c)
@@ -654,12 +686,15 @@ class InstagramFake(PlatformFake):
         if isinstance(gate, Response):
             return gate
         account, params = gate
+        return self._user_fields(account, set(params.get("fields", "id").split(",")))
+
+    def _user_fields(self, account: Account, fields: set[str]) -> Response:
+        """The IG user node (``/me`` or ``/{ig-user-id}``), with the fields asked for."""
         values = {
             "id": account.external_id,
             "user_id": account.external_id,
             "username": account.handle,
         }
-        fields = set(params.get("fields", "id").split(","))
         return JSONResponse({k: v for k, v in values.items() if k in fields or k == "id"})
 
 

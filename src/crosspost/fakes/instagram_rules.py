@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import re
 import time
@@ -80,9 +81,10 @@ def graph_error(
     user_msg: str | None = None,
     transient: bool = False,
     headers: dict[str, str] | None = None,
+    kind: str = "OAuthException",
 ) -> JSONResponse:
     """The Graph API error body: ``{"error": {message, type, code, error_subcode, fbtrace_id}}``."""
-    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    error: dict[str, Any] = {"message": message, "type": kind, "code": code}
     if subcode is not None:
         error["error_subcode"] = subcode
     if transient:
@@ -98,6 +100,12 @@ def rupload_error(status: int, kind: str, message: str, *, retriable: bool) -> J
     """The upload host's error body: ``{"debug_info": {"retriable", "type", "message"}}``."""
     body = {"debug_info": {"retriable": retriable, "type": kind, "message": message}}
     return JSONResponse(body, status_code=status)
+
+
+def proof_matches(proof: str, token: str, app_secret: str) -> bool:
+    """Whether ``appsecret_proof`` is the HMAC-SHA256 of the token keyed by the app secret."""
+    expected = hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(proof.lower(), expected)
 
 
 def no_object(node: str) -> JSONResponse:

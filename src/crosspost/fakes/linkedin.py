@@ -12,6 +12,7 @@ import secrets
 import shutil
 import tempfile
 import weakref
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,10 @@ class LinkedInFake(PlatformFake):
     def new_external_id(self) -> str:
         """A member id such as ``yrZCpj2Z12``."""
         return unique_id(10)
+
+    def error_response(self, status: int, message: str) -> Response:
+        """LinkedIn's error JSON, its ``code`` the status name (e.g. ``NOT_FOUND``)."""
+        return li_error(status, HTTPStatus(status).name, message)
 
     def server_error(self) -> Response:
         """LinkedIn's 500."""

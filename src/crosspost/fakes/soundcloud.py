@@ -3,7 +3,8 @@
 Written from PLATFORM_PROTOCOLS.md §6 and SoundCloud's OpenAPI spec, never from our client.
 Requests must carry ``Authorization: OAuth <token>`` ("Bearer" gets the real 401). The upload
 is parsed with Starlette's streaming multipart parser (parts spool to temporary files), so
-the fake never holds a whole file either.
+the fake never holds a whole file either. The audio and artwork parts are judged by their
+bytes (``sniff``), as SoundCloud identifies an upload by its content, whatever its type says.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -29,9 +31,8 @@ from crosspost.fakes.base import (
     mount_base,
     unique_id,
 )
+from crosspost.fakes.sniff import HEAD_BYTES, audio_format, id3v2_size, image_format
 from crosspost.fakes.soundcloud_rules import (
-    AUDIO_TYPES,
-    IMAGE_TYPES,
     Track,
     check_fields,
     rate_limit_error,
@@ -95,6 +96,10 @@ class SoundCloudFake(PlatformFake):
     def new_external_id(self) -> str:
         """A numeric user id."""
         return str(100_000_000 + int(unique_id(8, "0123456789")))
+
+    def error_response(self, status: int, message: str) -> Response:
+        """SoundCloud's error JSON: the status as ``message``, the detail in ``errors``."""
+        return sc_error(status, f"{status} - {HTTPStatus(status).phrase}", [message])
 
     def server_error(self) -> Response:
         """SoundCloud's 500."""
@@ -309,22 +314,29 @@ class SoundCloudFake(PlatformFake):
         if not isinstance(asset, UploadFile):
             return sc_error(422, "Unprocessable Entity", ["Asset data can't be blank"])
         asset_type = (asset.content_type or "").split(";")[0].strip().lower()
-        if asset_type not in AUDIO_TYPES:
-            return sc_error(
-                422,
-                "Unprocessable Entity",
-                [f"Asset data has an unsupported content type {asset_type or 'none'!r}"],
-            )
         size, digest = await _digest(asset)
         if size == 0:
             return sc_error(422, "Unprocessable Entity", ["Asset data is empty"])
         if size > self.limits.max_upload_bytes:
             return sc_error(413, "Request Entity Too Large")
+        # SoundCloud judges the bytes, not the part's Content-Type: `curl -F` labels most
+        # files application/octet-stream, and some clients send no Content-Type at all.
+        audio = await _sniff(asset)
+        if audio is None:
+            return sc_error(
+                422,
+                "Unprocessable Entity",
+                [
+                    "Asset data is not audio in a supported format "
+                    "(AIFF, WAVE, FLAC, OGG, MP2, MP3, AAC, AMR or WMA)"
+                ],
+            )
         artwork = form.get("track[artwork_data]")
         artwork_size = None
         if isinstance(artwork, UploadFile):
-            art_type = (artwork.content_type or "").split(";")[0].strip().lower()
-            if art_type not in IMAGE_TYPES:
+            # Judged by its bytes too: curl types a .jpg, but not every client types a part.
+            await artwork.seek(0)
+            if image_format(await artwork.read(HEAD_BYTES)) is None:
                 return sc_error(
                     422, "Unprocessable Entity", ["Artwork data must be a JPEG, PNG or GIF"]
                 )
@@ -340,6 +352,7 @@ class SoundCloudFake(PlatformFake):
             size=size,
             sha256=digest,
             content_type=asset_type,
+            audio_format=audio,
             filename=asset.filename or "",
             created_at=self.now(),
             processing_seconds=self.faults.processing_seconds,
@@ -381,6 +394,19 @@ class SoundCloudFake(PlatformFake):
                 "scope": " ".join(self.scopes),
             }
         )
+
+
+async def _sniff(upload: UploadFile) -> str | None:
+    """The audio format of a spooled part, past any ID3v2 tags, or None when it is not audio."""
+    offset = 0
+    for _ in range(4):  # a file may carry more than one tag; more than a few is not audio
+        await upload.seek(offset)
+        head = await upload.read(HEAD_BYTES)
+        tag = id3v2_size(head)
+        if tag is None:
+            return audio_format(head)
+        offset += tag
+    return None
 
 
 async def _digest(upload: UploadFile) -> tuple[int, str]:

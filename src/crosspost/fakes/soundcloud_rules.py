@@ -28,32 +28,6 @@ LICENSES = frozenset(
         "cc-by-nc-sa",
     }
 )
-# AIFF, WAVE, FLAC, OGG, MP2, MP3, AAC, AMR, WMA under their usual media types.
-AUDIO_TYPES = frozenset(
-    {
-        "audio/aiff",
-        "audio/x-aiff",
-        "audio/wav",
-        "audio/x-wav",
-        "audio/wave",
-        "audio/vnd.wave",
-        "audio/flac",
-        "audio/x-flac",
-        "audio/ogg",
-        "audio/vorbis",
-        "audio/mpeg",
-        "audio/mp3",
-        "audio/mp2",
-        "audio/aac",
-        "audio/x-aac",
-        "audio/mp4",
-        "audio/m4a",
-        "audio/x-m4a",
-        "audio/amr",
-        "audio/x-ms-wma",
-    }
-)
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
 TEXT_FIELDS = (
     "description",
     "genre",
@@ -154,7 +128,8 @@ class Track:
     permalink: str
     size: int
     sha256: str
-    content_type: str
+    content_type: str  # as the part declared it (may be empty or application/octet-stream)
+    audio_format: str  # as the bytes say (sniff.audio_format)
     filename: str
     created_at: float
     processing_seconds: float
@@ -208,7 +183,7 @@ class Track:
             "purchase_url": f.get("purchase_url"),
             "duration": 0 if state == "processing" else self.extra.get("duration_ms", 30_000),
             "original_content_size": self.size,
-            "original_format": self.filename.rsplit(".", 1)[-1].lower(),
+            "original_format": self.audio_format,
             "artwork_url": f"https://i1.sndcdn.com/artworks-{self.id}-large.jpg"
             if self.artwork_size
             else None,

@@ -82,6 +82,11 @@ class TikTokFake(PlatformFake):
         """An open_id."""
         return "-000" + unique_id(32, "0123456789abcdef")
 
+    def error_response(self, status: int, message: str) -> Response:
+        """TikTok's envelope: ``internal_error`` for a 5xx, ``invalid_params`` otherwise."""
+        code = "internal_error" if status >= 500 else "invalid_params"
+        return tiktok_error(status, code, message)
+
     def server_error(self) -> Response:
         """TikTok's 500 internal_error."""
         return tiktok_error(500, "internal_error", "Something went wrong. Please try again later.")

@@ -13,6 +13,7 @@ import math
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -116,6 +117,10 @@ class XFake(PlatformFake):
     def new_external_id(self) -> str:
         """A numeric user id."""
         return str(1_000_000_000_000_000_000 + int(unique_id(18, "0123456789")))
+
+    def error_response(self, status: int, message: str) -> Response:
+        """X's v2 problem JSON (``application/problem+json``)."""
+        return problem(status, HTTPStatus(status).phrase, message)
 
     def server_error(self) -> Response:
         """X's 503."""

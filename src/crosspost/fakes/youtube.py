@@ -83,6 +83,15 @@ class YouTubeFake(PlatformFake):
         """A channel id: ``UC`` plus 22 characters."""
         return "UC" + unique_id(22)
 
+    def error_response(self, status: int, message: str) -> Response:
+        """Google's envelope. Google routes on method and path together, so a method a path
+        does not serve is a 404 (google.rpc has no 405)."""
+        if status in (404, 405):
+            return google_error(404, "notFound", message)
+        if status >= 500:
+            return google_error(status, "backendError", message)
+        return google_error(status, "badRequest", message)
+
     def server_error(self) -> Response:
         """Google's 503 backendError."""
         return google_error(503, "backendError", "Backend Error")
