@@ -194,3 +194,16 @@ def test_h264_encoder_is_available() -> None:
     with pytest.raises(RuntimeError, match="no encoder"):
         encoder_for("no-such-codec")
 
+
+def test_video_stream_without_a_decoder_is_unreadable(tmp_path: Path) -> None:
+    """An mp4 whose video codec FFmpeg cannot decode (unknown sample entry) is refused with
+    media_unreadable, not a crash (it used to raise AttributeError: a 500)."""
+    data = make_video(tmp_path / "v.mp4", seconds=0.5).read_bytes()
+    at = data.find(b"avc1", data.find(b"stsd"))  # the sample entry naming the codec
+    assert at > 0
+    path = tmp_path / "unknown.mp4"
+    path.write_bytes(data[:at] + b"zzzz" + data[at + 4 :])
+    with pytest.raises(InvalidInput) as caught:
+        probe(path)
+    assert caught.value.code == "media_unreadable"
+    assert caught.value.extra["reason"] == "no decoder for its video stream's codec"

@@ -119,7 +119,11 @@ def _probe_container(path: Path, container: av.container.InputContainer) -> Prob
         for s in container.streams.video
         if not s.disposition & av.stream.Disposition.attached_pic  # cover art is not video
     ]
-    audios = list(container.streams.audio)
+    if any(s.codec_context is None for s in videos):
+        # FFmpeg has no decoder for this codec; treating the file as its audio alone would
+        # publish a picture-less "video".
+        raise _unreadable("no decoder for its video stream's codec")
+    audios = [s for s in container.streams.audio if s.codec_context is not None]
     video = videos[0] if videos else None
     audio = audios[0] if audios else None
     primary = video if video is not None else audio
