@@ -150,16 +150,6 @@ def test_non_media_bytes_are_unreadable(tmp_path: Path, content: bytes) -> None:
     assert str(tmp_path) not in repr(caught.value.extra)
 
 
-def test_truncated_upload_is_unreadable(tmp_path: Path) -> None:
-    """An mp4 cut off before its trailing moov box (an interrupted upload) is refused."""
-    whole = make_video(tmp_path / "whole.mp4", seconds=1.0, faststart=False)
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    with pytest.raises(InvalidInput) as caught:
-        probe(cut)
-    assert caught.value.code == "media_unreadable"
-
-
 def test_missing_file_is_not_blamed_on_the_user(tmp_path: Path) -> None:
     """A missing file is our bug (FileNotFoundError), not an unreadable upload."""
     with pytest.raises(FileNotFoundError):
@@ -203,3 +193,17 @@ def test_h264_encoder_is_available() -> None:
     assert encoder_for("h264") in {"libx264", "libopenh264", "h264"}
     with pytest.raises(RuntimeError, match="no encoder"):
         encoder_for("no-such-codec")
+
+
+def test_video_stream_without_a_decoder_is_unreadable(tmp_path: Path) -> None:
+    """An mp4 whose video codec FFmpeg cannot decode (unknown sample entry) is refused with
+    media_unreadable, not a crash (it used to raise AttributeError: a 500)."""
+    data = make_video(tmp_path / "v.mp4", seconds=0.5).read_bytes()
+    at = data.find(b"avc1", data.find(b"stsd"))  # the sample entry naming the codec
+    assert at > 0
+    path = tmp_path / "unknown.mp4"
+    path.write_bytes(data[:at] + b"zzzz" + data[at + 4 :])
+    with pytest.raises(InvalidInput) as caught:
+        probe(path)
+    assert caught.value.code == "media_unreadable"
+    assert caught.value.extra["reason"] == "no decoder for its video stream's codec"

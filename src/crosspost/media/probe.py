@@ -1,12 +1,13 @@
 """What a media file holds, found with PyAV: kind, container, duration, size, codecs, rate.
 
 Probing opens the file, reads the stream headers and decodes one frame, so a file whose
-headers parse but whose data does not decode is refused here, before any platform sees it.
+headers parse but whose data does not decode is refused here, before any platform sees it;
+and it proves the file is whole (`layout`, `tail`): a cut file's headers often survive and
+still announce its full duration.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +21,8 @@ from av.video.stream import VideoStream
 
 from crosspost.domain.enums import MediaKind
 from crosspost.errors import InvalidInput
+from crosspost.media.layout import check_layout, ebml_doctype, iso_boxes, magic_type
+from crosspost.media.tail import check_tail
 
 UNREADABLE_MESSAGE = (
     "upload a video (mp4/mov/webm), audio (mp3/m4a/wav/flac/ogg) or image (jpeg/png/webp) "
@@ -40,7 +43,6 @@ _IMAGE_CODECS = {
 # A decodable stream yields a frame within a few packets (encoder delay); a huge file of
 # undecodable packets must not be read to the end just to find that out.
 _MAX_PACKETS_FOR_FIRST_FRAME = 500
-_MAX_TOP_LEVEL_BOXES = 64  # a real mp4 has a handful; more means we are not reading mp4
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,10 @@ def _unreadable(reason: str) -> InvalidInput:
 
 
 def probe(path: Path) -> ProbeResult:
-    """Probe a media file; raises InvalidInput(code="media_unreadable") if it cannot be used."""
+    """Probe a media file; raises InvalidInput with code `media_truncated` if it is cut short,
+    `media_unreadable` if it cannot be used otherwise."""
+    # Before FFmpeg: a cut file it cannot even open is still named as cut, with the figures.
+    check_layout(path)
     try:
         container = av.open(str(path), metadata_errors="replace")
     except FileNotFoundError:
@@ -81,7 +86,10 @@ def probe(path: Path) -> ProbeResult:
         raise _unreadable(_ffmpeg_reason(exc)) from exc
     try:
         with container:
-            return _probe_container(path, container)
+            result = _probe_container(path, container)
+            if result.kind is not MediaKind.IMAGE:
+                check_tail(container, path.stat().st_size)
+            return result
     except av.error.FFmpegError as exc:
         raise _unreadable(_ffmpeg_reason(exc)) from exc
 
@@ -111,7 +119,11 @@ def _probe_container(path: Path, container: av.container.InputContainer) -> Prob
         for s in container.streams.video
         if not s.disposition & av.stream.Disposition.attached_pic  # cover art is not video
     ]
-    audios = list(container.streams.audio)
+    if any(s.codec_context is None for s in videos):
+        # FFmpeg has no decoder for this codec; treating the file as its audio alone would
+        # publish a picture-less "video".
+        raise _unreadable("no decoder for its video stream's codec")
+    audios = [s for s in container.streams.audio if s.codec_context is not None]
     video = videos[0] if videos else None
     audio = audios[0] if audios else None
     primary = video if video is not None else audio
@@ -195,7 +207,7 @@ def _short_container(path: Path, format_name: str, video_codec: str | None) -> s
         return "mp4"
     if format_name == "matroska,webm":
         with path.open("rb") as fh:
-            return "webm" if _ebml_doctype(fh.read(64)) == b"webm" else "mkv"
+            return "webm" if ebml_doctype(fh.read(64)) == b"webm" else "mkv"
     if format_name == "image2" and video_codec in _IMAGE_CODECS:
         return _IMAGE_CODECS[video_codec]
     return format_name.split(",", maxsplit=1)[0].removesuffix("_pipe")
@@ -208,18 +220,6 @@ def _ftyp_brand(fh: BinaryIO) -> bytes | None:
     return None
 
 
-def _ebml_doctype(head: bytes) -> bytes | None:
-    """The EBML DocType ("webm" or "matroska") from the first bytes of a Matroska file."""
-    at = head.find(b"\x42\x82")
-    if at < 0 or at + 3 > len(head):
-        return None
-    size_byte = head[at + 2]
-    if not size_byte & 0x80:  # only one-byte sizes occur for such a short string
-        return None
-    size = size_byte & 0x7F
-    return head[at + 3 : at + 3 + size]
-
-
 def moov_before_mdat(path: Path) -> bool | None:
     """For an ISO BMFF (mp4/mov) file: True if `moov` precedes `mdat` (faststart).
 
@@ -227,29 +227,11 @@ def moov_before_mdat(path: Path) -> bool | None:
     file size. None when neither box is found or the structure is not ISO BMFF.
     """
     with path.open("rb") as fh:
-        fh.seek(0, 2)
-        end = fh.tell()
-        offset = 0
-        for _ in range(_MAX_TOP_LEVEL_BOXES):
-            fh.seek(offset)
-            header = fh.read(8)
-            if len(header) < 8:
-                return None
-            size, box_type = struct.unpack(">I4s", header)
-            if size == 1:  # 64-bit "largesize" follows the type
-                extended = fh.read(8)
-                if len(extended) < 8:
-                    return None
-                (size,) = struct.unpack(">Q", extended)
-            elif size == 0:  # box runs to end of file
-                size = end - offset
+        for box_type, _, _ in iso_boxes(fh, fh.seek(0, 2)):
             if box_type == b"moov":
                 return True
             if box_type == b"mdat":
                 return False
-            if size < 8:
-                return None
-            offset += size
     return None
 
 
@@ -272,38 +254,6 @@ _CONTENT_TYPE_FAMILIES: dict[str, frozenset[str]] = {
 }
 
 
-def _magic_content_type(head: bytes) -> str | None:
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand == b"qt  ":
-            return "video/quicktime"
-        if brand in (b"M4A ", b"M4B "):
-            return "audio/mp4"
-        return "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm" if _ebml_doctype(head) == b"webm" else "video/x-matroska"
-    if head.startswith(b"RIFF") and len(head) >= 12:
-        return {b"WAVE": "audio/wav", b"WEBP": "image/webp", b"AVI ": "video/x-msvideo"}.get(
-            head[8:12]
-        )
-    if head.startswith(b"ID3"):
-        return "audio/mpeg"
-    if head.startswith(b"fLaC"):
-        return "audio/flac"
-    if head.startswith(b"OggS"):
-        return "audio/ogg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        # MPEG audio frame sync; layer bits 00 mean an ADTS (AAC) header instead of MP3.
-        return "audio/aac" if head[1] & 0x06 == 0 else "audio/mpeg"
-    return None
-
-
 def sniff_content_type(path: Path, declared: str | None) -> str:
     """The file's MIME type from its first bytes; the client's `declared` type is kept when
     it names the same format (e.g. audio/mp4 for an mp4 file) or when the bytes are unknown.
@@ -311,7 +261,7 @@ def sniff_content_type(path: Path, declared: str | None) -> str:
     with path.open("rb") as fh:
         head = fh.read(64)
     normalized = declared.split(";")[0].strip().lower() if declared else None
-    sniffed = _magic_content_type(head)
+    sniffed = magic_type(head)
     if sniffed is None:
         return normalized or "application/octet-stream"
     if normalized is not None and normalized in _CONTENT_TYPE_FAMILIES.get(sniffed, ()):

@@ -190,13 +190,19 @@ def make_audio(
     seconds: float = 2.0,
     codec: str | None = None,
     sample_rate: int = 48000,
+    faststart: bool = True,
 ) -> Path:
-    """Write a mono tone; the codec defaults from the suffix (.mp3, .m4a, .wav, .flac, .ogg)."""
+    """Write a mono tone; the codec defaults from the suffix (.mp3, .m4a, .wav, .flac, .ogg).
+
+    `faststart=False` leaves an m4a's `moov` box after the media data.
+    """
     path = Path(path)
     chosen = codec or _AUDIO_BY_SUFFIX.get(path.suffix.lower())
     if chosen is None:
         raise ValueError(f"pick a codec for {path.name}: no default for {path.suffix!r}")
-    with av.open(str(path), mode="w") as out:
+    iso = path.suffix.lower() in {".m4a", ".mp4", ".mov"}
+    options = {"movflags": "faststart"} if faststart and iso else {}
+    with av.open(str(path), mode="w", options=options) as out:
         stream = out.add_stream(encoder_for(chosen), rate=sample_rate)
         if not isinstance(stream, av.audio.stream.AudioStream):
             raise TypeError(f"{chosen} is not an audio codec")
@@ -210,16 +216,17 @@ _IMAGE_ENCODERS = {
     ".jpg": ("mjpeg", "yuvj420p"),
     ".jpeg": ("mjpeg", "yuvj420p"),
     ".webp": ("libwebp", "yuv420p"),
+    ".gif": ("gif", "rgb8"),
 }
 
 
 def make_image(path: Path | str, width: int = 320, height: int = 240) -> Path:
-    """Write a gradient image; the format follows the suffix (.png, .jpg/.jpeg, .webp)."""
+    """Write a gradient image; the format follows the suffix (.png, .jpg/.jpeg, .webp, .gif)."""
     path = Path(path)
     try:
         encoder, pix_fmt = _IMAGE_ENCODERS[path.suffix.lower()]
     except KeyError:
-        raise ValueError(f"make_image writes .png, .jpg or .webp, not {path.suffix!r}") from None
+        raise ValueError(f"make_image writes .png/.jpg/.webp/.gif, not {path.suffix!r}") from None
     frame = av.VideoFrame(width, height, "rgb24")
     plane = frame.planes[0]
     # Red follows x, green follows y: build one row, then only rewrite its green bytes.
@@ -238,9 +245,11 @@ def make_image(path: Path | str, width: int = 320, height: int = 240) -> Path:
     context.time_base = Fraction(1, 25)
     converted = frame.reformat(format=pix_fmt)
     converted.pts = 0
-    # An image encoder's single packet is the whole file (PNG, JFIF or RIFF/WEBP).
     packets = context.encode(converted) + context.encode(None)
-    path.write_bytes(b"".join(bytes(packet) for packet in packets))
+    # An image encoder's single packet is the whole file (PNG, JFIF, RIFF/WEBP); GIF's lacks
+    # the trailer byte the GIF muxer would add after the last image.
+    trailer = b";" if encoder == "gif" else b""
+    path.write_bytes(b"".join(bytes(packet) for packet in packets) + trailer)
     return path
 
 

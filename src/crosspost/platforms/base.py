@@ -14,6 +14,7 @@ if the worker dies or the answer is lost, the next run calls `reconcile` instead
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,8 +44,23 @@ class MediaFile:
     height: int | None = None
 
     def open(self) -> BinaryIO:
-        """Open the file for reading (binary)."""
-        return self.path.open("rb")
+        """Open the file for reading (binary); a file shorter than recorded is refused."""
+        fh = self.path.open("rb")
+        stored = os.fstat(fh.fileno()).st_size
+        if stored < self.size:
+            fh.close()
+            raise self._cut_short(stored)
+        return fh
+
+    def _cut_short(self, end: int) -> PlatformError:
+        # Shorter than probed and recorded at upload: sending it would stall an upload on a
+        # short body or put a cut file on the platform. Re-sending cannot mend it.
+        return PlatformError(
+            ErrorKind.PERMANENT,
+            "media_truncated",
+            f"the stored media file ends at byte {end}, short of the {self.size} bytes "
+            "recorded at upload; upload the media again",
+        )
 
     def read_range(self, start: int, length: int) -> bytes:
         """Read `length` bytes from `start`; chunk-sized reads keep memory bounded."""
@@ -60,7 +76,7 @@ class MediaFile:
             while left > 0:
                 data = fh.read(min(piece, left))
                 if not data:
-                    break
+                    raise self._cut_short(start + length - left)
                 left -= len(data)
                 yield data
 
