@@ -9,6 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosspost.api.errors import problem
+from crosspost.api.wellformed import content_length
 from crosspost.config import Settings
 
 # Routes whose bodies are not JSON: raw media uploads and the OAuth token endpoint's form.
@@ -124,16 +125,17 @@ class EdgeMiddleware:
             return problem(400, "nul_character", "Bad request", _NUL_DETAIL, instance=path)
         length = headers.get("content-length")
         if length is not None:
-            if not length.isdigit():
+            size = content_length(length)
+            if size is None:
                 return problem(
                     400, "bad_request", "Bad request", "Content-Length must be a whole number"
                 )
-            if int(length) > limit:
+            if size > limit:
                 return problem(
                     413,
                     "body_too_large",
                     "Payload too large",
-                    f"the body is {length} bytes; this endpoint accepts at most {limit}",
+                    f"the body is {length.strip()} bytes; this endpoint accepts at most {limit}",
                     instance=path,
                 )
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers

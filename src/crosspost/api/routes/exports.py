@@ -20,6 +20,7 @@ from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
+from crosspost.domain.bounds import PageLimit
 from crosspost.domain.enums import Mode
 from crosspost.domain.models import Page
 from crosspost.engine import exports
@@ -139,7 +140,7 @@ async def list_exports(
     response: Response,
     svc: ServicesDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[ExportPublic]:
     """A page of the tenant's exports, newest first."""

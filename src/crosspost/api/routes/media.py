@@ -15,6 +15,8 @@ from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.upload import receive_multipart, receive_raw
+from crosspost.api.wellformed import content_length
+from crosspost.domain.bounds import UnixSeconds
 from crosspost.domain.models import MediaPublic
 from crosspost.engine.services import Services
 from crosspost.errors import (
@@ -75,17 +77,19 @@ async def upload(
     """
     principal.require("media:write")
     limit = svc.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+    header = request.headers.get("content-length", "")
+    declared = content_length(header)
+    if declared is not None and declared > limit + 64 * 1024:
         raise PayloadTooLarge(
-            f"upload is {int(declared)} bytes; the limit is {limit} bytes", code="media_too_large"
+            f"upload is {header.strip()} bytes; the limit is {limit} bytes",
+            code="media_too_large",
         )
     ctype = request.headers.get("content-type", "").strip()
     base = ctype.split(";")[0].strip().lower()
-    if declared and declared.isdigit() and base != "multipart/form-data":
+    if declared is not None and base != "multipart/form-data":
         # A raw body is the file: refuse before receiving a byte when it cannot fit this
         # month's quota. (A multipart body's length includes its framing: checked later.)
-        await svc.db.run(_check_room, svc, principal.tenant_id, int(declared))
+        await svc.db.run(_check_room, svc, principal.tenant_id, declared)
     pending = svc.storage.begin_write(max_bytes=limit)
     try:
         if base == "multipart/form-data":
@@ -229,7 +233,7 @@ async def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) ->
 async def content(
     media_id: str,
     svc: ServicesDep,
-    expires: Annotated[int, Query(description="Unix time the URL stops working.")],
+    expires: Annotated[UnixSeconds, Query(description="Unix time the URL stops working.")],
     signature: Annotated[str, Query(max_length=128)],
 ) -> FileResponse:
     """A media object's bytes through a signed, expiring URL (no API key: the signature is
