@@ -10,6 +10,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosspost.api.errors import problem
+from crosspost.api.linger import lingering
 from crosspost.api.wellformed import Flaw, content_length, json_flaw, pairs_flaw, url_flaw
 from crosspost.config import Settings
 
@@ -49,6 +50,7 @@ class EdgeMiddleware:
             return
         method, path = scope["method"], scope["path"]
         headers = _headers(scope)
+        receive, send = lingering(headers, receive, send)
         flaw = url_flaw(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
         if flaw is not None:
             await _refusal(flaw, path)(scope, receive, self._stamper(path, scope, send))

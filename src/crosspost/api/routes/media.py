@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from pathlib import PurePath
-from typing import Annotated
+from typing import Annotated, cast
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -20,8 +22,10 @@ from crosspost.domain.bounds import UnixSeconds
 from crosspost.domain.models import MediaPublic
 from crosspost.engine.services import Services
 from crosspost.errors import (
+    BadRequest,
     CrosspostError,
     Forbidden,
+    InvalidInput,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -32,11 +36,15 @@ from crosspost.media.probe import probe
 from crosspost.media.storage import StoredObject
 from crosspost.store import media
 from crosspost.store.rows import Row
+from crosspost.store.tables import media as media_table
 from crosspost.usage import metering
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
 _ERRORS = problem_responses(401, 402, 404, 409, 411, 413, 415, 422)
 _RAW_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
+# RFC 9110 §8.3.1: type "/" subtype, each a token.
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_MAX_MEDIA_TYPE: int = cast(sa.String, media_table.c.content_type.type).length or 100
 
 
 @router.post(
@@ -94,10 +102,12 @@ async def upload(
     try:
         if base == "multipart/form-data":
             got = await receive_multipart(request.stream(), ctype, pending)
-            filename, content_type = got.filename or x_filename, got.content_type
+            filename = got.filename or x_filename
+            content_type = _media_type(got.content_type, "the `file` part's Content-Type")
         elif base.startswith(_RAW_TYPES):
+            content_type = _media_type(base, "Content-Type")
             await receive_raw(request.stream(), pending)
-            filename, content_type = x_filename, base
+            filename = x_filename
         else:
             raise UnsupportedMediaType(
                 "send the file as multipart/form-data (field `file`) or as a raw body with its "
@@ -106,6 +116,11 @@ async def upload(
             )
         if pending.size == 0:
             raise CrosspostError("the uploaded file is empty", code="empty_upload")
+        if filename is not None and "\x00" in filename:
+            raise InvalidInput(
+                "the file name contains a NUL character, which no field accepts; remove it",
+                code="nul_character",
+            )
         media_id = new_id("med")
         stored = await run_in_threadpool(pending.commit, media_id)
     except BaseException:
@@ -138,6 +153,20 @@ async def upload(
             # Refused (bad media, quota): a corrected retry may reuse the key.
             await svc.db.run(idem.abort)
         raise
+
+
+def _media_type(value: str | None, where: str) -> str | None:
+    """A declared media type without its parameters, refused (400) unless it is one."""
+    if value is None:
+        return None
+    kind = value.split(";")[0].strip()
+    if _MEDIA_TYPE.fullmatch(kind) is None or len(kind) > _MAX_MEDIA_TYPE:
+        raise BadRequest(
+            f"{where} {kind[:120]!r} is not a media type: send type/subtype (at most "
+            f"{_MAX_MEDIA_TYPE} characters), e.g. video/mp4",
+            code="invalid_content_type",
+        )
+    return kind.lower()
 
 
 def _check_room(svc: Services, tenant_id: str, size: int) -> None:
