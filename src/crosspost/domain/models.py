@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crosspost.domain.bounds import Range
+from crosspost.domain.bounds import Instant, Range
 from crosspost.domain.enums import (
     AccountRole,
     AccountStatus,
@@ -51,12 +51,15 @@ class PostCreate(_Strict):
         description="Per-platform options, e.g. {'youtube': {'title': '…', 'privacy_status': "
         "'unlisted'}, 'tiktok': {'privacy_level': 'SELF_ONLY', 'text': '…'}}.",
     )
-    publish_at: datetime | None = Field(
+    publish_at: Instant | None = Field(
         default=None,
         description="When to publish (ISO 8601). A time without offset is read in `timezone`.",
     )
     timezone: str | None = Field(
-        default=None, description="IANA time zone, e.g. Europe/Paris.", examples=["Europe/Paris"]
+        default=None,
+        max_length=64,
+        description="IANA time zone, e.g. Europe/Paris.",
+        examples=["Europe/Paris"],
     )
 
     @field_validator("targets")
@@ -231,7 +234,7 @@ class KeyCreate(_Strict):
         default=None, max_length=16, description="Rate-limit tier: free, pro or enterprise."
     )
     rate_limits: RateLimitOverride | None = None
-    expires_at: datetime | None = Field(default=None, description="When the key stops working.")
+    expires_at: Instant | None = Field(default=None, description="When the key stops working.")
 
 
 class KeyUpdate(_Strict):

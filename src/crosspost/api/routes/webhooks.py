@@ -25,7 +25,7 @@ from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently, create_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
-from crosspost.domain.bounds import PageLimit, Range
+from crosspost.domain.bounds import Instant, PageLimit, Range
 from crosspost.domain.enums import Mode
 from crosspost.domain.models import Page
 from crosspost.engine.services import Services
@@ -186,8 +186,8 @@ class ResendAccepted(BaseModel):
 class RecoverRequest(_Strict):
     """Send again every event that failed to reach the endpoint in a time window."""
 
-    since: datetime = Field(description="Start of the window (with a UTC offset).")
-    until: datetime | None = Field(default=None, description="End of the window; default now.")
+    since: Instant = Field(description="Start of the window (with a UTC offset).")
+    until: Instant | None = Field(default=None, description="End of the window; default now.")
 
 
 class Recovered(BaseModel):
