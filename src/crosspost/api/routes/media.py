@@ -5,9 +5,8 @@ from __future__ import annotations
 import mimetypes
 import re
 from pathlib import PurePath
-from typing import Annotated, cast
+from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -36,6 +35,7 @@ from crosspost.media.probe import probe
 from crosspost.media.storage import StoredObject
 from crosspost.store import media
 from crosspost.store.rows import Row
+from crosspost.store.tables import max_length
 from crosspost.store.tables import media as media_table
 from crosspost.usage import metering
 
@@ -44,7 +44,7 @@ _ERRORS = problem_responses(401, 402, 404, 409, 411, 413, 415, 422)
 _RAW_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
 # RFC 9110 §8.3.1: type "/" subtype, each a token.
 _MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_MAX_MEDIA_TYPE: int = cast(sa.String, media_table.c.content_type.type).length or 100
+_MAX_MEDIA_TYPE = max_length(media_table.c.content_type)
 
 
 @router.post(
