@@ -52,6 +52,8 @@ CASES: list[tuple[str, str, bytes | None, dict[str, str], int, str, list[str]]] 
      _FORM, 400, "nul_character", ["form field `client_id`"]),
     ("POST", "/oauth/token", b"grant_type=client_credentials&client_id=%FF&client_secret=s",
      _FORM, 400, "invalid_encoding", ["form field `client_id`"]),
+    ("POST", "/oauth/token?scope=%00", b"grant_type=client_credentials", _FORM, 400,
+     "nul_character", ["query parameter `scope`"]),
 ]  # fmt: skip
 
 
@@ -82,6 +84,8 @@ def test_malformed_requests_are_explained(
     for word in words:
         assert word in problem["detail"], problem["detail"]
     assert "error parsing the body" not in problem["detail"]
+    if url.startswith("/oauth/token"):  # RFC 6749 clients read `error`
+        assert problem["error"] == "invalid_request", problem
     assert _posts(stack) == before
 
 

@@ -53,7 +53,7 @@ class EdgeMiddleware:
         receive, send = lingering(headers, receive, send)
         flaw = url_flaw(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
         if flaw is not None:
-            await _refusal(flaw, path)(scope, receive, self._stamper(path, scope, send))
+            await _refusal(flaw, method, path)(scope, receive, self._stamper(path, scope, send))
             return
         if _is(method, path, _RAW_BODY):
             # Media uploads stream to disk and enforce CROSSPOST_MAX_UPLOAD_BYTES themselves.
@@ -89,7 +89,7 @@ class EdgeMiddleware:
         body = b"".join(chunks)
         flaw = self._body_flaw(method, path, headers, body)
         if flaw is not None:
-            await _refusal(flaw, path)(scope, receive, self._stamper(path, scope, send))
+            await _refusal(flaw, method, path)(scope, receive, self._stamper(path, scope, send))
             return
         delivered = False
 
@@ -185,9 +185,13 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _refusal(flaw: Flaw, path: str) -> Any:
+def _refusal(flaw: Flaw, method: str, path: str) -> Any:
     title = "Invalid input" if flaw.status == 422 else "Bad request"
-    return problem(flaw.status, flaw.code, title, flaw.detail, instance=path, **flaw.extra)
+    extra = dict(flaw.extra)
+    if _is(method, path, _FORM_BODY):
+        # The OAuth token endpoint's clients read RFC 6749's members; others read `code`.
+        extra.update(error="invalid_request", error_description=flaw.detail)
+    return problem(flaw.status, flaw.code, title, flaw.detail, instance=path, **extra)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
