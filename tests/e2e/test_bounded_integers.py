@@ -4,6 +4,8 @@ no integer (body, query or header) can overflow a column, on SQLite and PostgreS
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +15,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 
+from crosspost.api import routes
+from crosspost.api.openapi_bounds import keep_integer_bounds
 from crosspost.domain.bounds import INT64_MAX, INT64_MIN
 from crosspost.store.tables import api_analytics
 from crosspost.usage.metering import MAX_MINUTES_LIMIT
@@ -78,15 +83,26 @@ def test_every_integer_the_api_accepts_states_its_range(stack: Stack) -> None:
     found = _accepted_numbers(document)
     assert "PUT /v1/usage/quotas body(application/json).hard_limit" in found, sorted(found)
     assert "GET /v1/media/{media_id}/content query expires" in found, sorted(found)
-    unbounded = {
-        where: schema
-        for where, schema in found.items()
-        if not (
-            isinstance(schema.get("minimum"), int)
-            and isinstance(schema.get("maximum"), int)
-            and INT64_MIN <= schema["minimum"] <= schema["maximum"] <= INT64_MAX
-        )
-    }
+    unbounded = {where: schema for where, schema in found.items() if not _bounded(schema)}
+    assert not unbounded, unbounded
+
+
+def _bounded(schema: dict[str, Any]) -> bool:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    return isinstance(low, int) and isinstance(high, int) and INT64_MIN <= low <= high <= INT64_MAX
+
+
+def test_routes_left_out_of_the_document_are_bounded_too() -> None:
+    """Every router of crosspost.api.routes, published or not (the internal one is not),
+    documented together: a range on every integer too."""
+    probe = FastAPI()
+    for info in pkgutil.iter_modules(routes.__path__):
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+        probe.include_router(module.router)
+    keep_integer_bounds(probe)
+    found = _accepted_numbers(probe.openapi())
+    assert "POST /internal/credentials/update-token body(application/json).expires_in" in found
+    unbounded = [where for where, schema in found.items() if not _bounded(schema)]
     assert not unbounded, unbounded
 
 
