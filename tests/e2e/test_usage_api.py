@@ -291,7 +291,7 @@ def test_bad_input_and_permissions(make_stack: Callable[..., Stack]) -> None:
         ({"metric": "tweets", "hard_limit": 1}, "unknown_metric", "valid metrics: posts"),
         ({"metric": "posts", "soft_limit": 5, "hard_limit": 2}, "invalid_quota", "above"),
         ({"metric": "posts_published", "hard_limit": 2}, "invalid_quota", "only a soft limit"),
-        ({"metric": "posts", "hard_limit": -1}, "validation_error", "greater than or equal"),
+        ({"metric": "posts", "hard_limit": -1}, "validation_error", "hard_limit: must be a whole"),
         ({"metric": "posts", "limit": 3}, "validation_error", "Extra inputs"),
     ]
     for body, code, words in cases:

@@ -14,6 +14,7 @@ from crosspost.api import errors
 from crosspost.api.auth import KeyCache
 from crosspost.api.edge import EdgeMiddleware
 from crosspost.api.metrics import Metrics, ObservingMiddleware
+from crosspost.api.openapi_bounds import keep_integer_bounds
 from crosspost.api.routes import (
     accounts,
     analytics,
@@ -95,6 +96,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     for module in (*routers, usage, analytics, exports, webhooks):
         app.include_router(module.router)
     webhooks.install_openapi_webhooks(app)
+    keep_integer_bounds(app)
     if svc.settings.internal_api_key:
         # Not mounted at all by default: nothing to probe from outside.
         app.include_router(internal.router, include_in_schema=False)

@@ -1,5 +1,6 @@
-"""The API's edge: body size limits, strict JSON content types, security and rate-limit
-headers on every answer. A pure ASGI middleware (no per-request task or queue)."""
+"""The API's edge: well-formed URLs, body size limits, strict and well-formed JSON and form
+bodies, security and rate-limit headers on every answer. A pure ASGI middleware (no
+per-request task or queue)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosspost.api.errors import problem
+from crosspost.api.linger import lingering
+from crosspost.api.wellformed import Flaw, content_length, json_flaw, pairs_flaw, url_flaw
 from crosspost.config import Settings
 
 # Routes whose bodies are not JSON: raw media uploads and the OAuth token endpoint's form.
@@ -23,10 +26,6 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-resource-policy", b"same-origin"),
 )
 _NO_STORE = (b"cache-control", b"no-store")
-# PostgreSQL text cannot hold NUL, and no field of ours needs it: refused at the door
-# (escaped in JSON, or percent-encoded in the path or query) instead of failing deep down.
-_NUL_ESCAPE = b"\\u0000"
-_NUL_DETAIL = "text must not contain NUL characters (\\u0000 or %00); remove them"
 
 
 def _is(method: str, path: str, routes: tuple[tuple[str, str], ...]) -> bool:
@@ -51,6 +50,11 @@ class EdgeMiddleware:
             return
         method, path = scope["method"], scope["path"]
         headers = _headers(scope)
+        receive, send = lingering(headers, receive, send)
+        flaw = url_flaw(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
+        if flaw is not None:
+            await _refusal(flaw, method, path)(scope, receive, self._stamper(path, scope, send))
+            return
         if _is(method, path, _RAW_BODY):
             # Media uploads stream to disk and enforce CROSSPOST_MAX_UPLOAD_BYTES themselves.
             await self.app(scope, receive, self._stamper(path, scope, send))
@@ -58,7 +62,7 @@ class EdgeMiddleware:
         limit = self.max_json
         refusal = self._refuse(scope, method, path, headers, limit)
         if refusal is not None:
-            await refusal(scope, receive, send)
+            await refusal(scope, receive, self._stamper(path, scope, send))
             return
         # JSON bodies are small (CROSSPOST_MAX_JSON_BYTES): read them whole, so a body that
         # breaks a rule is refused here with its own problem, before any handler runs.
@@ -77,16 +81,15 @@ class EdgeMiddleware:
                     "Payload too large",
                     f"the body exceeds {limit} bytes; this endpoint accepts at most {limit}",
                     instance=path,
-                )(scope, receive, send)
+                )(scope, receive, self._stamper(path, scope, send))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if _NUL_ESCAPE in body:
-            await problem(422, "nul_character", "Invalid input", _NUL_DETAIL, instance=path)(
-                scope, receive, send
-            )
+        flaw = self._body_flaw(method, path, headers, body)
+        if flaw is not None:
+            await _refusal(flaw, method, path)(scope, receive, self._stamper(path, scope, send))
             return
         delivered = False
 
@@ -120,20 +123,19 @@ class EdgeMiddleware:
     def _refuse(
         self, scope: Scope, method: str, path: str, headers: dict[str, str], limit: int
     ) -> Any:
-        if b"%00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b""):
-            return problem(400, "nul_character", "Bad request", _NUL_DETAIL, instance=path)
         length = headers.get("content-length")
         if length is not None:
-            if not length.isdigit():
+            size = content_length(length)
+            if size is None:
                 return problem(
                     400, "bad_request", "Bad request", "Content-Length must be a whole number"
                 )
-            if int(length) > limit:
+            if size > limit:
                 return problem(
                     413,
                     "body_too_large",
                     "Payload too large",
-                    f"the body is {length} bytes; this endpoint accepts at most {limit}",
+                    f"the body is {length.strip()} bytes; this endpoint accepts at most {limit}",
                     instance=path,
                 )
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
@@ -145,7 +147,7 @@ class EdgeMiddleware:
             ok = kind == wanted
         else:
             wanted = "application/json"
-            ok = kind == wanted or (kind.startswith("application/") and kind.endswith("+json"))
+            ok = _is_json(kind)
         if ok:
             return None
         detail = f"send the body as {wanted} (Content-Type: {wanted}); got {kind or 'none'}"
@@ -163,6 +165,33 @@ class EdgeMiddleware:
             instance=path,
             **oauth,
         )
+
+    @staticmethod
+    def _body_flaw(method: str, path: str, headers: dict[str, str], body: bytes) -> Flaw | None:
+        """What is wrong with a whole body whose type `_refuse` let through, if anything."""
+        if not body:
+            return None
+        if _is(method, path, _FORM_BODY):
+            return pairs_flaw(body, "form field")
+        if _is_json(headers.get("content-type", "")):
+            return json_flaw(body)
+        return None
+
+
+def _is_json(content_type: str) -> bool:
+    kind = content_type.split(";", maxsplit=1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
+def _refusal(flaw: Flaw, method: str, path: str) -> Any:
+    title = "Invalid input" if flaw.status == 422 else "Bad request"
+    extra = dict(flaw.extra)
+    if _is(method, path, _FORM_BODY):
+        # The OAuth token endpoint's clients read RFC 6749's members; others read `code`.
+        extra.update(error="invalid_request", error_description=flaw.detail)
+    return problem(flaw.status, flaw.code, title, flaw.detail, instance=path, **extra)
 
 
 def _headers(scope: Scope) -> dict[str, str]:

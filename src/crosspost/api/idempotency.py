@@ -19,10 +19,13 @@ from crosspost.api.auth import Principal
 from crosspost.engine.services import Services
 from crosspost.errors import Conflict, CrosspostError, InvalidInput
 from crosspost.store import idempotency as records
+from crosspost.store.tables import idempotency_keys, max_length
 
 RETENTION = timedelta(hours=24)
 _STALE = timedelta(minutes=2)
 _MAX_LEN = 255
+# The path is kept for reading the table; the fingerprint, which covers all of it, decides.
+_PATH_KEPT = max_length(idempotency_keys.c.path)
 
 
 async def _idempotency_key(
@@ -86,7 +89,7 @@ class Idempotency:
                 tenant_id=tenant,
                 key=key,
                 method=self.method,
-                path=self.path,
+                path=self.path[:_PATH_KEPT],
                 fingerprint=fingerprint,
                 now=now,
             ):

@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crosspost.api.wellformed import content_length
 from crosspost.jobs import JobStore
 from crosspost.usage.analytics import ENDPOINT_MAX, METHOD_MAX, UNMATCHED, AnalyticsRecorder, Hit
 
@@ -128,8 +129,5 @@ def _declared_length(scope: Scope, received: int) -> int:
     """Content-Length of a body the app did not read to the end (else what it read)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
-            try:
-                return max(int(value), received)
-            except ValueError:
-                return received
+            return max(content_length(value) or 0, received)
     return received

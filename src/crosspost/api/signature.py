@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.types import Message
 
 from crosspost.api.auth import Principal
+from crosspost.api.wellformed import content_length
 from crosspost.engine.services import Services
 from crosspost.errors import BadRequest, Unauthorized
 from crosspost.signing import (
@@ -273,7 +274,8 @@ def _raw_path(scope: Any) -> str:
 async def _read_body(request: Request) -> tuple[str, IO[bytes] | None]:
     """The body's SHA-256, and the spool holding it when it was too large for memory."""
     length = request.headers.get("content-length")
-    small = length is not None and length.isdigit() and int(length) <= _IN_MEMORY
+    size = content_length(length) if length is not None else None
+    small = size is not None and size <= _IN_MEMORY
     if small or (length is None and "transfer-encoding" not in request.headers):
         return hashlib.sha256(await request.body()).hexdigest(), None
     return await _spool(request)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crosspost.domain.bounds import Instant, Range
 from crosspost.domain.enums import (
     AccountRole,
     AccountStatus,
@@ -24,6 +25,8 @@ T = TypeVar("T")
 
 # No platform issues tokens for longer than a few months; ten years bounds the arithmetic.
 TOKEN_LIFETIME_CAP = 10 * 365 * 86400
+# `expires_in` of a token: seconds it has left.
+TokenLifetime = Annotated[int, Range(0, TOKEN_LIFETIME_CAP)]
 
 
 class _Strict(BaseModel):
@@ -48,12 +51,15 @@ class PostCreate(_Strict):
         description="Per-platform options, e.g. {'youtube': {'title': '…', 'privacy_status': "
         "'unlisted'}, 'tiktok': {'privacy_level': 'SELF_ONLY', 'text': '…'}}.",
     )
-    publish_at: datetime | None = Field(
+    publish_at: Instant | None = Field(
         default=None,
         description="When to publish (ISO 8601). A time without offset is read in `timezone`.",
     )
     timezone: str | None = Field(
-        default=None, description="IANA time zone, e.g. Europe/Paris.", examples=["Europe/Paris"]
+        default=None,
+        max_length=64,
+        description="IANA time zone, e.g. Europe/Paris.",
+        examples=["Europe/Paris"],
     )
 
     @field_validator("targets")
@@ -193,10 +199,8 @@ class AccountImport(_Strict):
     handle: str = Field(min_length=1, max_length=200)
     access_token: str = Field(min_length=1, max_length=8192, repr=False)
     refresh_token: str | None = Field(default=None, max_length=8192, repr=False)
-    expires_in: int | None = Field(
+    expires_in: TokenLifetime | None = Field(
         default=None,
-        ge=0,
-        le=TOKEN_LIFETIME_CAP,
         description="Seconds the access token has left, as the token "
         "endpoint said; omit when unknown (it is then refreshed on the first 401).",
     )
@@ -210,9 +214,9 @@ class AccountImport(_Strict):
 class RateLimitOverride(_Strict):
     """A key's own rate limits, in place of its tier's."""
 
-    requests_per_hour: int = Field(ge=1, le=10_000_000)
-    requests_per_day: int = Field(ge=1, le=100_000_000)
-    burst: int = Field(ge=1, le=10_000_000)
+    requests_per_hour: Annotated[int, Range(1, 10_000_000)]
+    requests_per_day: Annotated[int, Range(1, 100_000_000)]
+    burst: Annotated[int, Range(1, 10_000_000)]
 
 
 class KeyCreate(_Strict):
@@ -230,7 +234,7 @@ class KeyCreate(_Strict):
         default=None, max_length=16, description="Rate-limit tier: free, pro or enterprise."
     )
     rate_limits: RateLimitOverride | None = None
-    expires_at: datetime | None = Field(default=None, description="When the key stops working.")
+    expires_at: Instant | None = Field(default=None, description="When the key stops working.")
 
 
 class KeyUpdate(_Strict):
@@ -244,8 +248,8 @@ class KeyUpdate(_Strict):
 class KeyRoll(_Strict):
     """Replace a key; the old one keeps working for the overlap."""
 
-    overlap_seconds: int | None = Field(
-        default=None, ge=0, le=30 * 86400, description="Default 24 h; 0 ends the old key now."
+    overlap_seconds: Annotated[int, Range(0, 30 * 86400)] | None = Field(
+        default=None, description="Default 24 h; 0 ends the old key now."
     )
 
 

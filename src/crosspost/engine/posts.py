@@ -44,7 +44,8 @@ def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
     if body.timezone is not None:
         try:
             zone = ZoneInfo(body.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: a name that is a directory of the database ("Europe") or too long.
             raise InvalidInput(
                 f"unknown time zone {body.timezone!r}; use an IANA name such as Europe/Paris",
                 code="invalid_timezone",

@@ -48,6 +48,15 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+def max_length(column: sa.ColumnElement[Any]) -> int:
+    """How many characters a String column holds (PostgreSQL refuses more; SQLite keeps
+    them), for code that must bound what it writes there."""
+    kind = column.type
+    if not isinstance(kind, sa.String) or kind.length is None:
+        raise TypeError(f"{column} has no length")
+    return kind.length
+
+
 def _id(prefix_len: int = 40) -> sa.Column[str]:
     return sa.Column("id", sa.String(prefix_len), primary_key=True)
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
 
+from crosspost.domain.bounds import TIME_RANGE, time_in_range
 from crosspost.errors import InvalidInput
 from crosspost.store import analytics as rows_store
 
@@ -42,6 +43,11 @@ def parse_instant(name: str, text: str) -> datetime:
             f"{name}={text!r} is not an ISO 8601 time; use e.g. 2026-11-01T00:00:00Z",
             code="invalid_time_range",
         ) from None
+    if not time_in_range(value):
+        raise InvalidInput(
+            f"{name}={text!r} is out of range; give a time {TIME_RANGE}",
+            code="invalid_time_range",
+        )
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from crosspost.domain.bounds import INT64_MAX
 from crosspost.domain.enums import Mode
 from crosspost.errors import InvalidInput, QuotaExceeded
 from crosspost.store import ledger
@@ -53,6 +54,8 @@ HARD_LIMITED = frozenset({POSTS, MEDIA_MINUTES, BYTES_UPLOADED, API_CALLS, EXPOR
 THRESHOLD_EVENT = "usage.threshold"
 WARNING_HEADER = "X-Usage-Warning"
 _MS_PER_MINUTE = 60_000
+# media_minutes limits are whole minutes compared with a BIGINT of milliseconds.
+MAX_MINUTES_LIMIT = INT64_MAX // _MS_PER_MINUTE
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 
 
@@ -375,9 +378,14 @@ def set_quota(
 ) -> None:
     """Replace a tenant's quota on a metric (both limits None removes it)."""
     check_metric(metric)
+    ceiling = MAX_MINUTES_LIMIT if metric == MEDIA_MINUTES else INT64_MAX
     for name, value in (("soft_limit", soft_limit), ("hard_limit", hard_limit)):
-        if value is not None and value < 0:
-            raise InvalidInput(f"{name} must be 0 or more", code="invalid_quota")
+        if value is not None and not 0 <= value <= ceiling:
+            unit = " minutes (counted in milliseconds)" if metric == MEDIA_MINUTES else ""
+            raise InvalidInput(
+                f"{name} must be a whole number from 0 to {ceiling}{unit} for {metric}",
+                code="invalid_quota",
+            )
     if hard_limit is not None and metric not in HARD_LIMITED:
         raise InvalidInput(
             f"{metric} takes only a soft limit (publishing an accepted post is never refused); "

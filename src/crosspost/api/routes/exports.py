@@ -13,13 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
+from crosspost.domain.bounds import AwareInstant, PageLimit
 from crosspost.domain.enums import Mode
 from crosspost.domain.models import Page
 from crosspost.engine import exports
@@ -50,10 +51,10 @@ class ExportCreate(BaseModel):
         "it) or `csv` (a header row, then one row per target or ledger event).",
         examples=["csv"],
     )
-    since: AwareDatetime | None = Field(
+    since: AwareInstant | None = Field(
         default=None, description="Only rows created at or after this time (default: all)."
     )
-    until: AwareDatetime | None = Field(
+    until: AwareInstant | None = Field(
         default=None, description="Only rows created before this time (default and at most: now)."
     )
 
@@ -139,7 +140,7 @@ async def list_exports(
     response: Response,
     svc: ServicesDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[ExportPublic]:
     """A page of the tenant's exports, newest first."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crosspost.api.deps import ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.domain.models import TOKEN_LIFETIME_CAP
+from crosspost.domain.models import TokenLifetime
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import resolve_credentials, update_token
 from crosspost.errors import Forbidden
@@ -50,7 +50,7 @@ class TokenUpdate(ResolveRequest):
 
     access_token: str = Field(min_length=1, max_length=8192, repr=False)
     refresh_token: str | None = Field(default=None, max_length=8192, repr=False)
-    expires_in: int | None = Field(default=None, ge=0, le=TOKEN_LIFETIME_CAP)
+    expires_in: TokenLifetime | None = None
 
 
 def _caller(svc: ServicesDep, x_internal_key: Annotated[str | None, Header()] = None) -> Services:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from pathlib import PurePath
 from typing import Annotated
 
@@ -15,11 +16,15 @@ from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.upload import receive_multipart, receive_raw
+from crosspost.api.wellformed import content_length
+from crosspost.domain.bounds import UnixSeconds
 from crosspost.domain.models import MediaPublic
 from crosspost.engine.services import Services
 from crosspost.errors import (
+    BadRequest,
     CrosspostError,
     Forbidden,
+    InvalidInput,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -30,11 +35,16 @@ from crosspost.media.probe import probe
 from crosspost.media.storage import StoredObject
 from crosspost.store import media
 from crosspost.store.rows import Row
+from crosspost.store.tables import max_length
+from crosspost.store.tables import media as media_table
 from crosspost.usage import metering
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
 _ERRORS = problem_responses(401, 402, 404, 409, 411, 413, 415, 422)
 _RAW_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
+# RFC 9110 §8.3.1: type "/" subtype, each a token.
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_MAX_MEDIA_TYPE = max_length(media_table.c.content_type)
 
 
 @router.post(
@@ -75,25 +85,29 @@ async def upload(
     """
     principal.require("media:write")
     limit = svc.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+    header = request.headers.get("content-length", "")
+    declared = content_length(header)
+    if declared is not None and declared > limit + 64 * 1024:
         raise PayloadTooLarge(
-            f"upload is {int(declared)} bytes; the limit is {limit} bytes", code="media_too_large"
+            f"upload is {header.strip()} bytes; the limit is {limit} bytes",
+            code="media_too_large",
         )
     ctype = request.headers.get("content-type", "").strip()
     base = ctype.split(";")[0].strip().lower()
-    if declared and declared.isdigit() and base != "multipart/form-data":
+    if declared is not None and base != "multipart/form-data":
         # A raw body is the file: refuse before receiving a byte when it cannot fit this
         # month's quota. (A multipart body's length includes its framing: checked later.)
-        await svc.db.run(_check_room, svc, principal.tenant_id, int(declared))
+        await svc.db.run(_check_room, svc, principal.tenant_id, declared)
     pending = svc.storage.begin_write(max_bytes=limit)
     try:
         if base == "multipart/form-data":
             got = await receive_multipart(request.stream(), ctype, pending)
-            filename, content_type = got.filename or x_filename, got.content_type
+            filename = got.filename or x_filename
+            content_type = _media_type(got.content_type, "the `file` part's Content-Type")
         elif base.startswith(_RAW_TYPES):
+            content_type = _media_type(base, "Content-Type")
             await receive_raw(request.stream(), pending)
-            filename, content_type = x_filename, base
+            filename = x_filename
         else:
             raise UnsupportedMediaType(
                 "send the file as multipart/form-data (field `file`) or as a raw body with its "
@@ -102,6 +116,11 @@ async def upload(
             )
         if pending.size == 0:
             raise CrosspostError("the uploaded file is empty", code="empty_upload")
+        if filename is not None and "\x00" in filename:
+            raise InvalidInput(
+                "the file name contains a NUL character, which no field accepts; remove it",
+                code="nul_character",
+            )
         media_id = new_id("med")
         stored = await run_in_threadpool(pending.commit, media_id)
     except BaseException:
@@ -134,6 +153,20 @@ async def upload(
             # Refused (bad media, quota): a corrected retry may reuse the key.
             await svc.db.run(idem.abort)
         raise
+
+
+def _media_type(value: str | None, where: str) -> str | None:
+    """A declared media type without its parameters, refused (400) unless it is one."""
+    if value is None:
+        return None
+    kind = value.split(";")[0].strip()
+    if _MEDIA_TYPE.fullmatch(kind) is None or len(kind) > _MAX_MEDIA_TYPE:
+        raise BadRequest(
+            f"{where} {kind[:120]!r} is not a media type: send type/subtype (at most "
+            f"{_MAX_MEDIA_TYPE} characters), e.g. video/mp4",
+            code="invalid_content_type",
+        )
+    return kind.lower()
 
 
 def _check_room(svc: Services, tenant_id: str, size: int) -> None:
@@ -229,7 +262,7 @@ async def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) ->
 async def content(
     media_id: str,
     svc: ServicesDep,
-    expires: Annotated[int, Query(description="Unix time the URL stops working.")],
+    expires: Annotated[UnixSeconds, Query(description="Unix time the URL stops working.")],
     signature: Annotated[str, Query(max_length=128)],
 ) -> FileResponse:
     """A media object's bytes through a signed, expiring URL (no API key: the signature is

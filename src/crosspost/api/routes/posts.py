@@ -11,6 +11,7 @@ from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.pagination import decode_cursor, paginate
+from crosspost.domain.bounds import PageLimit
 from crosspost.domain.enums import PostStatus
 from crosspost.domain.models import LedgerEventPublic, Page, PostCreate, PostPublic, TargetPublic
 from crosspost.engine.posts import cancel_post, create_post
@@ -91,7 +92,7 @@ async def list_posts(
     svc: ServicesDep,
     principal: PrincipalDep,
     status: PostStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[PostPublic]:
     """A page of posts, newest first; follow `next_cursor` (or the `Link` header)."""

@@ -9,12 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
+from crosspost.domain.bounds import Count64
 from crosspost.engine.services import Services
 from crosspost.usage import metering
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 _ERRORS = problem_responses(401, 403, 422)
 _METRICS_DOC = ", ".join(metering.METRICS)
+_LIMIT_DOC = (
+    "A count (bytes for bytes_uploaded); whole minutes for media_minutes, at most "
+    f"{metering.MAX_MINUTES_LIMIT}."
+)
 
 
 class QuotaPublic(BaseModel):
@@ -38,9 +43,14 @@ class QuotaUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    metric: str = Field(description=f"One of: {_METRICS_DOC}.", examples=["posts"])
-    soft_limit: int | None = Field(default=None, ge=0, examples=[800])
-    hard_limit: int | None = Field(default=None, ge=0, examples=[1000])
+    # Checked by the metering (422 `unknown_metric` listing them); the enum documents them.
+    metric: str = Field(
+        description=f"One of: {_METRICS_DOC}.",
+        examples=["posts"],
+        json_schema_extra={"enum": list(metering.METRICS)},
+    )
+    soft_limit: Count64 | None = Field(default=None, examples=[800], description=_LIMIT_DOC)
+    hard_limit: Count64 | None = Field(default=None, examples=[1000], description=_LIMIT_DOC)
 
 
 class KeyUsage(BaseModel):

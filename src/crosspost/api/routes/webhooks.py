@@ -25,6 +25,7 @@ from crosspost.api.deps import PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently, create_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
+from crosspost.domain.bounds import Instant, PageLimit, Range
 from crosspost.domain.enums import Mode
 from crosspost.domain.models import Page
 from crosspost.engine.services import Services
@@ -46,6 +47,8 @@ class _Strict(BaseModel):
 
 
 DeliveryStatus = Literal["pending", "sending", "succeeded", "failed"]
+Throttle = Annotated[int, Range(endpoints.MIN_THROTTLE, endpoints.MAX_THROTTLE)]
+Concurrency = Annotated[int, Range(endpoints.MIN_CONCURRENCY, endpoints.MAX_CONCURRENCY)]
 
 
 _URL_DOC = (
@@ -82,16 +85,12 @@ class WebhookCreate(_Strict):
         examples=[["post.*", "target.failed"]],
     )
     headers: dict[str, str] = Field(default_factory=dict, description=_HEADERS_DOC, repr=False)
-    throttle_per_second: int | None = Field(
+    throttle_per_second: Throttle | None = Field(
         default=None,
-        ge=endpoints.MIN_THROTTLE,
-        le=endpoints.MAX_THROTTLE,
         description="At most this many deliveries per second to the endpoint; null: no limit.",
     )
-    max_concurrency: int = Field(
+    max_concurrency: Concurrency = Field(
         default=endpoints.DEFAULT_CONCURRENCY,
-        ge=endpoints.MIN_CONCURRENCY,
-        le=endpoints.MAX_CONCURRENCY,
         description="At most this many deliveries in flight at once to the endpoint.",
     )
 
@@ -106,15 +105,10 @@ class WebhookUpdate(_Strict):
         default=None, max_length=MAX_PATTERNS, description=_TYPES_DOC
     )
     headers: dict[str, str] | None = Field(default=None, description=_HEADERS_DOC, repr=False)
-    throttle_per_second: int | None = Field(
-        default=None,
-        ge=endpoints.MIN_THROTTLE,
-        le=endpoints.MAX_THROTTLE,
-        description="null removes the throttle.",
+    throttle_per_second: Throttle | None = Field(
+        default=None, description="null removes the throttle."
     )
-    max_concurrency: int | None = Field(
-        default=None, ge=endpoints.MIN_CONCURRENCY, le=endpoints.MAX_CONCURRENCY
-    )
+    max_concurrency: Concurrency | None = None
     active: bool | None = None
 
 
@@ -193,8 +187,8 @@ class ResendAccepted(BaseModel):
 class RecoverRequest(_Strict):
     """Send again every event that failed to reach the endpoint in a time window."""
 
-    since: datetime = Field(description="Start of the window (with a UTC offset).")
-    until: datetime | None = Field(default=None, description="End of the window; default now.")
+    since: Instant = Field(description="Start of the window (with a UTC offset).")
+    until: Instant | None = Field(default=None, description="End of the window; default now.")
 
 
 class Recovered(BaseModel):
@@ -376,7 +370,7 @@ async def list_webhooks(
     response: Response,
     svc: ServicesDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[WebhookEndpointPublic]:
     """A page of the endpoints of the key's mode, newest first."""
@@ -556,7 +550,7 @@ async def list_webhook_deliveries(
     svc: ServicesDep,
     principal: PrincipalDep,
     status: DeliveryStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[WebhookDeliveryPublic]:
     """A page of the endpoint's deliveries, newest first, optionally of one status."""
@@ -588,7 +582,7 @@ async def list_event_attempts(
     event_id: str,
     svc: ServicesDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Range(1, 1000), Query()] = 100,
 ) -> Page[WebhookAttemptPublic]:
     """Every delivery attempt of one event, across the endpoints of the key's mode."""
     principal.require(_SCOPE)
