@@ -53,6 +53,8 @@ class Tally:
     duplicates: int = 0
     lost: int = 0
     unexplained: int = 0  # on the platform but not published here
+    adopted: int = 0  # a retry refused as a duplicate proved the post was there: adopted
+    no_id: int = 0  # published, but the platform never showed the post to name it
 
 
 @dataclass
@@ -94,6 +96,7 @@ def _compare(
                 problems.append(Problem(f"duplicate x{count}", platform, marker, post_id))
             if status == "published":
                 tally.published += 1
+                tally.no_id += target["external_id"] is None
                 if count == 0:
                     tally.lost += 1
                     problems.append(Problem("lost", platform, marker, post_id))
@@ -111,12 +114,17 @@ def _compare(
                 problems.append(
                     Problem(f"on the platform but {status} here", platform, marker, post_id)
                 )
+    for post_id in markers:
+        for event in http.get(f"/v1/posts/{post_id}/ledger").json():
+            if event["event_type"] == "publish_refused_as_existing":
+                tallies[event["data"]["platform"]].adopted += 1
     return tallies, problems
 
 
 def _print_table(tallies: dict[str, Tally]) -> None:
-    head = ("platform", "targets", "published", "failed", "unfinished", "held", "dup", "lost")
-    print(f"{head[0]:<11}" + "".join(f"{h:>11}" for h in head[1:]) + "  not-published-but-held")
+    head = ["platform", "targets", "published", "failed", "unfinished", "held", "dup", "lost"]
+    head += ["unexplained", "adopted", "no-id"]
+    print(f"{head[0]:<11}" + "".join(f"{h:>12}" for h in head[1:]))
     total = Tally()
     for platform, t in [*tallies.items(), ("total", total)]:
         if platform != "total":
@@ -128,8 +136,13 @@ def _print_table(tallies: dict[str, Tally]) -> None:
             total.duplicates += t.duplicates
             total.lost += t.lost
             total.unexplained += t.unexplained
-        row = (t.targets, t.published, t.failed.total(), t.unfinished, t.held, t.duplicates, t.lost)
-        print(f"{platform:<11}" + "".join(f"{n:>11}" for n in row) + f"  {t.unexplained}")
+            total.adopted += t.adopted
+            total.no_id += t.no_id
+        row = [t.targets, t.published, t.failed.total(), t.unfinished, t.held, t.duplicates, t.lost]
+        row += [t.unexplained, t.adopted, t.no_id]
+        print(f"{platform:<11}" + "".join(f"{n:>12}" for n in row))
+    print("unexplained: on the platform but not `published` here; adopted: a retry refused as")
+    print("a duplicate proved the post was there; no-id: adopted without the platform naming it")
     for platform, t in tallies.items():
         if t.failed:
             print(f"failed on {platform}: {dict(t.failed)}")
