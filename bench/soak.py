@@ -1,10 +1,16 @@
 """Soak: many posts to all six sandbox platforms while worker processes are SIGKILLed at
-random and the fakes inject faults; prints posts, kills, duplicates and losses.
+random and the fakes inject faults; prints, per platform, what crosspost says and what the
+platforms hold, and exits non-zero when the two disagree.
 
 Runs `crosspost serve --sandbox` (API only), `crosspost sandbox` (fakes, rate limits lifted)
 and `--workers` worker processes that it kills every few seconds and replaces.
 
     python -m bench.soak [--posts 200] [--database-url postgresql://…]
+
+Every fault the soak injects is retryable (5xx, 429, connections reset mid-chunk), so the
+run fails when any target ends anywhere but `published`, when a post is on a platform twice,
+on a platform but not `published` here (the customer sees a failure and posts again), or
+`published` here but absent there.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,20 +32,169 @@ import httpx
 from bench._stack import running_server
 
 VIDEO_PLATFORMS = ["youtube", "tiktok", "instagram", "x", "linkedin"]
+PLATFORMS = [*VIDEO_PLATFORMS, "soundcloud"]
 # Instagram's throttle names whole minutes, LinkedIn's and TikTok's 429s no time at all: their
 # share of the faults is 5xx, so the soak measures crash safety, not waiting out throttles.
 FAULTS = {"failure_rate": 0.05, "rate_limit_rate": 0.03, "reset_mid_chunk_rate": 0.02}
 MINUTE_THROTTLES = {"instagram": {"rate_limit_rate": 0.0, "failure_rate": 0.08}}
 MINUTE_THROTTLES["linkedin"] = MINUTE_THROTTLES["tiktok"] = MINUTE_THROTTLES["instagram"]
+LEDGERS_SHOWN = 5  # per kind of problem: enough to see how it happened
+
+
+@dataclass
+class Tally:
+    """What one platform ended with, here and there."""
+
+    targets: int = 0
+    published: int = 0
+    failed: Counter[str] = field(default_factory=Counter)  # "kind:code" -> targets
+    unfinished: int = 0
+    held: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    unexplained: int = 0  # on the platform but not published here
+    adopted: int = 0  # a retry refused as a duplicate proved the post was there: adopted
+    no_id: int = 0  # published, but the platform never showed the post to name it
+
+
+@dataclass
+class Problem:
+    """A target that breaks the soak's promise, and the post whose ledger explains it."""
+
+    what: str
+    platform: str
+    marker: str
+    post_id: str
+
+
+def _held(fakes_url: str) -> Counter[tuple[str, str]]:
+    """(platform, marker) -> how many posts the platform holds with that marker."""
+    held: Counter[tuple[str, str]] = Counter()
+    for platform in PLATFORMS:
+        state = httpx.get(f"{fakes_url}/{platform}/_fake/state", timeout=60).json()
+        for item in state["posts"]:
+            text = str(item.get("caption") or item.get("title") or "")
+            held[(platform, text.split(" ", maxsplit=1)[0])] += 1
+    return held
+
+
+def _compare(
+    http: httpx.Client, markers: dict[str, str], held: Counter[tuple[str, str]]
+) -> tuple[dict[str, Tally], list[Problem]]:
+    """Set each target's status here against what its platform holds."""
+    tallies = {platform: Tally() for platform in PLATFORMS}
+    problems: list[Problem] = []
+    for post_id, marker in markers.items():
+        for target in http.get(f"/v1/posts/{post_id}").json()["targets"]:
+            platform, status = target["platform"], target["status"]
+            tally = tallies[platform]
+            tally.targets += 1
+            count = held.get((platform, marker), 0)
+            tally.held += count
+            if count > 1:
+                tally.duplicates += count - 1
+                problems.append(Problem(f"duplicate x{count}", platform, marker, post_id))
+            if status == "published":
+                tally.published += 1
+                tally.no_id += target["external_id"] is None
+                if count == 0:
+                    tally.lost += 1
+                    problems.append(Problem("lost", platform, marker, post_id))
+                continue
+            if status == "failed":
+                error = target["last_error"] or {}
+                cause = f"{error.get('kind')}:{error.get('code')}"
+                tally.failed[cause] += 1
+                problems.append(Problem(f"failed {cause}", platform, marker, post_id))
+            else:
+                tally.unfinished += 1
+                problems.append(Problem(f"unfinished ({status})", platform, marker, post_id))
+            if count:
+                tally.unexplained += 1
+                problems.append(
+                    Problem(f"on the platform but {status} here", platform, marker, post_id)
+                )
+    for post_id in markers:
+        for event in http.get(f"/v1/posts/{post_id}/ledger").json():
+            if event["event_type"] == "publish_refused_as_existing":
+                tallies[event["data"]["platform"]].adopted += 1
+    return tallies, problems
+
+
+def _print_table(tallies: dict[str, Tally]) -> None:
+    head = ["platform", "targets", "published", "failed", "unfinished", "held", "dup", "lost"]
+    head += ["unexplained", "adopted", "no-id"]
+    print(f"{head[0]:<11}" + "".join(f"{h:>12}" for h in head[1:]))
+    total = Tally()
+    for platform, t in [*tallies.items(), ("total", total)]:
+        if platform != "total":
+            total.targets += t.targets
+            total.published += t.published
+            total.failed.update(t.failed)
+            total.unfinished += t.unfinished
+            total.held += t.held
+            total.duplicates += t.duplicates
+            total.lost += t.lost
+            total.unexplained += t.unexplained
+            total.adopted += t.adopted
+            total.no_id += t.no_id
+        row = [t.targets, t.published, t.failed.total(), t.unfinished, t.held, t.duplicates, t.lost]
+        row += [t.unexplained, t.adopted, t.no_id]
+        print(f"{platform:<11}" + "".join(f"{n:>12}" for n in row))
+    print("unexplained: on the platform but not `published` here; adopted: a retry refused as")
+    print("a duplicate proved the post was there; no-id: adopted without the platform naming it")
+    for platform, t in tallies.items():
+        if t.failed:
+            print(f"failed on {platform}: {dict(t.failed)}")
+
+
+def _print_ledgers(http: httpx.Client, problems: Iterable[Problem]) -> None:
+    """The ledger of the first few targets of each kind of problem: how it happened."""
+    shown: Counter[str] = Counter()
+    for problem in problems:
+        kind = problem.what.split(" ", 1)[0]
+        shown[kind] += 1
+        if shown[kind] > LEDGERS_SHOWN:
+            continue
+        print(f"{problem.what.upper()}: {problem.platform} {problem.marker} ({problem.post_id})")
+        for event in http.get(f"/v1/posts/{problem.post_id}/ledger").json():
+            if event["data"].get("platform") in (problem.platform, None):
+                print(f"  {event['created_at']} {event['event_type']} {event['data']}")
+
+
+def _verdict(tallies: dict[str, Tally]) -> list[str]:
+    """Why the run failed (empty when it held)."""
+    reasons = []
+    for platform, t in tallies.items():
+        if t.duplicates:
+            reasons.append(f"{platform}: {t.duplicates} duplicate posts on the platform")
+        if t.lost:
+            reasons.append(f"{platform}: {t.lost} targets published here, absent there")
+        if t.unexplained:
+            reasons.append(
+                f"{platform}: {t.unexplained} posts on the platform whose target is not "
+                "`published` here (the customer would post them again)"
+            )
+        if t.failed:
+            reasons.append(
+                f"{platform}: {t.failed.total()} targets failed {dict(t.failed)}, but every "
+                "fault the soak injects is retryable"
+            )
+        if t.unfinished:
+            reasons.append(f"{platform}: {t.unfinished} targets never finished")
+    return reasons
 
 
 def main() -> None:
-    """Run the soak and print the figures."""
+    """Run the soak, print the figures, and exit 1 when crosspost and the platforms disagree."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--kill-every", type=float, default=3.0, help="mean seconds")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--max-minutes", type=float, default=180.0, help="give up on targets still going then"
+    )
     args = parser.parse_args()
     from crosspost.media.samples import make_audio, make_video
 
@@ -60,7 +217,7 @@ def main() -> None:
         folder = Path(tempfile.mkdtemp())
         video_path = make_video(folder / "clip.mp4", seconds=4.0, width=720, height=1280)
         audio_path = make_audio(folder / "track.mp3", seconds=3.0)
-        for platform in [*VIDEO_PLATFORMS, "soundcloud"]:
+        for platform in PLATFORMS:
             patch = {**FAULTS, **MINUTE_THROTTLES.get(platform, {})}
             httpx.post(f"{server.fakes_url}/{platform}/_fake/faults", json=patch).raise_for_status()
         auth = {"Authorization": f"Bearer {server.key}"}
@@ -88,9 +245,12 @@ def main() -> None:
 
             workers = [spawn() for _ in range(args.workers)]
             start = time.monotonic()
+            give_up = start + args.max_minutes * 60
             kills = 0
             next_kill = start + rng.expovariate(1 / args.kill_every)
             while http.get("/v1/posts", params={"status": "publishing", "limit": 1}).json()["data"]:
+                if time.monotonic() >= give_up:
+                    break
                 if time.monotonic() >= next_kill:
                     victim = workers.pop(rng.randrange(len(workers)))
                     victim.send_signal(signal.SIGKILL)
@@ -103,41 +263,20 @@ def main() -> None:
             for proc in workers:
                 proc.terminate()
                 proc.wait()
-            published: Counter[tuple[str, str]] = Counter()
-            failed: Counter[str] = Counter()
-            for post_id, marker in markers.items():
-                for target in http.get(f"/v1/posts/{post_id}").json()["targets"]:
-                    if target["status"] == "published":
-                        published[(target["platform"], marker)] += 1
-                    else:
-                        error = target["last_error"] or {}
-                        failed[f"{target['platform']}:{error.get('code')}"] += 1
-            held: Counter[tuple[str, str]] = Counter()
-            for platform in [*VIDEO_PLATFORMS, "soundcloud"]:
-                state = httpx.get(f"{server.fakes_url}/{platform}/_fake/state").json()
-                for item in state["posts"]:
-                    text = str(item.get("caption") or item.get("title") or "")
-                    held[(platform, text.split(" ", maxsplit=1)[0])] += 1
-            by_marker = {marker: post_id for post_id, marker in markers.items()}
-            for (platform, marker), count in held.items():
-                if count > 1:  # show how it happened: the target's ledger
-                    print(f"DUPLICATE {platform} {marker} x{count}:")
-                    for event in http.get(f"/v1/posts/{by_marker[marker]}/ledger").json():
-                        if event["data"].get("platform") in (platform, None):
-                            print(f"  {event['created_at']} {event['event_type']} {event['data']}")
-    duplicates = sum(n - 1 for n in held.values() if n > 1)
-    lost = len(set(published) - set(held))
-    unexplained = len(set(held) - set(published))
-    targets = sum(published.values()) + sum(failed.values())
+            held = _held(server.fakes_url)
+            tallies, problems = _compare(http, markers, held)
+            _print_ledgers(http, problems)
+    targets = sum(t.targets for t in tallies.values())
     print(f"database: {args.database_url or 'embedded SQLite'}")
-    print(
-        f"{args.posts} posts, {targets} targets in {elapsed:.0f} s; {kills} worker SIGKILLs; "
-        f"published {sum(published.values())}, failed {sum(failed.values())} {dict(failed)}"
-    )
-    print(
-        f"duplicates on platforms: {duplicates}; lost (published here, absent there): {lost}; "
-        f"on a platform but not published here: {unexplained}"
-    )
+    print(f"{args.posts} posts, {targets} targets in {elapsed:.0f} s; {kills} worker SIGKILLs")
+    _print_table(tallies)
+    reasons = _verdict(tallies)
+    if reasons:
+        print("SOAK FAILED:")
+        for reason in reasons:
+            print(f"  - {reason}")
+        sys.exit(1)
+    print("soak held: every target published exactly once, and nothing else on the platforms")
 
 
 if __name__ == "__main__":

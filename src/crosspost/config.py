@@ -174,7 +174,10 @@ class Settings(BaseSettings):
     job_backoff_cap: float = 3600.0
 
     target_max_transient_errors: int = Field(
-        default=8, ge=1, description="Transient platform errors before a target fails."
+        default=8,
+        ge=1,
+        description="Transient platform errors in a row on one step before a target fails "
+        "(never while the outcome of its publish call is unknown).",
     )
     processing_poll_seconds: float = Field(default=15.0, gt=0)
     processing_timeout_seconds: float = Field(default=3 * 3600.0, gt=0)

@@ -466,3 +466,27 @@ def test_business_login_trades_the_code_for_a_long_lived_token(start: Start) -> 
     with pytest.raises(PlatformError) as refused:
         client.exchange_code(wrong, code=fresh, verifier=verifier, redirect_uri=redirect)
     assert "Invalid platform app" in refused.value.message
+
+
+def test_reconcile_pages_back_past_a_busy_accounts_reels(start: Start, tmp_path: Path) -> None:
+    """media_publish publishes ours but its answer is lost, and 205 Reels follow before the
+    reconcile runs (more than the four pages of 50 it used to read): it pages back to the
+    container's creation, finds ours and publishes nothing again."""
+    sandbox = start(limits=InstagramLimits(quota_total=1000), processing_seconds=0.0)
+    media = make_media(tmp_path, 1000)
+    request, creds = setup(sandbox, media, text="ours")
+    client = client_for(sandbox)
+    ready = drive(client, request, creds, sandbox.clock, until=client.is_commit).session
+    sandbox.faults(IG, drop_response_after_commit=1)
+    attempt = {**ready, "commit_attempted": True}
+    with pytest.raises(PlatformError):
+        client.step(request, attempt, creds)  # Meta publishes it; the answer is lost
+    for i in range(205):
+        sandbox.clock.advance(1)
+        later = make_request(media, external_id=request.account_external_id, text=f"later {i}")
+        drive(client, later, creds, sandbox.clock)
+    result = client.reconcile(request, attempt, creds)
+    assert result.status is TargetStatus.PUBLISHED
+    ours = [p for p in posts(sandbox) if p["caption"] == "ours"]
+    assert len(ours) == 1 and result.external_id == ours[0]["id"]
+    assert len(posts(sandbox)) == 206

@@ -18,8 +18,14 @@ from crosspost.domain.enums import ErrorKind, MediaKind, TargetStatus
 from crosspost.fakes import FakeConfig, RunningServer, serve_in_thread
 from crosspost.fakes.linkedin import LinkedInFake
 from crosspost.fakes.linkedin_rules import LinkedInLimits
+from crosspost.platforms import linkedin
 from crosspost.platforms.base import AppCredentials, Credentials, MediaFile
-from crosspost.platforms.errors import PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import (
+    AlreadyExists,
+    OutcomeUnknown,
+    PlatformError,
+    UnsupportedPostType,
+)
 from crosspost.platforms.http import new_http_client
 from crosspost.platforms.linkedin import LinkedInClient
 from crosspost.platforms.linkedin_rules import (
@@ -425,3 +431,47 @@ def test_reconcile_pages_past_a_busy_authors_newer_posts(sandbox: Sandbox) -> No
     assert result.status is TargetStatus.PUBLISHED
     assert len(posts(sandbox)) == 71
     assert sandbox.state("linkedin")["calls"]["posts.findByAuthor"] == 2
+
+
+def test_a_search_that_runs_out_of_pages_proves_nothing(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More posts landed after ours than the finder pages reach: reconcile answers "unknown"
+    (look again later), never "absent", which would post a second time."""
+    monkeypatch.setattr(linkedin, "FINDER_COUNT", 2)
+    monkeypatch.setattr(linkedin, "FINDER_MAX_PAGES", 2)
+    external_id, creds = sandbox.account("linkedin")
+    client = client_for(sandbox)
+    ours = make_request(None, external_id=external_id, text="ours")
+    ready = drive(client, ours, creds, sandbox.clock, until=client.is_commit).session
+    sandbox.faults("linkedin", drop_response_after_commit=1)
+    attempt = {**ready, "commit_attempted": True}
+    with pytest.raises(PlatformError):
+        client.step(ours, attempt, creds)  # LinkedIn posts it; the answer is lost
+    for i in range(5):
+        sandbox.clock.advance(1)
+        drive(client, make_request(None, external_id=external_id, text=f"later {i}"), creds,
+              sandbox.clock)  # fmt: skip
+    with pytest.raises(OutcomeUnknown):
+        client.reconcile(ours, attempt, creds)
+    assert len(posts(sandbox)) == 6
+
+
+def test_duplicate_text_refusal_names_the_existing_post(sandbox: Sandbox) -> None:
+    """422 DUPLICATE_POST is an AlreadyExists carrying the URN it names; find_existing adopts
+    that post without another call."""
+    external_id, creds = sandbox.account("linkedin")
+    client = client_for(sandbox)
+    request = make_request(None, external_id=external_id, text="Said once")
+    first = drive(client, request, creds, sandbox.clock)
+    assert first.result is not None
+    again = drive(client, request, creds, sandbox.clock, until=client.is_commit)
+    with pytest.raises(AlreadyExists) as caught:
+        client.step(request, again.session, creds)
+    assert caught.value.existing_id == first.result.external_id
+    calls = sum(sandbox.state("linkedin")["calls"].values())
+    found = client.find_existing(
+        request, again.session, creds, refusal=caught.value, since=sandbox.clock.now()
+    )
+    assert found is not None and found.external_id == first.result.external_id
+    assert sum(sandbox.state("linkedin")["calls"].values()) == calls

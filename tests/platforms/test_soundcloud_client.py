@@ -22,9 +22,9 @@ from crosspost.fakes import FakeConfig, RunningServer, serve_in_thread
 from crosspost.fakes.soundcloud import SoundCloudFake, SoundCloudLimits
 from crosspost.media.samples import make_image
 from crosspost.platforms.base import AppCredentials, Credentials, MediaFile
-from crosspost.platforms.errors import PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
 from crosspost.platforms.http import new_http_client
-from crosspost.platforms.soundcloud import TOKEN_URL, SoundCloudClient
+from crosspost.platforms.soundcloud import RECONCILE_PAGES, TOKEN_URL, SoundCloudClient
 from crosspost.platforms.soundcloud_rules import (
     classify,
     has_machine_tag,
@@ -526,3 +526,23 @@ def test_artwork_is_sent_with_the_track(sandbox: Sandbox, tmp_path: Path) -> Non
     assert run.result is not None and run.result.status is TargetStatus.PUBLISHED
     [post] = posts(sandbox)
     assert post["artwork_size"] == len(data)
+
+
+def test_a_search_that_runs_out_of_pages_proves_nothing(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """More tracks landed after ours than reconcile's pages reach: it answers "unknown" (look
+    again later), never "absent", which would upload the track a second time."""
+    sandbox = make_sandbox(SoundCloudLimits(page_max=1))
+    client, request, creds = setup(sandbox, tmp_path)
+    sandbox.faults(P, drop_response_after_commit=1)
+    first = drive(client, request, creds, sandbox.clock, until=lambda s: s.get("phase") == "status")
+    for n in range(RECONCILE_PAGES + 1):  # newer tracks push ours past the last page read
+        later = make_request(request.media, external_id=request.account_external_id)
+        object.__setattr__(later, "target_id", f"tgt_later{n}")
+        sandbox.clock.advance(60)
+        drive(client, later, creds, sandbox.clock)
+    lost = {k: v for k, v in first.session.items() if k != "track_urn"}
+    with pytest.raises(OutcomeUnknown):
+        client.reconcile(request, {**lost, "phase": "upload", "commit_attempted": True}, creds)
+    assert len(posts(sandbox)) == RECONCILE_PAGES + 2

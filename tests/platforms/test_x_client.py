@@ -17,7 +17,7 @@ from crosspost.domain.enums import ErrorKind, MediaKind, TargetStatus
 from crosspost.fakes import FakeConfig, serve_in_thread
 from crosspost.fakes.x import XFake, XLimits
 from crosspost.platforms.base import AppCredentials, Credentials
-from crosspost.platforms.errors import PlatformError
+from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import new_http_client
 from crosspost.platforms.x import XClient
 from crosspost.platforms.x_rules import (
@@ -336,3 +336,28 @@ def test_expired_media_restarts_the_upload(sandbox: Sandbox, tmp_path: Path) -> 
     run = drive(client, request, fresh, sandbox.clock, session=first.session)
     assert run.event_names()[0] == "upload_restarted"
     assert len(sandbox.state("x")["media"]) == 2 and posts(sandbox)[0]["sha256"] == media.sha256
+
+
+def test_duplicate_refusal_names_its_post_through_find_existing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """X's duplicate-content 403 is an AlreadyExists; find_existing finds the post carrying our
+    text even when its media is an earlier upload than the session's (a restarted upload)."""
+    media = make_media(tmp_path, 1000)
+    external_id, creds = sandbox.account("x", "dup")
+    client = client_for(sandbox)
+    request = make_request(media, external_id=external_id, handle="dup", text="Twice #clip")
+    first = drive(client, request, creds, sandbox.clock)
+    assert first.result is not None
+    again = drive(client, request, creds, sandbox.clock, until=client.is_commit)
+    with pytest.raises(AlreadyExists) as caught:
+        client.step(request, again.session, creds)
+    assert caught.value.code == "duplicate_content" and caught.value.definite_refusal
+    since = sandbox.clock.now()
+    found = client.find_existing(request, again.session, creds, refusal=caught.value, since=since)
+    assert found is not None and found.status is TargetStatus.PUBLISHED
+    assert found.external_id == first.result.external_id
+    assert found.session["media_id"] == again.session["media_id"]  # not the tweet's media
+    other = make_request(media, external_id=external_id, handle="dup", text="Someone else")
+    missing = client.find_existing(other, again.session, creds, refusal=caught.value, since=since)
+    assert missing is None

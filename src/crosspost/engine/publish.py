@@ -5,6 +5,12 @@ dies resumes from the last confirmed point. Before an irreversible step the engi
 `commit_attempted`; when the answer to that step is lost (or the worker dies during it) the
 target becomes `unconfirmed` and the next run reconciles with the platform instead of
 calling it again.
+
+A retried commit that the platform refuses because the content is already there
+(`AlreadyExists`) after such an unknown outcome is evidence that the first one landed: the
+engine adopts that post (`find_existing`) and never fails the target for it. Transient errors
+count per step (a success starts the count again), and while a commit's outcome is unknown
+they only delay the reconcile: a target whose post may exist never fails for them.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from crosspost.platforms.base import (
     PublishRequest,
     StepResult,
 )
-from crosspost.platforms.errors import OutcomeUnknown, PlatformError
+from crosspost.platforms.errors import AlreadyExists, OutcomeUnknown, PlatformError
 from crosspost.store import accounts, media, posts
 from crosspost.vault import credentials as vault_creds
 from crosspost.vault.keyring import VaultError
@@ -54,6 +60,11 @@ _COMMITTED = "_committed"
 # When the irreversible call was attempted, and whether that attempt is known to be over.
 _COMMIT_AT = "_commit_at"
 _SETTLED = "_commit_settled"
+# When the first commit whose outcome was unknown was attempted (kept for the target's life).
+_UNKNOWN_SINCE = "_unknown_since"
+# The platform refused a retried commit as already there: {code, message, existing_id,
+# searches}. From then on the engine looks for that post instead of posting.
+_EXISTS = "_exists"
 
 
 @dataclass
@@ -281,6 +292,9 @@ class _PublishRun:
                 unsettled = self._await_settle(target, session)
                 if unsettled is not None:
                     return unsettled
+            if reconciling and not session.get(_UNKNOWN_SINCE):
+                since = session.get(_COMMIT_AT) or self.svc.clock.now().isoformat()
+                session = {**session, _UNKNOWN_SINCE: since}
             try:
                 if reconciling:
                     if target["status"] != TargetStatus.RECONCILING.value:
@@ -288,7 +302,13 @@ class _PublishRun:
                             target, status=TargetStatus.RECONCILING, event="publish_reconciling"
                         )
                         target["status"] = TargetStatus.RECONCILING.value
-                    result = client.reconcile(request, session, creds)
+                    if session.get(_EXISTS):
+                        adopted = self._adopt(target, client, request, session, creds)
+                        if not isinstance(adopted, StepResult):
+                            return adopted
+                        result = adopted
+                    else:
+                        result = client.reconcile(request, session, creds)
                 else:
                     if client.is_commit(session):
                         committing = True
@@ -310,6 +330,25 @@ class _PublishRun:
                         return self._on_error(target, session, refresh_err)
                     self.refreshed = True
                     continue
+                if committing and isinstance(err, AlreadyExists) and session.get(_UNKNOWN_SINCE):
+                    # Refused as already there after an unknown outcome: ours landed. Look
+                    # for it (next turn of the loop) instead of failing or posting again.
+                    evidence = {
+                        "code": err.code,
+                        "message": err.message,
+                        "existing_id": err.existing_id,
+                        "searches": 0,
+                    }
+                    session = {**session, _EXISTS: evidence, _SETTLED: True}
+                    self._write(
+                        target,
+                        status=TargetStatus.RECONCILING,
+                        event="publish_refused_as_existing",
+                        data={k: evidence[k] for k in ("code", "message", "existing_id")},
+                        session=session,
+                    )
+                    target["status"] = TargetStatus.RECONCILING.value
+                    continue
                 if committing and not err.definite_refusal:
                     err = OutcomeUnknown(
                         f"publish call outcome unknown: {err.message}", raw=err.raw
@@ -327,6 +366,9 @@ class _PublishRun:
                 result.session = {**result.session, _COMMITTED: True}
             elif session.get(_COMMITTED):
                 result.session = {**result.session, _COMMITTED: True}
+            if session.get(_UNKNOWN_SINCE) and not result.session.get(_UNKNOWN_SINCE):
+                # Clients keep only their own keys (a restarted upload keeps none).
+                result.session = {**result.session, _UNKNOWN_SINCE: session[_UNKNOWN_SINCE]}
             if result.session.get(_COMMITTED) and not result.status.terminal:
                 result.status = TargetStatus.PUBLISHING
             outcome = self._apply(target, result)
@@ -335,6 +377,53 @@ class _PublishRun:
             session = result.session
             target["status"] = result.status.value
             target["session"] = session
+            target["transient_errors"] = 0
+
+    def _adopt(
+        self,
+        target: Mapping[str, Any],
+        client: PlatformClient,
+        request: PublishRequest,
+        session: dict[str, Any],
+        creds: Credentials,
+    ) -> StepResult | Outcome:
+        """Find the post a duplicate refusal proved exists: a published result, or, while the
+        platform does not show it yet, a later look. The post exists whatever the search
+        finds, so after the transient budget of looks the target is published without an id
+        rather than failed (which would have the customer post it a second time)."""
+        evidence: dict[str, Any] = dict(session[_EXISTS])
+        refusal = AlreadyExists(
+            str(evidence["code"]), str(evidence["message"]), existing_id=evidence["existing_id"]
+        )
+        since = datetime.fromisoformat(str(session[_UNKNOWN_SINCE]))
+        found = client.find_existing(request, session, creds, refusal=refusal, since=since)
+        note = {"adopted": True, "evidence": evidence["code"]}
+        if found is not None:
+            found.event_data = {**found.event_data, **note}
+            return found
+        evidence["searches"] = int(evidence["searches"]) + 1
+        done = {k: v for k, v in session.items() if k != "commit_attempted"}
+        if evidence["searches"] >= self.svc.settings.target_max_transient_errors:
+            return StepResult(
+                {**done, _EXISTS: evidence},
+                TargetStatus.PUBLISHED,
+                event_data={
+                    **note,
+                    "note": f"{client.platform.value} refused the retry as already posted "
+                    f"({evidence['message']}) but does not show the post; it has no id here",
+                },
+            )
+        at = self.svc.clock.now() + timedelta(
+            seconds=max(_RECONCILE_DELAY, self.svc.backoff.delay(int(evidence["searches"])))
+        )
+        self._write(
+            target,
+            event="publish_existing_not_found",
+            data={"searches": evidence["searches"], "next_attempt_at": at.isoformat()},
+            session={**session, _EXISTS: evidence},
+            next_attempt_at=at,
+        )
+        return RunAgain(at)
 
     def _after_refresh(self, busy: RefreshInProgress) -> Outcome:
         """Another worker is refreshing the account's token: come back when it is done (the
@@ -429,6 +518,8 @@ class _PublishRun:
             # Clients ignore keys they did not write; the API reads progress from here.
             result.session = {**result.session, "_progress": progress}
         run_at = now + timedelta(seconds=result.wait_seconds) if result.wait_seconds > 0 else None
+        # The step went through: the next step has its own transient budget.
+        fresh_budget = {"transient_errors": 0} if target["transient_errors"] else {}
         self._write(
             target,
             status=result.status,
@@ -437,6 +528,7 @@ class _PublishRun:
             session=result.session,
             external_id=result.external_id or target.get("external_id"),
             next_attempt_at=run_at,
+            **fresh_budget,
         )
         if run_at is not None:
             return RunAgain(run_at)
@@ -462,8 +554,12 @@ class _PublishRun:
         status: TargetStatus | None = TargetStatus.FAILED
         event, at = "publish_failed", None
         if err.kind is ErrorKind.UNCONFIRMED:
+            count = int(target["transient_errors"]) + 1
+            columns["transient_errors"] = count
             status, event = TargetStatus.UNCONFIRMED, "publish_unconfirmed"
-            at = now + timedelta(seconds=_RECONCILE_DELAY)
+            # At once the first time; later each time the platform still cannot tell.
+            delay = _RECONCILE_DELAY if count == 1 else self.svc.backoff.delay(count)
+            at = now + timedelta(seconds=max(_RECONCILE_DELAY, delay))
         elif err.kind is ErrorKind.AUTH:
             with self.svc.db.read() as conn:
                 account = accounts.get_account_by_id(conn, target["account_id"])
@@ -478,12 +574,14 @@ class _PublishRun:
             count = int(target["transient_errors"]) + 1
             columns["transient_errors"] = count
             data["attempt"] = count
-            if count < self.svc.settings.target_max_transient_errors:
+            # While a commit's outcome is unknown the post may exist: never give up on it.
+            outcome_unknown = bool(session.get("commit_attempted"))
+            if outcome_unknown or count < self.svc.settings.target_max_transient_errors:
                 status, event = None, "publish_retrying"  # stays where it was, later
                 delay = max(err.retry_after or 0.0, self.svc.backoff.delay(count))
                 at = now + timedelta(seconds=delay)
             else:
-                data["message"] = f"gave up after {count} transient errors: {err.message}"
+                data["message"] = f"gave up after {count} transient errors in a row: {err.message}"
                 columns["error_message"] = data["message"]
         if at is not None:
             data["next_attempt_at"] = at.isoformat()

@@ -9,6 +9,8 @@ saved session rather than starting over.
 Irreversible calls (the one that makes the post exist) happen only in a phase listed in
 `commit_phases`. Before such a step the engine records `session["commit_attempted"] = True`;
 if the worker dies or the answer is lost, the next run calls `reconcile` instead of `step`.
+When a commit retried after such an unknown outcome is refused because the content is
+already there (`AlreadyExists`), the engine asks `find_existing` for that post and adopts it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import httpx
 from crosspost.clock import Clock, SystemClock
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
 from crosspost.domain.limits import MediaLimits, Rate
-from crosspost.platforms.errors import PlatformError
+from crosspost.platforms.errors import AlreadyExists, PlatformError
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,20 @@ class PlatformClient(abc.ABC):
         Returns a published result when the post exists, or a session positioned so that the
         next `step` safely completes the work (with `commit_attempted` cleared).
         """
+
+    def find_existing(
+        self,
+        request: PublishRequest,
+        session: dict[str, Any],
+        creds: Credentials,
+        *,
+        refusal: AlreadyExists,
+        since: datetime,
+    ) -> StepResult | None:
+        """The post a retried commit was refused as a duplicate of, made by our own earlier
+        commit (attempted no earlier than `since`): a published result, or None when the
+        platform does not show it (yet). Never creates anything."""
+        return None
 
     @abc.abstractmethod
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:

@@ -46,6 +46,28 @@ class OutcomeUnknown(PlatformError):
         super().__init__(ErrorKind.UNCONFIRMED, "outcome_unknown", message, raw=raw)
 
 
+class AlreadyExists(PlatformError):
+    """The platform refused a post because the same content is already there (X's duplicate
+    content, LinkedIn's DUPLICATE_POST, an already-published Instagram container).
+
+    A refusal like this of a commit retried after an unknown outcome is evidence that the
+    earlier attempt created the post: the engine adopts that post instead of failing.
+    `existing_id` is the existing post's id when the refusal names it.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        existing_id: str | None = None,
+        raw: Any = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(ErrorKind.PERMANENT, code, message, raw=raw, http_status=http_status)
+        self.existing_id = existing_id
+
+
 class UnsupportedPostType(PlatformError):
     """The platform's API cannot publish this kind of post at all."""
 

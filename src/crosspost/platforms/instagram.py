@@ -34,7 +34,12 @@ from crosspost.platforms.base import (
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import (
+    AlreadyExists,
+    OutcomeUnknown,
+    PlatformError,
+    UnsupportedPostType,
+)
 from crosspost.platforms.instagram_rules import (
     API_VERSION,
     IMAGE_LIMITS,
@@ -53,7 +58,7 @@ from crosspost.platforms.oauth import json_body, send
 __all__ = ["API_VERSION", "MAX_RESTARTS", "RECONCILE_PAGES", "InstagramClient"]
 
 MAX_RESTARTS = 2  # fresh containers after an expired or transiently failed one
-RECONCILE_PAGES = 4  # pages of the account's media searched for a lost publish
+RECONCILE_PAGES = 40  # at most 2,000 media back, searched for a lost publish's media
 CLOCK_SLACK = timedelta(minutes=5)  # Meta's clock and ours may disagree a little
 
 
@@ -110,6 +115,27 @@ class InstagramClient(PlatformClient):
         if state == "IN_PROGRESS":
             return StepResult({**cleared, "phase": "poll"}, TargetStatus.PROCESSING)
         return self._fresh_container(cleared, f"the container is {state} after a lost publish")
+
+    def find_existing(
+        self,
+        request: PublishRequest,
+        session: dict[str, Any],
+        creds: Credentials,
+        *,
+        refusal: AlreadyExists,
+        since: datetime,
+    ) -> StepResult | None:
+        """The container was refused as already published: find the media it became."""
+        container_id = session.get("container_id")
+        if not container_id:
+            return None
+        data = self._graph("GET", str(container_id), creds, params={"fields": "status_code"})
+        if data.get("status_code") != "PUBLISHED":
+            return None
+        try:
+            return self._found_published(request, session, creds)
+        except OutcomeUnknown:
+            return None
 
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
         """Instagram Login's refresh: the long-lived access token itself is exchanged.
@@ -468,9 +494,15 @@ class InstagramClient(PlatformClient):
     # -- reconcile helpers ------------------------------------------------------------------
 
     def _recent_media(
-        self, request: PublishRequest, creds: Credentials, *, pages: int
+        self,
+        request: PublishRequest,
+        creds: Credentials,
+        *,
+        pages: int,
+        back_to: datetime | None = None,
     ) -> list[tuple[str, str, datetime]]:
-        """(id, caption, timestamp) of the account's newest media, newest first."""
+        """(id, caption, timestamp) of the account's newest media, newest first; stops at the
+        first page that reaches media older than `back_to`."""
         found: list[tuple[str, str, datetime]] = []
         params = {"fields": "id,caption,timestamp", "limit": "50"}
         for _ in range(pages):
@@ -479,6 +511,8 @@ class InstagramClient(PlatformClient):
                 when = parse_timestamp(item.get("timestamp"))
                 if isinstance(item, dict) and item.get("id") and when is not None:
                     found.append((str(item["id"]), str(item.get("caption") or ""), when))
+            if back_to is not None and found and found[-1][2] < back_to:
+                break
             after = ((body.get("paging") or {}).get("cursors") or {}).get("after")
             if not after or not (body.get("paging") or {}).get("next"):
                 break
@@ -490,9 +524,12 @@ class InstagramClient(PlatformClient):
     ) -> StepResult:
         """The container was published: find its media by caption and time, then its link."""
         created = datetime.fromisoformat(str(session["container_created_at"])) - CLOCK_SLACK
+        # A busy account may have published many times since: page back to the container's
+        # creation, or the media is missed and the target never leaves `unconfirmed`.
+        recent = self._recent_media(request, creds, pages=RECONCILE_PAGES, back_to=created)
         matches = [
             (when, media_id)
-            for media_id, text, when in self._recent_media(request, creds, pages=RECONCILE_PAGES)
+            for media_id, text, when in recent
             if text.strip() == request.text.strip() and when >= created
         ]
         if not matches:

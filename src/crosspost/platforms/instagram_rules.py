@@ -15,7 +15,7 @@ import httpx
 
 from crosspost.domain.enums import ErrorKind, MediaKind
 from crosspost.domain.limits import MediaLimits
-from crosspost.platforms.errors import PlatformError
+from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
 
@@ -52,6 +52,8 @@ _TRANSIENT_CODES = frozenset({1, 2})
 _TRANSIENT_SUBCODES = frozenset({2207032, 2207053, 2207003})
 _NOT_READY = (9007, 2207027)
 _QUOTA = (9, 2207042)
+_INVALID_PARAMETER = 100
+_ALREADY_PUBLISHED = "already been published"
 _HASHTAG = re.compile(r"(?<!\w)#\w+")
 _MENTION = re.compile(r"(?<!\w)@[\w.]+")
 
@@ -165,6 +167,9 @@ def classify(response: httpx.Response, *, now: datetime | None = None) -> Platfo
         return err(ErrorKind.TRANSIENT)
     if status >= 500 or status == 408:
         return err(ErrorKind.TRANSIENT)
+    if code == _INVALID_PARAMETER and _ALREADY_PUBLISHED in message.lower():
+        # [U] Graph's words for a media_publish of a published container: no code of its own.
+        return AlreadyExists(name, message, raw=body, http_status=status)
     return err(ErrorKind.PERMANENT)
 
 

@@ -8,7 +8,7 @@ escaping, error mapping) live in ``linkedin_rules.py``.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
@@ -23,7 +23,12 @@ from crosspost.platforms.base import (
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import (
+    AlreadyExists,
+    OutcomeUnknown,
+    PlatformError,
+    UnsupportedPostType,
+)
 from crosspost.platforms.linkedin_rules import (
     LINKEDIN_VERSION,
     MIN_POLL_SECONDS,
@@ -109,23 +114,9 @@ class LinkedInClient(PlatformClient):
             return StepResult(cleared, TargetStatus.PUBLISHING)
         video = session.get("video")
         prepared = session.get("prepared_at_ms")
-        not_before = int(prepared) - CLOCK_SKEW_MS if prepared is not None else None
-        found = None
-        # Newest first, page by page, until the page reaches posts older than our commit: a
-        # busy author may have posted many times since (other targets, other apps).
-        for start in range(0, FINDER_COUNT * FINDER_MAX_PAGES, FINDER_COUNT):
-            elements = self._author_posts(request, creds, start)
-            found = find_post(
-                elements,
-                video_urn=str(video) if video else None,
-                commentary=escape_commentary(request.text),
-                not_before_ms=not_before,
-            )
-            if found is not None or len(elements) < FINDER_COUNT:
-                break
-            oldest = elements[-1].get("createdAt") if isinstance(elements[-1], dict) else None
-            if not_before is not None and isinstance(oldest, int) and oldest < not_before:
-                break
+        found = self._search(
+            request, creds, str(video) if video else None, int(prepared) if prepared else None
+        )
         if found is None:
             # The post was never created: the next step may safely post (once).
             return StepResult(
@@ -135,6 +126,62 @@ class LinkedInClient(PlatformClient):
                 event_data={"video": video},
             )
         return self._finished({**cleared, "phase": "done", "post_urn": found["id"]})
+
+    def find_existing(
+        self,
+        request: PublishRequest,
+        session: dict[str, Any],
+        creds: Credentials,
+        *,
+        refusal: AlreadyExists,
+        since: datetime,
+    ) -> StepResult | None:
+        """LinkedIn refused a text post as a duplicate: its refusal names the existing post;
+        when it does not, look for our commentary among the author's posts since `since`."""
+        cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
+        urn = refusal.existing_id
+        if urn is None:
+            video = session.get("video")
+            since_ms = int(since.timestamp() * 1000)
+            try:
+                found = self._search(request, creds, str(video) if video else None, since_ms)
+            except OutcomeUnknown:
+                return None
+            if found is None:
+                return None
+            urn = str(found["id"])
+        return self._finished({**cleared, "phase": "done", "post_urn": urn})
+
+    def _search(
+        self, request: PublishRequest, creds: Credentials, video: str | None, since_ms: int | None
+    ) -> dict[str, Any] | None:
+        """The author's post our commit (prepared at `since_ms`) made, or None when the
+        search reached posts older than that without finding it.
+
+        Newest first, page by page: a busy author may have posted many times since (other
+        targets, other apps). A search that runs out of pages first proves nothing, so it
+        raises OutcomeUnknown rather than let the caller post a second time.
+        """
+        not_before = since_ms - CLOCK_SKEW_MS if since_ms is not None else None
+        for start in range(0, FINDER_COUNT * FINDER_MAX_PAGES, FINDER_COUNT):
+            elements = self._author_posts(request, creds, start)
+            found = find_post(
+                elements,
+                video_urn=video,
+                commentary=escape_commentary(request.text),
+                not_before_ms=not_before,
+            )
+            if found is not None:
+                return found
+            if len(elements) < FINDER_COUNT:
+                return None
+            oldest = elements[-1].get("createdAt") if isinstance(elements[-1], dict) else None
+            if not_before is not None and isinstance(oldest, int) and oldest < not_before:
+                return None
+        raise OutcomeUnknown(
+            f"the author made over {FINDER_COUNT * FINDER_MAX_PAGES} posts since the commit; "
+            "its post was not among them"
+        )
 
     def whoami(self, creds: Credentials) -> tuple[str, str]:
         """The member behind the token: OpenID Connect `GET /v2/userinfo`."""

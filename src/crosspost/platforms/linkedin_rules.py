@@ -6,6 +6,7 @@ here is a pure function of its arguments so it can be tested on its own.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +16,7 @@ import httpx
 from crosspost.domain.enums import ErrorKind, MediaKind
 from crosspost.domain.limits import MediaLimits
 from crosspost.platforms.base import PublishRequest
-from crosspost.platforms.errors import PlatformError
+from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
 
@@ -30,6 +31,8 @@ COMMENTARY_MAX_CHARS = 3000
 DEFAULT_RATE_LIMIT_WAIT = 60.0  # LinkedIn's 429 usually carries no Retry-After
 MIN_POLL_SECONDS = 5.0
 VISIBILITIES = frozenset({"PUBLIC", "CONNECTIONS", "LOGGED_IN"})
+DUPLICATE_POST = "DUPLICATE_POST"  # 422: a text post identical to one the author made
+_POST_URN = re.compile(r"urn:li:(?:share|ugcPost):[0-9]+")
 # Characters reserved by the "little" text format of Posts API commentary.
 LITTLE_RESERVED = frozenset("\\|{}@[]()<>#*_~")
 
@@ -195,6 +198,11 @@ def classify(response: httpx.Response, *, now: datetime | None = None) -> Platfo
         return err(ErrorKind.RATE_LIMITED, DEFAULT_RATE_LIMIT_WAIT if retry is None else retry)
     if status >= 500 or status == 408:
         return err(ErrorKind.TRANSIENT)
+    if code == DUPLICATE_POST:
+        # "Content is a duplicate of urn:li:share:…": the refusal names the existing post.
+        named = _POST_URN.search(message)
+        existing = named.group(0) if named else None
+        return AlreadyExists(code, message, existing_id=existing, raw=body, http_status=status)
     # 403 (permission or role), 400/422 (validation), 426 (sunset LinkedIn-Version), 404...
     return err(ErrorKind.PERMANENT)
 

@@ -27,7 +27,7 @@ from crosspost.platforms.base import (
     StepResult,
     poll_step,
 )
-from crosspost.platforms.errors import PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
 from crosspost.platforms.oauth import json_body, refresh_grant, send
 from crosspost.platforms.soundcloud_rules import (
     ACCEPT,
@@ -126,6 +126,13 @@ class SoundCloudClient(PlatformClient):
                 break
             next_href = page.get("next_href") if isinstance(page, dict) else None
             url, params = (str(next_href), None) if next_href else (None, None)
+        else:
+            if url is not None:
+                # Every page read was newer than the upload: not seeing it proves nothing.
+                raise OutcomeUnknown(
+                    f"over {RECONCILE_PAGES * 200} tracks are newer than the lost upload; "
+                    "ours was not among them"
+                )
         # No track carries our machine tag: the upload never landed, so sending it again
         # cannot make a duplicate.
         return StepResult(

@@ -10,7 +10,8 @@ live in ``x_rules.py``.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -27,7 +28,7 @@ from crosspost.platforms.base import (
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import AlreadyExists, PlatformError, UnsupportedPostType
 from crosspost.platforms.oauth import classify_token_error, json_body, send
 from crosspost.platforms.x_rules import (
     IMAGE_LIMITS,
@@ -36,13 +37,13 @@ from crosspost.platforms.x_rules import (
     VIDEO_LIMITS,
     check_text,
     classify,
-    comparable_text,
     media_category,
     media_type,
     multipart_segment,
     plan_segments,
     post_url,
     processing_error,
+    same_text,
 )
 
 __all__ = ["FINALIZE_PATH", "INIT_PATH", "STATUS_PATH", "TWEETS_PATH", "XClient"]
@@ -57,6 +58,9 @@ LIVE_BASE_URL = "https://api.x.com"
 LIVE_TOKEN_URL = "https://api.x.com/2/oauth2/token"  # noqa: S105 - a URL, not a secret
 EXPIRY_MARGIN = timedelta(minutes=5)  # never append to / post a media id about to expire
 RECONCILE_LOOKBACK = timedelta(minutes=2)  # clock skew allowance for the timeline search
+# [U] X does not say how far back it looks for duplicate content; a day is generous.
+DUPLICATE_LOOKBACK = timedelta(hours=24)
+TIMELINE_MAX_PAGES = 32  # X serves a user's 3,200 most recent posts, 100 a page
 
 
 # Per-user windows (docs.x.com rate limits; the media ones are [U] in our reference).
@@ -365,32 +369,68 @@ class XClient(PlatformClient):
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
     ) -> str | None:
         """The id of the post this session made, from the user's recent posts, if any."""
+        media_id = str(session.get("media_id") or "")
+        wanted_key = str(session.get("media_key") or "")
+        prepared = session.get("prepared_at")
+        start = datetime.fromisoformat(str(prepared)) - RECONCILE_LOOKBACK if prepared else None
+        for tweet, keys in self._timeline(request, creds, start):
+            if media_id:
+                if any(k == wanted_key or str(k).split("_", 1)[-1] == media_id for k in keys):
+                    return str(tweet["id"])
+            elif not keys and same_text(str(tweet.get("text", "")), request.text, has_media=False):
+                return str(tweet["id"])
+        return None
+
+    def find_existing(
+        self,
+        request: PublishRequest,
+        session: dict[str, Any],
+        creds: Credentials,
+        *,
+        refusal: AlreadyExists,
+        since: datetime,
+    ) -> StepResult | None:
+        """X refused the post as duplicate content: find the post with our text (its media may
+        be an earlier upload of ours) among the user's posts around our first unconfirmed try.
+
+        X itself says the post exists, so the search reaches further back than reconcile's
+        (which must not mistake an older post for ours): a clock that ran ahead of X's by
+        more than reconcile's allowance hid the post from it.
+        """
+        for tweet, keys in self._timeline(request, creds, since - DUPLICATE_LOOKBACK):
+            if same_text(str(tweet.get("text", "")), request.text, has_media=bool(keys)):
+                done = {k: v for k, v in session.items() if k != "commit_attempted"}
+                return self._finished(request, {**done, "phase": "done", "tweet_id": tweet["id"]})
+        return None
+
+    def _timeline(
+        self, request: PublishRequest, creds: Credentials, start: datetime | None
+    ) -> Iterator[tuple[dict[str, Any], list[Any]]]:
+        """(post, its media keys) of the user's posts since `start`, newest first, page after
+        page: a busy user may have posted many times since, and a search that stopped at the
+        first page would miss ours."""
         params: dict[str, Any] = {
             "max_results": 100,
             "tweet.fields": "attachments,created_at",
             "expansions": "attachments.media_keys",
         }
-        prepared = session.get("prepared_at")
-        if prepared:
-            since = datetime.fromisoformat(str(prepared)) - RECONCILE_LOOKBACK
-            params["start_time"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if start is not None:
+            params["start_time"] = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         path = TIMELINE_PATH.format(id=request.account_external_id)
-        _, payload = self._call("GET", path, creds, params=params)
-        tweets = payload.get("data") if isinstance(payload, dict) else None
-        media_id = str(session.get("media_id") or "")
-        wanted_key = str(session.get("media_key") or "")
-        text = comparable_text(request.text)
-        for tweet in tweets if isinstance(tweets, list) else []:
-            if not isinstance(tweet, dict):
-                continue
-            attachments = tweet.get("attachments")
-            keys = attachments.get("media_keys", []) if isinstance(attachments, dict) else []
-            if media_id:
-                if any(k == wanted_key or str(k).split("_", 1)[-1] == media_id for k in keys):
-                    return str(tweet["id"])
-            elif not keys and comparable_text(str(tweet.get("text", ""))) == text:
-                return str(tweet["id"])
-        return None
+        for _ in range(TIMELINE_MAX_PAGES):
+            _, payload = self._call("GET", path, creds, params=params)
+            tweets = payload.get("data") if isinstance(payload, dict) else None
+            for tweet in tweets if isinstance(tweets, list) else []:
+                if not isinstance(tweet, dict) or not tweet.get("id"):
+                    continue
+                attachments = tweet.get("attachments")
+                keys = attachments.get("media_keys", []) if isinstance(attachments, dict) else []
+                yield tweet, keys if isinstance(keys, list) else []
+            meta = payload.get("meta") if isinstance(payload, dict) else None
+            token = meta.get("next_token") if isinstance(meta, dict) else None
+            if not isinstance(token, str) or not token:
+                return
+            params = {**params, "pagination_token": token}
 
     def _finished(self, request: PublishRequest, session: dict[str, Any]) -> StepResult:
         tweet_id = str(session["tweet_id"])

@@ -18,7 +18,7 @@ import httpx
 from crosspost.domain.enums import ErrorKind, MediaKind
 from crosspost.domain.limits import MediaLimits
 from crosspost.platforms.base import MediaFile
-from crosspost.platforms.errors import PlatformError
+from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
 
@@ -30,6 +30,7 @@ TEXT_MAX_WEIGHT = 280
 URL_WEIGHT = 23  # every URL counts as a t.co link, whatever its length
 RATE_WINDOW_SECONDS = 15 * 60.0  # fallback when a 429 carries no x-rate-limit-reset
 MIN_POLL_SECONDS = 1.0
+DUPLICATE_CONTENT = "duplicate_content"  # X's 403 for a post identical to a recent one
 
 VIDEO_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime"}
 IMAGE_TYPES = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
@@ -93,6 +94,15 @@ def check_text(text: str) -> None:
 def comparable_text(text: str) -> str:
     """The text with URLs masked: X rewrites every link to t.co, so reconcile ignores them."""
     return _URL.sub("<url>", text).strip()
+
+
+def same_text(shown: str, submitted: str, *, has_media: bool) -> bool:
+    """True when a post X shows (`shown`) carries `submitted`: links compare masked, and a
+    post with media may end with the media's own t.co link, which X appends."""
+    ours, theirs = comparable_text(submitted), comparable_text(shown)
+    if theirs == ours:
+        return True
+    return has_media and theirs.removesuffix("<url>").rstrip() == ours
 
 
 def plan_segments(size: int, preferred: int) -> int:
@@ -177,7 +187,7 @@ def _problem(body: Any) -> tuple[str, str]:
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     message = detail or str(first.get("message") or first.get("detail") or title)
     if "duplicate content" in message.lower():
-        return "duplicate_content", message
+        return DUPLICATE_CONTENT, message
     if first.get("code") is not None:
         return str(first["code"]), message
     if kind and kind != "about:blank":
@@ -209,6 +219,9 @@ def classify(response: httpx.Response, *, now: datetime | None = None) -> Platfo
         return err(ErrorKind.RATE_LIMITED, RATE_WINDOW_SECONDS if retry is None else retry)
     if status >= 500 or status == 408:
         return err(ErrorKind.TRANSIENT)
+    if code == DUPLICATE_CONTENT:
+        # X names no id: the engine finds the existing post when the refusal is ours.
+        return AlreadyExists(code, message, raw=body, http_status=status)
     return err(ErrorKind.PERMANENT)
 
 
