@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Connection
 
@@ -29,6 +28,7 @@ from crosspost.engine.services import Services
 from crosspost.engine.transitions import refresh_post_status
 from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound
 from crosspost.ids import new_id
+from crosspost.localtime import check_offset, local_to_utc, zone_named
 from crosspost.media.validate import MediaInfo, validate
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import accounts, ledger, media, posts
@@ -39,17 +39,17 @@ _PAST_GRACE = timedelta(minutes=5)
 
 
 def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
-    """The aware UTC publish time, reading a naive time in `timezone`."""
-    zone = None
-    if body.timezone is not None:
-        try:
-            zone = ZoneInfo(body.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(
-                f"unknown time zone {body.timezone!r}; use an IANA name such as Europe/Paris",
-                code="invalid_timezone",
-            ) from None
+    """The aware UTC publish time, reading a naive time in `timezone` (daylight saving
+    included: a time the zone skips or repeats is refused unless `fold` says which)."""
+    zone = zone_named(body.timezone) if body.timezone is not None else None
     when = body.publish_at
+    if body.fold is not None and (when is None or when.tzinfo is not None):
+        raise InvalidInput(
+            "fold chooses between the two readings of a repeated local publish_at; "
+            + ("there is no publish_at" if when is None else "this one has a UTC offset")
+            + ": remove fold",
+            code="fold_not_applicable",
+        )
     if when is None:
         return None
     if when.tzinfo is None:
@@ -59,7 +59,9 @@ def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
                 "`timezone`",
                 code="timezone_required",
             )
-        when = when.replace(tzinfo=zone)
+        when = local_to_utc(when, zone, fold=body.fold)
+    elif zone is not None:
+        check_offset(when, zone)
     when = when.astimezone(UTC)
     if when < now - _PAST_GRACE:
         raise InvalidInput(
