@@ -46,7 +46,8 @@ class PostCreate(_Strict):
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per-platform options, e.g. {'youtube': {'title': '…', 'privacy_status': "
-        "'unlisted'}, 'tiktok': {'privacy_level': 'SELF_ONLY', 'text': '…'}}.",
+        "'unlisted'}, 'tiktok': {'privacy_level': 'SELF_ONLY', 'text': '…'}}. An option the "
+        "platform does not take, or a value of the wrong type, is refused (422).",
     )
     publish_at: datetime | None = Field(
         default=None,
