@@ -225,3 +225,17 @@ def test_problem_bodies_are_json(idle: Stack) -> None:
         headers={"Authorization": f"Bearer {idle.key}"},
     )
     assert response.status_code == 422 and response.json()["accepted"] == ["text"]
+
+
+def test_an_unknown_query_parameter_is_refused(idle: Stack) -> None:
+    """A misspelt filter used to be ignored (every post came back): now 422 naming it and
+    the parameters the endpoint takes. OAuth endpoints keep ignoring unknown ones (RFC 6749)."""
+    response = idle.http.get("/v1/posts", params={"stauts": "failed"})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "unknown_query_parameter"
+    assert "stauts" in problem["detail"] and "cursor, limit, status" in problem["detail"]
+    assert idle.http.get("/v1/posts", params={"status": "failed", "limit": 5}).status_code == 200
+    assert idle.http.get("/v1/usage", params={"month": "2026-01"}).status_code == 422
+    assert idle.http.get("/v1/analytics", params={"since": "2026-01-01"}).status_code == 422
+    assert idle.http.get("/healthz", params={"probe": "1"}).status_code == 200
