@@ -531,6 +531,14 @@ def publish(
     to: Annotated[list[str] | None, typer.Option(help="Platform or account id; repeat.")] = None,
     at: Annotated[str | None, typer.Option(help="Publish time, e.g. 2026-12-01T18:00.")] = None,
     tz: Annotated[str | None, typer.Option(help="IANA time zone for --at.")] = None,
+    fold: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="For an --at the clocks pass twice (going back): 0 the first, 1 the second.",
+        ),
+    ] = None,
     follow: Annotated[bool, typer.Option(help="Wait for the final status.")] = True,
     api_url: ApiUrl = None,
     key: ApiKey = None,
@@ -555,6 +563,8 @@ def publish(
         if at:
             body["publish_at"] = at
             body["timezone"] = tz
+        if fold is not None:
+            body["fold"] = fold
         post = client.create_post(body)
         console.print(f"post {post['id']}: {post['status']}")
         if follow and post["status"] != "scheduled":

@@ -61,14 +61,15 @@ def test_bad_post_bodies(stack: Stack, body: dict, code: str) -> None:
 
 
 def test_text_only_post_to_video_platforms_is_refused(stack: Stack) -> None:
-    """YouTube and TikTok need a video: a text-only post is refused with the reason."""
+    """YouTube and TikTok have no text-only posts: refused with each platform's reason."""
     before = _counts(stack)
     problem = _problem(
         stack.http.post("/v1/posts", json={"text": "hello", "targets": ["youtube", "tiktok"]}),
         422,
-        "media_required",
+        "unsupported_post_type",
     )
-    assert "youtube" in problem["detail"] and "tiktok" in problem["detail"]
+    assert "YouTube's API offers no community posts" in problem["detail"]
+    assert "TikTok has no text-only posts" in problem["detail"]
     assert _counts(stack) == before
 
 

@@ -151,7 +151,7 @@ def setup(
 
 def test_limits_and_identity() -> None:
     """Audio only, SoundCloud's formats, 4 GB, 24 h, 100-character titles."""
-    limits = SoundCloudClient.limits
+    limits = SoundCloudClient.limits_for(MediaKind.AUDIO)
     assert SoundCloudClient.platform is Platform.SOUNDCLOUD
     assert Platform.SOUNDCLOUD.value == "soundcloud"
     assert limits.kinds == frozenset({MediaKind.AUDIO})
@@ -267,11 +267,14 @@ def test_track_options_are_sent(sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 def test_bad_options_refused_before_any_upload(sandbox: Sandbox, tmp_path: Path) -> None:
-    """An unknown sharing value fails permanently at the first step; nothing is uploaded."""
+    """An unknown sharing value fails permanently at the first step, naming the option and
+    its values; nothing is uploaded."""
     client, request, creds = setup(sandbox, tmp_path, sharing="friends")
     with pytest.raises(PlatformError) as caught:
         drive(client, request, creds, sandbox.clock)
-    assert (caught.value.kind, caught.value.code) == (ErrorKind.PERMANENT, "invalid_sharing")
+    assert (caught.value.kind, caught.value.code) == (ErrorKind.PERMANENT, "invalid_override")
+    assert "overrides.soundcloud.sharing" in caught.value.message
+    assert "'public' or 'private'" in caught.value.message
     assert sandbox.state(P)["calls"].get("tracks.create") is None
 
 

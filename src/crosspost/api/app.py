@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from crosspost import __version__
@@ -15,6 +15,7 @@ from crosspost.api.auth import KeyCache
 from crosspost.api.edge import EdgeMiddleware
 from crosspost.api.metrics import Metrics, ObservingMiddleware
 from crosspost.api.openapi_bounds import keep_integer_bounds
+from crosspost.api.query import known_query_only
 from crosspost.api.routes import (
     accounts,
     analytics,
@@ -92,12 +93,17 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
             ],
         )
     errors.install(app)
-    routers = (health, media, posts, accounts, oauth, keys, signing, oauth2, oauth_clients)
-    for module in (*routers, usage, analytics, exports, webhooks):
+    # OAuth endpoints ignore parameters they do not know, as RFC 6749 §3.1 requires.
+    for module in (health, oauth, oauth2):
         app.include_router(module.router)
+    checked = (media, posts, accounts, keys, signing, oauth_clients, usage, analytics, exports)
+    for module in (*checked, webhooks):
+        app.include_router(module.router, dependencies=[Depends(known_query_only)])
     webhooks.install_openapi_webhooks(app)
     keep_integer_bounds(app)
     if svc.settings.internal_api_key:
         # Not mounted at all by default: nothing to probe from outside.
-        app.include_router(internal.router, include_in_schema=False)
+        app.include_router(
+            internal.router, include_in_schema=False, dependencies=[Depends(known_query_only)]
+        )
     return app

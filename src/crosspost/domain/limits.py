@@ -31,6 +31,18 @@ class MediaLimits:
     title_max_chars: int | None = None
     max_hashtags: int | None = None
     forbidden_chars: str = ""
+    # Set when the platform cannot publish this kind of post at all: says why, and what to send.
+    refusal: str | None = None
+
+    @classmethod
+    def refused(cls, reason: str) -> MediaLimits:
+        """The "limits" of a post type the platform does not offer: every such post is refused
+        with `reason`."""
+        return cls(kinds=frozenset(), refusal=reason)
+
+
+# Every kind of post a platform may be asked for: text only (None) or one kind of media.
+POST_KINDS: tuple[MediaKind | None, ...] = (None, *MediaKind)
 
 
 @dataclass(frozen=True)

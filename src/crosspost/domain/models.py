@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -49,17 +49,25 @@ class PostCreate(_Strict):
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per-platform options, e.g. {'youtube': {'title': '…', 'privacy_status': "
-        "'unlisted'}, 'tiktok': {'privacy_level': 'SELF_ONLY', 'text': '…'}}.",
+        "'unlisted'}, 'tiktok': {'privacy_level': 'SELF_ONLY', 'text': '…'}}. An option the "
+        "platform does not take, or a value of the wrong type, is refused (422).",
     )
     publish_at: Instant | None = Field(
         default=None,
-        description="When to publish (ISO 8601). A time without offset is read in `timezone`.",
+        description="When to publish (ISO 8601). A time without offset is read in `timezone`; "
+        "one that does not exist there (skipped by a daylight-saving change) is refused, and "
+        "one that happens twice needs `fold` or an offset.",
     )
     timezone: str | None = Field(
         default=None,
         max_length=64,
         description="IANA time zone, e.g. Europe/Paris.",
         examples=["Europe/Paris"],
+    )
+    fold: Literal[0, 1] | None = Field(
+        default=None,
+        description="For a local `publish_at` that happens twice (clocks going back): 0 for "
+        "the first time, 1 for the second.",
     )
 
     @field_validator("targets")

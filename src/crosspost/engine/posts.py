@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Connection
 
@@ -22,14 +21,22 @@ from crosspost.domain.enums import (
 )
 from crosspost.domain.models import PostCreate
 from crosspost.engine import events
-from crosspost.engine.publish import THUMBNAIL_OPTION
+from crosspost.engine.overrides import (
+    THUMBNAIL_OPTION,
+    check_overrides,
+    check_targeted,
+    thumbnail_of,
+    title_of,
+)
 from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.rollup import rollup
 from crosspost.engine.services import Services
 from crosspost.engine.transitions import refresh_post_status
 from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound
 from crosspost.ids import new_id
+from crosspost.localtime import check_offset, local_to_utc, zone_named
 from crosspost.media.validate import MediaInfo, validate
+from crosspost.platforms.options import PlatformOptions
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import accounts, ledger, media, posts
 from crosspost.store.rows import Row
@@ -39,18 +46,17 @@ _PAST_GRACE = timedelta(minutes=5)
 
 
 def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
-    """The aware UTC publish time, reading a naive time in `timezone`."""
-    zone = None
-    if body.timezone is not None:
-        try:
-            zone = ZoneInfo(body.timezone)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            # OSError: a name that is a directory of the database ("Europe") or too long.
-            raise InvalidInput(
-                f"unknown time zone {body.timezone!r}; use an IANA name such as Europe/Paris",
-                code="invalid_timezone",
-            ) from None
+    """The aware UTC publish time, reading a naive time in `timezone` (daylight saving
+    included: a time the zone skips or repeats is refused unless `fold` says which)."""
+    zone = zone_named(body.timezone) if body.timezone is not None else None
     when = body.publish_at
+    if body.fold is not None and (when is None or when.tzinfo is not None):
+        raise InvalidInput(
+            "fold chooses between the two readings of a repeated local publish_at; "
+            + ("there is no publish_at" if when is None else "this one has a UTC offset")
+            + ": remove fold",
+            code="fold_not_applicable",
+        )
     if when is None:
         return None
     if when.tzinfo is None:
@@ -60,7 +66,9 @@ def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
                 "`timezone`",
                 code="timezone_required",
             )
-        when = when.replace(tzinfo=zone)
+        when = local_to_utc(when, zone, fold=body.fold)
+    elif zone is not None:
+        check_offset(when, zone)
     when = when.astimezone(UTC)
     if when < now - _PAST_GRACE:
         raise InvalidInput(
@@ -143,32 +151,25 @@ def _platform_account(
     return candidates[0]
 
 
-# Platforms whose API takes a custom cover image for the post.
-_THUMBNAIL_PLATFORMS = frozenset({Platform.YOUTUBE.value, Platform.SOUNDCLOUD.value})
-
-
-def _check_thumbnails(conn: Connection, tenant_id: str, body: PostCreate) -> None:
-    """A `thumbnail_media_id` override must name an uploaded image, on a platform that
-    takes one."""
-    for platform, options in body.overrides.items():
-        cover_id = options.get(THUMBNAIL_OPTION)
+def _check_thumbnails(
+    conn: Connection, tenant_id: str, options: Mapping[Platform, PlatformOptions]
+) -> None:
+    """A `thumbnail_media_id` override must name an uploaded image."""
+    for platform, chosen in options.items():
+        cover_id = thumbnail_of(chosen)
         if cover_id is None:
             continue
-        if platform not in _THUMBNAIL_PLATFORMS:
-            raise InvalidInput(
-                f"{platform} takes no custom thumbnail; remove overrides.{platform}."
-                f"{THUMBNAIL_OPTION}",
-                code="thumbnail_unsupported",
-            )
-        row = media.get_media(conn, tenant_id, str(cover_id))
+        row = media.get_media(conn, tenant_id, cover_id)
         if row is None:
             raise InvalidInput(
-                f"no media {cover_id!r} for the {platform} thumbnail; upload the image first",
+                f"no media {cover_id!r} for the {platform.value} thumbnail "
+                f"(overrides.{platform.value}.{THUMBNAIL_OPTION}); upload the image first",
                 code="thumbnail_not_found",
             )
         if row["kind"] != MediaKind.IMAGE.value:
             raise InvalidInput(
-                f"the {platform} thumbnail {cover_id} is a {row['kind']}; use a JPEG or PNG image",
+                f"the {platform.value} thumbnail {cover_id} is a {row['kind']}; use a JPEG or "
+                "PNG image",
                 code="thumbnail_not_image",
             )
 
@@ -197,6 +198,7 @@ def create_post(
     """
     now = svc.clock.now()
     publish_at = resolve_publish_at(body, now)
+    options = check_overrides(body.overrides)
     with svc.db.write() as conn:
         media_row = None
         if body.media_id is not None:
@@ -208,14 +210,9 @@ def create_post(
                 )
         elif not body.text.strip():
             raise InvalidInput("a post needs media_id, text, or both", code="empty_post")
-        unknown = set(body.overrides) - {p.value for p in Platform}
-        if unknown:
-            raise InvalidInput(
-                f"overrides name unknown platforms: {', '.join(sorted(unknown))}",
-                code="invalid_overrides",
-            )
-        _check_thumbnails(conn, tenant_id, body)
+        _check_thumbnails(conn, tenant_id, options)
         destinations = _resolve_targets(conn, tenant_id, mode, body.targets)
+        check_targeted(options, (a["platform"] for a in destinations))
         info = MediaInfo.from_row(media_row) if media_row is not None else None
         post_id = new_id("post")
         initial = TargetStatus.SCHEDULED if publish_at else TargetStatus.QUEUED
@@ -223,11 +220,14 @@ def create_post(
         refusals: dict[str, list[dict[str, str]]] = {}
         for account in destinations:
             platform = Platform(account["platform"])
-            options = body.overrides.get(platform.value, {})
-            text = options.get("text") or body.text
-            limits = client_for(platform).limits_for(info.kind if info else None)
+            client = client_for(platform)
+            chosen = options.get(platform) or client.options_model()
             violations = validate(
-                limits, info, text, title=options.get("title"), destination=platform.value
+                client.limits_for(info.kind if info else None),
+                info,
+                chosen.text or body.text,
+                title=title_of(chosen),
+                destination=platform.value,
             )
             row: dict[str, Any] = {
                 "id": new_id("tgt"),

@@ -24,6 +24,7 @@ from typing import Any
 from crosspost.domain.enums import AccountStatus, ErrorKind, MediaKind, Mode, Platform, TargetStatus
 from crosspost.engine import pacing
 from crosspost.engine.clients import build_client
+from crosspost.engine.overrides import read_options, thumbnail_of, title_of
 from crosspost.engine.sandbox import reprovision_sandbox_account
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import RefreshInProgress, mark_needs_reauth, refresh_account
@@ -39,13 +40,11 @@ from crosspost.platforms.base import (
     StepResult,
 )
 from crosspost.platforms.errors import AlreadyExists, OutcomeUnknown, PlatformError
+from crosspost.platforms.options import PlatformOptions
 from crosspost.store import accounts, media, posts
 from crosspost.vault import credentials as vault_creds
 from crosspost.vault.keyring import VaultError
 
-# Per-platform override naming an uploaded image to use as the cover (YouTube's thumbnail,
-# SoundCloud's artwork).
-THUMBNAIL_OPTION = "thumbnail_media_id"
 _MISSING_CREDENTIALS = {
     "no_credentials": "the account has no stored credentials; reconnect it",
     "credentials_unreadable": "the account's credentials cannot be decrypted (was the master "
@@ -110,8 +109,7 @@ class _PublishRun:
                 if post and post["media_id"]
                 else None
             )
-            options = (post["overrides"].get(target["platform"]) or {}) if post else {}
-            cover_id = options.get(THUMBNAIL_OPTION)
+            cover_id = _stored_thumbnail(post, Platform(target["platform"])) if post else None
             cover = media.get_media(conn, target["tenant_id"], cover_id) if cover_id else None
         if post is None or account is None:
             return None
@@ -120,11 +118,8 @@ class _PublishRun:
     def _client(self, account: Mapping[str, Any]) -> PlatformClient:
         return build_client(self.svc, Platform(account["platform"]), Mode(account["mode"]))
 
-    def _request(self, loaded: _Loaded) -> PublishRequest:
+    def _request(self, loaded: _Loaded, options: PlatformOptions) -> PublishRequest:
         post, account, row = loaded.post, loaded.account, loaded.media
-        overrides: dict[str, Any] = dict(post["overrides"].get(account["platform"]) or {})
-        text = overrides.pop("text", None) or post["text"]
-        overrides.pop(THUMBNAIL_OPTION, None)
         media_url = None
         settings = self.svc.settings
         # Platforms that fetch media themselves get a signed URL, when they can reach us: a
@@ -136,8 +131,9 @@ class _PublishRun:
             target_id=loaded.target["id"],
             account_external_id=account["external_id"],
             account_handle=account["handle"],
-            text=text,
-            options=overrides,
+            text=options.text or post["text"],
+            # Only what the platform's options model holds: keys no client reads are left out.
+            options=options.model_dump(exclude_unset=True),
             media=self._media_file(row),
             publish_at=post["publish_at"],
             thumbnail=self._media_file(loaded.thumbnail),
@@ -188,7 +184,12 @@ class _PublishRun:
                 )
             return Done()
         client = self._client(loaded.account)
-        request = self._request(loaded)
+        try:
+            options = read_options(loaded.post["overrides"], client.platform)
+        except PlatformError as err:
+            # Stored before options were checked, with a value no client can use.
+            return self._on_error(target, dict(target["session"] or {}), err)
+        request = self._request(loaded, options)
         fresh = status in (TargetStatus.SCHEDULED, TargetStatus.QUEUED) and not target["session"]
         if fresh and self._preflight(client, request, loaded):
             return Done()
@@ -226,7 +227,7 @@ class _PublishRun:
             client.limits_for(request.media.kind if request.media else None),
             info,
             request.text,
-            title=request.options.get("title"),
+            title=title_of(client.options_model.read(request.options)),
             destination=client.platform.value,
         )
         if violations:
@@ -587,6 +588,15 @@ class _PublishRun:
             data["next_attempt_at"] = at.isoformat()
         self._write(target, status=status, event=event, data=data, next_attempt_at=at, **columns)
         return RunAgain(at) if at is not None else Done()
+
+
+def _stored_thumbnail(post: Mapping[str, Any], platform: Platform) -> str | None:
+    """The cover image a stored post names for `platform` (None if its options are invalid:
+    the run then fails the target on them)."""
+    try:
+        return thumbnail_of(read_options(post["overrides"], platform))
+    except PlatformError:
+        return None
 
 
 def _jsonable(raw: Any) -> Any:

@@ -131,6 +131,9 @@ def validate(
 
     `destination` names the platform in messages (e.g. "youtube shorts").
     """
+    if limits.refusal is not None:
+        # The platform has no such post at all: its own reason says more than any limit.
+        return [Violation("unsupported_post_type", limits.refusal, "media")]
     found: list[Violation] = []
     if media is None:
         if limits.kinds and not limits.text_only:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,8 @@ import httpx
 from crosspost.clock import Clock, SystemClock
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
 from crosspost.domain.limits import MediaLimits, Rate
-from crosspost.platforms.errors import AlreadyExists, PlatformError
+from crosspost.platforms.errors import AlreadyExists, PlatformError, UnsupportedPostType
+from crosspost.platforms.options import PlatformOptions
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,10 @@ class PlatformClient(abc.ABC):
     """Base of every platform client; subclasses speak one platform's protocol."""
 
     platform: ClassVar[Platform]
-    limits: ClassVar[MediaLimits]
+    # One entry per kind of post (POST_KINDS): its limits, or why the platform has no such post.
+    post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]]
+    # The options (`overrides.<platform>`) this client reads; the API accepts exactly these.
+    options_model: ClassVar[type[PlatformOptions]]
     commit_phases: ClassVar[frozenset[str]]
     # OAuth linking: what the consent page is asked for, and how the client is named.
     oauth_scopes: ClassVar[tuple[str, ...]] = ()
@@ -165,7 +169,14 @@ class PlatformClient(abc.ABC):
     def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
         """The limits for a post of this media kind (None: text only); some platforms differ
         by post type. Checked when the post is created and again before any byte is sent."""
-        return cls.limits
+        return cls.post_types[kind]
+
+    @classmethod
+    def refuse_unsupported(cls, media: MediaFile | None) -> None:
+        """Raise UnsupportedPostType, with the platform's reason, for a kind of post it lacks."""
+        refusal = cls.limits_for(media.kind if media is not None else None).refusal
+        if refusal is not None:
+            raise UnsupportedPostType(refusal)
 
     @abc.abstractmethod
     def step(

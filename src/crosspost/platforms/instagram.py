@@ -19,6 +19,7 @@ that sets ``instagram_source: "url"`` (with ``CROSSPOST_PUBLIC_URL``) so Meta fe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -38,13 +39,12 @@ from crosspost.platforms.errors import (
     AlreadyExists,
     OutcomeUnknown,
     PlatformError,
-    UnsupportedPostType,
 )
 from crosspost.platforms.instagram_rules import (
     API_VERSION,
-    IMAGE_LIMITS,
-    LIMITS,
+    POST_TYPES,
     QUOTA_WINDOW_SECONDS,
+    InstagramOptions,
     check_caption,
     classify,
     classify_container_error,
@@ -67,15 +67,11 @@ class InstagramClient(PlatformClient):
     (graph.instagram.com, Instagram user tokens)."""
 
     platform = Platform.INSTAGRAM
-    limits: ClassVar[MediaLimits] = LIMITS
+    post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
+    options_model = InstagramOptions
     commit_phases: ClassVar[frozenset[str]] = frozenset({"publish"})
     oauth_scopes = ("instagram_business_basic", "instagram_business_content_publish")
     scope_separator = ","
-
-    @classmethod
-    def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
-        """Images follow the feed-image limits, everything else the Reels limits."""
-        return IMAGE_LIMITS if kind is MediaKind.IMAGE else LIMITS
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
@@ -254,9 +250,9 @@ class InstagramClient(PlatformClient):
     # -- helpers ----------------------------------------------------------------------------
 
     def _media(self, request: PublishRequest) -> MediaFile:
+        self.refuse_unsupported(request.media)
         media = request.media
-        if media is None or media.kind not in {MediaKind.VIDEO, MediaKind.IMAGE}:
-            raise UnsupportedPostType("Instagram posts need a video (Reel) or an image")
+        assert media is not None  # refused above: Instagram posts carry media
         if media.kind is MediaKind.IMAGE and not request.media_url:
             raise PlatformError(
                 ErrorKind.PERMANENT,
@@ -323,13 +319,12 @@ class InstagramClient(PlatformClient):
             mode = "image_url"
             form["image_url"] = str(request.media_url)
         else:
+            options = InstagramOptions.read(request.options)
             form["media_type"] = "REELS"
-            form["share_to_feed"] = (
-                "false" if request.options.get("share_to_feed") is False else "true"
-            )
-            if request.options.get("thumb_offset") is not None:
-                form["thumb_offset"] = str(int(request.options["thumb_offset"]))
-            if request.media_url and request.options.get("instagram_source") == "url":
+            form["share_to_feed"] = "true" if options.share_to_feed else "false"
+            if options.thumb_offset is not None:
+                form["thumb_offset"] = str(options.thumb_offset)
+            if request.media_url and options.instagram_source == "url":
                 mode = "video_url"
                 form["video_url"] = request.media_url
             else:

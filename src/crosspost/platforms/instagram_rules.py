@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import httpx
+from pydantic import Field
 
 from crosspost.domain.enums import ErrorKind, MediaKind
 from crosspost.domain.limits import MediaLimits
 from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
+from crosspost.platforms.options import PlatformOptions
 
 API_VERSION = "v21.0"
 CAPTION_MAX_CHARS = 2200
@@ -215,3 +218,31 @@ IMAGE_LIMITS = MediaLimits(
     caption_max_chars=CAPTION_MAX_CHARS,
     max_hashtags=MAX_HASHTAGS,
 )
+POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
+    MediaKind.VIDEO: LIMITS,
+    MediaKind.IMAGE: IMAGE_LIMITS,
+    None: MediaLimits.refused(
+        "Instagram has no text-only posts: a post to Instagram needs a video (Reel) or an image"
+    ),
+    MediaKind.AUDIO: MediaLimits.refused(
+        "Instagram has no audio posts: a post to Instagram needs a video (Reel) or an image"
+    ),
+}
+
+
+class InstagramOptions(PlatformOptions):
+    """`overrides.instagram`: how a Reel is shown and how Meta gets the video."""
+
+    platform: ClassVar[str] = "instagram"
+
+    share_to_feed: bool = Field(
+        default=True, description="false: show the Reel in the Reels tab only, not the feed"
+    )
+    thumb_offset: int | None = Field(
+        default=None, ge=0, description="the Reel's cover frame, in ms from the start"
+    )
+    instagram_source: Literal["upload", "url"] = Field(
+        default="upload",
+        description="`url`: Meta fetches the video from a signed URL (needs "
+        "CROSSPOST_PUBLIC_URL) instead of receiving an upload",
+    )

@@ -8,6 +8,7 @@ escaping, error mapping) live in ``linkedin_rules.py``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -27,14 +28,13 @@ from crosspost.platforms.errors import (
     AlreadyExists,
     OutcomeUnknown,
     PlatformError,
-    UnsupportedPostType,
 )
 from crosspost.platforms.linkedin_rules import (
     LINKEDIN_VERSION,
     MIN_POLL_SECONDS,
     MIN_VIDEO_BYTES,
-    TEXT_LIMITS,
-    VIDEO_LIMITS,
+    POST_TYPES,
+    LinkedInOptions,
     author_urn,
     check_instructions,
     classify,
@@ -72,13 +72,9 @@ class LinkedInClient(PlatformClient):
     oauth_scopes = ("openid", "profile", "w_member_social")
 
     platform = Platform.LINKEDIN
-    limits: ClassVar[MediaLimits] = VIDEO_LIMITS
+    post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
+    options_model = LinkedInOptions
     commit_phases: ClassVar[frozenset[str]] = frozenset({"post"})
-
-    @classmethod
-    def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
-        """Video limits for a video post; a post without media is a text post."""
-        return TEXT_LIMITS if kind is None else VIDEO_LIMITS
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
@@ -225,13 +221,12 @@ class LinkedInClient(PlatformClient):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _media(request: PublishRequest) -> MediaFile | None:
+    @classmethod
+    def _media(cls, request: PublishRequest) -> MediaFile | None:
+        cls.refuse_unsupported(request.media)
         media = request.media
         if media is None:
             return None
-        if media.kind is not MediaKind.VIDEO:
-            raise UnsupportedPostType("LinkedIn posts here take a video or text only")
         if media.size < MIN_VIDEO_BYTES:
             raise PlatformError(
                 ErrorKind.PERMANENT,

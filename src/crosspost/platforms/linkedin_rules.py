@@ -7,11 +7,13 @@ here is a pure function of its arguments so it can be tested on its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
 import httpx
+from pydantic import BeforeValidator, Field
 
 from crosspost.domain.enums import ErrorKind, MediaKind
 from crosspost.domain.limits import MediaLimits
@@ -19,6 +21,7 @@ from crosspost.platforms.base import PublishRequest
 from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
+from crosspost.platforms.options import TitledOptions
 
 # LinkedIn serves each monthly version for about a year, then answers 426 NONEXISTENT_VERSION:
 # bump this at least once a year (the integration tests against the fake pin the same value).
@@ -30,7 +33,6 @@ MAX_VIDEO_BYTES = 500 * 1024 * 1024
 COMMENTARY_MAX_CHARS = 3000
 DEFAULT_RATE_LIMIT_WAIT = 60.0  # LinkedIn's 429 usually carries no Retry-After
 MIN_POLL_SECONDS = 5.0
-VISIBILITIES = frozenset({"PUBLIC", "CONNECTIONS", "LOGGED_IN"})
 DUPLICATE_POST = "DUPLICATE_POST"  # 422: a text post identical to one the author made
 _POST_URN = re.compile(r"urn:li:(?:share|ugcPost):[0-9]+")
 # Characters reserved by the "little" text format of Posts API commentary.
@@ -47,6 +49,36 @@ VIDEO_LIMITS = MediaLimits(
     caption_max_chars=COMMENTARY_MAX_CHARS,
 )
 TEXT_LIMITS = MediaLimits(kinds=frozenset(), text_only=True, caption_max_chars=COMMENTARY_MAX_CHARS)
+POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
+    None: TEXT_LIMITS,
+    MediaKind.VIDEO: VIDEO_LIMITS,
+    MediaKind.AUDIO: MediaLimits.refused(
+        "LinkedIn has no audio posts: attach a video, or post text only"
+    ),
+    MediaKind.IMAGE: MediaLimits.refused(
+        "crosspost publishes text and video posts to LinkedIn; LinkedIn image posts are not "
+        "supported yet: attach a video, or post text only"
+    ),
+}
+
+
+def _upper(value: Any) -> Any:
+    # LinkedIn's values are upper case; "public" plainly means PUBLIC.
+    return value.upper() if isinstance(value, str) else value
+
+
+class LinkedInOptions(TitledOptions):
+    """`overrides.linkedin`: who sees the post, and the video's title."""
+
+    platform: ClassVar[str] = "linkedin"
+
+    visibility: Annotated[
+        Literal["PUBLIC", "CONNECTIONS", "LOGGED_IN"], BeforeValidator(_upper)
+    ] = Field(
+        default="PUBLIC",
+        description="PUBLIC (anyone), CONNECTIONS (1st-degree connections) or LOGGED_IN "
+        "(LinkedIn members)",
+    )
 
 
 def rest_headers(access_token: str) -> dict[str, str]:
@@ -87,20 +119,13 @@ def post_url(post_urn: str) -> str:
 
 
 def visibility(request: PublishRequest) -> str:
-    """The requested visibility (PUBLIC by default); an unknown one is a permanent error."""
-    wanted = str(request.options.get("visibility") or "PUBLIC").upper()
-    if wanted not in VISIBILITIES:
-        raise PlatformError(
-            ErrorKind.PERMANENT,
-            "invalid_visibility",
-            f"visibility must be one of {', '.join(sorted(VISIBILITIES))}, not {wanted!r}",
-        )
-    return wanted
+    """The requested visibility (PUBLIC by default)."""
+    return LinkedInOptions.read(request.options).visibility
 
 
 def video_title(request: PublishRequest) -> str:
     """The media title: the `title` option, else the first line of the text (or the file name)."""
-    title = str(request.options.get("title") or "").strip()
+    title = (LinkedInOptions.read(request.options).title or "").strip()
     if not title:
         first = request.text.strip().splitlines()[0] if request.text.strip() else ""
         title = first or (request.media.filename if request.media else "")

@@ -14,6 +14,7 @@ target they identify our upload exactly, unlike a title and time window alone.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
@@ -27,12 +28,14 @@ from crosspost.platforms.base import (
     StepResult,
     poll_step,
 )
-from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError
 from crosspost.platforms.oauth import json_body, refresh_grant, send
 from crosspost.platforms.soundcloud_rules import (
     ACCEPT,
     LIMITS,
+    POST_TYPES,
     TITLE_MAX_CHARS,
+    SoundCloudOptions,
     classify,
     content_type,
     find_track,
@@ -76,7 +79,8 @@ class SoundCloudClient(PlatformClient):
     """Client of SoundCloud's track upload (`POST /tracks`, multipart, streamed from disk)."""
 
     platform = Platform.SOUNDCLOUD
-    limits: ClassVar[MediaLimits] = LIMITS
+    post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
+    options_model = SoundCloudOptions
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload"})
 
     def step(
@@ -172,8 +176,8 @@ class SoundCloudClient(PlatformClient):
     # -- helpers ----------------------------------------------------------------------------
 
     def _media(self, request: PublishRequest) -> MediaFile:
-        if request.media is None or request.media.kind is not MediaKind.AUDIO:
-            raise UnsupportedPostType("SoundCloud tracks need an audio file; attach one")
+        self.refuse_unsupported(request.media)
+        assert request.media is not None  # refused above: SoundCloud posts are tracks
         if request.media.size <= 0:
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the audio file is empty")
         return request.media

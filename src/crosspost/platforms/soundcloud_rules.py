@@ -7,10 +7,12 @@ of its arguments so it can be read against PLATFORM_PROTOCOLS.md §6 on its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import httpx
+from pydantic import AliasChoices, Field
 
 from crosspost.domain.enums import ErrorKind, MediaKind
 from crosspost.domain.limits import MediaLimits
@@ -18,26 +20,23 @@ from crosspost.platforms.base import MediaFile, PublishRequest
 from crosspost.platforms.errors import PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
+from crosspost.platforms.options import Tags, ThumbnailOptions, TitledOptions
 
 TITLE_MAX_CHARS = 100  # SoundCloud's upload form limit; the API reference names none
 MAX_BYTES = 4 * 1024**3  # "up to 4 GB per file"
 MAX_DURATION_SECONDS = 24 * 3600.0  # "24 h of audio per track"
 MACHINE_TAG_NAMESPACE = "crosspost"
 ACCEPT = "application/json; charset=utf-8"
-SHARING = frozenset({"public", "private"})
-EMBEDDABLE_BY = frozenset({"all", "me", "none"})
-LICENSES = frozenset(
-    {
-        "no-rights-reserved",
-        "all-rights-reserved",
-        "cc-by",
-        "cc-by-nc",
-        "cc-by-nd",
-        "cc-by-sa",
-        "cc-by-nc-nd",
-        "cc-by-nc-sa",
-    }
-)
+License = Literal[
+    "no-rights-reserved",
+    "all-rights-reserved",
+    "cc-by",
+    "cc-by-nc",
+    "cc-by-nd",
+    "cc-by-sa",
+    "cc-by-nc-nd",
+    "cc-by-nc-sa",
+]
 # Accepted sources: AIFF, WAVE, FLAC, OGG, MP2, MP3, AAC, AMR, WMA (short container names as
 # probing reports them; WMA lives in ASF, AAC mostly in m4a/mp4).
 CONTENT_TYPES = {
@@ -64,17 +63,62 @@ LIMITS = MediaLimits(
     max_duration_seconds=MAX_DURATION_SECONDS,
     title_max_chars=TITLE_MAX_CHARS,
 )
-_BOOL_OPTIONS = ("downloadable", "streamable", "commentable")
-_TEXT_OPTIONS = ("genre", "permalink", "isrc", "label_name", "purchase_url", "release_date")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
+    MediaKind.AUDIO: LIMITS,
+    None: MediaLimits.refused(
+        "SoundCloud publishes audio tracks only, so a text-only post cannot go there: attach an "
+        "audio file"
+    ),
+    MediaKind.VIDEO: MediaLimits.refused(
+        "SoundCloud takes audio tracks, not video: extract the audio (e.g. as MP3 or M4A) and "
+        "attach that"
+    ),
+    MediaKind.IMAGE: MediaLimits.refused(
+        "SoundCloud takes audio tracks; an image can only be a track's artwork "
+        "(overrides.soundcloud.thumbnail_media_id): attach an audio file"
+    ),
+}
+
+
+class SoundCloudOptions(TitledOptions, ThumbnailOptions):
+    """`overrides.soundcloud`: the `track[...]` fields of the upload."""
+
+    platform: ClassVar[str] = "soundcloud"
+
+    sharing: Literal["public", "private"] = Field(
+        default="public",
+        # `privacy` is the name this option had first; posts stored with it still work.
+        validation_alias=AliasChoices("sharing", "privacy"),
+        description="who may listen (`privacy` is an older name of this option)",
+    )
+    tags: Tags = Field(default_factory=list, description="tags (a multi-word tag is one tag)")
+    genre: str | None = Field(default=None, description="the track's genre")
+    permalink: str | None = Field(default=None, description="the last part of the track's URL")
+    isrc: str | None = Field(default=None, description="the recording's ISRC")
+    label_name: str | None = Field(default=None, description="the record label")
+    purchase_url: str | None = Field(default=None, description="a link to buy the track")
+    release_date: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="yyyy-mm-dd"
+    )
+    license: License | None = Field(
+        default=None, description="e.g. all-rights-reserved, cc-by, cc-by-nc-sa"
+    )
+    embeddable_by: Literal["all", "me", "none"] | None = Field(
+        default=None, description="who may embed the player"
+    )
+    downloadable: bool | None = Field(default=None, description="listeners may download it")
+    streamable: bool | None = Field(default=None, description="listeners may stream it")
+    commentable: bool | None = Field(default=None, description="listeners may comment")
+
+
 _TOKEN = re.compile(r"[a-z][a-z0-9_]*")
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 
 
 def title_for(request: PublishRequest, media: MediaFile) -> str:
     """The track title: the `title` option, else the text's first line, else the file name."""
-    wanted = request.options.get("title")
-    candidates = [str(wanted)] if wanted else [*request.text.splitlines(), media.filename]
+    wanted = SoundCloudOptions.read(request.options).title
+    candidates = [wanted] if wanted else [*request.text.splitlines(), media.filename]
     for line in candidates:
         title = line.strip()
         if title:
@@ -89,11 +133,9 @@ def machine_tag(target_id: str) -> str:
 
 def tag_list(request: PublishRequest) -> str:
     """Space-separated tags, multi-word ones in double quotes, plus our machine tag."""
-    tags = request.options.get("tags") or []
-    if isinstance(tags, str):
-        tags = [tags]
+    tags = SoundCloudOptions.read(request.options).tags
     out = []
-    for tag in [*(str(t).strip().lstrip("#") for t in tags), machine_tag(request.target_id)]:
+    for tag in [*(t.strip().lstrip("#") for t in tags), machine_tag(request.target_id)]:
         if tag:
             out.append(f'"{tag}"' if " " in tag else tag)
     return " ".join(out)
@@ -105,41 +147,39 @@ def has_machine_tag(tags: str, target_id: str) -> bool:
     return any(part.strip('"') == wanted for part in re.findall(r'"[^"]*"|\S+', tags))
 
 
-def _refuse(code: str, message: str) -> PlatformError:
-    return PlatformError(ErrorKind.PERMANENT, code, message)
-
-
 def track_fields(request: PublishRequest, media: MediaFile) -> dict[str, str]:
     """The `track[...]` form fields of `POST /tracks` (the audio part is added by the caller)."""
-    options = request.options
-    sharing = str(options.get("sharing") or options.get("privacy") or "public")
-    if sharing not in SHARING:
-        raise _refuse("invalid_sharing", f"sharing must be public or private, not {sharing!r}")
+    options = SoundCloudOptions.read(request.options)
     fields = {
         "track[title]": title_for(request, media),
-        "track[sharing]": sharing,
+        "track[sharing]": options.sharing,
         "track[tag_list]": tag_list(request),
     }
     if request.text.strip():
         fields["track[description]"] = request.text
-    for name in _TEXT_OPTIONS:
-        if options.get(name):
-            fields[f"track[{name}]"] = str(options[name])
-    if "track[release_date]" in fields and not _DATE.fullmatch(fields["track[release_date]"]):
-        raise _refuse("invalid_release_date", "release_date must be formatted yyyy-mm-dd")
-    license_ = options.get("license")
-    if license_:
-        if str(license_) not in LICENSES:
-            raise _refuse("invalid_license", f"unknown license {license_!r}")
-        fields["track[license]"] = str(license_)
-    embeddable = options.get("embeddable_by")
-    if embeddable:
-        if str(embeddable) not in EMBEDDABLE_BY:
-            raise _refuse("invalid_embeddable_by", "embeddable_by must be all, me or none")
-        fields["track[embeddable_by]"] = str(embeddable)
-    for name in _BOOL_OPTIONS:
-        if options.get(name) is not None:
-            fields[f"track[{name}]"] = "true" if options[name] else "false"
+    text = {
+        "genre": options.genre,
+        "permalink": options.permalink,
+        "isrc": options.isrc,
+        "label_name": options.label_name,
+        "purchase_url": options.purchase_url,
+        "release_date": options.release_date,
+        "license": options.license,
+        "embeddable_by": options.embeddable_by,
+    }
+    flags = {
+        "downloadable": options.downloadable,
+        "streamable": options.streamable,
+        "commentable": options.commentable,
+    }
+    fields.update({f"track[{name}]": value for name, value in text.items() if value})
+    fields.update(
+        {
+            f"track[{name}]": "true" if on else "false"
+            for name, on in flags.items()
+            if on is not None
+        }
+    )
     return fields
 
 

@@ -9,6 +9,7 @@ The protocol's pure rules (chunk plan, caption, privacy, error mapping) live in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -24,18 +25,19 @@ from crosspost.platforms.base import (
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError
 from crosspost.platforms.oauth import json_body, refresh_grant, send
 from crosspost.platforms.tiktok_rules import (
     CAPTION_MAX_UTF16,
     CONTENT_TYPES,
-    LIMITS,
     MAX_CHUNK,
     MAX_CHUNKS,
     MB,
     MIN_CHUNK,
     MIN_POLL_SECONDS,
+    POST_TYPES,
     UPLOAD_URL_TTL_SECONDS,
+    TikTokOptions,
     caption,
     choose_privacy,
     classify,
@@ -91,7 +93,8 @@ class TikTokClient(PlatformClient):
     """Client of TikTok's direct-post / inbox upload flow with FILE_UPLOAD or PULL_FROM_URL."""
 
     platform = Platform.TIKTOK
-    limits: ClassVar[MediaLimits] = LIMITS
+    post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
+    options_model = TikTokOptions
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final", "init_pull"})
     oauth_scopes = ("user.info.basic", "video.publish", "video.upload")
     scope_separator = ","
@@ -174,8 +177,8 @@ class TikTokClient(PlatformClient):
     # -- helpers ----------------------------------------------------------------------------
 
     def _media(self, request: PublishRequest) -> MediaFile:
-        if request.media is None or request.media.kind is not MediaKind.VIDEO:
-            raise UnsupportedPostType("TikTok posts need a video; attach one")
+        self.refuse_unsupported(request.media)
+        assert request.media is not None  # refused above: TikTok posts are videos
         if request.media.size <= 0:
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the video file is empty")
         return request.media
@@ -246,7 +249,7 @@ class TikTokClient(PlatformClient):
     ) -> StepResult:
         creator = creator_profile(self._api(CREATOR_INFO_PATH, creds, None), media)
         privacy = choose_privacy(
-            request.options.get("privacy_level"), creator["privacy_level_options"]
+            TikTokOptions.read(request.options).privacy_level, creator["privacy_level_options"]
         )
         return StepResult(
             {

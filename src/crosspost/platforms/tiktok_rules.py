@@ -6,10 +6,12 @@ its arguments so the rules can be read and tested against PLATFORM_PROTOCOLS.md 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Literal, get_args
 
 import httpx
+from pydantic import Field
 
 from crosspost.domain.enums import ErrorKind, MediaKind
 from crosspost.domain.limits import MediaLimits
@@ -17,6 +19,7 @@ from crosspost.platforms.base import MediaFile, PublishRequest
 from crosspost.platforms.errors import PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
+from crosspost.platforms.options import PlatformOptions
 
 UPLOAD_URL_TTL_SECONDS = 3600.0
 MIN_POLL_SECONDS = 2.0  # status/fetch allows 30 calls a minute per token
@@ -36,6 +39,57 @@ LIMITS = MediaLimits(
     max_duration_seconds=600.0,
     caption_max_chars=2200,
 )
+POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
+    MediaKind.VIDEO: LIMITS,
+    None: MediaLimits.refused("TikTok has no text-only posts: a post to TikTok needs a video"),
+    MediaKind.AUDIO: MediaLimits.refused(
+        "TikTok's Content Posting API takes videos, not audio files: a post to TikTok needs a video"
+    ),
+    MediaKind.IMAGE: MediaLimits.refused(
+        "crosspost publishes videos to TikTok; TikTok photo posts are not supported yet: "
+        "attach a video"
+    ),
+}
+# Most public first: without a `privacy_level` option, the first the creator allows is used.
+PrivacyLevel = Literal[
+    "PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"
+]
+
+
+class TikTokOptions(PlatformOptions):
+    """`overrides.tiktok`: the Content Posting API's `post_info` and how the video travels."""
+
+    platform: ClassVar[str] = "tiktok"
+
+    privacy_level: PrivacyLevel | None = Field(
+        default=None,
+        description="who may watch; must be one the creator allows (default: the most public "
+        "one they allow)",
+    )
+    tiktok_mode: Literal["direct", "inbox"] = Field(
+        default="direct",
+        description="`inbox`: send the video to the creator's TikTok inbox as a draft to "
+        "finish in the app, instead of posting it",
+    )
+    tiktok_source: Literal["upload", "pull"] = Field(
+        default="upload",
+        description="`pull`: TikTok fetches the video from a signed URL (needs "
+        "CROSSPOST_PUBLIC_URL) instead of receiving an upload",
+    )
+    disable_comment: bool = Field(default=False, description="turn comments off")
+    disable_duet: bool = Field(default=False, description="turn duets off")
+    disable_stitch: bool = Field(default=False, description="turn stitches off")
+    brand_content_toggle: bool = Field(
+        default=False, description="the video is a paid partnership (branded content)"
+    )
+    brand_organic_toggle: bool = Field(
+        default=False, description="the video promotes the creator's own business"
+    )
+    is_aigc: bool = Field(default=False, description="label the video as AI-generated")
+    video_cover_timestamp_ms: int | None = Field(
+        default=None, ge=0, description="the frame used as the cover, in ms from the start"
+    )
+
 
 _AUTH_CODES = frozenset(
     {
@@ -45,12 +99,7 @@ _AUTH_CODES = frozenset(
         "token_not_authorized",
     }
 )
-_PRIVACY_PREFERENCE = (
-    "PUBLIC_TO_EVERYONE",
-    "MUTUAL_FOLLOW_FRIENDS",
-    "FOLLOWER_OF_CREATOR",
-    "SELF_ONLY",
-)
+_PRIVACY_PREFERENCE: tuple[str, ...] = get_args(PrivacyLevel)
 _QUOTA_CODES = frozenset(
     {"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"}
 )
@@ -89,17 +138,17 @@ def caption(text: str) -> str:
     return text
 
 
-def choose_privacy(wanted: Any, allowed: list[str]) -> str:
+def choose_privacy(wanted: str | None, allowed: list[str]) -> str:
     """The requested privacy level if the creator allows it; by default the most public one."""
     if wanted:
-        if str(wanted) not in allowed:
+        if wanted not in allowed:
             raise PlatformError(
                 ErrorKind.PERMANENT,
                 "privacy_level_option_mismatch",
                 f"privacy_level {wanted!r} is not allowed for this creator (allowed: "
                 f"{', '.join(allowed) or 'none'})",
             )
-        return str(wanted)
+        return wanted
     for level in _PRIVACY_PREFERENCE:
         if level in allowed:
             return level
@@ -110,12 +159,12 @@ def choose_privacy(wanted: Any, allowed: list[str]) -> str:
 
 def is_inbox(request: PublishRequest) -> bool:
     """Whether the post goes to the creator's inbox as a draft rather than straight out."""
-    return request.options.get("tiktok_mode") == "inbox"
+    return TikTokOptions.read(request.options).tiktok_mode == "inbox"
 
 
 def is_pull(request: PublishRequest) -> bool:
     """Whether TikTok fetches the video from `media_url` (PULL_FROM_URL) instead of an upload."""
-    return request.options.get("tiktok_source") == "pull" and bool(request.media_url)
+    return TikTokOptions.read(request.options).tiktok_source == "pull" and bool(request.media_url)
 
 
 def init_phase(request: PublishRequest) -> str:
@@ -150,23 +199,21 @@ def creator_profile(data: dict[str, Any], media: MediaFile) -> dict[str, Any]:
 
 def post_info(request: PublishRequest, session: dict[str, Any]) -> dict[str, Any]:
     """The direct-post `post_info` for `request`, with the privacy and creator from `session`."""
-    options = request.options
+    options = TikTokOptions.read(request.options)
     creator = session.get("creator") or {}
     info: dict[str, Any] = {
         "title": caption(request.text),
         "privacy_level": session["privacy_level"],
         # A creator's own "disabled" settings override whatever the post asks for.
-        **{
-            f"disable_{what}": bool(options.get(f"disable_{what}"))
-            or bool(creator.get(f"{what}_disabled"))
-            for what in ("comment", "duet", "stitch")
-        },
-        "brand_content_toggle": bool(options.get("brand_content_toggle")),
-        "brand_organic_toggle": bool(options.get("brand_organic_toggle")),
-        "is_aigc": bool(options.get("is_aigc")),
+        "disable_comment": options.disable_comment or bool(creator.get("comment_disabled")),
+        "disable_duet": options.disable_duet or bool(creator.get("duet_disabled")),
+        "disable_stitch": options.disable_stitch or bool(creator.get("stitch_disabled")),
+        "brand_content_toggle": options.brand_content_toggle,
+        "brand_organic_toggle": options.brand_organic_toggle,
+        "is_aigc": options.is_aigc,
     }
-    if options.get("video_cover_timestamp_ms") is not None:
-        info["video_cover_timestamp_ms"] = int(options["video_cover_timestamp_ms"])
+    if options.video_cover_timestamp_ms is not None:
+        info["video_cover_timestamp_ms"] = options.video_cover_timestamp_ms
     return info
 
 

@@ -10,7 +10,7 @@ live in ``x_rules.py``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -28,13 +28,12 @@ from crosspost.platforms.base import (
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import AlreadyExists, PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.oauth import classify_token_error, json_body, send
 from crosspost.platforms.x_rules import (
-    IMAGE_LIMITS,
     MIN_POLL_SECONDS,
-    TEXT_LIMITS,
-    VIDEO_LIMITS,
+    POST_TYPES,
+    XOptions,
     check_text,
     classify,
     media_category,
@@ -77,15 +76,9 @@ class XClient(PlatformClient):
     basic_client_auth = True  # confidential clients authenticate with HTTP Basic
 
     platform = Platform.X
-    limits: ClassVar[MediaLimits] = VIDEO_LIMITS
+    post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
+    options_model = XOptions
     commit_phases: ClassVar[frozenset[str]] = frozenset({"tweet"})
-
-    @classmethod
-    def limits_for(cls, kind: MediaKind | None) -> MediaLimits:
-        """Video, image and text-only posts each have their own limits."""
-        if kind is None:
-            return TEXT_LIMITS
-        return IMAGE_LIMITS if kind is MediaKind.IMAGE else VIDEO_LIMITS
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
@@ -210,9 +203,10 @@ class XClient(PlatformClient):
     # -- helpers ----------------------------------------------------------------------------
 
     def _media(self, request: PublishRequest) -> MediaFile:
+        self.refuse_unsupported(request.media)
         media = request.media
-        if media is None or media.kind not in {MediaKind.VIDEO, MediaKind.IMAGE}:
-            raise UnsupportedPostType("X posts take a video or an image (or text only)")
+        if media is None:
+            raise ValueError("a media phase was reached for a post without media")
         if media.size <= 0:
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the media file is empty")
         return media

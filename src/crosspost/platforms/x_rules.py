@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -21,6 +21,7 @@ from crosspost.platforms.base import MediaFile
 from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
+from crosspost.platforms.options import PlatformOptions
 
 MB = 1024 * 1024
 SEGMENT_BYTES = 5 * MB  # X's advice: keep segments at or below 5 MB
@@ -57,6 +58,22 @@ IMAGE_LIMITS = MediaLimits(
     caption_max_chars=TEXT_MAX_WEIGHT,
 )
 TEXT_LIMITS = MediaLimits(kinds=frozenset(), text_only=True, caption_max_chars=TEXT_MAX_WEIGHT)
+POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
+    None: TEXT_LIMITS,
+    MediaKind.VIDEO: VIDEO_LIMITS,
+    MediaKind.IMAGE: IMAGE_LIMITS,
+    MediaKind.AUDIO: MediaLimits.refused(
+        "X has no audio posts (its media upload takes images, GIFs and videos): attach a video "
+        "or an image, or post text only"
+    ),
+}
+
+
+class XOptions(PlatformOptions):
+    """`overrides.x`: X takes no options of its own, only the common `text`."""
+
+    platform: ClassVar[str] = "x"
+
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 # twitter-text v3: these code point ranges weigh 1, everything else (CJK, emoji...) weighs 2.

@@ -8,6 +8,7 @@ pure rules (metadata, URLs, error mapping) live in ``youtube_rules.py`` and are 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -25,18 +26,19 @@ from crosspost.platforms.base import (
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import OutcomeUnknown, PlatformError, UnsupportedPostType
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError
 from crosspost.platforms.oauth import json_body, refresh_grant, send
 from crosspost.platforms.youtube_rules import (
     CHUNK_UNIT,
     DESCRIPTION_MAX_BYTES,
-    LIMITS,
     MAX_BYTES,
     PACIFIC,
+    POST_TYPES,
     SHORTS_MAX_SECONDS,
     TAGS_MAX_CHARS,
     TITLE_MAX_CHARS,
     UPLOAD_CAP_SECONDS,
+    YouTubeOptions,
     classify,
     confirmed_offset,
     derive_title,
@@ -82,7 +84,8 @@ class YouTubeClient(PlatformClient):
     """Client of YouTube's resumable upload protocol and `videos.list` status polling."""
 
     platform = Platform.YOUTUBE
-    limits: ClassVar[MediaLimits] = LIMITS
+    post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
+    options_model = YouTubeOptions
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final"})
     oauth_scopes = (
         "https://www.googleapis.com/auth/youtube.upload",
@@ -192,12 +195,8 @@ class YouTubeClient(PlatformClient):
     # -- phases -----------------------------------------------------------------------------
 
     def _media(self, request: PublishRequest) -> MediaFile:
-        if request.media is None:
-            raise UnsupportedPostType(
-                "YouTube's Data API cannot create community posts; attach a video"
-            )
-        if request.media.kind is not MediaKind.VIDEO:
-            raise UnsupportedPostType(f"YouTube accepts only video, not {request.media.kind}")
+        self.refuse_unsupported(request.media)
+        assert request.media is not None  # refused above: YouTube posts are videos
         if request.media.size <= 0:
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the video file is empty")
         return request.media
@@ -225,7 +224,7 @@ class YouTubeClient(PlatformClient):
 
     def _start(self, request: PublishRequest, media: MediaFile, creds: Credentials) -> StepResult:
         params = {"uploadType": "resumable", "part": "snippet,status"}
-        if request.options.get("notify_subscribers") is False:
+        if not YouTubeOptions.read(request.options).notify_subscribers:
             params["notifySubscribers"] = "false"
         response = send(
             self.http,

@@ -6,11 +6,13 @@ of its arguments so the rules can be read and tested against PLATFORM_PROTOCOLS.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import BeforeValidator, Field
 
 from crosspost.domain.enums import ErrorKind, MediaKind
 from crosspost.domain.limits import MediaLimits
@@ -18,6 +20,7 @@ from crosspost.platforms.base import MediaFile, PublishRequest
 from crosspost.platforms.errors import PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
+from crosspost.platforms.options import Tags, ThumbnailOptions, TitledOptions
 
 CHUNK_UNIT = 256 * 1024  # every non-final chunk must be a multiple of this
 TITLE_MAX_CHARS = 100
@@ -35,6 +38,56 @@ LIMITS = MediaLimits(
     caption_max_bytes=DESCRIPTION_MAX_BYTES,
     forbidden_chars="<>",
 )
+POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
+    MediaKind.VIDEO: LIMITS,
+    None: MediaLimits.refused(
+        "YouTube's API offers no community posts (text-only posts): a post to YouTube needs a video"
+    ),
+    MediaKind.IMAGE: MediaLimits.refused(
+        "YouTube's API offers no image or community posts: a post to YouTube needs a video "
+        "(an image can be its cover, overrides.youtube.thumbnail_media_id)"
+    ),
+    MediaKind.AUDIO: MediaLimits.refused(
+        "YouTube's API uploads videos, not audio files: turn the audio into a video (e.g. over "
+        "a still image) and attach that"
+    ),
+}
+
+
+def _category_text(value: Any) -> Any:
+    # YouTube names categories by numeric strings ("22"); a JSON number means the same.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+CategoryId = Annotated[str, BeforeValidator(_category_text), Field(pattern=r"^[0-9]{1,4}$")]
+
+
+class YouTubeOptions(TitledOptions, ThumbnailOptions):
+    """`overrides.youtube`: the video's metadata (`videos.insert` snippet and status)."""
+
+    platform: ClassVar[str] = "youtube"
+
+    privacy_status: Literal["public", "unlisted", "private"] = Field(
+        default="public", description="who may watch the video"
+    )
+    tags: Tags = Field(
+        default_factory=list, description="keywords (YouTube keeps the first 500 characters)"
+    )
+    category_id: CategoryId = Field(
+        default="22", description='a YouTube video category id, e.g. "22" (People & Blogs)'
+    )
+    made_for_kids: bool = Field(
+        default=False, description="declare the video made for children (COPPA)"
+    )
+    notify_subscribers: bool = Field(
+        default=True, description="false: publish without notifying the channel's subscribers"
+    )
+    youtube_schedule: bool = Field(
+        default=False,
+        description="with `publish_at`: upload at once as private and let YouTube publish it "
+        "at that time",
+    )
+
 
 _AUTH_REASONS = frozenset({"authError", "insufficientPermissions", "unauthorized"})
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
@@ -146,23 +199,23 @@ def confirmed_offset(response: httpx.Response) -> int:
 
 def video_resource(request: PublishRequest, media: MediaFile) -> dict[str, Any]:
     """The `snippet` and `status` parts sent when opening the upload: title, tags, privacy."""
-    options = request.options
-    title = options.get("title")
+    options = YouTubeOptions.read(request.options)
+    title = options.title
     snippet: dict[str, Any] = {
-        "title": derive_title(str(title), media.filename)
+        "title": derive_title(title, media.filename)
         if title
         else derive_title(request.text, media.filename.rsplit(".", 1)[0]),
         "description": truncate_utf8(_strip_forbidden(request.text), DESCRIPTION_MAX_BYTES),
-        "categoryId": str(options.get("category_id", "22")),
+        "categoryId": options.category_id,
     }
-    tags = _fit_tags(list(options.get("tags") or []))
+    tags = _fit_tags(options.tags)
     if tags:
         snippet["tags"] = tags
     status: dict[str, Any] = {
-        "privacyStatus": str(options.get("privacy_status", "public")),
-        "selfDeclaredMadeForKids": bool(options.get("made_for_kids", False)),
+        "privacyStatus": options.privacy_status,
+        "selfDeclaredMadeForKids": options.made_for_kids,
     }
-    if request.publish_at is not None and options.get("youtube_schedule"):
+    if request.publish_at is not None and options.youtube_schedule:
         # YouTube only schedules private videos; it flips them public at publishAt.
         status["privacyStatus"] = "private"
         status["publishAt"] = request.publish_at.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -48,10 +48,18 @@ async def get_analytics(
     principal: PrincipalDep,
     start: Annotated[
         str | None,
-        Query(alias="from", description="ISO 8601 start (inclusive); default: 24 h before `to`."),
+        Query(
+            alias="from",
+            description="ISO 8601 start (inclusive; without an offset, UTC); default: 24 h "
+            "before `to`.",
+        ),
     ] = None,
     end: Annotated[
-        str | None, Query(alias="to", description="ISO 8601 end (exclusive); default: now.")
+        str | None,
+        Query(
+            alias="to",
+            description="ISO 8601 end (exclusive; without an offset, UTC); default: now.",
+        ),
     ] = None,
     group_by: GroupBy = "endpoint",
 ) -> AnalyticsReport:
