@@ -88,6 +88,9 @@ def test_every_integer_the_api_accepts_states_its_range(stack: Stack) -> None:
 
 
 def _bounded(schema: dict[str, Any]) -> bool:
+    choices = schema.get("enum")
+    if choices:  # a closed set of integers (`fold`: 0 or 1) is bounded by its members
+        return all(isinstance(c, int) and INT64_MIN <= c <= INT64_MAX for c in choices)
     low, high = schema.get("minimum"), schema.get("maximum")
     return isinstance(low, int) and isinstance(high, int) and INT64_MIN <= low <= high <= INT64_MAX
 
