@@ -244,7 +244,7 @@ def test_quota_validation(migrated: Database) -> None:
             metering.set_quota(conn, tenant_id="t", metric="tweets", soft_limit=1, hard_limit=2)
         with pytest.raises(InvalidInput, match="above hard_limit"):
             metering.set_quota(conn, tenant_id="t", metric="posts", soft_limit=5, hard_limit=2)
-        with pytest.raises(InvalidInput, match="0 or more"):
+        with pytest.raises(InvalidInput, match="whole number from 0 to"):
             metering.set_quota(conn, tenant_id="t", metric="posts", soft_limit=-1, hard_limit=None)
         with pytest.raises(InvalidInput, match="only a soft limit"):
             metering.set_quota(
