@@ -100,7 +100,7 @@ class PageTokens:
         return digest.digest()[:_MAC_BYTES]
 
 
-def bad_value(name: str, value: str, why: str) -> JSONResponse:
+def _bad_value(name: str, value: str, why: str) -> JSONResponse:
     """X's 400 for one bad query parameter: the message names it and quotes its value."""
     return invalid_request(f"The `{name}` query parameter value [{value}] {why}", {name: value})
 
@@ -112,12 +112,12 @@ def parse_query(
     raw = params.get("max_results", str(DEFAULT_RESULTS))
     count = int(raw) if _SMALL_INT.fullmatch(raw) else None
     if count is None or not MIN_RESULTS <= count <= MAX_RESULTS:
-        return bad_value("max_results", raw, f"is not between {MIN_RESULTS} and {MAX_RESULTS}")
+        return _bad_value("max_results", raw, f"is not between {MIN_RESULTS} and {MAX_RESULTS}")
     ids: dict[str, int | None] = {}
     for name in ("since_id", "until_id"):
         value = params.get(name)
         if value is not None and not ID_PATTERN.fullmatch(value):
-            return bad_value(name, value, f"does not match ^{ID_PATTERN.pattern}$")
+            return _bad_value(name, value, f"does not match ^{ID_PATTERN.pattern}$")
         ids[name] = int(value) if value is not None else None
     since_id, until_id = ids["since_id"], ids["until_id"]
     if since_id is not None and until_id is not None and since_id >= until_id:
@@ -132,9 +132,9 @@ def parse_query(
         value = params.get(name)
         when = _seconds(value) if value is not None else None
         if value is not None and when is None:
-            return bad_value(name, value, "is not a valid RFC 3339 date-time")
+            return _bad_value(name, value, "is not a valid RFC 3339 date-time")
         if when is not None and when < earliest:
-            return bad_value(name, str(value), f"is before {_iso(earliest)}")
+            return _bad_value(name, str(value), f"is before {_iso(earliest)}")
         times[name] = when
     start, end = times["start_time"], times["end_time"]
     if start is not None and end is not None and start >= end:
@@ -147,14 +147,14 @@ def parse_query(
     excluded = set()
     for item in params.get("exclude", "").split(",") if "exclude" in params else []:
         if item not in EXCLUDABLE:
-            return bad_value("exclude", item, f"is not one of [{','.join(EXCLUDABLE)}]")
+            return _bad_value("exclude", item, f"is not one of [{','.join(EXCLUDABLE)}]")
         excluded.add(item)
     cursor = None
     if "pagination_token" in params:
         token = params["pagination_token"]
         cursor = tokens.read(user_id, token) if token else None
         if cursor is None:
-            return bad_value("pagination_token", token, "is not valid")
+            return _bad_value("pagination_token", token, "is not valid")
     return TimelineQuery(
         max_results=count,
         limit=MAX_RECENT_WITHOUT_REPLIES if "replies" in excluded else MAX_RECENT,
