@@ -226,3 +226,33 @@ def test_consent_without_pkce_is_refused(x: HostedFake) -> None:
     assert page.status_code == 302
     back = httpx.URL(page.headers["location"])
     assert back.params["error"] == "invalid_request" and "code" not in back.params
+
+
+def test_paginator_walks_a_busy_timeline(x: HostedFake) -> None:
+    """tweepy's `Paginator` follows the fake's next_token through a 250-post timeline, a
+    reversed one follows previous_token back, and a bad token is tweepy's BadRequest."""
+    account = x.account("busy", access_ttl_seconds=10**8)  # outlives the days of posting
+    client = client_for(x, account["access_token"])
+    made = []
+    for n in range(250):
+        made.append(client.create_tweet(text=f"post {n}", user_auth=False).data["id"])
+        x.clock.advance(900)  # under the 100-a-day posting cap
+    user = account["external_id"]
+
+    pages = list(tweepy.Paginator(client.get_users_tweets, user, max_results=100, user_auth=False))
+    assert [len(page.data) for page in pages] == [100, 100, 50]
+    assert [t.id for page in pages for t in page.data] == [int(i) for i in reversed(made)]
+    assert "next_token" not in pages[-1].meta
+    back = tweepy.Paginator(
+        client.get_users_tweets,
+        user,
+        max_results=100,
+        pagination_token=pages[-1].meta["previous_token"],
+        user_auth=False,
+    )
+    assert [page.meta["newest_id"] for page in reversed(back)] == [made[149], made[249]]
+    with pytest.raises(tweepy.BadRequest) as bad:
+        client.get_users_tweets(user, pagination_token="nope", user_auth=False)
+    assert bad.value.api_messages == [
+        "The `pagination_token` query parameter value [nope] is not valid"
+    ]

@@ -106,18 +106,19 @@ def build_settings(home: Path, database_url: str, fakes: RunningServer, **extra:
 def make_stack(
     tmp_path: Path, database_url: str, fakes: RunningServer
 ) -> Iterator[Callable[..., Stack]]:
-    """A factory of stacks; each call may override settings (e.g. workers=0) and the clock
-    (a FrozenClock for tests of time windows)."""
+    """A factory of stacks; each call may override settings (e.g. workers=0), the clock
+    (a FrozenClock for tests of time windows) and the fakes it runs `on`."""
     started: list[tuple[Stack, RunningServer]] = []
     set_testing(True, delay=0.05)
 
-    def make(*, clock: Clock | None = None, **extra: Any) -> Stack:
+    def make(*, clock: Clock | None = None, on: RunningServer | None = None, **extra: Any) -> Stack:
+        server = on or fakes
         for platform in supported_platforms():
-            httpx.post(f"{fakes.url}/{platform.value}/_fake/reset").raise_for_status()
+            httpx.post(f"{server.url}/{platform.value}/_fake/reset").raise_for_status()
         # The API's address is fixed before start, so signed media URLs point at it.
         port = free_port()
         extra.setdefault("public_url", f"http://127.0.0.1:{port}")
-        settings = build_settings(tmp_path / "home", database_url, fakes, **extra)
+        settings = build_settings(tmp_path / "home", database_url, server, **extra)
         svc = Services.build(settings, clock=clock)
         migrate.upgrade(svc.db)
         tenant_id = default_tenant(svc)
@@ -132,7 +133,7 @@ def make_stack(
         http = httpx.Client(
             base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
         )
-        stack = Stack(svc, runner, api.url, fakes.url, key, http, tenant_id)
+        stack = Stack(svc, runner, api.url, server.url, key, http, tenant_id)
         started.append((stack, api))
         return stack
 

@@ -5,13 +5,17 @@ never use up a target's attempts. Real HTTP against the fakes, on SQLite and Pos
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from crosspost.fakes.app import create_sandbox_app
+from crosspost.fakes.base import FakeConfig, Faults
+from crosspost.fakes.server import RunningServer, serve_in_thread
 from crosspost.store import posts
 from tests.e2e.conftest import Stack
 
@@ -31,6 +35,35 @@ class SkewedClock:
     def now(self) -> datetime:
         """Wall time plus the skew."""
         return datetime.now(UTC) + self.ahead
+
+
+class HeldClock(SkewedClock):
+    """A SkewedClock the test can stop: while held, every job due later waits for release."""
+
+    def __init__(self, ahead: timedelta) -> None:
+        super().__init__(ahead)
+        self.held: datetime | None = None
+
+    def now(self) -> datetime:
+        """The held instant, or wall time plus the skew."""
+        return self.held or super().now()
+
+    def hold(self) -> None:
+        """Stop time where it is."""
+        self.held = super().now()
+
+    def release(self) -> None:
+        """Let time run (it jumps to wall time plus the skew)."""
+        self.held = None
+
+
+@pytest.fixture(scope="module")
+def uncapped_fakes() -> Iterator[RunningServer]:
+    """Fakes without the platforms' posting caps, so one X user can post 120 times at once."""
+    config = FakeConfig(faults=Faults(processing_seconds=0.05)).without_rate_limits()
+    server = serve_in_thread(create_sandbox_app(config))
+    yield server
+    server.stop()
 
 
 def _ledger(stack: Stack, post_id: str) -> list[dict[str, Any]]:
@@ -68,6 +101,39 @@ def test_x_retry_refused_as_duplicate_adopts_the_existing_post(
     assert "publish_failed" not in events, events
     success = [e for e in _ledger(stack, post_id) if e["event_type"] == "publish_successful"]
     assert len(success) == 1 and success[0]["data"]["adopted"] is True, success
+
+
+def test_x_adoption_pages_to_a_post_behind_many_newer_ones(
+    make_stack: Callable[..., Stack], uncapped_fakes: RunningServer
+) -> None:
+    """As above, but the user posts 120 times elsewhere before crosspost looks again, so the
+    post is only on the timeline's second page: the adopted target still carries its id."""
+    clock = HeldClock(timedelta(minutes=10))
+    stack = make_stack(clock=clock, on=uncapped_fakes, account_check_seconds=0)
+    stack.fake("x", "faults", json={"drop_response_after_commit": 1})
+    clock.hold()  # the first run posts; its reconcile, due a second later, waits for release
+    post_id = stack.http.post("/v1/posts", json={"text": "adopt me, deep", "targets": ["x"]})
+    post_id.raise_for_status()
+    stack.wait_post(post_id.json()["id"], lambda p: p["targets"][0]["status"] == "unconfirmed")
+    account = stack.fake("x", "accounts", json={"handle": "sandbox_x"})
+    for n in range(120):
+        httpx.post(
+            f"{stack.fakes_url}/x/2/tweets",
+            json={"text": f"from another app {n}"},
+            headers={"Authorization": f"Bearer {account['access_token']}"},
+        ).raise_for_status()
+    assert "users.tweets" not in stack.fake("x", "state")["calls"]  # nothing looked yet
+    clock.release()
+    post = stack.wait_post(post_id.json()["id"], lambda p: p["status"] in FINAL, timeout=60)
+
+    state = stack.fake("x", "state")
+    [ours] = [t for t in state["posts"] if t["text"] == "adopt me, deep"]
+    assert len(state["posts"]) == 121, state["posts"]
+    target = post["targets"][0]
+    assert target["status"] == "published" and target["external_id"] == ours["id"], target
+    events = [e["event_type"] for e in _ledger(stack, post["id"])]
+    assert "reconcile_not_found" in events and "publish_refused_as_existing" in events, events
+    assert state["calls"]["users.tweets"] >= 3  # reconcile's page, then two to reach ours
 
 
 def test_a_duplicate_on_a_first_try_still_fails(

@@ -4,6 +4,10 @@ send instead; none is a 500 or FastAPI's "There was an error parsing the body"."
 
 from __future__ import annotations
 
+import logging
+import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,6 +20,7 @@ from tests.e2e.conftest import Stack
 
 _JSON = {"Content-Type": "application/json"}
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_GONE = "client closed the connection before the body arrived"
 _DEEP = b'{"text": "x", "targets": ["x"], "overrides": {"x": ' + b"[" * 40 + b"]" * 40 + b"}}"
 
 
@@ -117,3 +122,33 @@ def test_an_idempotent_request_on_an_overlong_path_is_answered(stack: Stack, pat
         path.format(id="w" * 600), json={}, headers={"Idempotency-Key": "long-path"}
     )
     assert response.status_code == 404, response.text
+
+
+# The upload route reads its body itself (the edge reads every other body whole first).
+CUT_OFF = [("/v1/media", "video/mp4"), ("/v1/media", "multipart/form-data; boundary=X")]
+
+
+@pytest.mark.parametrize(("path", "content_type"), CUT_OFF)
+def test_a_body_cut_off_by_the_client_is_no_500(
+    make_stack: Callable[..., Stack],
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    content_type: str,
+) -> None:
+    """A client that closes the connection mid-upload (a killed process, a cancelled upload)
+    is logged as such, without a traceback and not as an unhandled error; the API goes on."""
+    stack = make_stack(workers=0)
+    port = int(stack.api_url.rsplit(":", 1)[1])
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {stack.key}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: 100000\r\n\r\n"
+    )
+    with caplog.at_level(logging.DEBUG):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(head.encode() + b"--X\r\nContent-Disposition: form-data; name=")
+        deadline = time.monotonic() + 10
+        while not any(r.getMessage().startswith(_GONE) for r in caplog.records):
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.01)
+        assert stack.http.get("/v1/posts").status_code == 200
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text

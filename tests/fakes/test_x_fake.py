@@ -217,6 +217,176 @@ def test_timeline_lookup(x: XSandbox) -> None:
     assert x.http.get(path, params={"max_results": 2}, headers=bearer(acct)).status_code == 400
 
 
+INVALID = "https://api.twitter.com/2/problems/invalid-request"
+DAY_OF_POSTS = 900.0  # one post every 15 minutes stays under the 100-a-day posting cap
+
+
+def _busy_account(x: XSandbox, handle: str = "busy") -> dict[str, Any]:
+    """An account whose token outlives the weeks of posting these tests go through."""
+    response = x.http.post(
+        "/x/_fake/accounts", json={"handle": handle, "access_ttl_seconds": 10**8}
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _post_many(x: XSandbox, acct: dict[str, Any], count: int, prefix: str = "post") -> list[str]:
+    """Post `count` texts, one every 15 minutes of the fake's clock; their ids, oldest first."""
+    ids = []
+    for n in range(count):
+        response = x.http.post(TWEETS, json={"text": f"{prefix} {n}"}, headers=bearer(acct))
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["data"]["id"])
+        x.clock.advance(DAY_OF_POSTS)
+    return ids
+
+
+def _timeline(x: XSandbox, acct: dict[str, Any], **params: Any) -> httpx.Response:
+    return x.http.get(
+        f"/x/2/users/{acct['external_id']}/tweets", params=params, headers=bearer(acct)
+    )
+
+
+def _page(x: XSandbox, acct: dict[str, Any], **params: Any) -> dict[str, Any]:
+    response = _timeline(x, acct, **params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _ids(page: dict[str, Any]) -> list[str]:
+    return [t["id"] for t in page.get("data", [])]
+
+
+def test_timeline_pages_with_next_and_previous_tokens(x: XSandbox) -> None:
+    """Ten a page by default; meta carries result_count, newest_id, oldest_id and opaque
+    tokens (no next_token on the last page, no previous_token on the first); a post made
+    between two requests neither repeats nor skips a post of the pages already under way."""
+    acct = _busy_account(x)
+    ids = _post_many(x, acct, 12)
+    newest_first = ids[::-1]
+    default = _page(x, acct)
+    assert _ids(default) == newest_first[:10] and default["meta"]["result_count"] == 10
+    first = _page(x, acct, max_results=5)
+    assert _ids(first) == newest_first[:5]
+    assert first["meta"]["newest_id"] == ids[-1] and first["meta"]["oldest_id"] == ids[-5]
+    assert "previous_token" not in first["meta"] and first["meta"]["next_token"]
+    _post_many(x, acct, 1, prefix="late")  # lands on top; the pages below do not move
+    second = _page(x, acct, max_results=5, pagination_token=first["meta"]["next_token"])
+    assert _ids(second) == newest_first[5:10]
+    third = _page(x, acct, max_results=5, pagination_token=second["meta"]["next_token"])
+    assert _ids(third) == newest_first[10:] and third["meta"]["result_count"] == 2
+    assert "next_token" not in third["meta"]
+    back = _page(x, acct, max_results=5, pagination_token=third["meta"]["previous_token"])
+    assert _ids(back) == newest_first[5:10]
+    top = _page(x, acct, max_results=5, pagination_token=second["meta"]["previous_token"])
+    assert _ids(top) == newest_first[:5]
+    assert top["meta"]["previous_token"]  # the late post is newer still
+
+
+def test_timeline_reads_only_the_3200_most_recent_posts(x: XSandbox) -> None:
+    """Paging a busy account ends after its 3,200 most recent posts (800 when replies are
+    excluded), and an until_id below that horizon finds nothing."""
+    acct = _busy_account(x)
+    ids = _post_many(x, acct, 3205)
+    seen: list[str] = []
+    params: dict[str, Any] = {"max_results": 100}
+    for _ in range(40):
+        page = _page(x, acct, **params)
+        seen += _ids(page)
+        if "next_token" not in page["meta"]:
+            break
+        params["pagination_token"] = page["meta"]["next_token"]
+    assert seen == ids[:4:-1]  # newest first, down to the 3,200th most recent
+    assert _page(x, acct, until_id=ids[5])["meta"] == {"result_count": 0}
+    assert _ids(_page(x, acct, until_id=ids[6], max_results=5)) == [ids[5]]
+    replies_out = {"max_results": 100, "exclude": "replies"}
+    pages = 0
+    while True:
+        pages += 1
+        page = _page(x, acct, **replies_out)
+        if "next_token" not in page["meta"]:
+            break
+        replies_out["pagination_token"] = page["meta"]["next_token"]
+    assert pages == 8 and page["meta"]["oldest_id"] == ids[-800]
+
+
+def test_timeline_id_and_time_bounds(x: XSandbox) -> None:
+    """since_id and until_id are exclusive and win over start_time and end_time, which are
+    inclusive to the second (a fraction is dropped); every bound also applies while paging."""
+    acct = _busy_account(x)
+    ids = _post_many(x, acct, 8)  # START, START+15 min, ...
+    assert _ids(_page(x, acct, since_id=ids[5])) == [ids[7], ids[6]]
+    assert _ids(_page(x, acct, until_id=ids[2])) == [ids[1], ids[0]]
+    assert _ids(_page(x, acct, since_id=ids[1], until_id=ids[4])) == [ids[3], ids[2]]
+    # START is 2027-01-15T09:00:00Z: posts 2..4 fall at 09:30, 09:45 and 10:00.
+    window = {"start_time": "2027-01-15T09:30:00Z", "end_time": "2027-01-15T10:00:00.999Z"}
+    assert _ids(_page(x, acct, **window)) == [ids[4], ids[3], ids[2]]
+    offset = {"start_time": "2027-01-15T10:30:00+01:00"}  # 09:30 UTC
+    assert _ids(_page(x, acct, **offset))[-1] == ids[2]
+    assert _ids(_page(x, acct, since_id=ids[6], start_time="2027-01-15T09:00:00Z")) == [ids[7]]
+    assert _ids(_page(x, acct, until_id=ids[1], end_time="2027-01-15T11:00:00Z")) == [ids[0]]
+    first = _page(x, acct, max_results=5, **window)
+    assert "next_token" not in first["meta"]
+    paged = _page(x, acct, max_results=5, since_id=ids[0])
+    rest = _page(
+        x, acct, max_results=5, since_id=ids[0], pagination_token=paged["meta"]["next_token"]
+    )
+    assert _ids(paged) + _ids(rest) == ids[:0:-1]
+
+
+@pytest.mark.parametrize(
+    ("params", "name", "message"),
+    [
+        ({"max_results": 4}, "max_results", "value [4] is not between 5 and 100"),
+        ({"max_results": 101}, "max_results", "value [101] is not between 5 and 100"),
+        ({"max_results": "ten"}, "max_results", "value [ten] is not between 5 and 100"),
+        ({"pagination_token": "not-a-token"}, "pagination_token", "[not-a-token] is not valid"),
+        ({"pagination_token": ""}, "pagination_token", "value [] is not valid"),
+        ({"since_id": "12a"}, "since_id", "[12a] does not match ^[0-9]{1,19}$"),
+        ({"until_id": "1" * 20}, "until_id", "does not match ^[0-9]{1,19}$"),
+        ({"since_id": "9", "until_id": "9"}, "since_id", "must be less than the `until_id`"),
+        ({"start_time": "2027-01-15"}, "start_time", "is not a valid RFC 3339 date-time"),
+        ({"end_time": "2027-01-15T09:00:00"}, "end_time", "is not a valid RFC 3339 date-time"),
+        ({"start_time": "2027-13-01T00:00:00Z"}, "start_time", "not a valid RFC 3339"),
+        ({"start_time": "2010-11-05T23:59:59Z"}, "start_time", "is before 2010-11-06T00:00:00Z"),
+        ({"end_time": "2010-11-06T00:00:00Z"}, "end_time", "is before 2010-11-06T00:00:01Z"),
+        (
+            {"start_time": "2027-01-15T10:00:00Z", "end_time": "2027-01-15T10:00:00Z"},
+            "start_time",
+            "must be before the `end_time`",
+        ),
+        ({"exclude": "quotes"}, "exclude", "value [quotes] is not one of [replies,retweets]"),
+    ],
+)
+def test_timeline_refuses_bad_parameters_in_x_envelope(
+    x: XSandbox, params: dict[str, Any], name: str, message: str
+) -> None:
+    """Each out-of-range or malformed parameter is X's 400 invalid-request problem, naming the
+    parameter with the value sent."""
+    acct = x.account()
+    response = _timeline(x, acct, **params)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == INVALID and body["title"] == "Invalid Request"
+    [error] = body["errors"]
+    assert message in error["message"] and name in error["parameters"], error
+
+
+def test_a_page_token_is_bound_to_its_timeline(x: XSandbox) -> None:
+    """A token from one user's timeline, or one altered by a character, is not valid."""
+    alice, bob = _busy_account(x, "alice"), _busy_account(x, "bob")
+    _post_many(x, alice, 6)
+    _post_many(x, bob, 6, prefix="bob")
+    token = _page(x, alice, max_results=5)["meta"]["next_token"]
+    assert _timeline(x, bob, max_results=5, pagination_token=token).status_code == 400
+    altered = token[:-1] + ("a" if token[-1] != "a" else "b")
+    assert _timeline(x, alice, max_results=5, pagination_token=altered).status_code == 400
+    assert _timeline(x, alice, max_results=5, pagination_token=token).status_code == 200
+
+
 def test_token_endpoint(x: XSandbox) -> None:
     """Confidential clients need Basic auth; refresh tokens rotate; dead ones are refused."""
     acct = x.account()

@@ -361,3 +361,73 @@ def test_duplicate_refusal_names_its_post_through_find_existing(
     other = make_request(media, external_id=external_id, handle="dup", text="Someone else")
     missing = client.find_existing(other, again.session, creds, refusal=caught.value, since=since)
     assert missing is None
+
+
+BURIED_UNDER = 150  # more than one page of 100: only next_token reaches the post
+
+
+def busy_account(sandbox: Sandbox, handle: str) -> tuple[str, Credentials]:
+    """An account whose token outlives the days of posting that bury a post."""
+    response = sandbox.http.post(
+        f"{sandbox.base('x')}/_fake/accounts",
+        json={"handle": handle, "access_ttl_seconds": 10**8},
+    )
+    response.raise_for_status()
+    account = response.json()
+    creds = Credentials(
+        access_token=account["access_token"], refresh_token=account["refresh_token"]
+    )
+    return account["external_id"], creds
+
+
+def bury(sandbox: Sandbox, creds: Credentials, count: int = BURIED_UNDER) -> None:
+    """The same user posts `count` times from another app, every 15 minutes (under X's daily
+    cap), so the post before them is no longer on the timeline's first page."""
+    for n in range(count):
+        response = sandbox.http.post(
+            f"{sandbox.base('x')}/2/tweets",
+            json={"text": f"elsewhere {n}"},
+            headers={"Authorization": f"Bearer {creds.access_token}"},
+        )
+        assert response.status_code == 201, response.text
+        sandbox.clock.advance(900)
+
+
+@pytest.mark.parametrize("with_media", [True, False])
+def test_reconcile_pages_to_a_post_behind_many_newer_ones(
+    sandbox: Sandbox, tmp_path: Path, with_media: bool
+) -> None:
+    """The post's 201 is lost and the user then posts 150 times elsewhere: reconcile follows
+    meta.next_token past the first page, names the post and posts nothing again."""
+    media = make_media(tmp_path, 1000) if with_media else None
+    external_id, creds = busy_account(sandbox, "busy")
+    sandbox.faults("x", drop_response_after_commit=1)
+    request = make_request(media, external_id=external_id, handle="busy", text="Buried deep")
+    run = drive(
+        client_for(sandbox), request, creds, sandbox.clock, on_error=lambda _: bury(sandbox, creds)
+    )
+    ours = next(p for p in posts(sandbox) if p["caption"].startswith("Buried deep"))
+    assert run.reconciles == 1 and run.result is not None
+    assert run.result.external_id == ours["id"]
+    assert sandbox.state("x")["calls"]["tweets.create"] == 1 + BURIED_UNDER
+    assert sandbox.state("x")["calls"]["users.tweets"] >= 2  # a page past the first
+
+
+def test_find_existing_pages_to_a_post_behind_many_newer_ones(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """X refuses a retry as duplicate content after the user posted 150 times since ours:
+    find_existing reaches the post on a later page and names it."""
+    media = make_media(tmp_path, 1000)
+    external_id, creds = busy_account(sandbox, "busy")
+    client = client_for(sandbox)
+    request = make_request(media, external_id=external_id, handle="busy", text="Twice, deep")
+    since = sandbox.clock.now()
+    first = drive(client, request, creds, sandbox.clock)
+    assert first.result is not None
+    bury(sandbox, creds)
+    again = drive(client, request, creds, sandbox.clock, until=client.is_commit)
+    with pytest.raises(AlreadyExists) as caught:
+        client.step(request, again.session, creds)
+    found = client.find_existing(request, again.session, creds, refusal=caught.value, since=since)
+    assert found is not None and found.external_id == first.result.external_id

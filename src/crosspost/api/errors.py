@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from crosspost.domain.models import Problem
 from crosspost.errors import CrosspostError
@@ -109,6 +110,24 @@ def install(app: FastAPI) -> None:
             detail,
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # A handler reading the body itself (a media upload) learns only here that the client
+        # went away (a killed process, a cancelled upload): nothing failed on our side, so it
+        # is no 500 and no traceback. Nobody reads the answer.
+        log.info(
+            "client closed the connection before the body arrived: %s %s",
+            request.method,
+            request.url.path,
+        )
+        return problem(
+            400,
+            "client_disconnected",
+            "Body incomplete",
+            "the connection closed before the whole request body arrived; send it again",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)

@@ -322,7 +322,11 @@ class PlatformFake(ABC):
             routes=[*self._control_routes(), *self.api_routes()],
             # Every error reaches the client in the platform's envelope, never Starlette's
             # plain-text "Not Found": a client library parses it as the platform's error.
-            exception_handlers={HTTPException: self._framework_error, Exception: self._crash},
+            exception_handlers={
+                HTTPException: self._framework_error,
+                ClientDisconnect: self._disconnected,
+                Exception: self._crash,
+            },
         )
         # Real hosts answer a path without its trailing slash with 404, not a redirect.
         app.router.redirect_slashes = False
@@ -344,6 +348,13 @@ class PlatformFake(ABC):
         if response.status_code == status:
             response.headers.update(exc.headers or {})  # e.g. a 405's Allow
         return response
+
+    async def _disconnected(self, request: Request, exc: Exception) -> Response:
+        """The client went away before its body arrived (a worker killed mid-call), wherever
+        the fake was reading it. That is the client's doing, not a crash of the fake: answered
+        (to no one) instead of re-raised, so no traceback reaches the log."""
+        where = f"{request.method} {platform_path(request)}"
+        return self.error_response(400, f"The connection closed before the body arrived ({where})")
 
     async def _crash(self, request: Request, exc: Exception) -> Response:
         """A bug in the fake still answers in the platform's 500 envelope (and is logged)."""

@@ -12,7 +12,6 @@ import base64
 import math
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -49,6 +48,7 @@ from crosspost.fakes.x_rules import (
     text_weight,
     unauthorized,
 )
+from crosspost.fakes.x_timeline import PageTokens, page_of, parse_query
 
 _SCOPES = "tweet.read tweet.write users.read media.write offline.access"
 _FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields around a segment
@@ -94,6 +94,7 @@ class XFake(PlatformFake):
         self.windows = FixedWindows()
         self.uploads: dict[str, Upload] = {}
         self.tweets: list[Tweet] = []
+        self.page_tokens = PageTokens()
         self._last_id = 1_900_000_000_000_000_000
 
     def api_routes(self) -> list[BaseRoute]:
@@ -563,18 +564,16 @@ class XFake(PlatformFake):
         return text, uploads
 
     async def _timeline(self, request: Request) -> Response:
+        """GET /2/users/:id/tweets: the user's recent posts, a page at a time."""
         gate = await self._gate(request, "users.tweets", self.limits.timeline_per_15min)
         if isinstance(gate, Response):
             return gate
         _, headers = gate
         user_id = request.path_params["user_id"]
         params = request.query_params
-        max_results = int_field(params.get("max_results", "10"))
-        if max_results is None or not 5 <= max_results <= 100:
-            return self._with(invalid_request("max_results must be between 5 and 100."), headers)
-        since = _parse_time(params.get("start_time"))
-        if since is False:
-            return self._with(invalid_request("start_time must be YYYY-MM-DDTHH:mm:ssZ."), headers)
+        query = parse_query(params, self.page_tokens, user_id)
+        if isinstance(query, Response):
+            return self._with(query, headers)
         if user_id not in self.tokens.accounts:
             detail = f"Could not find user with id: [{user_id}]."
             errors = [{"value": user_id, "detail": detail, "title": "Not Found Error"}]
@@ -583,25 +582,21 @@ class XFake(PlatformFake):
         expansions = set(params.get("expansions", "").split(","))
         if "attachments.media_keys" in expansions:
             fields.add("attachments")
-        found = [
-            t
-            for t in reversed(self.tweets)
-            if t.account.external_id == user_id and (since is None or t.created_at >= since)
-        ][:max_results]
-        if not found:
-            return self._with(JSONResponse({"meta": {"result_count": 0}}), headers)
-        payload: dict[str, Any] = {
-            "data": [t.view(fields) for t in found],
-            "meta": {
-                "result_count": len(found),
-                "newest_id": found[0].tweet_id,
-                "oldest_id": found[-1].tweet_id,
-            },
-        }
+        page = page_of([t for t in self.tweets if t.account.external_id == user_id], query)
+        meta: dict[str, Any] = {"result_count": len(page.posts)}
+        if page.posts:
+            meta.update(newest_id=page.posts[0].tweet_id, oldest_id=page.posts[-1].tweet_id)
+        if page.next is not None:
+            meta["next_token"] = self.page_tokens.issue(user_id, page.next)
+        if page.previous is not None:
+            meta["previous_token"] = self.page_tokens.issue(user_id, page.previous)
+        payload: dict[str, Any] = {"meta": meta}
+        if page.posts:
+            payload["data"] = [t.view(fields) for t in page.posts]
         if "attachments.media_keys" in expansions:
             media = [
                 {"media_key": k, "type": "video" if k.startswith("13_") else "photo"}
-                for t in found
+                for t in page.posts
                 for k in t.media_keys
             ]
             if media:
@@ -700,17 +695,6 @@ def _basic(header: str | None) -> tuple[str, str] | None:
     except (ValueError, UnicodeDecodeError):
         return ("", "")
     return user, password
-
-
-def _parse_time(value: str | None) -> float | bool | None:
-    """Epoch seconds of an RFC 3339 UTC time; None when absent, False when malformed."""
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 __all__ = ["XFake", "XLimits"]

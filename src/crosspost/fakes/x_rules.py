@@ -51,10 +51,14 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank") ->
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-def invalid_request(message: str) -> JSONResponse:
-    """X's 400 for a bad parameter: the problem shape plus an ``errors`` list."""
+def invalid_request(message: str, parameters: dict[str, str] | None = None) -> JSONResponse:
+    """X's 400 for a bad parameter: the problem shape plus an ``errors`` list, whose entry
+    names the offending ``parameters`` (each with the values sent) when there are any."""
+    error: dict[str, Any] = {"message": message}
+    if parameters:
+        error = {"parameters": {k: [v] for k, v in parameters.items()}, **error}
     body = {
-        "errors": [{"message": message}],
+        "errors": [error],
         "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.",
         "type": INVALID_REQUEST,
