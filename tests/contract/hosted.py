@@ -20,23 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from crosspost.fakes import FakeConfig, PlatformFake, RunningServer, serve_in_thread
-
-# 2027-01-15 09:00 UTC: 01:00 in Pacific time, far from YouTube's quota-day boundary.
-START = 1_800_003_600.0
-
-
-class ManualClock:
-    """The fake's clock; it moves only when the test says so (polls advance it, never sleep)."""
-
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move forward."""
-        self.now += seconds
+from tests.fakes.conftest import ManualClock
 
 
 class HostedFake:
