@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from crosspost.cli._common import SANDBOX_MARKER, cli_errors, console, notes, services, ts
+from crosspost.cli._common import cli_errors, console, default_mode, notes, services, ts
 from crosspost.config import Settings
 from crosspost.domain.enums import KeyRole, Mode
 
@@ -42,7 +42,7 @@ def keys_create(
     settings = Settings()
     svc = services(settings)
     if mode is None:
-        mode = Mode.TEST if (settings.home / SANDBOX_MARKER).exists() else Mode.LIVE
+        mode = default_mode(settings)
     expires = (
         svc.clock.now() + timedelta(days=expires_in_days) if expires_in_days is not None else None
     )

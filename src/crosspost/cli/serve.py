@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 
 from crosspost import __version__
-from crosspost.cli._common import SANDBOX_MARKER, console, load_settings, services, wait_for_signal
+from crosspost.cli._common import console, describe_home, load_settings, services, wait_for_signal
+from crosspost.cli._home import write_record
 from crosspost.config import Settings
 
 app = typer.Typer()
@@ -19,7 +19,7 @@ def migrate() -> None:
     """Create or upgrade the database schema."""
     from crosspost.store import migrate as migrations  # noqa: PLC0415
 
-    svc = services(Settings())
+    svc = services(Settings(), expect_server=False)
     console.print(f"database at revision {migrations.current_revision(svc.db)}")
     svc.close()
 
@@ -44,7 +44,7 @@ def serve(
 
     settings = load_settings(sandbox=sandbox or None, host=host, port=port, workers=workers)
     configure_logging(settings)
-    svc = services(settings)
+    svc = services(settings, expect_server=False, announce=False)
     tenant_id = default_tenant(svc)
     fakes_url, fakes = _start_sandbox(svc, tenant_id) if settings.sandbox else (None, None)
     runner = build_runner(svc, concurrency=settings.workers) if settings.workers else None
@@ -54,10 +54,15 @@ def serve(
         runner.start()
         dispatcher.start()
     api = create_app(svc, wake_workers=_waker(runner, dispatcher))
+    write_record(
+        settings.home, api_url=settings.base_url, sandbox=settings.sandbox, fakes_url=fakes_url
+    )
     console.print(
         f"[bold]crosspost {__version__}[/] API on {settings.base_url}"
         f" (docs {settings.base_url}/docs), {settings.workers} workers,"
-        f" database {svc.db.dialect}" + (f", sandbox fakes on {fakes_url}" if fakes_url else "")
+        f" database {svc.db.dialect}"
+        + (f", sandbox fakes on {fakes_url}" if fakes_url else "")
+        + f"; home {describe_home(settings)}"
     )
     try:
         # log_config=None: uvicorn's records go to the root handler (and its redaction),
@@ -111,9 +116,7 @@ def _start_sandbox(svc: Any, tenant_id: str) -> tuple[str, Any]:
             port=settings.sandbox_port,
         )
         url = server.url
-    account_ids = provision_sandbox_accounts(svc, tenant_id)
-    marker = settings.home / SANDBOX_MARKER
-    marker.write_text(json.dumps({"fakes": url, "accounts": account_ids}))
+    provision_sandbox_accounts(svc, tenant_id)
     return url, server
 
 
@@ -164,14 +167,14 @@ def worker(
 
     settings = Settings()
     configure_logging(settings)
-    svc = services(settings)
+    svc = services(settings, expect_server=False, announce=False)
     runner = build_runner(svc, concurrency=concurrency)
     dispatcher = WebhookDispatcher(svc)
     runner.start()
     dispatcher.start()
     console.print(
         f"worker running {concurrency} jobs at once and webhook deliveries on "
-        f"{svc.db.dialect}; Ctrl-C stops"
+        f"{svc.db.dialect}; home {describe_home(settings)}; Ctrl-C stops"
     )
     wait_for_signal()
     dispatcher.stop(timeout=30)
