@@ -24,7 +24,12 @@ def keys_create(
     ] = None,
     role: Annotated[
         KeyRole | None,
-        typer.Option(help="owner, admin, developer or viewer (default: every scope)."),
+        typer.Option(
+            help="What the key may do: developer (the default, as in the API: everything "
+            "but the admin scope, i.e. not manage keys, signing or quotas), viewer (read "
+            "posts and usage), admin or owner (every scope). Least privilege: ask for admin "
+            "only for a key that manages other keys."
+        ),
     ] = None,
     scope: Annotated[
         list[str] | None, typer.Option(help="An explicit scope instead of a role (repeat).")
@@ -36,7 +41,10 @@ def keys_create(
         float | None, typer.Option(help="The key stops working after this many days.")
     ] = None,
 ) -> None:
-    """Create an API key and print it once."""
+    """Create an API key and print it once.
+
+    The key is a developer key unless --role or --scope says otherwise.
+    """
     from crosspost.engine.keys import default_tenant, issue_key  # noqa: PLC0415
 
     settings = Settings()
@@ -52,7 +60,8 @@ def keys_create(
             tenant_id=default_tenant(svc),
             name=name,
             mode=mode,
-            role=role,
+            # The API's default: least privilege, not every scope.
+            role=role or (None if scope else KeyRole.DEVELOPER),
             scopes=tuple(scope) if scope else None,
             tier=tier,
             expires_at=expires,
