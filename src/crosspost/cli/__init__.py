@@ -3,8 +3,6 @@ module per resource; `_common` holds what they share."""
 
 from __future__ import annotations
 
-import typer
-
 from crosspost import __version__
 from crosspost.cli import (
     accounts,
@@ -17,21 +15,18 @@ from crosspost.cli import (
     vault,
     webhooks,
 )
-from crosspost.cli._common import console
+from crosspost.cli._common import App, out
 
-app = typer.Typer(
+app = App(
     help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
-    no_args_is_help=True,
     add_completion=False,
-    # A crash must not print every frame's locals: they hold keys, tokens and settings.
-    pretty_exceptions_show_locals=False,
 )
 
 
 @app.command()
 def version() -> None:
     """Print the version."""
-    console.print(__version__)
+    out().result({"version": __version__}, ids=[__version__], human=lambda: out().line(__version__))
 
 
 app.add_typer(serve.app)

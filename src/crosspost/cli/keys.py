@@ -6,21 +6,39 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from crosspost.cli._common import cli_errors, console, default_mode, notes, services, ts
+from crosspost.cli._common import (
+    App,
+    Col,
+    cli_errors,
+    default_mode,
+    examples,
+    out,
+    services,
+    ts,
+)
 from crosspost.config import Settings
 from crosspost.domain.enums import KeyRole, Mode
 
-app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app = App(help="API keys: create, list, roll, revoke, signing secrets (on the local state).")
 
 
-@app.command("create")
+@app.command(
+    "create",
+    epilog=examples(
+        "export CROSSPOST_API_KEY=$(crosspost keys create --name demo)",
+        "crosspost keys create --name ops --role admin --expires-in-days 30",
+        "crosspost keys create --name reader --scope posts:read --json",
+    ),
+)
 def keys_create(
-    name: Annotated[str, typer.Option(help="A label for the key.")],
+    name: Annotated[str, typer.Option(help="A label for the key.", metavar="TEXT")],
     mode: Annotated[
         Mode | None,
-        typer.Option(help="test or live (default: test after `serve --sandbox`, else live)."),
+        typer.Option(
+            help="test (reaches only the sandbox fakes) or live; default: the mode of the "
+            "server last started on this home (test after `serve --sandbox`), else live."
+        ),
     ] = None,
     role: Annotated[
         KeyRole | None,
@@ -32,16 +50,19 @@ def keys_create(
         ),
     ] = None,
     scope: Annotated[
-        list[str] | None, typer.Option(help="An explicit scope instead of a role (repeat).")
+        list[str] | None,
+        typer.Option(help="An explicit scope instead of a role (repeat).", metavar="SCOPE"),
     ] = None,
     tier: Annotated[
-        str | None, typer.Option(help="Rate-limit tier: free, pro or enterprise.")
+        str | None,
+        typer.Option(help="Rate-limit tier: free, pro or enterprise.", metavar="TIER"),
     ] = None,
     expires_in_days: Annotated[
-        float | None, typer.Option(help="The key stops working after this many days.")
+        float | None,
+        typer.Option(help="The key stops working after this many days.", metavar="DAYS"),
     ] = None,
 ) -> None:
-    """Create an API key and print it once.
+    """Create an API key and print it once (stdout: the key alone).
 
     The key is a developer key unless --role or --scope says otherwise.
     """
@@ -51,6 +72,7 @@ def keys_create(
     svc = services(settings)
     if mode is None:
         mode = default_mode(settings)
+    role = role or (None if scope else KeyRole.DEVELOPER)  # the API's default
     expires = (
         svc.clock.now() + timedelta(days=expires_in_days) if expires_in_days is not None else None
     )
@@ -60,23 +82,19 @@ def keys_create(
             tenant_id=default_tenant(svc),
             name=name,
             mode=mode,
-            # The API's default: least privilege, not every scope.
-            role=role or (None if scope else KeyRole.DEVELOPER),
+            role=role,
             scopes=tuple(scope) if scope else None,
             tier=tier,
             expires_at=expires,
         )
     svc.close()
-    notes.print(
-        f"created {mode.value} key {key_id} ({name}); it is shown only once:",
-        style="dim",
-        highlight=False,
-    )
-    typer.echo(raw)
+    data = {"id": key_id, "name": name, "mode": mode.value, "role": role, "key": raw}
+    out().note(f"created {mode.value} key {key_id} ({name}); it is shown only once:")
+    out().result(data, ids=[key_id, raw], human=lambda: out().line(raw))
 
 
-@app.command("revoke")
-def keys_revoke(key_id: str) -> None:
+@app.command("revoke", epilog=examples("crosspost keys revoke key_01J…"))
+def keys_revoke(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
     """Revoke a key at once (other API processes notice within seconds)."""
     from crosspost.engine.keys import default_tenant, revoke_key  # noqa: PLC0415
 
@@ -84,14 +102,23 @@ def keys_revoke(key_id: str) -> None:
     with cli_errors():
         revoke_key(svc, tenant_id=default_tenant(svc), key_id=key_id)
     svc.close()
-    typer.echo(f"revoked {key_id}")
+    out().result(
+        {"id": key_id, "revoked": True}, ids=[key_id], human=lambda: out().line(f"revoked {key_id}")
+    )
 
 
-@app.command("roll")
+@app.command(
+    "roll",
+    epilog=examples(
+        "crosspost keys roll key_01J… --overlap-hours 24",
+        "crosspost keys roll key_01J… --overlap-hours 0   # the old key stops now",
+    ),
+)
 def keys_roll(
-    key_id: str,
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID")],
     overlap_hours: Annotated[
-        float, typer.Option(help="How long the old key keeps working (0 = stop it now).")
+        float,
+        typer.Option(help="How long the old key keeps working (0 = stop it now).", metavar="HOURS"),
     ] = 24.0,
 ) -> None:
     """Replace a key with a new secret of the same powers and print the new one once."""
@@ -108,17 +135,16 @@ def keys_roll(
             overlap=timedelta(hours=overlap_hours),
         )
     svc.close()
-    notes.print(
+    out().note(
         f"rolled {key_id} to {row['id']}; the old key works for {overlap_hours:g} h more. "
-        "The new key is shown only once:",
-        style="dim",
-        highlight=False,
+        "The new key is shown only once:"
     )
-    typer.echo(raw)
+    data = {"id": row["id"], "previous_id": key_id, "overlap_hours": overlap_hours, "key": raw}
+    out().result(data, ids=[row["id"], raw], human=lambda: out().line(raw))
 
 
-@app.command("signing-secret")
-def keys_signing_secret(key_id: str) -> None:
+@app.command("signing-secret", epilog=examples("crosspost keys signing-secret key_01J…"))
+def keys_signing_secret(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
     """Create (or rotate) a key's HMAC signing secret and print it once; a previous secret
     keeps working for CROSSPOST_SIGNING_GRACE_SECONDS (24 h)."""
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
@@ -140,16 +166,20 @@ def keys_signing_secret(key_id: str) -> None:
         if made.previous_expires_at
         else ""
     )
-    notes.print(
+    out().note(
         f"signing secret {made.id} for {key_id}{previous}. Send its id as X-Key-Id; the "
-        "secret is shown only once:",
-        style="dim",
-        highlight=False,
+        "secret is shown only once:"
     )
-    typer.echo(made.secret)
+    data = {
+        "id": made.id,
+        "key_id": key_id,
+        "secret": made.secret,
+        "previous_expires_at": made.previous_expires_at,
+    }
+    out().result(data, ids=[made.id, made.secret], human=lambda: out().line(made.secret))
 
 
-@app.command("list")
+@app.command("list", epilog=examples("crosspost keys list", "crosspost keys list --json"))
 def keys_list() -> None:
     """List API keys (never their secrets)."""
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
@@ -158,19 +188,37 @@ def keys_list() -> None:
     svc = services(Settings())
     with svc.db.read() as conn:
         rows = tenants.list_api_keys(conn, default_tenant(svc))
-    table = Table("id", "name", "mode", "prefix", "role", "tier", "created", "last used", "ends")
-    for r in rows:
-        ends = r["revoked_at"] or r["expires_at"]
-        table.add_row(
-            r["id"],
-            r["name"],
-            r["mode"],
-            r["display_prefix"] + "…",
-            r["role"] or ",".join(r["scopes"]),
-            r["tier"] or "-",
-            ts(r["created_at"]),
-            ts(r["last_used_at"]),
-            ("revoked " if r["revoked_at"] else "") + ts(ends),
-        )
-    console.print(table)
     svc.close()
+    data = [
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "mode": r["mode"],
+            "prefix": r["display_prefix"],
+            "role": r["role"],
+            "scopes": list(r["scopes"]),
+            "tier": r["tier"],
+            "created_at": r["created_at"],
+            "last_used_at": r["last_used_at"],
+            "expires_at": r["expires_at"],
+            "revoked_at": r["revoked_at"],
+        }
+        for r in rows
+    ]
+    cols = [Col("id", keep=True), Col("name"), Col("mode"), Col("prefix"), Col("role"),
+            Col("tier"), Col("created"), Col("last used"), Col("ends")]  # fmt: skip
+    table = [
+        [
+            k["id"],
+            k["name"],
+            k["mode"],
+            k["prefix"] + "…",
+            k["role"] or ",".join(k["scopes"]),
+            k["tier"] or "-",
+            ts(k["created_at"]),
+            ts(k["last_used_at"]),
+            ("revoked " if k["revoked_at"] else "") + ts(k["revoked_at"] or k["expires_at"]),
+        ]
+        for k in data
+    ]
+    out().result(data, ids=[k["id"] for k in data], human=lambda: out().table(cols, table))

@@ -5,69 +5,95 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from crosspost.cli._common import cli_errors, console, notes, services, ts
+from crosspost.cli._common import App, Col, cli_errors, default_mode, examples, out, services, ts
 from crosspost.config import Settings
 from crosspost.domain.enums import Mode
 
-app = typer.Typer(
-    help="OAuth 2.0 clients of partner backends (client credentials).", no_args_is_help=True
+app = App(help="OAuth 2.0 clients of partner backends (client credentials), on the local state.")
+
+
+@app.command(
+    "create",
+    epilog=examples(
+        "crosspost oauth-clients create --name partner --scope posts:read --scope posts:write",
+        "crosspost oauth-clients create --name partner --scope posts:read --mode live --json",
+    ),
 )
-
-
-@app.command("create")
 def clients_create(
-    name: Annotated[str, typer.Option(help="A label for the client.")],
-    scope: Annotated[list[str], typer.Option(help="A scope the client may ask for (repeat).")],
-    tier: Annotated[str | None, typer.Option(help="Rate-limit tier of its tokens.")] = None,
-    mode: Annotated[Mode, typer.Option(help="test (sandbox) or live.")] = Mode.LIVE,
+    name: Annotated[str, typer.Option(help="A label for the client.", metavar="TEXT")],
+    scope: Annotated[
+        list[str], typer.Option(help="A scope the client may ask for (repeat).", metavar="SCOPE")
+    ],
+    tier: Annotated[
+        str | None, typer.Option(help="Rate-limit tier of its tokens.", metavar="TIER")
+    ] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(
+            help="test (sandbox) or live; default: the mode of the server last started on "
+            "this home (test under `serve --sandbox`), else live."
+        ),
+    ] = None,
 ) -> None:
     """Create a client; prints its id and secret (the secret only this once)."""
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.oauth_clients import create_client  # noqa: PLC0415
 
-    svc = services(Settings())
+    settings = Settings()
+    svc = services(settings)
+    mode = mode or default_mode(settings)
     tenant = default_tenant(svc)
     with cli_errors(), svc.db.write() as conn:
         row, secret = create_client(
             svc, conn, tenant_id=tenant, name=name, mode=mode, scopes=scope, tier=tier
         )
     svc.close()
-    notes.print(
+    out().note(
         f"created {mode.value} OAuth client {row['id']} ({name}); client_id and the secret, "
-        "shown only once:",
-        style="dim",
-        highlight=False,
+        "shown only once:"
     )
-    typer.echo(row["id"])
-    typer.echo(secret)
+    data = {"id": row["id"], "name": name, "mode": mode.value, "scopes": scope, "secret": secret}
+
+    def human() -> None:
+        out().line(row["id"])
+        out().line(secret)
+
+    out().result(data, ids=[row["id"], secret], human=human)
 
 
-@app.command("list")
+@app.command("list", epilog=examples("crosspost oauth-clients list"))
 def clients_list() -> None:
     """List OAuth clients (never their secrets)."""
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.oauth_clients import list_clients  # noqa: PLC0415
 
     svc = services(Settings())
-    table = Table("client_id", "name", "mode", "scopes", "tier", "created", "revoked")
-    for r in list_clients(svc, default_tenant(svc)):
-        table.add_row(
-            r["id"],
-            r["name"],
-            r["mode"],
-            " ".join(r["scopes"]),
-            r["tier"] or "-",
-            ts(r["created_at"]),
-            ts(r["revoked_at"]),
-        )
-    console.print(table)
+    rows = list_clients(svc, default_tenant(svc))
     svc.close()
+    data = [
+        {k: r[k] for k in ("id", "name", "mode", "scopes", "tier", "created_at", "revoked_at")}
+        for r in rows
+    ]
+    cols = [Col("client_id", keep=True), Col("name"), Col("mode"), Col("scopes"), Col("tier"),
+            Col("created"), Col("revoked")]  # fmt: skip
+    table = [
+        [
+            c["id"],
+            c["name"],
+            c["mode"],
+            " ".join(c["scopes"]),
+            c["tier"] or "-",
+            ts(c["created_at"]),
+            ts(c["revoked_at"]),
+        ]
+        for c in data
+    ]
+    out().result(data, ids=[c["id"] for c in data], human=lambda: out().table(cols, table))
 
 
-@app.command("revoke")
-def clients_revoke(client_id: str) -> None:
+@app.command("revoke", epilog=examples("crosspost oauth-clients revoke cli_01J…"))
+def clients_revoke(client_id: Annotated[str, typer.Argument(metavar="CLIENT_ID")]) -> None:
     """Revoke a client: its tokens stop working within seconds."""
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.oauth_clients import revoke_client  # noqa: PLC0415
@@ -76,4 +102,8 @@ def clients_revoke(client_id: str) -> None:
     with cli_errors():
         revoke_client(svc, tenant_id=default_tenant(svc), client_id=client_id)
     svc.close()
-    typer.echo(f"revoked {client_id}")
+    out().result(
+        {"id": client_id, "revoked": True},
+        ids=[client_id],
+        human=lambda: out().line(f"revoked {client_id}"),
+    )

@@ -7,33 +7,60 @@ from typing import Annotated, Any
 import typer
 
 from crosspost import __version__
-from crosspost.cli._common import console, describe_home, load_settings, services, wait_for_signal
+from crosspost.cli._common import (
+    App,
+    describe_home,
+    examples,
+    load_settings,
+    out,
+    services,
+    wait_for_signal,
+)
 from crosspost.cli._home import write_record
 from crosspost.config import Settings
 
-app = typer.Typer()
+app = App()
+
+Host = Annotated[str | None, typer.Option(help="Listen address.", metavar="ADDRESS")]
+Port = Annotated[int | None, typer.Option(help="Listen port.", metavar="PORT")]
 
 
-@app.command()
+@app.command(epilog=examples("CROSSPOST_DATABASE_URL=postgresql://… crosspost migrate"))
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from crosspost.store import migrate as migrations  # noqa: PLC0415
 
     svc = services(Settings(), expect_server=False)
-    console.print(f"database at revision {migrations.current_revision(svc.db)}")
+    revision = migrations.current_revision(svc.db)
     svc.close()
+    out().result(
+        {"revision": revision},
+        ids=[revision or ""],
+        human=lambda: out().line(f"database at revision {revision}"),
+    )
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "crosspost serve --sandbox",
+        "crosspost serve --port 9000 --workers 0   # API only; run `crosspost worker` apart",
+    )
+)
 def serve(
     sandbox: Annotated[
         bool, typer.Option(help="Run the platform fakes; test keys reach them.")
     ] = False,
-    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker threads (0 = API only).")] = None,
+    host: Host = None,
+    port: Port = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker threads (0 = API only).", metavar="N")
+    ] = None,
 ) -> None:
-    """Run the API and a worker pool in one process (embedded SQLite by default)."""
+    """Run the API and a worker pool in one process (embedded SQLite by default).
+
+    Prints one line saying where it listens (--json: that as JSON; -q: the API URL) and
+    records itself in the home's server.json for the other commands.
+    """
     import uvicorn  # noqa: PLC0415
 
     from crosspost.api.app import create_app  # noqa: PLC0415
@@ -57,12 +84,25 @@ def serve(
     write_record(
         settings.home, api_url=settings.base_url, sandbox=settings.sandbox, fakes_url=fakes_url
     )
-    console.print(
-        f"[bold]crosspost {__version__}[/] API on {settings.base_url}"
-        f" (docs {settings.base_url}/docs), {settings.workers} workers,"
-        f" database {svc.db.dialect}"
-        + (f", sandbox fakes on {fakes_url}" if fakes_url else "")
-        + f"; home {describe_home(settings)}"
+    banner = {
+        "version": __version__,
+        "api_url": settings.base_url,
+        "docs_url": f"{settings.base_url}/docs",
+        "workers": settings.workers,
+        "database": svc.db.dialect,
+        "sandbox_fakes_url": fakes_url,
+        "home": str(settings.home),
+    }
+    out().result(
+        banner,
+        ids=[settings.base_url],
+        human=lambda: out().line(
+            f"crosspost {__version__} API on {settings.base_url}"
+            f" (docs {settings.base_url}/docs), {settings.workers} workers,"
+            f" database {svc.db.dialect}"
+            + (f", sandbox fakes on {fakes_url} (sandbox)" if fakes_url else "")
+            + f"; home {describe_home(settings)}"
+        ),
     )
     try:
         # log_config=None: uvicorn's records go to the root handler (and its redaction),
@@ -135,11 +175,8 @@ def _fake_config(settings: Settings) -> Any:
     return config if settings.fake_rate_limits else config.without_rate_limits()
 
 
-@app.command()
-def sandbox(
-    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
-) -> None:
+@app.command(epilog=examples("crosspost sandbox --port 8010"))
+def sandbox(host: Host = None, port: Port = None) -> None:
     """Run only the platform fakes (for tests, benchmarks and client development)."""
     from crosspost.fakes.app import FAKES, create_sandbox_app  # noqa: PLC0415
     from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
@@ -150,15 +187,23 @@ def sandbox(
         host=settings.sandbox_host,
         port=settings.sandbox_port,
     )
-    names = ", ".join(p.value for p in FAKES)
-    console.print(f"platform fakes on {server.url} ({names}); Ctrl-C stops")
+    names = [p.value for p in FAKES]
+    out().result(
+        {"url": server.url, "platforms": names},
+        ids=[server.url],
+        human=lambda: out().line(
+            f"platform fakes on {server.url} (sandbox: {', '.join(names)}); Ctrl-C stops"
+        ),
+    )
     wait_for_signal()
     server.stop()
 
 
-@app.command()
+@app.command(epilog=examples("crosspost worker --concurrency 8"))
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Jobs run at once in this process.")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(help="Jobs run at once in this process.", metavar="N")
+    ] = 4,
 ) -> None:
     """Run workers only (scale-out: run several, on any machine sharing the database)."""
     from crosspost.engine.worker import build_runner  # noqa: PLC0415
@@ -172,9 +217,12 @@ def worker(
     dispatcher = WebhookDispatcher(svc)
     runner.start()
     dispatcher.start()
-    console.print(
-        f"worker running {concurrency} jobs at once and webhook deliveries on "
-        f"{svc.db.dialect}; home {describe_home(settings)}; Ctrl-C stops"
+    out().result(
+        {"concurrency": concurrency, "database": svc.db.dialect, "home": str(settings.home)},
+        human=lambda: out().line(
+            f"worker running {concurrency} jobs at once and webhook deliveries on "
+            f"{svc.db.dialect}; home {describe_home(settings)}; Ctrl-C stops"
+        ),
     )
     wait_for_signal()
     dispatcher.stop(timeout=30)
