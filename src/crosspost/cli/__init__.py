@@ -3,6 +3,10 @@ module per resource; `_common` holds what they share."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from crosspost import __version__
 from crosspost.cli import (
     accounts,
@@ -15,18 +19,37 @@ from crosspost.cli import (
     vault,
     webhooks,
 )
-from crosspost.cli._common import App, out
+from crosspost.cli._common import App, examples
 
 app = App(
     help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
-    add_completion=False,
+    epilog=examples(
+        "crosspost serve --sandbox",
+        "export CROSSPOST_API_KEY=$(crosspost keys create --name demo)",
+        'crosspost publish clip.mp4 --caption "first #clip" --to youtube --to tiktok',
+        "crosspost COMMAND --help   # every command has examples",
+    ),
+    # `crosspost --install-completion` adds tab completion to bash, zsh, fish or PowerShell.
+    add_completion=True,
 )
 
 
-@app.command()
-def version() -> None:
-    """Print the version."""
-    out().result({"version": __version__}, ids=[__version__], human=lambda: out().line(__version__))
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """crosspost: hand it a clip once, it publishes everywhere, exactly once."""
 
 
 app.add_typer(serve.app)

@@ -22,6 +22,7 @@ import typer
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Column, Table
+from typer.core import TyperCommand, TyperGroup
 
 from crosspost.cli._home import read_record, running_server
 from crosspost.config import Settings, home_origin
@@ -231,10 +232,36 @@ def with_output_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _plain_metavars(params: list[Any], ctx: Any) -> list[Any]:
+    """Help that names values, not Python types: a flag shows no `<bool>`, a choice shows
+    `test|live`, an argument its metavar (typer would print `<str>`, `<list[str]>`)."""
+    for param in params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif param.param_type_name == "argument":
+            # The usage line names it already (FILE, POST_ID); its help says what it takes.
+            param.display_type_rich = lambda ctx=None: None
+        elif param.metavar is None:
+            param.metavar = param.display_type(ctx).strip("<>")
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_metavars(super().get_params(ctx), ctx)
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_metavars(super().get_params(ctx), ctx)
+
+
 class App(typer.Typer):
-    """A command group whose every command takes --json and -q (one way to print)."""
+    """A command group whose every command takes --json and -q (one way to print) and
+    whose help names values, not Python types."""
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", _Group)
         kwargs.setdefault("no_args_is_help", True)
         # A crash must not print every frame's locals: they hold keys, tokens and settings.
         kwargs.setdefault("pretty_exceptions_show_locals", False)
@@ -242,6 +269,7 @@ class App(typer.Typer):
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
         """Register a command, adding --json and -q to it."""
+        kwargs.setdefault("cls", _Command)
         register = super().command(*args, **kwargs)
         return lambda func: register(with_output_options(func))
 

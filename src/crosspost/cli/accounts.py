@@ -32,7 +32,7 @@ PLATFORMS = ", ".join(p.value for p in Platform)
     ),
 )
 def accounts_connect(
-    platform: Annotated[Platform, typer.Argument(help=f"One of {PLATFORMS}.")],
+    platform: Annotated[Platform, typer.Argument(help=f"One of {PLATFORMS}.", metavar="PLATFORM")],
     browser: Annotated[bool, typer.Option(help="Open the consent page in a browser.")] = True,
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the consent.", metavar="SECONDS")
