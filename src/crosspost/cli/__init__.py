@@ -3,6 +3,10 @@ module per resource; `_common` holds what they share."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import traceback
 from typing import Annotated
 
 import typer
@@ -19,7 +23,8 @@ from crosspost.cli import (
     vault,
     webhooks,
 )
-from crosspost.cli._common import App, examples
+from crosspost.cli._common import App, ExitCode, examples
+from crosspost.config import Settings
 
 app = App(
     help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
@@ -64,5 +69,39 @@ app.add_typer(export.app)
 
 
 def main() -> None:
-    """Entry point of the `crosspost` script."""
-    app()
+    """Entry point of the `crosspost` script: the last line of defence for secrets when a
+    command crashes (one redacted line; the traceback, redacted and without locals, only
+    with CROSSPOST_DEBUG=1), and a quiet Ctrl-C."""
+    try:
+        app(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        report_crash(exc)
+        sys.exit(ExitCode.CRASH)
+
+
+def report_crash(exc: BaseException) -> None:
+    """Tell on stderr that a command crashed, with every known and secret-shaped value
+    masked."""
+    from crosspost.logs import redact  # noqa: PLC0415
+
+    known = _known_secrets()
+    line = redact(f"{type(exc).__name__}: {exc}", known).splitlines() or [""]
+    print(f"crosspost stopped on an unexpected error: {line[0]}", file=sys.stderr)
+    if os.environ.get("CROSSPOST_DEBUG"):
+        # The standard traceback never shows local variables; redact its text too.
+        print(redact("".join(traceback.format_exception(exc)), known), file=sys.stderr)
+    else:
+        print("run with CROSSPOST_DEBUG=1 for the traceback", file=sys.stderr)
+
+
+def _known_secrets() -> list[str]:
+    """The secrets this process was given: API key, signing secret, configured keys."""
+    from crosspost.logs import secret_values  # noqa: PLC0415
+
+    found = [os.environ.get(n, "") for n in ("CROSSPOST_API_KEY", "CROSSPOST_SIGNING_SECRET")]
+    # The crash may be a bad setting: mask what can still be read.
+    with contextlib.suppress(Exception):
+        found += secret_values(Settings())
+    return [value for value in found if value]

@@ -263,7 +263,9 @@ class App(typer.Typer):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("cls", _Group)
         kwargs.setdefault("no_args_is_help", True)
-        # A crash must not print every frame's locals: they hold keys, tokens and settings.
+        # A crash reaches main(), which tells it redacted; never rich's traceback, whose
+        # frames show locals (keys, tokens, settings).
+        kwargs.setdefault("pretty_exceptions_enable", False)
         kwargs.setdefault("pretty_exceptions_show_locals", False)
         super().__init__(**kwargs)
 
