@@ -11,9 +11,6 @@ from crosspost.cli._common import ApiKey, ApiUrl, App, ExitCode, api, examples, 
 
 app = App()
 
-# What an export's progress counts: posts (a CSV has one row per target) or ledger events.
-_COUNTED = {"posts": "posts", "ledger": "ledger events"}
-
 
 @app.command(
     "export",
@@ -58,9 +55,11 @@ def export(
             out().error(f"export {made['id']} is not ready: {reason}")
             raise typer.Exit(ExitCode.ERROR)
         size = client.download_export(done, out_path)
-    counted = f"{done['progress']['done']} {_COUNTED.get(kind, 'rows')}"
+    from crosspost.engine.exports import COUNTED  # noqa: PLC0415 - keep `--help` fast
+
+    counted = f"{done['progress']['done']} {COUNTED.get(kind, 'rows')}"
     if kind == "posts" and format == "csv":
-        counted += " (one CSV row per target)"
+        counted += ", one CSV row per target"
     out().note(f"saved export {made['id']} ({counted}, {size} bytes) to {out_path}")
     out().result(
         {**done, "path": str(out_path), "bytes": size},
