@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -40,6 +42,45 @@ AUTHORIZE_URLS: dict[Platform, str] = {
 }
 
 
+HOME_DIR = ".crosspost"
+
+
+def user_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The per-user home: `$XDG_DATA_HOME/crosspost`, else `~/.local/share/crosspost`."""
+    env = os.environ if environ is None else environ
+    data = env.get("XDG_DATA_HOME", "")
+    # The XDG spec ignores a relative XDG_DATA_HOME.
+    base = Path(data) if os.path.isabs(data) else Path.home() / ".local" / "share"
+    return base / "crosspost"
+
+
+def nearest_home(cwd: Path | None = None) -> Path | None:
+    """The nearest existing `.crosspost/` folder in `cwd` or a folder above it."""
+    start = (cwd or Path.cwd()).absolute()
+    for folder in (start, *start.parents):
+        if (folder / HOME_DIR).is_dir():
+            return folder / HOME_DIR
+    return None
+
+
+def locate_home() -> Path:
+    """The home when CROSSPOST_HOME is not set: the nearest `.crosspost/` upward from the
+    working directory, else the per-user home, so every directory finds the same state."""
+    return nearest_home() or user_home()
+
+
+def home_origin(home: Path, environ: Mapping[str, str] | None = None) -> str:
+    """Why `home` is the home, in words, for the line commands print about it."""
+    env = os.environ if environ is None else environ
+    if env.get("CROSSPOST_HOME"):
+        return "CROSSPOST_HOME"
+    if home == nearest_home():
+        return "nearest .crosspost/ from the working directory"
+    if home == user_home(env):
+        return "per-user default"
+    return "CROSSPOST_HOME in .env"
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Defaults give the embedded deployment: SQLite and local disk."""
 
@@ -52,7 +93,11 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
-    home: Path = Field(default=Path(".crosspost"), description="State folder for embedded mode.")
+    home: Path = Field(
+        default_factory=locate_home,
+        description="State folder for embedded mode; default: the nearest .crosspost/ "
+        "upward from the working directory, else ~/.local/share/crosspost.",
+    )
     # Secret: a URL may carry a password.
     database_url: SecretStr | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite file under `home`."
@@ -246,6 +291,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        # Every message names the home: relative to where the command ran says too little.
+        return value.expanduser().absolute()
 
     @field_validator("internal_api_key")
     @classmethod

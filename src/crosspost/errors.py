@@ -8,6 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def a_or_an(words: str) -> str:
+    """`words` after its indefinite article, as messages need it: "an audio", "a video"."""
+    return f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
+
+
 class CrosspostError(Exception):
     """Base of every error crosspost raises on purpose."""
 

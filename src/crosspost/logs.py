@@ -9,6 +9,7 @@ secret-shaped values in the event dict and masks the finished line once more.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
@@ -116,6 +117,7 @@ class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
         json: bool,
         foreign_pre_chain: list[structlog.typing.Processor] | None = None,
         known: Iterable[str] = (),
+        colors: bool = False,
     ) -> None:
         self.known = tuple(sorted(set(known), key=len, reverse=True))  # longest first
         exceptions = (
@@ -129,7 +131,9 @@ class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
             if json
             # Never rich's traceback (it prints every frame's locals); the exception is
             # already text here, this only guards a record that bypassed the step above.
-            else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+            else structlog.dev.ConsoleRenderer(
+                colors=colors, exception_formatter=structlog.dev.plain_traceback
+            )
         )
         super().__init__(
             foreign_pre_chain=foreign_pre_chain,
@@ -164,7 +168,10 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
         RedactingFormatter(
-            json=settings.log_json, foreign_pre_chain=shared, known=secret_values(settings)
+            json=settings.log_json,
+            foreign_pre_chain=shared,
+            known=secret_values(settings),
+            colors=wants_colors(handler.stream),
         )
     )
     root = logging.getLogger()
@@ -176,6 +183,13 @@ def configure_logging(settings: Settings) -> None:
     # Uncaught exceptions too go through the handler above, not straight to stderr.
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
+
+
+def wants_colors(stream: Any) -> bool:
+    """Colour codes only for a person at a terminal who has not set NO_COLOR (no-color.org):
+    never in a file, a pipe or a log collector."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
 
 def secret_values(settings: Settings) -> list[str]:

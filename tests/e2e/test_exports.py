@@ -377,6 +377,8 @@ def test_the_cli_exports_waits_and_saves_the_file(stack: Stack, tmp_path: Path) 
     export = stack.http.get(f"/v1/exports/{done.stdout.strip()}").json()
     assert out.read_bytes() == _download(stack, export).content
     assert post_id in out.read_text()
+    # What is counted is named: posts, while the CSV has a row per target.
+    assert "(1 post(s), one CSV row per target," in " ".join(done.stderr.split())
     bad = tmp_path / "bad.csv"
     refused = _cli(stack, "--out", str(bad), "--kind", "videos")
     # The terminal may wrap the message: compare it with its blanks collapsed.

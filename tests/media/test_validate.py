@@ -83,6 +83,18 @@ def test_text_only_limits_accept_no_media_and_refuse_media() -> None:
     assert found.message == "a post on youtube community posts takes text only: remove the video"
 
 
+def test_an_audio_file_takes_an() -> None:
+    """The article agrees with the kind: "an audio file", "an image file", "a video file"."""
+    audio_only = MediaLimits(kinds=frozenset({MediaKind.AUDIO}))
+    assert _only(validate(audio_only, None, "", destination="soundcloud")).message == (
+        "a post on soundcloud needs an audio file: attach one"
+    )
+    image_only = MediaLimits(kinds=frozenset({MediaKind.IMAGE}))
+    assert _only(validate(image_only, GOOD, "", destination="x")).message == (
+        "video files are not accepted on x: upload an image file instead"
+    )
+
+
 def test_media_kind_not_allowed() -> None:
     """An image sent to a video-only destination names what to upload instead."""
     image = MediaInfo(kind=MediaKind.IMAGE, size_bytes=1000, container="png", width=10, height=10)
@@ -211,7 +223,8 @@ def test_caption_too_long_counts_code_points() -> None:
     found = _only(validate(limits, GOOD, "🎬🎬🎬🎬🎬🎬🎬", destination=WHERE))
     assert found == Violation(
         "caption_too_long",
-        "the caption is 7 characters; the maximum on youtube shorts is 5: shorten it by 2",
+        "the caption is 7 characters; the maximum on youtube shorts is 5: shorten it by 2 "
+        "characters",
         "text",
     )
 
@@ -233,7 +246,8 @@ def test_title_too_long() -> None:
     found = _only(validate(SHORTS, GOOD, "", title="t" * 130, destination=WHERE))
     assert found == Violation(
         "title_too_long",
-        "the title is 130 characters; the maximum on youtube shorts is 100: shorten it by 30",
+        "the title is 130 characters; the maximum on youtube shorts is 100: shorten it by 30 "
+        "characters",
         "title",
     )
 

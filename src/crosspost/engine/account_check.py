@@ -42,6 +42,12 @@ class CheckReport:
     refreshed: int = 0
     needs_reauth: int = 0
 
+    def __str__(self) -> str:
+        return (
+            f"{self.checked} checked, {self.refreshed} token(s) refreshed, "
+            f"{self.needs_reauth} now needing reauthorisation"
+        )
+
 
 def ensure_scheduled(svc: Services) -> None:
     """Enqueue the check unless one is already queued or checks are off (safe from every

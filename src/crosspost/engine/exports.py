@@ -38,6 +38,9 @@ KIND = "export.v1"
 KINDS = tuple(history.TABLES)  # posts, ledger
 FORMATS = ("jsonl", "csv")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+# What an export counts: posts (a CSV has one row per target) or ledger events.
+COUNTED = {"posts": "post(s)", "ledger": "ledger event(s)"}
+
 log = logging.getLogger("crosspost.exports")
 
 POST_COLUMNS = (
@@ -175,7 +178,8 @@ def downloadable(row: Row, *, now: datetime) -> str:
     if row["status"] != "ready":
         raise Conflict(
             f"export {row['id']!r} is {row['status']} ({row['rows_done']} of "
-            f"{row['rows_total'] if row['rows_total'] is not None else '?'} rows); download "
+            f"{row['rows_total'] if row['rows_total'] is not None else '?'} "
+            f"{COUNTED[row['kind']]}); download "
             "it once it is ready (GET /v1/exports/{id} or the export.ready webhook says when)",
             code="export_not_ready",
         )
@@ -263,7 +267,7 @@ def _build(svc: Services, ctx: JobContext, row: Row) -> None:
                 data={"export": ready_snapshot(ready)},
                 now=now,
             )
-    log.info("export %s ready: %d rows, %d bytes", row["id"], done, stored.size)
+    log.info("export %s ready: %d %s, %d bytes", row["id"], done, COUNTED[row["kind"]], stored.size)
 
 
 def _fail(svc: Services, ctx: JobContext, row: Row, error: str) -> None:

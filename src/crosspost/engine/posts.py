@@ -32,7 +32,7 @@ from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.rollup import rollup
 from crosspost.engine.services import Services
 from crosspost.engine.transitions import refresh_post_status
-from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound
+from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound, a_or_an
 from crosspost.ids import new_id
 from crosspost.localtime import check_offset, local_to_utc, zone_named
 from crosspost.media.validate import MediaInfo, validate
@@ -168,8 +168,8 @@ def _check_thumbnails(
             )
         if row["kind"] != MediaKind.IMAGE.value:
             raise InvalidInput(
-                f"the {platform.value} thumbnail {cover_id} is a {row['kind']}; use a JPEG or "
-                "PNG image",
+                f"the {platform.value} thumbnail {cover_id} is {a_or_an(row['kind'])}; "
+                "use a JPEG or PNG image",
                 code="thumbnail_not_image",
             )
 

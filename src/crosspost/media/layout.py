@@ -316,7 +316,8 @@ def _check_mp3(fh: BinaryIO, start: int, size: int) -> None:
     # releases do, FFmpeg does not), so only a count beyond the whole file is a shortfall.
     if declared is not None and declared > size:
         raise truncated(
-            f"its Xing/VBRI header declares a {declared}-byte stream but the file has {size} bytes",
+            f"its Xing/VBRI header declares a stream of {declared} bytes but the file has {size} "
+            "bytes",
             expected_bytes=declared,
             actual_bytes=size,
         )

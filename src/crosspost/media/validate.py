@@ -15,7 +15,7 @@ from typing import Any
 
 from crosspost.domain.enums import MediaKind
 from crosspost.domain.limits import MediaLimits
-from crosspost.errors import MediaRejected
+from crosspost.errors import MediaRejected, a_or_an
 from crosspost.media.probe import ProbeResult
 
 # A hashtag is "#" then Unicode letters, digits or underscores, not glued to a preceding word
@@ -141,7 +141,7 @@ def validate(
             found.append(
                 Violation(
                     "media_required",
-                    f"a post on {destination} needs a {kinds} file: attach one",
+                    f"a post on {destination} needs {a_or_an(kinds)} file: attach one",
                     "media",
                 )
             )
@@ -166,7 +166,8 @@ def _check_media(limits: MediaLimits, media: MediaInfo, where: str) -> list[Viol
         return [
             Violation(
                 "media_kind_not_allowed",
-                f"{kind} files are not accepted on {where}: upload a {accepted} file instead",
+                f"{kind} files are not accepted on {where}: "
+                f"upload {a_or_an(accepted)} file instead",
                 "media",
             )
         ]
@@ -288,7 +289,8 @@ def _check_text(limits: MediaLimits, text: str, title: str | None, where: str) -
             Violation(
                 "caption_too_long",
                 f"the caption is {chars} characters; the maximum on {where} is "
-                f"{limits.caption_max_chars}: shorten it by {chars - limits.caption_max_chars}",
+                f"{limits.caption_max_chars}: shorten it by {chars - limits.caption_max_chars} "
+                "characters",
                 "text",
             )
         )
@@ -319,7 +321,7 @@ def _check_text(limits: MediaLimits, text: str, title: str | None, where: str) -
             Violation(
                 "title_too_long",
                 f"the title is {len(title)} characters; the maximum on {where} is {title_max}: "
-                f"shorten it by {len(title) - title_max}",
+                f"shorten it by {len(title) - title_max} characters",
                 "title",
             )
         )

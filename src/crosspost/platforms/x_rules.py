@@ -104,7 +104,7 @@ def check_text(text: str) -> None:
             ErrorKind.PERMANENT,
             "text_too_long",
             f"the text weighs {weight} of X's {TEXT_MAX_WEIGHT} (URLs count {URL_WEIGHT}, CJK "
-            f"and emoji 2): shorten it by at least {weight - TEXT_MAX_WEIGHT}",
+            f"and emoji 2): shorten it by at least {weight - TEXT_MAX_WEIGHT} weighted characters",
         )
 
 

@@ -1,4 +1,5 @@
-"""A one-shot HTTP listener on loopback that catches where an OAuth consent ends."""
+"""A one-shot HTTP listener on loopback that catches where an OAuth consent ends
+(`crosspost accounts connect`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,107 @@
+"""The `crosspost` command: one module per command group, the way `api/routes/` has one
+module per resource; `_common` holds what they share."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from crosspost import __version__
+from crosspost.cli import (
+    accounts,
+    export,
+    keys,
+    oauth_clients,
+    posts,
+    serve,
+    usage,
+    vault,
+    webhooks,
+)
+from crosspost.cli._common import App, ExitCode, examples
+from crosspost.config import Settings
+
+app = App(
+    help="crosspost: hand it a clip once, it publishes everywhere, exactly once.",
+    epilog=examples(
+        "crosspost serve --sandbox",
+        "export CROSSPOST_API_KEY=$(crosspost keys create --name demo)",
+        'crosspost publish clip.mp4 --caption "first #clip" --to youtube --to tiktok',
+        "crosspost COMMAND --help   # every command has examples",
+    ),
+    # `crosspost --install-completion` adds tab completion to bash, zsh, fish or PowerShell.
+    add_completion=True,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """crosspost: hand it a clip once, it publishes everywhere, exactly once."""
+
+
+app.add_typer(serve.app)
+app.add_typer(keys.app, name="keys")
+app.add_typer(vault.app, name="vault")
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(oauth_clients.app, name="oauth-clients")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(posts.app)
+app.add_typer(usage.app)
+app.add_typer(export.app)
+
+
+def main() -> None:
+    """Entry point of the `crosspost` script: the last line of defence for secrets when a
+    command crashes (one redacted line; the traceback, redacted and without locals, only
+    with CROSSPOST_DEBUG=1), and a quiet Ctrl-C."""
+    try:
+        app(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        report_crash(exc)
+        sys.exit(ExitCode.CRASH)
+
+
+def report_crash(exc: BaseException) -> None:
+    """Tell on stderr that a command crashed, with every known and secret-shaped value
+    masked."""
+    from crosspost.logs import redact  # noqa: PLC0415
+
+    known = _known_secrets()
+    line = redact(f"{type(exc).__name__}: {exc}", known).splitlines() or [""]
+    print(f"crosspost stopped on an unexpected error: {line[0]}", file=sys.stderr)
+    if os.environ.get("CROSSPOST_DEBUG"):
+        # The standard traceback never shows local variables; redact its text too.
+        print(redact("".join(traceback.format_exception(exc)), known), file=sys.stderr)
+    else:
+        print("run with CROSSPOST_DEBUG=1 for the traceback", file=sys.stderr)
+
+
+def _known_secrets() -> list[str]:
+    """The secrets this process was given: API key, signing secret, configured keys."""
+    from crosspost.logs import secret_values  # noqa: PLC0415
+
+    found = [os.environ.get(n, "") for n in ("CROSSPOST_API_KEY", "CROSSPOST_SIGNING_SECRET")]
+    # The crash may be a bad setting: mask what can still be read.
+    with contextlib.suppress(Exception):
+        found += secret_values(Settings())
+    return [value for value in found if value]

@@ -1,0 +1,415 @@
+"""What every command group shares: the app class (every command gets --json and -q),
+output, settings and local services, the API client, exit codes."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import IO, Annotated, Any, Literal
+
+import typer
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Column, Table
+from typer.core import TyperCommand, TyperGroup
+
+from crosspost.cli._home import read_record, running_server
+from crosspost.config import Settings, home_origin
+from crosspost.domain.enums import Mode
+
+
+class ExitCode(IntEnum):
+    """What `crosspost` exits with (documented in the README)."""
+
+    OK = 0
+    ERROR = 1  # refused by the API or the local state: the message says why
+    USAGE = 2  # a wrong flag or argument
+    CRASH = 70  # a bug: an unexpected exception (EX_SOFTWARE)
+    INTERRUPTED = 130  # Ctrl-C
+
+
+# --- output -----------------------------------------------------------------------------
+
+OutputMode = Literal["human", "json", "quiet"]
+# Piped output without COLUMNS is read by scripts: wide, so that nothing needs wrapping.
+_PIPED_WIDTH = 240
+
+
+def plain_output(stream: IO[str]) -> bool:
+    """No colours or other escape codes: not a terminal, or NO_COLOR set (no-color.org)."""
+    return not stream.isatty() or bool(os.environ.get("NO_COLOR"))
+
+
+def make_console(stream: IO[str]) -> Console:
+    """A rich console on `stream` that writes plain text when `plain_output` says so."""
+    plain = plain_output(stream)
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() else (_PIPED_WIDTH if plain else None)
+    return Console(
+        file=stream,
+        width=width,
+        color_system=None if plain else "auto",
+        force_terminal=False if plain else None,
+        highlight=False,
+        emoji=False,
+    )
+
+
+@dataclass(frozen=True)
+class Col:
+    """A table column; `keep` ones (ids, URLs) are never cut or wrapped."""
+
+    name: str
+    keep: bool = False
+
+
+class Output:
+    """How this invocation prints: a human table, JSON, or only ids (-q)."""
+
+    def __init__(self, mode: OutputMode = "human") -> None:
+        self.mode = mode
+        self.out = make_console(sys.stdout)
+        self.err = make_console(sys.stderr)
+
+    @property
+    def human(self) -> bool:
+        """Whether people read stdout (neither --json nor -q)."""
+        return self.mode == "human"
+
+    def note(self, text: str) -> None:
+        """One line of context on stderr; silent under --json and -q."""
+        if self.human:
+            self.err.print(text, style="dim", soft_wrap=True, markup=False)
+
+    def warn(self, text: str) -> None:
+        """A warning on stderr, whatever the output mode."""
+        self.err.print(f"warning: {text}", style="yellow", soft_wrap=True, markup=False)
+
+    def error(self, text: str) -> None:
+        """An error on stderr, whatever the output mode."""
+        self.err.print(text, style="red", soft_wrap=True, markup=False)
+
+    def line(self, text: str) -> None:
+        """One plain line on stdout for people (nothing under --json and -q)."""
+        if self.human:
+            typer.echo(text)
+
+    def result(
+        self,
+        data: Any,
+        *,
+        ids: Iterable[str] = (),
+        human: Callable[[], None] | None = None,
+    ) -> None:
+        """The command's result: `data` as JSON, `ids` one a line (-q), or `human()`."""
+        if self.mode == "json":
+            typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        elif self.mode == "quiet":
+            for value in ids:
+                typer.echo(value)
+        elif human is not None:
+            human()
+
+    def table(self, cols: Sequence[Col], rows: Sequence[Sequence[str]], title: str = "") -> None:
+        """A table that fits the width without cutting a `keep` column; when even that
+        cannot fit, one `name: value` block per row."""
+        if title:
+            self.out.print(title, soft_wrap=True, markup=False)
+        widths = fit_widths(cols, rows, self.out.width)
+        if widths is None:
+            for n, row in enumerate(rows):
+                if n:
+                    self.out.print()
+                for col, cell in zip(cols, row, strict=True):
+                    # A kept value stays on one line however long; the others wrap.
+                    self.out.print(f"{col.name}: {cell}", soft_wrap=col.keep, markup=False)
+            return
+        table = Table(
+            *(
+                Column(c.name, width=w, no_wrap=c.keep, overflow="fold")
+                for c, w in zip(cols, widths, strict=True)
+            ),
+            box=None,
+            padding=(0, 1),
+            pad_edge=False,
+            header_style="bold",
+        )
+        for row in rows:
+            table.add_row(*row)
+        self.out.print(table)
+
+
+# Each column takes its padding: one space each side, none at the table's edges.
+_GAP = 2
+_MIN_WRAPPED = 8
+
+
+def fit_widths(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int) -> list[int] | None:
+    """Column widths within `width`: `keep` columns at their full width, the others
+    wrapped to share what is left; None when the kept ones alone leave too little."""
+    natural = [
+        max([cell_len(c.name), *(max(map(cell_len, str(r[i]).splitlines() or [""])) for r in rows)])
+        for i, c in enumerate(cols)
+    ]
+    room = width - _GAP * (len(cols) - 1)
+    if sum(natural) <= room:
+        return natural
+    flexible = [i for i, c in enumerate(cols) if not c.keep]
+    fixed = sum(w for i, w in enumerate(natural) if i not in flexible)
+    floors = {i: min(natural[i], max(_MIN_WRAPPED, cell_len(cols[i].name))) for i in flexible}
+    spare = room - fixed - sum(floors.values())
+    if spare < 0:
+        return None
+    widths = list(natural)
+    wants = {i: natural[i] - floors[i] for i in flexible}
+    total_want = sum(wants.values()) or 1
+    for i in flexible:
+        widths[i] = floors[i] + wants[i] * spare // total_want
+    return widths
+
+
+_OUTPUT: ContextVar[Output | None] = ContextVar("crosspost_output", default=None)
+
+
+def out() -> Output:
+    """The output of the command running now."""
+    return _OUTPUT.get() or Output()
+
+
+def with_output_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` as a command that also takes --json and -q/--quiet (see `Output`)."""
+    signature = inspect.signature(func, eval_str=True)
+    extra = [
+        inspect.Parameter(
+            "json_output",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=False,
+            annotation=Annotated[
+                bool, typer.Option("--json", help="Print the result as JSON.", metavar="")
+            ],
+        ),
+        inspect.Parameter(
+            "quiet",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=False,
+            annotation=Annotated[
+                bool,
+                typer.Option(
+                    "--quiet",
+                    "-q",
+                    help="Print only the id(s), one a line (and a secret shown only once).",
+                    metavar="",
+                ),
+            ],
+        ),
+    ]
+
+    @functools.wraps(func)
+    def command(*args: Any, json_output: bool, quiet: bool, **kwargs: Any) -> Any:
+        if json_output and quiet:
+            make_console(sys.stderr).print("--json and --quiet exclude each other")
+            raise typer.Exit(ExitCode.USAGE)
+        token = _OUTPUT.set(Output("json" if json_output else "quiet" if quiet else "human"))
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _OUTPUT.reset(token)
+
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra]
+    )
+    return command
+
+
+def _plain_metavars(params: list[Any], ctx: Any) -> list[Any]:
+    """Help that names values, not Python types: a flag shows no `<bool>`, a choice shows
+    `test|live`, an argument its metavar (typer would print `<str>`, `<list[str]>`)."""
+    for param in params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif param.param_type_name == "argument":
+            # The usage line names it already (FILE, POST_ID); its help says what it takes.
+            param.display_type_rich = lambda ctx=None: None
+        elif param.metavar is None:
+            param.metavar = param.display_type(ctx).strip("<>")
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_metavars(super().get_params(ctx), ctx)
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_metavars(super().get_params(ctx), ctx)
+
+
+class App(typer.Typer):
+    """A command group whose every command takes --json and -q (one way to print) and
+    whose help names values, not Python types."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", _Group)
+        kwargs.setdefault("no_args_is_help", True)
+        # A crash reaches main(), which tells it redacted; never rich's traceback, whose
+        # frames show locals (keys, tokens, settings).
+        kwargs.setdefault("pretty_exceptions_enable", False)
+        kwargs.setdefault("pretty_exceptions_show_locals", False)
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+        """Register a command, adding --json and -q to it."""
+        kwargs.setdefault("cls", _Command)
+        register = super().command(*args, **kwargs)
+        return lambda func: register(with_output_options(func))
+
+
+# --- settings, local state, the API -------------------------------------------------------
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="API base URL (env CROSSPOST_API_URL; default: the server running on the home).",
+        metavar="URL",
+    ),
+]
+ApiKey = Annotated[str | None, typer.Option(help="API key (env CROSSPOST_API_KEY).", metavar="KEY")]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the given non-None command-line overrides."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def services(config: Settings, *, expect_server: bool = True, announce: bool = True) -> Any:
+    """The engine's services on the local state (database migrated to the head), after one
+    line on stderr saying which home that is (unless the command says it itself) and, when
+    `expect_server`, a warning if no server runs on it (what is made here would not reach a
+    server on another home)."""
+    from crosspost.engine.services import Services  # noqa: PLC0415 - keep `--help` fast
+
+    if announce:
+        out().note(f"home: {describe_home(config)}")
+    if expect_server and home_matters(config) and running_server(config.home) is None:
+        out().warn(
+            f"no `crosspost serve` is running on {config.home}; a server started elsewhere "
+            "uses another home (set CROSSPOST_HOME to the server's home)"
+        )
+    svc = Services.build(config)
+    svc.upgrade_database()
+    return svc
+
+
+def describe_home(config: Settings) -> str:
+    """The home and why it is the one, e.g. `/root/.local/share/crosspost (per-user default)`."""
+    return f"{config.home} ({home_origin(config.home)})"
+
+
+def home_matters(config: Settings) -> bool:
+    """Whether the state lives in the home: the SQLite database or the key of API key
+    hashes (a shared database with keys from the environment needs no particular home)."""
+    return config.database_url is None or config.hash_key is None
+
+
+def default_mode(config: Settings) -> Mode:
+    """The mode of the last server started on the home: test after `serve --sandbox`."""
+    record = read_record(config.home)
+    return Mode.TEST if record is not None and record.sandbox else Mode.LIVE
+
+
+def api_url(given: str | None) -> str:
+    """--api-url, else CROSSPOST_API_URL, else the server running on the home, else the
+    address `serve` listens on by default."""
+    if given or os.environ.get("CROSSPOST_API_URL"):
+        return given or os.environ["CROSSPOST_API_URL"]
+    config = Settings()
+    record = running_server(config.home)
+    return record.api_url if record is not None else config.base_url
+
+
+def api_key(given: str | None) -> str | None:
+    """--key, else CROSSPOST_API_KEY."""
+    return given or os.environ.get("CROSSPOST_API_KEY")
+
+
+def is_test_key(key: str | None) -> bool:
+    """Whether a key reaches the sandbox (test keys only ever reach the fakes)."""
+    return bool(key and key.startswith("cp_test_"))
+
+
+def sandboxed(url: str | None, sandbox: bool) -> str:
+    """A URL as shown to people: marked when it is the sandbox's, not a real platform's."""
+    return f"{url} (sandbox)" if url and sandbox else url or ""
+
+
+def ts(value: datetime | str | None) -> str:
+    """A timestamp as ISO 8601 to the second, or "-"."""
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else value.isoformat(timespec="seconds")
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn a refused request into its message and exit status 1, not a traceback."""
+    from crosspost.errors import CrosspostError  # noqa: PLC0415
+
+    try:
+        yield
+    except CrosspostError as err:
+        out().error(f"error: {err.detail} ({err.code})")
+        raise typer.Exit(ExitCode.ERROR) from None
+
+
+@contextmanager
+def api(url: str | None, key: str | None) -> Iterator[Any]:
+    """An SDK client; API and connection errors become one clear line and exit status 1."""
+    import httpx  # noqa: PLC0415
+
+    from crosspost.sdk import ApiError, Client  # noqa: PLC0415
+
+    key = api_key(key)
+    if not key:
+        out().error(
+            "no API key: pass --key or set CROSSPOST_API_KEY "
+            "(create one with `crosspost keys create --name me`)"
+        )
+        raise typer.Exit(ExitCode.USAGE)
+    url = api_url(url)
+    # A tenant may require signed requests: the CLI then signs with this secret.
+    client = Client(url, key, signing_secret=os.environ.get("CROSSPOST_SIGNING_SECRET"))
+    try:
+        yield client
+    except ApiError as err:
+        out().error(str(err))
+        raise typer.Exit(ExitCode.ERROR) from None
+    except httpx.TransportError as err:
+        out().error(f"cannot reach the API at {url}: {err}; is `crosspost serve` running?")
+        raise typer.Exit(ExitCode.ERROR) from None
+    finally:
+        client.close()
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def examples(*lines: str) -> str:
+    """A command's epilog: examples to copy, one a line (no square brackets: rich markup)."""
+    return "Examples:\n\n" + "\n".join(f"  {line}" for line in lines)
