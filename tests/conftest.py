@@ -8,7 +8,8 @@ import os
 import secrets
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,20 +24,48 @@ from crosspost.store.tables import metadata
 
 PG_ENV = "CROSSPOST_TEST_DATABASE_URL"
 REDIS_ENV = "CROSSPOST_TEST_REDIS_URL"
+REQUIRE_ENV = "CROSSPOST_TEST_REQUIRE_SERVICES"
+_SERVICES = {PG_ENV: "PostgreSQL", REDIS_ENV: "Redis"}
 
 
-def _pg_server_url() -> str | None:
-    return os.environ.get(PG_ENV)
+def service_url(env: str) -> str:
+    """The test server URL in `env` (PG_ENV or REDIS_ENV); without it the test is skipped,
+    or fails where CROSSPOST_TEST_REQUIRE_SERVICES is set (CI)."""
+    url = os.environ.get(env)
+    if url:
+        return url
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"{env} is required when {REQUIRE_ENV} is set (CI)")
+    # One reason per service, so the run's closing summary counts them together.
+    pytest.skip(f"{_SERVICES[env]} tests need {env}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """After pytest's own summary: one line saying how many tests were skipped and why."""
+    yield
+    line = skip_summary(terminalreporter.stats.get("skipped", []))
+    if line:
+        terminalreporter.write_line(line, yellow=True, bold=True)
+
+
+def skip_summary(reports: Sequence[pytest.TestReport | pytest.CollectReport]) -> str | None:
+    """`N skipped: reason (count); …`, the most frequent reason first; None if none."""
+    reasons: Counter[str] = Counter()
+    for report in reports:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if not reasons:
+        return None
+    groups = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common())
+    return f"{reasons.total()} skipped: {groups} (-rs lists each test)"
 
 
 @pytest.fixture
 def pg_database_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    server = _pg_server_url()
-    if not server:
-        if os.environ.get("CROSSPOST_TEST_REQUIRE_SERVICES"):
-            pytest.fail(f"{PG_ENV} is required in CI")
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it)")
+    server = service_url(PG_ENV)
     base = make_url(server).set(drivername="postgresql+psycopg")
     name = f"crosspost_test_{secrets.token_hex(6)}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")

@@ -3,18 +3,17 @@ problem+json 429 with Retry-After, and one shared limit across two API processes
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 
 from crosspost.api.app import create_app
 from crosspost.clock import FrozenClock
 from crosspost.domain.enums import Mode
 from crosspost.engine.keys import issue_key
 from crosspost.fakes.server import serve_in_thread
+from tests.conftest import REDIS_ENV, service_url
 from tests.e2e.conftest import Stack
 
 LIMITS = {"requests_per_hour": 3, "requests_per_day": 100, "burst": 3}
@@ -79,14 +78,11 @@ def test_tiers_apply_and_bad_limits_are_refused(stack: Stack) -> None:
     assert patched.status_code == 200 and patched.json()["tier"] == "pro"
 
 
-@pytest.mark.skipif(
-    not os.environ.get("CROSSPOST_TEST_REDIS_URL"), reason="needs CROSSPOST_TEST_REDIS_URL"
-)
 def test_two_api_processes_share_one_limit_through_redis(
     make_stack: Callable[..., Stack],
 ) -> None:
     """Requests spread over two API servers with their own limiters: five pass in all."""
-    redis_url = os.environ["CROSSPOST_TEST_REDIS_URL"]
+    redis_url = service_url(REDIS_ENV)
     stack = make_stack(workers=0, redis_url=redis_url)
     second = serve_in_thread(create_app(stack.svc))
     key = _limited_key(stack, burst=5, requests_per_hour=5)

@@ -37,7 +37,7 @@ from crosspost.usage.nonces import (
     RedisNonceStore,
 )
 from crosspost.vault.signing_secrets import carry_over
-from tests.conftest import REDIS_ENV
+from tests.conftest import REDIS_ENV, service_url
 from tests.e2e.conftest import Stack
 from tests.unit.test_signing import README_SEND, README_SIGN
 
@@ -418,9 +418,7 @@ def test_a_nonce_replayed_to_another_api_process_is_refused(
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """The test Redis, with our nonce keys removed afterwards."""
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"Redis tests need {REDIS_ENV}")
+    url = service_url(REDIS_ENV)
     yield url
 
     async def clean() -> None:

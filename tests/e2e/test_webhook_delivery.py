@@ -53,7 +53,7 @@ from crosspost.webhooks.dispatcher import WebhookDispatcher
 from crosspost.webhooks.endpoints import mask_header
 from crosspost.webhooks.retry import next_delay
 from crosspost.webhooks.signing import new_secret
-from tests.conftest import REDIS_ENV
+from tests.conftest import REDIS_ENV, service_url
 
 SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
@@ -874,10 +874,7 @@ def test_the_throttle_paces_deliveries(
     GCRA's pace; a throttled delivery just waits (no failed attempt)."""
     extra: dict[str, Any] = {}
     if limiter == "redis":
-        url = os.environ.get(REDIS_ENV)
-        if not url:
-            pytest.skip(f"the Redis throttle needs {REDIS_ENV}")
-        extra["redis_url"] = url
+        extra["redis_url"] = service_url(REDIS_ENV)
     svc = make_svc(**extra)
     clock: FrozenClock = svc.clock  # type: ignore[assignment]
     tenant = tenant_of(svc)

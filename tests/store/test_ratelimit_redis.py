@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -18,7 +17,7 @@ import redis
 from crosspost.fakes.server import free_port
 from crosspost.usage.ratelimit import Decision, policies_for
 from crosspost.usage.ratelimit_redis import RedisRateLimiter
-from tests.conftest import REDIS_ENV
+from tests.conftest import REDIS_ENV, service_url
 from tests.unit.test_ratelimit import (
     DAILY_BOUND,
     FREE,
@@ -33,12 +32,7 @@ LOGGER = "crosspost.ratelimit"
 @pytest.fixture
 def redis_url() -> str:
     """The test Redis server, or a skip."""
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        if os.environ.get("CROSSPOST_TEST_REQUIRE_SERVICES"):
-            pytest.fail(f"{REDIS_ENV} is required in CI")
-        pytest.skip(f"Redis tests need {REDIS_ENV} (CI sets it)")
-    return url
+    return service_url(REDIS_ENV)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 
 from crosspost import __version__
@@ -32,6 +33,7 @@ from crosspost.api.routes import (
     usage,
     webhooks,
 )
+from crosspost.api.security import document_security
 from crosspost.api.signature import install_signing
 from crosspost.engine.services import Services
 from crosspost.usage.analytics import AnalyticsRecorder
@@ -39,7 +41,9 @@ from crosspost.usage.ratelimit import build_rate_limiter
 
 DESCRIPTION = """Hand crosspost a clip once; it publishes to every platform, exactly once, and
 explains every failure. Authenticate with `Authorization: Bearer cp_test_…` (sandbox) or
-`cp_live_…`. Errors are RFC 9457 `application/problem+json` with a stable `code`."""
+`cp_live_…` (Authorize: `bearer`), optionally signed (the `signature` headers), or with an
+OAuth 2.0 client's access token. Errors are RFC 9457 `application/problem+json` with a
+stable `code`."""
 
 
 def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None) -> FastAPI:
@@ -58,7 +62,8 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         await anyio.to_thread.run_sync(recorder.close)
         await app.state.nonces.close()
 
-    app = FastAPI(
+    # Serves Swagger UI's files from the installed package, so /docs works offline.
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="crosspost",
         version=__version__,
@@ -100,6 +105,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     for module in (*checked, webhooks):
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     webhooks.install_openapi_webhooks(app)
+    document_security(app)
     keep_integer_bounds(app)
     if svc.settings.internal_api_key:
         # Not mounted at all by default: nothing to probe from outside.

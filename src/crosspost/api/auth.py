@@ -32,9 +32,16 @@ class Principal:
     require_signing: bool = False
     role: KeyRole | None = None
 
-    def require(self, scope: str) -> None:
-        """Raise 403 unless the key holds `scope` (or `admin`)."""
-        if scope not in self.scopes and "admin" not in self.scopes:
+
+def check_scopes(principal: Principal, scopes: list[str]) -> None:
+    """Raise 403 unless the caller holds every scope (`admin` holds them all).
+
+    Only `deps.scoped` calls this, so the OpenAPI document states what each route enforces.
+    """
+    if "admin" in principal.scopes:
+        return
+    for scope in scopes:
+        if scope not in principal.scopes:
             raise Forbidden(
                 f"these credentials lack the {scope!r} scope; use a key or client granted it",
                 code="insufficient_scope",

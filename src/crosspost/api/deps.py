@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import SecurityScopes
 
-from crosspost.api.auth import KeyCache, Principal, authenticate
+from crosspost.api.auth import KeyCache, Principal, authenticate, check_scopes
+from crosspost.api.security import AUTHORIZATION
 from crosspost.api.signature import verify_request
 from crosspost.engine.services import Services
 from crosspost.usage.ratelimit import RateLimiter, rate_limited_error, resolve_policies
@@ -24,16 +26,25 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 async def get_principal(
     request: Request,
     svc: ServicesDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    security_scopes: SecurityScopes,
+    authorization: Annotated[str | None, Depends(AUTHORIZATION)],
 ) -> Principal:
-    """The authenticated caller, within its rate limits."""
+    """The authenticated caller, within its rate limits, holding the scopes the route asks
+    for with `scoped` (403 otherwise)."""
     cache: KeyCache = request.app.state.key_cache
     principal = await svc.db.run(authenticate, svc, authorization, cache)
     request.state.principal = principal  # for analytics, which run after the response
     await verify_request(request, svc, principal)
     request.app.state.analytics.check_api_calls(principal.tenant_id, request.url.path)
     await _enforce_rate_limit(request, svc, principal)
+    check_scopes(principal, security_scopes.scopes)
     return principal
+
+
+def scoped(scope: str) -> Any:
+    """A route parameter's `Annotated` metadata: the caller, refused with 403 unless it holds
+    `scope`; the OpenAPI document shows the scope in the operation's security."""
+    return Security(get_principal, scopes=[scope])
 
 
 async def _enforce_rate_limit(request: Request, svc: Services, principal: Principal) -> None:
@@ -50,4 +61,12 @@ async def _enforce_rate_limit(request: Request, svc: Services, principal: Princi
     request.state.response_headers = decision.headers()
 
 
+# Any authenticated caller; a route that needs a scope takes one of the aliases below.
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PostsReadDep = Annotated[Principal, scoped("posts:read")]
+PostsWriteDep = Annotated[Principal, scoped("posts:write")]
+MediaWriteDep = Annotated[Principal, scoped("media:write")]
+AccountsWriteDep = Annotated[Principal, scoped("accounts:write")]
+WebhooksWriteDep = Annotated[Principal, scoped("webhooks:write")]
+UsageReadDep = Annotated[Principal, scoped("usage:read")]
+AdminDep = Annotated[Principal, scoped("admin")]

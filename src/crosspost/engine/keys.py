@@ -23,15 +23,16 @@ from crosspost.usage.ratelimit import resolve_policies
 from crosspost.vault.apikeys import generate_key, hash_key, parse_key
 from crosspost.vault.signing_secrets import carry_over
 
-ALL_SCOPES = (
-    "posts:write",
-    "posts:read",
-    "media:write",
-    "accounts:write",
-    "webhooks:write",
-    "usage:read",
-    "admin",
-)
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "posts:write": "Create and cancel posts.",
+    "posts:read": "Read posts, their targets and ledgers, connected accounts and exports.",
+    "media:write": "Upload media.",
+    "accounts:write": "Connect social accounts.",
+    "webhooks:write": "Manage webhook endpoints and read their deliveries.",
+    "usage:read": "Read usage, quotas and API analytics.",
+    "admin": "Everything, and manage keys, signing, OAuth clients and quotas.",
+}
+ALL_SCOPES = tuple(SCOPE_DESCRIPTIONS)
 
 ROLE_SCOPES: dict[KeyRole, tuple[str, ...]] = {
     KeyRole.OWNER: ALL_SCOPES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import AccountsWriteDep, PostsReadDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.domain.enums import Platform
@@ -29,9 +29,8 @@ def _public(row: Row) -> AccountPublic:
 
 
 @router.get("", response_model=list[AccountPublic], responses=_ERRORS)
-async def list_accounts(svc: ServicesDep, principal: PrincipalDep) -> list[AccountPublic]:
+async def list_accounts(svc: ServicesDep, principal: PostsReadDep) -> list[AccountPublic]:
     """Accounts usable with this key's mode (test keys see sandbox accounts only)."""
-    principal.require("posts:read")
 
     def read() -> list[Row]:
         with svc.db.read() as conn:
@@ -42,9 +41,8 @@ async def list_accounts(svc: ServicesDep, principal: PrincipalDep) -> list[Accou
 
 
 @router.get("/{account_id}", response_model=AccountPublic, responses=_ERRORS)
-async def get_account(account_id: str, svc: ServicesDep, principal: PrincipalDep) -> AccountPublic:
+async def get_account(account_id: str, svc: ServicesDep, principal: PostsReadDep) -> AccountPublic:
     """One account: status, token expiry, scopes, last publish and last error."""
-    principal.require("posts:read")
 
     def read() -> Row | None:
         with svc.db.read() as conn:
@@ -61,12 +59,11 @@ async def import_tokens(
     body: AccountImport,
     request: Request,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: AccountsWriteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Connect an account from tokens you already hold. The same platform user again is a
     reconnection (200): the new tokens replace the old and parked targets resume."""
-    principal.require("accounts:write")
     idem = Idempotency(
         svc,
         principal,
@@ -101,10 +98,11 @@ async def import_tokens(
 
 
 @router.post("/connect", status_code=201, response_model=ConnectLink, responses=_IMPORT_ERRORS)
-async def connect(body: ConnectRequest, svc: ServicesDep, principal: PrincipalDep) -> ConnectLink:
+async def connect(
+    body: ConnectRequest, svc: ServicesDep, principal: AccountsWriteDep
+) -> ConnectLink:
     """Start connecting an account by OAuth: send the user to `authorize_url`; the platform
     returns them to `/v1/oauth/callback`, which stores the account."""
-    principal.require("accounts:write")
     started = await svc.db.run(
         start_connect,
         svc,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import ServicesDep, UsageReadDep
 from crosspost.api.errors import problem_responses
 from crosspost.usage.analytics_report import GroupBy, analytics_report, resolve_range
 
@@ -45,7 +45,7 @@ class AnalyticsReport(BaseModel):
 @router.get("", response_model=AnalyticsReport, responses=_ERRORS)
 async def get_analytics(
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: UsageReadDep,
     start: Annotated[
         str | None,
         Query(
@@ -65,7 +65,6 @@ async def get_analytics(
 ) -> AnalyticsReport:
     """Requests, errors, p50/p95/p99 latency (exact, nearest rank) and bytes per endpoint,
     status or key, over at most 31 days. Rows are written about a second after each request."""
-    principal.require("usage:read")
     since, until = resolve_range(start, end, svc.clock.now())
 
     def read() -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import PostsReadDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
@@ -30,7 +30,6 @@ from crosspost.store.rows import Row
 from crosspost.usage.metering import UsageWarning, warning_header
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
-_SCOPE = "posts:read"
 _ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
@@ -103,11 +102,10 @@ async def create_export(
     request: Request,
     body: ExportCreate,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: PostsReadDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Start an export (202); `export.ready` is sent when its file can be downloaded."""
-    principal.require(_SCOPE)
     now = svc.clock.now()
     spec = exports.export_spec(
         kind=body.kind, format=body.format, since=body.since, until=body.until, now=now
@@ -139,12 +137,11 @@ async def list_exports(
     request: Request,
     response: Response,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: PostsReadDep,
     limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[ExportPublic]:
     """A page of the tenant's exports, newest first."""
-    principal.require(_SCOPE)
     before = decode_cursor(cursor) if cursor else None
 
     def read() -> list[Row]:
@@ -157,9 +154,8 @@ async def list_exports(
 
 
 @router.get("/{export_id}", response_model=ExportPublic, responses=_ERRORS)
-async def get_export(export_id: str, svc: ServicesDep, principal: PrincipalDep) -> ExportPublic:
+async def get_export(export_id: str, svc: ServicesDep, principal: PostsReadDep) -> ExportPublic:
     """An export with its progress."""
-    principal.require(_SCOPE)
     return _public(await svc.db.run(_load, svc, principal.tenant_id, export_id))
 
 
@@ -172,10 +168,9 @@ async def get_export(export_id: str, svc: ServicesDep, principal: PrincipalDep) 
     },
 )
 async def download_export(
-    export_id: str, svc: ServicesDep, principal: PrincipalDep
+    export_id: str, svc: ServicesDep, principal: PostsReadDep
 ) -> FileResponse:
     """The export's file (409 while it is being built, 410 once it expired)."""
-    principal.require(_SCOPE)
     row = await svc.db.run(_load, svc, principal.tenant_id, export_id)
     key = exports.downloadable(row, now=svc.clock.now())
     return FileResponse(

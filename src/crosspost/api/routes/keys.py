@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import KeyCache, Principal
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import AdminDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
 from crosspost.domain.enums import KeyRole
@@ -31,7 +31,6 @@ def _created(row: Row, raw: str | None) -> KeyCreated:
 
 
 def _issuer(principal: Principal) -> keys.Issuer:
-    principal.require("admin")
     return keys.Issuer(principal.scopes, principal.role)
 
 
@@ -48,7 +47,7 @@ async def create_key(
     request: Request,
     body: KeyCreate,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: AdminDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a key with a role (default developer) or explicit scopes; its secret is in
@@ -77,9 +76,8 @@ async def create_key(
 
 
 @router.get("", response_model=Page[KeyPublic], responses=_ERRORS)
-async def list_keys(svc: ServicesDep, principal: PrincipalDep) -> Page[KeyPublic]:
+async def list_keys(svc: ServicesDep, principal: AdminDep) -> Page[KeyPublic]:
     """Every key of the tenant, newest first (never their secrets)."""
-    principal.require("admin")
 
     def read() -> list[Row]:
         with svc.db.read() as conn:
@@ -90,9 +88,8 @@ async def list_keys(svc: ServicesDep, principal: PrincipalDep) -> Page[KeyPublic
 
 
 @router.get("/{key_id}", response_model=KeyPublic, responses=_ERRORS)
-async def get_key(key_id: str, svc: ServicesDep, principal: PrincipalDep) -> KeyPublic:
+async def get_key(key_id: str, svc: ServicesDep, principal: AdminDep) -> KeyPublic:
     """One key."""
-    principal.require("admin")
 
     def read() -> Row | None:
         with svc.db.read() as conn:
@@ -106,10 +103,9 @@ async def get_key(key_id: str, svc: ServicesDep, principal: PrincipalDep) -> Key
 
 @router.patch("/{key_id}", response_model=KeyPublic, responses=_ERRORS)
 async def update_key(
-    key_id: str, body: KeyUpdate, request: Request, svc: ServicesDep, principal: PrincipalDep
+    key_id: str, body: KeyUpdate, request: Request, svc: ServicesDep, principal: AdminDep
 ) -> KeyPublic:
     """Rename a key or change its tier / rate-limit override (`null` clears them)."""
-    principal.require("admin")
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name", "") is None:
         changes.pop("name")
@@ -127,7 +123,7 @@ async def roll_key(
     key_id: str,
     request: Request,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: AdminDep,
     body: KeyRoll | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -150,7 +146,7 @@ async def roll_key(
 
 @router.delete("/{key_id}", status_code=204, responses=_ERRORS)
 async def revoke_key(
-    key_id: str, request: Request, svc: ServicesDep, principal: PrincipalDep
+    key_id: str, request: Request, svc: ServicesDep, principal: AdminDep
 ) -> Response:
     """Revoke a key at once; this process stops accepting it now, others within seconds."""
     issuer = _issuer(principal)

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from crosspost.api.auth import Principal
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import MediaWriteDep, PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.upload import receive_multipart, receive_raw
@@ -71,7 +71,7 @@ _MAX_MEDIA_TYPE = max_length(media_table.c.content_type)
 async def upload(
     request: Request,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: MediaWriteDep,
     x_filename: Annotated[str | None, Header(alias="X-Filename")] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -83,7 +83,6 @@ async def upload(
     (a retried multipart body differs in its boundary, yet carries the same file).
     Counts `bytes_uploaded` and `media_minutes` against the monthly quotas.
     """
-    principal.require("media:write")
     limit = svc.settings.max_upload_bytes
     header = request.headers.get("content-length", "")
     declared = content_length(header)

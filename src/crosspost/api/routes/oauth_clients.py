@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import AdminDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
 from crosspost.domain.enums import Mode
@@ -72,11 +72,10 @@ async def create_client(
     request: Request,
     body: OAuthClientCreate,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: AdminDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a client in the key's mode; `client_secret` is in this answer only."""
-    principal.require("admin")
 
     def create(conn: Connection) -> tuple[bytes, bytes]:
         row, secret = oauth_clients.create_client(
@@ -99,9 +98,8 @@ async def create_client(
 
 
 @router.get("", response_model=Page[OAuthClientPublic], responses=_ERRORS)
-async def list_clients(svc: ServicesDep, principal: PrincipalDep) -> Page[OAuthClientPublic]:
+async def list_clients(svc: ServicesDep, principal: AdminDep) -> Page[OAuthClientPublic]:
     """Every client of the tenant, newest first (never their secrets)."""
-    principal.require("admin")
     rows = await svc.db.run(oauth_clients.list_clients, svc, principal.tenant_id)
     return Page[OAuthClientPublic](
         data=[_public(r) for r in rows], has_more=False, next_cursor=None
@@ -109,20 +107,16 @@ async def list_clients(svc: ServicesDep, principal: PrincipalDep) -> Page[OAuthC
 
 
 @router.get("/{client_id}", response_model=OAuthClientPublic, responses=_ERRORS)
-async def get_client(
-    client_id: str, svc: ServicesDep, principal: PrincipalDep
-) -> OAuthClientPublic:
+async def get_client(client_id: str, svc: ServicesDep, principal: AdminDep) -> OAuthClientPublic:
     """One client."""
-    principal.require("admin")
     row = await svc.db.run(oauth_clients.get_client, svc, principal.tenant_id, client_id)
     return _public(row)
 
 
 @router.delete("/{client_id}", status_code=204, responses=_ERRORS)
-async def revoke_client(client_id: str, svc: ServicesDep, principal: PrincipalDep) -> Response:
+async def revoke_client(client_id: str, svc: ServicesDep, principal: AdminDep) -> Response:
     """Revoke a client: it gets no new token, and its tokens stop working here at once and
     on other API processes within seconds."""
-    principal.require("admin")
     await svc.db.run(
         lambda: oauth_clients.revoke_client(svc, tenant_id=principal.tenant_id, client_id=client_id)
     )

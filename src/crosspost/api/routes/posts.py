@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.engine import Connection
 
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.pagination import decode_cursor, paginate
@@ -40,12 +40,11 @@ async def create(
     request: Request,
     body: PostCreate,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: PostsWriteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a post; one target per destination. Honors `Idempotency-Key` for 24 h."""
     require_json(request)
-    principal.require("posts:write")
     raw = await request.body()
     idem = Idempotency(
         svc, principal, method="POST", path=request.url.path, key=idempotency_key, body=raw
@@ -90,13 +89,12 @@ async def list_posts(
     request: Request,
     response: Response,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: PostsReadDep,
     status: PostStatus | None = None,
     limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[PostPublic]:
     """A page of posts, newest first; follow `next_cursor` (or the `Link` header)."""
-    principal.require("posts:read")
     before = decode_cursor(cursor) if cursor else None
 
     def read() -> tuple[list[Row], dict[str, list[Row]]]:
@@ -115,9 +113,8 @@ async def list_posts(
 
 
 @router.get("/{post_id}", response_model=PostPublic, responses=_ERRORS)
-async def get_post(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> PostPublic:
+async def get_post(post_id: str, svc: ServicesDep, principal: PostsReadDep) -> PostPublic:
     """A post with every target's status."""
-    principal.require("posts:read")
     return await svc.db.run(_load, svc, principal.tenant_id, post_id)
 
 
@@ -127,19 +124,17 @@ def _load(svc: Services, tenant_id: str, post_id: str) -> PostPublic:
 
 
 @router.post("/{post_id}/cancel", response_model=PostPublic, responses=_ERRORS)
-async def cancel(post_id: str, svc: ServicesDep, principal: PrincipalDep) -> PostPublic:
+async def cancel(post_id: str, svc: ServicesDep, principal: PostsWriteDep) -> PostPublic:
     """Cancel every target that has not reached its irreversible publish step."""
-    principal.require("posts:write")
     await svc.db.run(cancel_post, svc, tenant_id=principal.tenant_id, post_id=post_id)
     return await svc.db.run(_load, svc, principal.tenant_id, post_id)
 
 
 @router.get("/{post_id}/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)
 async def get_target(
-    post_id: str, target_id: str, svc: ServicesDep, principal: PrincipalDep
+    post_id: str, target_id: str, svc: ServicesDep, principal: PostsReadDep
 ) -> TargetPublic:
     """One target: status, attempts, next attempt, external id and URL, last error."""
-    principal.require("posts:read")
 
     def read() -> Row | None:
         with svc.db.read() as conn:
@@ -153,10 +148,9 @@ async def get_target(
 
 @router.get("/{post_id}/ledger", response_model=list[LedgerEventPublic], responses=_ERRORS)
 async def get_ledger(
-    post_id: str, svc: ServicesDep, principal: PrincipalDep
+    post_id: str, svc: ServicesDep, principal: PostsReadDep
 ) -> list[LedgerEventPublic]:
     """Every event of the post's publishing, in order, with timestamps."""
-    principal.require("posts:read")
 
     def read() -> list[Row]:
         with svc.db.read() as conn:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import KeyCache
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import AdminDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
 from crosspost.api.signature import secret_cache
@@ -81,12 +81,11 @@ async def create_signing_secret(
     key_id: str,
     request: Request,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: AdminDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create the key's signing secret. If it already has one, this is a rotation: the old
     secret keeps verifying for the grace period (default 24 h), then stops."""
-    principal.require("admin")
     grace = timedelta(seconds=svc.settings.signing_grace_seconds)
 
     def create(conn: Connection) -> tuple[bytes, bytes]:
@@ -120,10 +119,9 @@ async def create_signing_secret(
     responses=_ERRORS,
 )
 async def list_signing_secrets(
-    key_id: str, svc: ServicesDep, principal: PrincipalDep
+    key_id: str, svc: ServicesDep, principal: AdminDep
 ) -> Page[SigningSecretPublic]:
     """The key's signing secrets, newest first (never their values)."""
-    principal.require("admin")
 
     def read() -> list[Row]:
         with svc.db.read() as conn:
@@ -138,11 +136,10 @@ async def list_signing_secrets(
 
 @router.delete("/v1/keys/{key_id}/signing-secrets/{secret_id}", status_code=204, responses=_ERRORS)
 async def revoke_signing_secret(
-    key_id: str, secret_id: str, request: Request, svc: ServicesDep, principal: PrincipalDep
+    key_id: str, secret_id: str, request: Request, svc: ServicesDep, principal: AdminDep
 ) -> Response:
     """Stop a signing secret at once (no grace period); other API processes stop accepting
     it within seconds."""
-    principal.require("admin")
 
     def revoke() -> None:
         with svc.db.write() as conn:
@@ -160,9 +157,8 @@ async def revoke_signing_secret(
 
 
 @router.get("/v1/signing-policy", response_model=SigningPolicy, responses=_ERRORS)
-async def get_signing_policy(svc: ServicesDep, principal: PrincipalDep) -> SigningPolicy:
+async def get_signing_policy(svc: ServicesDep, principal: AdminDep) -> SigningPolicy:
     """Whether every API-key request of this tenant must be signed."""
-    principal.require("admin")
 
     def read() -> SigningPolicy:
         with svc.db.read() as conn:
@@ -178,12 +174,11 @@ async def get_signing_policy(svc: ServicesDep, principal: PrincipalDep) -> Signi
 
 @router.put("/v1/signing-policy", response_model=SigningPolicy, responses=_ERRORS)
 async def put_signing_policy(
-    body: SigningPolicyUpdate, request: Request, svc: ServicesDep, principal: PrincipalDep
+    body: SigningPolicyUpdate, request: Request, svc: ServicesDep, principal: AdminDep
 ) -> SigningPolicy:
     """Require signed requests for every API key of the tenant (or stop requiring them).
     Keys without a signing secret are then refused; the answer lists them. API processes
     apply the change within the auth cache time (seconds)."""
-    principal.require("admin")
 
     def write() -> tuple[SigningPolicy, list[str]]:
         now = svc.clock.now()

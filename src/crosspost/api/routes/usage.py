@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import AdminDep, ServicesDep, UsageReadDep
 from crosspost.api.errors import problem_responses
 from crosspost.domain.bounds import Count64
 from crosspost.engine.services import Services
@@ -74,13 +74,12 @@ class UsageReport(BaseModel):
 @router.get("", response_model=UsageReport, responses=_ERRORS)
 async def get_usage(
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: UsageReadDep,
     period: Annotated[
         str | None, Query(description="Calendar month in UTC, YYYY-MM; default: this month.")
     ] = None,
 ) -> UsageReport:
     """Usage of the tenant in one calendar month (UTC), in total and per API key."""
-    principal.require("usage:read")
     month = metering.parse_period(period) if period is not None else _this_month(svc)
 
     def read() -> dict[str, Any]:
@@ -91,9 +90,8 @@ async def get_usage(
 
 
 @router.get("/quotas", response_model=QuotaList, responses=_ERRORS)
-async def get_quotas(svc: ServicesDep, principal: PrincipalDep) -> QuotaList:
+async def get_quotas(svc: ServicesDep, principal: UsageReadDep) -> QuotaList:
     """The tenant's monthly quotas, each with what it used this month."""
-    principal.require("usage:read")
     month = _this_month(svc)
 
     def read() -> list[dict[str, Any]]:
@@ -107,12 +105,11 @@ async def get_quotas(svc: ServicesDep, principal: PrincipalDep) -> QuotaList:
 
 @router.put("/quotas", response_model=QuotaList, responses=_ERRORS)
 async def put_quota(
-    body: QuotaUpdate, request: Request, svc: ServicesDep, principal: PrincipalDep
+    body: QuotaUpdate, request: Request, svc: ServicesDep, principal: AdminDep
 ) -> QuotaList:
     """Set (replace) the quota on one metric; needs the `admin` scope. Hard limits apply to
     posts, media_minutes (whole minutes), bytes_uploaded, api_calls and exports; the published
     metrics take a soft limit only."""
-    principal.require("admin")
     month = _this_month(svc)
 
     def write() -> list[dict[str, Any]]:

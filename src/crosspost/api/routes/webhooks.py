@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import Principal
-from crosspost.api.deps import PrincipalDep, ServicesDep
+from crosspost.api.deps import PrincipalDep, ServicesDep, WebhooksWriteDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently, create_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
@@ -38,7 +38,6 @@ from crosspost.webhooks.catalogue import EVENT_TYPES, MAX_PATTERNS, EventType
 
 router = APIRouter(tags=["webhooks"])
 _ERRORS = problem_responses(401, 403, 404, 409, 422)
-_SCOPE = "webhooks:write"
 _PREFIX = "/v1/webhooks"
 
 
@@ -281,7 +280,6 @@ async def _change(
     **options: Any,
 ) -> WebhookEndpointPublic:
     """Apply one change to an endpoint in a write transaction; answer it as it now is."""
-    principal.require(_SCOPE)
 
     def write() -> Row:
         with svc.db.write() as conn:
@@ -332,11 +330,10 @@ async def create_webhook(
     request: Request,
     body: WebhookCreate,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create an endpoint in the key's mode; its `secret` is in this answer only."""
-    principal.require(_SCOPE)
     spec = endpoints.endpoint_spec(
         mode=principal.mode.value,
         url=body.url,
@@ -369,12 +366,11 @@ async def list_webhooks(
     request: Request,
     response: Response,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[WebhookEndpointPublic]:
     """A page of the endpoints of the key's mode, newest first."""
-    principal.require(_SCOPE)
     before = decode_cursor(cursor) if cursor else None
 
     def read() -> list[Row]:
@@ -394,10 +390,9 @@ async def list_webhooks(
 
 @router.get(f"{_PREFIX}/{{endpoint_id}}", response_model=WebhookEndpointPublic, responses=_ERRORS)
 async def get_webhook(
-    endpoint_id: str, svc: ServicesDep, principal: PrincipalDep
+    endpoint_id: str, svc: ServicesDep, principal: WebhooksWriteDep
 ) -> WebhookEndpointPublic:
     """One endpoint."""
-    principal.require(_SCOPE)
 
     def read() -> Row:
         with svc.db.read() as conn:
@@ -410,10 +405,9 @@ async def get_webhook(
 
 @router.patch(f"{_PREFIX}/{{endpoint_id}}", response_model=WebhookEndpointPublic, responses=_ERRORS)
 async def update_webhook(
-    endpoint_id: str, body: WebhookUpdate, svc: ServicesDep, principal: PrincipalDep
+    endpoint_id: str, body: WebhookUpdate, svc: ServicesDep, principal: WebhooksWriteDep
 ) -> WebhookEndpointPublic:
     """Change an endpoint; members not given stay as they are."""
-    principal.require(_SCOPE)
     changes = endpoints.endpoint_changes(
         mode=principal.mode.value,
         changes=body.model_dump(exclude_unset=True),
@@ -424,10 +418,11 @@ async def update_webhook(
 
 
 @router.delete(f"{_PREFIX}/{{endpoint_id}}", status_code=204, responses=_ERRORS)
-async def delete_webhook(endpoint_id: str, svc: ServicesDep, principal: PrincipalDep) -> Response:
+async def delete_webhook(
+    endpoint_id: str, svc: ServicesDep, principal: WebhooksWriteDep
+) -> Response:
     """Delete an endpoint: nothing more is sent to it, including deliveries still pending.
     Its attempt log stays readable through GET /v1/events/{event_id}/attempts."""
-    principal.require(_SCOPE)
 
     def write() -> None:
         with svc.db.write() as conn:
@@ -448,13 +443,12 @@ async def rotate_webhook_secret(
     endpoint_id: str,
     request: Request,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Give the endpoint a new secret (in this answer only). For 24 h deliveries carry
     signatures by both the new and the previous secret, so receivers can switch at leisure;
     rotating again within that window ends the older secret at once."""
-    principal.require(_SCOPE)
 
     def create(conn: Connection) -> tuple[bytes, bytes]:
         rotated = endpoints.rotate_secret(
@@ -484,7 +478,7 @@ async def rotate_webhook_secret(
 async def disable_webhook(
     endpoint_id: str,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     body: WebhookDisable | None = None,
 ) -> WebhookEndpointPublic:
     """Stop deliveries to the endpoint until it is enabled (events meanwhile are not sent
@@ -499,7 +493,7 @@ async def disable_webhook(
     responses=_ERRORS,
 )
 async def enable_webhook(
-    endpoint_id: str, svc: ServicesDep, principal: PrincipalDep
+    endpoint_id: str, svc: ServicesDep, principal: WebhooksWriteDep
 ) -> WebhookEndpointPublic:
     """Resume deliveries to the endpoint and clear its failure record."""
     return await _change(svc, principal, endpoint_id, endpoints.enable_endpoint)
@@ -515,13 +509,12 @@ async def send_test_event(
     endpoint_id: str,
     request: Request,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     body: WebhookTest | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Send a `webhook.test` event to this endpoint only; follow it with
     GET /v1/events/{event_id}/attempts."""
-    principal.require(_SCOPE)
 
     def create(conn: Connection) -> tuple[bytes, bytes]:
         event_id = endpoints.send_test(
@@ -548,13 +541,12 @@ async def list_webhook_deliveries(
     request: Request,
     response: Response,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     status: DeliveryStatus | None = None,
     limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[WebhookDeliveryPublic]:
     """A page of the endpoint's deliveries, newest first, optionally of one status."""
-    principal.require(_SCOPE)
     before = decode_cursor(cursor) if cursor else None
 
     def read() -> list[Row]:
@@ -581,11 +573,10 @@ async def list_webhook_deliveries(
 async def list_event_attempts(
     event_id: str,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     limit: Annotated[int, Range(1, 1000), Query()] = 100,
 ) -> Page[WebhookAttemptPublic]:
     """Every delivery attempt of one event, across the endpoints of the key's mode."""
-    principal.require(_SCOPE)
 
     def read() -> list[Row]:
         with svc.db.read() as conn:
@@ -611,13 +602,12 @@ async def resend_event(
     event_id: str,
     request: Request,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Deliver one event to the endpoint again, now, whether or not it was sent there before
     (409 `event_payload_expired` once the payload retention has removed its body). A
     manual attempt is not retried when it fails."""
-    principal.require(_SCOPE)
 
     def create(conn: Connection) -> tuple[bytes, bytes]:
         _endpoint(conn, principal, endpoint_id)
@@ -645,12 +635,11 @@ async def recover_webhook(
     body: RecoverRequest,
     request: Request,
     svc: ServicesDep,
-    principal: PrincipalDep,
+    principal: WebhooksWriteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Queue again every failed delivery to the endpoint of an event created in
     [since, until); answers how many."""
-    principal.require(_SCOPE)
     now = svc.clock.now()
     since, until = _window(body, now)
 
