@@ -254,14 +254,22 @@ def test_each_level_overrides_the_next(config: Path, tmp_path: Path) -> None:
 
 
 def test_a_mixed_pair_is_pointed_out(config: Path) -> None:
-    """A key from the environment sent to a profile's URL: status warns on stderr."""
-    _two(config)
-    result = CliRunner().invoke(
+    """A key from the environment sent to a profile's URL, or a profile's key sent to a URL
+    from a flag: status warns on stderr; URL and key from the same profile: no warning."""
+    a, _ = _two(config)
+    runner = CliRunner()
+    env_key = runner.invoke(
         app, ["auth", "status"], env={"CROSSPOST_API_KEY": generate_key(Mode.TEST)}
     )
     assert "the URL comes from the default profile 'a' but the key from CROSSPOST_API_KEY" in (
-        " ".join(result.stderr.split())
+        " ".join(env_key.stderr.split())
     )
+    flag_url = runner.invoke(app, ["--profile", "b", "auth", "status", "--api-url", a.api_url])
+    assert "the URL comes from --api-url but the key from --profile b" in (
+        " ".join(flag_url.stderr.split())
+    )
+    same = runner.invoke(app, ["auth", "status"])
+    assert same.exit_code == 1 and "warning" not in same.stderr, same.stderr
 
 
 def test_an_unknown_profile_is_an_error_not_a_fallback(config: Path) -> None:

@@ -24,6 +24,14 @@ class Credentials:
     key_from: str | None
     profile: Profile | None = None
     profile_from: str | None = None  # --profile, CROSSPOST_PROFILE or default
+    profile_said: str | None = None  # how url_from and key_from name the profile
+
+    @property
+    def mixed(self) -> bool:
+        """Whether a profile gave one of URL and key and something else the other: the key
+        may then go to a server it is not for."""
+        said = self.profile_said
+        return said is not None and (self.url_from == said) != (self.key_from == said)
 
 
 # The root's --profile: set by its callback on every invocation, before any command runs.
@@ -56,7 +64,7 @@ def resolve(url: str | None, key: str | None) -> Credentials:
     if not key and os.environ.get("CROSSPOST_API_KEY"):
         key, key_from = os.environ["CROSSPOST_API_KEY"], "CROSSPOST_API_KEY"
     chosen = chosen_profile()
-    profile, profile_from = None, None
+    profile, profile_from, said = None, None, None
     # A named profile is looked up even when flags give both values: a typo in its name
     # is said, not ignored.
     if chosen is not None or not (url and key):
@@ -66,17 +74,17 @@ def resolve(url: str | None, key: str | None) -> Credentials:
         elif profiles.default is not None:
             profile, profile_from = profiles.get(profiles.default), "default"
     if profile is not None:
-        source = {
+        said = {
             "--profile": f"--profile {profile.name}",
             "CROSSPOST_PROFILE": f"CROSSPOST_PROFILE={profile.name}",
         }.get(profile_from or "", f"the default profile {profile.name!r}")
         if not url:
-            url, url_from = profile.api_url, source
+            url, url_from = profile.api_url, said
         if not key:
-            key, key_from = profile.key, source
+            key, key_from = profile.key, said
     if not url or url_from is None:
         url, url_from = local_server_url()
-    return Credentials(url, url_from, key, key_from, profile, profile_from)
+    return Credentials(url, url_from, key, key_from, profile, profile_from, said)
 
 
 def local_server_url() -> tuple[str, str]:

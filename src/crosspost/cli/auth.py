@@ -70,7 +70,7 @@ def _ask_server(url: str, key: str) -> tuple[dict[str, Any] | None, dict[str, An
     try:
         client = Client(url, key, timeout=15, signing_secret=signing)
     except (httpx.InvalidURL, ValueError):
-        return None, {"status": None, "code": "invalid_url", "detail": f"{url!r} is no URL"}
+        return None, {"status": None, "code": "invalid_url", "detail": f"{url!r} is not a URL"}
     try:
         return client.me(), None
     except ApiError as err:
@@ -99,7 +99,7 @@ def _who(caller: dict[str, Any]) -> list[str]:
         if key
         else f"OAuth client {caller.get('oauth_client_id')}"
     )
-    powers = f"role {caller['role']}" if caller.get("role") else "scopes"
+    powers = f"role {caller['role']}" if caller.get("role") else "custom scopes"
     ends = ts(key.get("expires_at")) if key and key.get("expires_at") else "never"
     tenant = caller["tenant"]
     return [
@@ -282,11 +282,6 @@ def auth_status(api_url: ApiUrl = None, key: ApiKey = None) -> None:
         else (None, {"status": None, "code": "no_key", "detail": "no API key"})
     )
     data.update(ok=caller is not None, caller=caller, problem=problem)
-    mixed = (
-        creds.key_from is not None
-        and creds.key_from != creds.url_from
-        and "profile" in f"{creds.key_from} {creds.url_from}"
-    )
 
     def human() -> None:
         named = {"--profile": "named by --profile", "CROSSPOST_PROFILE": "CROSSPOST_PROFILE"}
@@ -302,14 +297,14 @@ def auth_status(api_url: ApiUrl = None, key: ApiKey = None) -> None:
             for line in _who(caller):
                 out().line(line)
             out().line("status:   ok, the key works")
-        elif creds.key:
-            out().line(f"status:   {_describe(problem or {}, creds.url)}")
+        elif creds.key and problem is not None:
+            out().line(f"status:   {_describe(problem, creds.url)}")
         else:
             out().line("status:   not logged in: run `crosspost login` or set CROSSPOST_API_KEY")
 
     out().result(data, ids=[caller["key"]["id"]] if caller and caller.get("key") else [],
                  human=human)  # fmt: skip
-    if mixed:
+    if creds.mixed:
         out().warn(
             f"the URL comes from {creds.url_from} but the key from {creds.key_from}: "
             "make sure the key belongs to that server"
@@ -372,8 +367,8 @@ def auth_logout(
         ),
     ] = None,
 ) -> None:
-    """Forget a profile and its key on this machine. The key still works on the server
-    until revoked (`crosspost keys revoke KEY_ID`)."""
+    """Forget a profile and its key on this machine; the key itself works until it is
+    revoked on its server."""
     chosen = chosen_profile()
     with _changing() as profiles:
         name = profile or (chosen[0] if chosen else profiles.default)
@@ -387,8 +382,11 @@ def auth_logout(
 
     def human() -> None:
         out().line(f"logged out of profile {name!r} ({gone.api_url})")
-        revoke = f"crosspost keys revoke {gone.key_id}" if gone.key_id else "crosspost keys revoke"
-        out().note(f"its key {gone.hint} works until revoked: `{revoke}`")
+        which = f"{gone.hint} ({gone.key_id})" if gone.key_id else gone.hint
+        out().note(
+            f"its key {which} works until revoked on its server "
+            "(`crosspost keys revoke KEY_ID` there, or DELETE /v1/keys/KEY_ID)"
+        )
         if profiles.default is None and profiles.by_name:
             out().note("no default profile now: `crosspost auth switch NAME` picks one")
 

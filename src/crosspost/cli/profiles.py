@@ -118,7 +118,8 @@ def _check_private(path: Path, info: os.stat_result) -> None:
         raise ProfileError(
             f"{path} may be read by others (mode {stat.S_IMODE(info.st_mode):04o}); it holds "
             f"API keys, so crosspost will not use it. Run `chmod 600 {path}` and, if others "
-            "could have read it, roll the keys in it (`crosspost keys roll KEY_ID`)"
+            "could have read it, roll its keys on their servers (`crosspost keys roll KEY_ID` "
+            "there, or POST /v1/keys/KEY_ID/roll)"
         )
 
 
