@@ -62,6 +62,15 @@ def skip_summary(reports: Sequence[pytest.TestReport | pytest.CollectReport]) ->
     return f"{reasons.total()} skipped: {groups} (-rs lists each test)"
 
 
+@pytest.fixture(autouse=True)
+def _own_cli_profiles(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No test reads the developer's own CLI profiles (~/.config/crosspost/profiles.toml):
+    each test, and each `crosspost` process it starts, has an empty config folder."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture
 def pg_database_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""

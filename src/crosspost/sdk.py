@@ -137,6 +137,11 @@ class Client:
             raise ApiError(response.status_code, problem)
         return response.json()
 
+    def me(self) -> dict[str, Any]:
+        """GET /v1/me: the tenant, mode, role and scopes of this client's key, and the key's
+        public view (one cheap call that checks the key)."""
+        return dict(self._check(self.http.get("/v1/me")))
+
     def upload_media(
         self,
         path: Path,

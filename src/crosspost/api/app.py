@@ -24,6 +24,7 @@ from crosspost.api.routes import (
     health,
     internal,
     keys,
+    me,
     media,
     oauth,
     oauth2,
@@ -101,7 +102,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     # OAuth endpoints ignore parameters they do not know, as RFC 6749 §3.1 requires.
     for module in (health, oauth, oauth2):
         app.include_router(module.router)
-    checked = (media, posts, accounts, keys, signing, oauth_clients, usage, analytics, exports)
+    checked = (media, posts, accounts, keys, me, signing, oauth_clients, usage, analytics, exports)
     for module in (*checked, webhooks):
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     webhooks.install_openapi_webhooks(app)

@@ -14,6 +14,7 @@ import typer
 from crosspost import __version__
 from crosspost.cli import (
     accounts,
+    auth,
     export,
     keys,
     oauth_clients,
@@ -24,6 +25,8 @@ from crosspost.cli import (
     webhooks,
 )
 from crosspost.cli._common import App, ExitCode, examples
+from crosspost.cli._credentials import name_profile
+from crosspost.cli.profiles import load
 from crosspost.config import Settings
 
 app = App(
@@ -53,8 +56,17 @@ def root(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this profile's server and key (env CROSSPOST_PROFILE; see "
+            "`crosspost auth list`).",
+            metavar="NAME",
+        ),
+    ] = None,
 ) -> None:
     """crosspost: hand it a clip once, it publishes everywhere, exactly once."""
+    name_profile(profile)
 
 
 app.add_typer(serve.app)
@@ -66,6 +78,8 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(posts.app)
 app.add_typer(usage.app)
 app.add_typer(export.app)
+app.add_typer(auth.login_app)
+app.add_typer(auth.app, name="auth")
 
 
 def main() -> None:
@@ -101,6 +115,8 @@ def _known_secrets() -> list[str]:
     from crosspost.logs import secret_values  # noqa: PLC0415
 
     found = [os.environ.get(n, "") for n in ("CROSSPOST_API_KEY", "CROSSPOST_SIGNING_SECRET")]
+    with contextlib.suppress(Exception):
+        found += [profile.key for profile in load().by_name.values()]
     # The crash may be a bad setting: mask what can still be read.
     with contextlib.suppress(Exception):
         found += secret_values(Settings())

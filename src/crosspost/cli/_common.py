@@ -24,7 +24,9 @@ from rich.console import Console
 from rich.table import Column, Table
 from typer.core import TyperCommand, TyperGroup
 
+from crosspost.cli._credentials import Credentials, resolve
 from crosspost.cli._home import read_record, running_server
+from crosspost.cli.profiles import ProfileError
 from crosspost.config import Settings, home_origin
 from crosspost.domain.enums import Mode
 
@@ -281,11 +283,18 @@ class App(typer.Typer):
 ApiUrl = Annotated[
     str | None,
     typer.Option(
-        help="API base URL (env CROSSPOST_API_URL; default: the server running on the home).",
+        help="API base URL (else env CROSSPOST_API_URL, the profile's, the server running on "
+        "the home; `crosspost auth status` says which).",
         metavar="URL",
     ),
 ]
-ApiKey = Annotated[str | None, typer.Option(help="API key (env CROSSPOST_API_KEY).", metavar="KEY")]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        help="API key (else env CROSSPOST_API_KEY, the profile's: `crosspost login`).",
+        metavar="KEY",
+    ),
+]
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -329,19 +338,25 @@ def default_mode(config: Settings) -> Mode:
     return Mode.TEST if record is not None and record.sandbox else Mode.LIVE
 
 
+def credentials(url: str | None, key: str | None) -> Credentials:
+    """The API URL and key to use and why (order: `_credentials`); an unusable profile is
+    one line and exit status 1."""
+    try:
+        return resolve(url, key)
+    except ProfileError as err:
+        out().error(f"error: {err}")
+        raise typer.Exit(ExitCode.ERROR) from None
+
+
 def api_url(given: str | None) -> str:
-    """--api-url, else CROSSPOST_API_URL, else the server running on the home, else the
-    address `serve` listens on by default."""
-    if given or os.environ.get("CROSSPOST_API_URL"):
-        return given or os.environ["CROSSPOST_API_URL"]
-    config = Settings()
-    record = running_server(config.home)
-    return record.api_url if record is not None else config.base_url
+    """--api-url, else CROSSPOST_API_URL, else the profile's, else the server running on
+    the home, else the address `serve` listens on by default."""
+    return credentials(given, None).url
 
 
 def api_key(given: str | None) -> str | None:
-    """--key, else CROSSPOST_API_KEY."""
-    return given or os.environ.get("CROSSPOST_API_KEY")
+    """--key, else CROSSPOST_API_KEY, else the profile's."""
+    return credentials(None, given).key
 
 
 def is_test_key(key: str | None) -> bool:
@@ -383,7 +398,7 @@ def api(url: str | None, key: str | None) -> Iterator[Any]:
     key = api_key(key)
     if not key:
         out().error(
-            "no API key: pass --key or set CROSSPOST_API_KEY "
+            "no API key: run `crosspost login`, pass --key or set CROSSPOST_API_KEY "
             "(create one with `crosspost keys create --name me`)"
         )
         raise typer.Exit(ExitCode.USAGE)

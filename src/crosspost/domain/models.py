@@ -285,6 +285,27 @@ class KeyCreated(KeyPublic):
     key: str | None = Field(repr=False)
 
 
+class TenantPublic(BaseModel):
+    """A tenant as its own keys see it."""
+
+    id: str
+    name: str
+
+
+class Caller(BaseModel):
+    """Who a request's credentials are: the tenant, the mode and powers, and the API key
+    (none for an OAuth client's access token). Never a secret."""
+
+    tenant: TenantPublic
+    mode: Mode
+    role: KeyRole | None
+    scopes: list[str]
+    tier: str | None
+    require_signing: bool = Field(description="Whether every request must be HMAC-signed.")
+    key: KeyPublic | None = Field(description="The API key sent; null for an OAuth token.")
+    oauth_client_id: str | None = Field(description="The OAuth client whose token was sent.")
+
+
 class Page(BaseModel, Generic[T]):
     """A page of a cursor-paginated list."""
 

@@ -24,6 +24,11 @@ def ensure_default_tenant(conn: Connection, now: datetime) -> str:
     return tenant_id
 
 
+def get_tenant(conn: Connection, tenant_id: str) -> Row | None:
+    """One tenant."""
+    return one(conn.execute(sa.select(tenants).where(tenants.c.id == tenant_id)))
+
+
 def insert_api_key(
     conn: Connection,
     *,
