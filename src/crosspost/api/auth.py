@@ -32,9 +32,13 @@ class Principal:
     require_signing: bool = False
     role: KeyRole | None = None
 
+    def holds(self, scope: str) -> bool:
+        """True when the key holds `scope` (or `admin`, which holds every scope)."""
+        return scope in self.scopes or "admin" in self.scopes
+
     def require(self, scope: str) -> None:
         """Raise 403 unless the key holds `scope` (or `admin`)."""
-        if scope not in self.scopes and "admin" not in self.scopes:
+        if not self.holds(scope):
             raise Forbidden(
                 f"these credentials lack the {scope!r} scope; use a key or client granted it",
                 code="insufficient_scope",

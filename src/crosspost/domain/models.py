@@ -155,6 +155,36 @@ class ValidatedTarget(BaseModel):
 class PostValidation(BaseModel):
     """The verdict of `POST /v1/posts/validate` on a body create would accept."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "valid": True,
+                    "publish_at": None,
+                    "targets": [
+                        {
+                            "platform": "youtube",
+                            "account_id": "acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K",
+                            "account_status": "needs_reauth",
+                            "status": "queued",
+                            "problems": [],
+                            "warnings": [
+                                {
+                                    "field": "account",
+                                    "message": "youtube account acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K "
+                                    "is needs_reauth and will not publish until it is "
+                                    "reconnected (needs reconnecting): run `crosspost accounts "
+                                    "connect youtube` (POST /v1/accounts/connect)",
+                                    "type": "account_needs_reauth",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     valid: bool = Field(
         description="True when every target would go ahead. False when some would fail at "
         "once (see their `problems`): create would still accept the post, with those "
