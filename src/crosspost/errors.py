@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -117,3 +119,42 @@ class MediaRejected(InvalidInput):
 
     code = "media_rejected"
     title = "Media rejected"
+
+
+class Problems:
+    """Checks that go on past the first refusal: each 422 is kept with the field it concerns,
+    then `raise_found` raises what a lone problem would, every problem listed in `errors`."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, InvalidInput]] = []
+
+    @contextmanager
+    def at(self, field: str) -> Iterator[None]:
+        """Run a check; an InvalidInput it raises is kept instead of stopping the caller."""
+        try:
+            yield
+        except InvalidInput as exc:
+            self.found.append((field, exc))
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def raise_found(self) -> None:
+        """Raise the first problem's kind and code, with every problem's detail and items."""
+        if not self.found:
+            return
+        items = [item for field, exc in self.found for item in _items(field, exc)]
+        first = self.found[0][1]
+        if len(self.found) == 1:
+            first.extra["errors"] = items
+            raise first
+        detail = "; ".join(exc.detail for _, exc in self.found)
+        raise type(first)(detail, code=first.code, **{**first.extra, "errors": items})
+
+
+def _items(field: str, exc: InvalidInput) -> list[dict[str, str]]:
+    # An error that already lists its parts (several bad options of one platform) keeps them.
+    listed = exc.extra.get("errors")
+    if isinstance(listed, list) and listed:
+        return listed
+    return [{"field": field, "message": exc.detail, "type": exc.code}]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from httpx_sse import SSEError, connect_sse
 
 from crosspost import __version__
 from crosspost.signing import (
@@ -280,6 +282,116 @@ class Client:
         return _poll(
             lambda: self.get_export(export_id), TERMINAL_EXPORT, timeout, interval, on_update
         )
+
+    # --- checking a post before the upload, the events feed and stream, triggered events --
+
+    def validate_post(
+        self, body: dict[str, Any], *, media_path: Path | None = None
+    ) -> dict[str, Any]:
+        """POST /v1/posts/validate: what create would do with `body`, creating nothing
+        (`{valid, publish_at, targets}`); ApiError with every problem in
+        `problem["errors"]` when create would refuse it. With `media_path`, that local file
+        is probed and described in place of `media_id`, so it is checked before its upload."""
+        payload = dict(body)
+        if media_path is not None:
+            # Imported here: PyAV is needed only when a file is described.
+            from crosspost.media.describe import describe  # noqa: PLC0415
+
+            payload["media"] = describe(media_path).model_dump(mode="json")
+        return dict(self._check(self.http.post("/v1/posts/validate", json=payload)))
+
+    def events(
+        self,
+        *,
+        after: str | None = None,
+        types: Sequence[str] | None = None,
+        post_id: str | None = None,
+        limit: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """GET /v1/events page after page: every event after the event id `after` (from
+        the oldest kept when None), oldest first, up to the newest there is now. Each is
+        `{id, type, timestamp, data, test}`; the last one's id is where to resume."""
+        while True:
+            params = _feed_params(after, types, post_id)
+            params["limit"] = limit
+            page = self._check(self.http.get("/v1/events", params=params))
+            yield from page["data"]
+            after = page.get("next_cursor") or after
+            if not page["has_more"]:
+                return
+
+    def stream_events(
+        self,
+        *,
+        after: str | None = None,
+        types: Sequence[str] | None = None,
+        post_id: str | None = None,
+        retry_seconds: float = 0.5,
+        max_retry_seconds: float = 30.0,
+        idle_timeout: float = 45.0,
+    ) -> Iterator[dict[str, Any]]:
+        """GET /v1/events/stream: events as they happen, each as `events` gives them, for as
+        long as the caller iterates. Starts after the event id `after`, else now (with
+        `post_id`: at that post's first event). A dropped connection, a server restart or
+        `idle_timeout` seconds without even a heartbeat reconnect with `Last-Event-ID`
+        (waiting `retry_seconds`, doubling up to `max_retry_seconds`), so nothing is missed
+        or repeated; a refusal (bad filter, revoked key) raises ApiError."""
+        last = after
+        delay = retry_seconds
+        timeout = httpx.Timeout(self.http.timeout.connect, read=idle_timeout)
+        while True:
+            headers = {"Last-Event-ID": last} if last else {}
+            params = _feed_params(None, types, post_id)
+            try:
+                with connect_sse(
+                    self.http,
+                    "GET",
+                    "/v1/events/stream",
+                    params=params,
+                    headers=headers,
+                    timeout=timeout,
+                ) as source:
+                    if source.response.status_code >= 400:
+                        source.response.read()
+                        if source.response.status_code not in _RETRIED:
+                            self._check(source.response)
+                        raise httpx.TransportError(f"{source.response.status_code} answer")
+                    for message in source.iter_sse():
+                        delay = retry_seconds
+                        if message.id:
+                            last = message.id
+                        if message.data:
+                            yield {"id": message.id, **json.loads(message.data)}
+            except (httpx.TransportError, SSEError):
+                pass  # dropped or refused for now: resume after the last event seen
+            time.sleep(delay)
+            delay = min(delay * 2, max_retry_seconds)
+
+    def trigger_event(
+        self, event_type: str, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """POST /v1/events/trigger: send the catalogue's example `event_type` event, marked
+        `"test": true`, to every matching endpoint and the feed (test keys); `{event_id}`."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = self.http.post("/v1/events/trigger", json={"type": event_type}, headers=headers)
+        return dict(self._check(response))
+
+
+# Answers after which a stream is opened again later rather than given up.
+_RETRIED = frozenset({429, 502, 503, 504})
+
+
+def _feed_params(
+    after: str | None, types: Sequence[str] | None, post_id: str | None
+) -> dict[str, str | int]:
+    params: dict[str, str | int] = {}
+    if after:
+        params["after"] = after
+    if types:
+        params["types"] = ",".join(types)
+    if post_id:
+        params["post_id"] = post_id
+    return params
 
 
 def _poll(

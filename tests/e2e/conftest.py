@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from crosspost.api.app import create_app
+from crosspost.api.streams import ApiServer
 from crosspost.clock import Clock
 from crosspost.config import Settings
 from crosspost.domain.enums import Mode
@@ -127,7 +128,9 @@ def make_stack(
         if runner:
             runner.start()
         api = serve_in_thread(
-            create_app(svc, wake_workers=runner.wake if runner else None), port=port
+            create_app(svc, wake_workers=runner.wake if runner else None),
+            port=port,
+            server_class=ApiServer,
         )
         _, key = issue_key(svc, tenant_id=tenant_id, name="test", mode=Mode.TEST)
         http = httpx.Client(

@@ -22,7 +22,8 @@ from crosspost.webhooks.catalogue import (
 )
 from crosspost.webhooks.outbox import event_body
 
-# The issue's list, plus the notice sent when an endpoint is disabled.
+# The issue's list, plus the notice sent when an endpoint is disabled, and the two target
+# states a follower must hear of because they do not end by themselves soon (issue 13).
 EXPECTED = {
     "post.created",
     "post.scheduled",
@@ -34,6 +35,8 @@ EXPECTED = {
     "target.published",
     "target.failed",
     "target.unconfirmed",
+    "target.waiting",
+    "target.needs_reauth",
     "account.connected",
     "account.needs_reauth",
     "usage.threshold",

@@ -20,6 +20,7 @@ from crosspost.api.query import known_query_only
 from crosspost.api.routes import (
     accounts,
     analytics,
+    events,
     exports,
     health,
     internal,
@@ -36,6 +37,7 @@ from crosspost.api.routes import (
 )
 from crosspost.api.security import document_security
 from crosspost.api.signature import install_signing
+from crosspost.api.streams import EventStreams
 from crosspost.engine.services import Services
 from crosspost.usage.analytics import AnalyticsRecorder
 from crosspost.usage.ratelimit import build_rate_limiter
@@ -47,9 +49,30 @@ OAuth 2.0 client's access token. Errors are RFC 9457 `application/problem+json` 
 stable `code`."""
 
 
+OPENAPI_TAGS = [
+    {
+        "name": "posts",
+        "description": "Posts and their targets. `POST /v1/posts/validate` checks a post, and a "
+        "file not uploaded yet, exactly as create would, writing nothing.",
+    },
+    {
+        "name": "events",
+        "description": "The feed of your webhook events: a page at a time (`GET /v1/events`), "
+        "live as Server-Sent Events resumable with `Last-Event-ID` (`GET /v1/events/stream`), "
+        "and example events sent by hand to try a receiver (`POST /v1/events/trigger`).",
+    },
+    {
+        "name": "webhooks",
+        "description": "Endpoints that receive your events, signed with Standard Webhooks; "
+        "their deliveries, attempts, resends and recovery.",
+    },
+]
+
+
 def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None) -> FastAPI:
     """Build the API over a process's services; `wake_workers` nudges in-process workers."""
     limiter = build_rate_limiter(svc.settings)
+    streams = EventStreams(svc.db.signals)
     recorder = AnalyticsRecorder(
         svc.db, svc.clock, flush_seconds=svc.settings.analytics_flush_seconds
     )
@@ -58,6 +81,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         recorder.start()
         yield
+        streams.close()  # `ApiServer` has ended them already; other servers get here
         await limiter.aclose()
         # Writes what is still buffered; blocking, so off the event loop.
         await anyio.to_thread.run_sync(recorder.close)
@@ -72,11 +96,13 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        openapi_tags=OPENAPI_TAGS,
     )
     app.state.services = svc
     app.state.wake_workers = wake_workers or (lambda: None)
     app.state.key_cache = KeyCache(svc.settings.auth_cache_seconds)
     app.state.rate_limiter = limiter
+    app.state.event_streams = streams
     install_signing(app, svc)
     app.state.metrics = Metrics(svc.jobs)
     app.state.analytics = recorder
@@ -102,7 +128,19 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     # OAuth endpoints ignore parameters they do not know, as RFC 6749 §3.1 requires.
     for module in (health, oauth, oauth2):
         app.include_router(module.router)
-    checked = (media, posts, accounts, keys, me, signing, oauth_clients, usage, analytics, exports)
+    checked = (
+        media,
+        posts,
+        accounts,
+        keys,
+        me,
+        signing,
+        oauth_clients,
+        usage,
+        analytics,
+        exports,
+        events,
+    )
     for module in (*checked, webhooks):
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     webhooks.install_openapi_webhooks(app)

@@ -32,16 +32,18 @@ class Principal:
     require_signing: bool = False
     role: KeyRole | None = None
 
+    def holds(self, scope: str) -> bool:
+        """True when the key holds `scope` (or `admin`, which holds every scope)."""
+        return scope in self.scopes or "admin" in self.scopes
+
 
 def check_scopes(principal: Principal, scopes: list[str]) -> None:
     """Raise 403 unless the caller holds every scope (`admin` holds them all).
 
     Only `deps.scoped` calls this, so the OpenAPI document states what each route enforces.
     """
-    if "admin" in principal.scopes:
-        return
     for scope in scopes:
-        if scope not in principal.scopes:
+        if not principal.holds(scope):
             raise Forbidden(
                 f"these credentials lack the {scope!r} scope; use a key or client granted it",
                 code="insufficient_scope",

@@ -38,9 +38,9 @@ def decode_cursor(cursor: str) -> str:
     return last_id
 
 
-def next_link(url: URL, cursor: str) -> str:
-    """The `Link` header value for the next page."""
-    return f'<{url.include_query_params(cursor=cursor)}>; rel="next"'
+def next_link(url: URL, cursor: str, *, param: str = "cursor") -> str:
+    """The `Link` header value for the next page (`param` carries the cursor)."""
+    return f'<{url.include_query_params(**{param: cursor})}>; rel="next"'
 
 
 def paginate(

@@ -64,6 +64,7 @@ def serve(
     import uvicorn  # noqa: PLC0415
 
     from crosspost.api.app import create_app  # noqa: PLC0415
+    from crosspost.api.streams import ApiServer  # noqa: PLC0415
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.worker import build_runner  # noqa: PLC0415
     from crosspost.logs import configure_logging  # noqa: PLC0415
@@ -107,7 +108,8 @@ def serve(
     try:
         # log_config=None: uvicorn's records go to the root handler (and its redaction),
         # not to handlers of its own.
-        uvicorn.run(
+        # ApiServer ends open event streams first; plain uvicorn would wait on them forever.
+        config = uvicorn.Config(
             api,
             host=settings.host,
             port=settings.port,
@@ -115,6 +117,7 @@ def serve(
             access_log=False,
             log_config=None,
         )
+        ApiServer(config).run()
     finally:
         if runner and dispatcher:
             dispatcher.stop(timeout=10)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crosspost.domain.bounds import Instant, Range
+from crosspost.domain.bounds import Count64, Instant, Range
 from crosspost.domain.enums import (
     AccountRole,
     AccountStatus,
@@ -77,6 +77,121 @@ class PostCreate(_Strict):
         if any(not t for t in cleaned):
             raise ValueError("targets must not contain blank entries")
         return cleaned
+
+
+# Bounds of a described (not yet uploaded) file: far past any platform's limits, so every
+# real file fits and the checks, not the schema, say what is wrong with it.
+_MAX_DESCRIBED_SECONDS = 10 * 24 * 3600
+_MAX_DESCRIBED_PIXELS = 1_000_000
+
+
+class MediaDescription(_Strict):
+    """A local file not uploaded yet, as `crosspost.media.describe` probes it: the probe's
+    result plus the file's size and type (`POST /v1/posts/validate` only)."""
+
+    kind: MediaKind
+    size_bytes: Count64 = Field(description="The file's size in bytes.")
+    content_type: str | None = Field(default=None, max_length=255, examples=["video/mp4"])
+    container: str | None = Field(
+        default=None, max_length=32, description="mp4, mov, webm, mp3, m4a, png, jpeg, …"
+    )
+    format_name: str | None = Field(default=None, max_length=64)
+    duration_seconds: float | None = Field(
+        default=None, ge=0, le=_MAX_DESCRIBED_SECONDS, allow_inf_nan=False
+    )
+    width: Annotated[int, Range(1, _MAX_DESCRIBED_PIXELS)] | None = Field(
+        default=None, description="As displayed (rotation applied)."
+    )
+    height: Annotated[int, Range(1, _MAX_DESCRIBED_PIXELS)] | None = None
+    rotation: Annotated[int, Range(0, 359)] = 0
+    video_codec: str | None = Field(default=None, max_length=32, examples=["h264"])
+    audio_codec: str | None = Field(default=None, max_length=32, examples=["aac"])
+    frame_rate: float | None = Field(default=None, gt=0, le=10_000, allow_inf_nan=False)
+    audio_sample_rate: Annotated[int, Range(1, 10_000_000)] | None = None
+    audio_channels: Annotated[int, Range(1, 1024)] | None = None
+    bit_rate: Count64 | None = None
+    faststart: bool | None = None
+
+
+class PostValidate(PostCreate):
+    """The body of `POST /v1/posts`, checked without creating anything; `media` may stand
+    for a file not uploaded yet."""
+
+    media: MediaDescription | None = Field(
+        default=None,
+        description="A local file described instead of an uploaded `media_id` (probe it with "
+        "`crosspost.media.describe`), so its limits are checked before the upload.",
+    )
+
+
+class ProblemItem(BaseModel):
+    """One problem of a request that has several."""
+
+    field: str = Field(description="Where it is, e.g. `targets[1]` or `publish_at`.")
+    message: str
+    type: str = Field(description="Its stable code, as a lone problem's `code` would be.")
+
+
+class ValidatedTarget(BaseModel):
+    """What `POST /v1/posts` would do for one destination."""
+
+    platform: str
+    account_id: str
+    account_status: AccountStatus
+    status: TargetStatus = Field(
+        description="The status create would give it: queued, scheduled, or failed when "
+        "this destination refuses the post (see `problems`)."
+    )
+    problems: list[ProblemItem] = Field(
+        default_factory=list, description="Why this destination would refuse the post."
+    )
+    warnings: list[ProblemItem] = Field(
+        default_factory=list,
+        description="What would hold it up without refusing it (an account that needs "
+        "reconnecting), each saying what to do.",
+    )
+
+
+class PostValidation(BaseModel):
+    """The verdict of `POST /v1/posts/validate` on a body create would accept."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "valid": True,
+                    "publish_at": None,
+                    "targets": [
+                        {
+                            "platform": "youtube",
+                            "account_id": "acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K",
+                            "account_status": "needs_reauth",
+                            "status": "queued",
+                            "problems": [],
+                            "warnings": [
+                                {
+                                    "field": "account",
+                                    "message": "youtube account acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K "
+                                    "is needs_reauth and will not publish until it is "
+                                    "reconnected (needs reconnecting): run `crosspost accounts "
+                                    "connect youtube` (POST /v1/accounts/connect)",
+                                    "type": "account_needs_reauth",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    valid: bool = Field(
+        description="True when every target would go ahead. False when some would fail at "
+        "once (see their `problems`): create would still accept the post, with those "
+        "targets failed."
+    )
+    publish_at: datetime | None = Field(description="When it would publish (UTC); null: now.")
+    targets: list[ValidatedTarget]
 
 
 class TargetError(BaseModel):

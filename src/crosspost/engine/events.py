@@ -25,6 +25,9 @@ TARGET_EVENTS = frozenset(
         TargetStatus.PUBLISHED,
         TargetStatus.FAILED,
         TargetStatus.UNCONFIRMED,
+        # The two states that do not end by themselves soon: a follower must hear of them.
+        TargetStatus.WAITING,
+        TargetStatus.NEEDS_REAUTH,
     }
 )
 POST_EVENTS = frozenset(
@@ -79,6 +82,7 @@ def emit_post(
         event_type=event_type,
         data={"post": post_snapshot(post, targets)},
         now=now,
+        post_id=post["id"],
     )
 
 
@@ -117,12 +121,14 @@ def emit_target(
                 "account_id": merged["account_id"],
                 "status": merged["status"],
                 "attempts": merged.get("attempts", 0),
+                "next_attempt_at": merged.get("next_attempt_at"),
                 "external_id": merged.get("external_id"),
                 "external_url": merged.get("external_url"),
                 "error": error,
             }
         },
         now=now,
+        post_id=merged["post_id"],
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from crosspost.domain.enums import (
     AccountRole,
+    AccountStatus,
     ErrorKind,
     MediaKind,
     Mode,
@@ -32,10 +33,10 @@ from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.rollup import rollup
 from crosspost.engine.services import Services
 from crosspost.engine.transitions import refresh_post_status
-from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound, a_or_an
+from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound, Problems, a_or_an
 from crosspost.ids import new_id
 from crosspost.localtime import check_offset, local_to_utc, zone_named
-from crosspost.media.validate import MediaInfo, validate
+from crosspost.media.validate import MediaInfo, Violation, validate
 from crosspost.platforms.options import PlatformOptions
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import accounts, ledger, media, posts
@@ -79,45 +80,60 @@ def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
 
 
 def _resolve_targets(
-    conn: Connection, tenant_id: str, mode: Mode, names: list[str]
-) -> list[Mapping[str, Any]]:
+    conn: Connection, tenant_id: str, mode: Mode, names: list[str], problems: Problems
+) -> list[tuple[int, Row]]:
+    """The accounts the targets name, with each target's index; a target that names none is
+    a problem of its own."""
     supported = supported_platforms()
     # One query for every account of the tenant in this mode; targets are resolved from it.
     owned = accounts.find_accounts(conn, tenant_id, mode=mode.value)
     by_id = {a["id"]: a for a in owned}
-    resolved: list[Mapping[str, Any]] = []
-    for name in names:
-        account: Mapping[str, Any]
-        if name.startswith("acc_"):
-            found = by_id.get(name)
-            if found is None:
-                other = accounts.get_account(conn, tenant_id, name)
-                if other is None:
-                    raise InvalidInput(f"no social account {name!r}", code="account_not_found")
+    resolved: list[tuple[int, Row]] = []
+    for index, name in enumerate(names):
+        with problems.at(f"targets[{index}]"):
+            account = _target_account(conn, tenant_id, mode, name, owned, by_id, supported)
+            if any(r["id"] == account["id"] for _, r in resolved):
                 raise InvalidInput(
-                    f"account {name} is a {other['mode']} account; a {mode.value} key can only "
-                    f"post to {mode.value} accounts",
-                    code="mode_mismatch",
+                    f"account {account['id']} is named twice in targets", code="duplicate_target"
                 )
-            account = found
-        else:
-            account = _platform_account(owned, name, mode, supported)
-        if Platform(account["platform"]) not in supported:
-            raise InvalidInput(
-                f"account {account['id']} is on {account['platform']}, which is not supported yet",
-                code="unsupported_platform",
-            )
-        if any(r["id"] == account["id"] for r in resolved):
-            raise InvalidInput(
-                f"account {account['id']} is named twice in targets", code="duplicate_target"
-            )
-        resolved.append(account)
+            resolved.append((index, account))
     return resolved
+
+
+def _target_account(
+    conn: Connection,
+    tenant_id: str,
+    mode: Mode,
+    name: str,
+    owned: list[Row],
+    by_id: Mapping[str, Row],
+    supported: frozenset[Platform],
+) -> Row:
+    if name.startswith("acc_"):
+        found = by_id.get(name)
+        if found is None:
+            other = accounts.get_account(conn, tenant_id, name)
+            if other is None:
+                raise InvalidInput(f"no social account {name!r}", code="account_not_found")
+            raise InvalidInput(
+                f"account {name} is a {other['mode']} account; a {mode.value} key can only "
+                f"post to {mode.value} accounts",
+                code="mode_mismatch",
+            )
+        account = found
+    else:
+        account = _platform_account(owned, name, mode, supported)
+    if Platform(account["platform"]) not in supported:
+        raise InvalidInput(
+            f"account {account['id']} is on {account['platform']}, which is not supported yet",
+            code="unsupported_platform",
+        )
+    return account
 
 
 def _platform_account(
     owned: list[Row], name: str, mode: Mode, supported: frozenset[Platform]
-) -> Mapping[str, Any]:
+) -> Row:
     """The one main account a platform name stands for."""
     try:
         platform: Platform | None = Platform(name.lower())
@@ -175,6 +191,144 @@ def _check_thumbnails(
 
 
 @dataclass(frozen=True)
+class TargetPlan:
+    """One destination of a checked post: its account and the rules the post breaks there."""
+
+    index: int
+    account: Row
+    platform: Platform
+    violations: tuple[Violation, ...]
+
+    def warnings(self) -> list[dict[str, str]]:
+        """What would hold this target up without refusing it, each with what to do."""
+        status = self.account["status"]
+        if status == AccountStatus.ACTIVE.value:
+            return []
+        platform = self.platform.value
+        reason = "needs reconnecting" if status == AccountStatus.NEEDS_REAUTH.value else status
+        return [
+            {
+                "field": "account",
+                "message": f"{platform} account {self.account['id']} is {status} and will not "
+                f"publish until it is reconnected ({reason}): run `crosspost accounts connect "
+                f"{platform}` (POST /v1/accounts/connect)",
+                "type": f"account_{status}",
+            }
+        ]
+
+
+@dataclass(frozen=True)
+class PostPlan:
+    """A post that passed every check: when it publishes and what each target would do."""
+
+    publish_at: datetime | None
+    targets: tuple[TargetPlan, ...]
+
+
+def check_post(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    mode: Mode,
+    body: PostCreate,
+    now: datetime,
+    described: MediaInfo | None = None,
+) -> PostPlan:
+    """Every check a new post must pass, writing nothing; `described` stands for media not
+    uploaded yet. Raises the 422 create answers, with every problem found in `errors`."""
+    problems = Problems()
+    publish_at: datetime | None = None
+    options: dict[Platform, PlatformOptions] | None = None
+    info: MediaInfo | None = None
+    with problems.at("publish_at"):
+        publish_at = resolve_publish_at(body, now)
+    with problems.at("overrides"):
+        options = check_overrides(body.overrides)
+    media_ok = False
+    with problems.at("media_id"):
+        info = _media_of(conn, tenant_id, body, described)
+        media_ok = True
+    if options is not None:
+        with problems.at("overrides"):
+            _check_thumbnails(conn, tenant_id, options)
+    resolved = _resolve_targets(conn, tenant_id, mode, body.targets, problems)
+    if options is not None and len(resolved) == len(body.targets):
+        with problems.at("overrides"):
+            check_targeted(options, (a["platform"] for _, a in resolved))
+    plans: tuple[TargetPlan, ...] = ()
+    if media_ok:
+        plans = tuple(_plan(i, account, options or {}, info, body.text) for i, account in resolved)
+        if plans and all(plan.violations for plan in plans):
+            with problems.at("targets"):
+                _refuse_all(plans)
+    problems.raise_found()
+    return PostPlan(publish_at, plans)
+
+
+def _media_of(
+    conn: Connection, tenant_id: str, body: PostCreate, described: MediaInfo | None
+) -> MediaInfo | None:
+    if body.media_id is not None:
+        if described is not None:
+            raise InvalidInput(
+                "give media_id (an uploaded file) or media (a file to upload), not both",
+                code="media_conflict",
+            )
+        row = media.get_media(conn, tenant_id, body.media_id)
+        if row is None:
+            raise InvalidInput(
+                f"no media {body.media_id!r}; upload it first with POST /v1/media",
+                code="media_not_found",
+            )
+        return MediaInfo.from_row(row)
+    if described is None and not body.text.strip():
+        raise InvalidInput("a post needs media_id, text, or both", code="empty_post")
+    return described
+
+
+def _plan(
+    index: int,
+    account: Row,
+    options: Mapping[Platform, PlatformOptions],
+    info: MediaInfo | None,
+    text: str,
+) -> TargetPlan:
+    platform = Platform(account["platform"])
+    client = client_for(platform)
+    chosen = options.get(platform) or client.options_model()
+    violations = validate(
+        client.limits_for(info.kind if info else None),
+        info,
+        chosen.text or text,
+        title=title_of(chosen),
+        destination=platform.value,
+    )
+    return TargetPlan(index, account, platform, tuple(violations))
+
+
+def _refuse_all(plans: tuple[TargetPlan, ...]) -> None:
+    refusals = {
+        plan.account["id"]: [{"code": v.code, "message": v.message} for v in plan.violations]
+        for plan in plans
+    }
+    first = plans[0].violations[0]
+    raise MediaRejected(
+        "no target accepts this post: " + "; ".join(p.violations[0].message for p in plans),
+        code=first.code,
+        violations=refusals,
+        errors=[
+            {
+                "field": f"targets[{plan.index}]",
+                "message": f"{plan.platform.value}: {v.message}",
+                "type": v.code,
+            }
+            for plan in plans
+            for v in plan.violations
+        ],
+    )
+
+
+@dataclass(frozen=True)
 class CreatedPost:
     """A new post's id and the soft-limit warnings its creation crossed."""
 
@@ -197,44 +351,21 @@ def create_post(
     limit it raises QuotaExceeded (402) and nothing is written.
     """
     now = svc.clock.now()
-    publish_at = resolve_publish_at(body, now)
-    options = check_overrides(body.overrides)
     with svc.db.write() as conn:
-        media_row = None
-        if body.media_id is not None:
-            media_row = media.get_media(conn, tenant_id, body.media_id)
-            if media_row is None:
-                raise InvalidInput(
-                    f"no media {body.media_id!r}; upload it first with POST /v1/media",
-                    code="media_not_found",
-                )
-        elif not body.text.strip():
-            raise InvalidInput("a post needs media_id, text, or both", code="empty_post")
-        _check_thumbnails(conn, tenant_id, options)
-        destinations = _resolve_targets(conn, tenant_id, mode, body.targets)
-        check_targeted(options, (a["platform"] for a in destinations))
-        info = MediaInfo.from_row(media_row) if media_row is not None else None
+        plan = check_post(conn, tenant_id=tenant_id, mode=mode, body=body, now=now)
+        publish_at = plan.publish_at
         post_id = new_id("post")
         initial = TargetStatus.SCHEDULED if publish_at else TargetStatus.QUEUED
         rows: list[dict[str, Any]] = []
-        refusals: dict[str, list[dict[str, str]]] = {}
-        for account in destinations:
-            platform = Platform(account["platform"])
-            client = client_for(platform)
-            chosen = options.get(platform) or client.options_model()
-            violations = validate(
-                client.limits_for(info.kind if info else None),
-                info,
-                chosen.text or body.text,
-                title=title_of(chosen),
-                destination=platform.value,
-            )
+        refused = False
+        for target in plan.targets:
+            violations = target.violations
             row: dict[str, Any] = {
                 "id": new_id("tgt"),
                 "tenant_id": tenant_id,
                 "post_id": post_id,
-                "account_id": account["id"],
-                "platform": platform.value,
+                "account_id": target.account["id"],
+                "platform": target.platform.value,
                 "status": initial.value,
                 "attempts": 0,
                 "transient_errors": 0,
@@ -252,26 +383,18 @@ def create_post(
                 "published_at": None,
             }
             if violations:
-                refusals[account["id"]] = [
-                    {"code": v.code, "message": v.message} for v in violations
-                ]
+                refused = True
                 row.update(
                     status=TargetStatus.FAILED.value,
                     next_attempt_at=None,
                     error_kind=ErrorKind.PERMANENT.value,
                     error_code=violations[0].code,
                     error_message="; ".join(v.message for v in violations),
-                    error_raw={"violations": refusals[account["id"]]},
+                    error_raw={
+                        "violations": [{"code": v.code, "message": v.message} for v in violations]
+                    },
                 )
             rows.append(row)
-        if len(refusals) == len(rows):
-            first = next(iter(refusals.values()))[0]
-            raise MediaRejected(
-                "no target accepts this post: "
-                + "; ".join(v[0]["message"] for v in refusals.values()),
-                code=first["code"],
-                violations=refusals,
-            )
         post_row: Row = {
             "id": post_id,
             "tenant_id": tenant_id,
@@ -319,7 +442,7 @@ def create_post(
                 continue
             enqueue_publish(svc.jobs, conn, row["id"], publish_at or now)
         events.emit_post(conn, post_row, "post.created", now, targets=rows)
-        if refusals:
+        if refused:
             refresh_post_status(conn, tenant_id, post_id, now)
             post_row["status"] = rollup(r["status"] for r in rows).value
         if post_row["status"] == PostStatus.SCHEDULED.value:
@@ -332,6 +455,31 @@ def create_post(
             # The response is built from what was just written: no read-back round trip.
             finish(conn, post_row, rows)
     return CreatedPost(post_id, tuple(warnings))
+
+
+def validate_post(
+    svc: Services,
+    *,
+    tenant_id: str,
+    mode: Mode,
+    body: PostCreate,
+    described: MediaInfo | None = None,
+) -> PostPlan:
+    """A dry run of `create_post`: the same checks, then whether the quotas leave room for
+    the post (and for the upload of `described` media), writing nothing at all."""
+    now = svc.clock.now()
+    with svc.db.read() as conn:
+        plan = check_post(
+            conn, tenant_id=tenant_id, mode=mode, body=body, now=now, described=described
+        )
+        amounts = {metering.POSTS: 1}
+        if described is not None:
+            amounts.update(
+                metering.upload_amounts(described.size_bytes, described.duration_seconds)
+            )
+        for metric, amount in amounts.items():
+            metering.check_room(conn, tenant_id=tenant_id, metric=metric, amount=amount, now=now)
+    return plan
 
 
 def cancel_post(svc: Services, *, tenant_id: str, post_id: str) -> list[str]:

@@ -67,8 +67,10 @@ def serve_in_thread(
     *,
     startup_timeout: float = 10.0,
     lifespan: Literal["auto", "on", "off"] = "auto",
+    server_class: type[uvicorn.Server] = uvicorn.Server,
 ) -> RunningServer:
     """Start uvicorn for ``app`` in a daemon thread; return once it accepts connections.
+    ``server_class`` may be a subclass of uvicorn's server (the API's ends its streams).
 
     The socket is bound here, so ``port=0`` yields the real port at once. Uvicorn's access log
     is off and its logging config is left alone (its errors go to the ``uvicorn.error`` logger).
@@ -90,7 +92,7 @@ def serve_in_thread(
         lifespan=lifespan,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = server_class(config)
     failures: list[BaseException] = []
 
     def run() -> None:

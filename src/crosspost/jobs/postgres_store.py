@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, RowMapping
@@ -15,12 +13,11 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Insert, Update
 
 from crosspost.jobs._sql import SqlJobStore
+from crosspost.store import signals
 from crosspost.store.tables import jobs
 
 CHANNEL = "crosspost_jobs"
 _NOTIFIED = "crosspost_jobs_notified"  # conn.info key: the transaction already notified
-
-log = logging.getLogger("crosspost.jobs")
 
 
 class PostgresJobStore(SqlJobStore):
@@ -61,22 +58,9 @@ class PostgresJobStore(SqlJobStore):
         conn.info[_NOTIFIED] = transaction
 
     def listen(self, on_wake: Callable[[], None], stop: threading.Event) -> bool:
-        """Call `on_wake` on every enqueue notification until `stop` is set.
-
-        Reconnects after a connection failure; each reconnect also wakes the caller, since
-        notifications sent while disconnected are lost.
-        """
+        """Call `on_wake` on every enqueue notification until `stop` is set (and after each
+        reconnection, since notifications sent while disconnected are lost)."""
         url = self.db.engine.url.set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
-        while not stop.is_set():
-            try:
-                with psycopg.connect(dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    on_wake()
-                    while not stop.is_set():
-                        for _ in conn.notifies(timeout=0.25, stop_after=1):
-                            on_wake()
-            except psycopg.Error as exc:
-                log.warning("job listener lost its connection, reconnecting: %s", exc)
-                stop.wait(1.0)
+        signals.listen(dsn, CHANNEL, lambda _: on_wake(), stop)
         return True

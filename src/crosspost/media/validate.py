@@ -56,7 +56,7 @@ class MediaInfo:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> MediaInfo:
-        """Build from a `media` table row (extra columns are ignored)."""
+        """Build from a `media` table row or a described file's fields (others are ignored)."""
         return cls(
             kind=MediaKind(row["kind"]),
             size_bytes=int(row["size_bytes"]),

@@ -15,6 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import make_url
 
+from crosspost.store.signals import Signals, take_announced
+
 _IMMEDIATE = "crosspost_immediate"
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -55,6 +57,14 @@ class Database:
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        # On PostgreSQL other processes' announcements come in by LISTEN, on a connection of
+        # the plain driver (SQLAlchemy's URL names psycopg's dialect).
+        listen_dsn = (
+            parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            if self.dialect == "postgresql"
+            else None
+        )
+        self.signals = Signals(listen_dsn)
 
     @property
     def is_sqlite(self) -> bool:
@@ -70,8 +80,15 @@ class Database:
         """
         with self._locked(), self.engine.connect() as raw:
             conn = raw.execution_options(**{_IMMEDIATE: True})
-            with conn.begin():
-                yield conn
+            take_announced(raw.info)  # left over by a transaction that failed mid-way
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                announced = take_announced(raw.info)
+        # Reached only after a commit: a rolled-back transaction announces nothing.
+        if announced:
+            self.signals.fire(announced)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -99,7 +116,8 @@ class Database:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop listening and close every pooled connection."""
+        self.signals.close()
         self.engine.dispose()
 
 

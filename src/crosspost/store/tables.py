@@ -408,8 +408,16 @@ webhook_events = sa.Table(
     sa.Column("payload_expired", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("fanned_out", sa.Boolean(), nullable=False, server_default=sa.false()),
     _created(),
+    # The feed's order, given at fan-out by one writer at a time: commit order, so a reader
+    # past `seq` n has seen every event below it (0009). Null until fanned out.
+    sa.Column("seq", sa.BigInteger()),
+    # The post a post.* or target.* event is about, to follow one post.
+    sa.Column("post_id", sa.String(40)),
     sa.Index("ix_webhook_events_fanned_out_created_at", "fanned_out", "created_at"),
     sa.Index("ix_webhook_events_tenant_id_created_at", "tenant_id", "created_at"),
+    sa.Index("ix_webhook_events_seq", "seq", unique=True),
+    sa.Index("ix_webhook_events_tenant_id_mode_seq", "tenant_id", "mode", "seq"),
+    sa.Index("ix_webhook_events_post_id_seq", "post_id", "seq"),
 )
 
 # One row per (event, endpoint): the delivery queue. `pending` rows are due at

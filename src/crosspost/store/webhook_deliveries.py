@@ -61,7 +61,21 @@ _UNFANNED = (
     .limit(sa.bindparam("limit", type_=sa.Integer()))
     .with_for_update(skip_locked=True)
 )
-_MARK_FANNED = _ev.update().where(_ev.c.id.in_(_IDS)).values(fanned_out=sa.true())
+_MARK_FANNED = (
+    _ev.update()
+    .where(_ev.c.id == sa.bindparam("key"))
+    .values(fanned_out=sa.true(), seq=sa.bindparam("n"))
+)
+_PG_MARK_FANNED = sa.text(
+    """
+    UPDATE webhook_events AS e SET fanned_out = true, seq = :base + v.n
+    FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS v(id, n)
+    WHERE e.id = v.id
+    """
+)
+_LAST_SEQ = sa.select(sa.func.max(_ev.c.seq))
+# Any constant of ours: the advisory lock that makes numbering events one writer at a time.
+_SEQUENCE_LOCK = 0x63705F736571  # "cp_seq"
 
 
 def unfanned_events(conn: Connection, limit: int) -> list[Row]:
@@ -138,10 +152,31 @@ _PG_INSERT_DELIVERIES = sa.text(
 )
 
 
-def mark_fanned_out(conn: Connection, event_ids: Collection[str]) -> None:
-    """Record that every delivery of these events exists."""
-    if event_ids:
-        conn.execute(_MARK_FANNED, {"ids": list(event_ids)})
+def claim_sequence(conn: Connection) -> bool:
+    """Take, until the transaction ends, the sole right to number events; False when another
+    transaction holds it (PostgreSQL, not waited for; on SQLite the one writer has it).
+
+    One numberer at a time, holding the right until its commit, is what makes `seq` follow
+    commit order: nobody can commit a number below one a reader has already seen.
+    """
+    if conn.dialect.name != "postgresql":
+        return True
+    taken = conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_SEQUENCE_LOCK))).scalar()
+    return bool(taken)
+
+
+def mark_fanned_out(conn: Connection, event_ids: Sequence[str]) -> None:
+    """Record that every delivery of these events exists, and number them in this order
+    after every event numbered before (the caller holds `claim_sequence`)."""
+    if not event_ids:
+        return
+    base = int(conn.execute(_LAST_SEQ).scalar() or 0)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_MARK_FANNED, {"base": base, "ids": list(event_ids)})
+        return
+    conn.execute(
+        _MARK_FANNED, [{"key": event_id, "n": base + n} for n, event_id in enumerate(event_ids, 1)]
+    )
 
 
 # --- claiming --------------------------------------------------------------------------

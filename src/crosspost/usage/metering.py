@@ -107,6 +107,14 @@ def check_metric(metric: str) -> str:
     return metric
 
 
+def upload_amounts(size_bytes: int, duration_seconds: float | None) -> dict[str, int]:
+    """What uploading a file counts: its bytes and its minutes (raw units)."""
+    return {
+        BYTES_UPLOADED: size_bytes,
+        MEDIA_MINUTES: minutes_to_ms((duration_seconds or 0.0) / 60),
+    }
+
+
 @dataclass(frozen=True)
 class UsageWarning:
     """A tenant total at or past its soft limit after this request."""

@@ -83,6 +83,9 @@ class WebhookTarget(_Data):
     account_id: str
     status: TargetStatus
     attempts: int = Field(ge=0, description="Publishing attempts made so far.")
+    next_attempt_at: datetime | None = Field(
+        default=None, description="When it is tried again (set while `waiting`)."
+    )
     external_id: str | None
     external_url: str | None
     error: WebhookTargetError | None
@@ -260,7 +263,9 @@ def _targets(*statuses: str) -> list[dict[str, Any]]:
     return out
 
 
-def _target_example(status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
+def _target_example(
+    status: str, error: dict[str, Any] | None = None, next_attempt_at: str | None = None
+) -> dict[str, Any]:
     published = status == "published"
     return {
         "target": {
@@ -270,6 +275,7 @@ def _target_example(status: str, error: dict[str, Any] | None = None) -> dict[st
             "account_id": "acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K",
             "status": status,
             "attempts": 2 if error else 1,
+            "next_attempt_at": next_attempt_at,
             "external_id": "dQw4w9WgXcQ" if published else None,
             "external_url": "https://www.youtube.com/shorts/dQw4w9WgXcQ" if published else None,
             "error": error,
@@ -361,6 +367,35 @@ _TYPES: tuple[EventType, ...] = (
                 "kind": "unconfirmed",
                 "code": "timeout",
                 "message": "no answer to the publish request within 30 s",
+            },
+        ),
+    ),
+    EventType(
+        "target.waiting",
+        "A target waits for the platform's rate limit or daily quota to allow it; "
+        "`next_attempt_at` says when it is tried again (no action needed).",
+        _TARGET,
+        _target_example(
+            "waiting",
+            {
+                "kind": "quota",
+                "code": "quotaExceeded",
+                "message": "The request cannot be completed because you have exceeded your quota.",
+            },
+            next_attempt_at="2026-03-02T08:00:00Z",
+        ),
+    ),
+    EventType(
+        "target.needs_reauth",
+        "A target cannot publish until its account is reconnected "
+        "(`crosspost accounts connect <platform>`); it resumes once it is.",
+        _TARGET,
+        _target_example(
+            "needs_reauth",
+            {
+                "kind": "auth",
+                "code": "invalid_grant",
+                "message": "Token has been expired or revoked.",
             },
         ),
     ),

@@ -543,6 +543,7 @@ def send_test(
         event_type="webhook.test",
         data={"endpoint_id": endpoint_id, "message": text},
         now=now,
+        test=True,
     )
 
 

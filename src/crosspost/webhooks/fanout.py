@@ -5,6 +5,9 @@ An event goes to every active endpoint of its tenant and mode whose filter match
 only to the endpoint its `data.endpoint_id` names. Rows are inserted with ON CONFLICT DO
 NOTHING and the event is then marked `fanned_out`, so a crash in between, or two processes
 at once, create each delivery exactly once.
+
+Fan-out also numbers the events for the feed (`seq`, one numberer at a time) and, once its
+transaction commits, wakes the event streams of the tenants concerned (`EVENTS_CHANNEL`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from datetime import datetime
 import orjson
 from sqlalchemy.engine import Connection
 
+from crosspost.store import signals
 from crosspost.store import webhook_deliveries as store
 from crosspost.store.rows import Row
 from crosspost.webhooks.catalogue import matches
 
 TEST_EVENT = "webhook.test"
+EVENTS_CHANNEL = "crosspost_events"  # topics: the tenant ids whose feed grew
 log = logging.getLogger("crosspost.webhooks")
 
 
@@ -35,7 +40,10 @@ def _test_target(event: Row) -> str | None:
 
 def fan_out(conn: Connection, *, now: datetime, limit: int) -> int:
     """Create the deliveries of up to `limit` of the oldest unfanned events, in the caller's
-    transaction; returns how many events were handled."""
+    transaction; returns how many events were handled (none while another process is
+    fanning out: it numbers these too)."""
+    if not store.claim_sequence(conn):
+        return 0
     events = store.unfanned_events(conn, limit)
     if not events:
         return 0
@@ -61,4 +69,5 @@ def fan_out(conn: Connection, *, now: datetime, limit: int) -> int:
         )
     store.insert_deliveries(conn, rows)
     store.mark_fanned_out(conn, [e["id"] for e in events])
+    signals.announce(conn, EVENTS_CHANNEL, {e["tenant_id"] for e in events})
     return len(events)

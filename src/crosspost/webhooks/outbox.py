@@ -2,8 +2,10 @@
 causes it, so none is lost and none is sent for a change that rolled back.
 
 The row holds the exact body that will be sent, `{"type", "timestamp", "data"}` (Standard
-Webhooks), and its id (`msg_…`) is the `webhook-id` every delivery and retry of it carries.
-Fan-out to the matching endpoints happens later, in the dispatcher.
+Webhooks; `"test": true` added to events sent by hand with example data), and its id
+(`msg_…`) is the `webhook-id` every delivery and retry of it carries. Fan-out to the
+matching endpoints happens later, in the dispatcher, which also gives each event its place
+in the feed (`seq`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ from crosspost.store.tables import webhook_events
 _INSERT = webhook_events.insert()
 
 
-def event_body(event_type: str, data: Mapping[str, Any], now: datetime) -> str:
-    """The JSON body of an event as receivers get it."""
+def event_body(
+    event_type: str, data: Mapping[str, Any], now: datetime, *, test: bool = False
+) -> str:
+    """The JSON body of an event as receivers get it (`test` marks one sent by hand)."""
     timestamp = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return orjson.dumps({"type": event_type, "timestamp": timestamp, "data": data}).decode()
+    body: dict[str, Any] = {"type": event_type, "timestamp": timestamp, "data": data}
+    if test:
+        body["test"] = True
+    return orjson.dumps(body).decode()
 
 
 def emit(
@@ -35,8 +42,11 @@ def emit(
     event_type: str,
     data: Mapping[str, Any],
     now: datetime,
+    post_id: str | None = None,
+    test: bool = False,
 ) -> str:
-    """Record one event in the caller's transaction; returns its id."""
+    """Record one event in the caller's transaction; returns its id. `post_id` names the
+    post it is about (to follow one post in the feed)."""
     event_id = new_id("msg")
     conn.execute(
         _INSERT,
@@ -45,10 +55,11 @@ def emit(
             "tenant_id": tenant_id,
             "mode": mode,
             "event_type": event_type,
-            "payload": event_body(event_type, data, now),
+            "payload": event_body(event_type, data, now, test=test),
             "payload_expired": False,
             "fanned_out": False,
             "created_at": now,
+            "post_id": post_id,
         },
     )
     return event_id

@@ -217,10 +217,7 @@ async def _save(
         "created_at": now,
     }
     body = MediaPublic.model_validate(row).model_dump_json().encode()
-    amounts = {
-        metering.BYTES_UPLOADED: stored.size,
-        metering.MEDIA_MINUTES: metering.minutes_to_ms((found.duration_seconds or 0.0) / 60),
-    }
+    amounts = metering.upload_amounts(stored.size, found.duration_seconds)
 
     def save() -> dict[str, str]:
         with svc.db.write() as conn:

@@ -1,4 +1,4 @@
-"""/v1/posts: create, read, list, cancel, targets and the publish ledger."""
+"""/v1/posts: create, validate (a dry run), read, list, cancel, targets and the ledger."""
 
 from __future__ import annotations
 
@@ -7,17 +7,29 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.engine import Connection
 
+from crosspost.api.auth import check_scopes
 from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.bounds import PageLimit
-from crosspost.domain.enums import PostStatus
-from crosspost.domain.models import LedgerEventPublic, Page, PostCreate, PostPublic, TargetPublic
-from crosspost.engine.posts import cancel_post, create_post
+from crosspost.domain.enums import PostStatus, TargetStatus
+from crosspost.domain.models import (
+    LedgerEventPublic,
+    Page,
+    PostCreate,
+    PostPublic,
+    PostValidate,
+    PostValidation,
+    ProblemItem,
+    TargetPublic,
+    ValidatedTarget,
+)
+from crosspost.engine.posts import cancel_post, create_post, validate_post
 from crosspost.engine.services import Services
 from crosspost.engine.views import load_post, post_public, target_public
 from crosspost.errors import CrosspostError, NotFound, UnsupportedMediaType
+from crosspost.media.validate import MediaInfo
 from crosspost.store import ledger, posts
 from crosspost.store.rows import Row
 from crosspost.usage.metering import warning_header
@@ -82,6 +94,54 @@ async def create(
     response = await svc.db.run(work)
     request.app.state.wake_workers()
     return response
+
+
+@router.post(
+    "/validate",
+    response_model=PostValidation,
+    responses=problem_responses(401, 402, 403, 415, 422),
+)
+async def validate(
+    request: Request, body: PostValidate, svc: ServicesDep, principal: PostsWriteDep
+) -> PostValidation:
+    """Check a post without creating it: the body of POST /v1/posts, where `media` may
+    describe a file not uploaded yet. Runs every check create runs (scopes, targets, options,
+    time, caption and media limits per platform, quotas) and answers the same problem create
+    would, listing every problem found in `errors`; on success, what each target would do.
+    Writes nothing: no post, no usage, no idempotency record. It is one API call (rate
+    limits and the `api_calls` metric count it), never a post."""
+    require_json(request)
+    described = None
+    if body.media is not None:
+        check_scopes(principal, ["media:write"])  # the upload to come needs it
+        described = MediaInfo.from_row(body.media.model_dump())
+    plan = await svc.db.run(
+        validate_post,
+        svc,
+        tenant_id=principal.tenant_id,
+        mode=principal.mode,
+        body=body,
+        described=described,
+    )
+    initial = TargetStatus.SCHEDULED if plan.publish_at else TargetStatus.QUEUED
+    return PostValidation(
+        valid=not any(target.violations for target in plan.targets),
+        publish_at=plan.publish_at,
+        targets=[
+            ValidatedTarget(
+                platform=target.platform.value,
+                account_id=target.account["id"],
+                account_status=target.account["status"],
+                status=TargetStatus.FAILED if target.violations else initial,
+                problems=[
+                    ProblemItem(field=f"targets[{target.index}]", message=v.message, type=v.code)
+                    for v in target.violations
+                ],
+                warnings=[ProblemItem.model_validate(w) for w in target.warnings()],
+            )
+            for target in plan.targets
+        ],
+    )
 
 
 @router.get("", response_model=Page[PostPublic], responses=_ERRORS)
