@@ -18,6 +18,7 @@ from crosspost.cli import (
     keys,
     oauth_clients,
     posts,
+    publish,
     serve,
     usage,
     vault,
@@ -63,7 +64,9 @@ app.add_typer(vault.app, name="vault")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(oauth_clients.app, name="oauth-clients")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(publish.app)
 app.add_typer(posts.app)
+app.add_typer(posts.group, name="posts")
 app.add_typer(usage.app)
 app.add_typer(export.app)
 

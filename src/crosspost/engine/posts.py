@@ -35,7 +35,7 @@ from crosspost.engine.transitions import refresh_post_status
 from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound, a_or_an
 from crosspost.ids import new_id
 from crosspost.localtime import check_offset, local_to_utc, zone_named
-from crosspost.media.validate import MediaInfo, validate
+from crosspost.media.validate import MediaInfo, Violation, validate
 from crosspost.platforms.options import PlatformOptions
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import accounts, ledger, media, posts
@@ -174,6 +174,22 @@ def _check_thumbnails(
             )
 
 
+def target_violations(
+    platform: Platform, options: PlatformOptions | None, info: MediaInfo | None, text: str
+) -> list[Violation]:
+    """Every rule of `platform` the post breaks (its kind of post, the media's limits, the
+    text and title on that platform); the CLI checks the same before uploading."""
+    client = client_for(platform)
+    chosen = options or client.options_model()
+    return validate(
+        client.limits_for(info.kind if info else None),
+        info,
+        chosen.text or text,
+        title=title_of(chosen),
+        destination=platform.value,
+    )
+
+
 @dataclass(frozen=True)
 class CreatedPost:
     """A new post's id and the soft-limit warnings its creation crossed."""
@@ -220,15 +236,7 @@ def create_post(
         refusals: dict[str, list[dict[str, str]]] = {}
         for account in destinations:
             platform = Platform(account["platform"])
-            client = client_for(platform)
-            chosen = options.get(platform) or client.options_model()
-            violations = validate(
-                client.limits_for(info.kind if info else None),
-                info,
-                chosen.text or body.text,
-                title=title_of(chosen),
-                destination=platform.value,
-            )
+            violations = target_violations(platform, options.get(platform), info, body.text)
             row: dict[str, Any] = {
                 "id": new_id("tgt"),
                 "tenant_id": tenant_id,
