@@ -19,6 +19,7 @@ from crosspost.cli import (
     oauth_clients,
     posts,
     publish,
+    sample,
     serve,
     usage,
     vault,
@@ -67,6 +68,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(publish.app)
 app.add_typer(posts.app)
 app.add_typer(posts.group, name="posts")
+app.add_typer(sample.app, name="sample")
 app.add_typer(usage.app)
 app.add_typer(export.app)
 

@@ -218,8 +218,10 @@ def sandbox(
         ),
     ] = None,
 ) -> None:
-    """Run only the platform fakes, as this home's sandbox: a `serve --sandbox` on the same
-    home shares them (for tests, benchmarks and client development)."""
+    """Run only the platform fakes, as this home's sandbox (for tests and client development).
+
+    A `serve --sandbox` on the same home shares them; no other server uses them.
+    """
     from crosspost.fakes.app import FAKES  # noqa: PLC0415
 
     settings = load_settings(sandbox_host=host, sandbox_port=port)
