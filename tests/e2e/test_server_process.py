@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -9,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crosspost.media.samples import make_video
 from tests.served import Servers, clean_env, run_cli
 
 pytestmark = pytest.mark.slow
@@ -25,46 +25,35 @@ def server(serve: Servers, tmp_path: Path, database_url: str) -> dict[str, str]:
 
 
 def test_readme_flow(server: dict[str, str], tmp_path: Path) -> None:
-    """keys create → publish (upload, post, follow) → status → ledger, all through the CLI."""
+    """The quick start's commands: keys create → sample video → publish (checked, uploaded,
+    followed) → a publish two hours from now with a title and privacy → posts list →
+    status → ledger, all through the CLI."""
     created = run_cli(server, "keys", "create", "--name", "demo", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert re.fullmatch(r"cp_test_[0-9A-Za-z]{49}", key), created.stdout
     env = {**server, "CROSSPOST_API_KEY": key}
-    clip = make_video(tmp_path / "clip.mp4", seconds=1.0)
-    published = run_cli(
-        env,
-        "publish",
-        str(clip),
-        "--caption",
-        "first #clip",
-        "--to",
-        "youtube",
-        "--to",
-        "tiktok",
-        cwd=tmp_path,
-    )
+    sample = run_cli(env, "sample", "video", "clip.mp4", cwd=tmp_path)
+    assert sample.returncode == 0, sample.stderr
+    published = run_cli(env, "publish", "clip.mp4", "--caption", "first #clip",
+                        "--to", "youtube", "--to", "tiktok", cwd=tmp_path)  # fmt: skip
     assert published.returncode == 0, published.stderr + published.stdout
     post_id = re.search(r"post (post_\w+)", published.stdout)
     assert post_id, published.stdout
     assert published.stdout.count("published") >= 3, published.stdout  # post + 2 targets
+    scheduled = run_cli(env, "publish", "clip.mp4", "--caption", "later", "--to", "youtube",
+                        "--at", "+2h", "--title", "Later", "--privacy", "unlisted",
+                        "--json", cwd=tmp_path)  # fmt: skip
+    assert scheduled.returncode == 0, scheduled.stderr
+    later = json.loads(scheduled.stdout)
+    assert later["status"] == "scheduled"
+    assert later["overrides"] == {"youtube": {"title": "Later", "privacy_status": "unlisted"}}
+    listed = run_cli(env, "posts", "list", "-q", cwd=tmp_path)
+    assert listed.stdout.split() == [later["id"], post_id.group(1)]
     status = run_cli(env, "status", post_id.group(1), cwd=tmp_path)
     assert status.returncode == 0 and "published" in status.stdout
     ledger = run_cli(env, "ledger", post_id.group(1), cwd=tmp_path)
     assert ledger.returncode == 0 and "publish_successful" in ledger.stdout
-    scheduled = run_cli(
-        env,
-        "publish",
-        str(clip),
-        "--to",
-        "youtube",
-        "--at",
-        "2099-12-01T18:00",
-        "--tz",
-        "Europe/Paris",
-        cwd=tmp_path,
-    )
-    assert scheduled.returncode == 0 and "scheduled" in scheduled.stdout
     missing = run_cli(env, "status", "post_nope", cwd=tmp_path)
     assert missing.returncode == 1 and "not_found" in missing.stderr
     docs = httpx.get(f"{server['CROSSPOST_API_URL']}/docs")
