@@ -6,6 +6,8 @@ polling (issue 13, items 2 and 3)."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
 import signal
 import subprocess
@@ -179,3 +181,30 @@ def test_a_free_key_is_not_spent_on_polling(
     assert "rate limit has" in slow.stderr and "checking every 360 s" in slow.stderr
     left = httpx.get(f"{served.url}/v1/posts", headers={"Authorization": f"Bearer {key}"})
     assert int(left.headers["X-RateLimit-Remaining"]) >= 5, left.headers
+
+
+def test_on_a_terminal_a_live_table_follows_the_post(env: dict[str, str], served: Served) -> None:
+    """On a terminal the follower redraws a table in place (with the upload bar), then the
+    final table stays: exit 0."""
+    served.fake("youtube", "faults", json={"processing_seconds": 1.5})
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crosspost", "publish", "clip.mp4", "--to", "youtube"],
+        env={**env, "COLUMNS": "120"}, cwd=served.cwd, stdout=follower, stderr=follower,
+    )  # fmt: skip
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=60) == ExitCode.OK
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "following post_" in screen and "youtube  publishing" in screen, screen
+    assert "\x1b[" in screen  # drawn in place: cursor moves
+    assert re.search(r"youtube\s+published", screen), screen
