@@ -101,3 +101,14 @@ def test_polling_spares_half_of_a_free_keys_burst() -> None:
     assert Pacer().next(changed=True, rate=low) == 360.0
     assert Pacer().next(changed=True, dormant_for=7200.0) == 300.0
     assert RateLimit.from_headers({}) is None  # an unlimited key
+
+
+def test_unconfirmed_past_the_deadline_needs_attention() -> None:
+    """A lost publish answer is reconciled by itself; when that check comes after the
+    deadline, following stops with exit 12 and says crosspost never posts twice."""
+    post = _post("publishing", _target("unconfirmed", next_attempt_at=_later(900)))
+    deadline = datetime.now(UTC) + timedelta(seconds=60)
+    outcome = settled(post, deadline, wait=False)
+    assert outcome is not None and outcome.code == ExitCode.ATTENTION
+    assert "youtube unconfirmed" in outcome.advice[0] and "never posts twice" in outcome.advice[0]
+    assert settled(post, None, wait=False) is None  # no deadline: follow it through
