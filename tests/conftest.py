@@ -21,6 +21,7 @@ from crosspost.config import Settings
 from crosspost.logs import configure_logging
 from crosspost.store.db import Database
 from crosspost.store.tables import metadata
+from tests.served import Servers, servers
 
 PG_ENV = "CROSSPOST_TEST_DATABASE_URL"
 REDIS_ENV = "CROSSPOST_TEST_REDIS_URL"
@@ -137,3 +138,11 @@ def process_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Settings
         logging.getLogger(name).setLevel(saved)
     sys.excepthook, threading.excepthook = hooks
     structlog.reset_defaults()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Servers]:
+    """Start `crosspost serve --sandbox` processes (`serve(env, cwd, *args)` → `Served`),
+    each on its own free ports; all are stopped after the test."""
+    with servers(tmp_path) as started:
+        yield started

@@ -6,7 +6,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,65 @@ TERMINAL_EXPORT = {"ready", "failed", "expired"}
 class ApiError(Exception):
     """A problem+json answer from the API."""
 
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+    def __init__(
+        self, status: int, problem: dict[str, Any], headers: Mapping[str, str] | None = None
+    ) -> None:
         self.status = status
         self.problem = problem
         self.code = str(problem.get("code", "http_error"))
+        self.headers: Mapping[str, str] = headers or {}
         super().__init__(f"{status} {self.code}: {problem.get('detail') or problem.get('title')}")
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the API asked to wait before the next request (429, 503), if it said."""
+        value = self.headers.get("Retry-After", "")
+        return float(value) if value.isdigit() else None
+
+
+def _params(item: str) -> tuple[str, dict[str, float]]:
+    """`"hour";q=10;w=3600` → ("hour", {"q": 10.0, "w": 3600.0})."""
+    name, _, rest = item.strip().partition(";")
+    params: dict[str, float] = {}
+    for pair in rest.split(";"):
+        key, _, value = pair.strip().partition("=")
+        try:
+            params[key] = float(value)
+        except ValueError:
+            continue
+    return name.strip().strip('"'), params
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Where the key stands against its rate limit after a response (the `RateLimit` and
+    `RateLimit-Policy` headers): requests `remaining` in the most constrained policy, and
+    the seconds one request of that policy takes to come back (`interval`)."""
+
+    policy: str
+    remaining: int
+    reset_seconds: float
+    interval: float
+    burst: int
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit | None:
+        """The state the headers report, or None when the key has no limit."""
+        current = headers.get("RateLimit")
+        if not current:
+            return None
+        name, now = _params(current)
+        policies = dict(_params(p) for p in headers.get("RateLimit-Policy", "").split(","))
+        policy = policies.get(name, {})
+        quota, window = policy.get("q", 0.0), policy.get("w", 0.0)
+        burst = headers.get("X-RateLimit-Limit", "")
+        return cls(
+            policy=name,
+            remaining=int(now.get("r", 0)),
+            reset_seconds=now.get("t", 0.0),
+            interval=window / quota if quota else 0.0,
+            burst=int(burst) if burst.isdigit() else int(quota),
+        )
 
 
 # A request extension carrying the body's SHA-256 when the body is streamed (media
@@ -116,6 +171,8 @@ class Client:
         signing_key_id: str | None = None,
     ) -> None:
         self.signing = signing_secret is not None
+        # The key's rate-limit state after the last answer (None: unlimited or not yet known).
+        self.rate_limit: RateLimit | None = None
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
@@ -131,12 +188,13 @@ class Client:
         self.http.close()
 
     def _check(self, response: httpx.Response) -> Any:
+        self.rate_limit = RateLimit.from_headers(response.headers) or self.rate_limit
         if response.status_code >= 400:
             try:
                 problem = response.json()
             except ValueError:
                 problem = {"detail": response.text}
-            raise ApiError(response.status_code, problem)
+            raise ApiError(response.status_code, problem, response.headers)
         return response.json()
 
     def me(self) -> dict[str, Any]:
@@ -190,6 +248,21 @@ class Client:
     def get_post(self, post_id: str) -> dict[str, Any]:
         """GET /v1/posts/{id}."""
         return dict(self._check(self.http.get(f"/v1/posts/{post_id}")))
+
+    def list_posts(self, *, status: str | None = None, limit: int = 20) -> dict[str, Any]:
+        """GET /v1/posts: one page, newest first (`{data, has_more, next_cursor}`)."""
+        params: dict[str, str | int] = {"limit": limit}
+        if status:
+            params["status"] = status
+        return dict(self._check(self.http.get("/v1/posts", params=params)))
+
+    def list_accounts(self) -> list[dict[str, Any]]:
+        """GET /v1/accounts: the connected social accounts of this key's mode."""
+        return list(self._check(self.http.get("/v1/accounts")))
+
+    def get_account(self, account_id: str) -> dict[str, Any]:
+        """GET /v1/accounts/{id}: one account's health (never its tokens)."""
+        return dict(self._check(self.http.get(f"/v1/accounts/{account_id}")))
 
     def ledger(self, post_id: str) -> list[dict[str, Any]]:
         """GET /v1/posts/{id}/ledger."""
@@ -267,8 +340,16 @@ class Client:
         interval: float = 0.5,
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll a post until it reaches a final status (or `timeout` seconds pass)."""
-        return _poll(lambda: self.get_post(post_id), TERMINAL_POST, timeout, interval, on_update)
+        """Poll a post until it reaches a final status (or `timeout` seconds pass), backing
+        off while nothing changes and sparing the key's rate limit (see `Pacer`)."""
+        return _poll(
+            lambda: self.get_post(post_id),
+            TERMINAL_POST,
+            timeout,
+            interval,
+            on_update,
+            lambda: self.rate_limit,
+        )
 
     def follow_export(
         self,
@@ -278,9 +359,15 @@ class Client:
         interval: float = 0.5,
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll an export until it is ready, failed or expired (or `timeout` seconds pass)."""
+        """Poll an export until it is ready, failed or expired (or `timeout` seconds pass),
+        backing off as `follow` does."""
         return _poll(
-            lambda: self.get_export(export_id), TERMINAL_EXPORT, timeout, interval, on_update
+            lambda: self.get_export(export_id),
+            TERMINAL_EXPORT,
+            timeout,
+            interval,
+            on_update,
+            lambda: self.rate_limit,
         )
 
     # --- checking a post before the upload, the events feed and stream, triggered events --
@@ -394,21 +481,56 @@ def _feed_params(
     return params
 
 
+# How long a dormant object may go unpolled: a change made elsewhere shows within it.
+_DORMANT_CAP = 300.0
+
+
+@dataclass
+class Pacer:
+    """A polling interval: `first` after a change, growing by `factor` while nothing
+    changes, up to `cap`; never faster than the key's rate limit gives requests back once
+    half its burst is spent (the key's other work keeps the other half), nor than an
+    object that sleeps for `dormant_for` seconds needs."""
+
+    first: float = 0.5
+    cap: float = 5.0
+    factor: float = 1.5
+    delay: float = field(default=0.0, init=False)
+
+    def next(
+        self, changed: bool, rate: RateLimit | None = None, dormant_for: float | None = None
+    ) -> float:
+        """Seconds until the next poll."""
+        grown = min(self.cap, self.delay * self.factor)
+        self.delay = self.first if changed or not self.delay else grown
+        delay = self.delay
+        if dormant_for is not None:
+            delay = max(delay, min(dormant_for, _DORMANT_CAP))
+        if rate is not None and rate.interval and rate.remaining <= max(2, rate.burst // 2):
+            delay = max(delay, rate.interval)
+        return delay
+
+
 def _poll(
     read: Callable[[], dict[str, Any]],
     final: set[str],
     timeout: float,
     interval: float,
     on_update: Callable[[dict[str, Any]], None] | None,
+    rate: Callable[[], RateLimit | None] = lambda: None,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
+    pacer = Pacer(first=interval)
+    last: dict[str, Any] | None = None
     while True:
         seen = read()
         if on_update:
             on_update(seen)
-        if seen["status"] in final or time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if seen["status"] in final or left <= 0:
             return seen
-        time.sleep(interval)
+        changed, last = seen != last, seen
+        time.sleep(min(left, pacer.next(changed, rate())))
 
 
 def _file_sha256(path: Path, piece: int) -> str:

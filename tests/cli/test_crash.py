@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.conftest import clean_env, run_cli
+from tests.served import clean_env, run_cli
 
 PASSWORD = "Sup3rSecretValue99xyz"
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from crosspost.cli import app
 from crosspost.cli._home import write_record
 from crosspost.config import Settings
-from tests.cli.conftest import Served, clean_env, run_cli
+from tests.served import Served, Servers, clean_env, run_cli
 
 
 @pytest.fixture
@@ -90,7 +90,9 @@ def test_a_dead_server_does_not_count(no_home: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_commands_in_another_directory_reach_the_served_home(serve: object, tmp_path: Path) -> None:
+def test_commands_in_another_directory_reach_the_served_home(
+    serve: Servers, tmp_path: Path
+) -> None:
     """The README's two terminals: serve in one folder, commands in another, no
     CROSSPOST_HOME: the key made there works on the server, and the CLI finds the server's
     address from the home (no CROSSPOST_API_URL)."""
@@ -99,7 +101,7 @@ def test_commands_in_another_directory_reach_the_served_home(serve: object, tmp_
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()
-    served: Served = serve(env, one)  # type: ignore[operator]
+    served: Served = serve(env, one)
     made = run_cli(env, "keys", "create", "--name", "demo", cwd=two)
     assert made.returncode == 0, made.stderr
     assert "warning" not in made.stderr, made.stderr

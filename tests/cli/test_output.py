@@ -24,7 +24,7 @@ from crosspost.cli._common import Col, Output, make_console
 from crosspost.config import Settings
 from crosspost.engine.account_check import CheckReport
 from crosspost.media.samples import make_video
-from tests.cli.conftest import Served, clean_env, run_cli
+from tests.served import Served, clean_env, run_cli
 
 ESC = "\x1b"
 

@@ -170,16 +170,18 @@ def test_publish_at_in_a_daylight_saving_gap_or_overlap(idle: Stack, tmp_path: P
 
 
 def test_the_cli_reports_a_skipped_local_time(idle: Stack, tmp_path: Path) -> None:
-    """`crosspost publish --at … --tz …` passes the local time to the API, which refuses a
-    skipped one with its neighbours; `--fold` picks a repeated one."""
+    """`crosspost publish --at … --tz …` refuses a skipped local time with its neighbours
+    by the API's rules, before any upload and in the CLI's words (exit 2); `--fold` picks a
+    repeated one, which the API schedules."""
     clip = make_video(tmp_path / "clip.mp4", seconds=1.0)
     env = {"CROSSPOST_API_URL": idle.api_url, "CROSSPOST_API_KEY": idle.key}
-    base = ["publish", str(clip), "--to", "youtube", "--tz", "Europe/Paris", "--no-follow"]
+    base = ["publish", str(clip), "--to", "youtube", "--tz", "Europe/Paris", "--no-wait"]
     runner = CliRunner()
     refused = runner.invoke(cli_app, [*base, "--at", "2027-03-28T02:30"], env=env)
-    assert refused.exit_code == 1, refused.output
-    assert "publish_at_nonexistent" in refused.output
+    assert refused.exit_code == 2, refused.output
+    assert "--at 2027-03-28T02:30:00 does not exist in Europe/Paris" in refused.output
     assert "2027-03-28T01:59:59+01:00" in refused.output.replace("\n", "")
+    assert "publish_at" not in refused.output
     chosen = runner.invoke(cli_app, [*base, "--at", "2027-10-31T02:30", "--fold", "0"], env=env)
     assert chosen.exit_code == 0, chosen.output
     assert "scheduled" in chosen.output

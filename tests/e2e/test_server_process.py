@@ -2,122 +2,59 @@
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from crosspost.media.samples import make_video
+from tests.served import Servers, clean_env, run_cli
 
 pytestmark = pytest.mark.slow
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
-    """`crosspost serve --sandbox` in its own process, on free ports and a fresh home."""
-    port, fakes = _port(), _port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
-    env.update(
-        CROSSPOST_HOME=str(tmp_path / "home"),
-        CROSSPOST_PORT=str(port),
-        CROSSPOST_SANDBOX_PORT=str(fakes),
-        CROSSPOST_DATABASE_URL=database_url,
-        CROSSPOST_SANDBOX_POLL_SECONDS="0.1",
-        CROSSPOST_FAKE_PROCESSING_SECONDS="0.05",
-        CROSSPOST_API_URL=f"http://127.0.0.1:{port}",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crosspost", "serve", "--sandbox"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            pytest.fail(f"server did not start: {out}")
-        time.sleep(0.1)
-    yield env
-    proc.terminate()
-    assert proc.wait(timeout=20) is not None
-    if proc.stdout:
-        proc.stdout.close()
-
-
-def _cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crosspost", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def server(serve: Servers, tmp_path: Path, database_url: str) -> dict[str, str]:
+    """`crosspost serve --sandbox` in its own process, on free ports and a fresh home; its
+    environment with the API's URL."""
+    env = clean_env(CROSSPOST_HOME=str(tmp_path / "home"), CROSSPOST_DATABASE_URL=database_url)
+    served = serve(env, tmp_path)
+    return {**served.env, "CROSSPOST_API_URL": served.url}
 
 
 def test_readme_flow(server: dict[str, str], tmp_path: Path) -> None:
-    """keys create → publish (upload, post, follow) → status → ledger, all through the CLI."""
-    created = _cli(server, "keys", "create", "--name", "demo", cwd=tmp_path)
+    """The quick start's commands: keys create → sample video → publish (checked, uploaded,
+    followed) → a publish two hours from now with a title and privacy → posts list →
+    status → ledger, all through the CLI."""
+    created = run_cli(server, "keys", "create", "--name", "demo", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert re.fullmatch(r"cp_test_[0-9A-Za-z]{49}", key), created.stdout
     env = {**server, "CROSSPOST_API_KEY": key}
-    clip = make_video(tmp_path / "clip.mp4", seconds=1.0)
-    published = _cli(
-        env,
-        "publish",
-        str(clip),
-        "--caption",
-        "first #clip",
-        "--to",
-        "youtube",
-        "--to",
-        "tiktok",
-        cwd=tmp_path,
-    )
+    sample = run_cli(env, "sample", "video", "clip.mp4", cwd=tmp_path)
+    assert sample.returncode == 0, sample.stderr
+    published = run_cli(env, "publish", "clip.mp4", "--caption", "first #clip",
+                        "--to", "youtube", "--to", "tiktok", cwd=tmp_path)  # fmt: skip
     assert published.returncode == 0, published.stderr + published.stdout
     post_id = re.search(r"post (post_\w+)", published.stdout)
     assert post_id, published.stdout
     assert published.stdout.count("published") >= 3, published.stdout  # post + 2 targets
-    status = _cli(env, "status", post_id.group(1), cwd=tmp_path)
+    scheduled = run_cli(env, "publish", "clip.mp4", "--caption", "later", "--to", "youtube",
+                        "--at", "+2h", "--title", "Later", "--privacy", "unlisted",
+                        "--json", cwd=tmp_path)  # fmt: skip
+    assert scheduled.returncode == 0, scheduled.stderr
+    later = json.loads(scheduled.stdout)
+    assert later["status"] == "scheduled"
+    assert later["overrides"] == {"youtube": {"title": "Later", "privacy_status": "unlisted"}}
+    listed = run_cli(env, "posts", "list", "-q", cwd=tmp_path)
+    assert listed.stdout.split() == [later["id"], post_id.group(1)]
+    status = run_cli(env, "status", post_id.group(1), cwd=tmp_path)
     assert status.returncode == 0 and "published" in status.stdout
-    ledger = _cli(env, "ledger", post_id.group(1), cwd=tmp_path)
+    ledger = run_cli(env, "ledger", post_id.group(1), cwd=tmp_path)
     assert ledger.returncode == 0 and "publish_successful" in ledger.stdout
-    scheduled = _cli(
-        env,
-        "publish",
-        str(clip),
-        "--to",
-        "youtube",
-        "--at",
-        "2099-12-01T18:00",
-        "--tz",
-        "Europe/Paris",
-        cwd=tmp_path,
-    )
-    assert scheduled.returncode == 0 and "scheduled" in scheduled.stdout
-    missing = _cli(env, "status", "post_nope", cwd=tmp_path)
+    missing = run_cli(env, "status", "post_nope", cwd=tmp_path)
     assert missing.returncode == 1 and "not_found" in missing.stderr
     docs = httpx.get(f"{server['CROSSPOST_API_URL']}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
@@ -131,20 +68,20 @@ def test_cli_manages_keys_and_oauth_clients(server: dict[str, str], tmp_path: Pa
     """keys create/roll/revoke and oauth-clients create/list/revoke against the live server;
     the printed secrets work over HTTP until revoked; a refused command says why."""
     api = server["CROSSPOST_API_URL"]
-    made = _cli(server, "keys", "create", "--name", "ops", "--role", "admin", cwd=tmp_path)
+    made = run_cli(server, "keys", "create", "--name", "ops", "--role", "admin", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
     auth = {"Authorization": f"Bearer {key}"}
     key_id = next(k["id"] for k in httpx.get(f"{api}/v1/keys", headers=auth).json()["data"]
                   if k["name"] == "ops")  # fmt: skip
-    rolled = _cli(server, "keys", "roll", key_id, "--overlap-hours", "0", cwd=tmp_path)
+    rolled = run_cli(server, "keys", "roll", key_id, "--overlap-hours", "0", cwd=tmp_path)
     assert rolled.returncode == 0, rolled.stderr
     new_key = rolled.stdout.strip()
     # Overlap 0: the old key ends now (this process's cache may keep it for 2 s at most).
     assert httpx.get(f"{api}/v1/posts", headers={"Authorization": f"Bearer {new_key}"}).is_success
-    bad = _cli(server, "keys", "create", "--name", "x", "--tier", "gold", cwd=tmp_path)
+    bad = run_cli(server, "keys", "create", "--name", "x", "--tier", "gold", cwd=tmp_path)
     assert bad.returncode == 1 and "unknown_tier" in bad.stderr
-    client = _cli(
+    client = run_cli(
         server, "oauth-clients", "create", "--name", "partner", "--scope", "posts:read",
         "--mode", "test", cwd=tmp_path,
     )  # fmt: skip
@@ -156,18 +93,18 @@ def test_cli_manages_keys_and_oauth_clients(server: dict[str, str], tmp_path: Pa
     assert token.status_code == 200, token.text
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
     assert httpx.get(f"{api}/v1/posts", headers=bearer).status_code == 200
-    listed = _cli(server, "oauth-clients", "list", cwd=tmp_path)
+    listed = run_cli(server, "oauth-clients", "list", cwd=tmp_path)
     assert client_id in listed.stdout and "partner" in listed.stdout
-    assert _cli(server, "oauth-clients", "revoke", client_id, cwd=tmp_path).returncode == 0
+    assert run_cli(server, "oauth-clients", "revoke", client_id, cwd=tmp_path).returncode == 0
     deadline = time.monotonic() + 10
     while httpx.get(f"{api}/v1/posts", headers=bearer).status_code != 401:
         assert time.monotonic() < deadline, "revoked client's token still accepted"
         time.sleep(0.2)
-    revoked = _cli(server, "keys", "revoke", key_id, cwd=tmp_path)
+    revoked = run_cli(server, "keys", "revoke", key_id, cwd=tmp_path)
     assert revoked.returncode == 0 and key_id in revoked.stdout
-    usage = _cli(server, "usage", cwd=tmp_path)
+    usage = run_cli(server, "usage", cwd=tmp_path)
     assert usage.returncode == 0 and "api_calls" in usage.stdout, usage.stderr
-    bad_period = _cli(server, "usage", "--period", "2026-13", cwd=tmp_path)
+    bad_period = run_cli(server, "usage", "--period", "2026-13", cwd=tmp_path)
     assert bad_period.returncode == 2 and "YYYY-MM" in bad_period.stderr
 
 
@@ -191,17 +128,17 @@ def test_cli_manages_webhooks_and_the_server_delivers(
         return Response(status_code=204)
 
     receiver = serve_in_thread(Starlette(routes=[Route("/in", hook, methods=["POST"])]))
-    key = _cli(server, "keys", "create", "--name", "hooks", cwd=tmp_path).stdout.strip()
+    key = run_cli(server, "keys", "create", "--name", "hooks", cwd=tmp_path).stdout.strip()
     env = {**server, "CROSSPOST_API_KEY": key}
     try:
-        added = _cli(env, "webhooks", "add", f"{receiver.url}/in", "--event", "webhook.test",
+        added = run_cli(env, "webhooks", "add", f"{receiver.url}/in", "--event", "webhook.test",
                      "--header", "Authorization: Bearer rcv-token", "--concurrency", "2",
                      cwd=tmp_path)  # fmt: skip
         assert added.returncode == 0, added.stderr
         endpoint_id, secret = added.stdout.split()
         assert secret.startswith("whsec_")
-        assert endpoint_id in _cli(env, "webhooks", "list", cwd=tmp_path).stdout
-        tested = _cli(env, "webhooks", "test", endpoint_id, cwd=tmp_path)
+        assert endpoint_id in run_cli(env, "webhooks", "list", cwd=tmp_path).stdout
+        tested = run_cli(env, "webhooks", "test", endpoint_id, cwd=tmp_path)
         assert tested.returncode == 0 and "queued test event msg_" in tested.stdout
         deadline = time.monotonic() + 20
         while not got:
@@ -211,16 +148,16 @@ def test_cli_manages_webhooks_and_the_server_delivers(
         assert got[0][1]["authorization"] == "Bearer rcv-token"
         assert event["type"] == "webhook.test"
         assert event["data"]["endpoint_id"] == endpoint_id
-        rotated = _cli(env, "webhooks", "rotate", endpoint_id, cwd=tmp_path)
+        rotated = run_cli(env, "webhooks", "rotate", endpoint_id, cwd=tmp_path)
         assert rotated.returncode == 0 and rotated.stdout.strip().startswith("whsec_")
-        assert _cli(env, "webhooks", "disable", endpoint_id, cwd=tmp_path).returncode == 0
-        refused = _cli(env, "webhooks", "test", endpoint_id, cwd=tmp_path)
+        assert run_cli(env, "webhooks", "disable", endpoint_id, cwd=tmp_path).returncode == 0
+        refused = run_cli(env, "webhooks", "test", endpoint_id, cwd=tmp_path)
         assert refused.returncode == 1 and "webhook_disabled" in refused.stderr
-        assert _cli(env, "webhooks", "enable", endpoint_id, cwd=tmp_path).returncode == 0
-        no_colon = _cli(env, "webhooks", "add", f"{receiver.url}/in", "--header", "X-Bare",
+        assert run_cli(env, "webhooks", "enable", endpoint_id, cwd=tmp_path).returncode == 0
+        no_colon = run_cli(env, "webhooks", "add", f"{receiver.url}/in", "--header", "X-Bare",
                         cwd=tmp_path)  # fmt: skip
         assert no_colon.returncode == 2 and "Name: value" in no_colon.stderr
-        bad = _cli(env, "webhooks", "add", "ftp://nowhere", cwd=tmp_path)
+        bad = run_cli(env, "webhooks", "add", "ftp://nowhere", cwd=tmp_path)
         assert bad.returncode == 1 and "invalid_webhook_url" in bad.stderr
     finally:
         receiver.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,7 +33,10 @@ def test_sandbox_serves_health_and_index_on_a_real_port(sandbox: Sandbox) -> Non
     """The server binds a real port, reports it in .url, and the app lists its fakes."""
     assert sandbox.server.port > 0
     assert sandbox.server.url == f"http://127.0.0.1:{sandbox.server.port}"
-    assert sandbox.http.get("/healthz").json() == {"ok": True}
+    health = sandbox.http.get("/healthz").json()
+    # Who runs them: whoever finds fakes on a port can tell whether they are its own.
+    assert health["ok"] is True and health["service"] == "crosspost-fakes"
+    assert health["pid"] == os.getpid() and len(health["instance"]) == 16
     platforms = [f["platform"] for f in sandbox.http.get("/").json()["fakes"]]
     assert platforms == [p.value for p in FAKES]
     assert {"youtube", "tiktok", "instagram", "x", "linkedin", "soundcloud"} <= set(platforms)

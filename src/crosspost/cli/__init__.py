@@ -19,6 +19,8 @@ from crosspost.cli import (
     keys,
     oauth_clients,
     posts,
+    publish,
+    sample,
     serve,
     usage,
     vault,
@@ -75,7 +77,10 @@ app.add_typer(vault.app, name="vault")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(oauth_clients.app, name="oauth-clients")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(publish.app)
 app.add_typer(posts.app)
+app.add_typer(posts.group, name="posts")
+app.add_typer(sample.app, name="sample")
 app.add_typer(usage.app)
 app.add_typer(export.app)
 app.add_typer(auth.login_app)

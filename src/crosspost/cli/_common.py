@@ -32,11 +32,17 @@ from crosspost.domain.enums import Mode
 
 
 class ExitCode(IntEnum):
-    """What `crosspost` exits with (documented in the README)."""
+    """What `crosspost` exits with (documented in the README and `publish --help`)."""
 
-    OK = 0
+    OK = 0  # done; for `publish` and `status --watch`: every target published
     ERROR = 1  # refused by the API or the local state: the message says why
     USAGE = 2  # a wrong flag or argument
+    UNAVAILABLE = 3  # the API could not be reached, or answered 5xx or 429: try again later
+    AUTH = 4  # no usable API key: missing, mistyped, unknown, revoked, or lacking the scope
+    FAILED = 10  # the post failed (or was cancelled): no target published
+    PARTIAL = 11  # partially_published: some targets published, the others failed
+    ATTENTION = 12  # a target waits for you: needs_reauth, a quota day, unconfirmed
+    TIMEOUT = 13  # still publishing when --timeout ran out
     CRASH = 70  # a bug: an unexpected exception (EX_SOFTWARE)
     INTERRUPTED = 130  # Ctrl-C
 
@@ -373,7 +379,12 @@ def ts(value: datetime | str | None) -> str:
     """A timestamp as ISO 8601 to the second, or "-"."""
     if value is None:
         return "-"
-    return value if isinstance(value, str) else value.isoformat(timespec="seconds")
+    if isinstance(value, str):  # as the API sends it
+        try:
+            return datetime.fromisoformat(value).isoformat(timespec="seconds")
+        except ValueError:
+            return value
+    return value.isoformat(timespec="seconds")
 
 
 @contextmanager
@@ -409,12 +420,22 @@ def api(url: str | None, key: str | None) -> Iterator[Any]:
         yield client
     except ApiError as err:
         out().error(str(err))
-        raise typer.Exit(ExitCode.ERROR) from None
+        raise typer.Exit(exit_code_for(err)) from None
     except httpx.TransportError as err:
         out().error(f"cannot reach the API at {url}: {err}; is `crosspost serve` running?")
-        raise typer.Exit(ExitCode.ERROR) from None
+        raise typer.Exit(ExitCode.UNAVAILABLE) from None
     finally:
         client.close()
+
+
+def exit_code_for(err: Any) -> ExitCode:
+    """The exit code of a refused request (an SDK ApiError): the key (401, 403), the API's
+    state (429, 5xx: try later), or the request itself."""
+    if err.status in (401, 403):
+        return ExitCode.AUTH
+    if err.status == 429 or err.status >= 500:
+        return ExitCode.UNAVAILABLE
+    return ExitCode.ERROR
 
 
 def wait_for_signal() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -10,16 +10,18 @@ from crosspost.cli._common import (
     ApiKey,
     ApiUrl,
     App,
+    Col,
     ExitCode,
     api,
     api_key,
     examples,
     is_test_key,
     out,
+    ts,
 )
 from crosspost.domain.enums import Platform
 
-app = App(help="Social accounts (through the API).")
+app = App(help="Social accounts: connect, list, show (through the API).")
 
 PLATFORMS = ", ".join(p.value for p in Platform)
 
@@ -71,3 +73,79 @@ def accounts_connect(
             f"({answer.get('handle')})"
         ),
     )
+
+
+def _account_rows(accounts: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            a["id"],
+            a["platform"] + (" (sandbox)" if a.get("mode") == "test" else ""),
+            a["handle"],
+            a["status"],
+            ts(a.get("token_expires_at")),
+            ts(a.get("last_published_at")),
+            a.get("last_error") or "-",
+        ]
+        for a in accounts
+    ]
+
+
+_COLS = [Col("id", keep=True), Col("platform"), Col("handle"), Col("status"),
+         Col("token ends"), Col("last publish"), Col("last error")]  # fmt: skip
+
+
+@app.command("list", epilog=examples("crosspost accounts list", "crosspost accounts list --json"))
+def accounts_list(api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """List the connected accounts of this key's mode and their health (never tokens)."""
+    with api(api_url, key) as client:
+        accounts = client.list_accounts()
+    reauth = [a for a in accounts if a["status"] == "needs_reauth"]
+    out().result(
+        accounts,
+        ids=[a["id"] for a in accounts],
+        human=lambda: out().table(_COLS, _account_rows(accounts)),
+    )
+    for account in reauth:
+        out().warn(
+            f"{account['platform']} account {account['id']} needs_reauth — run "
+            f"`crosspost accounts connect {account['platform']}`"
+        )
+
+
+@app.command(
+    "show",
+    epilog=examples("crosspost accounts show acc_01J…", "crosspost accounts show acc_01J… --json"),
+)
+def accounts_show(
+    account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")],
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Show one account: status, token expiry, scopes (and missing ones), last error."""
+    with api(api_url, key) as client:
+        account = client.get_account(account_id)
+    fields = [
+        ("id", account["id"]),
+        ("platform", account["platform"]),
+        ("mode", account["mode"]),
+        ("handle", account["handle"]),
+        ("external id", account["external_id"]),
+        (
+            "role",
+            account["role"] + (f" of {account['parent_id']}" if account.get("parent_id") else ""),
+        ),
+        ("status", account["status"]),
+        ("token ends", ts(account.get("token_expires_at"))),
+        ("scopes", " ".join(account.get("scopes") or []) or "-"),
+        ("scopes missing", " ".join(account.get("scopes_missing") or []) or "-"),
+        ("last publish", ts(account.get("last_published_at"))),
+        ("last error", account.get("last_error") or "-"),
+        ("connected", ts(account.get("created_at"))),
+    ]
+    out().result(
+        account,
+        ids=[account["id"]],
+        human=lambda: out().table([Col("field"), Col("value", keep=True)], fields),
+    )
+    if account["status"] == "needs_reauth":
+        out().warn(f"reconnect it: `crosspost accounts connect {account['platform']}`")

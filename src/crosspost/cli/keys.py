@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from crosspost.cli._common import (
     App,
     Col,
+    ExitCode,
     cli_errors,
     default_mode,
     examples,
@@ -20,7 +21,7 @@ from crosspost.cli._common import (
 from crosspost.config import Settings
 from crosspost.domain.enums import KeyRole, Mode
 
-app = App(help="API keys: create, list, roll, revoke, signing secrets (on the local state).")
+app = App(help="API keys: create, list, show, roll, revoke, signing secrets (on the local state).")
 
 
 @app.command(
@@ -179,6 +180,59 @@ def keys_signing_secret(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]
     out().result(data, ids=[made.id, made.secret], human=lambda: out().line(made.secret))
 
 
+def _key_view(r: Any) -> dict[str, Any]:
+    """A key row as the CLI shows it (never its hash)."""
+    return {
+        "id": r["id"],
+        "name": r["name"],
+        "mode": r["mode"],
+        "prefix": r["display_prefix"],
+        "role": r["role"],
+        "scopes": list(r["scopes"]),
+        "tier": r["tier"],
+        "created_at": r["created_at"],
+        "last_used_at": r["last_used_at"],
+        "expires_at": r["expires_at"],
+        "revoked_at": r["revoked_at"],
+    }
+
+
+@app.command(
+    "show", epilog=examples("crosspost keys show key_01J…", "crosspost keys show key_01J… --json")
+)
+def keys_show(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
+    """Show one API key: mode, role and scopes, tier, when it was used, when it ends."""
+    from crosspost.engine.keys import default_tenant  # noqa: PLC0415
+    from crosspost.store import tenants  # noqa: PLC0415
+
+    svc = services(Settings())
+    with svc.db.read() as conn:
+        row = tenants.get_api_key(conn, default_tenant(svc), key_id)
+    svc.close()
+    if row is None:
+        out().error(f"no API key {key_id!r} on this home; `crosspost keys list` shows them")
+        raise typer.Exit(ExitCode.ERROR)
+    key = _key_view(row)
+    fields = [
+        ("id", key["id"]),
+        ("name", key["name"]),
+        ("mode", key["mode"]),
+        ("prefix", key["prefix"] + "…"),
+        ("role", key["role"] or "-"),
+        ("scopes", " ".join(key["scopes"]) or "(the role's)"),
+        ("tier", key["tier"] or "-"),
+        ("created", ts(key["created_at"])),
+        ("last used", ts(key["last_used_at"])),
+        ("expires", ts(key["expires_at"])),
+        ("revoked", ts(key["revoked_at"])),
+    ]
+    out().result(
+        key,
+        ids=[key["id"]],
+        human=lambda: out().table([Col("field"), Col("value", keep=True)], fields),
+    )
+
+
 @app.command("list", epilog=examples("crosspost keys list", "crosspost keys list --json"))
 def keys_list() -> None:
     """List API keys (never their secrets)."""
@@ -189,22 +243,7 @@ def keys_list() -> None:
     with svc.db.read() as conn:
         rows = tenants.list_api_keys(conn, default_tenant(svc))
     svc.close()
-    data = [
-        {
-            "id": r["id"],
-            "name": r["name"],
-            "mode": r["mode"],
-            "prefix": r["display_prefix"],
-            "role": r["role"],
-            "scopes": list(r["scopes"]),
-            "tier": r["tier"],
-            "created_at": r["created_at"],
-            "last_used_at": r["last_used_at"],
-            "expires_at": r["expires_at"],
-            "revoked_at": r["revoked_at"],
-        }
-        for r in rows
-    ]
+    data = [_key_view(r) for r in rows]
     cols = [Col("id", keep=True), Col("name"), Col("mode"), Col("prefix"), Col("role"),
             Col("tier"), Col("created"), Col("last used"), Col("ends")]  # fmt: skip
     table = [

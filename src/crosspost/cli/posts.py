@@ -1,14 +1,13 @@
-"""Posts through the API: publish, status, ledger."""
+"""Posts through the API: `crosspost posts list|show|cancel|ledger`, and `status` and
+`ledger`, the short names of `posts show` and `posts ledger` (the same commands)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from crosspost.cli._common import (
     ApiKey,
@@ -20,93 +19,17 @@ from crosspost.cli._common import (
     examples,
     out,
     sandboxed,
+    ts,
 )
-from crosspost.domain.enums import Platform
+from crosspost.cli.follow import DORMANT, local_time
+from crosspost.domain.enums import PostStatus
 
+# Top-level shortcuts (`crosspost status`, `crosspost ledger`).
 app = App()
+# The group (`crosspost posts …`).
+group = App(help="Posts: list, show (and follow), cancel, ledger (through the API).")
 
 PostId = Annotated[str, typer.Argument(metavar="POST_ID")]
-
-
-@app.command(
-    epilog=examples(
-        'crosspost publish clip.mp4 --caption "first #clip" --to youtube --to tiktok',
-        "crosspost publish clip.mp4 --to youtube --at 2030-01-31T18:00 --tz Europe/Paris",
-        "crosspost publish --caption 'text only' --to x --to linkedin -q",
-    ),
-)
-def publish(
-    file: Annotated[
-        Path | None,
-        typer.Argument(
-            exists=True, dir_okay=False, help="Media file (none: a text post).", metavar="FILE"
-        ),
-    ] = None,
-    caption: Annotated[
-        str, typer.Option(help="Caption / title / description.", metavar="TEXT")
-    ] = "",
-    to: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Where to publish, repeatable: a platform ("
-            + ", ".join(p.value for p in Platform)
-            + ") or a social account id (acc_…).",
-            metavar="PLATFORM",
-        ),
-    ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option(
-            help="Publish time, ISO 8601: a local time read in --tz (2030-01-31T18:00) or "
-            "with its offset; default: now.",
-            metavar="TIME",
-        ),
-    ] = None,
-    tz: Annotated[
-        str | None,
-        typer.Option(help="IANA time zone for --at, e.g. Europe/Paris.", metavar="ZONE"),
-    ] = None,
-    fold: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=1,
-            help="For an --at the clocks pass twice (going back): 0 the first, 1 the second.",
-            metavar="0|1",
-        ),
-    ] = None,
-    follow: Annotated[bool, typer.Option(help="Wait for the final status.")] = True,
-    api_url: ApiUrl = None,
-    key: ApiKey = None,
-) -> None:
-    """Upload a file, create a post, and follow it to the end."""
-    if not to:
-        out().error("name at least one destination with --to youtube (repeatable)")
-        raise typer.Exit(ExitCode.USAGE)
-    with api(api_url, key) as client:
-        body: dict[str, Any] = {"text": caption, "targets": to}
-        if file is not None:
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                console=out().err,
-                disable=not out().human,
-            ) as bar:
-                task = bar.add_task(f"uploading {file.name}", total=file.stat().st_size)
-                media = client.upload_media(file, progress=lambda n: bar.advance(task, n))
-            body["media_id"] = media["id"]
-        if at:
-            body["publish_at"] = at
-            body["timezone"] = tz
-        if fold is not None:
-            body["fold"] = fold
-        post = client.create_post(body)
-        out().line(f"post {post['id']}: {post['status']}")
-        if follow and post["status"] != "scheduled":
-            post = client.follow(post["id"])
-        show_post(post)
 
 
 def show_post(post: dict[str, Any]) -> None:
@@ -118,22 +41,55 @@ def show_post(post: dict[str, Any]) -> None:
     for t in post["targets"]:
         err = t.get("last_error") or {}
         detail = f"{err.get('kind')}: {err.get('message')}" if err else ""
-        if t.get("next_attempt_at") and not t.get("external_url"):
-            detail += f" (next attempt {t['next_attempt_at']})"
+        if t.get("next_attempt_at") and t["status"] in DORMANT:
+            detail += f" (next attempt {local_time(t['next_attempt_at'])})"
         url = sandboxed(t.get("external_url"), sandbox)
         rows.append([t["id"], t["platform"], t["status"], url or "-", detail.strip() or "-"])
     title = f"post {post['id']}: {post['status']}" + (" (sandbox)" if sandbox else "")
     out().result(post, ids=[post["id"]], human=lambda: out().table(cols, rows, title=title))
 
 
-@app.command(epilog=examples("crosspost status post_01J…", "crosspost status post_01J… --json"))
-def status(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
-    """Show a post and its targets: status, URL or error, next attempt."""
+def show(
+    post_id: PostId,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Follow the post as `publish` does, and exit with its exit codes.",
+        ),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="With --watch: follow through waits that end by themselves."),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="With --watch: stop following after this many seconds (default 600, none "
+            "with --wait).",
+            metavar="SECONDS",
+        ),
+    ] = None,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Show a post and its targets: status, URL or error, next attempt; --watch follows it."""
+    from crosspost.cli import follow  # noqa: PLC0415
+    from crosspost.cli.publish import follow_timeout  # noqa: PLC0415
+
     with api(api_url, key) as client:
-        show_post(client.get_post(post_id))
+        post = client.get_post(post_id)
+        if not watch or (post["status"] == "scheduled" and not wait):
+            show_post(post)
+            return
+        outcome = follow.watch(client, post_id, timeout=follow_timeout(timeout, wait), wait=wait)
+    show_post(outcome.post)
+    follow.report(outcome)
+    if outcome.code is not ExitCode.OK:
+        raise typer.Exit(outcome.code)
 
 
-@app.command(epilog=examples("crosspost ledger post_01J…", "crosspost ledger post_01J… --json"))
 def ledger(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """Show every event of a post's publishing, with its date and time (UTC)."""
     with api(api_url, key) as client:
@@ -152,6 +108,69 @@ def ledger(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
     )
 
 
+@group.command(
+    "list",
+    epilog=examples(
+        "crosspost posts list",
+        "crosspost posts list --status failed --limit 5",
+        "crosspost posts list -q",
+    ),
+)
+def posts_list(
+    status: Annotated[PostStatus | None, typer.Option(help="Only posts in this status.")] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=100, help="How many, newest first.", metavar="N")
+    ] = 20,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """List posts, newest first: status, targets, when."""
+    with api(api_url, key) as client:
+        page = client.list_posts(status=status.value if status else None, limit=limit)
+    posts = page["data"]
+    rows = [
+        [
+            p["id"],
+            p["status"] + (" (sandbox)" if p.get("mode") == "test" else ""),
+            ", ".join(f"{t['platform']} {t['status']}" for t in p["targets"]),
+            ts(p.get("publish_at") or p["created_at"]),
+            (p.get("text") or "").splitlines()[0][:60] if p.get("text") else "",
+        ]
+        for p in posts
+    ]
+    cols = [Col("id", keep=True), Col("status"), Col("targets"), Col("at"), Col("text")]
+    more = " (more: raise --limit)" if page.get("has_more") else ""
+    out().result(
+        posts,
+        ids=[p["id"] for p in posts],
+        human=lambda: out().table(cols, rows, title=f"{len(posts)} post(s){more}"),
+    )
+
+
+_SHOW_EXAMPLES = ("POST_ID", "POST_ID --watch", "POST_ID --json")
+app.command("status", epilog=examples(*(f"crosspost status {e}" for e in _SHOW_EXAMPLES)))(show)
+group.command("show", epilog=examples(*(f"crosspost posts show {e}" for e in _SHOW_EXAMPLES)))(show)
+
+
+@group.command(
+    "cancel", epilog=examples("crosspost posts cancel POST_ID", "crosspost posts cancel POST_ID -q")
+)
+def posts_cancel(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """Cancel every target not yet at its irreversible publish step (the others finish)."""
+    with api(api_url, key) as client:
+        post = client.cancel(post_id)
+    show_post(post)
+
+
 def _utc(stamp: str) -> str:
     """An API timestamp as `2026-05-01 18:00:03.125`: the date too, to the millisecond."""
     return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+app.command("ledger", epilog=examples("crosspost ledger POST_ID", "crosspost ledger POST_ID -q"))(
+    ledger
+)
+group.command(
+    "ledger",
+    epilog=examples("crosspost posts ledger POST_ID", "crosspost posts ledger POST_ID --json"),
+)(ledger)

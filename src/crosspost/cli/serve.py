@@ -9,6 +9,7 @@ import typer
 from crosspost import __version__
 from crosspost.cli._common import (
     App,
+    ExitCode,
     describe_home,
     examples,
     load_settings,
@@ -16,7 +17,14 @@ from crosspost.cli._common import (
     services,
     wait_for_signal,
 )
-from crosspost.cli._home import write_record
+from crosspost.cli._home import remove_sandbox_record, write_record, write_sandbox_record
+from crosspost.cli._sandbox import (
+    Fakes,
+    SandboxPortTaken,
+    claim_fakes,
+    home_fakes,
+    home_sandbox,
+)
 from crosspost.config import Settings
 
 app = App()
@@ -40,9 +48,20 @@ def migrate() -> None:
     )
 
 
+SandboxPort = Annotated[
+    int | None,
+    typer.Option(
+        help="Port of the platform fakes (env CROSSPOST_SANDBOX_PORT; 0: any free port). "
+        "Default: 8010, or the next free port when another process holds it.",
+        metavar="PORT",
+    ),
+]
+
+
 @app.command(
     epilog=examples(
         "crosspost serve --sandbox",
+        "crosspost serve --sandbox --port 9000 --sandbox-port 9010",
         "crosspost serve --port 9000 --workers 0   # API only; run `crosspost worker` apart",
     )
 )
@@ -52,29 +71,42 @@ def serve(
     ] = False,
     host: Host = None,
     port: Port = None,
+    sandbox_port: SandboxPort = None,
     workers: Annotated[
         int | None, typer.Option(help="Worker threads (0 = API only).", metavar="N")
     ] = None,
 ) -> None:
     """Run the API and a worker pool in one process (embedded SQLite by default).
 
-    Prints one line saying where it listens (--json: that as JSON; -q: the API URL) and
-    records itself in the home's server.json for the other commands.
+    With --sandbox it also runs the platform fakes, or shares those of this home's
+    `crosspost sandbox`; never another crosspost's. Prints one line saying where it listens
+    and which fakes it uses (--json: that as JSON; -q: the API URL) and records itself in the
+    home's server.json for the other commands.
     """
     import uvicorn  # noqa: PLC0415
 
     from crosspost.api.app import create_app  # noqa: PLC0415
     from crosspost.api.streams import ApiServer  # noqa: PLC0415
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
+    from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
     from crosspost.engine.worker import build_runner  # noqa: PLC0415
     from crosspost.logs import configure_logging  # noqa: PLC0415
     from crosspost.webhooks.dispatcher import WebhookDispatcher  # noqa: PLC0415
 
-    settings = load_settings(sandbox=sandbox or None, host=host, port=port, workers=workers)
+    settings = load_settings(
+        sandbox=sandbox or None, host=host, port=port, sandbox_port=sandbox_port, workers=workers
+    )
     configure_logging(settings)
+    fakes = _claim(settings, share=True) if settings.sandbox else None
+    if fakes is not None:
+        settings = fakes.settings(settings)
+        if fakes.moved:
+            out().warn(fakes.moved)
     svc = services(settings, expect_server=False, announce=False)
     tenant_id = default_tenant(svc)
-    fakes_url, fakes = _start_sandbox(svc, tenant_id) if settings.sandbox else (None, None)
+    if fakes is not None:
+        # Tokens minted now, by the fakes this server uses: no other fakes know them.
+        provision_sandbox_accounts(svc, tenant_id)
     runner = build_runner(svc, concurrency=settings.workers) if settings.workers else None
     # Webhooks go out from wherever jobs run: with workers here, or from `crosspost worker`.
     dispatcher = WebhookDispatcher(svc) if settings.workers else None
@@ -82,6 +114,7 @@ def serve(
         runner.start()
         dispatcher.start()
     api = create_app(svc, wake_workers=_waker(runner, dispatcher))
+    fakes_url = fakes.url if fakes else None
     write_record(
         settings.home, api_url=settings.base_url, sandbox=settings.sandbox, fakes_url=fakes_url
     )
@@ -92,6 +125,9 @@ def serve(
         "workers": settings.workers,
         "database": svc.db.dialect,
         "sandbox_fakes_url": fakes_url,
+        "sandbox_fakes": None
+        if fakes is None
+        else {"url": fakes.url, "pid": fakes.pid, "shared": fakes.shared, "moved": fakes.moved},
         "home": str(settings.home),
     }
     out().result(
@@ -101,7 +137,7 @@ def serve(
             f"crosspost {__version__} API on {settings.base_url}"
             f" (docs {settings.base_url}/docs), {settings.workers} workers,"
             f" database {svc.db.dialect}"
-            + (f", sandbox fakes on {fakes_url} (sandbox)" if fakes_url else "")
+            + (f", sandbox fakes on {fakes.url} (sandbox; {fakes.owner()})" if fakes else "")
             + f"; home {describe_home(settings)}"
         ),
     )
@@ -122,8 +158,8 @@ def serve(
         if runner and dispatcher:
             dispatcher.stop(timeout=10)
             runner.stop(timeout=10)
-        if fakes:
-            fakes.stop()
+        if fakes is not None and fakes.server is not None:
+            fakes.server.stop()
         svc.close()
 
 
@@ -139,28 +175,23 @@ def _waker(runner: Any, dispatcher: Any) -> Any:
     return wake
 
 
-def _start_sandbox(svc: Any, tenant_id: str) -> tuple[str, Any]:
-    import httpx  # noqa: PLC0415
-
-    from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
+def _claim(settings: Settings, *, share: bool) -> Fakes:
+    """The fakes for this home (see `claim_fakes`); a taken port asked for explicitly ends
+    the command with its reason."""
     from crosspost.fakes.app import create_sandbox_app  # noqa: PLC0415
     from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
 
-    settings: Settings = svc.settings
-    server = None
+    def start(port: int) -> tuple[Any, str]:
+        app = create_sandbox_app(_fake_config(settings))
+        server = serve_in_thread(app, host=settings.sandbox_host, port=port)
+        return server, str(app.state.instance)
+
+    explicit = "sandbox_port" in settings.model_fields_set
     try:
-        # Fakes already running (`crosspost sandbox` in another process): share them.
-        httpx.get(f"{settings.sandbox_base_url}/healthz", timeout=1).raise_for_status()
-        url = settings.sandbox_base_url
-    except httpx.HTTPError:
-        server = serve_in_thread(
-            create_sandbox_app(_fake_config(settings)),
-            host=settings.sandbox_host,
-            port=settings.sandbox_port,
-        )
-        url = server.url
-    provision_sandbox_accounts(svc, tenant_id)
-    return url, server
+        return claim_fakes(settings, start, explicit=explicit, share=share)
+    except SandboxPortTaken as err:
+        out().error(str(err))
+        raise typer.Exit(ExitCode.ERROR) from None
 
 
 def _fake_config(settings: Settings) -> Any:
@@ -178,28 +209,51 @@ def _fake_config(settings: Settings) -> Any:
     return config if settings.fake_rate_limits else config.without_rate_limits()
 
 
-@app.command(epilog=examples("crosspost sandbox --port 8010"))
-def sandbox(host: Host = None, port: Port = None) -> None:
-    """Run only the platform fakes (for tests, benchmarks and client development)."""
-    from crosspost.fakes.app import FAKES, create_sandbox_app  # noqa: PLC0415
-    from crosspost.fakes.server import serve_in_thread  # noqa: PLC0415
+@app.command(epilog=examples("crosspost sandbox", "crosspost sandbox --port 8020 --json"))
+def sandbox(
+    host: Host = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Listen port (env CROSSPOST_SANDBOX_PORT; 0: any free port). Default: 8010, "
+            "or the next free port when another process holds it.",
+            metavar="PORT",
+        ),
+    ] = None,
+) -> None:
+    """Run only the platform fakes, as this home's sandbox (for tests and client development).
+
+    A `serve --sandbox` on the same home shares them; no other server uses them.
+    """
+    from crosspost.fakes.app import FAKES  # noqa: PLC0415
 
     settings = load_settings(sandbox_host=host, sandbox_port=port)
-    server = serve_in_thread(
-        create_sandbox_app(_fake_config(settings)),
-        host=settings.sandbox_host,
-        port=settings.sandbox_port,
-    )
+    running = home_sandbox(settings)
+    if running is not None:
+        out().error(
+            f"this home's sandbox already runs on {running.url} (pid {running.pid}); "
+            f"home {describe_home(settings)}"
+        )
+        raise typer.Exit(ExitCode.ERROR)
+    fakes = _claim(settings, share=False)
+    if fakes.moved:
+        out().warn(fakes.moved)
+    instance = str(fakes.instance)
+    write_sandbox_record(settings.home, url=fakes.url, instance=instance)
     names = [p.value for p in FAKES]
     out().result(
-        {"url": server.url, "platforms": names},
-        ids=[server.url],
+        {"url": fakes.url, "pid": fakes.pid, "platforms": names, "home": str(settings.home)},
+        ids=[fakes.url],
         human=lambda: out().line(
-            f"platform fakes on {server.url} (sandbox: {', '.join(names)}); Ctrl-C stops"
+            f"platform fakes on {fakes.url} (sandbox: {', '.join(names)}), pid {fakes.pid}, "
+            f"for home {describe_home(settings)}; Ctrl-C stops"
         ),
     )
-    wait_for_signal()
-    server.stop()
+    try:
+        wait_for_signal()
+    finally:
+        remove_sandbox_record(settings.home, instance)
+        fakes.server.stop()
 
 
 @app.command(epilog=examples("crosspost worker --concurrency 8"))
@@ -213,7 +267,8 @@ def worker(
     from crosspost.logs import configure_logging  # noqa: PLC0415
     from crosspost.webhooks.dispatcher import WebhookDispatcher  # noqa: PLC0415
 
-    settings = Settings()
+    # Test-mode targets reach the fakes of the server on this home, wherever they run.
+    settings = home_fakes(Settings())
     configure_logging(settings)
     svc = services(settings, expect_server=False, announce=False)
     runner = build_runner(svc, concurrency=concurrency)

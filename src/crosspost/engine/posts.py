@@ -190,6 +190,22 @@ def _check_thumbnails(
             )
 
 
+def target_violations(
+    platform: Platform, options: PlatformOptions | None, info: MediaInfo | None, text: str
+) -> list[Violation]:
+    """Every rule of `platform` the post breaks (its kind of post, the media's limits, the
+    text and title on that platform); the CLI checks the same before uploading."""
+    client = client_for(platform)
+    chosen = options or client.options_model()
+    return validate(
+        client.limits_for(info.kind if info else None),
+        info,
+        chosen.text or text,
+        title=title_of(chosen),
+        destination=platform.value,
+    )
+
+
 @dataclass(frozen=True)
 class TargetPlan:
     """One destination of a checked post: its account and the rules the post breaks there."""
@@ -294,15 +310,7 @@ def _plan(
     text: str,
 ) -> TargetPlan:
     platform = Platform(account["platform"])
-    client = client_for(platform)
-    chosen = options.get(platform) or client.options_model()
-    violations = validate(
-        client.limits_for(info.kind if info else None),
-        info,
-        chosen.text or text,
-        title=title_of(chosen),
-        destination=platform.value,
-    )
+    violations = target_violations(platform, options.get(platform), info, text)
     return TargetPlan(index, account, platform, tuple(violations))
 
 

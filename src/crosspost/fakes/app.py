@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable, Mapping
 
 from starlette.applications import Starlette
@@ -33,13 +35,18 @@ FAKES: Mapping[Platform, Callable[[FakeConfig], PlatformFake]] = {
 def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
     """An app serving each fake under ``/{platform}``, plus ``/healthz`` and an index at ``/``.
 
-    The fake instances are on ``app.state.fakes`` (a dict keyed by Platform) for in-process use.
+    The fake instances are on ``app.state.fakes`` (a dict keyed by Platform) for in-process use;
+    ``app.state.instance`` names this app, as ``/healthz`` does with its process id, so whoever
+    finds fakes on a port can tell whether they are the ones it started.
     """
     config = config or FakeConfig()
     fakes = {platform: factory(config) for platform, factory in FAKES.items()}
+    instance = secrets.token_hex(8)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
+        return JSONResponse(
+            {"ok": True, "service": "crosspost-fakes", "instance": instance, "pid": os.getpid()}
+        )
 
     async def index(request: Request) -> Response:
         return JSONResponse(
@@ -73,4 +80,5 @@ def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
     routes += [Mount(f"/{platform.value}", app=fake.asgi()) for platform, fake in fakes.items()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: no_fake})
     app.state.fakes = fakes
+    app.state.instance = instance
     return app
