@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ from crosspost.config import Settings
 from crosspost.domain.enums import KeyRole, Mode
 from crosspost.engine.keys import default_tenant, issue_key
 from crosspost.engine.services import Services
-from tests.cli.conftest import Served, clean_env, free_port
+from crosspost.fakes.server import free_port
+from tests.served import Servers, clean_env
 
 
 @dataclass
@@ -77,9 +77,7 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(
-    serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Sandbox:
+def sandbox(serve: Servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
     """`crosspost serve --sandbox` on its own home; this process and the ones it starts use
     that home and a config folder of this test's own, and no other CROSSPOST_ setting."""
     for name in [n for n in os.environ if n.startswith("CROSSPOST_")]:

@@ -313,6 +313,22 @@ def auth_status(api_url: ApiUrl = None, key: ApiKey = None) -> None:
         raise typer.Exit(ExitCode.ERROR)
 
 
+@app.command(
+    "url",
+    epilog=examples(
+        "export CROSSPOST_API_URL=$(crosspost auth url)",
+        'curl "$(crosspost auth url)/healthz"',
+    ),
+)
+def auth_url(api_url: ApiUrl = None) -> None:
+    """Print the API URL commands use (stdout: the URL alone; stderr: where it comes from),
+    for curl and scripts: the server running on this home may have moved off port 8000."""
+    creds = credentials(api_url, None)
+    out().note(f"from {creds.url_from}")
+    data = {"value": creds.url, "from": creds.url_from}
+    out().result(data, ids=[creds.url], human=lambda: out().line(creds.url))
+
+
 @app.command("list", epilog=examples("crosspost auth list", "crosspost auth list --json"))
 def auth_list() -> None:
     """List the profiles (never their keys: a prefix and the last characters only); the
