@@ -307,3 +307,28 @@ def test_login_again_keeps_the_profiles_server(sandbox: Sandbox) -> None:
     assert again.exit_code == 0, again.output
     saved = tomllib.loads(sandbox.profiles.read_text())["profiles"]["p"]
     assert saved == {"api_url": sandbox.url, "key": second, "key_id": second_id}
+
+
+def test_the_environments_signing_secret_signs_only_for_its_own_key(sandbox: Sandbox) -> None:
+    """With CROSSPOST_API_KEY and its CROSSPOST_SIGNING_SECRET exported (the README's signing
+    section), logging in with another key checks that key unsigned, as it has no such
+    secret, while commands with the exported key still sign with it."""
+    env_id, env_key = sandbox.key("signer")
+    made = sandbox.run("keys", "signing-secret", env_id)
+    assert made.returncode == 0, made.stderr
+    sandbox.env |= {"CROSSPOST_API_KEY": env_key, "CROSSPOST_SIGNING_SECRET": made.stdout.strip()}
+    _, other = sandbox.key("other")
+    logged = sandbox.run("login", "--with-key", stdin=other + "\n")
+    assert logged.returncode == 0, logged.stderr
+    assert "logged in to" in logged.stdout
+    wrong = {**sandbox.env, "CROSSPOST_SIGNING_SECRET": "cpsig_" + "A" * 43}
+    signed = subprocess.run(
+        [sys.executable, "-m", "crosspost", "posts", "list"],
+        env=wrong,
+        cwd=sandbox.cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert signed.returncode == 4 and "invalid_signature" in signed.stderr, signed.stderr

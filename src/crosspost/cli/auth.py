@@ -21,6 +21,7 @@ from crosspost.cli._common import (
     examples,
     out,
     sandboxed,
+    signing_secret,
     ts,
 )
 from crosspost.cli._credentials import Credentials, chosen_profile, local_server_url
@@ -64,11 +65,8 @@ def _ask_server(url: str, key: str) -> tuple[dict[str, Any] | None, dict[str, An
     from crosspost.logs import redact  # noqa: PLC0415
     from crosspost.sdk import ApiError, Client  # noqa: PLC0415
 
-    # A tenant may require signed requests: the secret stays in the environment, as for
-    # every other command.
-    signing = os.environ.get("CROSSPOST_SIGNING_SECRET")
     try:
-        client = Client(url, key, timeout=15, signing_secret=signing)
+        client = Client(url, key, timeout=15, signing_secret=signing_secret(key))
     except (httpx.InvalidURL, ValueError):
         return None, {"status": None, "code": "invalid_url", "detail": f"{url!r} is not a URL"}
     try:
