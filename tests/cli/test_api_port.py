@@ -105,9 +105,7 @@ def test_serve_without_a_port_moves_off_a_taken_8000_and_the_cli_finds_it(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["--port", "CROSSPOST_PORT"])
-def test_serve_refuses_a_taken_port_asked_for(
-    serve: Servers, tmp_path: Path, how: str
-) -> None:
+def test_serve_refuses_a_taken_port_asked_for(serve: Servers, tmp_path: Path, how: str) -> None:
     """A port asked for by flag or environment and held by another crosspost's API: exit 1,
     one line naming the holder and how to choose; nothing is recorded on the home."""
     other = serve(clean_env(CROSSPOST_HOME=str(tmp_path / "other")), tmp_path)
