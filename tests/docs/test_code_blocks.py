@@ -64,7 +64,13 @@ def run_blocks(session: Session, found: Sequence[Block]) -> Iterator[tuple[Block
 
 def failure(block: Block, ran: Ran) -> str:
     """What a failed block did, for the test report."""
-    if ran.code is None:
+    if ran.code is None and block.background:
+        how = (
+            f"started no server that answers on its home within {ran.seconds:.0f} s "
+            "(<!-- background --> is for `crosspost serve`; mark other long-running commands "
+            "<!-- not run: why -->)"
+        )
+    elif ran.code is None:
         how = f"did not finish within {ran.seconds:.0f} s"
     elif block.background:
         how = f"exited ({ran.code}) before its server answered, after {ran.seconds:.1f} s"
