@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,12 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-
-def free_port() -> int:
-    """A port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from crosspost.fakes.server import free_port
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -86,22 +80,28 @@ class Servers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def __call__(
-        self, env: dict[str, str], cwd: Path, *args: str, default_fakes_port: bool = False
+        self,
+        env: dict[str, str],
+        cwd: Path,
+        *args: str,
+        default_fakes_port: bool = False,
+        default_port: bool = False,
     ) -> Served:
-        """Start one with `env` in `cwd`: the API on a free port, quick fake processing and,
-        unless `args` or `env` say otherwise (or `default_fakes_port`: as a user would), the
-        fakes on any free port; return once it is ready."""
-        port = free_port()
+        """Start one with `env` in `cwd`: quick fake processing and, unless `args` or `env`
+        say otherwise (or `default_port` / `default_fakes_port`: as a user would), the API
+        and the fakes on any free ports; return once it is ready."""
         env = {
             "CROSSPOST_SANDBOX_POLL_SECONDS": "0.1",
             "CROSSPOST_FAKE_PROCESSING_SECONDS": "0.05",
             **env,
-            "CROSSPOST_PORT": str(port),
         }
+        if not default_port and "--port" not in args:
+            env.setdefault("CROSSPOST_PORT", str(free_port()))
         chosen = "--sandbox-port" in args or "CROSSPOST_SANDBOX_PORT" in env
         if not chosen and not default_fakes_port:
             args = (*args, "--sandbox-port", "0")
-        out, err = self.logs / f"serve-{port}.out", self.logs / f"serve-{port}.err"
+        name = f"serve-{len(self.procs)}"
+        out, err = self.logs / f"{name}.out", self.logs / f"{name}.err"
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "crosspost", "serve", "--sandbox", "--json", *args],
@@ -111,20 +111,20 @@ class Servers:
                 cwd=cwd,
             )
         self.procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
+        banner: dict[str, Any] | None = None
         while True:
             try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                # The banner is printed once the API's port is held, before it answers.
+                banner = banner or json.loads(out.read_text())
+                if httpx.get(f"{banner['api_url']}/readyz", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except (ValueError, httpx.TransportError):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"server did not start: {out.read_text()}{err.read_text()}")
             time.sleep(0.1)
-        # The banner is printed before the API listens: whole by now.
-        banner = json.loads(out.read_text())
-        return Served(env, url, cwd, banner, err)
+        return Served(env, str(banner["api_url"]), cwd, banner, err)
 
     def stop(self) -> None:
         """Stop every server started (SIGTERM, as Ctrl-C would)."""

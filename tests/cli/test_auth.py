@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ from crosspost.config import Settings
 from crosspost.domain.enums import KeyRole, Mode
 from crosspost.engine.keys import default_tenant, issue_key
 from crosspost.engine.services import Services
-from tests.cli.conftest import Served, clean_env, free_port
+from crosspost.fakes.server import free_port
+from tests.served import Servers, clean_env
 
 
 @dataclass
@@ -77,9 +77,7 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(
-    serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Sandbox:
+def sandbox(serve: Servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
     """`crosspost serve --sandbox` on its own home; this process and the ones it starts use
     that home and a config folder of this test's own, and no other CROSSPOST_ setting."""
     for name in [n for n in os.environ if n.startswith("CROSSPOST_")]:
@@ -309,3 +307,28 @@ def test_login_again_keeps_the_profiles_server(sandbox: Sandbox) -> None:
     assert again.exit_code == 0, again.output
     saved = tomllib.loads(sandbox.profiles.read_text())["profiles"]["p"]
     assert saved == {"api_url": sandbox.url, "key": second, "key_id": second_id}
+
+
+def test_the_environments_signing_secret_signs_only_for_its_own_key(sandbox: Sandbox) -> None:
+    """With CROSSPOST_API_KEY and its CROSSPOST_SIGNING_SECRET exported (the README's signing
+    section), logging in with another key checks that key unsigned, as it has no such
+    secret, while commands with the exported key still sign with it."""
+    env_id, env_key = sandbox.key("signer")
+    made = sandbox.run("keys", "signing-secret", env_id)
+    assert made.returncode == 0, made.stderr
+    sandbox.env |= {"CROSSPOST_API_KEY": env_key, "CROSSPOST_SIGNING_SECRET": made.stdout.strip()}
+    _, other = sandbox.key("other")
+    logged = sandbox.run("login", "--with-key", stdin=other + "\n")
+    assert logged.returncode == 0, logged.stderr
+    assert "logged in to" in logged.stdout
+    wrong = {**sandbox.env, "CROSSPOST_SIGNING_SECRET": "cpsig_" + "A" * 43}
+    signed = subprocess.run(
+        [sys.executable, "-m", "crosspost", "posts", "list"],
+        env=wrong,
+        cwd=sandbox.cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert signed.returncode == 4 and "invalid_signature" in signed.stderr, signed.stderr

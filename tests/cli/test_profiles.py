@@ -29,8 +29,8 @@ from crosspost.cli.profiles import (
     save,
 )
 from crosspost.domain.enums import Mode
+from crosspost.fakes.server import free_port
 from crosspost.vault.apikeys import generate_key
-from tests.cli.conftest import free_port
 
 
 @pytest.fixture

@@ -365,6 +365,15 @@ def api_key(given: str | None) -> str | None:
     return credentials(None, given).key
 
 
+def signing_secret(key: str) -> str | None:
+    """The signing secret for requests made with `key` (a tenant may require signed
+    requests): CROSSPOST_SIGNING_SECRET, unless it is CROSSPOST_API_KEY's and `key` is
+    another (a profile's, --key, a key being logged in with), which it cannot sign for."""
+    secret = os.environ.get("CROSSPOST_SIGNING_SECRET") or None
+    env_key = os.environ.get("CROSSPOST_API_KEY")
+    return secret if not env_key or env_key == key else None
+
+
 def is_test_key(key: str | None) -> bool:
     """Whether a key reaches the sandbox (test keys only ever reach the fakes)."""
     return bool(key and key.startswith("cp_test_"))
@@ -414,8 +423,7 @@ def api(url: str | None, key: str | None) -> Iterator[Any]:
         )
         raise typer.Exit(ExitCode.USAGE)
     url = api_url(url)
-    # A tenant may require signed requests: the CLI then signs with this secret.
-    client = Client(url, key, signing_secret=os.environ.get("CROSSPOST_SIGNING_SECRET"))
+    client = Client(url, key, signing_secret=signing_secret(key))
     try:
         yield client
     except ApiError as err:

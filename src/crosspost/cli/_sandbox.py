@@ -10,17 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from crosspost.cli._home import SandboxRecord, read_record, read_sandbox_record
+from crosspost.cli._ports import claim_port, identify
 from crosspost.config import Settings
-
-# Ports tried after a taken default before letting the system choose one.
-_NEXT_PORTS = 50
-
-
-class SandboxPortTaken(Exception):
-    """The port asked for explicitly is held by another process."""
 
 
 @dataclass
@@ -58,17 +50,6 @@ class Fakes:
         )
 
 
-def identify(url: str, timeout: float = 1.0) -> dict[str, Any] | None:
-    """What `/healthz` at `url` says about the crosspost fakes there (instance, pid), or None
-    when whatever listens there is something else or does not answer."""
-    try:
-        answer = httpx.get(f"{url}/healthz", timeout=timeout)
-        data = answer.json()
-    except (httpx.HTTPError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("service") == "crosspost-fakes" else None
-
-
 def home_sandbox(settings: Settings) -> SandboxRecord | None:
     """This home's `crosspost sandbox`, when it runs and its fakes answer as themselves."""
     record = read_sandbox_record(settings.home)
@@ -84,47 +65,32 @@ Start = Callable[[int], tuple[Any, str]]
 def claim_fakes(settings: Settings, start: Start, *, explicit: bool, share: bool = True) -> Fakes:
     """The fakes for a sandbox on `settings.home`: this home's `crosspost sandbox` when it
     runs (and `share`, and no other port was asked for); else fakes started by `start(port)`
-    on the port asked for; when that port is held by another process, the next free port
-    (saying so), or SandboxPortTaken when the port was asked for `explicit`ly."""
+    on the port asked for, or on the next free one when another process holds it (see
+    `claim_port`: PortTaken when the port was asked for `explicit`ly)."""
     host, wanted = settings.sandbox_host, settings.sandbox_port
     if share:
         record = home_sandbox(settings)
         if record is not None and (not explicit or urlsplit(record.url).port == wanted):
             return Fakes(record.url, record.pid, shared=True)
-    try:
-        return _start(start, wanted)
-    except OSError:
-        holder = _holder(host, wanted)
-    if explicit:
-        raise SandboxPortTaken(
-            f"sandbox port {wanted} is held by {holder}; choose a free one with "
-            "--sandbox-port (0: any free port) or leave it out to take the next free one"
-        ) from None
-    for port in [*range(wanted + 1, wanted + 1 + _NEXT_PORTS), 0]:
-        try:
-            fakes = _start(start, port)
-        except OSError:
-            continue
+
+    def started(port: int) -> Fakes:
+        server, instance = start(port)
+        return Fakes(server.url, os.getpid(), shared=False, server=server, instance=instance)
+
+    fakes, held = claim_port(
+        started,
+        wanted,
+        explicit=explicit,
+        label="sandbox",
+        flag="--sandbox-port (or CROSSPOST_SANDBOX_PORT)",
+        host=host,
+    )
+    if held:
         fakes.moved = (
-            f"sandbox port {wanted} is held by {holder}, not by this home; these fakes run "
-            f"on {fakes.url} instead (choose with --sandbox-port)"
+            f"{held}, not by this home; these fakes run on {fakes.url} instead "
+            "(choose with --sandbox-port)"
         )
-        return fakes
-    raise SandboxPortTaken("no free port for the sandbox fakes")  # pragma: no cover
-
-
-def _start(start: Start, port: int) -> Fakes:
-    server, instance = start(port)
-    return Fakes(server.url, os.getpid(), shared=False, server=server, instance=instance)
-
-
-def _holder(host: str, port: int) -> str:
-    """Who holds a port, as far as can be told from outside."""
-    shown = f"[{host}]" if ":" in host else host
-    found = identify(f"http://{shown}:{port}")
-    if found is None:
-        return "another program"
-    return f"the fakes of another crosspost (pid {found.get('pid', '?')})"
+    return fakes
 
 
 def home_fakes(settings: Settings) -> Settings:

@@ -21,6 +21,7 @@ from crosspost.cli._common import (
     examples,
     out,
     sandboxed,
+    signing_secret,
     ts,
 )
 from crosspost.cli._credentials import Credentials, chosen_profile, local_server_url
@@ -64,11 +65,8 @@ def _ask_server(url: str, key: str) -> tuple[dict[str, Any] | None, dict[str, An
     from crosspost.logs import redact  # noqa: PLC0415
     from crosspost.sdk import ApiError, Client  # noqa: PLC0415
 
-    # A tenant may require signed requests: the secret stays in the environment, as for
-    # every other command.
-    signing = os.environ.get("CROSSPOST_SIGNING_SECRET")
     try:
-        client = Client(url, key, timeout=15, signing_secret=signing)
+        client = Client(url, key, timeout=15, signing_secret=signing_secret(key))
     except (httpx.InvalidURL, ValueError):
         return None, {"status": None, "code": "invalid_url", "detail": f"{url!r} is not a URL"}
     try:
@@ -311,6 +309,22 @@ def auth_status(api_url: ApiUrl = None, key: ApiKey = None) -> None:
         )
     if caller is None:
         raise typer.Exit(ExitCode.ERROR)
+
+
+@app.command(
+    "url",
+    epilog=examples(
+        "export CROSSPOST_API_URL=$(crosspost auth url)",
+        'curl "$(crosspost auth url)/healthz"',
+    ),
+)
+def auth_url(api_url: ApiUrl = None) -> None:
+    """Print the API URL commands use (stdout: the URL alone; stderr: where it comes from),
+    for curl and scripts: the server running on this home may have moved off port 8000."""
+    creds = credentials(api_url, None)
+    out().note(f"from {creds.url_from}")
+    data = {"value": creds.url, "from": creds.url_from}
+    out().result(data, ids=[creds.url], human=lambda: out().line(creds.url))
 
 
 @app.command("list", epilog=examples("crosspost auth list", "crosspost auth list --json"))

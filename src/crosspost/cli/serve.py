@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated, Any
 
 import typer
@@ -18,19 +19,21 @@ from crosspost.cli._common import (
     wait_for_signal,
 )
 from crosspost.cli._home import remove_sandbox_record, write_record, write_sandbox_record
-from crosspost.cli._sandbox import (
-    Fakes,
-    SandboxPortTaken,
-    claim_fakes,
-    home_fakes,
-    home_sandbox,
-)
+from crosspost.cli._ports import PortTaken, claim_port
+from crosspost.cli._sandbox import Fakes, claim_fakes, home_fakes, home_sandbox
 from crosspost.config import Settings
 
 app = App()
 
 Host = Annotated[str | None, typer.Option(help="Listen address.", metavar="ADDRESS")]
-Port = Annotated[int | None, typer.Option(help="Listen port.", metavar="PORT")]
+Port = Annotated[
+    int | None,
+    typer.Option(
+        help="API port (env CROSSPOST_PORT; 0: any free port); refused when taken. Default: "
+        "8000, or the next free port when another process holds it.",
+        metavar="PORT",
+    ),
+]
 
 
 @app.command(epilog=examples("CROSSPOST_DATABASE_URL=postgresql://… crosspost migrate"))
@@ -83,6 +86,26 @@ def serve(
     and which fakes it uses (--json: that as JSON; -q: the API URL) and records itself in the
     home's server.json for the other commands.
     """
+    from crosspost.logs import configure_logging  # noqa: PLC0415
+
+    settings = load_settings(
+        sandbox=sandbox or None, host=host, port=port, sandbox_port=sandbox_port, workers=workers
+    )
+    configure_logging(settings)
+    # The API's port first: the address written to server.json and given to platforms
+    # (OAuth redirects, signed media URLs) is the one really listened on.
+    listener, api_moved = _listen(settings)
+    settings = settings.model_copy(update={"port": listener.getsockname()[1]})
+    if api_moved:
+        out().warn(api_moved)
+    try:
+        _serve(settings, listener, api_moved)
+    finally:
+        listener.close()
+
+
+def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -> None:
+    """Run the server on `listener` until a signal stops it."""
     import uvicorn  # noqa: PLC0415
 
     from crosspost.api.app import create_app  # noqa: PLC0415
@@ -90,13 +113,8 @@ def serve(
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
     from crosspost.engine.worker import build_runner  # noqa: PLC0415
-    from crosspost.logs import configure_logging  # noqa: PLC0415
     from crosspost.webhooks.dispatcher import WebhookDispatcher  # noqa: PLC0415
 
-    settings = load_settings(
-        sandbox=sandbox or None, host=host, port=port, sandbox_port=sandbox_port, workers=workers
-    )
-    configure_logging(settings)
     fakes = _claim(settings, share=True) if settings.sandbox else None
     if fakes is not None:
         settings = fakes.settings(settings)
@@ -122,6 +140,7 @@ def serve(
         "version": __version__,
         "api_url": settings.base_url,
         "docs_url": f"{settings.base_url}/docs",
+        "api_moved": api_moved,
         "workers": settings.workers,
         "database": svc.db.dialect,
         "sandbox_fakes_url": fakes_url,
@@ -153,7 +172,7 @@ def serve(
             access_log=False,
             log_config=None,
         )
-        ApiServer(config).run()
+        ApiServer(config).run(sockets=[listener])
     finally:
         if runner and dispatcher:
             dispatcher.stop(timeout=10)
@@ -175,6 +194,34 @@ def _waker(runner: Any, dispatcher: Any) -> Any:
     return wake
 
 
+def _listen(settings: Settings) -> tuple[socket.socket, str | None]:
+    """A socket listening on the API's port (see `claim_port`), and why it is not the port
+    asked for; a port set explicitly (--port, CROSSPOST_PORT, or within CROSSPOST_PUBLIC_URL,
+    which clients are told) that is taken ends the command with its holder."""
+    from crosspost.fakes.server import listen  # noqa: PLC0415
+
+    explicit = "port" in settings.model_fields_set or settings.public_url is not None
+    try:
+        listener, held = claim_port(
+            lambda port: listen(settings.host, port),
+            settings.port,
+            explicit=explicit,
+            label="API",
+            flag="--port (or CROSSPOST_PORT)",
+            host=settings.host,
+        )
+    except PortTaken as err:
+        out().error(str(err))
+        raise typer.Exit(ExitCode.ERROR) from None
+    if held is None:
+        return listener, None
+    port = listener.getsockname()[1]
+    return listener, (
+        f"{held}; this server listens on port {port} instead (choose with --port); "
+        "the commands on this home find it there (server.json)"
+    )
+
+
 def _claim(settings: Settings, *, share: bool) -> Fakes:
     """The fakes for this home (see `claim_fakes`); a taken port asked for explicitly ends
     the command with its reason."""
@@ -189,7 +236,7 @@ def _claim(settings: Settings, *, share: bool) -> Fakes:
     explicit = "sandbox_port" in settings.model_fields_set
     try:
         return claim_fakes(settings, start, explicit=explicit, share=share)
-    except SandboxPortTaken as err:
+    except PortTaken as err:
         out().error(str(err))
         raise typer.Exit(ExitCode.ERROR) from None
 

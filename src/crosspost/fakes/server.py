@@ -60,6 +60,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A TCP socket listening on `host:port` (0: any free port), for uvicorn to serve on
+    (`Server.run(sockets=[…])`); OSError when the port cannot be had.
+
+    It listens at once: a bound socket that does not listen yet would not keep another
+    process (SO_REUSEADDR) from binding the same port meanwhile, and early connections wait in
+    the backlog until the server accepts them.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # With proto left at 0, asyncio would not set TCP_NODELAY on accepted connections, and
+    # every keep-alive response would wait ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def serve_in_thread(
     app: ASGIApp,
     host: str = "127.0.0.1",
@@ -75,16 +97,7 @@ def serve_in_thread(
     The socket is bound here, so ``port=0`` yields the real port at once. Uvicorn's access log
     is off and its logging config is left alone (its errors go to the ``uvicorn.error`` logger).
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # With proto left at 0, asyncio would not set TCP_NODELAY on accepted connections, and
-    # every keep-alive response would wait ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
+    sock = listen(host, port)
     config = uvicorn.Config(
         app,
         log_config=None,

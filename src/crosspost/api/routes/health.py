@@ -14,8 +14,9 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+    """The process is up; `service` tells another crosspost looking for a free port whose
+    port this is."""
+    return {"status": "ok", "service": "crosspost"}
 
 
 @router.get("/readyz")
