@@ -5,6 +5,7 @@ no integer (body, query or header) can overflow a column, on SQLite and PostgreS
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 import socket
 import time
@@ -91,6 +92,11 @@ def _bounded(schema: dict[str, Any]) -> bool:
     choices = schema.get("enum")
     if choices:  # a closed set of integers (`fold`: 0 or 1) is bounded by its members
         return all(isinstance(c, int) and INT64_MIN <= c <= INT64_MAX for c in choices)
+    if schema.get("type") == "number":
+        # A float column holds any finite double: only a stated, finite range is asked for.
+        low = schema.get("minimum", schema.get("exclusiveMinimum"))
+        high = schema.get("maximum", schema.get("exclusiveMaximum"))
+        return all(isinstance(v, int | float) and math.isfinite(v) for v in (low, high))
     low, high = schema.get("minimum"), schema.get("maximum")
     return isinstance(low, int) and isinstance(high, int) and INT64_MIN <= low <= high <= INT64_MAX
 
