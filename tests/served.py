@@ -59,6 +59,13 @@ class Served:
     cwd: Path
     banner: dict[str, Any] = field(default_factory=dict)
     stderr_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        """Stop this server (SIGTERM, as Ctrl-C would) and wait for it to exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
 
     @property
     def fakes_url(self) -> str:
@@ -124,7 +131,7 @@ class Servers:
             time.sleep(0.1)
         # The banner is printed before the API listens: whole by now.
         banner = json.loads(out.read_text())
-        return Served(env, url, cwd, banner, err)
+        return Served(env, url, cwd, banner, err, proc)
 
     def stop(self) -> None:
         """Stop every server started (SIGTERM, as Ctrl-C would)."""
