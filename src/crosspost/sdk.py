@@ -466,6 +466,11 @@ class Client:
             time.sleep(delay)
             delay = min(delay * 2, max_retry_seconds)
 
+    def event_types(self) -> list[dict[str, Any]]:
+        """GET /v1/webhooks/event-types: every event type, `{type, description, schema,
+        example}`."""
+        return list(self._check(self.http.get("/v1/webhooks/event-types"))["data"])
+
     def trigger_event(
         self, event_type: str, *, idempotency_key: str | None = None
     ) -> dict[str, Any]:
