@@ -315,7 +315,7 @@ def test_trigger_is_seen_by_listen_and_a_typo_gets_the_nearest_type(
 ) -> None:
     """A triggered event reaches a running listen (filtered by --events); a mistyped type
     exits 2 with "did you mean" and every type that can be triggered; a mistyped --events
-    exits 2 the same way; event-types lists the catalogue."""
+    exits 2 the same way, an unknown --after too; event-types lists the catalogue."""
     served, env = site
     listen = listening("--events", "target.*,post.failed")
     listen.said("Ready!")
@@ -334,6 +334,8 @@ def test_trigger_is_seen_by_listen_and_a_typo_gets_the_nearest_type(
     assert "--events target.publishd: no such event type; did you mean target.published?" in (
         bad.stderr
     )
+    nowhere = run_cli(env, "webhooks", "listen", "--after", "msg_0", cwd=served.cwd)
+    assert nowhere.returncode == ExitCode.USAGE and "--after msg_0: no such event" in nowhere.stderr
     listed = run_cli(env, "webhooks", "event-types", "-q", cwd=served.cwd)
     assert "target.needs_reauth" in listed.stdout.split() and "webhook.test" in listed.stdout
 

@@ -154,7 +154,7 @@ def publish(
 ) -> None:
     """Upload a file, create a post, follow it to the end (exit codes below).
 
-    Checked before any upload: platforms, time, options, the key, the file's limits.
+    Before any upload: flags, key and file checked here, then accounts and quotas by the server.
     """
     if not to:
         out().error("name at least one destination with --to youtube (repeatable)")
