@@ -53,6 +53,13 @@ class Served:
     cwd: Path
     banner: dict[str, Any] = field(default_factory=dict)
     stderr_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        """Stop this server (SIGTERM, as Ctrl-C would) and wait for it to exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
 
     @property
     def fakes_url(self) -> str:
@@ -124,7 +131,7 @@ class Servers:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"server did not start: {out.read_text()}{err.read_text()}")
             time.sleep(0.1)
-        return Served(env, str(banner["api_url"]), cwd, banner, err)
+        return Served(env, str(banner["api_url"]), cwd, banner, err, proc)
 
     def stop(self) -> None:
         """Stop every server started (SIGTERM, as Ctrl-C would)."""

@@ -416,13 +416,19 @@ class Client:
         retry_seconds: float = 0.5,
         max_retry_seconds: float = 30.0,
         idle_timeout: float = 45.0,
+        on_open: Callable[[str | None], None] | None = None,
+        on_drop: Callable[[str, float], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """GET /v1/events/stream: events as they happen, each as `events` gives them, for as
         long as the caller iterates. Starts after the event id `after`, else now (with
         `post_id`: at that post's first event). A dropped connection, a server restart or
         `idle_timeout` seconds without even a heartbeat reconnect with `Last-Event-ID`
         (waiting `retry_seconds`, doubling up to `max_retry_seconds`), so nothing is missed
-        or repeated; a refusal (bad filter, revoked key) raises ApiError."""
+        or repeated; a refusal (bad filter, revoked key) raises ApiError.
+
+        `on_open(resumed_after)` is called each time the stream is open (the event id it
+        resumes after, None at first without `after`); `on_drop(why, seconds)` each time it
+        is lost, before waiting that long to reconnect. Either may raise to stop."""
         last = after
         delay = retry_seconds
         timeout = httpx.Timeout(self.http.timeout.connect, read=idle_timeout)
@@ -443,16 +449,27 @@ class Client:
                         if source.response.status_code not in _RETRIED:
                             self._check(source.response)
                         raise httpx.TransportError(f"{source.response.status_code} answer")
+                    if on_open is not None:
+                        on_open(last)
                     for message in source.iter_sse():
                         delay = retry_seconds
                         if message.id:
                             last = message.id
                         if message.data:
                             yield {"id": message.id, **json.loads(message.data)}
-            except (httpx.TransportError, SSEError):
-                pass  # dropped or refused for now: resume after the last event seen
+                why = "the server ended the stream"
+            except (httpx.TransportError, SSEError) as err:
+                # Dropped or refused for now: resume after the last event seen.
+                why = str(err) or type(err).__name__
+            if on_drop is not None:
+                on_drop(why, delay)
             time.sleep(delay)
             delay = min(delay * 2, max_retry_seconds)
+
+    def event_types(self) -> list[dict[str, Any]]:
+        """GET /v1/webhooks/event-types: every event type, `{type, description, schema,
+        example}`."""
+        return list(self._check(self.http.get("/v1/webhooks/event-types"))["data"])
 
     def trigger_event(
         self, event_type: str, *, idempotency_key: str | None = None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from crosspost.cli._common import ExitCode
-from crosspost.cli.follow import settled
+from crosspost.cli.follow import apply_event, settled
 from crosspost.sdk import Pacer, RateLimit
 
 
@@ -112,3 +112,39 @@ def test_unconfirmed_past_the_deadline_needs_attention() -> None:
     assert outcome is not None and outcome.code == ExitCode.ATTENTION
     assert "youtube unconfirmed" in outcome.advice[0] and "never posts twice" in outcome.advice[0]
     assert settled(post, None, wait=False) is None  # no deadline: follow it through
+
+
+def _event(kind: str, at: str, **data: Any) -> dict[str, Any]:
+    return {"id": "msg_1", "type": kind, "timestamp": at, "data": data}
+
+
+def test_an_event_newer_than_the_read_updates_the_post() -> None:
+    """A target event brings its target up to date (status, URL, error, next attempt); a
+    post event the post's status and its targets'."""
+    post = _post("publishing", _target("uploading", updated_at="2026-03-01T12:00:00.123456Z"))
+    post["updated_at"] = "2026-03-01T12:00:00.100000Z"
+    waiting = {"id": "tgt_youtube", "status": "waiting", "next_attempt_at": _later(60),
+               "error": {"kind": "quota", "code": "quotaExceeded", "message": "spent"}}  # fmt: skip
+    assert apply_event(post, _event("target.waiting", "2026-03-01T12:00:00.123Z", target=waiting))
+    target = post["targets"][0]
+    assert target["status"] == "waiting" and target["last_error"]["kind"] == "quota"
+    summary = {"id": "tgt_youtube", "status": "published", "external_url": "u"}
+    done = {"id": "post_1", "status": "published", "targets": [summary]}
+    assert apply_event(post, _event("post.published", "2026-03-01T12:00:01.000Z", post=done))
+    assert post["status"] == "published" and target["external_url"] == "u"
+
+
+def test_an_event_older_than_the_read_or_of_another_post_is_ignored() -> None:
+    """The stream of a post starts at its first event: what the read already shows past is
+    not shown again (no `uploading` after `publishing`); another post's events are not its."""
+    post = _post("publishing", _target("publishing", updated_at="2026-03-01T12:00:02.000Z"))
+    post["updated_at"] = "2026-03-01T12:00:00Z"
+    old = _event("target.uploading", "2026-03-01T12:00:01.000Z",
+                 target={"id": "tgt_youtube", "status": "uploading"})  # fmt: skip
+    assert not apply_event(post, old) and post["targets"][0]["status"] == "publishing"
+    other = _event("post.failed", "2026-03-01T12:00:03Z",
+                   post={"id": "post_2", "status": "failed", "targets": []})  # fmt: skip
+    stranger = _event("target.failed", "2026-03-01T12:00:03Z",
+                      target={"id": "tgt_other", "status": "failed"})  # fmt: skip
+    assert not apply_event(post, other) and not apply_event(post, stranger)
+    assert post["status"] == "publishing"

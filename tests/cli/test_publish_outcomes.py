@@ -20,8 +20,12 @@ import httpx
 import pytest
 
 from crosspost.cli._common import ExitCode
+from crosspost.cli.follow import STREAM_RECHECK
 from crosspost.media.samples import make_video
+from tests.relay import relay
 from tests.served import Served, clean_env, free_port, run_cli, servers
+
+STREAM = "/v1/events/stream"
 
 pytestmark = pytest.mark.slow
 
@@ -169,18 +173,26 @@ def test_api_errors_have_their_own_codes(env: dict[str, str], served: Served) ->
 def test_a_free_key_is_not_spent_on_polling(
     site: tuple[Served, dict[str, str]], served: Served
 ) -> None:
-    """A `free` key (15 requests at once, 10 an hour): following a slow post slows down to
-    the limit's pace once half the burst is gone, says so, and leaves the rest."""
-    made = run_cli(served.env, "keys", "create", "--name", "free", "--tier", "free",
-                   cwd=served.cwd)  # fmt: skip
-    key = made.stdout.strip()
-    env = {**site[1], "CROSSPOST_API_KEY": key}
+    """A `free` key (15 requests at once, 10 an hour): polling a slow post (a server without
+    the event stream) slows down to the limit's pace once half the burst is gone, says so,
+    and leaves the rest; following the stream spends a handful, however long it takes."""
     served.fake("youtube", "faults", json={"processing_seconds": 30})
-    slow = _publish(env, served.cwd, "clip.mp4", "--to", "youtube", "--timeout", "20")
-    assert slow.returncode == ExitCode.TIMEOUT, slow.stderr
-    assert "rate limit has" in slow.stderr and "checking every 360 s" in slow.stderr
-    left = httpx.get(f"{served.url}/v1/posts", headers={"Authorization": f"Bearer {key}"})
-    assert int(left.headers["X-RateLimit-Remaining"]) >= 5, left.headers
+    left = {}
+    for name, missing in (("polling", frozenset({STREAM})), ("stream", frozenset())):
+        made = run_cli(served.env, "keys", "create", "--name", "free", "--tier", "free",
+                       cwd=served.cwd)  # fmt: skip
+        key = made.stdout.strip()
+        with relay(served.url, missing=missing) as front:
+            env = {**site[1], "CROSSPOST_API_KEY": key, "CROSSPOST_API_URL": front.url}
+            slow = _publish(env, served.cwd, "clip.mp4", "--to", "youtube", "--timeout", "20")
+        assert slow.returncode == ExitCode.TIMEOUT, slow.stderr
+        slowed = "rate limit has" in slow.stderr and "checking every 360 s" in slow.stderr
+        assert slowed is (name == "polling"), slow.stderr
+        answer = httpx.get(f"{served.url}/v1/posts", headers={"Authorization": f"Bearer {key}"})
+        left[name] = int(answer.headers["X-RateLimit-Remaining"])
+    # The stream: validate, upload, create, the stream, a read at the start, one while it
+    # uploads and one at the timeout; polling: as many as half the burst allows, plus one.
+    assert left["polling"] >= 5 and left["stream"] > left["polling"], left
 
 
 def test_on_a_terminal_a_live_table_follows_the_post(env: dict[str, str], served: Served) -> None:
@@ -208,3 +220,45 @@ def test_on_a_terminal_a_live_table_follows_the_post(env: dict[str, str], served
     assert "following post_" in screen and "youtube  publishing" in screen, screen
     assert "\x1b[" in screen  # drawn in place: cursor moves
     assert re.search(r"youtube\s+published", screen), screen
+
+
+def test_following_the_event_stream_costs_a_few_calls(env: dict[str, str], served: Served) -> None:
+    """The same slow publish followed on the event stream and, against a server without
+    it (404: an older crosspost), by polling: the same ending and exit code, and the
+    stream's follow makes a few requests however long the platform takes, far fewer than
+    polling."""
+    served.fake("youtube", "faults", json={"processing_seconds": 12})
+    counts = {}
+    for name, missing in (("stream", frozenset()), ("polling", frozenset({STREAM}))):
+        with relay(served.url, missing=missing) as front:
+            done = _publish({**env, "CROSSPOST_API_URL": front.url}, served.cwd, "clip.mp4",
+                            "--to", "youtube")  # fmt: skip
+            assert done.returncode == ExitCode.OK, done.stderr
+            assert re.search(r"youtube: published https://\S+ \(sandbox\)", done.stderr)
+            counts[name] = front.count("GET", "/v1/posts/post_")
+            assert front.count("GET", STREAM) == 1  # once, then the stream was given up
+    # 12 s of processing: polling reads at least 8 times (0.5 s, growing to 5 s); the stream
+    # reads the post when it starts, while it uploads, and once it is over.
+    assert counts["stream"] <= 4 and counts["polling"] >= 2 * counts["stream"], counts
+
+
+def test_the_stream_ends_the_follow_on_waiting_and_needs_reauth(
+    env: dict[str, str], served: Served
+) -> None:
+    """target.waiting (a quota day) and target.needs_reauth end a stream-followed publish at
+    once, with the same words and exit code as polling — not at the next safety read a
+    minute later — after a read or two of the post."""
+    served.fake("youtube", "faults", json={"quota_exhausted": True})
+    httpx.post(f"{served.fakes_url}/x/_fake/reset").raise_for_status()
+    cases = (
+        (("clip.mp4", "--to", "youtube"), "youtube waiting until"),
+        (("--caption", "again", "--to", "x"), "x needs_reauth — run `crosspost accounts connect"),
+    )
+    for args, words in cases:
+        with relay(served.url) as front:
+            started = time.monotonic()
+            stuck = _publish({**env, "CROSSPOST_API_URL": front.url}, served.cwd, *args)
+            assert time.monotonic() - started < STREAM_RECHECK / 2
+            assert stuck.returncode == ExitCode.ATTENTION, stuck.stderr
+            assert words in stuck.stderr
+            assert front.count("GET", STREAM) == 1 and front.count("GET", "/v1/posts/post_") <= 4

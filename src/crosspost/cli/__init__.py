@@ -116,10 +116,11 @@ def report_crash(exc: BaseException) -> None:
 
 
 def _known_secrets() -> list[str]:
-    """The secrets this process was given: API key, signing secret, configured keys."""
+    """The secrets this process was given: API key, signing secrets, configured keys."""
     from crosspost.logs import secret_values  # noqa: PLC0415
 
-    found = [os.environ.get(n, "") for n in ("CROSSPOST_API_KEY", "CROSSPOST_SIGNING_SECRET")]
+    names = ("CROSSPOST_API_KEY", "CROSSPOST_SIGNING_SECRET", "CROSSPOST_LISTEN_SECRET")
+    found = [os.environ.get(n, "") for n in names]
     with contextlib.suppress(Exception):
         found += [profile.key for profile in load().by_name.values()]
     # The crash may be a bad setting: mask what can still be read.

@@ -3,6 +3,7 @@ output, settings and local services, the API client, exit codes."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import json
@@ -452,6 +453,12 @@ def wait_for_signal() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+
+
+def did_you_mean(name: str, choices: Sequence[str]) -> str:
+    """`; did you mean youtube?` when a choice is close to `name`, else the choices."""
+    close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else f"; use one of: {', '.join(choices)}"
 
 
 def examples(*lines: str) -> str:

@@ -1,13 +1,17 @@
 """Following a post to its end, the way `gh run watch` follows a run: every target's status
-and upload progress as it changes, polling that backs off (and spares the key's rate
-limit), and a stop — with the next step — on a state that waits for the user.
+and upload progress as it changes, and a stop — with the next step — on a state that waits
+for the user.
 
-Only `Follower.poll` reads the API; an event stream can replace it without touching the
-rest.
+Changes come from the server's event stream (`GET /v1/events/stream`) when it has one:
+the post is read once, then again only while a target uploads (progress is not an event),
+when the events say it may be over (the outcome is always judged on the post as read), and
+rarely in between. Against a server without the stream, polling that backs off and spares
+the key's rate limit.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from crosspost.cli._common import ExitCode, out, plain_output, sandboxed
+from crosspost.cli._stream import BackgroundStream
 from crosspost.sdk import Pacer
 
 FINAL = {"published", "failed", "cancelled"}
@@ -35,6 +40,12 @@ _POST_CODES = {
 }
 # How long the API may stay unreachable while following before giving up.
 _UNREACHABLE_FOR = 60.0
+# Following the stream, how long the post may go unread while nothing uploads: the events
+# tell every change but progress; a read this often is a safety net (a proxy that holds the
+# stream back, a clock that drifted).
+STREAM_RECHECK = 60.0
+# A server without the event stream answers these: follow by polling.
+_NO_STREAM = frozenset({404, 405})
 
 
 @dataclass(frozen=True)
@@ -244,8 +255,60 @@ def _fingerprint(post: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _millis(stamp: Any) -> datetime | None:
+    """An API timestamp cut to the millisecond (events carry milliseconds), or None."""
+    try:
+        when = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return None
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+def _uploading(post: dict[str, Any]) -> bool:
+    return any(t["status"] == "uploading" for t in post["targets"])
+
+
+def apply_event(post: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Bring `post` (as the API showed it) up to date with one event of the stream; False
+    when the event says nothing newer about it (another post's, or older than the read:
+    the stream of a post starts at its first event)."""
+    data = event.get("data") or {}
+    at = _millis(event.get("timestamp"))
+    if at is None:
+        return False
+    if "target" in data:
+        seen = data["target"]
+        target = next((t for t in post["targets"] if t["id"] == seen.get("id")), None)
+        newest = _millis(target.get("updated_at")) if target else None
+        if target is None or (newest is not None and at < newest):
+            return False
+        target.update(
+            status=seen["status"],
+            attempts=seen.get("attempts", target.get("attempts")),
+            next_attempt_at=seen.get("next_attempt_at"),
+            external_id=seen.get("external_id"),
+            external_url=seen.get("external_url"),
+            last_error=seen.get("error"),
+            progress=None,
+            updated_at=event["timestamp"],
+        )
+        return True
+    seen = data.get("post") or {}
+    newest = _millis(post.get("updated_at"))
+    if seen.get("id") != post["id"] or (newest is not None and at < newest):
+        return False
+    post.update(status=seen["status"], updated_at=event["timestamp"])
+    for summary in seen.get("targets") or []:
+        target = next((t for t in post["targets"] if t["id"] == summary.get("id")), None)
+        newest = _millis(target.get("updated_at")) if target else None
+        if target is not None and (newest is None or at >= newest):
+            target.update(status=summary["status"], external_url=summary.get("external_url"))
+    return True
+
+
 class Follower:
-    """Polls one post until `settled` (or the timeout), showing each read on a `View`."""
+    """Follows one post until `settled` (or the timeout), showing each change on a `View`:
+    on the event stream when the server has one (`stream`), else by polling."""
 
     def __init__(
         self,
@@ -257,6 +320,7 @@ class Follower:
         view: View,
         sleep: Callable[[float], None] = time.sleep,
         pacer: Pacer | None = None,
+        stream: bool = True,
     ) -> None:
         self.client = client
         self.post_id = post_id
@@ -266,6 +330,9 @@ class Follower:
         self.sleep = sleep
         self.pacer = pacer or Pacer()
         self.slowed = False
+        self.feed: BackgroundStream | None = None
+        self._stream = stream
+        self._lost_since: float | None = None
 
     def poll(self) -> dict[str, Any]:
         """The post as the API has it now."""
@@ -273,11 +340,33 @@ class Follower:
         return post
 
     def run(self) -> Outcome:
-        """Follow to the end; the view is closed whatever happens."""
+        """Follow to the end; the view and the stream are closed whatever happens."""
         try:
             return self._run()
         finally:
+            if self.feed is not None:
+                self.feed.close()
             self.view.close()
+
+    def _open_stream(self) -> None:
+        """Start reading the post's events (once, after the first read: the stream of a post
+        starts at its first event, so none is missed, and the read is not held up)."""
+        if self._stream and self.feed is None:
+            self._stream = False
+            self.feed = BackgroundStream(
+                self.client.stream_events(
+                    post_id=self.post_id, on_open=self._opened, on_drop=self._dropped
+                )
+            )
+
+    def _opened(self, _after: str | None) -> None:
+        self._lost_since = None
+
+    def _dropped(self, _why: str, _delay: float) -> None:
+        """The stream keeps reconnecting; past `_UNREACHABLE_FOR`, following gives up."""
+        self._lost_since = self._lost_since or time.monotonic()
+        if time.monotonic() - self._lost_since > _UNREACHABLE_FOR:
+            raise httpx.ConnectError(f"no event stream for {_UNREACHABLE_FOR:g} s")
 
     def _run(self) -> Outcome:
         from crosspost.sdk import ApiError  # noqa: PLC0415
@@ -310,15 +399,49 @@ class Follower:
                 outcome = settled(post, deadline, self.wait)
                 if outcome is not None:
                     return outcome
+                self._open_stream()
                 changed = _fingerprint(post) != last
                 last = _fingerprint(post)
                 rate = getattr(self.client, "rate_limit", None)
                 delay = self.pacer.next(changed, rate, _dormant_for(post))
-                self._say_if_slowed(delay, rate)
-            if ends is not None and time.monotonic() + delay >= ends:
-                self.sleep(max(0.0, ends - time.monotonic()))
-                return self._timed_out(post)
-            self.sleep(delay)
+                if self.feed is not None and not _uploading(post):
+                    delay = max(delay, STREAM_RECHECK)
+                else:
+                    self._say_if_slowed(delay, rate)
+            until = time.monotonic() + delay
+            if ends is not None and until >= ends:
+                if self._wait(post, ends, deadline):
+                    return self._timed_out(post)
+            else:
+                self._wait(post, until, deadline)
+
+    def _wait(self, post: dict[str, Any] | None, until: float, deadline: datetime | None) -> bool:
+        """Until `until` (on the monotonic clock), or less when the stream says the post is
+        worth reading: it may be over or wait for the user, or a target uploads. True when
+        the whole time went by."""
+        from crosspost.sdk import ApiError  # noqa: PLC0415
+
+        if self.feed is None or post is None:
+            self.sleep(max(0.0, until - time.monotonic()))
+            return True
+        local = copy.deepcopy(post)
+        while (left := until - time.monotonic()) > 0:
+            try:
+                event = self.feed.next(left)
+            except ApiError as err:
+                if err.status not in _NO_STREAM:
+                    raise
+                out().note("this server has no event stream: checking the post from time to time")
+                self.feed = None
+                return False
+            if event is None:
+                break
+            if not apply_event(local, event):
+                continue
+            self.view.update(local)
+            if _uploading(local) or settled(local, deadline, self.wait) is not None:
+                return False
+        return True
 
     def _say_if_slowed(self, delay: float, rate: Any) -> None:
         """Once: why polling slowed down to spare the key's rate limit."""

@@ -5,9 +5,9 @@ not `timezone`)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from crosspost.cli._common import ExitCode
+from crosspost.cli._common import ExitCode, did_you_mean
 from crosspost.domain.enums import Platform
 from crosspost.platforms.options import PlatformOptions
 from crosspost.platforms.registry import client_for, supported_platforms
@@ -62,32 +62,35 @@ def in_cli_terms(text: str) -> str:
     return text
 
 
-def field_flag(path: str) -> str:
-    """The flag for an API field path (`overrides.youtube.title`, `publish_at`)."""
+_TARGET = re.compile(r"targets\[(\d+)\]")
+
+
+def field_flag(path: str, to: Sequence[str] = ()) -> str:
+    """The flag for an API field path (`overrides.youtube.title`, `publish_at`); the i-th
+    target is the i-th --to, named with its value when `to` is given."""
     head, _, rest = path.partition(".")
     if head == "overrides" and rest:
         return f"--override {rest}"
+    target = _TARGET.fullmatch(head)
+    if target is not None:
+        index = int(target.group(1))
+        return f"--to {to[index]}" if index < len(to) else "--to"
     return _FLAGS.get(head, path)
 
 
-def problem_lines(problem: dict[str, Any]) -> list[str]:
+def problem_lines(problem: dict[str, Any], to: Sequence[str] = ()) -> list[str]:
     """A problem+json answer as lines for the terminal, in the CLI's words: the detail,
-    then each field error under the flag that set it."""
+    then each field error under the flag that set it (`to`: the --to values, in order)."""
     lines = [f"{in_cli_terms(str(problem.get('detail') or problem.get('title')))} "
              f"({problem.get('code', 'error')})"]  # fmt: skip
     for err in problem.get("errors") or []:
         if isinstance(err, dict) and err.get("field"):
-            lines.append(f"  {field_flag(str(err['field']))}: {in_cli_terms(str(err['message']))}")
+            flag = field_flag(str(err["field"]), to)
+            lines.append(f"  {flag}: {in_cli_terms(str(err['message']))}")
     return lines
 
 
 # --- names ----------------------------------------------------------------------------------
-
-
-def did_you_mean(name: str, choices: list[str]) -> str:
-    """`; did you mean youtube?` when a choice is close to `name`, else the choices."""
-    close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else f"; use one of: {', '.join(choices)}"
 
 
 def platform_names() -> list[str]:

@@ -154,19 +154,20 @@ def publish(
 ) -> None:
     """Upload a file, create a post, follow it to the end (exit codes below).
 
-    Checked before any upload: platforms, time, options, the key, the file's limits.
+    Before any upload: flags, key and file checked here, then accounts and quotas by the server.
     """
     if not to:
         out().error("name at least one destination with --to youtube (repeatable)")
         raise typer.Exit(ExitCode.USAGE)
     body = _checked(file, caption, to, at, tz, fold, title, privacy, override or [], settings, key)
     with api(api_url, key) as client:
+        _validated(client, body, file)
         if file is not None:
             body["media_id"] = _upload(client, file)["id"]
         try:
             post = client.create_post(body, idempotency_key=str(uuid.uuid4()))
         except Exception as err:
-            _refused(err)
+            _refused(err, to)
             raise
         out().note(f"post {post['id']}: {post['status']}")
         if wait is False or (post["status"] == "scheduled" and not wait):
@@ -247,12 +248,48 @@ def _upload(client: Any, file: Path) -> dict[str, Any]:
     return media
 
 
-def _refused(err: Exception) -> None:
-    """A refused post in the CLI's words (--tz, not timezone), then its exit code."""
+def _validated(client: Any, body: dict[str, Any], file: Path | None) -> None:
+    """Ask the server, in one request, whether it would take this post — the key, the
+    accounts, the quotas (the upload's too), the time, the options, the file as probed
+    here — before minutes of upload; print the warnings with their fix (an account that
+    needs reconnecting), end the command on a refusal. A server older than the check is
+    not asked."""
+    from crosspost.sdk import ApiError  # noqa: PLC0415
+
+    to = body["targets"]
+    try:
+        verdict = client.validate_post(body, media_path=file)
+    except ApiError as err:
+        if err.status in (404, 405):
+            out().note("this server cannot check a post before the upload; uploading")
+            return
+        _refused(err, to, uploaded=False)
+        raise
+    refused = []
+    for target in verdict["targets"]:
+        for warning in target.get("warnings") or []:
+            out().warn(preflight.in_cli_terms(warning["message"]))
+        for problem in target.get("problems") or []:
+            flag = preflight.field_flag(str(problem.get("field", "")), to)
+            if not flag.endswith(f" {target['platform']}"):
+                flag += f" ({target['platform']})"
+            refused.append(f"{flag}: {preflight.in_cli_terms(problem['message'])}")
+    if refused:
+        for line in refused:
+            out().error(line)
+        out().error("nothing was uploaded; fix the file or the text, or drop those --to")
+        raise typer.Exit(ExitCode.ERROR)
+
+
+def _refused(err: Exception, to: list[str], *, uploaded: bool = True) -> None:
+    """A refused post in the CLI's words (--tz, not timezone, --to by its value), then its
+    exit code."""
     from crosspost.sdk import ApiError  # noqa: PLC0415
 
     if not isinstance(err, ApiError):
         return
-    for line in preflight.problem_lines(err.problem):
+    for line in preflight.problem_lines(err.problem, to):
         out().error(line)
+    if not uploaded:
+        out().error("nothing was uploaded")
     raise typer.Exit(exit_code_for(err)) from None

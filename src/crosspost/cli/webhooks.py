@@ -1,4 +1,5 @@
-"""`crosspost webhooks`: webhook endpoints, through the API."""
+"""`crosspost webhooks`: webhook endpoints, the event catalogue, triggered events and the
+live stream (`listen`), through the API."""
 
 from __future__ import annotations
 
@@ -6,9 +7,21 @@ from typing import Annotated, Any
 
 import typer
 
-from crosspost.cli._common import ApiKey, ApiUrl, App, Col, ExitCode, api, examples, out, ts
+from crosspost.cli import listen
+from crosspost.cli._common import (
+    ApiKey,
+    ApiUrl,
+    App,
+    Col,
+    ExitCode,
+    api,
+    did_you_mean,
+    examples,
+    out,
+    ts,
+)
 
-app = App(help="Webhook endpoints (through the API).")
+app = App(help="Webhook endpoints, event types, test events and the live stream (listen).")
 
 EndpointId = Annotated[str, typer.Argument(metavar="ENDPOINT_ID")]
 
@@ -142,3 +155,66 @@ def webhooks_enable(endpoint_id: EndpointId, api_url: ApiUrl = None, key: ApiKey
     """Resume deliveries to an endpoint and forget its failure streak."""
     answer = _webhook_action(endpoint_id, "enable", api_url, key)
     out().result(answer, ids=[endpoint_id], human=lambda: out().line(f"enabled {endpoint_id}"))
+
+
+app.command("listen", epilog=examples(*listen.EXAMPLES))(listen.listen)
+
+
+@app.command(
+    "trigger",
+    epilog=examples(
+        "crosspost webhooks trigger post.published",
+        "crosspost webhooks trigger target.needs_reauth -q",
+    ),
+)
+def webhooks_trigger(
+    event_type: Annotated[
+        str,
+        typer.Argument(
+            metavar="EVENT_TYPE", help="An event type: `crosspost webhooks event-types` lists them."
+        ),
+    ],
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Send an example event of a type to your endpoints and the stream; prints its id.
+
+    The catalogue's example, marked "test": true; test keys (cp_test_…) only.
+    """
+    from crosspost.sdk import ApiError  # noqa: PLC0415
+
+    with api(api_url, key) as client:
+        try:
+            answer = client.trigger_event(event_type.strip())
+        except ApiError as err:
+            if err.code != "unknown_event_type":
+                raise
+            _unknown_type(event_type, err.problem)
+    out().note(f"triggered {event_type} (test): {answer['event_id']}")
+    out().result(answer, ids=[answer["event_id"]], human=lambda: out().line(answer["event_id"]))
+
+
+def _unknown_type(event_type: str, problem: dict[str, Any]) -> None:
+    """A typo: the nearest type and every one that can be triggered, exit status 2."""
+    valid = [str(name) for name in problem.get("valid_event_types") or []]
+    out().error(f"unknown event type {event_type!r}{did_you_mean(event_type, valid)}")
+    if event_type.strip() == "webhook.test":
+        out().error("webhook.test goes to one endpoint: `crosspost webhooks test ENDPOINT_ID`")
+    out().error(f"event types that can be triggered: {', '.join(valid)}")
+    raise typer.Exit(ExitCode.USAGE)
+
+
+@app.command(
+    "event-types",
+    epilog=examples("crosspost webhooks event-types", "crosspost webhooks event-types --json"),
+)
+def webhooks_event_types(api_url: ApiUrl = None, key: ApiKey = None) -> None:
+    """List the event types and what each means (--json: with schemas and examples)."""
+    with api(api_url, key) as client:
+        types = client.event_types()
+    rows = [[t["type"], t["description"]] for t in types]
+    out().result(
+        types,
+        ids=[t["type"] for t in types],
+        human=lambda: out().table([Col("type", keep=True), Col("description")], rows),
+    )

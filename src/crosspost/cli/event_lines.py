@@ -1,0 +1,120 @@
+"""Webhook events as `crosspost webhooks listen` prints them: one line each — when, the
+type, the event id, and a few words on what it says (the catalogue's shapes, read
+defensively: a newer server may send a type or a member this CLI does not know)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from crosspost.cli._common import sandboxed
+from crosspost.cli.follow import local_time
+
+
+def _obj(data: Any, key: str) -> Mapping[str, Any]:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def when(event: Mapping[str, Any]) -> str:
+    """The event's time in this machine's time zone, with the date."""
+    stamp = str(event.get("timestamp") or "")
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp or "-"
+
+
+def _reconnect(platform: Any) -> str:
+    return f"run `crosspost accounts connect {platform}`"
+
+
+def _post(data: Mapping[str, Any], sandbox: bool) -> str:
+    post = _obj(data, "post")
+    targets = [t for t in post.get("targets") or [] if isinstance(t, Mapping)]
+    states = ", ".join(f"{t.get('platform')} {t.get('status')}" for t in targets)
+    return f"{post.get('id')} {post.get('status')}" + (f": {states}" if states else "")
+
+
+def _target(data: Mapping[str, Any], sandbox: bool) -> str:
+    target = _obj(data, "target")
+    platform, status = target.get("platform"), target.get("status")
+    words = f"{platform} {status} ({target.get('post_id')})"
+    error = _obj(target, "error")
+    if status == "published":
+        return f"{words} {sandboxed(target.get('external_url'), sandbox)}".rstrip()
+    if error:
+        words += f" {error.get('kind')} {error.get('code')}: {error.get('message')}"
+    if status == "waiting" and target.get("next_attempt_at"):
+        words += f"; next attempt {_local(str(target['next_attempt_at']))}"
+    if status == "needs_reauth":
+        words += f" — {_reconnect(platform)}"
+    return words
+
+
+def _local(stamp: str) -> str:
+    try:
+        return local_time(stamp)
+    except ValueError:
+        return stamp
+
+
+def _account(data: Mapping[str, Any], sandbox: bool) -> str:
+    account = _obj(data, "account")
+    platform = account.get("platform")
+    words = f"{platform} {account.get('handle')} ({account.get('id')}) {account.get('status')}"
+    if data.get("reconnected"):
+        words += ", reconnected"
+    if data.get("reason"):
+        words += f": {data['reason']} — {_reconnect(platform)}"
+    return words
+
+
+def _usage(data: Mapping[str, Any], sandbox: bool) -> str:
+    limit = data.get("hard_limit") or data.get("soft_limit")
+    return (
+        f"{data.get('metric')} {data.get('used')} of {limit} in {data.get('period')} "
+        f"(soft limit {data.get('soft_limit')})"
+    )
+
+
+def _export(data: Mapping[str, Any], sandbox: bool) -> str:
+    export = _obj(data, "export")
+    return (
+        f"{export.get('id')} ready: {export.get('rows')} rows of {export.get('kind')} "
+        f"({export.get('format')})"
+    )
+
+
+def _test(data: Mapping[str, Any], sandbox: bool) -> str:
+    return f"{data.get('endpoint_id')}: {data.get('message')}"
+
+
+def _endpoint(data: Mapping[str, Any], sandbox: bool) -> str:
+    return f"{data.get('endpoint_id')} {data.get('url')}: {data.get('reason')}"
+
+
+_SUMMARIES: dict[str, Callable[[Mapping[str, Any], bool], str]] = {
+    "post": _post,
+    "target": _target,
+    "account": _account,
+    "usage": _usage,
+    "export": _export,
+    "webhook": _test,
+    "endpoint": _endpoint,
+}
+
+
+def summary(event: Mapping[str, Any], sandbox: bool = False) -> str:
+    """A few words on what the event says (`(test)` first for one sent by hand)."""
+    family = str(event.get("type") or "").split(".", 1)[0]
+    data = event.get("data")
+    explain = _SUMMARIES.get(family)
+    words = explain(data, sandbox) if explain and isinstance(data, Mapping) else ""
+    return f"(test) {words}".strip() if event.get("test") else words
+
+
+def line(event: Mapping[str, Any], sandbox: bool = False) -> str:
+    """The event as one line: time, type, id, summary."""
+    return f"{when(event)}  {event.get('type')}  {event.get('id')}  {summary(event, sandbox)}"
