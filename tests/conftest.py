@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import secrets
+import shutil
 import sys
 import threading
 from collections import Counter
@@ -39,6 +40,17 @@ def service_url(env: str) -> str:
         pytest.fail(f"{env} is required when {REQUIRE_ENV} is set (CI)")
     # One reason per service, so the run's closing summary counts them together.
     pytest.skip(f"{_SERVICES[env]} tests need {env}")
+
+
+def browser_path() -> str:
+    """Chromium for the browser tests: CROSSPOST_TEST_BROWSER, else `chromium` on PATH;
+    without one the test is skipped, or fails where CROSSPOST_TEST_REQUIRE_SERVICES is set."""
+    path = os.environ.get("CROSSPOST_TEST_BROWSER") or shutil.which("chromium")
+    if path:
+        return path
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"no chromium on PATH, which {REQUIRE_ENV} requires (CI installs it)")
+    pytest.skip("browser tests need chromium (apt-get install chromium)")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
