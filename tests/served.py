@@ -17,8 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-from crosspost.fakes.server import free_port
-
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any CROSSPOST_ setting, plus `extra`."""
@@ -103,7 +101,7 @@ class Servers:
             **env,
         }
         if not default_port and "--port" not in args:
-            env.setdefault("CROSSPOST_PORT", str(free_port()))
+            env.setdefault("CROSSPOST_PORT", "0")  # the banner says which: no race to bind
         chosen = "--sandbox-port" in args or "CROSSPOST_SANDBOX_PORT" in env
         if not chosen and not default_fakes_port:
             args = (*args, "--sandbox-port", "0")

@@ -17,6 +17,10 @@ from crosspost.cli._ports import PortTaken, claim_port
 from crosspost.fakes.server import listen
 from tests.served import Servers, clean_env, run_cli
 
+# The default ports 8000 and 8010 are one machine-wide resource: under pytest-xdist
+# every test that takes or holds them runs on the same worker, one at a time.
+pytestmark = pytest.mark.xdist_group("default_ports")
+
 DEFAULT_API_PORT = 8000
 
 

@@ -27,10 +27,10 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from crosspost.cli._common import ExitCode
-from crosspost.fakes.server import RunningServer, serve_in_thread
+from crosspost.fakes.server import RunningServer, free_port, serve_in_thread
 from crosspost.media.samples import make_video
 from tests.relay import relay
-from tests.served import Served, clean_env, free_port, run_cli, servers
+from tests.served import Served, clean_env, run_cli, servers
 
 pytestmark = pytest.mark.slow
 

@@ -17,9 +17,9 @@ from crosspost.cli import app
 from crosspost.cli._common import ExitCode
 from crosspost.cli.preflight import problem_lines
 from crosspost.domain.enums import Mode
+from crosspost.fakes.server import free_port
 from crosspost.media.samples import make_audio, make_video
 from crosspost.vault.apikeys import generate_key
-from tests.served import free_port
 
 KEY = generate_key(Mode.TEST)
 

@@ -21,9 +21,10 @@ import pytest
 
 from crosspost.cli._common import ExitCode
 from crosspost.cli.follow import STREAM_RECHECK
+from crosspost.fakes.server import free_port
 from crosspost.media.samples import make_video
 from tests.relay import relay
-from tests.served import Served, clean_env, free_port, run_cli, servers
+from tests.served import Served, clean_env, run_cli, servers
 
 STREAM = "/v1/events/stream"
 
@@ -261,4 +262,6 @@ def test_the_stream_ends_the_follow_on_waiting_and_needs_reauth(
             assert time.monotonic() - started < STREAM_RECHECK / 2
             assert stuck.returncode == ExitCode.ATTENTION, stuck.stderr
             assert words in stuck.stderr
-            assert front.count("GET", STREAM) == 1 and front.count("GET", "/v1/posts/post_") <= 4
+            # No stream at all when the first read already finds the target stuck (a busy
+            # machine's CLI starts late); never a second one, never a read loop.
+            assert front.count("GET", STREAM) <= 1 and front.count("GET", "/v1/posts/post_") <= 4

@@ -21,6 +21,10 @@ from crosspost.config import Settings
 from crosspost.media.samples import make_video
 from tests.served import Served, Servers, clean_env, run_cli
 
+# The default ports 8000 and 8010 are one machine-wide resource: under pytest-xdist
+# every test that takes or holds them runs on the same worker, one at a time.
+pytestmark = pytest.mark.xdist_group("default_ports")
+
 DEFAULT_FAKES_PORT = 8010
 
 

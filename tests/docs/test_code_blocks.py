@@ -20,6 +20,10 @@ from tests.docs.blocks import PYTHON, Block, blocks
 from tests.docs.shell import Ran, Session, checkout, session_env
 from tests.served import Servers, clean_env
 
+# The default ports 8000 and 8010 are one machine-wide resource: under pytest-xdist
+# every test that takes or holds them runs on the same worker, one at a time.
+pytestmark = pytest.mark.xdist_group("default_ports")
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
