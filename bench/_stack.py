@@ -1,4 +1,5 @@
-"""Start a real crosspost server process for a benchmark and tear it down afterwards."""
+"""Start a real crosspost server process (or the floor app it is compared with) for a
+benchmark, on a database of its own, and tear them down afterwards."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ class Server:
     env: dict[str, str]
 
 
-def _wait_http(url: str, deadline: float) -> None:
+def _wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process that was to serve {url} exited ({proc.returncode})")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
@@ -77,23 +80,14 @@ def running_server(
         _wait_http(f"http://127.0.0.1:{fake_port}/healthz", time.monotonic() + 60)
     procs.append(subprocess.Popen([*cli, "serve", "--sandbox"], env=env, stdout=subprocess.DEVNULL))
     try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
+        _wait_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60, procs[-1])
         if split:
             worker = [*cli, "worker", "--concurrency", str(workers)]
             for _ in range(worker_processes):
                 procs.append(subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL))
-        key = (
-            subprocess.run(
-                [*cli, "keys", "create", "--name", "bench", "--mode", "test"],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{fake_port}", key, home, env)
+        server = Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{fake_port}", "", home, env)
+        server.key = create_key(server, "bench")
+        yield server
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -101,6 +95,55 @@ def running_server(
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def create_key(server: Server, name: str, role: str = "developer") -> str:
+    """A new test-mode key of `role` on `server`, made by its CLI (`crosspost keys create`)."""
+    create = [sys.executable, "-m", "crosspost", "keys", "create", "--name", name]
+    done = subprocess.run(
+        [*create, "--mode", "test", "--role", role],
+        env=server.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class Floor:
+    """A running bench/floor_app.py: where it listens and the bearer key it takes."""
+
+    url: str
+    key: str
+
+
+@contextmanager
+def running_floor(database_url: str) -> Iterator[Floor]:
+    """bench/floor_app.py in a subprocess on a free port, writing to `database_url` (a
+    SQLAlchemy URL, such as `bench_database` gives)."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+    else:  # libpq's own URL form, which psycopg takes
+        database = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    key, port = secrets.token_urlsafe(24), free_port()
+    env = {**os.environ, "FLOOR_DATABASE": database, "FLOOR_KEY": key}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.floor_app", "--port", str(port)],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60, proc)
+        yield Floor(f"http://127.0.0.1:{port}", key)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,11 +1,18 @@
-"""POST /v1/posts latency at a fixed offered rate, and throughput at saturation.
+"""POST /v1/posts latency at a fixed offered rate, and throughput at saturation, for crosspost
+and for its floor (bench/floor_app.py: the same request on FastAPI + uvicorn doing only the
+bearer check, the body's validation and a one-row insert, on the same kind of database).
 
 Starts `crosspost serve --sandbox` in its own process (no workers, so only the API is
-measured), then drives it from this process: an open-loop phase at `--rate` req/s for
-`--seconds`, then a closed-loop phase with `--concurrency` connections. Prints p50/p99/max
-latency and the achieved request rate.
+measured) on a temp database, then the floor on another, and drives each from this process
+the same way: an open-loop phase at `--rate` req/s for `--seconds` (the bench's own socket
+client), then a closed-loop phase with `--concurrency` connections (`wrk -t1` where
+installed, else the socket client). Every request carries its own `Idempotency-Key`. Prints
+p50/p99/max latency and the achieved rate of each phase, then crosspost's saturation
+throughput as a share of the floor's. `--short`: 3 s phases, for CI (about half a minute).
 
-    python bench/api_latency.py [--database-url postgresql://postgres@127.0.0.1:5432/bench]
+    python -m bench.api_latency [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+A PostgreSQL URL names the server: the bench creates (and drops) databases of its own there.
 
 With `--auth-overhead`, it instead compares open-loop latency at `--rate` for a bearer key,
 HMAC-signed requests and an OAuth JWT, each without and with rate limiting (memory, then
@@ -18,16 +25,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import secrets
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy.engine import make_url
 
-from bench._stack import Server, percentile, running_server
+from bench._stack import (
+    Server,
+    bench_database,
+    create_key,
+    percentile,
+    running_floor,
+    running_server,
+)
 from crosspost.signing import sign_request
 
 
@@ -61,27 +82,62 @@ class _Connection:
         self.writer.close()
 
 
-def _request(
-    url: str, key: str, body: dict, signing_secret: str | None = None
-) -> tuple[str, int, bytes]:
-    parsed = urlsplit(url)
-    payload = json.dumps(body).encode()
-    extra = ""
-    if signing_secret is not None:
-        signed = sign_request(signing_secret, "POST", "/v1/posts", payload)
-        extra = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
-    head = (
-        f"POST /v1/posts HTTP/1.1\r\nHost: {parsed.netloc}\r\nAuthorization: Bearer {key}\r\n"
-        f"{extra}Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    )
-    return parsed.hostname or "127.0.0.1", parsed.port or 80, head.encode() + payload
+class _Posts:
+    """POST /v1/posts requests, each with an `Idempotency-Key` of its own.
+
+    The key is a counter between a prebuilt head and body, so building a request costs about
+    a microsecond; the random prefix keeps keys apart across phases and runs.
+    """
+
+    def __init__(self, url: str, key: str, body: dict[str, Any]) -> None:
+        parsed = urlsplit(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        payload = json.dumps(body).encode()
+        self._head = (
+            f"POST /v1/posts HTTP/1.1\r\nHost: {parsed.netloc}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+            f"Idempotency-Key: bench-{secrets.token_hex(6)}-"
+        ).encode()
+        self._tail = b"\r\n\r\n" + payload
+        self._count = itertools.count()
+
+    def __call__(self) -> bytes:
+        return b"%s%d%s" % (self._head, next(self._count), self._tail)
+
+
+@dataclass
+class _Phase:
+    """What one phase measured."""
+
+    requests: int
+    elapsed: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        """Requests answered per second."""
+        return self.requests / self.elapsed
+
+    @classmethod
+    def of(cls, latencies: list[float], errors: int, elapsed: float) -> _Phase:
+        """The phase of these latencies (seconds each)."""
+        ms = [x * 1000 for x in latencies]
+        return cls(len(ms), elapsed, percentile(ms, 0.5), percentile(ms, 0.99), max(ms), errors)
+
+
+async def _warm_up(conn: _Connection, build: Callable[[], bytes], count: int) -> None:
+    """Send `count` requests; a refused one means the bench is miswired, not a figure."""
+    for _ in range(count):
+        status = await conn.send(build())
+        if status // 100 != 2:
+            raise RuntimeError(f"warm-up request answered {status}: the bench is miswired")
 
 
 async def _open_loop(
-    pool: asyncio.Queue[_Connection],
-    request: bytes | Callable[[], bytes],
-    rate: float,
-    seconds: float,
+    pool: asyncio.Queue[_Connection], build: Callable[[], bytes], rate: float, seconds: float
 ) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
@@ -96,8 +152,8 @@ async def _open_loop(
             await asyncio.sleep(delay)
         conn = await pool.get()
         try:
-            # A signed request is built when sent: each needs its own nonce and timestamp.
-            status = await conn.send(request() if callable(request) else request)
+            # Built when sent: each request needs its own idempotency key (or signature nonce).
+            status = await conn.send(build())
         finally:
             pool.put_nowait(conn)
         # Latency counts from when the request was due, so queueing in the client shows.
@@ -110,7 +166,7 @@ async def _open_loop(
 
 
 async def _closed_loop(
-    conns: list[_Connection], request: bytes, seconds: float
+    conns: list[_Connection], build: Callable[[], bytes], seconds: float
 ) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
@@ -121,7 +177,7 @@ async def _closed_loop(
         nonlocal errors
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
-            status = await conn.send(request)
+            status = await conn.send(build())
             latencies.append(time.perf_counter() - t0)
             if status // 100 != 2:
                 errors += 1
@@ -130,38 +186,140 @@ async def _closed_loop(
     return latencies, errors, time.perf_counter() - start
 
 
-def _report(name: str, latencies: list[float], errors: int, elapsed: float) -> None:
-    ms = [x * 1000 for x in latencies]
+def _report(name: str, phase: _Phase) -> None:
     print(
-        f"{name}: {len(ms)} requests in {elapsed:.1f} s = {len(ms) / elapsed:.0f} req/s, "
-        f"p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
-        f"max {max(ms):.1f} ms, errors {errors}"
+        f"{name}: {phase.requests} requests in {phase.elapsed:.1f} s = {phase.rate:.0f} req/s, "
+        f"p50 {phase.p50_ms:.1f} ms, p99 {phase.p99_ms:.1f} ms, "
+        f"max {phase.max_ms:.1f} ms, errors {phase.errors}",
+        flush=True,
     )
 
 
-async def _run(url: str, key: str, media_id: str, args: argparse.Namespace) -> None:
-    host, port, request = _request(url, key, _post_body(media_id))
-    conns = [await _Connection.open(host, port) for _ in range(args.concurrency)]
+async def _socket_phases(
+    posts: _Posts, args: argparse.Namespace, *, closed_loop: bool
+) -> tuple[_Phase, _Phase | None]:
+    """The open-loop phase and, unless wrk runs it, the closed-loop one, by socket."""
+    conns = [await _Connection.open(posts.host, posts.port) for _ in range(args.concurrency)]
     try:
-        for _ in range(100):  # warm-up
-            await conns[0].send(request)
+        await _warm_up(conns[0], posts, 100)
         pool: asyncio.Queue[_Connection] = asyncio.Queue()
         for conn in conns:
             pool.put_nowait(conn)
-        _report(
-            f"open loop @ {args.rate:.0f} req/s",
-            *await _open_loop(pool, request, args.rate, args.seconds),
-        )
-        _report(
-            f"saturation ({args.concurrency} connections)",
-            *await _closed_loop(conns, request, args.seconds),
-        )
+        opened = _Phase.of(*await _open_loop(pool, posts, args.rate, args.seconds))
+        closed = _Phase.of(*await _closed_loop(conns, posts, args.seconds)) if closed_loop else None
     finally:
         for conn in conns:
             conn.close()
+    return opened, closed
 
 
-def _post_body(media_id: str) -> dict:
+def _lua_string(text: str) -> str:
+    """`text` as a Lua long string, which takes it byte for byte (no escapes)."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+# Each wrk thread runs its own copy of the script; setup() numbers the threads so that keys
+# stay unique across them. done() prints the figures on one line (latencies in µs).
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Authorization"] = {authorization}
+wrk.headers["Content-Type"] = "application/json"
+local prefix = {prefix}
+local counter = 0
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+
+function request()
+  counter = counter + 1
+  wrk.headers["Idempotency-Key"] = prefix .. (thread_number or 0) .. "-" .. counter
+  return wrk.format()
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("wrk-result %d %d %d %d %.0f %.0f %.0f\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def _wrk(url: str, key: str, body: dict[str, Any], args: argparse.Namespace) -> _Phase:
+    """The closed-loop phase by `wrk -t1 -c<concurrency>`, each request with its own key."""
+    script = _WRK_SCRIPT.format(
+        body=_lua_string(json.dumps(body)),
+        authorization=_lua_string(f"Bearer {key}"),
+        prefix=_lua_string(f"wrk-{secrets.token_hex(6)}-"),
+    )
+    # The script holds the key: it lives in a private temp folder for the run only.
+    with tempfile.TemporaryDirectory(prefix="crosspost-wrk-") as folder:
+        path = Path(folder) / "posts.lua"
+        path.write_text(script)
+        seconds = max(1, round(args.seconds))
+        load = f"-t1 -c{args.concurrency} -d{seconds}s --timeout 10s".split()
+        run = subprocess.run(
+            ["wrk", *load, "-s", str(path), f"{url}/v1/posts"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    line = next((x for x in run.stdout.splitlines() if x.startswith("wrk-result ")), None)
+    if run.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({run.returncode}): {run.stderr.strip() or run.stdout}")
+    requests, micros, socket_errors, status_errors, p50, p99, top = map(int, line.split()[1:])
+    return _Phase(
+        requests, micros / 1e6, p50 / 1000, p99 / 1000, top / 1000, socket_errors + status_errors
+    )
+
+
+def _measure(
+    name: str, url: str, key: str, body: dict[str, Any], args: argparse.Namespace, use_wrk: bool
+) -> _Phase:
+    """Both phases against one server, reported under `name`; the saturation phase."""
+    posts = _Posts(url, key, body)
+    opened, closed = asyncio.run(_socket_phases(posts, args, closed_loop=not use_wrk))
+    _report(f"{name} open loop @ {args.rate:.0f} req/s", opened)
+    if opened.rate < 0.95 * args.rate:
+        print(f"{name} cannot keep {args.rate:.0f} req/s: its open-loop latency is mostly queueing")
+    saturation = _wrk(url, key, body, args) if use_wrk else closed
+    assert saturation is not None  # the socket client ran the closed loop
+    _report(f"{name} saturation ({args.concurrency} connections)", saturation)
+    return saturation
+
+
+def _compare(args: argparse.Namespace) -> None:
+    """crosspost, then its floor, each on a temp database of the same kind; then the ratio."""
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    saturation = (
+        f"wrk -t1 -c{args.concurrency}"
+        if use_wrk
+        else f"the bench's socket client, {args.concurrency} connections"
+    )
+    print(f"load: open loop by the bench's socket client; saturation by {saturation}", flush=True)
+    with (
+        bench_database(args.database_url) as url,
+        running_server(database_url=url, workers=0) as server,
+    ):
+        body = _post_body(_upload_clip(server))
+        ours = _measure("crosspost", server.url, server.key, body, args, use_wrk)
+    with bench_database(args.database_url) as url, running_floor(url) as floor:
+        floor_saturation = _measure("floor    ", floor.url, floor.key, body, args, use_wrk)
+    share = 100 * ours.rate / floor_saturation.rate
+    print(
+        f"POST /v1/posts / floor: {share:.0f} % of the floor's saturation throughput "
+        f"({ours.rate:.0f} vs {floor_saturation.rate:.0f} req/s)"
+    )
+
+
+def _post_body(media_id: str) -> dict[str, Any]:
     return {
         "media_id": media_id,
         "text": "bench #clip",
@@ -195,21 +353,21 @@ class _Auth:
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        admin = {"Authorization": f"Bearer {server.key}"}
-        keys = httpx.get(f"{server.url}/v1/keys", headers=admin).json()["data"]
+        # The bench key is a developer key: managing keys and clients takes an admin's.
+        self.admin = {"Authorization": f"Bearer {create_key(server, 'bench-admin', 'admin')}"}
+        keys = httpx.get(f"{server.url}/v1/keys", headers=self.admin).json()["data"]
         self.key_id = next(k["id"] for k in keys if k["name"] == "bench")
         secret = httpx.post(
-            f"{server.url}/v1/keys/{self.key_id}/signing-secrets", headers=admin, json={}
+            f"{server.url}/v1/keys/{self.key_id}/signing-secrets", headers=self.admin, json={}
         )
         secret.raise_for_status()
         self.signing_secret = str(secret.json()["secret"])
 
     def jwt(self, tier: str | None) -> str:
         """A fresh access token for an OAuth client of the given tier."""
-        admin = {"Authorization": f"Bearer {self.server.key}"}
         client = httpx.post(
             f"{self.server.url}/v1/oauth-clients",
-            headers=admin,
+            headers=self.admin,
             json={"name": f"bench-{tier}", "scopes": ["posts:read"], "tier": tier},
         ).json()
         token = httpx.post(
@@ -224,7 +382,7 @@ class _Auth:
         """Turn rate limiting of the bench key on (the bench tier) or off."""
         httpx.patch(
             f"{self.server.url}/v1/keys/{self.key_id}",
-            headers={"Authorization": f"Bearer {self.server.key}"},
+            headers=self.admin,
             json={"tier": tier},
         ).raise_for_status()
 
@@ -238,17 +396,15 @@ async def _latency(
         for _ in range(concurrency)
     ]
     try:
-        for _ in range(200):  # warm-up
-            await conns[0].send(build())
+        await _warm_up(conns[0], build, 200)
         pool: asyncio.Queue[_Connection] = asyncio.Queue()
         for conn in conns:
             pool.put_nowait(conn)
-        latencies, errors, _ = await _open_loop(pool, build, rate, seconds)
+        phase = _Phase.of(*await _open_loop(pool, build, rate, seconds))
     finally:
         for conn in conns:
             conn.close()
-    ms = [x * 1000 for x in latencies]
-    return percentile(ms, 0.5), percentile(ms, 0.99), errors
+    return phase.p50_ms, phase.p99_ms, phase.errors
 
 
 _READ = "/v1/exports?limit=1"
@@ -278,7 +434,11 @@ def _auth_overhead(args: argparse.Namespace) -> None:
         print(f"{name:<28} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   errors {errors}", flush=True)
 
     env = {"CROSSPOST_RATE_LIMIT_TIERS": _BENCH_TIERS}
-    with running_server(database_url=args.database_url, workers=0, extra_env=env) as server:
+    # A database per server: both create a key named "bench", which _Auth looks up by name.
+    with (
+        bench_database(args.database_url) as url,
+        running_server(database_url=url, workers=0, extra_env=env) as server,
+    ):
         auth = _Auth(server)
         measure("bearer", server, server.key, None)
         measure("hmac-signed", server, server.key, auth.signing_secret)
@@ -287,7 +447,10 @@ def _auth_overhead(args: argparse.Namespace) -> None:
         measure("bearer + limit (memory)", server, server.key, None)
         measure("signed + limit (memory)", server, server.key, auth.signing_secret)
     env["CROSSPOST_REDIS_URL"] = args.redis_url
-    with running_server(database_url=args.database_url, workers=0, extra_env=env) as server:
+    with (
+        bench_database(args.database_url) as url,
+        running_server(database_url=url, workers=0, extra_env=env) as server,
+    ):
         auth = _Auth(server)
         measure("bearer (redis server)", server, server.key, None)
         auth.set_tier("bench")
@@ -309,20 +472,39 @@ def _auth_overhead(args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Run the benchmark and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--rate", type=float, default=500)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server to create temp databases on (default: SQLite files)",
+    )
+    parser.add_argument("--rate", type=float, default=500, help="open loop's req/s")
+    parser.add_argument("--seconds", type=float, default=None, help="per phase (default 10)")
+    parser.add_argument("--short", action="store_true", help="3 s phases unless --seconds (CI)")
+    parser.add_argument("--concurrency", type=int, default=16, help="connections")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "socket"],
+        default="auto",
+        help="saturation load: wrk, the bench's socket client, or wrk where installed",
+    )
     parser.add_argument("--auth-overhead", action="store_true")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
-    print(f"database: {args.database_url or 'embedded SQLite'}")
+    if args.seconds is None:
+        args.seconds = 3.0 if args.short else 10.0
+    where = (
+        make_url(args.database_url).render_as_string(hide_password=True)
+        if args.database_url
+        else "SQLite"
+    )
+    print(f"database: {where} (a temp database per server)", flush=True)
     if args.auth_overhead:
         _auth_overhead(args)
         return
-    with running_server(database_url=args.database_url, workers=0) as server:
-        asyncio.run(_run(server.url, server.key, _upload_clip(server), args))
+    _compare(args)
 
 
 if __name__ == "__main__":
