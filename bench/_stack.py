@@ -30,6 +30,9 @@ class Server:
     key: str
     home: Path
     env: dict[str, str]
+    # Process ids, for a profiler: the API's, and the worker processes' when split.
+    api_pid: int = 0
+    worker_pids: tuple[int, ...] = ()
 
 
 def _wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -78,14 +81,23 @@ def running_server(
         env["CROSSPOST_WORKERS"] = "0"
         procs.append(subprocess.Popen([*cli, "sandbox"], env=env, stdout=subprocess.DEVNULL))
         _wait_http(f"http://127.0.0.1:{fake_port}/healthz", time.monotonic() + 60)
-    procs.append(subprocess.Popen([*cli, "serve", "--sandbox"], env=env, stdout=subprocess.DEVNULL))
+    api = subprocess.Popen([*cli, "serve", "--sandbox"], env=env, stdout=subprocess.DEVNULL)
+    procs.append(api)
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60, procs[-1])
         if split:
             worker = [*cli, "worker", "--concurrency", str(workers)]
             for _ in range(worker_processes):
                 procs.append(subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL))
-        server = Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{fake_port}", "", home, env)
+        server = Server(
+            f"http://127.0.0.1:{port}",
+            f"http://127.0.0.1:{fake_port}",
+            "",
+            home,
+            env,
+            api_pid=api.pid,
+            worker_pids=tuple(p.pid for p in procs[procs.index(api) + 1 :]),
+        )
         server.key = create_key(server, "bench")
         yield server
     finally:
@@ -144,6 +156,28 @@ def running_floor(database_url: str) -> Iterator[Floor]:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def profiled(pid: int, svg: Path | None, seconds: float) -> Iterator[None]:
+    """Record `pid` with py-spy for `seconds` into the flame graph `svg` (nothing if None);
+    a name not ending in .svg gets the collapsed stacks instead (`func (file:line);…  count`)."""
+    if svg is None:
+        yield
+        return
+    svg.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen(
+        ["py-spy", "record", "--pid", str(pid), "--output", str(svg), "--format",
+         "flamegraph" if svg.suffix == ".svg" else "raw", "--duration",
+         str(max(1, round(seconds))), "--rate", "200", "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        if spy.wait(timeout=seconds + 60) != 0:
+            raise RuntimeError(f"py-spy failed on pid {pid} (is it installed? pip install py-spy)")
+        print(f"flame graph: {svg}", flush=True)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -46,6 +46,7 @@ from bench._stack import (
     bench_database,
     create_key,
     percentile,
+    profiled,
     running_floor,
     running_server,
 )
@@ -281,15 +282,27 @@ def _wrk(url: str, key: str, body: dict[str, Any], args: argparse.Namespace) -> 
 
 
 def _measure(
-    name: str, url: str, key: str, body: dict[str, Any], args: argparse.Namespace, use_wrk: bool
+    name: str,
+    url: str,
+    key: str,
+    body: dict[str, Any],
+    args: argparse.Namespace,
+    use_wrk: bool,
+    profile: tuple[int, Path] | None = None,
 ) -> _Phase:
-    """Both phases against one server, reported under `name`; the saturation phase."""
+    """Both phases against one server, reported under `name`; the saturation phase. With
+    `profile` (pid, svg) and wrk, py-spy records that process during saturation."""
     posts = _Posts(url, key, body)
     opened, closed = asyncio.run(_socket_phases(posts, args, closed_loop=not use_wrk))
     _report(f"{name} open loop @ {args.rate:.0f} req/s", opened)
     if opened.rate < 0.95 * args.rate:
         print(f"{name} cannot keep {args.rate:.0f} req/s: its open-loop latency is mostly queueing")
-    saturation = _wrk(url, key, body, args) if use_wrk else closed
+    if use_wrk:
+        pid, svg = profile or (0, None)
+        with profiled(pid, svg, args.seconds):
+            saturation: _Phase | None = _wrk(url, key, body, args)
+    else:
+        saturation = closed
     assert saturation is not None  # the socket client ran the closed loop
     _report(f"{name} saturation ({args.concurrency} connections)", saturation)
     return saturation
@@ -309,7 +322,8 @@ def _compare(args: argparse.Namespace) -> None:
         running_server(database_url=url, workers=0) as server,
     ):
         body = _post_body(_upload_clip(server))
-        ours = _measure("crosspost", server.url, server.key, body, args, use_wrk)
+        profile = (server.api_pid, args.profile) if args.profile else None
+        ours = _measure("crosspost", server.url, server.key, body, args, use_wrk, profile)
     with bench_database(args.database_url) as url, running_floor(url) as floor:
         floor_saturation = _measure("floor    ", floor.url, floor.key, body, args, use_wrk)
     share = 100 * ours.rate / floor_saturation.rate
@@ -489,6 +503,12 @@ def main() -> None:
         choices=["auto", "wrk", "socket"],
         default="auto",
         help="saturation load: wrk, the bench's socket client, or wrk where installed",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="write a py-spy flame graph (SVG) of crosspost's API during saturation (needs wrk)",
     )
     parser.add_argument("--auth-overhead", action="store_true")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
