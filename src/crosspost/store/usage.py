@@ -8,6 +8,7 @@ decides who gets the last unit, and a writer refused by the limit gets no row ba
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,12 +31,22 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
-def _counter_upsert(conn: Connection) -> Any:
-    stmt = _insert(conn, usage_counters)
-    return stmt.on_conflict_do_update(
+# Built once per dialect: constructing an upsert (its `excluded` columns above all) costs
+# several times what executing it does, and these run on every metered request.
+@functools.cache
+def _upsert(dialect: str, *, limited: bool = False, returning: bool = False) -> Any:
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(usage_counters)
+    summed = usage_counters.c.value + stmt.excluded.value
+    stmt = stmt.on_conflict_do_update(
         index_elements=_COUNTER_PK,
-        set_={"value": usage_counters.c.value + stmt.excluded.value},
+        set_={"value": summed},
+        where=(summed <= sa.bindparam("limit")) if limited else None,
     )
+    return stmt.returning(usage_counters.c.value) if returning else stmt
+
+
+def _counter_upsert(conn: Connection) -> Any:
+    return _upsert(conn.dialect.name)
 
 
 def add(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -64,21 +75,16 @@ def add_one(
     """
     if limit is not None and amount > limit:
         return None
-    stmt = _insert(conn, usage_counters)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=_COUNTER_PK,
-        set_={"value": usage_counters.c.value + stmt.excluded.value},
-        where=(usage_counters.c.value + stmt.excluded.value <= limit)
-        if limit is not None
-        else None,
-    ).returning(usage_counters.c.value)
-    values = {
+    stmt = _upsert(conn.dialect.name, limited=limit is not None, returning=True)
+    values: dict[str, Any] = {
         "tenant_id": tenant_id,
         "key_id": key_id,
         "period": period,
         "metric": metric,
         "value": amount,
     }
+    if limit is not None:
+        values["limit"] = limit
     found = conn.execute(stmt, values).scalar()
     return None if found is None else int(found)
 
