@@ -128,6 +128,7 @@ class Floor:
 
     url: str
     key: str
+    pid: int = 0
 
 
 @contextmanager
@@ -149,7 +150,7 @@ def running_floor(database_url: str) -> Iterator[Floor]:
     )
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60, proc)
-        yield Floor(f"http://127.0.0.1:{port}", key)
+        yield Floor(f"http://127.0.0.1:{port}", key, proc.pid)
     finally:
         proc.terminate()
         try:

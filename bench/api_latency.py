@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 from sqlalchemy.engine import make_url
 
 from bench._stack import (
@@ -116,6 +117,9 @@ class _Phase:
     p99_ms: float
     max_ms: float
     errors: int
+    # The server process's CPU time per request: unlike the rate, it hardly moves when
+    # something else loads the machine, so it compares runs on a busy one.
+    cpu_ms: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -188,12 +192,19 @@ async def _closed_loop(
 
 
 def _report(name: str, phase: _Phase) -> None:
+    cpu = "" if phase.cpu_ms != phase.cpu_ms else f", server CPU {phase.cpu_ms:.2f} ms/request"
     print(
         f"{name}: {phase.requests} requests in {phase.elapsed:.1f} s = {phase.rate:.0f} req/s, "
         f"p50 {phase.p50_ms:.1f} ms, p99 {phase.p99_ms:.1f} ms, "
-        f"max {phase.max_ms:.1f} ms, errors {phase.errors}",
+        f"max {phase.max_ms:.1f} ms, errors {phase.errors}{cpu}",
         flush=True,
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 async def _socket_phases(
@@ -288,19 +299,23 @@ def _measure(
     body: dict[str, Any],
     args: argparse.Namespace,
     use_wrk: bool,
-    profile: tuple[int, Path] | None = None,
+    pid: int,
+    profile: Path | None = None,
 ) -> _Phase:
-    """Both phases against one server, reported under `name`; the saturation phase. With
-    `profile` (pid, svg) and wrk, py-spy records that process during saturation."""
+    """Both phases against one server (process `pid`), reported under `name`; the
+    saturation phase. With `profile` (an SVG) and wrk, py-spy records it during saturation."""
     posts = _Posts(url, key, body)
     opened, closed = asyncio.run(_socket_phases(posts, args, closed_loop=not use_wrk))
     _report(f"{name} open loop @ {args.rate:.0f} req/s", opened)
     if opened.rate < 0.95 * args.rate:
         print(f"{name} cannot keep {args.rate:.0f} req/s: its open-loop latency is mostly queueing")
     if use_wrk:
-        pid, svg = profile or (0, None)
+        svg = profile
+        cpu_before = _cpu_seconds(pid)
         with profiled(pid, svg, args.seconds):
             saturation: _Phase | None = _wrk(url, key, body, args)
+        assert saturation is not None
+        saturation.cpu_ms = 1000 * (_cpu_seconds(pid) - cpu_before) / max(1, saturation.requests)
     else:
         saturation = closed
     assert saturation is not None  # the socket client ran the closed loop
@@ -322,15 +337,24 @@ def _compare(args: argparse.Namespace) -> None:
         running_server(database_url=url, workers=0) as server,
     ):
         body = _post_body(_upload_clip(server))
-        profile = (server.api_pid, args.profile) if args.profile else None
-        ours = _measure("crosspost", server.url, server.key, body, args, use_wrk, profile)
+        ours = _measure(
+            "crosspost", server.url, server.key, body, args, use_wrk, server.api_pid, args.profile
+        )
     with bench_database(args.database_url) as url, running_floor(url) as floor:
-        floor_saturation = _measure("floor    ", floor.url, floor.key, body, args, use_wrk)
+        floor_saturation = _measure(
+            "floor    ", floor.url, floor.key, body, args, use_wrk, floor.pid
+        )
     share = 100 * ours.rate / floor_saturation.rate
     print(
         f"POST /v1/posts / floor: {share:.0f} % of the floor's saturation throughput "
         f"({ours.rate:.0f} vs {floor_saturation.rate:.0f} req/s)"
     )
+    if ours.cpu_ms == ours.cpu_ms:
+        print(
+            f"server CPU per request: {ours.cpu_ms:.2f} ms vs the floor's "
+            f"{floor_saturation.cpu_ms:.2f} ms ({floor_saturation.cpu_ms / ours.cpu_ms:.0%})",
+            flush=True,
+        )
 
 
 def _post_body(media_id: str) -> dict[str, Any]:

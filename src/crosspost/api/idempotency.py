@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import Principal
 from crosspost.engine.services import Services
-from crosspost.errors import Conflict, CrosspostError, InvalidInput
+from crosspost.errors import Conflict, InvalidInput
 from crosspost.store import idempotency as records
 from crosspost.store.tables import idempotency_keys, max_length
 
@@ -78,46 +78,58 @@ class Idempotency:
         ).hexdigest()
 
     def begin(self) -> Response | None:
-        """Claim the key; a replayed response, or None when the caller should do the work."""
+        """Claim the key in a transaction of its own, for work that cannot run inside one
+        (an upload): a replayed response, or None when the caller should do the work."""
+        if self.key is None:
+            return None
+        with self.svc.db.write() as conn:
+            return self.claim(conn)
+
+    def claim(self, conn: Connection) -> Response | None:
+        """Claim the key in the caller's write transaction, which then does the work and
+        `finish`es: a replayed response, or None when the caller should do the work. An
+        error rolls the claim back with the work, so a corrected retry may reuse the key;
+        on PostgreSQL a concurrent request with the key waits for this one's commit and
+        replays it."""
         if self.key is None:
             return None
         now = self.svc.clock.now()
-        with self.svc.db.write() as conn:
-            key, tenant, fingerprint = self.key, self.tenant_id, self.fingerprint
-            if records.try_insert(
-                conn,
-                tenant_id=tenant,
-                key=key,
-                method=self.method,
-                path=self.path[:_PATH_KEPT],
-                fingerprint=fingerprint,
-                now=now,
-            ):
-                return None
-            row = records.get(conn, self.tenant_id, self.key)
-            assert row is not None
-            if row["fingerprint"] != self.fingerprint:
-                raise InvalidInput(
-                    "this Idempotency-Key was used with a different request; use a new key for a "
-                    "new request",
-                    code="idempotency_key_reused",
-                )
-            if row["response_status"] is not None:
-                return Response(
-                    content=row["response_body"],
-                    status_code=row["response_status"],
-                    media_type="application/json",
-                    headers={"Idempotent-Replayed": "true"},
-                )
-            if records.takeover_stale(
-                conn,
-                tenant_id=tenant,
-                key=key,
-                fingerprint=fingerprint,
-                stale_before=now - _STALE,
-                now=now,
-            ):
-                return None
+        key, tenant, fingerprint = self.key, self.tenant_id, self.fingerprint
+        if records.try_insert(
+            conn,
+            tenant_id=tenant,
+            key=key,
+            method=self.method,
+            path=self.path[:_PATH_KEPT],
+            fingerprint=fingerprint,
+            now=now,
+        ):
+            return None
+        row = records.get(conn, self.tenant_id, self.key)
+        assert row is not None
+        if row["fingerprint"] != self.fingerprint:
+            raise InvalidInput(
+                "this Idempotency-Key was used with a different request; use a new key for a "
+                "new request",
+                code="idempotency_key_reused",
+            )
+        if row["response_status"] is not None:
+            return Response(
+                content=row["response_body"],
+                status_code=row["response_status"],
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        # In flight under `begin` (an upload), or left by a process that died mid-way.
+        if records.takeover_stale(
+            conn,
+            tenant_id=tenant,
+            key=key,
+            fingerprint=fingerprint,
+            stale_before=now - _STALE,
+            now=now,
+        ):
+            return None
         raise Conflict(
             "a request with this Idempotency-Key is still in progress; retry in a moment",
             code="idempotency_request_in_flight",
@@ -179,16 +191,12 @@ async def create_idempotently(
     )
 
     def work() -> Response:
-        replay = idem.begin()
-        if replay is not None:
-            return replay
-        try:
-            with svc.db.write() as conn:
-                answer, kept = create(conn)
-                idem.finish(conn, status, kept)
-        except CrosspostError:
-            idem.abort()
-            raise
+        with svc.db.write() as conn:
+            replay = idem.claim(conn)
+            if replay is not None:
+                return replay
+            answer, kept = create(conn)
+            idem.finish(conn, status, kept)
         return Response(answer, status_code=status, media_type="application/json")
 
     return await svc.db.run(work)

@@ -3,7 +3,7 @@ in one transaction, so a refused request leaves no row behind."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -338,10 +338,17 @@ def _refuse_all(plans: tuple[TargetPlan, ...]) -> None:
 
 @dataclass(frozen=True)
 class CreatedPost:
-    """A new post's id and the soft-limit warnings its creation crossed."""
+    """A new post as written (post and target rows) and the soft-limit warnings its
+    creation crossed."""
 
-    post_id: str
+    post: Row
+    targets: list[Row]
     usage_warnings: tuple[metering.UsageWarning, ...] = ()
+
+    @property
+    def post_id(self) -> str:
+        """The new post's id."""
+        return str(self.post["id"])
 
 
 def create_post(
@@ -351,118 +358,129 @@ def create_post(
     mode: Mode,
     body: PostCreate,
     key_id: str = "",
-    finish: Callable[[Connection, Row, list[Row]], None] | None = None,
 ) -> CreatedPost:
     """Create a post with one target per destination and enqueue its publish jobs.
 
     The post is counted against the `posts` quota in the same transaction: past the hard
     limit it raises QuotaExceeded (402) and nothing is written.
     """
-    now = svc.clock.now()
     with svc.db.write() as conn:
-        plan = check_post(conn, tenant_id=tenant_id, mode=mode, body=body, now=now)
-        publish_at = plan.publish_at
-        post_id = new_id("post")
-        initial = TargetStatus.SCHEDULED if publish_at else TargetStatus.QUEUED
-        rows: list[dict[str, Any]] = []
-        refused = False
-        for target in plan.targets:
-            violations = target.violations
-            row: dict[str, Any] = {
-                "id": new_id("tgt"),
-                "tenant_id": tenant_id,
-                "post_id": post_id,
-                "account_id": target.account["id"],
-                "platform": target.platform.value,
-                "status": initial.value,
-                "attempts": 0,
-                "transient_errors": 0,
-                "next_attempt_at": publish_at,
-                "session": {},
-                "created_at": now,
-                "updated_at": now,
-                # executemany takes its columns from the first row: give every row every key.
-                "error_kind": None,
-                "error_code": None,
-                "error_message": None,
-                "error_raw": None,
-                "external_id": None,
-                "external_url": None,
-                "published_at": None,
-            }
-            if violations:
-                refused = True
-                row.update(
-                    status=TargetStatus.FAILED.value,
-                    next_attempt_at=None,
-                    error_kind=ErrorKind.PERMANENT.value,
-                    error_code=violations[0].code,
-                    error_message="; ".join(v.message for v in violations),
-                    error_raw={
-                        "violations": [{"code": v.code, "message": v.message} for v in violations]
-                    },
-                )
-            rows.append(row)
-        post_row: Row = {
-            "id": post_id,
+        return write_post(svc, conn, tenant_id=tenant_id, mode=mode, body=body, key_id=key_id)
+
+
+def write_post(
+    svc: Services,
+    conn: Connection,
+    *,
+    tenant_id: str,
+    mode: Mode,
+    body: PostCreate,
+    key_id: str = "",
+) -> CreatedPost:
+    """`create_post` inside the caller's write transaction (which an error must roll back),
+    so that the API records the request's idempotency key in the same commit."""
+    now = svc.clock.now()
+    plan = check_post(conn, tenant_id=tenant_id, mode=mode, body=body, now=now)
+    publish_at = plan.publish_at
+    post_id = new_id("post")
+    initial = TargetStatus.SCHEDULED if publish_at else TargetStatus.QUEUED
+    rows: list[dict[str, Any]] = []
+    refused = False
+    for target in plan.targets:
+        violations = target.violations
+        row: dict[str, Any] = {
+            "id": new_id("tgt"),
             "tenant_id": tenant_id,
-            "media_id": body.media_id,
-            "text": body.text,
-            "overrides": body.overrides,
-            "publish_at": publish_at,
-            "timezone": body.timezone,
-            "status": (PostStatus.SCHEDULED if publish_at else PostStatus.PUBLISHING).value,
-            "mode": mode.value,
+            "post_id": post_id,
+            "account_id": target.account["id"],
+            "platform": target.platform.value,
+            "status": initial.value,
+            "attempts": 0,
+            "transient_errors": 0,
+            "next_attempt_at": publish_at,
+            "session": {},
             "created_at": now,
             "updated_at": now,
+            # executemany takes its columns from the first row: give every row every key.
+            "error_kind": None,
+            "error_code": None,
+            "error_message": None,
+            "error_raw": None,
+            "external_id": None,
+            "external_url": None,
+            "published_at": None,
         }
-        posts.insert_post(conn, post_row, rows)
-        ledger.append_event(
-            conn,
-            tenant_id=tenant_id,
-            post_id=post_id,
-            event_type="post_scheduled" if publish_at else "post_created",
-            now=now,
-            data={
-                "targets": [r["id"] for r in rows],
-                "publish_at": publish_at and publish_at.isoformat(),
-                # Publishing is metered per key too; the worker reads the key from here.
-                "key_id": key_id or None,
-            },
-        )
-        for row in rows:
-            if row["status"] == TargetStatus.FAILED.value:
-                ledger.append_event(
-                    conn,
-                    tenant_id=tenant_id,
-                    post_id=post_id,
-                    target_id=row["id"],
-                    account_id=row["account_id"],
-                    event_type="publish_failed",
-                    now=now,
-                    data={
-                        "platform": row["platform"],
-                        "error_kind": "permanent",
-                        "code": row["error_code"],
-                        "message": row["error_message"],
-                    },
-                )
-                continue
-            enqueue_publish(svc.jobs, conn, row["id"], publish_at or now)
-        events.emit_post(conn, post_row, "post.created", now, targets=rows)
-        if refused:
-            refresh_post_status(conn, tenant_id, post_id, now)
-            post_row["status"] = rollup(r["status"] for r in rows).value
-        if post_row["status"] == PostStatus.SCHEDULED.value:
-            events.emit_post(conn, post_row, "post.scheduled", now, targets=rows)
-        # Last: the tenant's counter row stays locked until commit, so hold it briefly.
-        warnings = metering.meter(
-            conn, tenant_id=tenant_id, key_id=key_id, amounts={metering.POSTS: 1}, now=now
-        )
-        if finish is not None:
-            # The response is built from what was just written: no read-back round trip.
-            finish(conn, post_row, rows)
-    return CreatedPost(post_id, tuple(warnings))
+        if violations:
+            refused = True
+            row.update(
+                status=TargetStatus.FAILED.value,
+                next_attempt_at=None,
+                error_kind=ErrorKind.PERMANENT.value,
+                error_code=violations[0].code,
+                error_message="; ".join(v.message for v in violations),
+                error_raw={
+                    "violations": [{"code": v.code, "message": v.message} for v in violations]
+                },
+            )
+        rows.append(row)
+    post_row: Row = {
+        "id": post_id,
+        "tenant_id": tenant_id,
+        "media_id": body.media_id,
+        "text": body.text,
+        "overrides": body.overrides,
+        "publish_at": publish_at,
+        "timezone": body.timezone,
+        "status": (PostStatus.SCHEDULED if publish_at else PostStatus.PUBLISHING).value,
+        "mode": mode.value,
+        "created_at": now,
+        "updated_at": now,
+    }
+    posts.insert_post(conn, post_row, rows)
+    ledger.append_event(
+        conn,
+        tenant_id=tenant_id,
+        post_id=post_id,
+        event_type="post_scheduled" if publish_at else "post_created",
+        now=now,
+        data={
+            "targets": [r["id"] for r in rows],
+            "publish_at": publish_at and publish_at.isoformat(),
+            # Publishing is metered per key too; the worker reads the key from here.
+            "key_id": key_id or None,
+        },
+    )
+    for row in rows:
+        if row["status"] == TargetStatus.FAILED.value:
+            ledger.append_event(
+                conn,
+                tenant_id=tenant_id,
+                post_id=post_id,
+                target_id=row["id"],
+                account_id=row["account_id"],
+                event_type="publish_failed",
+                now=now,
+                data={
+                    "platform": row["platform"],
+                    "error_kind": "permanent",
+                    "code": row["error_code"],
+                    "message": row["error_message"],
+                },
+            )
+            continue
+        enqueue_publish(svc.jobs, conn, row["id"], publish_at or now)
+    events.emit_post(conn, post_row, "post.created", now, targets=rows)
+    if refused:
+        refresh_post_status(conn, tenant_id, post_id, now)
+        post_row["status"] = rollup(r["status"] for r in rows).value
+    if post_row["status"] == PostStatus.SCHEDULED.value:
+        events.emit_post(conn, post_row, "post.scheduled", now, targets=rows)
+    # Last: the tenant's counter row stays locked until commit, so hold it briefly.
+    warnings = metering.meter(
+        conn, tenant_id=tenant_id, key_id=key_id, amounts={metering.POSTS: 1}, now=now
+    )
+    # The response is built from what was just written: no read-back round trip.
+    return CreatedPost(post_row, rows, tuple(warnings))
 
 
 def validate_post(

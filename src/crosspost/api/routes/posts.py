@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import check_scopes
 from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
@@ -25,10 +24,10 @@ from crosspost.domain.models import (
     TargetPublic,
     ValidatedTarget,
 )
-from crosspost.engine.posts import cancel_post, create_post, validate_post
+from crosspost.engine.posts import cancel_post, validate_post, write_post
 from crosspost.engine.services import Services
 from crosspost.engine.views import load_post, post_public, target_public
-from crosspost.errors import CrosspostError, NotFound, UnsupportedMediaType
+from crosspost.errors import NotFound, UnsupportedMediaType
 from crosspost.media.validate import MediaInfo
 from crosspost.store import ledger, posts
 from crosspost.store.rows import Row
@@ -63,29 +62,23 @@ async def create(
     )
 
     def work() -> Response:
-        replay = idem.begin()
-        if replay is not None:
-            return replay
-        out: dict[str, bytes] = {}
-
-        def finish(conn: Connection, post: Row, targets: list[Row]) -> None:
-            out["body"] = post_public(post, targets).model_dump_json().encode()
-            idem.finish(conn, 201, out["body"])
-
-        try:
-            created = create_post(
+        # One transaction claims the key, writes the post and keeps the answer for replays.
+        with svc.db.write() as conn:
+            replay = idem.claim(conn)
+            if replay is not None:
+                return replay
+            created = write_post(
                 svc,
+                conn,
                 tenant_id=principal.tenant_id,
                 mode=principal.mode,
                 body=body,
                 key_id=principal.key_id,
-                finish=finish,
             )
-        except CrosspostError:
-            idem.abort()
-            raise
+            answer = post_public(created.post, created.targets).model_dump_json().encode()
+            idem.finish(conn, 201, answer)
         return Response(
-            out["body"],
+            answer,
             status_code=201,
             media_type="application/json",
             headers=warning_header(created.usage_warnings),
