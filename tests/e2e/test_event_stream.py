@@ -498,12 +498,20 @@ def test_the_sdk_stream_reconnects_after_a_server_restart(feed: Stack) -> None:
     port = server.port
     client = Client(server.url, feed.key)
     got: queue.Queue[dict[str, Any]] = queue.Queue()
+    done = threading.Event()
 
     def consume() -> None:
-        for event in client.stream_events(retry_seconds=0.05, max_retry_seconds=0.2):
-            got.put(event)
+        # Ended by closing the client: a stream left running would reconnect to whatever
+        # server takes this port next, inside another test.
+        try:
+            for event in client.stream_events(retry_seconds=0.05, max_retry_seconds=0.2):
+                got.put(event)
+        except Exception:
+            if not done.is_set():
+                raise
 
-    threading.Thread(target=consume, daemon=True).start()
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
     _wait(lambda: app.state.event_streams.open_count == 1, "the SDK's stream")
     sent = [feed.http.post("/v1/events/trigger", json={"type": "post.created"}).json()["event_id"]]
     assert got.get(timeout=10)["id"] == sent[0]
@@ -519,7 +527,11 @@ def test_the_sdk_stream_reconnects_after_a_server_restart(feed: Stack) -> None:
         assert [got.get(timeout=10)["id"] for _ in range(2)] == sent[1:]
         assert got.empty()
     finally:
+        done.set()
+        client.close()
         restarted.stop()
+        consumer.join(timeout=10)
+    assert not consumer.is_alive()
 
 
 @pytest.mark.parametrize(

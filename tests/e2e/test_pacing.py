@@ -35,8 +35,9 @@ def test_full_init_budget_defers_the_call_and_explains_why(stack: Stack, tmp_pat
         events = stack.http.get(f"/v1/posts/{post['id']}/ledger").json()
         return any(e["event_type"] == "publish_paced" for e in events)
 
-    post = stack.wait_post(post_id, paced)
-    target = post["targets"][0]
+    stack.wait_post(post_id, paced)
+    # Read after the event: the post that `paced` was given was read before the ledger.
+    target = stack.http.get(f"/v1/posts/{post_id}").json()["targets"][0]
     assert target["status"] in {"queued", "uploading"}, target
     due = datetime.fromisoformat(target["next_attempt_at"]).timestamp()
     assert 50 <= due - now <= 61, (due, now)

@@ -111,6 +111,7 @@ def _new_secret(stack: Stack, api_key: str, key_id: str, **headers: str) -> dict
     answer = httpx.post(
         f"{stack.api_url}/v1/keys/{key_id}/signing-secrets",
         headers={"Authorization": f"Bearer {api_key}", **headers},
+        timeout=30,  # httpx's 5 s default is short on a machine running two test workers
     )
     assert answer.status_code == 201, answer.text
     return dict(answer.json())

@@ -35,8 +35,8 @@ PostId = Annotated[str, typer.Argument(metavar="POST_ID")]
 def show_post(post: dict[str, Any]) -> None:
     """A post as the command's result: its targets in a table (JSON: the post as is)."""
     sandbox = post.get("mode") == "test"
-    cols = [Col("target", keep=True), Col("platform"), Col("status"), Col("url", keep=True),
-            Col("error / next attempt")]  # fmt: skip
+    cols = [Col("target", keep=True), Col("platform"), Col("status", keep=True),
+            Col("url", keep=True), Col("error / next attempt")]  # fmt: skip
     rows = []
     for t in post["targets"]:
         err = t.get("last_error") or {}
@@ -100,7 +100,7 @@ def ledger(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
         platform = str(data.pop("platform", ""))
         details = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in data.items())
         rows.append([_utc(e["created_at"]), e["event_type"], platform, details])
-    cols = [Col("time (UTC)", keep=True), Col("event"), Col("platform"), Col("details")]
+    cols = [Col("time (UTC)", keep=True), Col("event", keep=True), Col("platform"), Col("details")]
     out().result(
         events,
         ids=[e["id"] for e in events],
