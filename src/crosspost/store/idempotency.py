@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -10,6 +12,34 @@ from sqlalchemy.engine import Connection
 
 from crosspost.store.rows import Row, one
 from crosspost.store.tables import idempotency_keys
+
+
+# Built once (per dialect): constructing these per call cost more than running them, and
+# every creating POST with a key runs them.
+@functools.cache
+def _claim(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # RETURNING, not rowcount: drivers disagree on rowcount for INSERT … ON CONFLICT.
+    return insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key)
+
+
+_THIS_KEY = (
+    idempotency_keys.c.tenant_id == sa.bindparam("tenant_id"),
+    idempotency_keys.c.key == sa.bindparam("key"),
+)
+_GET = sa.select(idempotency_keys).where(*_THIS_KEY)
+_COMPLETE = (
+    idempotency_keys.update()
+    .where(
+        idempotency_keys.c.tenant_id == sa.bindparam("b_tenant_id"),
+        idempotency_keys.c.key == sa.bindparam("b_key"),
+    )
+    .values(
+        response_status=sa.bindparam("status"),
+        response_body=sa.bindparam("body"),
+        completed_at=sa.bindparam("now"),
+    )
+)
 
 
 def try_insert(
@@ -31,26 +61,12 @@ def try_insert(
         "fingerprint": fingerprint,
         "created_at": now,
     }
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(idempotency_keys)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(idempotency_keys.c.key)
-    )
-    # RETURNING, not rowcount: drivers disagree on rowcount for INSERT … ON CONFLICT.
-    return conn.execute(stmt).first() is not None
+    return conn.execute(_claim(conn.dialect.name), values).first() is not None
 
 
 def get(conn: Connection, tenant_id: str, key: str) -> Row | None:
     """The record for a key."""
-    return one(
-        conn.execute(
-            sa.select(idempotency_keys).where(
-                idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key
-            )
-        )
-    )
+    return one(conn.execute(_GET, {"tenant_id": tenant_id, "key": key}))
 
 
 def complete(
@@ -58,9 +74,8 @@ def complete(
 ) -> None:
     """Store the response to replay for later requests with the same key."""
     conn.execute(
-        idempotency_keys.update()
-        .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key)
-        .values(response_status=status, response_body=body, completed_at=now)
+        _COMPLETE,
+        {"b_tenant_id": tenant_id, "b_key": key, "status": status, "body": body, "now": now},
     )
 
 

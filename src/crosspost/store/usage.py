@@ -136,15 +136,16 @@ def totals(conn: Connection, tenant_ids: Iterable[str], period: str, metric: str
 # -- quotas ------------------------------------------------------------------------------
 
 
+_QUOTA = sa.select(usage_quotas).where(
+    usage_quotas.c.tenant_id == sa.bindparam("tenant_id"),
+    usage_quotas.c.metric == sa.bindparam("metric"),
+)
+
+
 def get_quota(conn: Connection, tenant_id: str, metric: str) -> Row | None:
     """A tenant's quota on one metric, if one is set."""
-    return one(
-        conn.execute(
-            sa.select(usage_quotas).where(
-                usage_quotas.c.tenant_id == tenant_id, usage_quotas.c.metric == metric
-            )
-        )
-    )
+    # A constant statement: every metered request reads it.
+    return one(conn.execute(_QUOTA, {"tenant_id": tenant_id, "metric": metric}))
 
 
 def quotas_for(conn: Connection, tenant_id: str) -> list[Row]:
