@@ -170,7 +170,7 @@ def profiled(pid: int, svg: Path | None, seconds: float) -> Iterator[None]:
     spy = subprocess.Popen(
         ["py-spy", "record", "--pid", str(pid), "--output", str(svg), "--format",
          "flamegraph" if svg.suffix == ".svg" else "raw", "--duration",
-         str(max(1, round(seconds))), "--rate", "200", "--nonblocking"],
+         str(max(1, round(seconds))), "--rate", "250"],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -7,7 +7,7 @@ target as it was when the event happened, whenever the delivery arrives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,18 +68,19 @@ def post_snapshot(post: Mapping[str, Any], targets: list[Row]) -> dict[str, Any]
 def emit_post(
     conn: Connection,
     post: Mapping[str, Any],
-    event_type: str,
+    event_type: str | Sequence[str],
     now: datetime,
     targets: list[Row] | None = None,
 ) -> None:
-    """Record a post.* event; `targets` default to the post's rows as they stand now."""
+    """Record a post.* event (or several, in order, of the same post as it stands);
+    `targets` default to the post's rows as they stand now."""
     if targets is None:
         targets = posts.targets_of(conn, [post["id"]]).get(post["id"], [])
-    outbox.emit(
+    outbox.emit_all(
         conn,
         tenant_id=post["tenant_id"],
         mode=post["mode"],
-        event_type=event_type,
+        event_types=[event_type] if isinstance(event_type, str) else event_type,
         data={"post": post_snapshot(post, targets)},
         now=now,
         post_id=post["id"],

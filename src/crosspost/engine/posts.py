@@ -29,7 +29,7 @@ from crosspost.engine.overrides import (
     thumbnail_of,
     title_of,
 )
-from crosspost.engine.publish_jobs import enqueue_publish
+from crosspost.engine.publish_jobs import enqueue_publishes
 from crosspost.engine.rollup import rollup
 from crosspost.engine.services import Services
 from crosspost.engine.transitions import refresh_post_status
@@ -450,6 +450,7 @@ def write_post(
             "key_id": key_id or None,
         },
     )
+    queued: list[str] = []
     for row in rows:
         if row["status"] == TargetStatus.FAILED.value:
             ledger.append_event(
@@ -468,13 +469,19 @@ def write_post(
                 },
             )
             continue
-        enqueue_publish(svc.jobs, conn, row["id"], publish_at or now)
-    events.emit_post(conn, post_row, "post.created", now, targets=rows)
+        queued.append(row["id"])
+    enqueue_publishes(svc.jobs, conn, queued, publish_at or now)
     if refused:
+        events.emit_post(conn, post_row, "post.created", now, targets=rows)
         refresh_post_status(conn, tenant_id, post_id, now)
         post_row["status"] = rollup(r["status"] for r in rows).value
-    if post_row["status"] == PostStatus.SCHEDULED.value:
-        events.emit_post(conn, post_row, "post.scheduled", now, targets=rows)
+        if post_row["status"] == PostStatus.SCHEDULED.value:
+            events.emit_post(conn, post_row, "post.scheduled", now, targets=rows)
+    else:
+        # The same snapshot for both: one statement.
+        scheduled = post_row["status"] == PostStatus.SCHEDULED.value
+        created = ["post.created", *(["post.scheduled"] if scheduled else [])]
+        events.emit_post(conn, post_row, created, now, targets=rows)
     # Last: the tenant's counter row stays locked until commit, so hold it briefly.
     warnings = metering.meter(
         conn, tenant_id=tenant_id, key_id=key_id, amounts={metering.POSTS: 1}, now=now

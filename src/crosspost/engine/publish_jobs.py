@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
@@ -20,4 +21,14 @@ def enqueue_publish(jobs: JobStore, conn: Connection, target_id: str, run_at: da
     """Queue a target's publish job in the caller's transaction (a no-op if one is queued)."""
     jobs.enqueue(
         conn, KIND, {"target_id": target_id}, run_at=run_at, dedupe_key=dedupe_key(target_id)
+    )
+
+
+def enqueue_publishes(
+    jobs: JobStore, conn: Connection, target_ids: Sequence[str], run_at: datetime
+) -> None:
+    """Queue several targets' publish jobs in one statement (targets already queued are
+    skipped): a new post's."""
+    jobs.enqueue_many(
+        conn, KIND, {dedupe_key(t): {"target_id": t} for t in target_ids}, run_at=run_at
     )

@@ -79,6 +79,9 @@ class SqlJobStore(abc.ABC):
             .on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])  # type: ignore[attr-defined]
             .returning(jobs.c.id)
         )
+        self._enqueue_many = self._insert().on_conflict_do_nothing(  # type: ignore[attr-defined]
+            index_elements=[jobs.c.dedupe_key]
+        )
 
     # Dialect hooks -------------------------------------------------------------------
 
@@ -136,6 +139,38 @@ class SqlJobStore(abc.ABC):
         if job_id is not None:
             self._after_enqueue(conn)
         return job_id
+
+    def enqueue_many(
+        self,
+        conn: Connection,
+        kind: str,
+        jobs_by_key: Mapping[str, Mapping[str, Any]],
+        *,
+        run_at: datetime | None = None,
+    ) -> None:
+        """Add one job per dedupe key (payload by key) in one statement, inside the caller's
+        transaction; a key that already has a job is skipped."""
+        if not jobs_by_key:
+            return
+        now = self.clock.now()
+        rows = [
+            {
+                "kind": kind,
+                "payload": dict(payload),
+                "status": _QUEUED,
+                "run_at": run_at or now,
+                "attempts": 0,
+                "errors": 0,
+                "dedupe_key": key,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for key, payload in jobs_by_key.items()
+        ]
+        conn.execute(self._enqueue_many, rows)
+        # Rows skipped as duplicates cannot be told apart here (drivers disagree on rowcount
+        # for ON CONFLICT): a wake-up for nothing costs a worker one empty claim.
+        self._after_enqueue(conn)
 
     # Worker side ---------------------------------------------------------------------
 

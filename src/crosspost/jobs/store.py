@@ -87,6 +87,18 @@ class JobStore(Protocol):
         """Add a job inside the caller's transaction; None when `dedupe_key` already exists."""
         ...
 
+    def enqueue_many(
+        self,
+        conn: Connection,
+        kind: str,
+        jobs_by_key: Mapping[str, Mapping[str, Any]],
+        *,
+        run_at: datetime | None = None,
+    ) -> None:
+        """Add one job per dedupe key (payload by key) in one statement, inside the caller's
+        transaction; a key that already has a job is skipped."""
+        ...
+
     def claim(
         self,
         worker_id: str,

@@ -10,7 +10,7 @@ in the feed (`seq`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,11 +47,34 @@ def emit(
 ) -> str:
     """Record one event in the caller's transaction; returns its id. `post_id` names the
     post it is about (to follow one post in the feed)."""
-    event_id = new_id("msg")
-    conn.execute(
-        _INSERT,
+    return emit_all(
+        conn,
+        tenant_id=tenant_id,
+        mode=mode,
+        event_types=[event_type],
+        data=data,
+        now=now,
+        post_id=post_id,
+        test=test,
+    )[0]
+
+
+def emit_all(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    mode: str,
+    event_types: Sequence[str],
+    data: Mapping[str, Any],
+    now: datetime,
+    post_id: str | None = None,
+    test: bool = False,
+) -> list[str]:
+    """`emit` for several events with the same data, in that order, in one statement;
+    returns their ids."""
+    rows = [
         {
-            "id": event_id,
+            "id": new_id("msg"),
             "tenant_id": tenant_id,
             "mode": mode,
             "event_type": event_type,
@@ -60,6 +83,9 @@ def emit(
             "fanned_out": False,
             "created_at": now,
             "post_id": post_id,
-        },
-    )
-    return event_id
+        }
+        for event_type in event_types
+    ]
+    if rows:
+        conn.execute(_INSERT, rows)
+    return [str(row["id"]) for row in rows]
