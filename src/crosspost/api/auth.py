@@ -84,10 +84,8 @@ class KeyCache:
                 self._entries.pop(key_hash, None)
 
 
-def authenticate(
-    svc: Services, authorization: str | None, cache: KeyCache | None = None
-) -> Principal:
-    """Resolve an `Authorization: Bearer cp_…` header to a principal, or raise 401."""
+def _bearer(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header, or 401."""
     if not authorization:
         raise Unauthorized(
             "missing Authorization header; send `Authorization: Bearer cp_test_…`",
@@ -101,7 +99,35 @@ def authenticate(
             code="invalid_auth_scheme",
             **_CHALLENGE,
         )
-    token = raw.strip()
+    return raw.strip()
+
+
+def cached_principal(svc: Services, authorization: str | None, cache: KeyCache) -> Principal | None:
+    """The caller of an API key this process verified within the cache's ttl, without
+    touching the database (so without leaving the event loop); None when `authenticate`
+    must look further. Raises 401 as `authenticate` would for what is plainly wrong."""
+    token = _bearer(authorization)
+    if looks_like_jwt(token):
+        return None
+    parsed = parse_key(token)
+    if parsed is None:
+        return None  # authenticate says why
+    cached = cache.get(hash_key(parsed.raw, svc.hash_key))
+    if cached is None:
+        return None
+    principal, expires_at = cached
+    _check_expiry(expires_at, svc.clock.now())
+    return principal
+
+
+def authenticate(
+    svc: Services, authorization: str | None, cache: KeyCache | None = None
+) -> Principal:
+    """Resolve an `Authorization: Bearer cp_…` header to a principal, or raise 401."""
+    principal = cached_principal(svc, authorization, cache) if cache is not None else None
+    if principal is not None:
+        return principal
+    token = _bearer(authorization)
     if looks_like_jwt(token):
         # An OAuth client-credentials access token: stateless, checked against the JWKS.
         claims = verify_access_token(svc, token)
@@ -116,11 +142,6 @@ def authenticate(
         )
     now = svc.clock.now()
     key_hash = hash_key(parsed.raw, svc.hash_key)
-    cached = cache.get(key_hash) if cache is not None else None
-    if cached is not None:
-        principal, expires_at = cached
-        _check_expiry(expires_at, now)
-        return principal
     with svc.db.read() as conn:
         row = tenants.find_api_key(conn, key_hash)
     if row is None or row["revoked_at"] is not None:

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import SecurityScopes
 
-from crosspost.api.auth import KeyCache, Principal, authenticate, check_scopes
+from crosspost.api.auth import (
+    KeyCache,
+    Principal,
+    authenticate,
+    cached_principal,
+    check_scopes,
+)
 from crosspost.api.security import AUTHORIZATION
 from crosspost.api.signature import verify_request
 from crosspost.engine.services import Services
@@ -32,7 +38,10 @@ async def get_principal(
     """The authenticated caller, within its rate limits, holding the scopes the route asks
     for with `scoped` (403 otherwise)."""
     cache: KeyCache = request.app.state.key_cache
-    principal = await svc.db.run(authenticate, svc, authorization, cache)
+    # A key seen lately needs no database: no thread hop (PostgreSQL) for the common case.
+    principal = cached_principal(svc, authorization, cache)
+    if principal is None:
+        principal = await svc.db.run(authenticate, svc, authorization, cache)
     request.state.principal = principal  # for analytics, which run after the response
     await verify_request(request, svc, principal)
     request.app.state.analytics.check_api_calls(principal.tenant_id, request.url.path)
