@@ -62,6 +62,27 @@ def _held_any(leases: Sequence[Lease]) -> sa.ColumnElement[bool]:
     )
 
 
+def _new_job(
+    kind: str,
+    payload: Mapping[str, Any],
+    dedupe_key: str | None,
+    run_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A queued job's row, due at `run_at` (default: now)."""
+    return {
+        "kind": kind,
+        "payload": dict(payload),
+        "status": _QUEUED,
+        "run_at": run_at or now,
+        "attempts": 0,
+        "errors": 0,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 class SqlJobStore(abc.ABC):
     """`JobStore` over SQLAlchemy Core; subclasses say how to pick rows for a claim."""
 
@@ -122,18 +143,7 @@ class SqlJobStore(abc.ABC):
         dedupe_key: str | None = None,
     ) -> int | None:
         """Add a job inside the caller's transaction; None when `dedupe_key` already exists."""
-        now = self.clock.now()
-        row = {
-            "kind": kind,
-            "payload": dict(payload),
-            "status": _QUEUED,
-            "run_at": run_at or now,
-            "attempts": 0,
-            "errors": 0,
-            "dedupe_key": dedupe_key,
-            "created_at": now,
-            "updated_at": now,
-        }
+        row = _new_job(kind, payload, dedupe_key, run_at, self.clock.now())
         stmt = self._enqueue_plain if dedupe_key is None else self._enqueue_deduped
         job_id = conn.execute(stmt, row).scalar()
         if job_id is not None:
@@ -153,20 +163,7 @@ class SqlJobStore(abc.ABC):
         if not jobs_by_key:
             return
         now = self.clock.now()
-        rows = [
-            {
-                "kind": kind,
-                "payload": dict(payload),
-                "status": _QUEUED,
-                "run_at": run_at or now,
-                "attempts": 0,
-                "errors": 0,
-                "dedupe_key": key,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for key, payload in jobs_by_key.items()
-        ]
+        rows = [_new_job(kind, payload, key, run_at, now) for key, payload in jobs_by_key.items()]
         conn.execute(self._enqueue_many, rows)
         # Rows skipped as duplicates cannot be told apart here (drivers disagree on rowcount
         # for ON CONFLICT): a wake-up for nothing costs a worker one empty claim.
