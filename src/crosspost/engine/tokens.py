@@ -42,6 +42,12 @@ class RefreshInProgress(Exception):
     retry_after = 1.0
 
 
+class CredentialsChanged(RefreshInProgress):
+    """The account's stored credentials were removed or replaced (a disconnect, a
+    reconnect, a refusal) since they were read: nothing is refreshed or stored over them;
+    run again from what is stored now."""
+
+
 def refresh_account(
     svc: Services, account: Mapping[str, Any], client: PlatformClient, creds: Credentials
 ) -> Credentials:
@@ -50,9 +56,11 @@ def refresh_account(
 
     `account` is the row `creds` were read from. When the stored credentials changed since
     (another worker refreshed, or the owner reconnected), those are returned without a call;
-    when another worker holds the refresh lease, RefreshInProgress is raised. A response
-    without a refresh token keeps the stored one (Google never rotates it); `invalid_grant`
-    marks the account `needs_reauth` and re-raises.
+    when another worker holds the refresh lease, RefreshInProgress is raised; when they were
+    removed (or are no longer usable) before the call, or changed during it,
+    CredentialsChanged, and nothing is stored. A response without a refresh token keeps
+    the stored one (Google never rotates it); `invalid_grant` marks the account
+    `needs_reauth` and re-raises.
     """
     platform, mode = Platform(account["platform"]), Mode(account["mode"])
     owner = new_id("rfl")
@@ -65,6 +73,7 @@ def refresh_account(
             newer = vault_creds.unseal(svc.keyring, current)
             if newer is not None and current["status"] == AccountStatus.ACTIVE.value:
                 return newer
+            raise CredentialsChanged(f"account {account['id']} changed while refreshing")
         if not accounts.try_lock_refresh(conn, account["id"], owner, now, now + _REFRESH_LEASE):
             raise RefreshInProgress(f"account {account['id']} is being refreshed")
     try:
@@ -81,15 +90,26 @@ def refresh_account(
         fresh.scopes = creds.scopes
     now = svc.clock.now()
     with svc.db.write() as conn:
-        _store(svc, conn, account, fresh, now, refresh_locked_until=None, refresh_locked_by=None)
-        ledger.append_event(
-            conn,
-            tenant_id=account["tenant_id"],
-            account_id=account["id"],
-            event_type="token_refreshed",
-            now=now,
-            data={"platform": platform.value, "expires_at": _iso(fresh)},
-        )
+        current = accounts.get_account_by_id(conn, account["id"])
+        # Disconnected or reconnected during the call: storing would bring back what the
+        # owner removed (or overwrite what they gave). The lease is released either way.
+        changed = current is None or current["credentials"] != account["credentials"]
+        if changed:
+            accounts.release_refresh(conn, account["id"], owner)
+        else:
+            _store(
+                svc, conn, account, fresh, now, refresh_locked_until=None, refresh_locked_by=None
+            )
+            ledger.append_event(
+                conn,
+                tenant_id=account["tenant_id"],
+                account_id=account["id"],
+                event_type="token_refreshed",
+                now=now,
+                data={"platform": platform.value, "expires_at": _iso(fresh)},
+            )
+    if changed:
+        raise CredentialsChanged(f"account {account['id']} changed while refreshing")
     return fresh
 
 
