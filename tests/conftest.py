@@ -63,7 +63,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterat
 
 
 def skip_summary(reports: Sequence[pytest.TestReport | pytest.CollectReport]) -> str | None:
-    """`N skipped: reason (count); …`, the most frequent reason first; None if none."""
+    """`N skipped: reason (count); …`, the most frequent reason first (then by name); None
+    if none."""
     reasons: Counter[str] = Counter()
     for report in reports:
         longrepr = report.longrepr
@@ -71,7 +72,9 @@ def skip_summary(reports: Sequence[pytest.TestReport | pytest.CollectReport]) ->
         reasons[reason.removeprefix("Skipped: ")] += 1
     if not reasons:
         return None
-    groups = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common())
+    # Ties by reason: reports reach the summary in no fixed order under pytest-xdist.
+    ordered = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    groups = "; ".join(f"{reason} ({count})" for reason, count in ordered)
     return f"{reasons.total()} skipped: {groups} (-rs lists each test)"
 
 
