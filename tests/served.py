@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -147,3 +148,19 @@ def servers(logs: Path) -> Iterator[Servers]:
         yield started
     finally:
         started.stop()
+
+
+@contextmanager
+def port_held(port: int) -> Iterator[None]:
+    """`port` held by something that is not a crosspost of the test: a bare listener of
+    this process, or whatever already holds it on this machine."""
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    except OSError:
+        pass  # held already, by another process: foreign all the same
+    try:
+        yield
+    finally:
+        sock.close()

@@ -15,7 +15,7 @@ import pytest
 from crosspost.cli._home import read_record
 from crosspost.cli._ports import PortTaken, claim_port
 from crosspost.fakes.server import listen
-from tests.served import Servers, clean_env, run_cli
+from tests.served import Servers, clean_env, port_held, run_cli
 
 # The default ports 8000 and 8010 are one machine-wide resource: under pytest-xdist
 # every test that takes or holds them runs on the same worker, one at a time.
@@ -37,16 +37,8 @@ def held_port() -> Iterator[int]:
 def port_8000_held() -> Iterator[None]:
     """The default API port held by something that is not this test's crosspost: a bare
     listener of this process, or whatever already holds it on this machine."""
-    sock = socket.socket()
-    try:
-        sock.bind(("127.0.0.1", DEFAULT_API_PORT))
-        sock.listen()
-    except OSError:
-        pass  # held already, by another process: foreign all the same
-    try:
+    with port_held(DEFAULT_API_PORT):
         yield
-    finally:
-        sock.close()
 
 
 def test_a_held_port_moves_to_the_next_free_one_and_says_whose_it_was(held_port: int) -> None:

@@ -5,7 +5,6 @@ says so, and refuses a port asked for explicitly when it is taken (issue 13, ite
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from crosspost.cli._home import write_record
 from crosspost.cli._sandbox import home_fakes
 from crosspost.config import Settings
 from crosspost.media.samples import make_video
-from tests.served import Served, Servers, clean_env, run_cli
+from tests.served import Served, Servers, clean_env, port_held, run_cli
 
 # The default ports 8000 and 8010 are one machine-wide resource: under pytest-xdist
 # every test that takes or holds them runs on the same worker, one at a time.
@@ -32,16 +31,8 @@ DEFAULT_FAKES_PORT = 8010
 def port_8010_held() -> Iterator[None]:
     """The default fakes port held by something that is not this test's crosspost: a bare
     listener of this process, or whatever already holds it on this machine."""
-    sock = socket.socket()
-    try:
-        sock.bind(("127.0.0.1", DEFAULT_FAKES_PORT))
-        sock.listen()
-    except OSError:
-        pass  # held already, by another process: foreign all the same
-    try:
+    with port_held(DEFAULT_FAKES_PORT):
         yield
-    finally:
-        sock.close()
 
 
 def _publish(served: Served, home: Path, tmp_path: Path) -> dict[str, object]:
