@@ -107,9 +107,7 @@ def test_revoke_is_immediate_and_creation_is_idempotent(stack: Stack) -> None:
     """A revoked key is refused at once; a replayed creation answers the same key without
     its secret; another tenant's key is not found."""
     first = _create(stack, role="viewer", name="once")
-    replay = stack.http.post(
-        "/v1/keys", json={"name": "same"}, headers={"Idempotency-Key": "k-1"}
-    )
+    replay = stack.http.post("/v1/keys", json={"name": "same"}, headers={"Idempotency-Key": "k-1"})
     again = stack.http.post(  # the name signed-request clients use (seed 002)
         "/v1/keys", json={"name": "same"}, headers={"X-Idempotency-Key": "k-1"}
     )

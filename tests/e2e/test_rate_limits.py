@@ -91,8 +91,9 @@ def test_two_api_processes_share_one_limit_through_redis(
         for i in range(12):
             base = stack.api_url if i % 2 else second.url
             statuses.append(
-                httpx.get(f"{base}/v1/posts", headers={"Authorization": f"Bearer {key}"})
-                .status_code
+                httpx.get(
+                    f"{base}/v1/posts", headers={"Authorization": f"Bearer {key}"}
+                ).status_code
             )
         assert statuses.count(200) == 5 and statuses.count(429) == 7
     finally:

@@ -82,9 +82,7 @@ def test_separate_limiters_share_one_exact_limit(redis_url: str, prefix: str) ->
 
     async def main() -> None:
         limiters = [
-            RedisRateLimiter(
-                redis_url, prefix=prefix, fail_open_seconds=300, timeout=EXACT_TIMEOUT
-            )
+            RedisRateLimiter(redis_url, prefix=prefix, fail_open_seconds=300, timeout=EXACT_TIMEOUT)
             for _ in range(2)
         ]
         try:

@@ -17,6 +17,7 @@ from sqlalchemy.sql.dml import Insert, Update
 from crosspost.clock import Clock, SystemClock
 from crosspost.jobs.store import Job, JobStatus, Lease, LeaseLost
 from crosspost.store.db import Database
+from crosspost.store.prepared import Prepared
 from crosspost.store.tables import jobs
 
 MAX_ERROR_CHARS = 4000
@@ -62,6 +63,12 @@ def _held_any(leases: Sequence[Lease]) -> sa.ColumnElement[bool]:
     )
 
 
+_JOB_COLUMNS = (
+    "kind", "payload", "status", "run_at", "attempts", "errors", "dedupe_key", "created_at",
+    "updated_at",
+)  # fmt: skip
+
+
 def _new_job(
     kind: str,
     payload: Mapping[str, Any],
@@ -69,7 +76,7 @@ def _new_job(
     run_at: datetime | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """A queued job's row, due at `run_at` (default: now)."""
+    """A queued job's row, due at `run_at` (default: now): every one of `_JOB_COLUMNS`."""
     return {
         "kind": kind,
         "payload": dict(payload),
@@ -100,8 +107,12 @@ class SqlJobStore(abc.ABC):
             .on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])  # type: ignore[attr-defined]
             .returning(jobs.c.id)
         )
-        self._enqueue_many = self._insert().on_conflict_do_nothing(  # type: ignore[attr-defined]
-            index_elements=[jobs.c.dedupe_key]
+        # Every new post runs this one: compiled once, on the driver's cursor.
+        self._enqueue_many = Prepared(
+            self._insert().on_conflict_do_nothing(  # type: ignore[attr-defined]
+                index_elements=[jobs.c.dedupe_key]
+            ),
+            _JOB_COLUMNS,
         )
 
     # Dialect hooks -------------------------------------------------------------------
@@ -164,7 +175,7 @@ class SqlJobStore(abc.ABC):
             return
         now = self.clock.now()
         rows = [_new_job(kind, payload, key, run_at, now) for key, payload in jobs_by_key.items()]
-        conn.execute(self._enqueue_many, rows)
+        self._enqueue_many.execute_many(conn, rows)
         # Rows skipped as duplicates cannot be told apart here (drivers disagree on rowcount
         # for ON CONFLICT): a wake-up for nothing costs a worker one empty claim.
         self._after_enqueue(conn)

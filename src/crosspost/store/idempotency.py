@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from crosspost.store.prepared import Prepared
 from crosspost.store.rows import Row, one
 from crosspost.store.tables import idempotency_keys
 
@@ -17,10 +17,13 @@ from crosspost.store.tables import idempotency_keys
 # Built once (per dialect): constructing these per call cost more than running them, and
 # every creating POST with a key runs them.
 @functools.cache
-def _claim(dialect: str) -> Any:
+def _claim(dialect: str) -> Prepared:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # RETURNING, not rowcount: drivers disagree on rowcount for INSERT … ON CONFLICT.
-    return insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key)
+    return Prepared(
+        insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key),
+        ["tenant_id", "key", "method", "path", "fingerprint", "created_at"],
+    )
 
 
 _THIS_KEY = (
@@ -28,7 +31,7 @@ _THIS_KEY = (
     idempotency_keys.c.key == sa.bindparam("key"),
 )
 _GET = sa.select(idempotency_keys).where(*_THIS_KEY)
-_COMPLETE = (
+_COMPLETE = Prepared(
     idempotency_keys.update()
     .where(
         idempotency_keys.c.tenant_id == sa.bindparam("b_tenant_id"),
@@ -61,7 +64,7 @@ def try_insert(
         "fingerprint": fingerprint,
         "created_at": now,
     }
-    return conn.execute(_claim(conn.dialect.name), values).first() is not None
+    return _claim(conn.dialect.name).first(conn, values) is not None
 
 
 def get(conn: Connection, tenant_id: str, key: str) -> Row | None:
@@ -73,9 +76,8 @@ def complete(
     conn: Connection, *, tenant_id: str, key: str, status: int, body: bytes, now: datetime
 ) -> None:
     """Store the response to replay for later requests with the same key."""
-    conn.execute(
-        _COMPLETE,
-        {"b_tenant_id": tenant_id, "b_key": key, "status": status, "body": body, "now": now},
+    _COMPLETE.execute(
+        conn, {"b_tenant_id": tenant_id, "b_key": key, "status": status, "body": body, "now": now}
     )
 
 

@@ -10,10 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
+from crosspost.store.prepared import Prepared
 from crosspost.store.rows import Row, every
 from crosspost.store.tables import ledger_events
 
-_INSERT = ledger_events.insert()
+_INSERT = Prepared(
+    ledger_events.insert(),
+    ["id", "tenant_id", "post_id", "target_id", "account_id", "event_type", "data", "created_at"],
+)
 
 
 def append_event(
@@ -29,8 +33,8 @@ def append_event(
 ) -> str:
     """Append one event in the caller's transaction."""
     event_id = new_id("evt")
-    conn.execute(
-        _INSERT,
+    _INSERT.execute(
+        conn,
         {
             "id": event_id,
             "tenant_id": tenant_id,

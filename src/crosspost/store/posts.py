@@ -9,21 +9,30 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from crosspost.store.prepared import Prepared
 from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import posts, targets
 
-# Constant statements with bound parameters: building `.values(...)` (or even a bare
-# `.insert()`) per call costs more than the SQL itself on SQLite.
-_INSERT_POST = posts.insert()
-_INSERT_TARGETS = targets.insert()
+# Every POST /v1/posts runs these: compiled once, run on the driver's cursor (store/prepared).
+_INSERT_POST = Prepared(
+    posts.insert(),
+    ["id", "tenant_id", "media_id", "text", "overrides", "publish_at", "timezone", "status",
+     "mode", "created_at", "updated_at"],
+)  # fmt: skip
+_INSERT_TARGETS = Prepared(
+    targets.insert(),
+    ["id", "tenant_id", "post_id", "account_id", "platform", "status", "attempts",
+     "transient_errors", "next_attempt_at", "session", "created_at", "updated_at", "error_kind",
+     "error_code", "error_message", "error_raw", "external_id", "external_url", "published_at"],
+)  # fmt: skip
 
 
 def insert_post(
     conn: Connection, post: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Insert a post and its targets."""
-    conn.execute(_INSERT_POST, dict(post))
-    conn.execute(_INSERT_TARGETS, [dict(r) for r in rows])
+    """Insert a post and its targets (each row with every column `_INSERT_TARGETS` names)."""
+    _INSERT_POST.execute(conn, post)
+    _INSERT_TARGETS.execute_many(conn, rows)
 
 
 def get_post(conn: Connection, tenant_id: str, post_id: str) -> Row | None:

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from crosspost.store.rows import Row, every, one
+from crosspost.store.prepared import Prepared
+from crosspost.store.rows import Row, every
 from crosspost.store.tables import ledger_events, usage_counters, usage_quotas
 
 TENANT_TOTAL = ""  # the key_id of a tenant's total row
@@ -34,7 +35,7 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
 # Built once per dialect: constructing an upsert (its `excluded` columns above all) costs
 # several times what executing it does, and these run on every metered request.
 @functools.cache
-def _upsert(dialect: str, *, limited: bool = False, returning: bool = False) -> Any:
+def _upsert(dialect: str, *, limited: bool = False, returning: bool = False) -> Prepared:
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(usage_counters)
     summed = usage_counters.c.value + stmt.excluded.value
     stmt = stmt.on_conflict_do_update(
@@ -42,11 +43,9 @@ def _upsert(dialect: str, *, limited: bool = False, returning: bool = False) -> 
         set_={"value": summed},
         where=(summed <= sa.bindparam("limit")) if limited else None,
     )
-    return stmt.returning(usage_counters.c.value) if returning else stmt
-
-
-def _counter_upsert(conn: Connection) -> Any:
-    return _upsert(conn.dialect.name)
+    return Prepared(
+        stmt.returning(usage_counters.c.value) if returning else stmt, [*_COUNTER_PK, "value"]
+    )
 
 
 def add(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -56,7 +55,7 @@ def add(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     counters lock them in one global order and cannot deadlock each other.
     """
     if rows:
-        conn.execute(_counter_upsert(conn), [dict(r) for r in rows])
+        _upsert(conn.dialect.name).execute_many(conn, rows)
 
 
 def add_one(
@@ -85,7 +84,7 @@ def add_one(
     }
     if limit is not None:
         values["limit"] = limit
-    found = conn.execute(stmt, values).scalar()
+    found = stmt.scalar(conn, values)
     return None if found is None else int(found)
 
 
@@ -136,16 +135,18 @@ def totals(conn: Connection, tenant_ids: Iterable[str], period: str, metric: str
 # -- quotas ------------------------------------------------------------------------------
 
 
-_QUOTA = sa.select(usage_quotas).where(
-    usage_quotas.c.tenant_id == sa.bindparam("tenant_id"),
-    usage_quotas.c.metric == sa.bindparam("metric"),
+_QUOTA = Prepared(
+    sa.select(usage_quotas).where(
+        usage_quotas.c.tenant_id == sa.bindparam("tenant_id"),
+        usage_quotas.c.metric == sa.bindparam("metric"),
+    )
 )
 
 
 def get_quota(conn: Connection, tenant_id: str, metric: str) -> Row | None:
     """A tenant's quota on one metric, if one is set."""
-    # A constant statement: every metered request reads it.
-    return one(conn.execute(_QUOTA, {"tenant_id": tenant_id, "metric": metric}))
+    # Prepared: every metered request reads it.
+    return _QUOTA.first(conn, {"tenant_id": tenant_id, "metric": metric})
 
 
 def quotas_for(conn: Connection, tenant_id: str) -> list[Row]:

@@ -18,9 +18,14 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
+from crosspost.store.prepared import Prepared
 from crosspost.store.tables import webhook_events
 
-_INSERT = webhook_events.insert()
+_INSERT = Prepared(
+    webhook_events.insert(),
+    ["id", "tenant_id", "mode", "event_type", "payload", "payload_expired", "fanned_out",
+     "created_at", "post_id"],
+)  # fmt: skip
 
 
 def event_body(
@@ -87,5 +92,5 @@ def emit_all(
         for event_type in event_types
     ]
     if rows:
-        conn.execute(_INSERT, rows)
+        _INSERT.execute_many(conn, rows)
     return [str(row["id"]) for row in rows]

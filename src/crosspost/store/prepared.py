@@ -1,0 +1,141 @@
+"""Core statements compiled once per dialect and run on the driver's cursor.
+
+On the statements every `POST /v1/posts` runs, SQLAlchemy's per-execution work (an execution
+context, parameter processing, result wrapping) cost more CPU than SQLite spent running them
+(bench/profiles). A `Prepared` statement is the same Core statement, compiled once per dialect
+with SQLAlchemy's own bind and result processors, executed on the DBAPI cursor of the caller's
+connection, inside the caller's transaction. Errors come out as SQLAlchemy's exceptions, with
+parameters hidden, as from `Connection.execute`. Only the hot path uses it; everything else
+goes through Core as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from crosspost.store.rows import Row
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional: bool
+    names: tuple[str, ...]  # bind names, in the statement's order when positional
+    binders: tuple[Processor | None, ...]  # one per name
+    columns: tuple[str, ...]  # result columns (SELECT or RETURNING)
+    readers: tuple[Processor | None, ...]  # one per result column
+
+
+class Prepared:
+    """A Core statement whose bind names are `keys` (an INSERT's columns), compiled lazily once
+    per dialect; `execute`, `execute_many`, `first` and `scalar` run it on `conn`'s cursor."""
+
+    def __init__(self, statement: sa.sql.expression.Executable, keys: Sequence[str] = ()) -> None:
+        self._statement = statement
+        self._keys = list(keys)
+        self._compiled: dict[str, _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            with self._lock:
+                found = self._compiled.setdefault(dialect.name, self._compile(dialect))
+        return found
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self._statement.compile(  # type: ignore[attr-defined]
+            dialect=dialect, column_keys=self._keys or None
+        )
+        binds: Mapping[str, sa.BindParameter[Any]] = compiled.binds
+        names = tuple(compiled.positiontup) if compiled.positional else tuple(binds)
+        escaped = compiled.escaped_bind_names or {}
+        if any(escaped.get(name, name) != name for name in names):
+            raise ValueError(f"bind names that need escaping are not supported: {names}")
+        # The RETURNING or SELECT list, in the order the cursor answers it.
+        selected = list(getattr(self._statement, "exported_columns", ()))
+        return _Compiled(
+            sql=compiled.string,
+            positional=compiled.positional,
+            names=names,
+            binders=tuple(_binder(binds[name].type, dialect) for name in names),
+            columns=tuple(col.key for col in selected),
+            readers=tuple(
+                col.type.dialect_impl(dialect).result_processor(dialect, None) for col in selected
+            ),
+        )
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Run the statement once."""
+        compiled = self._for(conn.dialect)
+        _run(conn, compiled, _params(compiled, params), many=False, fetch=False)
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per row (the driver's executemany)."""
+        if rows:
+            compiled = self._for(conn.dialect)
+            batch = [_params(compiled, row) for row in rows]
+            _run(conn, compiled, batch, many=True, fetch=False)
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> Row | None:
+        """The first row the statement returns, as a dict, or None."""
+        compiled = self._for(conn.dialect)
+        raw = _run(conn, compiled, _params(compiled, params), many=False, fetch=True)
+        if raw is None:
+            return None
+        return {
+            name: (value if reader is None else reader(value))
+            for name, reader, value in zip(compiled.columns, compiled.readers, raw, strict=True)
+        }
+
+    def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """The first column of the first row the statement returns, or None."""
+        row = self.first(conn, params)
+        return None if row is None else next(iter(row.values()))
+
+
+def _binder(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _params(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
+    processed = [
+        # Processors see None too: a JSON column binds None as JSON null, as Core does.
+        value if binder is None else binder(value)
+        for binder, value in zip(compiled.binders, (values[n] for n in compiled.names), strict=True)
+    ]
+    return processed if compiled.positional else dict(zip(compiled.names, processed, strict=True))
+
+
+def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetch: bool) -> Any:
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is None:
+        raise sa.exc.InvalidRequestError("the connection is closed")
+    cursor = dbapi_conn.cursor()
+    try:
+        if many:
+            cursor.executemany(compiled.sql, params)
+        else:
+            cursor.execute(compiled.sql, params)
+        return cursor.fetchone() if fetch else None
+    except conn.dialect.loaded_dbapi.Error as error:
+        if conn.dialect.is_disconnect(error, dbapi_conn, cursor):
+            conn.invalidate(error)
+        raise sa.exc.DBAPIError.instance(
+            compiled.sql,
+            None,
+            error,
+            conn.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            dialect=conn.dialect,
+        ) from error
+    finally:
+        cursor.close()
