@@ -23,8 +23,9 @@ things = sa.Table(
     sa.Column("data", sa.JSON, nullable=True),
     sa.Column("at", UTCDateTime, nullable=True),
     sa.Column("flag", sa.Boolean, nullable=False),
+    sa.Column("ratio", sa.Float, nullable=True),  # psycopg's reader depends on the cursor
 )
-COLUMNS = ["id", "count", "data", "at", "flag"]
+COLUMNS = ["id", "count", "data", "at", "flag", "ratio"]
 INSERT = Prepared(things.insert(), COLUMNS)
 GET = Prepared(sa.select(things).where(things.c.id == sa.bindparam("id")))
 
@@ -36,14 +37,17 @@ def things_db(db: Database) -> Database:
 
 
 def _row(id_: str, **changes: object) -> dict[str, object]:
-    return {"id": id_, "count": 1, "data": {"a": [1, "é"]}, "at": NOW, "flag": True, **changes}
+    row = {"id": id_, "count": 1, "data": {"a": [1, "é"]}, "at": NOW, "flag": True, "ratio": 0.25}
+    return {**row, **changes}
 
 
 def test_rows_written_prepared_equal_rows_written_by_core(things_db: Database) -> None:
     east = timezone(timedelta(hours=5))
     cases = [
         _row("full"),
-        _row("nulls", data=None, at=None, flag=False),  # JSON None is JSON null, as in Core
+        _row(
+            "nulls", data=None, at=None, flag=False, ratio=None
+        ),  # JSON None is JSON null, as in Core
         _row("zone", at=NOW.astimezone(east)),
     ]
     with things_db.write() as conn:
@@ -108,3 +112,22 @@ def test_a_failed_statement_raises_core_errors_without_its_values(things_db: Dat
 def test_a_missing_column_is_refused_before_any_sql(things_db: Database) -> None:
     with pytest.raises(KeyError, match="flag"), things_db.write() as conn:
         INSERT.execute(conn, {k: v for k, v in _row("x").items() if k != "flag"})
+
+
+def test_all_reads_every_row_in_order_with_readers_applied(things_db: Database) -> None:
+    counted = Prepared(
+        sa.select(things.c.id, things.c.at)
+        .where(things.c.count >= sa.bindparam("least"))
+        .order_by(things.c.id.desc())
+    )
+    with things_db.write() as conn:
+        INSERT.execute_many(conn, [_row(f"r{i}", count=i, at=NOW + timedelta(i)) for i in range(4)])
+    with things_db.read() as conn:
+        assert counted.all(conn, {"least": 1}) == [
+            {"id": f"r{i}", "at": NOW + timedelta(i)} for i in (3, 2, 1)
+        ]
+        assert counted.all(conn, {"least": 1}, limit=2) == [
+            {"id": "r3", "at": NOW + timedelta(3)},
+            {"id": "r2", "at": NOW + timedelta(2)},
+        ]
+        assert counted.all(conn, {"least": 9}) == []

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from crosspost.store.prepared import Prepared
 from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import social_accounts
 
@@ -33,7 +34,7 @@ def get_account_by_id(conn: Connection, account_id: str) -> Row | None:
     return one(conn.execute(sa.select(social_accounts).where(social_accounts.c.id == account_id)))
 
 
-_OF_TENANT_IN_MODE = (
+_OF_TENANT_IN_MODE = Prepared(
     sa.select(social_accounts)
     .where(
         social_accounts.c.tenant_id == sa.bindparam("tenant_id"),
@@ -48,8 +49,8 @@ def find_accounts(
 ) -> list[Row]:
     """A tenant's accounts, oldest first, optionally of one platform and mode."""
     if platform is None and mode is not None:
-        # The hot case (every POST /v1/posts): a constant statement, no construction cost.
-        return every(conn.execute(_OF_TENANT_IN_MODE, {"tenant_id": tenant_id, "mode": mode}))
+        # The hot case (every POST /v1/posts): prepared (store/prepared).
+        return _OF_TENANT_IN_MODE.all(conn, {"tenant_id": tenant_id, "mode": mode})
     query = sa.select(social_accounts).where(social_accounts.c.tenant_id == tenant_id)
     if platform is not None:
         query = query.where(social_accounts.c.platform == platform)

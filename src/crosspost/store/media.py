@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from crosspost.store.prepared import Prepared
 from crosspost.store.rows import Row, one
 from crosspost.store.tables import media
 
@@ -16,15 +17,17 @@ def insert_media(conn: Connection, **values: Any) -> None:
     conn.execute(media.insert().values(**values))
 
 
-_GET = sa.select(media).where(
-    media.c.id == sa.bindparam("media_id"), media.c.tenant_id == sa.bindparam("tenant_id")
+_GET = Prepared(
+    sa.select(media).where(
+        media.c.id == sa.bindparam("media_id"), media.c.tenant_id == sa.bindparam("tenant_id")
+    )
 )
 
 
 def get_media(conn: Connection, tenant_id: str, media_id: str) -> Row | None:
     """A tenant's media row."""
-    # A constant statement skips SQLAlchemy's per-call construction and cache-key work.
-    return one(conn.execute(_GET, {"media_id": media_id, "tenant_id": tenant_id}))
+    # Prepared (store/prepared): every POST /v1/posts with media reads it.
+    return _GET.first(conn, {"media_id": media_id, "tenant_id": tenant_id})
 
 
 _BY_ID = sa.select(media).where(media.c.id == sa.bindparam("media_id"))

@@ -24,19 +24,23 @@ from crosspost.store.rows import Row
 Processor = Callable[[Any], Any]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Compiled:
     sql: str
     positional: bool
     names: tuple[str, ...]  # bind names, in the statement's order when positional
     binders: tuple[Processor | None, ...]  # one per name
-    columns: tuple[str, ...]  # result columns (SELECT or RETURNING)
-    readers: tuple[Processor | None, ...]  # one per result column
+    selected: tuple[sa.ColumnElement[Any], ...]  # result columns (SELECT or RETURNING)
+    columns: tuple[str, ...]  # their keys
+    # One per result column, set at the first fetch: some drivers' processors depend on the
+    # type the cursor reports (psycopg's numerics). Two threads may both set it, alike.
+    readers: tuple[Processor | None, ...] | None = None
 
 
 class Prepared:
     """A Core statement whose bind names are `keys` (an INSERT's columns), compiled lazily once
-    per dialect; `execute`, `execute_many`, `first` and `scalar` run it on `conn`'s cursor."""
+    per dialect; `execute`, `execute_many`, `all`, `first` and `scalar` run it on `conn`'s
+    cursor."""
 
     def __init__(self, statement: sa.sql.expression.Executable, keys: Sequence[str] = ()) -> None:
         self._statement = statement
@@ -61,40 +65,45 @@ class Prepared:
         if any(escaped.get(name, name) != name for name in names):
             raise ValueError(f"bind names that need escaping are not supported: {names}")
         # The RETURNING or SELECT list, in the order the cursor answers it.
-        selected = list(getattr(self._statement, "exported_columns", ()))
+        selected = tuple(getattr(self._statement, "exported_columns", ()))
         return _Compiled(
             sql=compiled.string,
             positional=compiled.positional,
             names=names,
             binders=tuple(_binder(binds[name].type, dialect) for name in names),
+            selected=selected,
             columns=tuple(col.key for col in selected),
-            readers=tuple(
-                col.type.dialect_impl(dialect).result_processor(dialect, None) for col in selected
-            ),
         )
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
         """Run the statement once."""
         compiled = self._for(conn.dialect)
-        _run(conn, compiled, _params(compiled, params), many=False, fetch=False)
+        _run(conn, compiled, _params(compiled, params), many=False, fetch=0)
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once per row (the driver's executemany)."""
         if rows:
             compiled = self._for(conn.dialect)
             batch = [_params(compiled, row) for row in rows]
-            _run(conn, compiled, batch, many=True, fetch=False)
+            _run(conn, compiled, batch, many=True, fetch=0)
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Row | None:
         """The first row the statement returns, as a dict, or None."""
+        found = self.all(conn, params, limit=1)
+        return found[0] if found else None
+
+    def all(self, conn: Connection, params: Mapping[str, Any], *, limit: int = 0) -> list[Row]:
+        """Every row the statement returns (the first `limit` if given), as dicts."""
         compiled = self._for(conn.dialect)
-        raw = _run(conn, compiled, _params(compiled, params), many=False, fetch=True)
-        if raw is None:
-            return None
-        return {
-            name: (value if reader is None else reader(value))
-            for name, reader, value in zip(compiled.columns, compiled.readers, raw, strict=True)
-        }
+        raw = _run(conn, compiled, _params(compiled, params), many=False, fetch=limit or -1)
+        columns, readers = compiled.columns, compiled.readers or ()
+        return [
+            {
+                name: (value if reader is None else reader(value))
+                for name, reader, value in zip(columns, readers, row, strict=True)
+            }
+            for row in raw
+        ]
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """The first column of the first row the statement returns, or None."""
@@ -106,6 +115,17 @@ def _binder(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor | No
     return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
+def _readers(
+    selected: Sequence[sa.ColumnElement[Any]], description: Sequence[Any], dialect: Dialect
+) -> tuple[Processor | None, ...]:
+    if len(description) != len(selected):
+        raise ValueError(f"the cursor answered {len(description)} columns for {len(selected)}")
+    return tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+        for column, described in zip(selected, description, strict=True)
+    )
+
+
 def _params(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
     processed = [
         # Processors see None too: a JSON column binds None as JSON null, as Core does.
@@ -115,7 +135,8 @@ def _params(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
     return processed if compiled.positional else dict(zip(compiled.names, processed, strict=True))
 
 
-def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetch: bool) -> Any:
+def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetch: int) -> Any:
+    """Execute on the DBAPI cursor; return up to `fetch` rows (every row if negative)."""
     dbapi_conn = conn.connection.dbapi_connection
     if dbapi_conn is None:
         raise sa.exc.InvalidRequestError("the connection is closed")
@@ -125,7 +146,11 @@ def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetc
             cursor.executemany(compiled.sql, params)
         else:
             cursor.execute(compiled.sql, params)
-        return cursor.fetchone() if fetch else None
+        if fetch == 0:
+            return None
+        if compiled.readers is None:
+            compiled.readers = _readers(compiled.selected, cursor.description, conn.dialect)
+        return cursor.fetchall() if fetch < 0 else cursor.fetchmany(fetch)
     except conn.dialect.loaded_dbapi.Error as error:
         if conn.dialect.is_disconnect(error, dbapi_conn, cursor):
             conn.invalidate(error)
