@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,8 +55,11 @@ class Database:
             kwargs["pool_recycle"] = 1800
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
         # SQLite admits one writer at a time; its busy handler waits by sleeping (up to 100 ms
-        # per try), so threads of one process queue on a lock instead and wake at once.
+        # per try), so writers queue on locks instead and wake at once: threads of this process
+        # on a lock, processes sharing the file (API processes, `crosspost worker`) on an
+        # advisory lock of a file beside it.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self._file_lock = _FileLock(f"{parsed.database}-writelock") if _on_disk(parsed) else None
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         # On PostgreSQL other processes' announcements come in by LISTEN, on a connection of
@@ -96,7 +101,11 @@ class Database:
             yield
             return
         with self._write_lock:
-            yield
+            if self._file_lock is None:
+                yield
+                return
+            with self._file_lock:
+                yield
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -119,6 +128,32 @@ class Database:
         """Stop listening and close every pooled connection."""
         self.signals.close()
         self.engine.dispose()
+        if self._file_lock is not None:
+            self._file_lock.close()
+
+
+def _on_disk(url: sa.URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
+class _FileLock:
+    """An exclusive `flock` on a file, taken by one thread of the process at a time (the
+    caller holds the process's lock). The kernel wakes the next waiter at release."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Release the file (and any lock on it)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def _configure_sqlite(engine: Engine) -> None:
