@@ -211,6 +211,13 @@ class Settings(BaseSettings):
     )
 
     workers: int = Field(default=4, ge=0, description="Worker threads in `serve`.")
+    api_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API processes `serve` runs on its port (more than one needs redis_url: "
+        "rate limits must be shared by every process).",
+    )
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_poll_seconds: float = Field(default=0.5, gt=0)
     job_batch_size: int = Field(default=16, ge=1)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Annotated, Any
 
 import typer
 
 from crosspost import __version__
+from crosspost.cli._api_processes import run_api, start_api_processes, stop_api_processes
 from crosspost.cli._common import (
     App,
     ExitCode,
@@ -66,6 +68,7 @@ SandboxPort = Annotated[
         "crosspost serve --sandbox",
         "crosspost serve --sandbox --port 9000 --sandbox-port 9010",
         "crosspost serve --port 9000 --workers 0   # API only; run `crosspost worker` apart",
+        "CROSSPOST_REDIS_URL=redis://127.0.0.1:6379/0 crosspost serve --api-processes 2",
     )
 )
 def serve(
@@ -78,6 +81,14 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Worker threads (0 = API only).", metavar="N")
     ] = None,
+    api_processes: Annotated[
+        int | None,
+        typer.Option(
+            help="API processes sharing the port (more than 1 needs CROSSPOST_REDIS_URL).",
+            metavar="N",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Run the API and a worker pool in one process (embedded SQLite by default).
 
@@ -89,9 +100,20 @@ def serve(
     from crosspost.logs import configure_logging  # noqa: PLC0415
 
     settings = load_settings(
-        sandbox=sandbox or None, host=host, port=port, sandbox_port=sandbox_port, workers=workers
+        sandbox=sandbox or None,
+        host=host,
+        port=port,
+        sandbox_port=sandbox_port,
+        workers=workers,
+        api_processes=api_processes,
     )
     configure_logging(settings)
+    if settings.api_processes > 1 and not settings.resolved_redis_url:
+        out().error(
+            f"--api-processes {settings.api_processes} needs CROSSPOST_REDIS_URL: each process "
+            "would otherwise keep rate limits of its own (run one API process without Redis)"
+        )
+        raise typer.Exit(ExitCode.USAGE)
     # The API's port first: the address written to server.json and given to platforms
     # (OAuth redirects, signed media URLs) is the one really listened on.
     listener, api_moved = _listen(settings)
@@ -106,10 +128,7 @@ def serve(
 
 def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -> None:
     """Run the server on `listener` until a signal stops it."""
-    import uvicorn  # noqa: PLC0415
-
     from crosspost.api.app import create_app  # noqa: PLC0415
-    from crosspost.api.streams import ApiServer  # noqa: PLC0415
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
     from crosspost.engine.worker import build_runner  # noqa: PLC0415
@@ -132,6 +151,7 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
         runner.start()
         dispatcher.start()
     api = create_app(svc, wake_workers=_waker(runner, dispatcher))
+    others = start_api_processes(settings, listener)
     fakes_url = fakes.url if fakes else None
     write_record(
         settings.home, api_url=settings.base_url, sandbox=settings.sandbox, fakes_url=fakes_url
@@ -142,6 +162,8 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
         "docs_url": f"{settings.base_url}/docs",
         "api_moved": api_moved,
         "workers": settings.workers,
+        "api_processes": settings.api_processes,
+        "api_pids": [os.getpid(), *(p.pid for p in others)],
         "database": svc.db.dialect,
         "sandbox_fakes_url": fakes_url,
         "sandbox_fakes": None
@@ -154,26 +176,18 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
         ids=[settings.base_url],
         human=lambda: out().line(
             f"crosspost {__version__} API on {settings.base_url}"
-            f" (docs {settings.base_url}/docs), {settings.workers} workers,"
+            f" (docs {settings.base_url}/docs)"
+            + (f" in {settings.api_processes} processes" if others else "")
+            + f", {settings.workers} workers,"
             f" database {svc.db.dialect}"
             + (f", sandbox fakes on {fakes.url} (sandbox; {fakes.owner()})" if fakes else "")
             + f"; home {describe_home(settings)}"
         ),
     )
     try:
-        # log_config=None: uvicorn's records go to the root handler (and its redaction),
-        # not to handlers of its own.
-        # ApiServer ends open event streams first; plain uvicorn would wait on them forever.
-        config = uvicorn.Config(
-            api,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            log_config=None,
-        )
-        ApiServer(config).run(sockets=[listener])
+        run_api(api, settings, listener)
     finally:
+        stop_api_processes(others, timeout=10)
         if runner and dispatcher:
             dispatcher.stop(timeout=10)
             runner.stop(timeout=10)
