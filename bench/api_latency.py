@@ -9,6 +9,8 @@ client), then a closed-loop phase with `--concurrency` connections (`wrk -t1` wh
 installed, else the socket client). Every request carries its own `Idempotency-Key`. Prints
 p50/p99/max latency and the achieved rate of each phase, then crosspost's saturation
 throughput as a share of the floor's. `--short`: 3 s phases, for CI (about half a minute).
+`--api-processes N` then measures crosspost with 1 and with N API processes (`serve
+--api-processes`, rate limits in Redis at `--redis-url`) and prints the scaling factor.
 
     python -m bench.api_latency [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 
@@ -202,9 +204,14 @@ def _report(name: str, phase: _Phase) -> None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads so far."""
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    """User + system CPU time so far of a process, its threads and its child processes (the
+    other API processes of `serve --api-processes`)."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for each in (process, *process.children(recursive=True)):
+        times = each.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 async def _socket_phases(
@@ -355,6 +362,31 @@ def _compare(args: argparse.Namespace) -> None:
             f"{floor_saturation.cpu_ms:.2f} ms ({floor_saturation.cpu_ms / ours.cpu_ms:.0%})",
             flush=True,
         )
+    if args.api_processes > 1:
+        _scaling(args, use_wrk)
+
+
+def _scaling(args: argparse.Namespace, use_wrk: bool) -> None:
+    """Saturation throughput with 1 API process, then `--api-processes`, both with Redis
+    (which more than one process needs for its rate limits), and the factor between them."""
+    rates: dict[int, float] = {}
+    for count in (1, args.api_processes):
+        env = {"CROSSPOST_API_PROCESSES": str(count), "CROSSPOST_REDIS_URL": args.redis_url}
+        with (
+            bench_database(args.database_url) as url,
+            running_server(database_url=url, workers=0, extra_env=env) as server,
+        ):
+            body = _post_body(_upload_clip(server))
+            name = f"crosspost x{count} (Redis)"
+            rates[count] = _measure(
+                name, server.url, server.key, body, args, use_wrk, server.api_pid
+            ).rate
+    one, many = rates[1], rates[args.api_processes]
+    print(
+        f"scaling 1 -> {args.api_processes} API processes: {one:.0f} -> {many:.0f} req/s "
+        f"(x{many / one:.2f}; the load generator shares the machine's cores)",
+        flush=True,
+    )
 
 
 def _post_body(media_id: str) -> dict[str, Any]:
@@ -533,6 +565,13 @@ def main() -> None:
         type=Path,
         default=None,
         help="write a py-spy flame graph (SVG) of crosspost's API during saturation (needs wrk)",
+    )
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also measure crosspost with N API processes and print the scaling from 1 (Redis)",
     )
     parser.add_argument("--auth-overhead", action="store_true")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
