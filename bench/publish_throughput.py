@@ -1,25 +1,104 @@
 """End-to-end publishing throughput: N posts x 2 sandbox targets through the real server.
 
-Starts `crosspost serve --sandbox` (API + workers + fakes in one process, as a user would),
-creates `--posts` posts to YouTube and TikTok as fast as the API takes them, and waits until
-every target is final. Prints targets/s and p50/p99 end-to-end latency (post created →
-target published, from the targets' own timestamps).
+Starts `crosspost serve --sandbox` (API + workers + fakes in one process, as a user would;
+with `--split`, the fakes, the API and the workers in processes of their own), creates
+`--posts` posts to YouTube and TikTok as fast as the API takes them, and waits until every
+target is final. Prints targets/s and p50/p99 end-to-end latency (post created → target
+published, from the targets' own timestamps), and the CPU the workers spent per target.
 
-    python bench/publish_throughput.py [--posts 200] [--database-url postgresql://…]
+With `--phases` (and py-spy installed), the worker processes are sampled during the run and
+that CPU is split by phase: claiming and settling jobs, platform HTTP (our clients and
+httpx), ledger and outbox writes, other database work, and the rest (publish logic, vault).
+
+    python -m bench.publish_throughput --split --phases [--posts 400] [--database-url …]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import signal
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import httpx
+import psutil
 
 from bench._stack import percentile, running_server
+
+# A sampled stack belongs to the first phase (in this order) whose marker appears in it;
+# py-spy leaves out threads that wait (sleeping on a lock, a socket, a queue).
+_SETTLE = ("claim", "heartbeat", "complete", "reschedule", "fail")
+PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("jobs: claim, lease, settle", (*(f"JobStore.{verb} (" for verb in _SETTLE),
+                                    "Runner._flush (", "WebhookDispatcher._claim (")),
+    ("ledger + outbox writes", ("crosspost/store/ledger.py", "crosspost/webhooks/outbox.py",
+                                "crosspost/engine/events.py")),
+    ("platform HTTP (clients, httpx)", ("crosspost/platforms/", "httpx/", "httpcore/", "h11/")),
+    ("other database work", ("crosspost/store/", "sqlalchemy/", "psycopg/")),
+)  # fmt: skip
+OTHER = "the rest (publish logic, vault, logging)"
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+@contextmanager
+def _sampled(pids: list[int], folder: Path, enabled: bool) -> Iterator[list[Path]]:
+    """py-spy records each of `pids` (raw stacks) until the block ends."""
+    outputs = [folder / f"worker-{pid}.txt" for pid in pids] if enabled else []
+    spies = [
+        subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--nonblocking",  # pausing the workers to sample them would halve their rate
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid, out in zip(pids, outputs, strict=True)
+    ]
+    try:
+        yield outputs
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
+        for spy in spies:
+            spy.wait(timeout=60)
+
+
+def _phase_shares(outputs: list[Path]) -> dict[str, float]:
+    """Each phase's share of the sampled stacks."""
+    counts: collections.Counter[str] = collections.Counter()
+    for output in outputs:
+        for line in output.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            phase = next((name for name, marks in PHASES if any(m in stack for m in marks)), OTHER)
+            counts[phase] += int(count)
+    total = sum(counts.values())
+    if total == 0:
+        raise RuntimeError("py-spy sampled nothing: is it installed (pip install py-spy)?")
+    return {name: counts[name] / total for name, _ in (*PHASES, (OTHER, ()))}
 
 
 def main() -> None:
@@ -33,6 +112,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--worker-processes", type=int, default=1, help="with --split: worker processes"
+    )
+    parser.add_argument(
+        "--phases", action="store_true", help="split the workers' CPU by phase (py-spy)"
     )
     args = parser.parse_args()
     from crosspost.media.samples import make_video
@@ -66,20 +148,27 @@ def main() -> None:
                 "text": "bench",
                 "targets": ["youtube", "tiktok"],
             }
-            start = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:
-                ids = list(
-                    pool.map(
-                        lambda _: http.post("/v1/posts", json=body).json()["id"], range(args.posts)
+            # Without --split the workers share the API's process (and the fakes'): its CPU.
+            workers = list(server.worker_pids) or [server.api_pid]
+            cpu_before = _cpu_seconds(workers)
+            with _sampled(workers, Path(tempfile.mkdtemp()), args.phases) as samples:
+                start = time.perf_counter()
+                with ThreadPoolExecutor(8) as pool:
+                    ids = list(
+                        pool.map(
+                            lambda _: http.post("/v1/posts", json=body).json()["id"],
+                            range(args.posts),
+                        )
                     )
-                )
-            created = time.perf_counter() - start
-            wanted = set(ids)
-            # One cheap query per poll (is anything still publishing?), not one per post:
-            # the benchmark must not be the load it measures.
-            while http.get("/v1/posts", params={"status": "publishing", "limit": 1}).json()["data"]:
-                time.sleep(0.1)
-            elapsed = time.perf_counter() - start
+                created = time.perf_counter() - start
+                wanted = set(ids)
+                # One cheap query per poll (is anything still publishing?), not one per post:
+                # the benchmark must not be the load it measures.
+                busy = {"status": "publishing", "limit": 1}
+                while http.get("/v1/posts", params=busy).json()["data"]:
+                    time.sleep(0.1)
+                elapsed = time.perf_counter() - start
+                worker_cpu = _cpu_seconds(workers) - cpu_before
             latencies: list[float] = []
             statuses: dict[str, int] = {}
             cursor = None
@@ -114,6 +203,12 @@ def main() -> None:
             f"end-to-end latency p50 {percentile(latencies, 0.5):.2f} s, "
             f"p99 {percentile(latencies, 0.99):.2f} s"
         )
+        per_target = 1000 * worker_cpu / targets
+        whose = "worker processes" if server.worker_pids else "server process (API and fakes too)"
+        print(f"CPU of the {whose}: {per_target:.1f} ms per target")
+        if args.phases:
+            for name, share in _phase_shares(samples).items():
+                print(f"  {name:<36} {share * per_target:6.1f} ms  ({share:.0%})")
 
 
 if __name__ == "__main__":
