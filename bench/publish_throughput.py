@@ -57,7 +57,8 @@ def _cpu_seconds(pids: list[int]) -> float:
 @contextmanager
 def _sampled(pids: list[int], folder: Path, enabled: bool) -> Iterator[list[Path]]:
     """py-spy records each of `pids` (raw stacks) until the block ends."""
-    outputs = [folder / f"worker-{pid}.txt" for pid in pids] if enabled else []
+    sampled = pids if enabled else []
+    outputs = [folder / f"worker-{pid}.txt" for pid in sampled]
     spies = [
         subprocess.Popen(
             [
@@ -76,7 +77,7 @@ def _sampled(pids: list[int], folder: Path, enabled: bool) -> Iterator[list[Path
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for pid, out in zip(pids, outputs, strict=True)
+        for pid, out in zip(sampled, outputs, strict=True)
     ]
     try:
         yield outputs

@@ -131,3 +131,22 @@ def test_all_reads_every_row_in_order_with_readers_applied(things_db: Database) 
             {"id": "r2", "at": NOW + timedelta(2)},
         ]
         assert counted.all(conn, {"least": 9}) == []
+
+
+def test_values_the_statement_carries_itself_need_no_parameter(things_db: Database) -> None:
+    newest_flagged = Prepared(
+        sa.select(things.c.id)
+        .where(things.c.flag.is_(True), things.c.data.is_not(None), things.c.id != "skip")
+        .order_by(things.c.id.desc())
+        .limit(1)
+    )
+    with things_db.write() as conn:
+        INSERT.execute_many(conn, [_row("a"), _row("b"), _row("skip"), _row("c", flag=False)])
+    with things_db.read() as conn:
+        assert newest_flagged.all(conn, {}) == [{"id": "b"}]
+
+
+def test_expanding_in_lists_are_refused_when_compiled(things_db: Database) -> None:
+    listed = Prepared(sa.select(things.c.id).where(things.c.id.in_(["a", "b"])))
+    with pytest.raises(ValueError, match="expanding IN"), things_db.read() as conn:
+        listed.all(conn, {})

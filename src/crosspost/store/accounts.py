@@ -29,9 +29,12 @@ def get_account(conn: Connection, tenant_id: str, account_id: str) -> Row | None
     )
 
 
+_BY_ID = Prepared(sa.select(social_accounts).where(social_accounts.c.id == sa.bindparam("id")))
+
+
 def get_account_by_id(conn: Connection, account_id: str) -> Row | None:
     """An account by id alone (workers, which act for whichever tenant owns the job)."""
-    return one(conn.execute(sa.select(social_accounts).where(social_accounts.c.id == account_id)))
+    return _BY_ID.first(conn, {"id": account_id})
 
 
 _OF_TENANT_IN_MODE = Prepared(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.store.prepared import Prepared
-from crosspost.store.rows import Row, every, one
+from crosspost.store.rows import Row, every
 from crosspost.store.tables import posts, targets
 
 # Every POST /v1/posts runs these: compiled once, run on the driver's cursor (store/prepared).
@@ -35,11 +35,21 @@ def insert_post(
     _INSERT_TARGETS.execute_many(conn, rows)
 
 
+# Every publish step reads these (store/prepared).
+_POST = Prepared(
+    sa.select(posts).where(
+        posts.c.id == sa.bindparam("id"), posts.c.tenant_id == sa.bindparam("tenant_id")
+    )
+)
+_TARGET = Prepared(sa.select(targets).where(targets.c.id == sa.bindparam("id")))
+_TARGET_STATUSES = Prepared(
+    sa.select(targets.c.status).where(targets.c.post_id == sa.bindparam("post_id"))
+)
+
+
 def get_post(conn: Connection, tenant_id: str, post_id: str) -> Row | None:
     """A tenant's post."""
-    return one(
-        conn.execute(sa.select(posts).where(posts.c.id == post_id, posts.c.tenant_id == tenant_id))
-    )
+    return _POST.first(conn, {"id": post_id, "tenant_id": tenant_id})
 
 
 def list_posts(
@@ -74,10 +84,8 @@ def targets_of(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[Row]
 
 def get_target(conn: Connection, target_id: str, *, tenant_id: str | None = None) -> Row | None:
     """A target (scoped to a tenant when one is given)."""
-    query = sa.select(targets).where(targets.c.id == target_id)
-    if tenant_id is not None:
-        query = query.where(targets.c.tenant_id == tenant_id)
-    return one(conn.execute(query))
+    row = _TARGET.first(conn, {"id": target_id})
+    return row if row is None or tenant_id in (None, row["tenant_id"]) else None
 
 
 # Built once; the SET columns come from the parameters of each execute().
@@ -127,8 +135,7 @@ def lock_post(conn: Connection, post_id: str) -> None:
 
 def target_statuses(conn: Connection, post_id: str) -> list[str]:
     """The statuses of a post's targets."""
-    query = sa.select(targets.c.status).where(targets.c.post_id == post_id)
-    return list(conn.execute(query).scalars())
+    return [row["status"] for row in _TARGET_STATUSES.all(conn, {"post_id": post_id})]
 
 
 def targets_waiting_for(conn: Connection, account_id: str, status: str) -> list[str]:

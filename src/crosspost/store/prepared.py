@@ -30,6 +30,7 @@ class _Compiled:
     positional: bool
     names: tuple[str, ...]  # bind names, in the statement's order when positional
     binders: tuple[Processor | None, ...]  # one per name
+    fixed: dict[str, Any]  # values the statement carries itself (literals, LIMIT)
     selected: tuple[sa.ColumnElement[Any], ...]  # result columns (SELECT or RETURNING)
     columns: tuple[str, ...]  # their keys
     # One per result column, set at the first fetch: some drivers' processors depend on the
@@ -59,6 +60,8 @@ class Prepared:
         compiled = self._statement.compile(  # type: ignore[attr-defined]
             dialect=dialect, column_keys=self._keys or None
         )
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("expanding IN lists are not supported: compare with each value")
         binds: Mapping[str, sa.BindParameter[Any]] = compiled.binds
         names = tuple(compiled.positiontup) if compiled.positional else tuple(binds)
         escaped = compiled.escaped_bind_names or {}
@@ -71,6 +74,7 @@ class Prepared:
             positional=compiled.positional,
             names=names,
             binders=tuple(_binder(binds[name].type, dialect) for name in names),
+            fixed={n: b.effective_value for n, b in binds.items() if not b.required},
             selected=selected,
             columns=tuple(col.key for col in selected),
         )
@@ -126,7 +130,8 @@ def _readers(
     )
 
 
-def _params(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
+def _params(compiled: _Compiled, given: Mapping[str, Any]) -> Any:
+    values = {**compiled.fixed, **given} if compiled.fixed else given
     processed = [
         # Processors see None too: a JSON column binds None as JSON null, as Core does.
         value if binder is None else binder(value)

@@ -239,19 +239,21 @@ def claim_warning(conn: Connection, tenant_id: str, metric: str, period: str) ->
 # -- attribution -------------------------------------------------------------------------
 
 _CREATION_EVENTS = ("post_created", "post_scheduled")
+# Every publish reads it (store/prepared).
+_CREATOR = Prepared(
+    sa.select(ledger_events.c.data)
+    .where(
+        ledger_events.c.post_id == sa.bindparam("post_id"),
+        sa.or_(*(ledger_events.c.event_type == kind for kind in _CREATION_EVENTS)),
+    )
+    .order_by(ledger_events.c.id)
+    .limit(1)
+)
 
 
 def post_creator_key(conn: Connection, post_id: str) -> str:
     """The API key that created a post (recorded in its creation event), or '' if none."""
-    data = conn.execute(
-        sa.select(ledger_events.c.data)
-        .where(
-            ledger_events.c.post_id == post_id,
-            ledger_events.c.event_type.in_(_CREATION_EVENTS),
-        )
-        .order_by(ledger_events.c.id)
-        .limit(1)
-    ).scalar()
+    data = _CREATOR.scalar(conn, {"post_id": post_id})
     if isinstance(data, Mapping):
         return str(data.get("key_id") or TENANT_TOTAL)
     return TENANT_TOTAL
