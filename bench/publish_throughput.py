@@ -71,6 +71,7 @@ def _sampled(pids: list[int], folder: Path, enabled: bool) -> Iterator[list[Path
                 "--rate",
                 "100",
                 "--nonblocking",  # pausing the workers to sample them would halve their rate
+                "--gil",  # only the thread running Python: waits on sockets and locks drop out
                 "--output",
                 str(out),
             ],
