@@ -446,6 +446,57 @@ def test_a_nonce_replayed_to_another_api_process_is_refused_on_redis(
         assert conn.execute(sa.select(sa.func.count()).select_from(request_nonces)).scalar() == 0
 
 
+def test_a_limited_signed_request_costs_one_redis_round_trip(
+    make_stack: Callable[..., Stack], redis_url: str
+) -> None:
+    """With nonces and limits both in Redis, a signed request of a rate-limited key records
+    its nonce and counts itself in one script; a replay is refused without being counted."""
+    stack = make_stack(workers=0, redis_url=redis_url)
+    key_id, key = issue_key(
+        stack.svc, tenant_id=stack.tenant_id, name="limited", mode=Mode.TEST, tier="free"
+    )
+    signer = Signer(stack, key, key_id, _new_secret(stack, key, key_id)["secret"], "",
+                    stack.svc.clock.now)  # fmt: skip
+    signer.signed("GET", "/v1/posts")  # loads the scripts
+
+    async def commands_during(
+        send: Callable[[], httpx.Response],
+    ) -> tuple[httpx.Response, list[str]]:
+        seen: list[str] = []
+        client = RedisNonceStore.from_url(redis_url).redis
+        async with client.monitor() as monitor:
+            await client.ping()  # MONITOR is on once it answers something
+            answer = await asyncio.to_thread(send)
+            marker = f"done-{key_id}"
+            await client.get(marker)
+            async for command in monitor.listen():
+                text = str(command["command"])
+                if marker in text:
+                    break
+                # Only this test's keys, and not the commands a script runs inside Redis.
+                if key_id in text and command.get("client_type") != "lua":
+                    seen.append(text.split(maxsplit=1)[0].upper())
+        await client.aclose()
+        return answer, seen
+
+    headers = signer.headers("GET", "/v1/posts")
+    answer, seen = asyncio.run(
+        commands_during(lambda: signer.send("GET", "/v1/posts", headers=headers))
+    )
+    assert answer.status_code == 200 and answer.headers["RateLimit-Policy"]
+    assert seen == ["EVALSHA"], seen
+    remaining = int(answer.headers["X-RateLimit-Remaining"])
+    replay, seen = asyncio.run(
+        commands_during(lambda: signer.send("GET", "/v1/posts", headers=headers))
+    )
+    _refused(replay, 401, "nonce_reused")
+    assert seen == ["EVALSHA"], seen
+    after = signer.signed("GET", "/v1/posts")
+    assert after.status_code == 200
+    # The replay was not counted: one request later, one unit fewer than before.
+    assert int(after.headers["X-RateLimit-Remaining"]) == remaining - 1
+
+
 def test_database_nonce_store_is_exact_under_racing_processes(db: Database) -> None:
     """Eight threads on two engines (two processes' worth) race one nonce: one wins; it can
     be used again only after its time is up."""

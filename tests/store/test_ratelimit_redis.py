@@ -15,6 +15,8 @@ import pytest
 import redis
 
 from crosspost.fakes.server import free_port
+from crosspost.usage.admission import Nonce, admit
+from crosspost.usage.nonces import NonceStoreUnavailable, RedisNonceStore
 from crosspost.usage.ratelimit import Decision, policies_for
 from crosspost.usage.ratelimit_redis import RedisRateLimiter
 from tests.conftest import REDIS_ENV, service_url
@@ -340,3 +342,40 @@ class TcpProxy:
                 dst.close()
 
         await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+
+def test_a_nonce_with_the_limit_is_one_script_that_fails_closed(
+    redis_url: str, prefix: str
+) -> None:
+    """`admit` records a nonce and counts the hit together; a reused nonce counts nothing;
+    with Redis down, a nonce is refused (503) while hits without one fail open."""
+    free = policies_for(FREE)
+    nonces = RedisNonceStore.from_url(redis_url)
+    nonce = Nonce(f"{prefix}n1", 600)
+
+    async def body(limiter: RedisRateLimiter) -> None:
+        first = await admit(limiter, nonces, "key_n", free, T0, nonce)
+        assert first.fresh and first.decision is not None and first.decision.allowed
+        again = await admit(limiter, nonces, "key_n", free, T0 + 1, nonce)
+        assert not again.fresh and again.decision is None
+        # Only the first counted: the next new nonce sees one unit used, not two.
+        second = await admit(limiter, nonces, "key_n", free, T0 + 1, Nonce(f"{prefix}n2", 600))
+        used = second.decision
+        assert used is not None and used.binding is not None
+        assert used.binding.remaining == used.binding.policy.burst - 2
+
+    run_with(redis_url, prefix, body)
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    unreachable = RedisNonceStore.from_url(down)
+
+    async def refused(limiter: RedisRateLimiter) -> None:
+        for _ in range(2):  # the combined script, then (limiter degraded) the store alone
+            with pytest.raises(NonceStoreUnavailable):
+                await admit(limiter, unreachable, "key_d", free, T0, Nonce("n3", 600))
+        assert not limiter.shared
+        opened = await admit(limiter, unreachable, "key_d", free, T0, None)
+        assert opened.fresh and opened.decision is not None and opened.decision.degraded
+
+    run_with(down, prefix, refused)
+    asyncio.run(nonces.close())
+    asyncio.run(unreachable.close())

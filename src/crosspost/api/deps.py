@@ -15,8 +15,9 @@ from crosspost.api.auth import (
     check_scopes,
 )
 from crosspost.api.security import AUTHORIZATION
-from crosspost.api.signature import verify_request
+from crosspost.api.signature import nonce_reused, verify_request
 from crosspost.engine.services import Services
+from crosspost.usage.admission import Nonce, admit
 from crosspost.usage.ratelimit import RateLimiter, rate_limited_error, resolve_policies
 
 
@@ -43,9 +44,9 @@ async def get_principal(
     if principal is None:
         principal = await svc.db.run(authenticate, svc, authorization, cache)
     request.state.principal = principal  # for analytics, which run after the response
-    await verify_request(request, svc, principal)
+    nonce = await verify_request(request, svc, principal)
     request.app.state.analytics.check_api_calls(principal.tenant_id, request.url.path)
-    await _enforce_rate_limit(request, svc, principal)
+    await _admit(request, svc, principal, nonce)
     check_scopes(principal, security_scopes.scopes)
     return principal
 
@@ -56,14 +57,26 @@ def scoped(scope: str) -> Any:
     return Security(get_principal, scopes=[scope])
 
 
-async def _enforce_rate_limit(request: Request, svc: Services, principal: Principal) -> None:
+async def _admit(
+    request: Request, svc: Services, principal: Principal, nonce: Nonce | None
+) -> None:
+    """Record a signed request's nonce and count the request against the key's limits (one
+    Redis round trip for both when both live there)."""
     policies = resolve_policies(
         svc.settings.rate_limit_tiers, principal.tier, principal.rate_limits
     )
-    if not policies:
+    if not policies and nonce is None:
         return
     limiter: RateLimiter = request.app.state.rate_limiter
-    decision = await limiter.hit(principal.key_id, policies, svc.clock.now().timestamp())
+    now = svc.clock.now()
+    admitted = await admit(
+        limiter, request.app.state.nonces, principal.key_id, policies, now.timestamp(), nonce
+    )
+    if nonce is not None and not admitted.fresh:
+        raise nonce_reused(nonce, now)
+    decision = admitted.decision
+    if decision is None:
+        return
     if not decision.allowed:
         raise rate_limited_error(decision)
     # EdgeMiddleware copies these onto the answer, whatever the handler returns.

@@ -38,7 +38,8 @@ from crosspost.signing import (
     parse_timestamp,
     string_to_sign_for_hash,
 )
-from crosspost.usage.nonces import NonceStore, create_nonce_store
+from crosspost.usage.admission import Nonce
+from crosspost.usage.nonces import create_nonce_store
 from crosspost.vault.signing_secrets import SecretCache, SigningSecret, live_secrets
 
 # Bodies up to this size are hashed in memory; larger ones (media uploads) are spooled to a
@@ -59,11 +60,10 @@ def secret_cache(request: Request) -> SecretCache:
     return cache
 
 
-async def verify_request(request: Request, svc: Services, principal: Principal) -> None:
-    """`verify_signature` for an authenticated principal, with the app's store and cache."""
-    await verify_signature(
+async def verify_request(request: Request, svc: Services, principal: Principal) -> Nonce | None:
+    """`verify_signature` for an authenticated principal, with the app's cache."""
+    return await verify_signature(
         svc,
-        request.app.state.nonces,
         request,
         principal.key_id,
         principal.tenant_id,
@@ -86,22 +86,24 @@ class _Claim:
 
 async def verify_signature(
     svc: Services,
-    nonces: NonceStore,
     request: Request,
     principal_key_id: str,
     tenant_id: str,
     *,
     required: bool,
     cache: SecretCache | None = None,
-) -> None:
-    """Check the request's signature for the authenticated API key, or raise 400/401.
+) -> Nonce | None:
+    """Check the request's signature for the authenticated API key, or raise 400/401; the
+    nonce of a verified signature, which the caller must record (`usage.admission`) before
+    acting on the request: a nonce is recorded only once its signature is known good, so a
+    forged request cannot burn it.
 
     Without ``X-Signature`` the request passes unless `required` (the tenant requires
     signing). With it, the signature must verify whatever the policy.
     """
     claim = _claim(request, svc.clock.now(), required=required)
     if claim is None:
-        return
+        return None
     _check_skew(claim, svc.settings.signature_skew_seconds)
 
     def load(fresh: bool) -> list[SigningSecret]:
@@ -137,21 +139,25 @@ async def verify_signature(
                 candidates = await svc.db.run(load, True)
             if _match(candidates, claim, string) is None:
                 raise _refusal(candidates, claim, principal_key_id, string)
-        ttl = 2 * svc.settings.signature_skew_seconds
-        if not await nonces.remember(principal_key_id, claim.nonce, ttl):
-            raise Unauthorized(
-                f"Nonce already used: X-Nonce {claim.nonce!r} was already sent with this API "
-                f"key in the last {ttl} s. Send a new random nonce with every request, retries "
-                "included.",
-                code="nonce_reused",
-                server_time=format_timestamp(claim.now),
-            )
     except BaseException:
         if spool is not None:
             spool.close()
         raise
     if spool is not None:
         _replay(request, spool)
+    # Kept twice the allowed skew: past that, the timestamp alone refuses a replay.
+    return Nonce(claim.nonce, 2 * svc.settings.signature_skew_seconds)
+
+
+def nonce_reused(nonce: Nonce, now: datetime) -> Unauthorized:
+    """The 401 for a signed request whose nonce this key already used."""
+    return Unauthorized(
+        f"Nonce already used: X-Nonce {nonce.value!r} was already sent with this API key in "
+        f"the last {nonce.ttl_seconds} s. Send a new random nonce with every request, retries "
+        "included.",
+        code="nonce_reused",
+        server_time=format_timestamp(now),
+    )
 
 
 def _claim(request: Request, now: datetime, *, required: bool) -> _Claim | None:

@@ -35,6 +35,14 @@ class NonceStoreUnavailable(CrosspostError):
     title = "Service unavailable"
 
 
+def unavailable(exc: BaseException) -> NonceStoreUnavailable:
+    """The 503 for a nonce that could not be checked because Redis failed with `exc`."""
+    return NonceStoreUnavailable(
+        f"cannot check the request's nonce (Redis: {type(exc).__name__}); retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 class NonceStore(Protocol):
     """Remembers (key id, nonce) pairs for a while."""
 
@@ -62,17 +70,19 @@ class RedisNonceStore:
             )
         )
 
+    @staticmethod
+    def key_for(key_id: str, nonce: str) -> str:
+        """The Redis key that records `nonce` of API key `key_id`."""
+        return f"{REDIS_PREFIX}{key_id}:{nonce}"
+
     async def remember(self, key_id: str, nonce: str, ttl_seconds: int) -> bool:
         """SET NX EX: atomic in Redis, so exactly one of two racing requests succeeds."""
         try:
             created = await self.redis.set(
-                f"{REDIS_PREFIX}{key_id}:{nonce}", b"1", nx=True, ex=ttl_seconds
+                self.key_for(key_id, nonce), b"1", nx=True, ex=ttl_seconds
             )
         except RedisError as exc:
-            raise NonceStoreUnavailable(
-                f"cannot check the request's nonce (Redis: {type(exc).__name__}); retry shortly",
-                headers={"Retry-After": "1"},
-            ) from exc
+            raise unavailable(exc) from exc
         return bool(created)
 
     async def close(self) -> None:

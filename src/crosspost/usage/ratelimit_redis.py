@@ -33,27 +33,37 @@ log = logging.getLogger("crosspost.ratelimit")
 # The same GCRA as `MemoryRateLimiter.take`, in whole microseconds (exact in Lua's doubles
 # up to 2^53 µs, i.e. until year 2255). TATs travel as strings: Lua's tostring would
 # round them to 14 digits.
-_GCRA = """
+_GCRA_BODY = """
 local now = tonumber(ARGV[1])
 local tats = {}
 local allowed = 1
-for i = 1, #KEYS do
+for i = 1, cells do
   local tat = tonumber(redis.call('GET', KEYS[i])) or now
   if tat < now then tat = now end
   if tat + tonumber(ARGV[2 * i]) - tonumber(ARGV[2 * i + 1]) > now then allowed = 0 end
   tats[i] = tat
 end
 if allowed == 1 then
-  for i = 1, #KEYS do
+  for i = 1, cells do
     tats[i] = tats[i] + tonumber(ARGV[2 * i])
     redis.call('SET', KEYS[i], string.format('%.0f', tats[i]),
                'PX', math.ceil((tats[i] - now) / 1000))
   end
 end
 local reply = {allowed}
-for i = 1, #KEYS do reply[i + 1] = string.format('%.0f', tats[i]) end
+for i = 1, cells do reply[i + 1] = string.format('%.0f', tats[i]) end
 return reply
 """
+_GCRA = "local cells = #KEYS\n" + _GCRA_BODY
+# A signed request's nonce (the last key, kept ARGV[#ARGV] seconds) is recorded first, in the
+# same round trip: a nonce already there answers {-1} and counts nothing.
+_NONCE_THEN_GCRA = (
+    """
+local cells = #KEYS - 1
+if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'EX', ARGV[#ARGV]) then return {-1} end
+"""
+    + _GCRA_BODY
+)
 
 # Anything Redis can fail with (down, restarting, failing over, out of memory, ACL denied)
 # must not take the API down; NOSCRIPT never gets here (register_script reloads the script).
@@ -92,6 +102,7 @@ class RedisRateLimiter:
         )
         # register_script sends EVALSHA and loads the script on NOSCRIPT.
         self._script = self._redis.register_script(_GCRA)
+        self._nonce_script = self._redis.register_script(_NONCE_THEN_GCRA)
         self._fallback = MemoryRateLimiter()
         self._down_since: float | None = None
         self._next_probe = 0.0
@@ -120,6 +131,38 @@ class RedisRateLimiter:
             return self._degraded(key, chosen, now)
         self._reachable(now)
         return decision
+
+    @property
+    def shared(self) -> bool:
+        """Whether Redis answered the last request (limits are shared, not fail-open/local)."""
+        return self._down_since is None
+
+    async def hit_remembering(
+        self, key: str, policies: Sequence[Policy], now: float, nonce_key: str, ttl_seconds: int
+    ) -> Decision | None:
+        """`hit`, after recording the Redis key `nonce_key` for `ttl_seconds` in the same
+        script (one round trip); None, with nothing counted, when that key already exists.
+
+        Unlike `hit`, this cannot fail open (a replay would get through): when Redis cannot be
+        reached it raises, and the limiter turns to its degraded mode for later calls.
+        """
+        chosen = tuple(policies)
+        if not key or not chosen:
+            raise ValueError("a key and at least one policy are needed")
+        args: list[int] = [to_us(now)]
+        for policy in chosen:
+            args += [policy.interval_us, policy.tolerance_us]
+        keys = [*(self.cell_key(key, p) for p in chosen), nonce_key]
+        try:
+            reply = await self._nonce_script(keys=keys, args=[*args, ttl_seconds])
+        except _UNAVAILABLE as exc:
+            self._unavailable(now, exc)
+            raise
+        self._reachable(now)
+        allowed, *tats = reply
+        if int(allowed) == -1:
+            return None
+        return decide(chosen, [int(t) for t in tats], now, allowed=int(allowed) == 1)
 
     async def _remote(self, key: str, policies: tuple[Policy, ...], now: float) -> Decision:
         args: list[int] = [to_us(now)]
