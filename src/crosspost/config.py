@@ -211,6 +211,13 @@ class Settings(BaseSettings):
     )
 
     workers: int = Field(default=4, ge=0, description="Worker threads in `serve`.")
+    database_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Threads an API process runs PostgreSQL work on at once (more only take "
+        "turns at the GIL; fewer queue requests behind a slow statement).",
+    )
     api_processes: int = Field(
         default=1,
         ge=1,

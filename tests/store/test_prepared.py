@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crosspost.store.db import Database
-from crosspost.store.prepared import Prepared
+from crosspost.store.prepared import Prepared, pipelined
 from crosspost.store.tables import UTCDateTime
 
 NOW = datetime(2026, 12, 6, 9, 30, 15, 123456, tzinfo=UTC)
@@ -150,3 +150,26 @@ def test_expanding_in_lists_are_refused_when_compiled(things_db: Database) -> No
     listed = Prepared(sa.select(things.c.id).where(things.c.id.in_(["a", "b"])))
     with pytest.raises(ValueError, match="expanding IN"), things_db.read() as conn:
         listed.all(conn, {})
+
+
+def test_a_pipeline_sends_writes_together_and_fails_like_core(things_db: Database) -> None:
+    """Inside `pipelined`, reads still see the block's own writes; a failing write raises
+    Core's error (values hidden) by the block's end, and the transaction keeps nothing."""
+    with things_db.write() as conn, pipelined(conn):
+        INSERT.execute(conn, _row("p1"))
+        INSERT.execute_many(conn, [_row("p2"), _row("p3")])
+        assert GET.first(conn, {"id": "p2"}) == {**_row("p2")}
+        INSERT.execute(conn, _row("p4"))
+
+    def failing() -> None:
+        with things_db.write() as conn, pipelined(conn):
+            INSERT.execute(conn, _row("p5"))
+            INSERT.execute(conn, _row("p1", data={"secret": "hunter2"}))  # a duplicate
+            INSERT.execute(conn, _row("p6"))
+
+    with pytest.raises(sa.exc.IntegrityError) as caught:
+        failing()
+    assert "hunter2" not in str(caught.value)
+    with things_db.read() as conn:
+        found = [GET.first(conn, {"id": f"p{i}"}) is not None for i in range(1, 7)]
+    assert found == [True, True, True, True, False, False]

@@ -4,6 +4,7 @@ in one transaction, so a refused request leaves no row behind."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ from crosspost.media.validate import MediaInfo, Violation, validate
 from crosspost.platforms.options import PlatformOptions
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import accounts, ledger, media, posts
+from crosspost.store.prepared import pipelined
 from crosspost.store.rows import Row
 from crosspost.usage import metering
 
@@ -436,52 +438,55 @@ def write_post(
         "created_at": now,
         "updated_at": now,
     }
-    posts.insert_post(conn, post_row, rows)
-    ledger.append_event(
-        conn,
-        tenant_id=tenant_id,
-        post_id=post_id,
-        event_type="post_scheduled" if publish_at else "post_created",
-        now=now,
-        data={
-            "targets": [r["id"] for r in rows],
-            "publish_at": publish_at and publish_at.isoformat(),
-            # Publishing is metered per key too; the worker reads the key from here.
-            "key_id": key_id or None,
-        },
-    )
-    queued: list[str] = []
-    for row in rows:
-        if row["status"] == TargetStatus.FAILED.value:
-            ledger.append_event(
-                conn,
-                tenant_id=tenant_id,
-                post_id=post_id,
-                target_id=row["id"],
-                account_id=row["account_id"],
-                event_type="publish_failed",
-                now=now,
-                data={
-                    "platform": row["platform"],
-                    "error_kind": "permanent",
-                    "code": row["error_code"],
-                    "message": row["error_message"],
-                },
-            )
-            continue
-        queued.append(row["id"])
-    enqueue_publishes(svc.jobs, conn, queued, publish_at or now)
-    if refused:
-        events.emit_post(conn, post_row, "post.created", now, targets=rows)
-        refresh_post_status(conn, tenant_id, post_id, now)
-        post_row["status"] = rollup(r["status"] for r in rows).value
-        if post_row["status"] == PostStatus.SCHEDULED.value:
-            events.emit_post(conn, post_row, "post.scheduled", now, targets=rows)
-    else:
-        # The same snapshot for both: one statement.
-        scheduled = post_row["status"] == PostStatus.SCHEDULED.value
-        created = ["post.created", *(["post.scheduled"] if scheduled else [])]
-        events.emit_post(conn, post_row, created, now, targets=rows)
+    # The inserts go out together (one round trip on PostgreSQL) unless a refused target
+    # needs the post's status recomputed, which reads what was just written.
+    with nullcontext() if refused else pipelined(conn):
+        posts.insert_post(conn, post_row, rows)
+        ledger.append_event(
+            conn,
+            tenant_id=tenant_id,
+            post_id=post_id,
+            event_type="post_scheduled" if publish_at else "post_created",
+            now=now,
+            data={
+                "targets": [r["id"] for r in rows],
+                "publish_at": publish_at and publish_at.isoformat(),
+                # Publishing is metered per key too; the worker reads the key from here.
+                "key_id": key_id or None,
+            },
+        )
+        queued: list[str] = []
+        for row in rows:
+            if row["status"] == TargetStatus.FAILED.value:
+                ledger.append_event(
+                    conn,
+                    tenant_id=tenant_id,
+                    post_id=post_id,
+                    target_id=row["id"],
+                    account_id=row["account_id"],
+                    event_type="publish_failed",
+                    now=now,
+                    data={
+                        "platform": row["platform"],
+                        "error_kind": "permanent",
+                        "code": row["error_code"],
+                        "message": row["error_message"],
+                    },
+                )
+                continue
+            queued.append(row["id"])
+        enqueue_publishes(svc.jobs, conn, queued, publish_at or now)
+        if refused:
+            events.emit_post(conn, post_row, "post.created", now, targets=rows)
+            refresh_post_status(conn, tenant_id, post_id, now)
+            post_row["status"] = rollup(r["status"] for r in rows).value
+            if post_row["status"] == PostStatus.SCHEDULED.value:
+                events.emit_post(conn, post_row, "post.scheduled", now, targets=rows)
+        else:
+            # The same snapshot for both: one statement.
+            scheduled = post_row["status"] == PostStatus.SCHEDULED.value
+            created = ["post.created", *(["post.scheduled"] if scheduled else [])]
+            events.emit_post(conn, post_row, created, now, targets=rows)
     # Last: the tenant's counter row stays locked until commit, so hold it briefly.
     warnings = metering.meter(
         conn, tenant_id=tenant_id, key_id=key_id, amounts={metering.POSTS: 1}, now=now

@@ -34,7 +34,11 @@ class Services:
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
         """Wire everything from settings (no import-time globals)."""
         clock = clock or SystemClock()
-        db = Database(settings.resolved_database_url, pool_size=max(10, settings.workers + 6))
+        db = Database(
+            settings.resolved_database_url,
+            pool_size=max(10, settings.workers + 6),
+            run_threads=settings.database_threads,
+        )
         return cls(
             settings=settings,
             db=db,

@@ -14,9 +14,12 @@ from sqlalchemy.sql.dml import Insert, Update
 
 from crosspost.jobs._sql import SqlJobStore
 from crosspost.store import signals
+from crosspost.store.prepared import Prepared
 from crosspost.store.tables import jobs
 
 CHANNEL = "crosspost_jobs"
+# Prepared: it runs in the pipeline of a new post's writes (store/prepared.pipelined).
+_NOTIFY = Prepared(sa.text(f"NOTIFY {CHANNEL}"))
 _NOTIFIED = "crosspost_jobs_notified"  # conn.info key: the transaction already notified
 
 
@@ -54,7 +57,7 @@ class PostgresJobStore(SqlJobStore):
         transaction = conn.get_transaction()
         if transaction is not None and conn.info.get(_NOTIFIED) is transaction:
             return
-        conn.execute(sa.text(f"NOTIFY {CHANNEL}"))
+        _NOTIFY.execute(conn, {})
         conn.info[_NOTIFIED] = transaction
 
     def listen(self, on_wake: Callable[[], None], stop: threading.Event) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import functools
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +37,9 @@ def normalise_url(url: str) -> str:
 class Database:
     """One engine plus the two kinds of transaction the code needs: read and write."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, run_threads: int = 4
+    ) -> None:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
@@ -70,6 +74,11 @@ class Database:
             else None
         )
         self.signals = Signals(listen_dsn)
+        self.run_threads = run_threads
+        # One limiter per event loop: anyio's are bound to the loop that first waits on them.
+        self._limiters: weakref.WeakKeyDictionary[Any, anyio.CapacityLimiter] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -118,11 +127,19 @@ class Database:
 
         On SQLite the work runs inline: its statements take microseconds, and a hop to a
         worker thread (plus the GIL hand-back) costs several times more than the work. On
-        PostgreSQL, network round trips must not stall the event loop, so it runs in a thread.
+        PostgreSQL, network round trips must not stall the event loop, so it runs in a thread,
+        at most `run_threads` at once: more threads than that only take turns at the GIL
+        (at 16 concurrent creates, 40 threads cost 5.1 ms of CPU a request, 4 cost 3.5).
         """
         if self.is_sqlite:
             return fn(*args, **kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        loop = asyncio.get_running_loop()
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            limiter = self._limiters.setdefault(loop, anyio.CapacityLimiter(self.run_threads))
+        return await anyio.to_thread.run_sync(
+            functools.partial(fn, *args, **kwargs), limiter=limiter
+        )
 
     def dispose(self) -> None:
         """Stop listening and close every pooled connection."""

@@ -12,7 +12,8 @@ goes through Core as usual.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +141,34 @@ def _params(compiled: _Compiled, given: Mapping[str, Any]) -> Any:
     return processed if compiled.positional else dict(zip(compiled.names, processed, strict=True))
 
 
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, send the block's statements without waiting for each answer (psycopg's
+    pipeline mode): the block's writes cost one round trip, not one each. A statement whose
+    rows are read (`all`, `first`, `scalar`) still waits for its answer, and a failure
+    surfaces there or at the block's end. Only `Prepared` statements may run inside: Core
+    reads a result's description before it has arrived. On SQLite, nothing changes.
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is None:
+        raise sa.exc.InvalidRequestError("the connection is closed")
+    try:
+        with dbapi_conn.pipeline():
+            yield
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(
+            "(pipeline)",
+            None,
+            error,
+            conn.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            dialect=conn.dialect,
+        ) from error
+
+
 def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetch: int) -> Any:
     """Execute on the DBAPI cursor; return up to `fetch` rows (every row if negative)."""
     dbapi_conn = conn.connection.dbapi_connection
@@ -153,9 +182,12 @@ def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetc
             cursor.execute(compiled.sql, params)
         if fetch == 0:
             return None
+        # Rows first: in a pipeline (see `pipelined`) fetching is what waits for the result,
+        # and the description is empty until then.
+        rows = cursor.fetchall() if fetch < 0 else cursor.fetchmany(fetch)
         if compiled.readers is None:
             compiled.readers = _readers(compiled.selected, cursor.description, conn.dialect)
-        return cursor.fetchall() if fetch < 0 else cursor.fetchmany(fetch)
+        return rows
     except conn.dialect.loaded_dbapi.Error as error:
         if conn.dialect.is_disconnect(error, dbapi_conn, cursor):
             conn.invalidate(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from crosspost.api.deps import AccountsWriteDep, PostsReadDep, ServicesDep
 from crosspost.api.errors import problem_responses
@@ -94,7 +95,9 @@ async def import_tokens(
             idem.finish(conn, status, answer)
         return Response(answer, status_code=status, media_type="application/json")
 
-    return await svc.db.run(work)
+    # The import asks the platform who the token belongs to: off the event loop (SQLite) and
+    # the database's threads (PostgreSQL).
+    return await run_in_threadpool(work)
 
 
 @router.post("/connect", status_code=201, response_model=ConnectLink, responses=_IMPORT_ERRORS)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from crosspost.api.deps import ServicesDep
 from crosspost.api.errors import problem_responses
@@ -75,7 +76,8 @@ async def resolve(
 ) -> ResolvedCredentials:
     """The account's decrypted tokens (never cached by anything in between)."""
     response.headers["Cache-Control"] = "no-store"
-    account, creds = await svc.db.run(
+    # It may refresh the token with the platform: off the event loop and the database's threads.
+    account, creds = await run_in_threadpool(
         resolve_credentials,
         svc,
         tenant_id=body.tenant_id,

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from crosspost.api.deps import ServicesDep
 from crosspost.api.errors import problem_responses
@@ -26,7 +27,9 @@ async def callback(
     """Finish a connection (no API key: the single-use `state` is the permission). With a
     `return_to`, the user is redirected there with `account_id`; else JSON. A refusal is a
     problem+json saying why (denied, expired or reused link, exchange refused)."""
-    done = await svc.db.run(
+    # It calls the platform (the code exchange): not inline on SQLite's event loop, nor on
+    # the database's few threads (PostgreSQL).
+    done = await run_in_threadpool(
         finish_connect, svc, state=state, code=code, error=error, description=error_description
     )
     body = {
