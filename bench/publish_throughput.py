@@ -11,6 +11,7 @@ that CPU is split by phase: claiming and settling jobs, platform HTTP (our clien
 httpx), ledger and outbox writes, other database work, and the rest (publish logic, vault).
 
     python -m bench.publish_throughput --split --phases [--posts 400] [--database-url …]
+        [--profile bench/profiles/worker.svg]
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench._stack import percentile, running_server
+from bench._stack import percentile, profiled, running_server
 
 # A sampled stack belongs to the first phase (in this order) whose marker appears in it;
 # py-spy leaves out threads that wait (sleeping on a lock, a socket, a queue).
@@ -118,6 +119,13 @@ def main() -> None:
     parser.add_argument(
         "--phases", action="store_true", help="split the workers' CPU by phase (py-spy)"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="a py-spy flame graph (SVG) of the first worker process over --profile-seconds",
+    )
+    parser.add_argument("--profile-seconds", type=float, default=5.0)
     args = parser.parse_args()
     from crosspost.media.samples import make_video
 
@@ -153,7 +161,10 @@ def main() -> None:
             # Without --split the workers share the API's process (and the fakes'): its CPU.
             workers = list(server.worker_pids) or [server.api_pid]
             cpu_before = _cpu_seconds(workers)
-            with _sampled(workers, Path(tempfile.mkdtemp()), args.phases) as samples:
+            with (
+                profiled(workers[0], args.profile, args.profile_seconds),
+                _sampled(workers, Path(tempfile.mkdtemp()), args.phases) as samples,
+            ):
                 start = time.perf_counter()
                 with ThreadPoolExecutor(8) as pool:
                     ids = list(
