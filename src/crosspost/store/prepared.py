@@ -152,28 +152,38 @@ def pipelined(conn: Connection) -> Iterator[None]:
     if conn.dialect.name != "postgresql":
         yield
         return
-    dbapi_conn = conn.connection.dbapi_connection
-    if dbapi_conn is None:
-        raise sa.exc.InvalidRequestError("the connection is closed")
+    dbapi_conn = _dbapi(conn)
     try:
         with dbapi_conn.pipeline():
             yield
     except conn.dialect.loaded_dbapi.Error as error:
-        raise sa.exc.DBAPIError.instance(
-            "(pipeline)",
-            None,
-            error,
-            conn.dialect.loaded_dbapi.Error,
-            hide_parameters=True,
-            dialect=conn.dialect,
-        ) from error
+        raise _core_error(conn, "(pipeline)", error, dbapi_conn, None) from error
+
+
+def _dbapi(conn: Connection) -> Any:
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is None:
+        raise sa.exc.InvalidRequestError("the connection is closed")
+    return dbapi_conn
+
+
+def _core_error(
+    conn: Connection, sql: str, error: Any, dbapi_conn: Any, cursor: Any
+) -> sa.exc.StatementError:
+    """The exception Core would raise for the driver's `error` (parameters hidden); a lost
+    connection is invalidated, as Core does, so the pool does not hand it out again."""
+    if conn.dialect.is_disconnect(error, dbapi_conn, cursor):
+        conn.invalidate(error)
+    core: sa.exc.StatementError = sa.exc.DBAPIError.instance(
+        sql, None, error, conn.dialect.loaded_dbapi.Error, hide_parameters=True,
+        dialect=conn.dialect,
+    )  # fmt: skip
+    return core
 
 
 def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetch: int) -> Any:
     """Execute on the DBAPI cursor; return up to `fetch` rows (every row if negative)."""
-    dbapi_conn = conn.connection.dbapi_connection
-    if dbapi_conn is None:
-        raise sa.exc.InvalidRequestError("the connection is closed")
+    dbapi_conn = _dbapi(conn)
     cursor = dbapi_conn.cursor()
     try:
         if many:
@@ -189,15 +199,6 @@ def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetc
             compiled.readers = _readers(compiled.selected, cursor.description, conn.dialect)
         return rows
     except conn.dialect.loaded_dbapi.Error as error:
-        if conn.dialect.is_disconnect(error, dbapi_conn, cursor):
-            conn.invalidate(error)
-        raise sa.exc.DBAPIError.instance(
-            compiled.sql,
-            None,
-            error,
-            conn.dialect.loaded_dbapi.Error,
-            hide_parameters=True,
-            dialect=conn.dialect,
-        ) from error
+        raise _core_error(conn, compiled.sql, error, dbapi_conn, cursor) from error
     finally:
         cursor.close()
