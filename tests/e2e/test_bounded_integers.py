@@ -80,7 +80,7 @@ def test_every_integer_the_api_accepts_states_its_range(stack: Stack) -> None:
     """Walks the served OpenAPI document: each integer or number a request can carry has an
     integral minimum and maximum within a signed 64-bit column (so a field added later
     without a bound fails here)."""
-    document = httpx.get(f"{stack.api_url}/openapi.json").json()
+    document = httpx.get(f"{stack.api_url}/openapi.json", timeout=30).json()
     found = _accepted_numbers(document)
     assert "PUT /v1/usage/quotas body(application/json).hard_limit" in found, sorted(found)
     assert "GET /v1/media/{media_id}/content query expires" in found, sorted(found)

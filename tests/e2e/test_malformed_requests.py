@@ -108,7 +108,7 @@ def test_well_formed_escapes_still_work(stack: Stack) -> None:
     )
     assert created.status_code == 201, created.text
     assert created.json()["text"] == "café \U0001f600"
-    assert httpx.get(f"{stack.api_url}/openapi.json").status_code == 200
+    assert httpx.get(f"{stack.api_url}/openapi.json", timeout=30).status_code == 200
 
 
 @pytest.mark.parametrize(

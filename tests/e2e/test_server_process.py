@@ -58,7 +58,7 @@ def test_readme_flow(server: dict[str, str], tmp_path: Path) -> None:
     assert missing.returncode == 1 and "not_found" in missing.stderr
     docs = httpx.get(f"{server['CROSSPOST_API_URL']}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    spec = httpx.get(f"{server['CROSSPOST_API_URL']}/openapi.json").json()
+    spec = httpx.get(f"{server['CROSSPOST_API_URL']}/openapi.json", timeout=30).json()
     assert "/v1/posts" in spec["paths"] and "/v1/media" in spec["paths"]
     metrics = httpx.get(f"{server['CROSSPOST_API_URL']}/metrics").text
     assert "crosspost_http_requests_total" in metrics and "crosspost_jobs" in metrics

@@ -961,7 +961,7 @@ def test_event_types_publish_a_schema_and_a_valid_example_for_each(quiet: Stack)
 
 def test_the_openapi_document_lists_routes_and_events(quiet: Stack) -> None:
     """The routes and one `webhooks` entry per event type, with its body and example."""
-    document = httpx.get(f"{quiet.api_url}/openapi.json").json()
+    document = httpx.get(f"{quiet.api_url}/openapi.json", timeout=30).json()
     paths = document["paths"]
     for path in (
         "/v1/webhooks",
