@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -84,5 +85,27 @@ def test_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
         with db.read() as conn:
             # Read, then write: lost updates would show if two writers overlapped.
             assert conn.execute(sa.select(counter.c.n)).scalar_one() == 450
+    finally:
+        db.dispose()
+
+
+def test_the_wal_is_copied_into_the_database_beside_the_commits(tmp_path: Path) -> None:
+    """Commits never checkpoint (that fsync stalled every ~50th request); a thread of the
+    Database does, every second: the rows reach the database file itself, not only its WAL."""
+    path = tmp_path / "crosspost.db"
+    db = Database(f"sqlite:///{path}")
+    blobs = sa.Table("wal_blobs", sa.MetaData(), sa.Column("data", sa.LargeBinary))
+    try:
+        blobs.create(db.engine)
+        before = path.stat().st_size
+        for _ in range(300):  # ~300 pages of WAL
+            with db.write() as conn:
+                conn.execute(blobs.insert(), {"data": os.urandom(4000)})
+        wal = Path(f"{path}-wal")
+        assert wal.stat().st_size > 300 * 4000  # written to the WAL by the commits
+        deadline = time.monotonic() + 15
+        while path.stat().st_size < before + 300 * 4000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size >= before + 300 * 4000
     finally:
         db.dispose()

@@ -64,6 +64,7 @@ class Database:
         # advisory lock of a file beside it.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self._file_lock = _FileLock(f"{parsed.database}-writelock") if _on_disk(parsed) else None
+        self._checkpointer = _Checkpointer(self.engine) if _on_disk(parsed) else None
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         # On PostgreSQL other processes' announcements come in by LISTEN, on a connection of
@@ -113,6 +114,8 @@ class Database:
             if self._file_lock is None:
                 yield
                 return
+            if self._checkpointer is not None:
+                self._checkpointer.start()  # once: read-only users never start it
             with self._file_lock:
                 yield
 
@@ -144,6 +147,8 @@ class Database:
     def dispose(self) -> None:
         """Stop listening and close every pooled connection."""
         self.signals.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
         if self._file_lock is not None:
             self._file_lock.close()
@@ -151,6 +156,60 @@ class Database:
 
 def _on_disk(url: sa.URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
+class _Checkpointer:
+    """Copies the WAL into the database file every second, in a thread of its own.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages, fsync
+    included: every ~50th create paid for it (on SQLite the API commits on its event loop).
+    A passive checkpoint never waits for, nor blocks, readers and writers; what it cannot
+    copy yet, the next one does.
+    """
+
+    def __init__(self, engine: Engine, every: float = 1.0) -> None:
+        self._engine = engine
+        self._every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def start(self) -> None:
+        """Start the thread unless it runs (cheap to call on every write)."""
+        if self._thread is not None:
+            return
+        with self._guard:
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(
+                    target=self._run, name="sqlite-checkpoint", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """One passive checkpoint; a failure (a busy or vanished file) waits for the next."""
+        try:
+            raw = self._engine.raw_connection()
+            try:
+                # Outside any transaction (the connection runs in autocommit mode), which a
+                # checkpoint needs to copy the newest frames.
+                raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                raw.close()
+        except Exception:  # the next second tries again; nothing is lost
+            return
+
+    def stop(self) -> None:
+        """Stop the thread, after one last checkpoint."""
+        with self._guard:
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+            self.checkpoint()
 
 
 class _FileLock:
@@ -183,6 +242,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Commits never checkpoint: `_Checkpointer` does it beside them.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
