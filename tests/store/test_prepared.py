@@ -173,3 +173,14 @@ def test_a_pipeline_sends_writes_together_and_fails_like_core(things_db: Databas
     with things_db.read() as conn:
         found = [GET.first(conn, {"id": f"p{i}"}) is not None for i in range(1, 7)]
     assert found == [True, True, True, True, False, False]
+
+
+def test_execute_answers_the_rows_it_changed(things_db: Database) -> None:
+    bump = Prepared(things.update().where(things.c.flag == sa.bindparam("which")), ["count"])
+    with things_db.write() as conn:
+        INSERT.execute_many(conn, [_row("u1"), _row("u2"), _row("u3", flag=False)])
+        assert bump.execute(conn, {"which": True, "count": 7}) == 2
+        assert bump.execute(conn, {"which": False, "count": 9}) == 1
+    with things_db.write() as conn:
+        conn.execute(things.delete())
+        assert bump.execute(conn, {"which": True, "count": 1}) == 0

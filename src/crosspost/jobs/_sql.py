@@ -54,6 +54,9 @@ _UPDATE_HELD = jobs.update().where(
     jobs.c.attempts == sa.bindparam("held_attempts"),
     jobs.c.status == _RUNNING,
 )
+# Every step of every publish runs these (store/prepared).
+_FENCE = Prepared(_UPDATE_HELD, ["updated_at"])
+_HEARTBEAT = Prepared(_UPDATE_HELD, ["lease_until", "updated_at"])
 
 
 def _held_any(leases: Sequence[Lease]) -> sa.ColumnElement[bool]:
@@ -278,8 +281,8 @@ class SqlJobStore(abc.ABC):
         """Extend a held lease; False when the lease is lost."""
         now = self.clock.now()
         with self.db.write() as conn:
-            result = conn.execute(
-                _UPDATE_HELD,
+            changed = _HEARTBEAT.execute(
+                conn,
                 {
                     "held_id": job_id,
                     "held_attempts": attempts,
@@ -287,7 +290,7 @@ class SqlJobStore(abc.ABC):
                     "updated_at": now,
                 },
             )
-        return result.rowcount == 1
+        return changed == 1
 
     def complete(self, leases: Sequence[Lease]) -> set[int]:
         """Delete finished jobs still held; returns the ids actually completed."""
@@ -350,11 +353,10 @@ class SqlJobStore(abc.ABC):
         The UPDATE also locks the row (PostgreSQL) or runs under the write lock (SQLite), so
         no claim can take the job over between this check and the caller's commit.
         """
-        result = conn.execute(
-            _UPDATE_HELD,
-            {"held_id": job_id, "held_attempts": attempts, "updated_at": self.clock.now()},
+        changed = _FENCE.execute(
+            conn, {"held_id": job_id, "held_attempts": attempts, "updated_at": self.clock.now()}
         )
-        if result.rowcount != 1:
+        if changed != 1:
             raise LeaseLost(f"job {job_id} is no longer held at attempt {attempts}", job_id=job_id)
 
     # Operators -----------------------------------------------------------------------

@@ -80,10 +80,11 @@ class Prepared:
             columns=tuple(col.key for col in selected),
         )
 
-    def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
-        """Run the statement once."""
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run the statement once; the rows it changed (unknown, -1, inside `pipelined`)."""
         compiled = self._for(conn.dialect)
-        _run(conn, compiled, _params(compiled, params), many=False, fetch=0)
+        rowcount: int = _run(conn, compiled, _params(compiled, params), many=False, fetch=0)
+        return rowcount
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once per row (the driver's executemany)."""
@@ -182,7 +183,8 @@ def _core_error(
 
 
 def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetch: int) -> Any:
-    """Execute on the DBAPI cursor; return up to `fetch` rows (every row if negative)."""
+    """Execute on the DBAPI cursor; return up to `fetch` rows (every row if negative), or
+    with `fetch` 0 the cursor's rowcount."""
     dbapi_conn = _dbapi(conn)
     cursor = dbapi_conn.cursor()
     try:
@@ -191,7 +193,7 @@ def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool, fetc
         else:
             cursor.execute(compiled.sql, params)
         if fetch == 0:
-            return None
+            return cursor.rowcount
         # Rows first: in a pipeline (see `pipelined`) fetching is what waits for the result,
         # and the description is empty until then.
         rows = cursor.fetchall() if fetch < 0 else cursor.fetchmany(fetch)
