@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -94,10 +95,17 @@ _UPDATE_LIVE_TARGET = targets.update().where(
 )
 
 
+@functools.cache
+def _update_live_target(columns: tuple[str, ...]) -> Prepared:
+    # One per set of columns a transition writes: a dozen or so in all.
+    return Prepared(_UPDATE_LIVE_TARGET, list(columns))
+
+
 def update_target(conn: Connection, target_id: str, **values: Any) -> bool:
-    """Update columns of one target unless it was cancelled meanwhile; True if updated."""
-    result = conn.execute(_UPDATE_LIVE_TARGET, {"target_key": target_id, **values})
-    return result.rowcount == 1
+    """Update columns of one target unless it was cancelled meanwhile; True if updated.
+    `values` are plain values (every publish step writes here, prepared)."""
+    stmt = _update_live_target(tuple(sorted(values)))
+    return stmt.execute(conn, {"target_key": target_id, **values}) == 1
 
 
 def cancel_targets(
