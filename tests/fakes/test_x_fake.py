@@ -14,6 +14,7 @@ from starlette.routing import Mount
 from crosspost.fakes import FakeConfig, serve_in_thread
 from crosspost.fakes.base import Faults
 from crosspost.fakes.x import XFake
+from crosspost.fakes.x_timeline import Cursor, PageTokens
 
 from .conftest import START, ManualClock, bearer
 
@@ -417,3 +418,15 @@ def test_injected_faults(x: XSandbox) -> None:
     limited = x.http.post(TWEETS, json={"text": "a"}, headers=bearer(acct))
     assert limited.status_code == 429
     assert limited.headers["x-rate-limit-reset"] == str(int(START) + 30)
+
+
+def test_a_page_token_altered_in_its_unused_bits_is_refused() -> None:
+    """Unpadded base32 ends in a character whose low bits carry nothing: flipping them must
+    not give another spelling of a valid token."""
+    tokens = PageTokens()
+    for boundary in range(40):
+        token = tokens.issue("u1", Cursor(older=True, boundary=boundary))
+        assert tokens.read("u1", token) == Cursor(older=True, boundary=boundary)
+        for other in "abcdefghijklmnopqrstuvwxyz234567":
+            if other != token[-1]:
+                assert tokens.read("u1", token[:-1] + other) is None, (token, other)

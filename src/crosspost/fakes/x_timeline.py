@@ -90,6 +90,10 @@ class PageTokens:
             sealed = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
         except (binascii.Error, ValueError):
             return None
+        # The last character of unpadded base32 carries unused bits, which decoding ignores:
+        # only the exact spelling issued is ours, so a token altered there is refused too.
+        if base64.b32encode(sealed).decode().rstrip("=").lower() != token:
+            return None
         body, mac = sealed[:-_MAC_BYTES], sealed[-_MAC_BYTES:]
         if len(body) != 9 or body[0] > 1 or not hmac.compare_digest(mac, self._mac(user_id, body)):
             return None
