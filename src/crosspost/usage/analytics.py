@@ -93,6 +93,9 @@ class AnalyticsRecorder:
         self._failing = False
         # Tenants at their api_calls hard limit, as of the last flush that counted their calls.
         self._blocked: dict[str, metering.HardLimitReached] = {}
+        # Bumped by `forget`: a flush that counted before a quota changed must not block
+        # the tenant again with what it read under the old quota.
+        self._quota_epoch = 0
 
     # -- the request side ----------------------------------------------------------------
 
@@ -128,6 +131,7 @@ class AnalyticsRecorder:
 
     def forget(self, tenant_id: str) -> None:
         """Lift a refusal at once (the quota was changed); the next flush re-checks it."""
+        self._quota_epoch += 1
         self._blocked.pop(tenant_id, None)
 
     @property
@@ -190,6 +194,7 @@ class AnalyticsRecorder:
             self._buffer = merged
 
     def _write(self, batch: list[Hit]) -> None:
+        epoch = self._quota_epoch
         now = self.clock.now()
         calls: Counter[tuple[str, str, str]] = Counter(
             (h.tenant_id, h.key_id or "", metering.period_of(h.created_at))
@@ -202,13 +207,15 @@ class AnalyticsRecorder:
             # in another process lets them back in here too.
             refused = {h.tenant_id for h in batch if h.tenant_id is not None and not h.billable}
             reached = metering.count_api_calls(conn, calls, now, also_check=refused)
-        self._apply_limits(reached)
+        self._apply_limits(reached, epoch)
 
-    def _apply_limits(self, reached: dict[str, metering.HardLimitReached | None]) -> None:
+    def _apply_limits(
+        self, reached: dict[str, metering.HardLimitReached | None], epoch: int
+    ) -> None:
         for tenant_id, state in reached.items():
             if state is None:
                 self._blocked.pop(tenant_id, None)
-            else:
+            elif epoch == self._quota_epoch:  # else a quota changed meanwhile: next flush
                 self._blocked[tenant_id] = state
 
     def _run(self) -> None:
