@@ -200,6 +200,15 @@ class Settings(BaseSettings):
     webhook_payload_retention_days: int = Field(default=30, ge=1, le=365)
 
     # Exports of a tenant's history (posts, ledger).
+    tenant_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="Days a deleted tenant is kept (restorable) before its data is purged.",
+    )
+    webhook_max_endpoints: int = Field(
+        default=50, ge=0, description="Webhook endpoints a tenant may have, unless it says less."
+    )
     export_retention_days: int = Field(
         default=7, ge=1, le=365, description="Days a finished export file stays downloadable."
     )

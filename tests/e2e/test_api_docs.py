@@ -15,6 +15,7 @@ import pytest
 
 from crosspost.domain.enums import Mode
 from crosspost.engine.keys import ALL_SCOPES, issue_key
+from crosspost.identity.operators import issue as issue_operator_key
 from crosspost.signing import compute_signature, format_timestamp, new_nonce, string_to_sign
 from tests.e2e.conftest import Stack
 
@@ -162,10 +163,12 @@ def _key_id(stack: Stack) -> str:
 def test_every_operation_is_public_or_declares_the_scopes_its_route_enforces(
     idle: Stack, anon: httpx.Client
 ) -> None:
-    """Each operation is a listed public one, or has the four ways to authenticate with
+    """Each operation is a listed public one, or has the five ways to authenticate with
     the same scopes; without credentials it answers 401, without those scopes 403
-    `insufficient_scope`, and with exactly those scopes it gets past the check."""
+    `insufficient_scope`, and with exactly those scopes it gets past the check. The
+    operator's `/v1/admin` operations take an operator key and refuse every tenant key."""
     keys: dict[tuple[str, ...], str] = {}
+    _, operator_key = issue_operator_key(idle.svc, name="docs")
 
     def key(scopes: tuple[str, ...]) -> str:
         if scopes not in keys:
@@ -199,10 +202,20 @@ def test_every_operation_is_public_or_declares_the_scopes_its_route_enforces(
             assert anonymous.status_code != 401, (method, path, anonymous.text)
             continue
         assert operation.get("security"), f"{method} {path} is neither public nor secured"
+        if path.startswith("/v1/admin/"):
+            assert operation["security"] == [{"operatorKey": []}], (method, path)
+            assert call(method, path, None).status_code == 401, (method, path)
+            tenant_key = call(method, path, key(tuple(ALL_SCOPES)))
+            assert (tenant_key.status_code, tenant_key.json()["code"]) == (
+                403, "operator_key_required"
+            ), (method, path)  # fmt: skip
+            assert gets_past_the_check(call(method, path, operator_key)), (method, path)
+            continue
         scopes = _required_scopes(operation, "bearer")
         signed = {"bearer": scopes, "signature": [], "signatureTimestamp": [], "signatureNonce": []}
         assert operation["security"] == [
             {"bearer": scopes},
+            {"apiKeyHeader": scopes},
             signed,
             {**signed, "signatureKeyId": []},
             {"oauth2": scopes},

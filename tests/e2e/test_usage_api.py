@@ -130,7 +130,16 @@ def test_soft_limit_warns_in_a_header_and_records_one_event(
     assert put.status_code == 200, put.text
     assert put.json() == {
         "period": _month(),
-        "data": [{"metric": "posts", "soft_limit": 2, "hard_limit": 10, "used": 0}],
+        "data": [
+            {
+                "metric": "posts",
+                "key_id": None,
+                "set_by": "tenant",
+                "soft_limit": 2,
+                "hard_limit": 10,
+                "used": 0,
+            }
+        ],
     }
     warnings = []
     for i in range(3):
@@ -147,7 +156,10 @@ def test_soft_limit_warns_in_a_header_and_records_one_event(
         {"metric": "posts", "period": month, "used": 2, "soft_limit": 2, "hard_limit": 10}
     ]
     quotas = stack.http.get("/v1/usage/quotas").json()
-    assert quotas["data"] == [{"metric": "posts", "soft_limit": 2, "hard_limit": 10, "used": 3}]
+    assert quotas["data"] == [
+        {"metric": "posts", "key_id": None, "set_by": "tenant", "soft_limit": 2,
+         "hard_limit": 10, "used": 3}
+    ]  # fmt: skip
 
 
 def test_hard_limit_answers_402_and_creates_nothing(make_stack: Callable[..., Stack]) -> None:
@@ -321,6 +333,9 @@ def test_tenants_see_only_their_own_usage(make_stack: Callable[..., Stack]) -> N
         raised = client.put("/v1/usage/quotas", json={"metric": "posts", "hard_limit": 100})
         assert raised.status_code == 200
     mine = _usage(stack)
-    assert mine["quotas"] == [{"metric": "posts", "soft_limit": None, "hard_limit": 1, "used": 1}]
+    assert mine["quotas"] == [
+        {"metric": "posts", "key_id": None, "set_by": "tenant", "soft_limit": None,
+         "hard_limit": 1, "used": 1}
+    ]  # fmt: skip
     second = stack.http.post("/v1/posts", json={"text": "b", "targets": ["x"]})
     assert second.status_code == 402

@@ -209,7 +209,9 @@ def test_api_calls_hard_limit_refuses_until_the_quota_changes(migrated: Database
     recorder.flush()
     with pytest.raises(QuotaExceeded) as refused:
         recorder.check_api_calls("t", "/v1/posts")
-    assert refused.value.extra == {"quota": "api_calls", "limit": 3, "used": 3, "period": "2026-11"}
+    assert refused.value.extra == {
+        "quota": "api_calls", "scope": "tenant", "limit": 3, "used": 3, "period": "2026-11"
+    }  # fmt: skip
     recorder.check_api_calls("t", "/v1/usage/quotas")
     recorder.check_api_calls("t", "/v1/analytics")
     recorder.check_api_calls("u", "/v1/posts")

@@ -145,7 +145,9 @@ def test_hard_limit_refuses_without_counting(migrated: Database) -> None:
         metering.meter(conn, tenant_id="t", key_id="k", amounts={"posts": 1}, now=NOW)
     err = refused.value
     assert err.status == 402 and err.code == "quota_exceeded"
-    assert err.extra == {"quota": "posts", "limit": 2, "used": 2, "period": PERIOD}
+    assert err.extra == {
+        "quota": "posts", "scope": "tenant", "limit": 2, "used": 2, "period": PERIOD
+    }  # fmt: skip
     assert "PUT /v1/usage/quotas" in err.detail and "2026-12-01" in err.detail
     assert _value(migrated, "t", "posts") == 2
     assert _value(migrated, "t", "posts", "k") == 2

@@ -19,7 +19,9 @@ from crosspost.api.openapi_bounds import keep_integer_bounds
 from crosspost.api.query import known_query_only
 from crosspost.api.routes import (
     accounts,
+    admin_tenants,
     analytics,
+    audit,
     events,
     exports,
     health,
@@ -129,6 +131,8 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     for module in (health, oauth, oauth2):
         app.include_router(module.router)
     checked = (
+        admin_tenants,
+        audit,
         media,
         posts,
         accounts,

@@ -11,8 +11,9 @@ from crosspost.domain.enums import KeyRole, Mode
 from crosspost.engine.oauth_clients import looks_like_jwt, verify_access_token
 from crosspost.engine.services import Services
 from crosspost.errors import Forbidden, Unauthorized
-from crosspost.store import tenants
-from crosspost.vault.apikeys import hash_key, parse_key
+from crosspost.identity.audit import Actor
+from crosspost.store import operator_keys, tenants
+from crosspost.vault.apikeys import hash_key, is_operator_key, parse_key
 
 _TOUCH_EVERY = timedelta(minutes=1)
 _CHALLENGE = {"headers": {"WWW-Authenticate": 'Bearer realm="crosspost"'}}
@@ -35,6 +36,21 @@ class Principal:
     def holds(self, scope: str) -> bool:
         """True when the key holds `scope` (or `admin`, which holds every scope)."""
         return scope in self.scopes or "admin" in self.scopes
+
+    def actor(self, ip: str | None) -> Actor:
+        """This caller as the audit log names it."""
+        return Actor("app" if self.key_id.startswith("cli_") else "key", self.key_id, ip)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The server's operator, calling `/v1/admin/*` with an operator key."""
+
+    key_id: str
+
+    def actor(self, ip: str | None) -> Actor:
+        """This operator as the audit log names them."""
+        return Actor("operator", self.key_id, ip)
 
 
 def check_scopes(principal: Principal, scopes: list[str]) -> None:
@@ -77,18 +93,34 @@ class KeyCache:
             self._entries.clear()  # rare: cheaper and simpler than an LRU
         self._entries[key_hash] = (time.monotonic() + self.ttl, principal, expires_at)
 
-    def forget(self, key_id: str) -> None:
-        """Drop a key (revoked or rolled) from the cache."""
+    def forget(self, key_id: str | None = None, *, tenant_id: str | None = None) -> None:
+        """Drop a key (revoked or rolled), or every key of a tenant (suspended), from the
+        cache."""
         for key_hash, entry in list(self._entries.items()):
-            if entry[1].key_id == key_id:
+            if entry[1].key_id == key_id or entry[1].tenant_id == tenant_id:
                 self._entries.pop(key_hash, None)
+
+
+def credentials(authorization: str | None, api_key: str | None) -> str | None:
+    """The `Authorization` header to authenticate, also when the key came as `X-API-Key`
+    (seed 003's header); both at once must agree."""
+    if api_key is None:
+        return authorization
+    if authorization is not None and _bearer(authorization) != api_key.strip():
+        raise Unauthorized(
+            "Authorization and X-API-Key carry different credentials; send one of them",
+            code="conflicting_credentials",
+            **_CHALLENGE,
+        )
+    return f"Bearer {api_key.strip()}"
 
 
 def _bearer(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer …` header, or 401."""
     if not authorization:
         raise Unauthorized(
-            "missing Authorization header; send `Authorization: Bearer cp_test_…`",
+            "missing Authorization header; send `Authorization: Bearer cp_test_…` (or the "
+            "key alone as `X-API-Key`)",
             code="missing_api_key",
             **_CHALLENGE,
         )
@@ -129,13 +161,21 @@ def authenticate(
         return principal
     token = _bearer(authorization)
     if looks_like_jwt(token):
-        # An OAuth client-credentials access token: stateless, checked against the JWKS.
+        # An OAuth client-credentials access token: stateless, checked against the JWKS;
+        # only the tenant's standing is read.
         claims = verify_access_token(svc, token)
+        with svc.db.read() as conn:
+            check_tenant(tenants.tenant_status(conn, claims.tenant_id))
         return Principal(
             claims.tenant_id, claims.client_id, claims.mode, claims.scopes, tier=claims.tier
         )
     parsed = parse_key(token)
     if parsed is None:
+        if is_operator_key(token):
+            raise Forbidden(
+                "an operator key reaches only /v1/admin; use a tenant's API key here",
+                code="operator_key_not_allowed",
+            )
         # Rejected on format and checksum alone: no database look-up for garbage.
         raise Unauthorized(
             "Invalid API key (malformed or mistyped)", code="invalid_api_key", **_CHALLENGE
@@ -147,6 +187,7 @@ def authenticate(
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("Invalid API key", code="invalid_api_key", **_CHALLENGE)
     _check_expiry(row["expires_at"], now)
+    check_tenant(row["tenant_status"])
     if row["last_used_at"] is None or now - row["last_used_at"] >= _TOUCH_EVERY:
         with svc.db.write() as conn:
             tenants.touch_api_key(conn, row["id"], now)
@@ -170,3 +211,43 @@ def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
         raise Unauthorized(
             "API key expired; create a new one", code="api_key_expired", **_CHALLENGE
         )
+
+
+def check_tenant(status: str | None) -> None:
+    """Refuse the credentials of a tenant the operator suspended or deleted (403)."""
+    if status == "suspended":
+        raise Forbidden(
+            "this workspace is suspended by the server's operator: its keys are refused and "
+            "its scheduled posts wait; ask the operator to resume it",
+            code="tenant_suspended",
+        )
+    if status != "active":
+        raise Forbidden(
+            "this workspace was deleted by the server's operator; ask them to restore it "
+            "within its retention window",
+            code="tenant_deleted",
+        )
+
+
+def authenticate_operator(svc: Services, authorization: str | None) -> Operator:
+    """Resolve an operator key (`cp_op_…`) to the operator, or raise 401 / 403."""
+    token = _bearer(authorization)
+    if not is_operator_key(token):
+        if parse_key(token) is not None or looks_like_jwt(token):
+            raise Forbidden(
+                "/v1/admin takes the server operator's key (cp_op_…, from `crosspost "
+                "operator-keys create` on the server), never a tenant's credentials",
+                code="operator_key_required",
+            )
+        raise Unauthorized(
+            "Invalid operator key (malformed or mistyped)", code="invalid_api_key", **_CHALLENGE
+        )
+    now = svc.clock.now()
+    with svc.db.read() as conn:
+        row = operator_keys.find(conn, hash_key(token, svc.hash_key))
+    if row is None or row["revoked_at"] is not None:
+        raise Unauthorized("Invalid operator key", code="invalid_api_key", **_CHALLENGE)
+    if row["last_used_at"] is None or now - row["last_used_at"] >= _TOUCH_EVERY:
+        with svc.db.write() as conn:
+            operator_keys.touch(conn, row["id"], now)
+    return Operator(row["id"])

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Request, Security
 from fastapi.security import SecurityScopes
 
 from crosspost.api.auth import (
     KeyCache,
+    Operator,
     Principal,
     authenticate,
+    authenticate_operator,
     cached_principal,
     check_scopes,
+    credentials,
 )
-from crosspost.api.security import AUTHORIZATION
+from crosspost.api.security import AUTHORIZATION, OPERATOR
 from crosspost.api.signature import nonce_reused, verify_request
 from crosspost.engine.services import Services
 from crosspost.usage.admission import Nonce, admit
@@ -30,14 +33,22 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def client_ip(request: Request) -> str | None:
+    """The caller's address as the audit log records it: the peer's (no forwarding header
+    is trusted, since any client can send one)."""
+    return request.client.host if request.client else None
+
+
 async def get_principal(
     request: Request,
     svc: ServicesDep,
     security_scopes: SecurityScopes,
     authorization: Annotated[str | None, Depends(AUTHORIZATION)],
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     """The authenticated caller, within its rate limits, holding the scopes the route asks
     for with `scoped` (403 otherwise)."""
+    authorization = credentials(authorization, x_api_key)
     cache: KeyCache = request.app.state.key_cache
     # A key seen lately needs no database: no thread hop (PostgreSQL) for the common case.
     principal = cached_principal(svc, authorization, cache)
@@ -82,6 +93,17 @@ async def _admit(
     # EdgeMiddleware copies these onto the answer, whatever the handler returns.
     request.state.response_headers = decision.headers()
 
+
+async def get_operator(
+    svc: ServicesDep,
+    authorization: Annotated[str | None, Depends(OPERATOR)],
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Operator:
+    """The server's operator, authenticated by an operator key (`/v1/admin/*` only)."""
+    return await svc.db.run(authenticate_operator, svc, credentials(authorization, x_api_key))
+
+
+OperatorDep = Annotated[Operator, Depends(get_operator)]
 
 # Any authenticated caller; a route that needs a scope takes one of the aliases below.
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, Response
 from sqlalchemy.engine import Connection
 
-from crosspost.api.auth import Principal
+from crosspost.api.auth import Operator, Principal
 from crosspost.engine.services import Services
 from crosspost.errors import Conflict, InvalidInput
 from crosspost.store import idempotency as records
@@ -23,6 +23,7 @@ from crosspost.store.tables import idempotency_keys, max_length
 
 RETENTION = timedelta(hours=24)
 _STALE = timedelta(minutes=2)
+OPERATOR_NAMESPACE = "(operator)"  # the operator's keys, in place of a tenant id
 _MAX_LEN = 255
 # The path is kept for reading the table; the fingerprint, which covers all of it, decides.
 _PATH_KEPT = max_length(idempotency_keys.c.path)
@@ -61,7 +62,7 @@ class Idempotency:
     def __init__(
         self,
         svc: Services,
-        principal: Principal,
+        principal: Principal | Operator,
         *,
         method: str,
         path: str,
@@ -69,7 +70,10 @@ class Idempotency:
         body: bytes,
     ) -> None:
         self.svc = svc
-        self.tenant_id = principal.tenant_id
+        # Operators share one namespace: `/v1/admin` is the server's, not a tenant's.
+        self.tenant_id = (
+            principal.tenant_id if isinstance(principal, Principal) else OPERATOR_NAMESPACE
+        )
         self.method = method
         self.path = path
         self.key = _clean(key)
@@ -172,7 +176,7 @@ def _clean(key: str | None) -> str | None:
 
 async def create_idempotently(
     svc: Services,
-    principal: Principal,
+    principal: Principal | Operator,
     request: Request,
     key: str | None,
     create: Callable[[Connection], tuple[bytes, bytes]],

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
-from fastapi.security import OAuth2
+from fastapi.security import APIKeyHeader, OAuth2
 
 from crosspost.api.errors import PROBLEM
 from crosspost.engine.keys import SCOPE_DESCRIPTIONS
@@ -23,6 +23,7 @@ from crosspost.signing import KEY_ID_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIM
 TOKEN_URL = "/oauth/token"  # noqa: S105 -- a path, not a secret
 OAUTH2 = "oauth2"
 API_KEY = "bearer"
+API_KEY_HEADER = "apiKeyHeader"
 SIGNATURE = "signature"
 SIGNATURE_TIMESTAMP = "signatureTimestamp"
 SIGNATURE_NONCE = "signatureNonce"
@@ -45,6 +46,18 @@ AUTHORIZATION = OAuth2(
     auto_error=False,
 )
 
+# The operator's server-level key, for /v1/admin/* only (the header's whole value is read:
+# `Bearer cp_op_…`).
+OPERATOR = APIKeyHeader(
+    name="Authorization",
+    scheme_name="operatorKey",
+    description=(
+        "The server operator's key: `Authorization: Bearer cp_op_…` (or `X-API-Key: cp_op_…`), "
+        "created on the server with `crosspost operator-keys create`. Tenant keys are refused."
+    ),
+    auto_error=False,
+)
+
 _SCHEMES: dict[str, dict[str, Any]] = {
     API_KEY: {
         "type": "http",
@@ -54,6 +67,12 @@ _SCHEMES: dict[str, dict[str, Any]] = {
             "An API key: `Authorization: Bearer cp_test_…` (sandbox) or `cp_live_…`. A key "
             "holds scopes (its role's or its own); the scopes listed with it are needed."
         ),
+    },
+    API_KEY_HEADER: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "The same API key as the bearer scheme, as `X-API-Key: cp_…` instead.",
     },
     SIGNATURE: {
         "type": "apiKey",
@@ -126,6 +145,7 @@ def _alternatives(scopes: list[str]) -> list[dict[str, list[str]]]:
     signed = {API_KEY: scopes, **{name: [] for name in _SIGNED}}
     return [
         {API_KEY: scopes},
+        {API_KEY_HEADER: scopes},
         signed,
         {**signed, SIGNATURE_KEY_ID: []},
         {OAUTH2: scopes},

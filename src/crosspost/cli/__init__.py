@@ -18,10 +18,12 @@ from crosspost.cli import (
     export,
     keys,
     oauth_clients,
+    operator_keys,
     posts,
     publish,
     sample,
     serve,
+    tenants,
     usage,
     vault,
     webhooks,
@@ -73,6 +75,8 @@ def root(
 
 app.add_typer(serve.app)
 app.add_typer(keys.app, name="keys")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(operator_keys.app, name="operator-keys")
 app.add_typer(vault.app, name="vault")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(oauth_clients.app, name="oauth-clients")

@@ -304,6 +304,16 @@ ApiKey = Annotated[
 ]
 
 
+TenantOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        help="The tenant (`crosspost tenants list`); default: the server's default tenant.",
+        metavar="TENANT_ID",
+    ),
+]
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with the given non-None command-line overrides."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -11,6 +11,7 @@ from crosspost.cli._common import (
     App,
     Col,
     ExitCode,
+    TenantOpt,
     cli_errors,
     default_mode,
     examples,
@@ -62,6 +63,7 @@ def keys_create(
         float | None,
         typer.Option(help="The key stops working after this many days.", metavar="DAYS"),
     ] = None,
+    tenant: TenantOpt = None,
 ) -> None:
     """Create an API key and print it once (stdout: the key alone).
 
@@ -80,7 +82,7 @@ def keys_create(
     with cli_errors():
         key_id, raw = issue_key(
             svc,
-            tenant_id=default_tenant(svc),
+            tenant_id=default_tenant(svc, tenant),
             name=name,
             mode=mode,
             role=role,
@@ -95,13 +97,15 @@ def keys_create(
 
 
 @app.command("revoke", epilog=examples("crosspost keys revoke key_01J…"))
-def keys_revoke(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID")], tenant: TenantOpt = None
+) -> None:
     """Revoke a key at once (other API processes notice within seconds)."""
     from crosspost.engine.keys import default_tenant, revoke_key  # noqa: PLC0415
 
     svc = services(Settings())
     with cli_errors():
-        revoke_key(svc, tenant_id=default_tenant(svc), key_id=key_id)
+        revoke_key(svc, tenant_id=default_tenant(svc, tenant), key_id=key_id)
     svc.close()
     out().result(
         {"id": key_id, "revoked": True}, ids=[key_id], human=lambda: out().line(f"revoked {key_id}")
@@ -121,17 +125,20 @@ def keys_roll(
         float,
         typer.Option(help="How long the old key keeps working (0 = stop it now).", metavar="HOURS"),
     ] = 24.0,
+    tenant: TenantOpt = None,
 ) -> None:
     """Replace a key with a new secret of the same powers and print the new one once."""
     from crosspost.engine.keys import default_tenant, roll_key  # noqa: PLC0415
 
     svc = services(Settings())
-    tenant = default_tenant(svc)  # before the write below: SQLite has one writer at a time
+    with cli_errors():
+        # Before the write below: SQLite has one writer at a time.
+        tenant_id = default_tenant(svc, tenant)
     with cli_errors(), svc.db.write() as conn:
         row, raw = roll_key(
             svc,
             conn,
-            tenant_id=tenant,
+            tenant_id=tenant_id,
             key_id=key_id,
             overlap=timedelta(hours=overlap_hours),
         )
@@ -145,7 +152,9 @@ def keys_roll(
 
 
 @app.command("signing-secret", epilog=examples("crosspost keys signing-secret key_01J…"))
-def keys_signing_secret(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
+def keys_signing_secret(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID")], tenant: TenantOpt = None
+) -> None:
     """Create (or rotate) a key's HMAC signing secret and print it once; a previous secret
     keeps working for CROSSPOST_SIGNING_GRACE_SECONDS (24 h)."""
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
@@ -156,7 +165,7 @@ def keys_signing_secret(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]
         made = issue_secret(
             svc.db,
             svc.keyring,
-            tenant_id=default_tenant(svc),
+            tenant_id=default_tenant(svc, tenant),
             key_id=key_id,
             now=svc.clock.now(),
             grace=timedelta(seconds=svc.settings.signing_grace_seconds),
@@ -200,14 +209,18 @@ def _key_view(r: Any) -> dict[str, Any]:
 @app.command(
     "show", epilog=examples("crosspost keys show key_01J…", "crosspost keys show key_01J… --json")
 )
-def keys_show(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
+def keys_show(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID")], tenant: TenantOpt = None
+) -> None:
     """Show one API key: mode, role and scopes, tier, when it was used, when it ends."""
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.store import tenants  # noqa: PLC0415
 
     svc = services(Settings())
+    with cli_errors():
+        tenant_id = default_tenant(svc, tenant)
     with svc.db.read() as conn:
-        row = tenants.get_api_key(conn, default_tenant(svc), key_id)
+        row = tenants.get_api_key(conn, tenant_id, key_id)
     svc.close()
     if row is None:
         out().error(f"no API key {key_id!r} on this home; `crosspost keys list` shows them")
@@ -234,14 +247,16 @@ def keys_show(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
 
 
 @app.command("list", epilog=examples("crosspost keys list", "crosspost keys list --json"))
-def keys_list() -> None:
+def keys_list(tenant: TenantOpt = None) -> None:
     """List API keys (never their secrets)."""
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.store import tenants  # noqa: PLC0415
 
     svc = services(Settings())
+    with cli_errors():
+        tenant_id = default_tenant(svc, tenant)
     with svc.db.read() as conn:
-        rows = tenants.list_api_keys(conn, default_tenant(svc))
+        rows = tenants.list_api_keys(conn, tenant_id)
     svc.close()
     data = [_key_view(r) for r in rows]
     cols = [Col("id", keep=True), Col("name"), Col("mode"), Col("prefix"), Col("role"),

@@ -68,6 +68,14 @@ class KeySpec:
     expires_at: datetime | None = None
 
 
+def default_tier(svc: Services, conn: Connection, tenant_id: str) -> str | None:
+    """The tier of a key or client created without one: the tenant's, else the server's."""
+    tenant = tenants.get_tenant(conn, tenant_id)
+    if tenant is not None and tenant["default_tier"] is not None:
+        return str(tenant["default_tier"])
+    return svc.settings.default_tier
+
+
 def resolve_scopes(role: KeyRole | None, scopes: tuple[str, ...] | None) -> tuple[str, ...]:
     """The scopes of a role or an explicit list (not both); developer when neither is given."""
     if role is not None and scopes is not None:
@@ -130,7 +138,7 @@ def create_key(
     issuer = issuer or Issuer.local()
     granted = resolve_scopes(role, scopes) if role or scopes is not None else ALL_SCOPES
     _check_grant(issuer, granted, role)
-    tier = tier if tier is not None else svc.settings.default_tier
+    tier = tier if tier is not None else default_tier(svc, conn, tenant_id)
     check_tier(svc, tier, rate_limits)
     now = svc.clock.now()
     if expires_at is not None and expires_at <= now:
@@ -268,7 +276,14 @@ def _check_owner(issuer: Issuer, row: Row) -> None:
         raise Forbidden("only an owner key may revoke an owner key", code="owner_only")
 
 
-def default_tenant(svc: Services) -> str:
-    """The default tenant, created on first use."""
+def default_tenant(svc: Services, tenant_id: str | None = None) -> str:
+    """The tenant a command-line act is for: `tenant_id` when given (404 when there is no
+    such tenant), else the default tenant, created on first use."""
+    if tenant_id is not None:
+        with svc.db.read() as conn:
+            row = tenants.get_tenant(conn, tenant_id)
+        if row is None or row["status"] == "purged":
+            raise NotFound(f"no tenant {tenant_id!r}; `crosspost tenants list` shows them")
+        return tenant_id
     with svc.db.write() as conn:
         return tenants.ensure_default_tenant(conn, svc.clock.now())

@@ -12,7 +12,7 @@ from datetime import timedelta
 from crosspost.engine import exports
 from crosspost.engine.services import Services
 from crosspost.jobs import JobContext, Outcome, RunAgain
-from crosspost.store import idempotency, webhook_deliveries
+from crosspost.store import idempotency, tenants, webhook_deliveries
 from crosspost.usage.analytics import purge_expired
 
 KIND = "maintenance.v1"
@@ -39,11 +39,15 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
             ctx.fence(conn)
             purged = idempotency.purge(conn, now=now, retention=IDEMPOTENCY_RETENTION)
             payloads = webhook_deliveries.expire_payloads(
-                conn, now, svc.settings.webhook_payload_retention_days
+                conn,
+                now,
+                svc.settings.webhook_payload_retention_days,
+                tenants.overrides(conn, "webhook_payload_retention_days"),
             )
+            shorter = tenants.overrides(conn, "analytics_retention_days")
         # Hourly, in small transactions: each run reads only the oldest rows, so it is cheap
         # when there is nothing to do and never holds a long lock when there is.
-        expired = purge_expired(svc.db, now, svc.settings.analytics_retention_days)
+        expired = purge_expired(svc.db, now, svc.settings.analytics_retention_days, shorter=shorter)
         leftovers = svc.storage.purge_temp(_TEMP_UPLOAD_AGE.total_seconds())
         files = exports.expire(svc, now=now)
         if purged or expired or leftovers or payloads or files:

@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.engine import Connection
 
 from crosspost.domain.enums import Mode
-from crosspost.engine.keys import ALL_SCOPES, check_tier
+from crosspost.engine.keys import ALL_SCOPES, check_tier, default_tier
 from crosspost.engine.services import Services
 from crosspost.errors import CrosspostError, Forbidden, InvalidInput, NotFound
 from crosspost.ids import new_id
@@ -197,7 +197,7 @@ def create_client(
     if not name or len(name) > 200:
         raise InvalidInput("name must be 1 to 200 characters", code="invalid_name")
     wanted = _check_scopes(scopes, granter_scopes)
-    tier = tier if tier is not None else svc.settings.default_tier
+    tier = tier if tier is not None else default_tier(svc, conn, tenant_id)
     check_tier(svc, tier)
     client_id, secret = new_id("cli"), generate_secret()
     store.insert_client(

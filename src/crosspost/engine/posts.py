@@ -502,6 +502,7 @@ def validate_post(
     mode: Mode,
     body: PostCreate,
     described: MediaInfo | None = None,
+    key_id: str = "",
 ) -> PostPlan:
     """A dry run of `create_post`: the same checks, then whether the quotas leave room for
     the post (and for the upload of `described` media), writing nothing at all."""
@@ -516,7 +517,9 @@ def validate_post(
                 metering.upload_amounts(described.size_bytes, described.duration_seconds)
             )
         for metric, amount in amounts.items():
-            metering.check_room(conn, tenant_id=tenant_id, metric=metric, amount=amount, now=now)
+            metering.check_room(
+                conn, tenant_id=tenant_id, metric=metric, amount=amount, now=now, key_id=key_id
+            )
     return plan
 
 

@@ -41,7 +41,7 @@ from crosspost.platforms.base import (
 )
 from crosspost.platforms.errors import AlreadyExists, OutcomeUnknown, PlatformError
 from crosspost.platforms.options import PlatformOptions
-from crosspost.store import accounts, media, posts
+from crosspost.store import accounts, media, posts, tenants
 from crosspost.vault import credentials as vault_creds
 from crosspost.vault.keyring import VaultError
 
@@ -54,6 +54,8 @@ _MISSING_CREDENTIALS = {
 MEDIA_URL_TTL_SECONDS = 6 * 3600
 _DEFAULT_WAIT = {ErrorKind.RATE_LIMITED: 60.0, ErrorKind.QUOTA: 3600.0}
 _RECONCILE_DELAY = 1.0
+# How long a held tenant's job sleeps before it looks again (resume wakes it sooner).
+TENANT_HOLD = timedelta(hours=1)
 # Engine-owned session key: the irreversible call succeeded (the post exists upstream).
 _COMMITTED = "_committed"
 # When the irreversible call was attempted, and whether that attempt is known to be over.
@@ -73,6 +75,7 @@ class _Loaded:
     account: Mapping[str, Any]
     media: Mapping[str, Any] | None
     thumbnail: Mapping[str, Any] | None = None
+    tenant_status: str | None = "active"
 
 
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
@@ -111,9 +114,10 @@ class _PublishRun:
             )
             cover_id = _stored_thumbnail(post, Platform(target["platform"])) if post else None
             cover = media.get_media(conn, target["tenant_id"], cover_id) if cover_id else None
+            tenant_status = tenants.tenant_status(conn, target["tenant_id"])
         if post is None or account is None:
             return None
-        return _Loaded(target, post, account, row, cover)
+        return _Loaded(target, post, account, row, cover, tenant_status)
 
     def _client(self, account: Mapping[str, Any]) -> PlatformClient:
         return build_client(self.svc, Platform(account["platform"]), Mode(account["mode"]))
@@ -172,6 +176,10 @@ class _PublishRun:
         status = TargetStatus(target["status"])
         if status.terminal:
             return Done()
+        if loaded.tenant_status != "active":
+            # Held where it stands while the operator has the tenant suspended or deleted:
+            # no attempt is spent, and `resume` brings the job forward.
+            return RunAgain(self.svc.clock.now() + TENANT_HOLD)
         if loaded.account["status"] != AccountStatus.ACTIVE.value:
             # Parked, not failed: the job ends here and the target waits for the account
             # to be reconnected, which must enqueue it again.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from crosspost.engine import account_check, exports, maintenance, publish
+from crosspost.engine import account_check, exports, maintenance, publish, tenants
 from crosspost.engine.publish_jobs import KIND
 from crosspost.engine.services import Services
 from crosspost.jobs import Runner
@@ -23,6 +23,7 @@ def build_runner(svc: Services, *, concurrency: int) -> Runner:
             maintenance.KIND: maintenance.make_handler(svc),
             account_check.KIND: account_check.make_handler(svc),
             exports.KIND: exports.make_handler(svc),
+            tenants.PURGE_KIND: tenants.make_purge_handler(svc),
         },
         concurrency=concurrency,
         lease_seconds=settings.job_lease_seconds,

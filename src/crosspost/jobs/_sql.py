@@ -21,6 +21,7 @@ from crosspost.store.prepared import Prepared
 from crosspost.store.tables import jobs
 
 MAX_ERROR_CHARS = 4000
+_ADVANCE_BATCH = 500  # keys per statement: well under SQLite's bound-parameter limit
 
 log = logging.getLogger("crosspost.jobs")
 
@@ -182,6 +183,26 @@ class SqlJobStore(abc.ABC):
         # Rows skipped as duplicates cannot be told apart here (drivers disagree on rowcount
         # for ON CONFLICT): a wake-up for nothing costs a worker one empty claim.
         self._after_enqueue(conn)
+
+    def advance(self, conn: Connection, dedupe_keys: Sequence[str], run_at: datetime) -> int:
+        """Bring the queued jobs with these dedupe keys forward to `run_at` (none is put
+        later), inside the caller's transaction; how many moved."""
+        moved = 0
+        for start in range(0, len(dedupe_keys), _ADVANCE_BATCH):
+            batch = list(dedupe_keys[start : start + _ADVANCE_BATCH])
+            result = conn.execute(
+                jobs.update()
+                .where(
+                    jobs.c.dedupe_key.in_(batch),
+                    jobs.c.status == _QUEUED,
+                    jobs.c.run_at > run_at,
+                )
+                .values(run_at=run_at, updated_at=self.clock.now())
+            )
+            moved += int(result.rowcount)
+        if moved:
+            self._after_enqueue(conn)
+        return moved
 
     # Worker side ---------------------------------------------------------------------
 

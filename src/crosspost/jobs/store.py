@@ -99,6 +99,11 @@ class JobStore(Protocol):
         transaction; a key that already has a job is skipped."""
         ...
 
+    def advance(self, conn: Connection, dedupe_keys: Sequence[str], run_at: datetime) -> int:
+        """Bring the queued jobs with these dedupe keys forward to `run_at` (none is put
+        later), inside the caller's transaction; how many moved."""
+        ...
+
     def claim(
         self,
         worker_id: str,

@@ -52,6 +52,19 @@ def iter_range(
     yield from result
 
 
+def purge_tenant(conn: Connection, tenant_id: str, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` of one tenant's rows older than `before`; how many went."""
+    query = (
+        sa.select(api_analytics.c.id)
+        .where(api_analytics.c.tenant_id == tenant_id, api_analytics.c.created_at < before)
+        .limit(limit)
+    )
+    old: list[int] = list(conn.execute(query).scalars())
+    if old:
+        conn.execute(api_analytics.delete().where(api_analytics.c.id.in_(old)))
+    return len(old)
+
+
 def purge_oldest(conn: Connection, *, before: datetime, limit: int) -> tuple[int, bool]:
     """Delete up to `limit` rows older than `before`, oldest ids first.
 

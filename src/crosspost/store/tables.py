@@ -78,6 +78,68 @@ tenants = sa.Table(
     _created(),
     # Every API key of the tenant must sign its requests (HMAC, X-Signature).
     sa.Column("require_signing", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # active | suspended | deleted (soft: restorable until purge_after) | purged (a tombstone
+    # that keeps the purge's ledger entry).
+    sa.Column("status", sa.String(12), nullable=False, server_default="active"),
+    sa.Column("suspended_at", UTCDateTime()),
+    sa.Column("deleted_at", UTCDateTime()),
+    sa.Column("purge_after", UTCDateTime()),
+    # Per-tenant settings; None = the server's setting of the same name.
+    sa.Column("default_tier", sa.String(16)),
+    sa.Column("webhook_max_endpoints", sa.Integer()),
+    sa.Column("webhook_payload_retention_days", sa.Integer()),
+    sa.Column("analytics_retention_days", sa.Integer()),
+)
+
+# Server-level credentials of the operator (`/v1/admin/*`), never a tenant's: issued from
+# the CLI on the server's own state, stored only as a keyed hash.
+operator_keys = sa.Table(
+    "operator_keys",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("display_prefix", sa.String(24), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    _created(),
+    sa.Column("last_used_at", UTCDateTime()),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+
+# Who did what: sign-ins, keys, roles, tenants, flags. `tenant_id` None = server-level (an
+# operator's act on no one tenant). Kept out of foreign keys so a purge can keep its record.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    _id(),
+    sa.Column("tenant_id", sa.String(40)),
+    sa.Column("actor_type", sa.String(16), nullable=False),  # key|operator|user|app|cli|system
+    sa.Column("actor_id", sa.String(64)),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target_type", sa.String(32)),
+    sa.Column("target_id", sa.String(64)),
+    sa.Column("data", JSONType),
+    sa.Column("ip", sa.String(64)),
+    _created(),
+    sa.Index("ix_audit_events_tenant_id_id", "tenant_id", "id"),
+    sa.Index("ix_audit_events_tenant_id_action_id", "tenant_id", "action", "id"),
+)
+
+# Feature flags: on/off, a deterministic rollout percentage, tenant allow- and deny-lists
+# and a kill switch that overrides everything. `version` grows on every change, so caches
+# in every process can tell when to reload.
+feature_flags = sa.Table(
+    "feature_flags",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("description", sa.Text(), nullable=False, server_default=""),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("killed", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("rollout_percent", sa.Integer(), nullable=False),
+    sa.Column("allow_tenants", JSONType, nullable=False),
+    sa.Column("deny_tenants", JSONType, nullable=False),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 api_keys = sa.Table(
@@ -167,13 +229,16 @@ usage_counters = sa.Table(
     sa.Column("value", sa.BigInteger(), nullable=False),
 )
 
-# Monthly quotas per tenant and metric; `warned_period` records the month whose soft-limit
-# warning was already sent, so it is sent once.
+# Monthly quotas per tenant (key_id '') or per API key, and metric; `warned_period` records
+# the month whose soft-limit warning was already sent, so it is sent once. `set_by`: a quota
+# the operator set (`operator`) cannot be changed by the tenant's own keys.
 usage_quotas = sa.Table(
     "usage_quotas",
     metadata,
     sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("key_id", sa.String(40), primary_key=True, server_default=""),
     sa.Column("metric", sa.String(32), primary_key=True),
+    sa.Column("set_by", sa.String(8), nullable=False, server_default="tenant"),
     sa.Column("soft_limit", sa.BigInteger()),
     sa.Column("hard_limit", sa.BigInteger()),
     sa.Column("warned_period", sa.String(7)),

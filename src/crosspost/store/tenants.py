@@ -8,8 +8,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
+from crosspost.store.prepared import Prepared
 from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import api_keys, tenants
+
+# The tenant's settings an operator may change (None: the server's setting of that name).
+SETTINGS = (
+    "name",
+    "default_tier",
+    "require_signing",
+    "webhook_max_endpoints",
+    "webhook_payload_retention_days",
+    "analytics_retention_days",
+)
 
 
 def ensure_default_tenant(conn: Connection, now: datetime) -> str:
@@ -27,6 +38,60 @@ def ensure_default_tenant(conn: Connection, now: datetime) -> str:
 def get_tenant(conn: Connection, tenant_id: str) -> Row | None:
     """One tenant."""
     return one(conn.execute(sa.select(tenants).where(tenants.c.id == tenant_id)))
+
+
+def lock_tenant(conn: Connection, tenant_id: str) -> Row | None:
+    """A tenant's row, held until the transaction ends (PostgreSQL; SQLite has one writer)."""
+    return one(conn.execute(sa.select(tenants).where(tenants.c.id == tenant_id).with_for_update()))
+
+
+def insert_tenant(conn: Connection, *, name: str, now: datetime, **settings: object) -> Row:
+    """Create an active tenant with `settings` (see SETTINGS); returns its row."""
+    tenant_id = new_id("ten")
+    conn.execute(
+        tenants.insert().values(
+            id=tenant_id, name=name, is_default=False, created_at=now, status="active",
+            **{k: v for k, v in settings.items() if k in SETTINGS},
+        )
+    )  # fmt: skip
+    row = get_tenant(conn, tenant_id)
+    assert row is not None
+    return row
+
+
+def update_tenant(conn: Connection, tenant_id: str, values: dict[str, object]) -> None:
+    """Change a tenant's settings or lifecycle columns."""
+    if values:
+        conn.execute(tenants.update().where(tenants.c.id == tenant_id).values(**values))
+
+
+def page_tenants(
+    conn: Connection, *, limit: int, after: str | None = None, status: str | None = None
+) -> list[Row]:
+    """Tenants newest first, up to `limit` older than the cursor id `after`."""
+    query = sa.select(tenants)
+    if after is not None:
+        query = query.where(tenants.c.id < after)
+    if status is not None:
+        query = query.where(tenants.c.status == status)
+    return every(conn.execute(query.order_by(tenants.c.id.desc()).limit(limit)))
+
+
+def overrides(conn: Connection, column: str) -> dict[str, int]:
+    """Tenant id → its own value of a settings `column`, for tenants that set one."""
+    col = tenants.c[column]
+    rows = conn.execute(sa.select(tenants.c.id, col).where(col.is_not(None)))
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+_STATUS = Prepared(sa.select(tenants.c.status).where(tenants.c.id == sa.bindparam("id")))
+
+
+def tenant_status(conn: Connection, tenant_id: str) -> str | None:
+    """A tenant's status (`active`, `suspended`, …), None when there is no such tenant."""
+    # Prepared: every publishing step asks.
+    found = _STATUS.scalar(conn, {"id": tenant_id})
+    return None if found is None else str(found)
 
 
 def insert_api_key(
@@ -91,7 +156,7 @@ def update_api_key(conn: Connection, key_id: str, values: dict[str, object]) -> 
 
 
 _BY_HASH = (
-    sa.select(api_keys, tenants.c.require_signing)
+    sa.select(api_keys, tenants.c.require_signing, tenants.c.status.label("tenant_status"))
     .join(tenants, tenants.c.id == api_keys.c.tenant_id)
     .where(api_keys.c.key_hash == sa.bindparam("key_hash"))
 )

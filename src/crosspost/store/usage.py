@@ -22,7 +22,7 @@ from crosspost.store.tables import ledger_events, usage_counters, usage_quotas
 
 TENANT_TOTAL = ""  # the key_id of a tenant's total row
 _COUNTER_PK = ["tenant_id", "key_id", "period", "metric"]
-_QUOTA_PK = ["tenant_id", "metric"]
+_QUOTA_PK = ["tenant_id", "key_id", "metric"]
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -135,38 +135,57 @@ def totals(conn: Connection, tenant_ids: Iterable[str], period: str, metric: str
 # -- quotas ------------------------------------------------------------------------------
 
 
-_QUOTA = Prepared(
+_QUOTAS = Prepared(
     sa.select(usage_quotas).where(
         usage_quotas.c.tenant_id == sa.bindparam("tenant_id"),
         usage_quotas.c.metric == sa.bindparam("metric"),
+        sa.or_(
+            usage_quotas.c.key_id == TENANT_TOTAL,
+            usage_quotas.c.key_id == sa.bindparam("key_id"),
+        ),
     )
 )
 
 
-def get_quota(conn: Connection, tenant_id: str, metric: str) -> Row | None:
-    """A tenant's quota on one metric, if one is set."""
-    # Prepared: every metered request reads it.
-    return _QUOTA.first(conn, {"tenant_id": tenant_id, "metric": metric})
+def get_quotas(
+    conn: Connection, tenant_id: str, metric: str, key_id: str = TENANT_TOTAL
+) -> tuple[Row | None, Row | None]:
+    """The tenant's quota and the key's quota on one metric (each None when not set)."""
+    # Prepared, both in one statement: every metered request reads them.
+    rows = _QUOTAS.all(conn, {"tenant_id": tenant_id, "metric": metric, "key_id": key_id})
+    tenant = next((r for r in rows if r["key_id"] == TENANT_TOTAL), None)
+    key = next((r for r in rows if r["key_id"] != TENANT_TOTAL), None)
+    return tenant, key
+
+
+def get_quota(
+    conn: Connection, tenant_id: str, metric: str, key_id: str = TENANT_TOTAL
+) -> Row | None:
+    """One quota: the tenant's (key_id '') or a key's, on one metric, if set."""
+    tenant, key = get_quotas(conn, tenant_id, metric, key_id)
+    return tenant if key_id == TENANT_TOTAL else key
 
 
 def quotas_for(conn: Connection, tenant_id: str) -> list[Row]:
-    """Every quota of a tenant, by metric."""
+    """Every quota of a tenant, the tenant's own then each key's, by metric."""
     rows = conn.execute(
         sa.select(usage_quotas)
         .where(usage_quotas.c.tenant_id == tenant_id)
-        .order_by(usage_quotas.c.metric)
+        .order_by(usage_quotas.c.key_id, usage_quotas.c.metric)
     )
     return every(rows)
 
 
 def quotas_on(conn: Connection, tenant_ids: Iterable[str], metric: str) -> list[Row]:
-    """The quotas of several tenants on one metric."""
+    """The tenant-wide quotas of several tenants on one metric."""
     ids = sorted(set(tenant_ids))
     if not ids:
         return []
     rows = conn.execute(
         sa.select(usage_quotas).where(
-            usage_quotas.c.tenant_id.in_(ids), usage_quotas.c.metric == metric
+            usage_quotas.c.tenant_id.in_(ids),
+            usage_quotas.c.key_id == TENANT_TOTAL,
+            usage_quotas.c.metric == metric,
         )
     )
     return every(rows)
@@ -179,8 +198,10 @@ def put_quota(
     metric: str,
     soft_limit: int | None,
     hard_limit: int | None,
+    key_id: str = TENANT_TOTAL,
+    set_by: str = "tenant",
 ) -> None:
-    """Set (replace) a tenant's quota on a metric.
+    """Set (replace) a tenant's (or, with `key_id`, a key's) quota on a metric.
 
     A changed soft limit re-arms its warning, so crossing the new threshold is announced.
     """
@@ -190,6 +211,7 @@ def put_quota(
         set_={
             "soft_limit": stmt.excluded.soft_limit,
             "hard_limit": stmt.excluded.hard_limit,
+            "set_by": stmt.excluded.set_by,
             "warned_period": sa.case(
                 (
                     usage_quotas.c.soft_limit.is_not_distinct_from(stmt.excluded.soft_limit),
@@ -203,7 +225,9 @@ def put_quota(
         stmt,
         {
             "tenant_id": tenant_id,
+            "key_id": key_id,
             "metric": metric,
+            "set_by": set_by,
             "soft_limit": soft_limit,
             "hard_limit": hard_limit,
             "warned_period": None,
@@ -211,23 +235,28 @@ def put_quota(
     )
 
 
-def delete_quota(conn: Connection, tenant_id: str, metric: str) -> bool:
-    """Remove a tenant's quota on a metric; True when there was one."""
+def delete_quota(conn: Connection, tenant_id: str, metric: str, key_id: str = TENANT_TOTAL) -> bool:
+    """Remove a tenant's (or a key's) quota on a metric; True when there was one."""
     result = conn.execute(
         usage_quotas.delete().where(
-            usage_quotas.c.tenant_id == tenant_id, usage_quotas.c.metric == metric
+            usage_quotas.c.tenant_id == tenant_id,
+            usage_quotas.c.key_id == key_id,
+            usage_quotas.c.metric == metric,
         )
     )
     return result.rowcount == 1
 
 
-def claim_warning(conn: Connection, tenant_id: str, metric: str, period: str) -> bool:
+def claim_warning(
+    conn: Connection, tenant_id: str, metric: str, period: str, key_id: str = TENANT_TOTAL
+) -> bool:
     """Mark the soft-limit warning of `period` as sent; True only for the one caller that
-    marks it (so the warning event is appended once per metric and month)."""
+    marks it (so the warning event is appended once per quota and month)."""
     result = conn.execute(
         usage_quotas.update()
         .where(
             usage_quotas.c.tenant_id == tenant_id,
+            usage_quotas.c.key_id == key_id,
             usage_quotas.c.metric == metric,
             sa.or_(usage_quotas.c.warned_period.is_(None), usage_quotas.c.warned_period != period),
         )

@@ -39,6 +39,16 @@ def insert_endpoint(conn: Connection, values: Mapping[str, Any]) -> None:
     conn.execute(_INSERT, dict(values))
 
 
+def count_endpoints(conn: Connection, tenant_id: str) -> int:
+    """How many endpoints a tenant has, in every mode."""
+    found = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(webhook_endpoints)
+        .where(webhook_endpoints.c.tenant_id == tenant_id)
+    ).scalar()
+    return int(found or 0)
+
+
 def get_endpoint(
     conn: Connection, tenant_id: str, mode: str | None, endpoint_id: str, *, lock: bool = False
 ) -> Row | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -247,10 +248,15 @@ class AnalyticsRecorder:
 
 
 def purge_expired(
-    db: Database, now: datetime, retention_days: int, *, chunk: int = _PURGE_CHUNK
+    db: Database,
+    now: datetime,
+    retention_days: int,
+    *,
+    shorter: Mapping[str, int] | None = None,
+    chunk: int = _PURGE_CHUNK,
 ) -> int:
-    """Delete analytics rows older than the retention, `chunk` rows per transaction;
-    returns how many went."""
+    """Delete analytics rows older than the retention, or than a tenant's own shorter one
+    (`shorter`: tenant id → days), `chunk` rows per transaction; returns how many went."""
     before = now - timedelta(days=retention_days)
     total = 0
     more = True
@@ -258,4 +264,12 @@ def purge_expired(
         with db.write() as conn:
             deleted, more = rows_store.purge_oldest(conn, before=before, limit=chunk)
         total += deleted
+    for tenant_id, days in (shorter or {}).items():
+        deleted = chunk
+        while deleted == chunk:
+            with db.write() as conn:
+                deleted = rows_store.purge_tenant(
+                    conn, tenant_id, before=now - timedelta(days=days), limit=chunk
+                )
+            total += deleted
     return total

@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 
 from crosspost.domain.bounds import INT64_MAX
 from crosspost.domain.enums import Mode
-from crosspost.errors import InvalidInput, QuotaExceeded
-from crosspost.store import ledger
+from crosspost.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
+from crosspost.store import ledger, tenants
 from crosspost.store import usage as store
 from crosspost.store.rows import Row
 from crosspost.webhooks import outbox
@@ -117,16 +117,19 @@ def upload_amounts(size_bytes: int, duration_seconds: float | None) -> dict[str,
 
 @dataclass(frozen=True)
 class UsageWarning:
-    """A tenant total at or past its soft limit after this request."""
+    """A tenant total (or a key's, with `key_id`) at or past its soft limit after this
+    request."""
 
     metric: str
     used: int | float
     soft_limit: int
     period: str
+    key_id: str | None = None
 
     def header(self) -> str:
         """This warning as an `X-Usage-Warning` element."""
-        return f"{self.metric} {self.used}/{self.soft_limit} (soft limit) for {self.period}"
+        whose = f"key {self.key_id} soft limit" if self.key_id else "soft limit"
+        return f"{self.metric} {self.used}/{self.soft_limit} ({whose}) for {self.period}"
 
 
 def warning_header(warnings: Sequence[UsageWarning]) -> dict[str, str]:
@@ -147,47 +150,59 @@ def meter(
 ) -> list[UsageWarning]:
     """Count `amounts` (raw units) in the caller's transaction for the month of `now`.
 
-    With `enforce`, a hard limit that an amount would pass raises QuotaExceeded; the
-    caller's transaction must then roll back, so the refused request leaves nothing.
+    With `enforce`, a hard limit that an amount would pass — the tenant's or the key's,
+    the stricter refusing first — raises QuotaExceeded; the caller's transaction must then
+    roll back, so the refused request leaves nothing.
     """
     period = period_of(now)
     warnings: list[UsageWarning] = []
+    key_quotas: dict[str, Row] = {}
     # Tenant totals in metric order before any key row: one lock order for every writer.
     for metric in sorted(amounts):
         amount = amounts[metric]
         if amount <= 0:
             continue
         check_metric(metric)
-        quota = store.get_quota(conn, tenant_id, metric)
-        used = _add_total(conn, tenant_id, period, metric, amount, quota if enforce else None)
+        quota, key_quota = store.get_quotas(conn, tenant_id, metric, key_id)
+        if key_quota is not None:
+            key_quotas[metric] = key_quota
+        used = _add(conn, tenant_id, store.TENANT_TOTAL, period, metric, amount,
+                    quota if enforce else None)  # fmt: skip
         warning = _soft_check(conn, tenant_id, period, metric, used, quota, now)
         if warning is not None:
             warnings.append(warning)
-    if key_id != store.TENANT_TOTAL:
-        store.add(
-            conn,
-            [
-                _counter(tenant_id, key_id, period, m, v)
-                for m, v in sorted(amounts.items())
-                if v > 0
-            ],
-        )
+    if key_id == store.TENANT_TOTAL:
+        return warnings
+    rows = [_counter(tenant_id, key_id, period, m, v) for m, v in sorted(amounts.items()) if v > 0]
+    if not key_quotas:
+        store.add(conn, rows)
+        return warnings
+    # One counter at a time, still in metric order, so a key's limit can refuse.
+    for row in rows:
+        metric, key_quota = row["metric"], key_quotas.get(row["metric"])
+        used = _add(conn, tenant_id, key_id, period, metric, row["value"],
+                    key_quota if enforce else None)  # fmt: skip
+        warning = _soft_check(conn, tenant_id, period, metric, used, key_quota, now, key_id)
+        if warning is not None:
+            warnings.append(warning)
     return warnings
 
 
-def _add_total(
+def _add(
     conn: Connection,
     tenant_id: str,
+    key_id: str,
     period: str,
     metric: str,
     amount: int,
     quota: Row | None,
 ) -> int:
+    """Add to one counter under `quota`'s hard limit (none when None); its new value."""
     hard = quota["hard_limit"] if quota is not None and metric in HARD_LIMITED else None
     used = store.add_one(
         conn,
         tenant_id=tenant_id,
-        key_id=store.TENANT_TOTAL,
+        key_id=key_id,
         period=period,
         metric=metric,
         amount=amount,
@@ -196,23 +211,37 @@ def _add_total(
     if used is None:
         assert hard is not None  # only a limit refuses
         current = store.get_value(
-            conn, tenant_id=tenant_id, key_id=store.TENANT_TOTAL, period=period, metric=metric
+            conn, tenant_id=tenant_id, key_id=key_id, period=period, metric=metric
         )
-        raise exceeded(metric, int(hard), current, period, amount)
+        raise exceeded(metric, int(hard), current, period, amount, key_id=key_id)
     return used
 
 
 def exceeded(
-    metric: str, hard_limit: int, used_raw: int, period: str, amount: int
+    metric: str,
+    hard_limit: int,
+    used_raw: int,
+    period: str,
+    amount: int,
+    *,
+    key_id: str = store.TENANT_TOTAL,
 ) -> QuotaExceeded:
-    """The 402 problem for a hard limit reached (`quota`, `limit`, `used`, `period`)."""
+    """The 402 problem for a hard limit reached (`quota`, `scope` tenant or key, `key_id`,
+    `limit`, `used`, `period`)."""
     used = public_value(metric, used_raw)
     asked = public_value(metric, amount)
+    whose, where = (
+        (f"quota of key {key_id}", f"PUT /v1/usage/quotas with key_id {key_id}")
+        if key_id
+        else ("quota of the tenant", "PUT /v1/usage/quotas")
+    )
     return QuotaExceeded(
-        f"the monthly {metric} quota does not allow this: {used} of {hard_limit} used in "
+        f"the monthly {metric} {whose} does not allow this: {used} of {hard_limit} used in "
         f"{period}, this request needs {asked} more; wait until {next_period(period)}-01 "
-        f"(UTC) or raise the limit with PUT /v1/usage/quotas",
+        f"(UTC) or raise the limit with {where}",
         quota=metric,
+        scope="key" if key_id else "tenant",
+        **({"key_id": key_id} if key_id else {}),
         limit=hard_limit,
         used=used,
         period=period,
@@ -227,6 +256,7 @@ def _soft_check(
     used_raw: int,
     quota: Row | None,
     now: datetime,
+    key_id: str = store.TENANT_TOTAL,
 ) -> UsageWarning | None:
     soft = quota["soft_limit"] if quota is not None else None
     if soft is None or used_raw < _raw_limit(metric, int(soft)):
@@ -236,7 +266,7 @@ def _soft_check(
     if (
         quota is not None
         and quota["warned_period"] != period
-        and store.claim_warning(conn, tenant_id, metric, period)
+        and store.claim_warning(conn, tenant_id, metric, period, key_id)
     ):
         data = {
             "metric": metric,
@@ -244,6 +274,7 @@ def _soft_check(
             "used": used,
             "soft_limit": int(soft),
             "hard_limit": quota["hard_limit"],
+            **({"key_id": key_id} if key_id else {}),
         }
         ledger.append_event(
             conn, tenant_id=tenant_id, event_type=THRESHOLD_EVENT, now=now, data=data
@@ -258,25 +289,35 @@ def _soft_check(
                 data=data,
                 now=now,
             )
-    return UsageWarning(metric, used, int(soft), period)
+    return UsageWarning(metric, used, int(soft), period, key_id or None)
 
 
 def check_room(
-    conn: Connection, *, tenant_id: str, metric: str, amount: int, now: datetime
+    conn: Connection,
+    *,
+    tenant_id: str,
+    metric: str,
+    amount: int,
+    now: datetime,
+    key_id: str = store.TENANT_TOTAL,
 ) -> None:
-    """Refuse early (before any work) when `amount` alone cannot fit under the hard limit.
+    """Refuse early (before any work) when `amount` alone cannot fit under the tenant's or
+    the key's hard limit.
 
     Only a pre-check: the atomic count in `meter` remains the one that decides.
     """
-    quota = store.get_quota(conn, tenant_id, metric)
-    if quota is None or quota["hard_limit"] is None or metric not in HARD_LIMITED:
+    if metric not in HARD_LIMITED:
         return
     period = period_of(now)
-    used = store.get_value(
-        conn, tenant_id=tenant_id, key_id=store.TENANT_TOTAL, period=period, metric=metric
-    )
-    if used + amount > _raw_limit(metric, int(quota["hard_limit"])):
-        raise exceeded(metric, int(quota["hard_limit"]), used, period, amount)
+    for quota in store.get_quotas(conn, tenant_id, metric, key_id):
+        if quota is None or quota["hard_limit"] is None:
+            continue
+        whose = quota["key_id"]
+        used = store.get_value(
+            conn, tenant_id=tenant_id, key_id=whose, period=period, metric=metric
+        )
+        if used + amount > _raw_limit(metric, int(quota["hard_limit"])):
+            raise exceeded(metric, int(quota["hard_limit"]), used, period, amount, key_id=whose)
 
 
 @dataclass(frozen=True)
@@ -352,25 +393,29 @@ def usage_report(conn: Connection, tenant_id: str, period: str) -> dict[str, Any
         "period": period,
         "tenant": tenant,
         "keys": [{"key_id": k, "metrics": m} for k, m in sorted(keys.items())],
-        "quotas": quota_report(conn, tenant_id, period, tenant),
+        "quotas": _quotas(conn, tenant_id, tenant, keys),
     }
 
 
-def quota_report(
+def quota_report(conn: Connection, tenant_id: str, period: str) -> list[dict[str, Any]]:
+    """The tenant's quotas and its keys', each with what its metric used in `period`."""
+    return list(usage_report(conn, tenant_id, period)["quotas"])
+
+
+def _quotas(
     conn: Connection,
     tenant_id: str,
-    period: str,
-    totals: Mapping[str, int | float] | None = None,
+    tenant: Mapping[str, int | float],
+    keys: Mapping[str, Mapping[str, int | float]],
 ) -> list[dict[str, Any]]:
-    """The tenant's quotas, each with what its metric used in `period`."""
-    if totals is None:
-        totals = usage_report(conn, tenant_id, period)["tenant"]
     return [
         {
             "metric": q["metric"],
+            "key_id": q["key_id"] or None,
+            "set_by": q["set_by"],
             "soft_limit": q["soft_limit"],
             "hard_limit": q["hard_limit"],
-            "used": totals.get(q["metric"], 0),
+            "used": (keys.get(q["key_id"], {}) if q["key_id"] else tenant).get(q["metric"], 0),
         }
         for q in store.quotas_for(conn, tenant_id)
     ]
@@ -383,8 +428,11 @@ def set_quota(
     metric: str,
     soft_limit: int | None,
     hard_limit: int | None,
+    key_id: str | None = None,
+    by_operator: bool = False,
 ) -> None:
-    """Replace a tenant's quota on a metric (both limits None removes it)."""
+    """Replace a tenant's quota on a metric, or one key's with `key_id` (both limits None
+    removes it). A quota the operator set (`by_operator`) the tenant cannot change."""
     check_metric(metric)
     ceiling = MAX_MINUTES_LIMIT if metric == MEDIA_MINUTES else INT64_MAX
     for name, value in (("soft_limit", soft_limit), ("hard_limit", hard_limit)):
@@ -406,9 +454,32 @@ def set_quota(
             "before the hard one refuses, so make it lower",
             code="invalid_quota",
         )
+    key = _quota_key(conn, tenant_id, metric, key_id)
+    current = store.get_quota(conn, tenant_id, metric, key)
+    if current is not None and current["set_by"] == "operator" and not by_operator:
+        raise Forbidden(
+            f"the server's operator set this {metric} quota; only they can change it",
+            code="quota_set_by_operator",
+        )
     if soft_limit is None and hard_limit is None:
-        store.delete_quota(conn, tenant_id, metric)
+        store.delete_quota(conn, tenant_id, metric, key)
         return
     store.put_quota(
-        conn, tenant_id=tenant_id, metric=metric, soft_limit=soft_limit, hard_limit=hard_limit
-    )
+        conn, tenant_id=tenant_id, metric=metric, soft_limit=soft_limit, hard_limit=hard_limit,
+        key_id=key, set_by="operator" if by_operator else "tenant",
+    )  # fmt: skip
+
+
+def _quota_key(conn: Connection, tenant_id: str, metric: str, key_id: str | None) -> str:
+    """The counter key a quota applies to ('' for the tenant), the key checked to exist."""
+    if not key_id:
+        return store.TENANT_TOTAL
+    if metric == API_CALLS:
+        raise InvalidInput(
+            "api_calls quotas apply to the tenant as a whole; a key's calls are bounded by "
+            "its rate limits (tier or rate_limits on the key)",
+            code="invalid_quota",
+        )
+    if tenants.get_api_key(conn, tenant_id, key_id) is None:
+        raise NotFound(f"no API key {key_id!r} in this tenant; GET /v1/keys lists them")
+    return key_id

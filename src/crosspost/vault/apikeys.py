@@ -1,6 +1,8 @@
 """API key format and keyed hashing.
 
-A key reads ``cp_<mode>_<43 base62 chars of 256 random bits><6 base62 chars of CRC32>``.
+A key reads ``cp_<mode>_<43 base62 chars of 256 random bits><6 base62 chars of CRC32>``;
+an operator's server-level key reads the same with ``cp_op_`` (no mode: it reaches no
+platform).
 The checksum lets us (and secret scanners) reject a mistyped key without a database
 look-up; only an HMAC-SHA256 of the key, keyed with a server secret, is ever stored.
 """
@@ -45,10 +47,23 @@ class ParsedKey:
         return self.raw[: len("cp_test_") + 4]
 
 
+OPERATOR_PREFIX = "cp_op_"
+
+
+def _generate(prefix: str) -> str:
+    body = _base62(secrets.randbits(256), _BODY_LEN)
+    return f"{prefix}{body}{_checksum(body)}"
+
+
+def _well_formed(rest: str) -> bool:
+    if len(rest) != _BODY_LEN + _CHECK_LEN or any(c not in _ALPHABET for c in rest):
+        return False
+    return hmac.compare_digest(_checksum(rest[:_BODY_LEN]), rest[_BODY_LEN:])
+
+
 def generate_key(mode: Mode) -> str:
     """A new random API key for `mode`."""
-    body = _base62(secrets.randbits(256), _BODY_LEN)
-    return f"cp_{mode.value}_{body}{_checksum(body)}"
+    return _generate(f"cp_{mode.value}_")
 
 
 def parse_key(raw: str) -> ParsedKey | None:
@@ -56,16 +71,18 @@ def parse_key(raw: str) -> ParsedKey | None:
     for mode in Mode:
         prefix = f"cp_{mode.value}_"
         if raw.startswith(prefix):
-            rest = raw[len(prefix) :]
-            break
-    else:
-        return None
-    if len(rest) != _BODY_LEN + _CHECK_LEN or any(c not in _ALPHABET for c in rest):
-        return None
-    body, check = rest[:_BODY_LEN], rest[_BODY_LEN:]
-    if not hmac.compare_digest(_checksum(body), check):
-        return None
-    return ParsedKey(raw=raw, mode=mode)
+            return ParsedKey(raw=raw, mode=mode) if _well_formed(raw[len(prefix) :]) else None
+    return None
+
+
+def generate_operator_key() -> str:
+    """A new random operator key (`cp_op_…`)."""
+    return _generate(OPERATOR_PREFIX)
+
+
+def is_operator_key(raw: str) -> bool:
+    """True when `raw` is a well-formed operator key (prefix, length, checksum)."""
+    return raw.startswith(OPERATOR_PREFIX) and _well_formed(raw[len(OPERATOR_PREFIX) :])
 
 
 def hash_key(raw: str, secret: bytes) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.ids import new_id
+from crosspost.store import tenants
 from crosspost.store import webhook_endpoints as store
 from crosspost.store.db import Database
 from crosspost.store.rows import Row
@@ -353,8 +354,23 @@ def create_endpoint(
     mode: str,
     spec: EndpointSpec,
     now: datetime,
+    max_endpoints: int,
 ) -> CreatedEndpoint:
-    """Create an active endpoint with a fresh `whsec_` secret, sealed at rest."""
+    """Create an active endpoint with a fresh `whsec_` secret, sealed at rest, unless the
+    tenant already has `max_endpoints` (409)."""
+    # The tenant's row is locked first (PostgreSQL) so two creates cannot both pass the count.
+    tenant = tenants.lock_tenant(conn, tenant_id)
+    limit = (
+        max_endpoints
+        if tenant is None or tenant["webhook_max_endpoints"] is None
+        else int(tenant["webhook_max_endpoints"])
+    )
+    if store.count_endpoints(conn, tenant_id) >= limit:
+        raise Conflict(
+            f"this tenant may have {limit} webhook endpoints and has them all; delete one "
+            "you no longer use (or ask the operator to raise webhook_max_endpoints)",
+            code="too_many_webhook_endpoints",
+        )
     endpoint_id = new_id("whep")
     secret = new_secret()
     values = {

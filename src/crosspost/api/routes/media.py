@@ -96,7 +96,7 @@ async def upload(
     if declared is not None and base != "multipart/form-data":
         # A raw body is the file: refuse before receiving a byte when it cannot fit this
         # month's quota. (A multipart body's length includes its framing: checked later.)
-        await svc.db.run(_check_room, svc, principal.tenant_id, declared)
+        await svc.db.run(_check_room, svc, principal, declared)
     pending = svc.storage.begin_write(max_bytes=limit)
     try:
         if base == "multipart/form-data":
@@ -168,11 +168,12 @@ def _media_type(value: str | None, where: str) -> str | None:
     return kind.lower()
 
 
-def _check_room(svc: Services, tenant_id: str, size: int) -> None:
+def _check_room(svc: Services, principal: Principal, size: int) -> None:
     with svc.db.read() as conn:
         metering.check_room(
             conn,
-            tenant_id=tenant_id,
+            tenant_id=principal.tenant_id,
+            key_id=principal.key_id,
             metric=metering.BYTES_UPLOADED,
             amount=size,
             now=svc.clock.now(),

@@ -112,6 +112,7 @@ async def validate(
         validate_post,
         svc,
         tenant_id=principal.tenant_id,
+        key_id=principal.key_id,
         mode=principal.mode,
         body=body,
         described=described,

@@ -7,14 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from crosspost.api.deps import AdminDep, ServicesDep, UsageReadDep
+from crosspost.api.deps import AdminDep, ServicesDep, UsageReadDep, client_ip
 from crosspost.api.errors import problem_responses
 from crosspost.domain.bounds import Count64
 from crosspost.engine.services import Services
+from crosspost.identity import audit
 from crosspost.usage import metering
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
-_ERRORS = problem_responses(401, 403, 422)
+_ERRORS = problem_responses(401, 403, 404, 422)
 _METRICS_DOC = ", ".join(metering.METRICS)
 _LIMIT_DOC = (
     "A count (bytes for bytes_uploaded); whole minutes for media_minutes, at most "
@@ -26,6 +27,12 @@ class QuotaPublic(BaseModel):
     """A monthly quota on one metric, with what the metric used this period."""
 
     metric: str
+    key_id: str | None = Field(
+        default=None, description="The API key it limits; null for the tenant as a whole."
+    )
+    set_by: str = Field(
+        default="tenant", description="`operator` when the server's operator set it (fixed)."
+    )
     soft_limit: int | None = Field(description="At or past it, responses carry X-Usage-Warning.")
     hard_limit: int | None = Field(description="Requests that would pass it are refused (402).")
     used: int | float
@@ -48,6 +55,12 @@ class QuotaUpdate(BaseModel):
         description=f"One of: {_METRICS_DOC}.",
         examples=["posts"],
         json_schema_extra={"enum": list(metering.METRICS)},
+    )
+    key_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Limit one API key instead of the tenant (the stricter of the two wins; "
+        "not for api_calls, which a key's rate limits bound).",
     )
     soft_limit: Count64 | None = Field(default=None, examples=[800], description=_LIMIT_DOC)
     hard_limit: Count64 | None = Field(default=None, examples=[1000], description=_LIMIT_DOC)
@@ -120,7 +133,14 @@ async def put_quota(
                 metric=body.metric,
                 soft_limit=body.soft_limit,
                 hard_limit=body.hard_limit,
+                key_id=body.key_id,
             )
+            audit.record(
+                conn, principal.actor(client_ip(request)), "quota.set",
+                tenant_id=principal.tenant_id, now=svc.clock.now(),
+                target=("quota", f"{body.key_id or 'tenant'}:{body.metric}"),
+                data=body.model_dump(),
+            )  # fmt: skip
             return metering.quota_report(conn, principal.tenant_id, month)
 
     quotas = await svc.db.run(write)

@@ -354,6 +354,7 @@ async def create_webhook(
             mode=principal.mode,
             spec=spec,
             now=now,
+            max_endpoints=svc.settings.webhook_max_endpoints,
         )
         # A replay answers the endpoint without its secret: no secret rests in plain text.
         return _created(made.row, made.secret, now), _created(made.row, None, now)
