@@ -19,6 +19,7 @@ from crosspost.api.openapi_bounds import keep_integer_bounds
 from crosspost.api.query import known_query_only
 from crosspost.api.routes import (
     accounts,
+    admin_flags,
     admin_tenants,
     analytics,
     audit,
@@ -41,6 +42,7 @@ from crosspost.api.security import document_security
 from crosspost.api.signature import install_signing
 from crosspost.api.streams import EventStreams
 from crosspost.engine.services import Services
+from crosspost.flags import FlagCache
 from crosspost.usage.analytics import AnalyticsRecorder
 from crosspost.usage.ratelimit import build_rate_limiter
 
@@ -79,10 +81,14 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         svc.db, svc.clock, flush_seconds=svc.settings.analytics_flush_seconds
     )
 
+    flags = FlagCache(svc.db)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         recorder.start()
+        await anyio.to_thread.run_sync(flags.start)
         yield
+        await anyio.to_thread.run_sync(flags.close)
         streams.close()  # `ApiServer` has ended them already; other servers get here
         await limiter.aclose()
         # Writes what is still buffered; blocking, so off the event loop.
@@ -108,6 +114,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     install_signing(app, svc)
     app.state.metrics = Metrics(svc.jobs)
     app.state.analytics = recorder
+    app.state.flags = flags
     app.add_middleware(EdgeMiddleware, settings=svc.settings)
     # Outermost: refusals at the edge are requests too, and the timing covers every layer.
     app.add_middleware(ObservingMiddleware, metrics=app.state.metrics, recorder=recorder)
@@ -131,6 +138,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     for module in (health, oauth, oauth2):
         app.include_router(module.router)
     checked = (
+        admin_flags,
         admin_tenants,
         audit,
         media,

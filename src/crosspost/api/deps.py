@@ -20,6 +20,8 @@ from crosspost.api.auth import (
 from crosspost.api.security import AUTHORIZATION, OPERATOR
 from crosspost.api.signature import nonce_reused, verify_request
 from crosspost.engine.services import Services
+from crosspost.errors import NotFound
+from crosspost.flags import FlagCache
 from crosspost.usage.admission import Nonce, admit
 from crosspost.usage.ratelimit import RateLimiter, rate_limited_error, resolve_policies
 
@@ -31,6 +33,17 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def require_flag(request: Request, key: str, tenant_id: str | None) -> None:
+    """Refuse with 404 `feature_disabled` when the operator switched capability `key` off
+    for the tenant (`crosspost flags`): to that tenant the route is not there."""
+    flags: FlagCache = request.app.state.flags
+    if not flags.is_on(key, tenant_id):
+        raise NotFound(
+            f"this capability ({key}) is switched off on this server; ask its operator",
+            code="feature_disabled",
+        )
 
 
 def client_ip(request: Request) -> str | None:

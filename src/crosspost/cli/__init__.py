@@ -16,6 +16,7 @@ from crosspost.cli import (
     accounts,
     auth,
     export,
+    flags,
     keys,
     oauth_clients,
     operator_keys,
@@ -77,6 +78,7 @@ app.add_typer(serve.app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(operator_keys.app, name="operator-keys")
+app.add_typer(flags.app, name="flags")
 app.add_typer(vault.app, name="vault")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(oauth_clients.app, name="oauth-clients")

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import KeyCache, Operator
-from crosspost.api.deps import OperatorDep, ServicesDep, client_ip
+from crosspost.api.deps import OperatorDep, ServicesDep, client_ip, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
@@ -28,7 +28,12 @@ from crosspost.store import tenants as store
 from crosspost.store.rows import Row
 from crosspost.usage import metering
 
-router = APIRouter(prefix="/v1/admin/tenants", tags=["admin"])
+
+async def _enabled(request: Request) -> None:
+    require_flag(request, "admin.tenants", None)
+
+
+router = APIRouter(prefix="/v1/admin/tenants", tags=["admin"], dependencies=[Depends(_enabled)])
 _ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 

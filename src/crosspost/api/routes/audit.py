@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from crosspost.api.deps import AdminDep, ServicesDep
+from crosspost.api.deps import AdminDep, ServicesDep, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.admin import AuditEventPublic
@@ -40,6 +40,7 @@ async def list_audit_events(
     cursor: str | None = None,
 ) -> Page[AuditEventPublic]:
     """Who did what in this tenant, newest first; follow `next_cursor`."""
+    require_flag(request, "audit.log", principal.tenant_id)
     after = decode_cursor(cursor) if cursor else None
 
     def read() -> list[Row]:

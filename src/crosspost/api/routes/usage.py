@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from crosspost.api.deps import AdminDep, ServicesDep, UsageReadDep, client_ip
+from crosspost.api.deps import AdminDep, ServicesDep, UsageReadDep, client_ip, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.domain.bounds import Count64
 from crosspost.engine.services import Services
@@ -124,6 +124,8 @@ async def put_quota(
     posts, media_minutes (whole minutes), bytes_uploaded, api_calls and exports; the published
     metrics take a soft limit only."""
     month = _this_month(svc)
+    if body.key_id:
+        require_flag(request, "quotas.per_key", principal.tenant_id)
 
     def write() -> list[dict[str, Any]]:
         with svc.db.write() as conn:

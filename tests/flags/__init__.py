@@ -1,0 +1,1 @@
+"""Feature flags: rules, store and cache, OpenFeature, CLI and admin API."""
