@@ -163,3 +163,35 @@ def test_every_answer_carries_security_headers(stack: Stack) -> None:
         assert answer.headers["cache-control"] == "no-store"
     nul = stack.http.get("/v1/posts/post_%00")
     assert (nul.status_code, nul.json()["code"]) == (400, "nul_character")
+
+
+def test_every_key_action_is_in_the_audit_log(stack: Stack) -> None:
+    """Create, change, roll and revoke each leave one audit event naming the acting key,
+    its address and the key acted on; the log pages and filters by action family."""
+    made = stack.http.post("/v1/keys", json={"name": "audited"}).json()
+    assert stack.http.patch(f"/v1/keys/{made['id']}", json={"name": "renamed"}).status_code == 200
+    rolled = stack.http.post(f"/v1/keys/{made['id']}/roll").json()
+    assert stack.http.delete(f"/v1/keys/{rolled['id']}").status_code in (200, 204)
+    acting = next(k["id"] for k in stack.http.get("/v1/keys").json()["data"] if k["name"] == "test")
+    first = stack.http.get("/v1/audit", params={"action": "key.", "limit": 2}).json()
+    second = stack.http.get(
+        "/v1/audit", params={"action": "key.", "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    events = list(reversed(first["data"] + second["data"]))
+    assert [e["action"] for e in events] == ["key.created", "key.updated", "key.rolled",
+                                             "key.revoked"]  # fmt: skip
+    assert [e["target_id"] for e in events] == [made["id"], made["id"], made["id"], rolled["id"]]
+    assert {(e["actor_type"], e["actor_id"], e["ip"]) for e in events} == {
+        ("key", acting, "127.0.0.1")
+    }
+    assert events[1]["data"]["before"] == {"name": "audited"}
+    # Older still: the stack's own key, created at the command line.
+    rest = stack.http.get(
+        "/v1/audit", params={"action": "key.", "cursor": second["next_cursor"]}
+    ).json()
+    assert [(e["action"], e["actor_type"], e["target_id"]) for e in rest["data"]] == [
+        ("key.created", "cli", acting)
+    ]
+    assert rest["has_more"] is False
+    only = stack.http.get("/v1/audit", params={"action": "key.revoked"}).json()["data"]
+    assert [e["target_id"] for e in only] == [rolled["id"]]

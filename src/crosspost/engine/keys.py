@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from crosspost.domain.enums import KeyRole, Mode
 from crosspost.engine.services import Services
 from crosspost.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crosspost.identity.audit import Actor, record
 from crosspost.store import tenants
 from crosspost.store.rows import Row
 from crosspost.usage.ratelimit import resolve_policies
@@ -42,12 +43,16 @@ ROLE_SCOPES: dict[KeyRole, tuple[str, ...]] = {
 }
 
 
+_CLI = Actor.cli()
+
+
 @dataclass(frozen=True)
 class Issuer:
     """Who asks for a key: what they hold bounds what they may hand out."""
 
     scopes: frozenset[str]
     role: KeyRole | None
+    actor: Actor = _CLI  # as the audit log names who acted
 
     @classmethod
     def local(cls) -> Issuer:
@@ -144,7 +149,9 @@ def create_key(
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("expires_at must be in the future", code="invalid_expiry")
     spec = KeySpec(name, mode, role, granted, tier, rate_limits, expires_at)
-    return _insert(svc, conn, tenant_id, spec, granted, tier, now)
+    row, raw = _insert(svc, conn, tenant_id, spec, granted, tier, now)
+    _audit(conn, issuer, "key.created", row, now, role=row["role"], scopes=row["scopes"])
+    return row, raw
 
 
 def _insert(
@@ -216,6 +223,7 @@ def roll_key(
     carry_over(
         conn, svc.keyring, tenant_id=tenant_id, from_key_id=key_id, to_key_id=row["id"], now=now
     )
+    _audit(conn, issuer, "key.rolled", old, now, rolled_to=row["id"], ends=ends.isoformat())
     return row, raw
 
 
@@ -227,22 +235,45 @@ def revoke_key(svc: Services, *, tenant_id: str, key_id: str, issuer: Issuer | N
         if row is None:
             raise NotFound(f"no API key {key_id!r}")
         _check_owner(issuer, row)
-        tenants.revoke_api_key(conn, tenant_id, key_id, svc.clock.now())
+        now = svc.clock.now()
+        tenants.revoke_api_key(conn, tenant_id, key_id, now)
+        if row["revoked_at"] is None:
+            _audit(conn, issuer, "key.revoked", row, now)
         found = tenants.get_api_key(conn, tenant_id, key_id)
     assert found is not None
     return found
 
 
-def update_limits(svc: Services, *, tenant_id: str, key_id: str, changes: Mapping[str, Any]) -> Row:
+def update_limits(
+    svc: Services,
+    *,
+    tenant_id: str,
+    key_id: str,
+    changes: Mapping[str, Any],
+    issuer: Issuer | None = None,
+) -> Row:
     """Rename a key or change its tier / rate-limit override (present keys only)."""
     check_tier(svc, changes.get("tier"), changes.get("rate_limits"))
     with svc.db.write() as conn:
-        if tenants.get_api_key(conn, tenant_id, key_id) is None:
+        before = tenants.get_api_key(conn, tenant_id, key_id)
+        if before is None:
             raise NotFound(f"no API key {key_id!r}")
         tenants.update_api_key(conn, key_id, dict(changes))
+        was = {k: before[k] for k in changes if k in before}
+        _audit(conn, issuer or Issuer.local(), "key.updated", before, svc.clock.now(),
+               before=was, after=dict(changes))  # fmt: skip
         row = tenants.get_api_key(conn, tenant_id, key_id)
     assert row is not None
     return row
+
+
+def _audit(
+    conn: Connection, issuer: Issuer, action: str, key: Row, now: datetime, **data: Any
+) -> None:
+    record(
+        conn, issuer.actor, action, tenant_id=key["tenant_id"], now=now,
+        target=("api_key", key["id"]), data={"name": key["name"], **data},
+    )  # fmt: skip
 
 
 def _usable(conn: Connection, tenant_id: str, key_id: str, now: datetime) -> Row:

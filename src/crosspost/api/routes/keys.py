@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import KeyCache, Principal
-from crosspost.api.deps import AdminDep, ServicesDep
+from crosspost.api.deps import AdminDep, ServicesDep, client_ip
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
 from crosspost.domain.enums import KeyRole
@@ -30,8 +30,8 @@ def _created(row: Row, raw: str | None) -> KeyCreated:
     return KeyCreated.model_validate({**row, "key": raw})
 
 
-def _issuer(principal: Principal) -> keys.Issuer:
-    return keys.Issuer(principal.scopes, principal.role)
+def _issuer(principal: Principal, request: Request) -> keys.Issuer:
+    return keys.Issuer(principal.scopes, principal.role, principal.actor(client_ip(request)))
 
 
 def _answer(row: Row, raw: str) -> tuple[bytes, bytes]:
@@ -52,7 +52,7 @@ async def create_key(
 ) -> Response:
     """Create a key with a role (default developer) or explicit scopes; its secret is in
     this answer only."""
-    issuer = _issuer(principal)
+    issuer = _issuer(principal, request)
     scopes = tuple(body.scopes) if body.scopes is not None else None
     role = body.role or (None if scopes is not None else KeyRole.DEVELOPER)
 
@@ -111,7 +111,11 @@ async def update_key(
         changes.pop("name")
     row = await svc.db.run(
         lambda: keys.update_limits(
-            svc, tenant_id=principal.tenant_id, key_id=key_id, changes=changes
+            svc,
+            tenant_id=principal.tenant_id,
+            key_id=key_id,
+            changes=changes,
+            issuer=_issuer(principal, request),
         )
     )
     _forget(request, key_id)
@@ -129,7 +133,7 @@ async def roll_key(
 ) -> Response:
     """Replace a key with a new secret of the same powers; the old one keeps working for
     `overlap_seconds` (default 24 h), then stops."""
-    issuer = _issuer(principal)
+    issuer = _issuer(principal, request)
     seconds = body.overlap_seconds if body else None
     overlap = timedelta(seconds=seconds) if seconds is not None else None
 
@@ -149,7 +153,7 @@ async def revoke_key(
     key_id: str, request: Request, svc: ServicesDep, principal: AdminDep
 ) -> Response:
     """Revoke a key at once; this process stops accepting it now, others within seconds."""
-    issuer = _issuer(principal)
+    issuer = _issuer(principal, request)
     await svc.db.run(
         lambda: keys.revoke_key(svc, tenant_id=principal.tenant_id, key_id=key_id, issuer=issuer)
     )
