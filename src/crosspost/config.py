@@ -199,6 +199,37 @@ class Settings(BaseSettings):
     )
     webhook_payload_retention_days: int = Field(default=30, ge=1, le=365)
 
+    # People: sign-in, sessions, invitations and password resets, mail.
+    session_ttl_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="A session ends this long after sign-in."
+    )
+    session_idle_minutes: float = Field(
+        default=120.0, gt=0, description="A session unused this long ends."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row that lock an account."
+    )
+    login_lockout_minutes: float = Field(
+        default=15.0, gt=0, description="How long a locked account refuses to sign in."
+    )
+    login_attempts_per_minute: int = Field(
+        default=20, ge=1, description="Sign-in attempts one address may make per minute."
+    )
+    invitation_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    password_reset_ttl_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for invitations and password resets; none: links are only "
+        "logged (the sandbox runs its own SMTP sink).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade to TLS (STARTTLS) unless the server is loopback."
+    )
+    mail_from: str = Field(default="crosspost <no-reply@localhost>")
+
     # Exports of a tenant's history (posts, ledger).
     tenant_retention_days: int = Field(
         default=30,

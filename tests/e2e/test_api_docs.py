@@ -28,6 +28,19 @@ PUBLIC = {
     ("POST", "/oauth/token"),  # the client's own id and secret
     ("GET", "/v1/oauth/callback"),  # the single-use state
     ("GET", "/v1/media/{media_id}/content"),  # the URL's signature
+    ("POST", "/v1/auth/login"),  # the person's own email and password
+    ("POST", "/v1/auth/password-reset"),  # answers the same for every email
+    ("POST", "/v1/auth/password-reset/confirm"),  # the mailed single-use token
+    ("POST", "/v1/invitations/accept"),  # the mailed single-use token
+}
+# A person's own routes: their session cookie only, never a key.
+SESSION_ONLY = {
+    ("GET", "/v1/auth/session"),
+    ("POST", "/v1/auth/logout"),
+    ("POST", "/v1/auth/logout-everywhere"),
+    ("POST", "/v1/me/totp"),
+    ("POST", "/v1/me/totp/confirm"),
+    ("POST", "/v1/me/totp/disable"),
 }
 _CONTENT_TYPES = {
     ".js": "text/javascript",
@@ -163,7 +176,8 @@ def _key_id(stack: Stack) -> str:
 def test_every_operation_is_public_or_declares_the_scopes_its_route_enforces(
     idle: Stack, anon: httpx.Client
 ) -> None:
-    """Each operation is a listed public one, or has the five ways to authenticate with
+    """Each operation is a listed public one, a person's own (session only), or has the six
+    ways to authenticate with
     the same scopes; without credentials it answers 401, without those scopes 403
     `insufficient_scope`, and with exactly those scopes it gets past the check. The
     operator's `/v1/admin` operations take an operator key and refuse every tenant key."""
@@ -202,6 +216,11 @@ def test_every_operation_is_public_or_declares_the_scopes_its_route_enforces(
             assert anonymous.status_code != 401, (method, path, anonymous.text)
             continue
         assert operation.get("security"), f"{method} {path} is neither public nor secured"
+        if (method, path) in SESSION_ONLY:
+            assert operation["security"] == [{"sessionCookie": []}], (method, path)
+            refused = call(method, path, key(tuple(ALL_SCOPES)))
+            assert (refused.status_code, refused.json()["code"]) == (401, "session_required")
+            continue
         if path.startswith("/v1/admin/"):
             assert operation["security"] == [{"operatorKey": []}], (method, path)
             assert call(method, path, None).status_code == 401, (method, path)
@@ -216,6 +235,7 @@ def test_every_operation_is_public_or_declares_the_scopes_its_route_enforces(
         assert operation["security"] == [
             {"bearer": scopes},
             {"apiKeyHeader": scopes},
+            {"sessionCookie": scopes},
             signed,
             {**signed, "signatureKeyId": []},
             {"oauth2": scopes},

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crosspost.domain.enums import KeyRole, Mode
+from crosspost.engine.keys import ROLE_SCOPES
 from crosspost.engine.oauth_clients import looks_like_jwt, verify_access_token
 from crosspost.engine.services import Services
 from crosspost.errors import Forbidden, Unauthorized
-from crosspost.identity.audit import Actor
+from crosspost.identity.audit import Actor, ActorType
+from crosspost.identity.signin import ActiveSession, session_of
 from crosspost.store import operator_keys, tenants
 from crosspost.vault.apikeys import hash_key, is_operator_key, parse_key
 
@@ -39,7 +42,12 @@ class Principal:
 
     def actor(self, ip: str | None) -> Actor:
         """This caller as the audit log names it."""
-        return Actor("app" if self.key_id.startswith("cli_") else "key", self.key_id, ip)
+        kind = _ACTOR_KINDS.get(self.key_id.partition("_")[0], "key")
+        return Actor(kind, self.key_id, ip)
+
+
+# What the id of a principal says it is: an OAuth client's token, a person's session.
+_ACTOR_KINDS: dict[str, ActorType] = {"cli": "app", "usr": "user"}
 
 
 @dataclass(frozen=True)
@@ -251,3 +259,33 @@ def authenticate_operator(svc: Services, authorization: str | None) -> Operator:
         with svc.db.write() as conn:
             operator_keys.touch(conn, row["id"], now)
     return Operator(row["id"])
+
+
+def session_principal(svc: Services, token: str, method: str, csrf: str | None) -> Principal:
+    """The person a session cookie signs in, acting in the session's tenant with their
+    role's scopes; a request that changes something must carry the session's CSRF token."""
+    session = session_of(svc, token)
+    check_csrf(method, csrf, session)
+    with svc.db.read() as conn:
+        check_tenant(tenants.tenant_status(conn, session.tenant_id))
+    return Principal(
+        session.tenant_id,
+        session.user_id,
+        session.mode,
+        frozenset(ROLE_SCOPES[session.role]),
+        role=session.role,
+    )
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_csrf(method: str, given: str | None, session: ActiveSession) -> None:
+    """Refuse (403) a request that changes something without the session's CSRF token."""
+    if method in _SAFE_METHODS or (given and hmac.compare_digest(given, session.csrf_token)):
+        return
+    raise Forbidden(
+        "send the session's csrf_token (from POST /v1/auth/login or GET /v1/auth/session) "
+        "as X-CSRF-Token with every request that changes something",
+        code="csrf_token_invalid",
+    )

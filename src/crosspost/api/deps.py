@@ -14,14 +14,17 @@ from crosspost.api.auth import (
     authenticate,
     authenticate_operator,
     cached_principal,
+    check_csrf,
     check_scopes,
     credentials,
+    session_principal,
 )
-from crosspost.api.security import AUTHORIZATION, OPERATOR
+from crosspost.api.security import AUTHORIZATION, OPERATOR, SESSION
 from crosspost.api.signature import nonce_reused, verify_request
 from crosspost.engine.services import Services
-from crosspost.errors import NotFound
+from crosspost.errors import NotFound, Unauthorized
 from crosspost.flags import FlagCache
+from crosspost.identity.signin import ActiveSession, session_of
 from crosspost.usage.admission import Nonce, admit
 from crosspost.usage.ratelimit import RateLimiter, rate_limited_error, resolve_policies
 
@@ -33,6 +36,7 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+CSRF_HEADER = "X-CSRF-Token"
 
 
 def require_flag(request: Request, key: str, tenant_id: str | None) -> None:
@@ -58,15 +62,22 @@ async def get_principal(
     security_scopes: SecurityScopes,
     authorization: Annotated[str | None, Depends(AUTHORIZATION)],
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    session: Annotated[str | None, Depends(SESSION)] = None,
 ) -> Principal:
     """The authenticated caller, within its rate limits, holding the scopes the route asks
     for with `scoped` (403 otherwise)."""
     authorization = credentials(authorization, x_api_key)
     cache: KeyCache = request.app.state.key_cache
     # A key seen lately needs no database: no thread hop (PostgreSQL) for the common case.
-    principal = cached_principal(svc, authorization, cache)
+    principal = (
+        None if session and not authorization else cached_principal(svc, authorization, cache)
+    )
     if principal is None:
-        principal = await svc.db.run(authenticate, svc, authorization, cache)
+        if authorization is None and session is not None:
+            csrf = request.headers.get(CSRF_HEADER)
+            principal = await svc.db.run(session_principal, svc, session, request.method, csrf)
+        else:
+            principal = await svc.db.run(authenticate, svc, authorization, cache)
     request.state.principal = principal  # for analytics, which run after the response
     nonce = await verify_request(request, svc, principal)
     request.app.state.analytics.check_api_calls(principal.tenant_id, request.url.path)
@@ -117,6 +128,26 @@ async def get_operator(
 
 
 OperatorDep = Annotated[Operator, Depends(get_operator)]
+
+
+async def get_session(
+    request: Request,
+    svc: ServicesDep,
+    session: Annotated[str | None, Depends(SESSION)] = None,
+) -> ActiveSession:
+    """A signed-in person's own session (routes about the person, not the tenant); a
+    request that changes something carries its CSRF token."""
+    if session is None:
+        raise Unauthorized(
+            "sign in first (POST /v1/auth/login): this route is a person's own, not a key's",
+            code="session_required",
+        )
+    active = await svc.db.run(session_of, svc, session)
+    check_csrf(request.method, request.headers.get(CSRF_HEADER), active)
+    return active
+
+
+SessionDep = Annotated[ActiveSession, Depends(get_session)]
 
 # Any authenticated caller; a route that needs a scope takes one of the aliases below.
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

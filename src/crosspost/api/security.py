@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
-from fastapi.security import APIKeyHeader, OAuth2
+from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2
 
 from crosspost.api.errors import PROBLEM
 from crosspost.engine.keys import SCOPE_DESCRIPTIONS
@@ -24,6 +24,7 @@ TOKEN_URL = "/oauth/token"  # noqa: S105 -- a path, not a secret
 OAUTH2 = "oauth2"
 API_KEY = "bearer"
 API_KEY_HEADER = "apiKeyHeader"
+SESSION_SCHEME = "sessionCookie"
 SIGNATURE = "signature"
 SIGNATURE_TIMESTAMP = "signatureTimestamp"
 SIGNATURE_NONCE = "signatureNonce"
@@ -58,6 +59,18 @@ OPERATOR = APIKeyHeader(
     auto_error=False,
 )
 
+SESSION_COOKIE_NAME = "cp_session"
+# A person signed in (POST /v1/auth/login); unsafe methods also need X-CSRF-Token.
+SESSION = APIKeyCookie(
+    name=SESSION_COOKIE_NAME,
+    scheme_name="sessionCookie",
+    description=(
+        "A signed-in person's session (POST /v1/auth/login sets it). Requests other than "
+        "GET also send the session's csrf_token as X-CSRF-Token."
+    ),
+    auto_error=False,
+)
+
 _SCHEMES: dict[str, dict[str, Any]] = {
     API_KEY: {
         "type": "http",
@@ -67,6 +80,13 @@ _SCHEMES: dict[str, dict[str, Any]] = {
             "An API key: `Authorization: Bearer cp_test_…` (sandbox) or `cp_live_…`. A key "
             "holds scopes (its role's or its own); the scopes listed with it are needed."
         ),
+    },
+    SESSION_SCHEME: {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "cp_session",
+        "description": "A signed-in person's session, acting with their role's scopes; "
+        "requests other than GET also send X-CSRF-Token.",
     },
     API_KEY_HEADER: {
         "type": "apiKey",
@@ -146,6 +166,7 @@ def _alternatives(scopes: list[str]) -> list[dict[str, list[str]]]:
     return [
         {API_KEY: scopes},
         {API_KEY_HEADER: scopes},
+        {SESSION_SCHEME: scopes},
         signed,
         {**signed, SIGNATURE_KEY_ID: []},
         {OAUTH2: scopes},

@@ -139,6 +139,15 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
         settings = fakes.settings(settings)
         if fakes.moved:
             out().warn(fakes.moved)
+    mail_sink = None
+    if settings.sandbox and not settings.smtp_host:
+        # Sandbox mail (invitations, resets) goes to a local sink; the links are printed.
+        from crosspost.fakes.smtp import SmtpSink  # noqa: PLC0415
+
+        mail_sink = SmtpSink().start()
+        settings = settings.model_copy(
+            update={"smtp_host": mail_sink.host, "smtp_port": mail_sink.port}
+        )
     svc = services(settings, expect_server=False, announce=False)
     tenant_id = default_tenant(svc)
     if fakes is not None:
@@ -193,6 +202,8 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
             runner.stop(timeout=10)
         if fakes is not None and fakes.server is not None:
             fakes.server.stop()
+        if mail_sink is not None:
+            mail_sink.stop()
         svc.close()
 
 

@@ -10,6 +10,7 @@ import typer
 
 from crosspost.cli._common import App, Col, cli_errors, examples, out, services, ts
 from crosspost.config import Settings
+from crosspost.domain.enums import KeyRole
 
 app = App(help="Tenants (workspaces): create, list, show, update, suspend, resume, delete.")
 
@@ -89,8 +90,15 @@ def tenants_create(
     webhook_max_endpoints: MaxEndpoints = None,
     webhook_payload_retention_days: PayloadDays = None,
     analytics_retention_days: AnalyticsDays = None,
+    owner_email: Annotated[
+        str | None,
+        typer.Option(
+            help="Invite this person as the tenant's owner (prints the link).", metavar="EMAIL"
+        ),
+    ] = None,
 ) -> None:
-    """Create a tenant; `crosspost keys create --tenant ID` then gives it keys."""
+    """Create a tenant; --owner-email invites its owner, and `crosspost keys create
+    --tenant ID` gives it keys."""
     from crosspost.engine import tenants  # noqa: PLC0415
 
     settings = _settings(
@@ -100,9 +108,30 @@ def tenants_create(
         webhook_payload_retention_days=webhook_payload_retention_days,
         analytics_retention_days=analytics_retention_days,
     )
-    row = _write(lambda svc, conn, actor: tenants.create(svc, conn, name=name, actor=actor,
-                                                          **settings))  # fmt: skip
-    _show(row, f"created tenant {row['id']} ({name})")
+    invitation: list[Any] = []
+
+    def create(svc: Any, conn: Any, actor: Any) -> Any:
+        from crosspost.identity import invitations  # noqa: PLC0415
+
+        made = tenants.create(svc, conn, name=name, actor=actor, **settings)
+        if owner_email:
+            link = invitations.invite(
+                svc, conn, tenant_id=made["id"], email=owner_email, role=KeyRole.OWNER,
+                actor=actor, inviter_role=KeyRole.OWNER,
+            )  # fmt: skip
+            invitation.append((svc, link))
+        return made
+
+    row = _write(create)
+    note = f"created tenant {row['id']} ({name})"
+    if invitation:
+        from crosspost.identity import invitations  # noqa: PLC0415
+
+        svc, link = invitation[0]
+        sent = invitations.send_invitation(svc, link)
+        note += (f"; owner invitation {'mailed' if sent else 'not mailed'} to "
+                 f"{link.row['email']}: {link.url}")  # fmt: skip
+    _show(row, note)
 
 
 @app.command(

@@ -124,6 +124,68 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_tenant_id_action_id", "tenant_id", "action", "id"),
 )
 
+# People. A user signs in with an email and an Argon2id password (optionally a TOTP code,
+# its secret sealed in the vault) and belongs to tenants through memberships with a role.
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # lowercased
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("totp_secret", sa.Text()),  # sealed
+    sa.Column("totp_enabled_at", UTCDateTime()),
+    sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("locked_until", UTCDateTime()),
+    _created(),
+    sa.Column("last_login_at", UTCDateTime()),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # owner | admin | developer | viewer
+    _created(),
+    sa.Index("ix_memberships_user_id", "user_id"),
+)
+
+# Server-side sessions: the cookie carries a random token, the row only its SHA-256.
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
+    _tenant(),  # the tenant the session acts in
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    _created(),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("ip", sa.String(64)),
+    sa.Index("ix_user_sessions_user_id", "user_id"),
+)
+
+# Single-use links: invitations into a tenant and password resets; only the SHA-256 of the
+# token is kept, and `used_at` makes the second use fail.
+user_tokens = sa.Table(
+    "user_tokens",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("kind", sa.String(12), nullable=False),  # invitation | reset
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id")),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("role", sa.String(16)),
+    sa.Column("invited_by", sa.String(64)),
+    _created(),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+    sa.Column("revoked_at", UTCDateTime()),
+    sa.Index("ix_user_tokens_tenant_id_kind", "tenant_id", "kind"),
+)
+
 # Feature flags: on/off, a deterministic rollout percentage, tenant allow- and deny-lists
 # and a kill switch that overrides everything. `version` grows on every change, so caches
 # in every process can tell when to reload.

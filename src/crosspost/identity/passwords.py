@@ -1,0 +1,48 @@
+"""Passwords: Argon2id hashes (argon2-cffi's defaults, RFC 9106's second recommendation)
+and the rules a new password must meet."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from crosspost.errors import InvalidInput
+
+MIN_LENGTH = 10
+MAX_LENGTH = 1024  # hashing is slow by design: bound what one request can ask of it
+
+_HASHER = PasswordHasher()
+# Verified when no user matches, so an unknown email costs what a wrong password costs.
+_DUMMY = _HASHER.hash("not-a-password-anyone-has")
+
+
+def check_new(password: str) -> str:
+    """A password fit to set, or 422 `weak_password` saying what to change."""
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH or not password.strip():
+        raise InvalidInput(
+            f"a password needs {MIN_LENGTH} to {MAX_LENGTH} characters (a passphrase of a few "
+            "words is easiest to remember)",
+            code="weak_password",
+        )
+    return password
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash to store."""
+    return _HASHER.hash(password)
+
+
+def verify(stored: str | None, password: str) -> bool:
+    """Whether `password` matches the stored hash (False, at the same cost, when there is
+    none); never raises for a wrong or malformed hash."""
+    if len(password) > MAX_LENGTH:
+        return False
+    try:
+        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a hash was made with weaker parameters than today's."""
+    return _HASHER.check_needs_rehash(stored)
