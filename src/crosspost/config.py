@@ -230,7 +230,7 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field(default="crosspost <no-reply@localhost>")
 
-    # Exports of a tenant's history (posts, ledger).
+    # Exports of a tenant's history (posts, ledger, audit).
     tenant_retention_days: int = Field(
         default=30,
         ge=0,

@@ -174,6 +174,27 @@ def test_a_ledger_export_covers_its_range_only(stack: Stack) -> None:
     assert json.loads(rows[0][-1]) == lines[0]["data"]
 
 
+def test_the_audit_log_exports_to_admins_only(stack: Stack) -> None:
+    """`kind: audit` exports the audit log (what GET /v1/audit shows) as JSON Lines and CSV;
+    a key without the admin scope may neither start nor download one."""
+    made = stack.http.post("/v1/keys", json={"name": "reader", "role": "viewer"}).json()
+    shown = stack.http.get("/v1/audit", params={"limit": 100}).json()["data"]
+    export = _ready(stack, _start(stack, kind="audit")["id"])
+    lines = [json.loads(line) for line in _download(stack, export).text.splitlines()]
+    assert [x["id"] for x in lines] == [e["id"] for e in reversed(shown)]
+    assert ("key.created", made["id"]) in {(x["action"], x["target_id"]) for x in lines}
+    as_csv = _ready(stack, _start(stack, kind="audit", format="csv")["id"])
+    header, *rows = list(csv.reader(io.StringIO(_download(stack, as_csv).text)))
+    assert tuple(header) == exports.AUDIT_COLUMNS
+    assert [row[0] for row in rows] == [x["id"] for x in lines]
+    reader = httpx.Client(
+        base_url=stack.api_url, headers={"Authorization": f"Bearer {made['key']}"}, timeout=30
+    )
+    with reader:
+        _problem(reader.post("/v1/exports", json={"kind": "audit"}), 403, "insufficient_scope")
+        _problem(reader.get(export["download_url"]), 403, "insufficient_scope")
+
+
 def test_an_empty_range_is_an_empty_file(stack: Stack) -> None:
     """Nothing in range: ready at once with no rows (CSV: only the header)."""
     export = _ready(

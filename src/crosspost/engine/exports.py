@@ -35,11 +35,11 @@ from crosspost.usage.metering import UsageWarning
 from crosspost.webhooks import outbox
 
 KIND = "export.v1"
-KINDS = tuple(history.TABLES)  # posts, ledger
+KINDS = tuple(history.TABLES)  # posts, ledger, audit
 FORMATS = ("jsonl", "csv")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 # What an export counts: posts (a CSV has one row per target) or ledger events.
-COUNTED = {"posts": "post(s)", "ledger": "ledger event(s)"}
+COUNTED = {"posts": "post(s)", "ledger": "ledger event(s)", "audit": "audit event(s)"}
 
 log = logging.getLogger("crosspost.exports")
 
@@ -65,6 +65,9 @@ POST_COLUMNS = (
     "error_message",
 )
 LEDGER_COLUMNS = ("id", "created_at", "event_type", "post_id", "target_id", "account_id", "data")
+AUDIT_COLUMNS = ("id", "created_at", "action", "actor_type", "actor_id", "target_type",
+                 "target_id", "ip", "data")  # fmt: skip
+_COLUMNS = {"posts": POST_COLUMNS, "ledger": LEDGER_COLUMNS, "audit": AUDIT_COLUMNS}
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
 # such cells get a leading apostrophe, which spreadsheets hide and scripts can strip.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -231,7 +234,7 @@ def _build(svc: Services, ctx: JobContext, row: Row) -> None:
         sink = _Sink(pending)
         encode = _ENCODERS[row["kind"], row["format"]]
         if row["format"] == "csv":
-            sink.csv_row(POST_COLUMNS if row["kind"] == "posts" else LEDGER_COLUMNS)
+            sink.csv_row(_COLUMNS[row["kind"]])
         for batch in _batches(svc, row):
             encode(sink, batch)
             done += len(batch)
@@ -390,33 +393,33 @@ def _posts_csv(sink: _Sink, batch: list[Row]) -> None:
             )
 
 
-def _ledger_fields(row: Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "created_at": row["created_at"],
-        "event_type": row["event_type"],
-        "post_id": row["post_id"],
-        "target_id": row["target_id"],
-        "account_id": row["account_id"],
-        "data": row["data"],
-    }
+def _events_jsonl(columns: tuple[str, ...]) -> Callable[[_Sink, list[Row]], None]:
+    """Ledger or audit events, one JSON object a line with `columns`."""
+
+    def encode(sink: _Sink, batch: list[Row]) -> None:
+        for row in batch:
+            sink.line(orjson.dumps({c: row[c] for c in columns}, option=orjson.OPT_UTC_Z))
+
+    return encode
 
 
-def _ledger_jsonl(sink: _Sink, batch: list[Row]) -> None:
-    for row in batch:
-        sink.line(orjson.dumps(_ledger_fields(row), option=orjson.OPT_UTC_Z))
+def _events_csv(columns: tuple[str, ...]) -> Callable[[_Sink, list[Row]], None]:
+    """Ledger or audit events, one CSV row each with `columns`."""
 
+    def encode(sink: _Sink, batch: list[Row]) -> None:
+        for row in batch:
+            sink.csv_row(row[c] for c in columns)
 
-def _ledger_csv(sink: _Sink, batch: list[Row]) -> None:
-    for row in batch:
-        sink.csv_row(_ledger_fields(row).values())
+    return encode
 
 
 _ENCODERS: dict[tuple[str, str], Callable[[_Sink, list[Row]], None]] = {
     ("posts", "jsonl"): _posts_jsonl,
     ("posts", "csv"): _posts_csv,
-    ("ledger", "jsonl"): _ledger_jsonl,
-    ("ledger", "csv"): _ledger_csv,
+    ("ledger", "jsonl"): _events_jsonl(LEDGER_COLUMNS),
+    ("ledger", "csv"): _events_csv(LEDGER_COLUMNS),
+    ("audit", "jsonl"): _events_jsonl(AUDIT_COLUMNS),
+    ("audit", "csv"): _events_csv(AUDIT_COLUMNS),
 }
 
 

@@ -1,5 +1,5 @@
-"""A tenant's history in a range of creation times: posts or ledger events, in id order
-(ids sort by creation), read in batches for exports."""
+"""A tenant's history in a range of creation times: posts, ledger events or audit events,
+in id order (ids sort by creation), read in batches for exports."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.store.rows import Row, every
-from crosspost.store.tables import ledger_events, posts
+from crosspost.store.tables import audit_events, ledger_events, posts
 
-TABLES = {"posts": posts, "ledger": ledger_events}
+TABLES = {"posts": posts, "ledger": ledger_events, "audit": audit_events}
 
 
 def _between(
@@ -25,7 +25,7 @@ def _between(
 def count(
     conn: Connection, kind: str, tenant_id: str, since: datetime | None, until: datetime
 ) -> int:
-    """How many rows of `kind` (posts or ledger) the tenant created in [since, until)."""
+    """How many rows of `kind` (posts, ledger, audit) the tenant created in [since, until)."""
     table = TABLES[kind]
     query = _between(sa.select(sa.func.count()).select_from(table), table, tenant_id, since, until)
     return int(conn.execute(query).scalar_one())

@@ -600,7 +600,7 @@ exports = sa.Table(
     _id(),
     _tenant(),
     sa.Column("mode", sa.String(8), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # posts | ledger
+    sa.Column("kind", sa.String(16), nullable=False),  # posts | ledger | audit
     sa.Column("format", sa.String(8), nullable=False),  # jsonl | csv
     # The half-open range [since, until) of creation times the export covers.
     sa.Column("since", UTCDateTime()),

@@ -16,7 +16,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from crosspost.api.deps import PostsReadDep, ServicesDep
+from crosspost.api.auth import check_scopes
+from crosspost.api.deps import PostsReadDep, ServicesDep, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
@@ -41,7 +42,8 @@ class ExportCreate(BaseModel):
     kind: str = Field(
         default="posts",
         description="`posts`: each post with its targets (status, platform ids and URLs, "
-        "errors). `ledger`: every recorded step of every post, in order.",
+        "errors). `ledger`: every recorded step of every post, in order. `audit`: the audit "
+        "log (who did what; needs the `admin` scope).",
         examples=["posts"],
     )
     format: str = Field(
@@ -106,6 +108,9 @@ async def create_export(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Start an export (202); `export.ready` is sent when its file can be downloaded."""
+    if body.kind == "audit":
+        require_flag(request, "audit.log", principal.tenant_id)
+        check_scopes(principal, ["admin"])
     now = svc.clock.now()
     spec = exports.export_spec(
         kind=body.kind, format=body.format, since=body.since, until=body.until, now=now
@@ -170,8 +175,11 @@ async def get_export(export_id: str, svc: ServicesDep, principal: PostsReadDep) 
 async def download_export(
     export_id: str, svc: ServicesDep, principal: PostsReadDep
 ) -> FileResponse:
-    """The export's file (409 while it is being built, 410 once it expired)."""
+    """The export's file (409 while it is being built, 410 once it expired); an audit
+    export only to the `admin` scope."""
     row = await svc.db.run(_load, svc, principal.tenant_id, export_id)
+    if row["kind"] == "audit":
+        check_scopes(principal, ["admin"])
     key = exports.downloadable(row, now=svc.clock.now())
     return FileResponse(
         svc.storage.path_for(key),
