@@ -238,7 +238,10 @@ class Settings(BaseSettings):
         description="Days a deleted tenant is kept (restorable) before its data is purged.",
     )
     webhook_max_endpoints: int = Field(
-        default=50, ge=0, description="Webhook endpoints a tenant may have, unless it says less."
+        default=50,
+        ge=0,
+        description="Webhook endpoints a tenant may have, unless the operator set the "
+        "tenant's own webhook_max_endpoints.",
     )
     export_retention_days: int = Field(
         default=7, ge=1, le=365, description="Days a finished export file stays downloadable."

@@ -56,7 +56,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     # Credentials after an auth scheme, wherever they are quoted from.
     (re.compile(r"\b([Bb]earer|BEARER|OAuth|Basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     # Our API keys (vault/apikeys.py), request-signing secrets, webhook secrets.
-    (re.compile(r"\b(cp_(?:test|live)_)[0-9A-Za-z]+"), rf"\1{REDACTED}"),
+    (re.compile(r"\b(cp_(?:test|live|op)_)[0-9A-Za-z]+"), rf"\1{REDACTED}"),
     (re.compile(r"\b(cpsig_)[0-9A-Za-z]+"), rf"\1{REDACTED}"),
     (re.compile(r"\b(whsec_)[A-Za-z0-9+/=_-]+"), rf"\1{REDACTED}"),
     # JWS/JWE compact tokens: a JOSE header is a JSON object, so base64url "eyJ" first.

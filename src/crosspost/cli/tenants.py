@@ -33,8 +33,8 @@ def _view(row: Any) -> dict[str, Any]:
     }
 
 
-def _show(row: Any, note: str | None = None) -> None:
-    tenant = _view(row)
+def _show(row: Any, note: str | None = None, **extra: Any) -> None:
+    tenant = {**_view(row), **extra}
     if note:
         out().note(note)
     fields = [(k.replace("_", " "), "-" if v is None else ts(v) if k.endswith("_at") or k ==
@@ -123,7 +123,7 @@ def tenants_create(
         return made
 
     row = _write(create)
-    note = f"created tenant {row['id']} ({name})"
+    note, extra = f"created tenant {row['id']} ({name})", {}
     if invitation:
         from crosspost.identity import invitations  # noqa: PLC0415
 
@@ -131,7 +131,8 @@ def tenants_create(
         sent = invitations.send_invitation(svc, link)
         note += (f"; owner invitation {'mailed' if sent else 'not mailed'} to "
                  f"{link.row['email']}: {link.url}")  # fmt: skip
-    _show(row, note)
+        extra = {"owner_invitation_url": link.url}
+    _show(row, note, **extra)
 
 
 @app.command(

@@ -18,8 +18,9 @@ from crosspost.domain.enums import KeyRole, Mode
 from crosspost.engine.services import Services
 from crosspost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crosspost.identity.audit import Actor, record
-from crosspost.store import tenants
+from crosspost.store import tenants, usage
 from crosspost.store.rows import Row
+from crosspost.usage.metering import period_of
 from crosspost.usage.ratelimit import resolve_policies
 from crosspost.vault.apikeys import generate_key, hash_key, parse_key
 from crosspost.vault.signing_secrets import carry_over
@@ -223,6 +224,8 @@ def roll_key(
     carry_over(
         conn, svc.keyring, tenant_id=tenant_id, from_key_id=key_id, to_key_id=row["id"], now=now
     )
+    # Nor may a roll lift the key's quotas or forget what it used this month.
+    usage.carry_over_key(conn, tenant_id, key_id, row["id"], period_of(now))
     _audit(conn, issuer, "key.rolled", old, now, rolled_to=row["id"], ends=ends.isoformat())
     return row, raw
 

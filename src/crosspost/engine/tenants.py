@@ -22,7 +22,7 @@ from crosspost.engine.publish_jobs import dedupe_key as publish_dedupe_key
 from crosspost.engine.services import Services
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.identity.audit import Actor, record
-from crosspost.jobs.context import Done, JobContext, Outcome
+from crosspost.jobs.context import Done, JobContext, Outcome, RunAgain
 from crosspost.store import ledger
 from crosspost.store import tenants as store
 from crosspost.store.rows import Row
@@ -156,10 +156,16 @@ def delete(
     store.update_tenant(
         conn, tenant_id, {"status": DELETED, "deleted_at": now, "purge_after": purge_after}
     )
-    svc.jobs.enqueue(
-        conn, PURGE_KIND, {"tenant_id": tenant_id}, run_at=purge_after,
-        dedupe_key=f"purge:{tenant_id}",
-    )  # fmt: skip
+    # A job left from an earlier delete (restored since) keeps its place in the queue: it is
+    # brought forward here when this window is shorter, and waits on when it is longer.
+    key = f"purge:{tenant_id}"
+    if (
+        svc.jobs.enqueue(
+            conn, PURGE_KIND, {"tenant_id": tenant_id}, run_at=purge_after, dedupe_key=key
+        )
+        is None
+    ):
+        svc.jobs.advance(conn, [key], purge_after)
     record(
         conn, actor, "tenant.deleted", tenant_id=tenant_id, now=now, target=_t(tenant_id),
         data={"purge_after": purge_after.isoformat()},
@@ -194,7 +200,12 @@ def make_purge_handler(svc: Services) -> Callable[[JobContext], Outcome]:
     """The `tenant.purge.v1` job handler: remove a deleted tenant once its window is over."""
 
     def handle(ctx: JobContext) -> Outcome:
-        purge(svc, ctx.job.payload["tenant_id"])
+        tenant_id = ctx.job.payload["tenant_id"]
+        if purge(svc, tenant_id) is None:
+            with svc.db.read() as conn:
+                row = store.get_tenant(conn, tenant_id)
+            if row is not None and row["status"] == DELETED and row["purge_after"]:
+                return RunAgain(row["purge_after"])  # deleted again, for longer
         return Done()
 
     return handle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -82,6 +83,17 @@ def overrides(conn: Connection, column: str) -> dict[str, int]:
     col = tenants.c[column]
     rows = conn.execute(sa.select(tenants.c.id, col).where(col.is_not(None)))
     return {str(r[0]): int(r[1]) for r in rows}
+
+
+def purged_among(conn: Connection, tenant_ids: Iterable[str]) -> set[str]:
+    """Which of these tenants were purged (nothing may be written for them again)."""
+    ids = sorted(set(tenant_ids))
+    if not ids:
+        return set()
+    rows = conn.execute(
+        sa.select(tenants.c.id).where(tenants.c.id.in_(ids), tenants.c.status == "purged")
+    )
+    return {str(r[0]) for r in rows}
 
 
 _STATUS = Prepared(sa.select(tenants.c.status).where(tenants.c.id == sa.bindparam("id")))

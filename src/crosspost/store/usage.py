@@ -235,6 +235,35 @@ def put_quota(
     )
 
 
+def carry_over_key(
+    conn: Connection, tenant_id: str, from_key: str, to_key: str, period: str
+) -> None:
+    """Give a rolled key's replacement its quotas and this month's counters, so a roll
+    neither lifts a key's limits nor resets what it used."""
+    for quota in every(
+        conn.execute(
+            sa.select(usage_quotas).where(
+                usage_quotas.c.tenant_id == tenant_id, usage_quotas.c.key_id == from_key
+            )
+        )
+    ):
+        conn.execute(usage_quotas.insert().values({**quota, "key_id": to_key}))
+    counters = conn.execute(
+        sa.select(usage_counters.c.metric, usage_counters.c.value).where(
+            usage_counters.c.tenant_id == tenant_id,
+            usage_counters.c.key_id == from_key,
+            usage_counters.c.period == period,
+        )
+    )
+    add(
+        conn,
+        [
+            {"tenant_id": tenant_id, "key_id": to_key, "period": period, "metric": m, "value": v}
+            for m, v in counters
+        ],
+    )
+
+
 def delete_quota(conn: Connection, tenant_id: str, metric: str, key_id: str = TENANT_TOTAL) -> bool:
     """Remove a tenant's (or a key's) quota on a metric; True when there was one."""
     result = conn.execute(

@@ -22,6 +22,7 @@ from typing import Any
 
 from crosspost.clock import Clock
 from crosspost.store import analytics as rows_store
+from crosspost.store import tenants
 from crosspost.store.db import Database
 from crosspost.usage import metering
 
@@ -197,12 +198,16 @@ class AnalyticsRecorder:
     def _write(self, batch: list[Hit]) -> None:
         epoch = self._quota_epoch
         now = self.clock.now()
-        calls: Counter[tuple[str, str, str]] = Counter(
-            (h.tenant_id, h.key_id or "", metering.period_of(h.created_at))
-            for h in batch
-            if h.tenant_id is not None and h.billable
-        )
         with self.db.write() as conn:
+            # A tenant purged since these requests were answered keeps no row of them.
+            gone = tenants.purged_among(conn, {h.tenant_id for h in batch if h.tenant_id})
+            if gone:
+                batch = [h for h in batch if h.tenant_id not in gone]
+            calls: Counter[tuple[str, str, str]] = Counter(
+                (h.tenant_id, h.key_id or "", metering.period_of(h.created_at))
+                for h in batch
+                if h.tenant_id is not None and h.billable
+            )
             rows_store.insert_many(conn, [h.row() for h in batch])
             # Refused calls are not usage, but their tenants are re-checked: a quota raised
             # in another process lets them back in here too.
