@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from crosspost.cli._common import App, Col, cli_errors, examples, out, services, ts
+from crosspost.cli._home import running_server
 from crosspost.config import Settings
 from crosspost.domain.enums import KeyRole
 
@@ -46,10 +47,20 @@ def _show(row: Any, note: str | None = None, **extra: Any) -> None:
     )
 
 
+def _linking_settings() -> Settings:
+    """Settings whose base URL is where people reach this home's server: links mailed from
+    the command line must point there, not at the default port."""
+    settings = Settings()
+    record = running_server(settings.home) if settings.public_url is None else None
+    if record is not None:
+        settings = settings.model_copy(update={"public_url": record.api_url})
+    return settings
+
+
 def _write(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     from crosspost.identity.audit import Actor  # noqa: PLC0415
 
-    svc = services(Settings())
+    svc = services(_linking_settings())
     with cli_errors(), svc.db.write() as conn:
         row = change(svc, conn, *args, actor=Actor.cli(), **kwargs)
     svc.close()
