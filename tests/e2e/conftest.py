@@ -200,3 +200,15 @@ def spawn_worker(stack: Stack) -> Iterator[Callable[..., subprocess.Popen[bytes]
         proc.wait(timeout=10)
         if proc.stderr:
             proc.stderr.close()
+
+
+def expect_problem(answer: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The RFC 9457 problem `answer` must be: its status, media type, `code` (when given)
+    and the members every problem carries; returns its body."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json"), answer.headers
+    body: dict[str, Any] = answer.json()
+    if code is not None:
+        assert body["code"] == code, body
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"], body
+    return body

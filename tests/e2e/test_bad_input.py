@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from crosspost.media.samples import make_corrupt
 from crosspost.store.idempotency import try_insert
 from crosspost.store.tables import idempotency_keys, jobs, media, posts, targets
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, expect_problem
 
 
 def _counts(stack: Stack) -> dict[str, int]:
@@ -20,15 +20,6 @@ def _counts(stack: Stack) -> dict[str, int]:
             t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
             for t in (posts, targets, jobs, media, idempotency_keys)
         }
-
-
-def _problem(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
-    return dict(body)
 
 
 @pytest.mark.parametrize(
@@ -56,14 +47,14 @@ def _problem(response: httpx.Response, status: int, code: str) -> dict:
 def test_bad_post_bodies(stack: Stack, body: dict, code: str) -> None:
     """Each refused body names what to change and writes nothing."""
     before = _counts(stack)
-    _problem(stack.http.post("/v1/posts", json=body), 422, code)
+    expect_problem(stack.http.post("/v1/posts", json=body), 422, code)
     assert _counts(stack) == before
 
 
 def test_text_only_post_to_video_platforms_is_refused(stack: Stack) -> None:
     """YouTube and TikTok have no text-only posts: refused with each platform's reason."""
     before = _counts(stack)
-    problem = _problem(
+    problem = expect_problem(
         stack.http.post("/v1/posts", json={"text": "hello", "targets": ["youtube", "tiktok"]}),
         422,
         "unsupported_post_type",
@@ -76,17 +67,21 @@ def test_text_only_post_to_video_platforms_is_refused(stack: Stack) -> None:
 def test_authentication_errors(stack: Stack) -> None:
     """Missing, malformed, mistyped and unknown keys all answer 401 problem+json."""
     url = f"{stack.api_url}/v1/posts"
-    _problem(httpx.get(url), 401, "missing_api_key")
-    _problem(httpx.get(url, headers={"Authorization": "Basic abc"}), 401, "invalid_auth_scheme")
-    _problem(
+    expect_problem(httpx.get(url), 401, "missing_api_key")
+    expect_problem(
+        httpx.get(url, headers={"Authorization": "Basic abc"}), 401, "invalid_auth_scheme"
+    )
+    expect_problem(
         httpx.get(url, headers={"Authorization": "Bearer cp_test_short"}), 401, "invalid_api_key"
     )
     flipped = stack.key[:-1] + ("A" if stack.key[-1] != "A" else "B")
-    _problem(httpx.get(url, headers={"Authorization": f"Bearer {flipped}"}), 401, "invalid_api_key")
+    expect_problem(
+        httpx.get(url, headers={"Authorization": f"Bearer {flipped}"}), 401, "invalid_api_key"
+    )
     from crosspost.domain.enums import Mode
     from crosspost.vault.apikeys import generate_key
 
-    _problem(
+    expect_problem(
         httpx.get(url, headers={"Authorization": f"Bearer {generate_key(Mode.TEST)}"}),
         401,
         "invalid_api_key",
@@ -95,13 +90,15 @@ def test_authentication_errors(stack: Stack) -> None:
 
 def test_not_found_and_bad_cursor(stack: Stack) -> None:
     """Unknown ids answer 404; a cursor we did not issue answers 422."""
-    _problem(stack.http.get("/v1/posts/post_nope"), 404, "not_found")
-    _problem(stack.http.get("/v1/posts/post_nope/ledger"), 404, "not_found")
-    _problem(stack.http.post("/v1/posts/post_nope/cancel"), 404, "not_found")
-    _problem(stack.http.get("/v1/media/med_nope"), 404, "not_found")
-    _problem(stack.http.get("/v1/posts", params={"cursor": "!!garbage"}), 422, "invalid_cursor")
-    _problem(stack.http.get("/v1/posts", params={"limit": 1000}), 422, "validation_error")
-    _problem(stack.http.get("/v1/nothing-here"), 404, "not_found")
+    expect_problem(stack.http.get("/v1/posts/post_nope"), 404, "not_found")
+    expect_problem(stack.http.get("/v1/posts/post_nope/ledger"), 404, "not_found")
+    expect_problem(stack.http.post("/v1/posts/post_nope/cancel"), 404, "not_found")
+    expect_problem(stack.http.get("/v1/media/med_nope"), 404, "not_found")
+    expect_problem(
+        stack.http.get("/v1/posts", params={"cursor": "!!garbage"}), 422, "invalid_cursor"
+    )
+    expect_problem(stack.http.get("/v1/posts", params={"limit": 1000}), 422, "validation_error")
+    expect_problem(stack.http.get("/v1/nothing-here"), 404, "not_found")
 
 
 def test_json_content_type_required(stack: Stack) -> None:
@@ -120,24 +117,24 @@ def test_corrupt_and_empty_and_wrong_type_uploads(stack: Stack, tmp_path: Path) 
     bad = tmp_path / "bad.mp4"
     make_corrupt(bad)
     before = _counts(stack)
-    _problem(
+    expect_problem(
         stack.http.post(
             "/v1/media", content=bad.read_bytes(), headers={"Content-Type": "video/mp4"}
         ),
         422,
         "media_unreadable",
     )
-    _problem(
+    expect_problem(
         stack.http.post("/v1/media", content=b"", headers={"Content-Type": "video/mp4"}),
         400,
         "empty_upload",
     )
-    _problem(
+    expect_problem(
         stack.http.post("/v1/media", content=b"{}", headers={"Content-Type": "application/json"}),
         415,
         "unsupported_upload_type",
     )
-    _problem(
+    expect_problem(
         stack.http.post("/v1/media", files={"other": ("a.mp4", b"x")}), 422, "file_part_missing"
     )
     assert _counts(stack) == before
@@ -148,7 +145,7 @@ def test_oversize_upload(make_stack, tmp_path: Path) -> None:  # type: ignore[no
     """An upload over the configured limit answers 413, whether declared or streamed."""
     stack = make_stack(max_upload_bytes=100_000)
     before = _counts(stack)
-    _problem(
+    expect_problem(
         stack.http.post(
             "/v1/media", content=b"\0" * 200_000, headers={"Content-Type": "video/mp4"}
         ),
@@ -160,7 +157,7 @@ def test_oversize_upload(make_stack, tmp_path: Path) -> None:  # type: ignore[no
         for _ in range(20):
             yield b"\0" * 10_000
 
-    _problem(
+    expect_problem(
         stack.http.post("/v1/media", content=chunks(), headers={"Content-Type": "video/mp4"}),
         413,
         "payload_too_large",
@@ -197,7 +194,7 @@ def test_idempotency_key(stack: Stack, tmp_path: Path) -> None:
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert second.headers.get("idempotent-replayed") == "true"
-    _problem(
+    expect_problem(
         stack.http.post("/v1/posts", json={**body, "text": "changed"}, headers=headers),
         422,
         "idempotency_key_reused",
@@ -212,7 +209,7 @@ def test_idempotency_key(stack: Stack, tmp_path: Path) -> None:
             fingerprint="x",
             now=stack.svc.clock.now(),
         )
-    _problem(
+    expect_problem(
         stack.http.post("/v1/posts", json=body, headers={"Idempotency-Key": "k-busy"}),
         422,
         "idempotency_key_reused",
@@ -231,13 +228,13 @@ def test_idempotency_key(stack: Stack, tmp_path: Path) -> None:
             fingerprint=fingerprint,
             now=stack.svc.clock.now(),
         )
-    _problem(
+    expect_problem(
         stack.http.post("/v1/posts", json=body, headers={"Idempotency-Key": "k-flight"}),
         409,
         "idempotency_request_in_flight",
     )
     # A refused request does not burn its key: fix the body, retry with the same key.
-    _problem(
+    expect_problem(
         stack.http.post(
             "/v1/posts",
             json={"targets": ["myspace"], "text": "x"},
@@ -291,7 +288,7 @@ def test_bad_thumbnails_are_refused_and_write_nothing(stack: Stack, tmp_path: Pa
             },
         )
 
-    _problem(post("youtube", "med_nope"), 422, "thumbnail_not_found")
-    _problem(post("youtube", video["id"]), 422, "thumbnail_not_image")
-    _problem(post("tiktok", video["id"]), 422, "thumbnail_unsupported")
+    expect_problem(post("youtube", "med_nope"), 422, "thumbnail_not_found")
+    expect_problem(post("youtube", video["id"]), 422, "thumbnail_not_image")
+    expect_problem(post("tiktok", video["id"]), 422, "thumbnail_unsupported")
     assert _counts(stack) == before

@@ -23,7 +23,7 @@ from crosspost.api.openapi_bounds import keep_integer_bounds
 from crosspost.domain.bounds import INT64_MAX, INT64_MIN
 from crosspost.store.tables import api_analytics
 from crosspost.usage.metering import MAX_MINUTES_LIMIT
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, expect_problem
 
 _NUMERIC = {"integer", "number"}
 
@@ -115,19 +115,11 @@ def test_routes_left_out_of_the_document_are_bounded_too() -> None:
     assert not unbounded, unbounded
 
 
-def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
-
-
 def test_a_quota_past_bigint_is_a_422_naming_the_field_and_range(stack: Stack) -> None:
     """The fuzzer's 10000000000000000001 (a 500 before) and 2**63 are refused with the
     field's range and store nothing; 2**63 - 1 is stored and counted against."""
     for too_big in (10000000000000000001, INT64_MAX + 1):
-        body = _problem(
+        body = expect_problem(
             stack.http.put("/v1/usage/quotas", json={"metric": "posts", "hard_limit": too_big}),
             422,
             "validation_error",
@@ -141,13 +133,13 @@ def test_a_quota_past_bigint_is_a_422_naming_the_field_and_range(stack: Stack) -
     post = stack.http.post("/v1/posts", json={"text": "counted", "targets": ["x"]})
     assert post.status_code == 201, post.text
     quota = stack.http.get("/v1/usage/quotas").json()["data"][0]
-    assert quota == {**largest, "used": 1}
+    assert quota == {**largest, "key_id": None, "set_by": "tenant", "used": 1}
 
 
 def test_media_minutes_limits_are_bounded_in_milliseconds(stack: Stack, tmp_path: Path) -> None:
     """media_minutes is counted in milliseconds: a limit whose milliseconds pass 64 bits is
     a 422 naming the metric's own range; the largest allowed one still meters an upload."""
-    body = _problem(
+    body = expect_problem(
         stack.http.put(
             "/v1/usage/quotas", json={"metric": "media_minutes", "hard_limit": INT64_MAX}
         ),

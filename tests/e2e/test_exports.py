@@ -31,7 +31,7 @@ from crosspost.ids import new_id
 from crosspost.store.tables import exports as export_table
 from crosspost.store.tables import ledger_events, tenants, webhook_events
 from crosspost.webhooks.catalogue import validate_payload
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, expect_problem
 
 FINAL = {"published", "partially_published", "failed", "cancelled"}
 
@@ -86,14 +86,6 @@ def _ready_events(stack: Stack) -> list[dict[str, Any]]:
             .order_by(webhook_events.c.id)
         ).scalars()
         return [json.loads(p) for p in payloads]
-
-
-def _problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = answer.json()
-    assert body["code"] == code, body
-    return body
 
 
 # --- what an export holds -------------------------------------------------------------------
@@ -191,8 +183,10 @@ def test_the_audit_log_exports_to_admins_only(stack: Stack) -> None:
         base_url=stack.api_url, headers={"Authorization": f"Bearer {made['key']}"}, timeout=30
     )
     with reader:
-        _problem(reader.post("/v1/exports", json={"kind": "audit"}), 403, "insufficient_scope")
-        _problem(reader.get(export["download_url"]), 403, "insufficient_scope")
+        expect_problem(
+            reader.post("/v1/exports", json={"kind": "audit"}), 403, "insufficient_scope"
+        )
+        expect_problem(reader.get(export["download_url"]), 403, "insufficient_scope")
 
 
 def test_an_empty_range_is_an_empty_file(stack: Stack) -> None:
@@ -228,7 +222,7 @@ def test_bad_requests_say_what_to_change(
 ) -> None:
     """Unknown kind or format, an empty or future range: 422 naming the valid choices; no
     export is recorded."""
-    problem = _problem(stack.http.post("/v1/exports", json=body), 422, code)
+    problem = expect_problem(stack.http.post("/v1/exports", json=body), 422, code)
     assert says in problem["detail"]
     assert stack.http.get("/v1/exports").json()["data"] == []
 
@@ -262,8 +256,8 @@ def test_queued_exports_are_limited_and_not_downloadable(
     again = stack.http.post("/v1/exports", json={}, headers={"Idempotency-Key": "exp-1"})
     assert again.json()["id"] == first.json()["id"]
     _start(stack, kind="ledger")
-    _problem(stack.http.post("/v1/exports", json={}), 409, "too_many_exports")
-    problem = _problem(
+    expect_problem(stack.http.post("/v1/exports", json={}), 409, "too_many_exports")
+    problem = expect_problem(
         stack.http.get(f"/v1/exports/{first.json()['id']}/download"), 409, "export_not_ready"
     )
     assert "queued" in problem["detail"]
@@ -284,9 +278,9 @@ def test_exports_are_private_to_their_tenant_and_need_posts_read(stack: Stack) -
     )
     for path in (f"/v1/exports/{export['id']}", export["download_url"]):
         seen = httpx.get(stack.api_url + path, headers={"Authorization": f"Bearer {other_key}"})
-        _problem(seen, 404, "export_not_found")
+        expect_problem(seen, 404, "export_not_found")
         denied = httpx.get(stack.api_url + path, headers={"Authorization": f"Bearer {narrow}"})
-        _problem(denied, 403, "insufficient_scope")
+        expect_problem(denied, 403, "insufficient_scope")
     listed = httpx.get(
         stack.api_url + "/v1/exports", headers={"Authorization": f"Bearer {other_key}"}
     )
@@ -306,7 +300,7 @@ def test_an_expired_export_is_gone_and_its_file_deleted(
         export["completed_at"]
     ) + timedelta(days=2)
     clock.advance(timedelta(days=2).total_seconds())
-    _problem(stack.http.get(export["download_url"]), 410, "export_expired")
+    expect_problem(stack.http.get(export["download_url"]), 410, "export_expired")
     assert exports.expire(stack.svc, now=clock.now()) == 1
     assert not path.exists()
     shown = stack.http.get(f"/v1/exports/{export['id']}").json()
@@ -416,7 +410,7 @@ def test_exports_count_in_usage_and_obey_their_quota(make_stack: Callable[..., S
     stack.http.post("/v1/exports", json={})
     warned = stack.http.post("/v1/exports", json={})
     assert warned.status_code == 202 and "exports" in warned.headers["x-usage-warning"]
-    refused = _problem(stack.http.post("/v1/exports", json={}), 402, "quota_exceeded")
+    refused = expect_problem(stack.http.post("/v1/exports", json={}), 402, "quota_exceeded")
     assert refused["quota"] == "exports" and refused["used"] == 2
     assert len(stack.http.get("/v1/exports").json()["data"]) == 2
     assert stack.http.get("/v1/usage").json()["tenant"]["exports"] == 2

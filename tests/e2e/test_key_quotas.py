@@ -21,7 +21,7 @@ from crosspost.identity.audit import Actor
 from crosspost.identity.operators import issue as issue_operator_key
 from crosspost.media.samples import make_video
 from crosspost.store.tables import ledger_events, posts, usage_quotas
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, expect_problem
 
 
 @pytest.fixture
@@ -75,14 +75,6 @@ def _ok(answer: httpx.Response, status: int = 200) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def _problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-    body = dict(answer.json())
-    assert body["code"] == code, body
-    return body
-
-
 def _post_count(stack: Stack) -> int:
     with stack.svc.db.read() as conn:
         query = sa.select(sa.func.count()).select_from(posts)
@@ -112,7 +104,7 @@ def test_a_key_quota_refuses_that_key_only(idle: Stack, two_keys: tuple[Client, 
     _ok(_put(idle.http, metric="posts", key_id=k1.id, hard_limit=1))
     assert k1.post("first").status_code == 201
     refused = k1.post("second")
-    body = _problem(refused, 402, "quota_exceeded")
+    body = expect_problem(refused, 402, "quota_exceeded")
     assert (body["scope"], body["key_id"], body["quota"]) == ("key", k1.id, "posts"), body
     assert (body["limit"], body["used"], body["period"]) == (1, 1, _month()), body
     assert k1.id in body["detail"]
@@ -134,7 +126,7 @@ def test_a_stricter_tenant_limit_refuses_first_with_scope_tenant(
     _ok(_put(idle.http, metric="posts", hard_limit=2))
     assert k1.post("one").status_code == 201
     assert k2.post("two").status_code == 201
-    body = _problem(k2.post("three"), 402, "quota_exceeded")
+    body = expect_problem(k2.post("three"), 402, "quota_exceeded")
     assert (body["scope"], body["quota"], body["limit"], body["used"]) == (
         "tenant", "posts", 2, 2
     ), body  # fmt: skip
@@ -147,7 +139,7 @@ def test_bad_key_quotas_are_refused(idle: Stack, two_keys: tuple[Client, Client]
     """A key quota on api_calls is 422 `invalid_quota`; an unknown key or another tenant's
     key is 404; nothing is stored for any of them."""
     k1, _ = two_keys
-    refused = _problem(
+    refused = expect_problem(
         _put(idle.http, metric="api_calls", key_id=k1.id, hard_limit=5), 422, "invalid_quota"
     )
     assert "api_calls" in refused["detail"]
@@ -155,7 +147,9 @@ def test_bad_key_quotas_are_refused(idle: Stack, two_keys: tuple[Client, Client]
         other = tenants.create(idle.svc, conn, name="other", actor=Actor.cli())
     theirs, _ = issue_key(idle.svc, tenant_id=other["id"], name="theirs", mode=Mode.TEST)
     for key_id in (theirs, "key_01NOSUCHKEY000000000000000"):
-        _problem(_put(idle.http, metric="posts", key_id=key_id, hard_limit=1), 404, "not_found")
+        expect_problem(
+            _put(idle.http, metric="posts", key_id=key_id, hard_limit=1), 404, "not_found"
+        )
     assert _ok(idle.http.get("/v1/usage/quotas"))["data"] == []
     with idle.svc.db.read() as conn:
         stored = conn.execute(sa.select(sa.func.count()).select_from(usage_quotas)).scalar_one()
@@ -241,7 +235,7 @@ def test_a_quota_the_operator_set_is_fixed_for_the_tenant(
         assert set_tenant["data"] == [_quota(None, "operator", hard_limit=2, used=0)]
         _ok(operator.put(url, json={"metric": "posts", "key_id": k1.id, "hard_limit": 1}))
         # The operator's route is the operator's: a tenant key is refused there.
-        _problem(
+        expect_problem(
             idle.http.put(url, json={"metric": "posts", "hard_limit": 99}),
             403,
             "operator_key_required",
@@ -253,7 +247,7 @@ def test_a_quota_the_operator_set_is_fixed_for_the_tenant(
         {"metric": "posts", "key_id": k1.id, "hard_limit": 100},
         {"metric": "posts", "key_id": k1.id},
     ):
-        _problem(_put(idle.http, **body), 403, "quota_set_by_operator")
+        expect_problem(_put(idle.http, **body), 403, "quota_set_by_operator")
     listed = _ok(idle.http.get("/v1/usage/quotas"))["data"]
     key = lambda q: q["key_id"] or ""  # noqa: E731
     assert sorted(listed, key=key) == [
@@ -261,7 +255,7 @@ def test_a_quota_the_operator_set_is_fixed_for_the_tenant(
         _quota(k1.id, "operator", hard_limit=1, used=0),
     ]
     assert k1.post("one").status_code == 201
-    assert _problem(k1.post("two"), 402, "quota_exceeded")["scope"] == "key"
+    assert expect_problem(k1.post("two"), 402, "quota_exceeded")["scope"] == "key"
     assert (
         idle.http.post(
             "/v1/posts", json={"text": "x", "targets": ["x"], "publish_at": "2099-01-01T00:00:00Z"}
@@ -271,7 +265,7 @@ def test_a_quota_the_operator_set_is_fixed_for_the_tenant(
     tenant_refusal = idle.http.post(
         "/v1/posts", json={"text": "y", "targets": ["x"], "publish_at": "2099-01-01T00:00:00Z"}
     )
-    assert _problem(tenant_refusal, 402, "quota_exceeded")["scope"] == "tenant"
+    assert expect_problem(tenant_refusal, 402, "quota_exceeded")["scope"] == "tenant"
     # A metric the operator did not touch stays the tenant's to set.
     _ok(_put(idle.http, metric="exports", hard_limit=3))
 
@@ -318,7 +312,7 @@ def test_a_key_quota_on_uploads_refuses_before_storing(
         lambda: k1.http.post("/v1/media", content=data, headers=headers),
         lambda: k1.http.post("/v1/media", files={"file": ("clip.mp4", data, "video/mp4")}),
     ):
-        body = _problem(send(), 402, "quota_exceeded")
+        body = expect_problem(send(), 402, "quota_exceeded")
         assert (body["scope"], body["key_id"], body["quota"]) == ("key", k1.id, "bytes_uploaded")
     assert [p for p in idle.svc.storage.root.rglob("*") if p.is_file()] == []
     assert k2.http.post("/v1/media", content=data, headers=headers).status_code == 201
@@ -336,7 +330,7 @@ def test_a_rolled_key_keeps_its_quota(idle: Stack, two_keys: tuple[Client, Clien
         quotas = _ok(idle.http.get("/v1/usage/quotas"))["data"]
         assert rolled["id"] in {q["key_id"] for q in quotas}, quotas
         replacement.post("after the roll")
-        body = _problem(replacement.post("past the limit"), 402, "quota_exceeded")
+        body = expect_problem(replacement.post("past the limit"), 402, "quota_exceeded")
         assert body["scope"] == "key", body
     finally:
         replacement.http.close()

@@ -28,7 +28,7 @@ from crosspost.store.webhook_deliveries import expire_payloads
 from crosspost.usage.analytics import AnalyticsRecorder, Hit, purge_expired
 from crosspost.webhooks import outbox
 from crosspost.webhooks.catalogue import EVENT_TYPES
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, expect_problem
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 HOOK = "http://127.0.0.1:9/hooks/crosspost"  # test mode may target loopback over http
@@ -61,14 +61,6 @@ def _owner(stack: Stack, tenant_id: str) -> tuple[str, str]:
     )
 
 
-def _problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-    body = dict(answer.json())
-    assert body["code"] == code, body
-    return body
-
-
 # --- X-API-Key ---------------------------------------------------------------------------
 
 
@@ -91,8 +83,8 @@ def test_x_api_key_authenticates_like_bearer(idle: Stack, anon: httpx.Client) ->
     )
     assert both.status_code == 200, both.text
     mistyped = idle.key[:-1] + ("A" if idle.key[-1] != "A" else "B")
-    _problem(anon.get("/v1/me", headers={"X-API-Key": mistyped}), 401, "invalid_api_key")
-    _problem(anon.get("/v1/me"), 401, "missing_api_key")
+    expect_problem(anon.get("/v1/me", headers={"X-API-Key": mistyped}), 401, "invalid_api_key")
+    expect_problem(anon.get("/v1/me"), 401, "missing_api_key")
 
 
 def test_two_different_credentials_are_refused(idle: Stack, anon: httpx.Client) -> None:
@@ -103,12 +95,12 @@ def test_two_different_credentials_are_refused(idle: Stack, anon: httpx.Client) 
         answer = anon.get(
             "/v1/me", headers={"Authorization": f"Bearer {bearer}", "X-API-Key": header}
         )
-        _problem(answer, 401, "conflicting_credentials")
+        expect_problem(answer, 401, "conflicting_credentials")
         assert answer.headers["www-authenticate"].startswith("Bearer")
     # A key seen lately (cached) is no exception.
     assert idle.http.get("/v1/me").status_code == 200
     cached = idle.http.get("/v1/me", headers={"X-API-Key": other})
-    _problem(cached, 401, "conflicting_credentials")
+    expect_problem(cached, 401, "conflicting_credentials")
 
 
 def test_the_operator_key_works_as_x_api_key_on_admin_only(idle: Stack, anon: httpx.Client) -> None:
@@ -117,10 +109,10 @@ def test_the_operator_key_works_as_x_api_key_on_admin_only(idle: Stack, anon: ht
     listed = anon.get("/v1/admin/tenants", headers={"X-API-Key": operator})
     assert listed.status_code == 200, listed.text
     assert idle.tenant_id in {t["id"] for t in listed.json()["data"]}
-    _problem(
+    expect_problem(
         anon.get("/v1/posts", headers={"X-API-Key": operator}), 403, "operator_key_not_allowed"
     )
-    _problem(
+    expect_problem(
         anon.get("/v1/admin/tenants", headers={"X-API-Key": idle.key}),
         403,
         "operator_key_required",
@@ -153,13 +145,13 @@ def test_a_tenant_limit_on_webhook_endpoints(idle: Stack) -> None:
             made = live.post("/v1/webhooks", json={"url": "https://hooks.example.com/live"})
             assert made.status_code == 201, made.text
             refused = idle.http.post("/v1/webhooks", json={"url": HOOK})
-            body = _problem(refused, 409, "too_many_webhook_endpoints")
+            body = expect_problem(refused, 409, "too_many_webhook_endpoints")
             assert "2" in body["detail"]
             # A retry of a create that succeeded is its answer again, not a refusal.
             replay = idle.http.post("/v1/webhooks", json={"url": HOOK}, headers=keyed)
             assert replay.status_code == 201, replay.text
             assert replay.json()["id"] == first.json()["id"]
-            _problem(
+            expect_problem(
                 live.post("/v1/webhooks", json={"url": "https://hooks.example.com/2"}),
                 409,
                 "too_many_webhook_endpoints",
@@ -175,7 +167,7 @@ def test_a_tenant_limit_on_webhook_endpoints(idle: Stack) -> None:
         assert idle.http.delete(f"/v1/webhooks/{first.json()['id']}").status_code == 204
         again = idle.http.post("/v1/webhooks", json={"url": HOOK})
         assert again.status_code == 201, again.text
-        _problem(
+        expect_problem(
             idle.http.post("/v1/webhooks", json={"url": HOOK}), 409, "too_many_webhook_endpoints"
         )
         reset = operator.patch(
@@ -350,7 +342,7 @@ def test_a_tenant_cannot_keep_data_longer_than_the_server(idle: Stack) -> None:
         answer = operator.patch(
             f"/v1/admin/tenants/{b}", json={"webhook_payload_retention_days": 31}
         )
-        _problem(answer, 422, "invalid_retention")
+        expect_problem(answer, 422, "invalid_retention")
         kept = operator.get(f"/v1/admin/tenants/{b}").json()
     assert (kept["analytics_retention_days"], kept["webhook_payload_retention_days"]) == (
         None, None

@@ -39,7 +39,7 @@ from crosspost.store.tables import (
     targets,
 )
 from crosspost.vault.signing_secrets import issue_secret
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, expect_problem
 
 ADMIN = "/v1/admin/tenants"
 HOOK = "http://127.0.0.1:9/hooks/crosspost"  # test mode may target loopback over http
@@ -87,15 +87,6 @@ def _tenant_key(
     http = _client(stack, raw)
     clients.append(http)
     return key_id, http
-
-
-def _problem(answer: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM, answer.headers
-    body: dict[str, Any] = answer.json()
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 def _create(op: Operator, name: str, **body: Any) -> dict[str, Any]:
@@ -226,35 +217,37 @@ def test_only_an_operator_key_reaches_the_admin_api(
         assert listed.status_code == 200, listed.text
         assert stack.tenant_id in {t["id"] for t in listed.json()["data"]}
         refused = by_header.get("/v1/posts")
-        _problem(refused, 403, "operator_key_not_allowed")
+        expect_problem(refused, 403, "operator_key_not_allowed")
     anonymous = httpx.get(f"{stack.api_url}{ADMIN}")
-    _problem(anonymous, 401, "missing_api_key")
+    expect_problem(anonymous, 401, "missing_api_key")
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
-    _problem(httpx.post(f"{stack.api_url}{ADMIN}", json={"name": "x"}), 401)
+    expect_problem(httpx.post(f"{stack.api_url}{ADMIN}", json={"name": "x"}), 401)
     for role in (KeyRole.OWNER, KeyRole.ADMIN, None):
         options = {"role": role} if role else {}
         _, tenant = _tenant_key(stack, clients, stack.tenant_id, **options)
-        _problem(tenant.get(ADMIN), 403, "operator_key_required")
-        _problem(tenant.post(ADMIN, json={"name": "mine"}), 403, "operator_key_required")
-        _problem(tenant.post(f"{ADMIN}/{stack.tenant_id}/suspend"), 403, "operator_key_required")
+        expect_problem(tenant.get(ADMIN), 403, "operator_key_required")
+        expect_problem(tenant.post(ADMIN, json={"name": "mine"}), 403, "operator_key_required")
+        expect_problem(
+            tenant.post(f"{ADMIN}/{stack.tenant_id}/suspend"), 403, "operator_key_required"
+        )
     with _client(stack, stack.key, header="X-API-Key") as tenant_by_header:
-        _problem(tenant_by_header.get(ADMIN), 403, "operator_key_required")
+        expect_problem(tenant_by_header.get(ADMIN), 403, "operator_key_required")
         assert tenant_by_header.get("/v1/posts").status_code == 200
-    _problem(op.http.get("/v1/posts"), 403, "operator_key_not_allowed")
-    _problem(op.http.post("/v1/posts", json={"text": "t", "targets": ["x"]}), 403)
+    expect_problem(op.http.get("/v1/posts"), 403, "operator_key_not_allowed")
+    expect_problem(op.http.post("/v1/posts", json={"text": "t", "targets": ["x"]}), 403)
     # Two different credentials at once are refused, never silently one of them.
     both = httpx.get(
         f"{stack.api_url}{ADMIN}",
         headers={"Authorization": f"Bearer {op.key}", "X-API-Key": stack.key},
     )
-    _problem(both, 401, "conflicting_credentials")
+    expect_problem(both, 401, "conflicting_credentials")
     mistyped = {"Authorization": f"Bearer {op.key[:-1]}{'A' if op.key[-1] != 'A' else 'B'}"}
-    _problem(httpx.get(f"{stack.api_url}{ADMIN}", headers=mistyped), 401, "invalid_api_key")
+    expect_problem(httpx.get(f"{stack.api_url}{ADMIN}", headers=mistyped), 401, "invalid_api_key")
     assert [t["name"] for t in op.http.get(ADMIN).json()["data"]] == ["default"]
     operators.revoke(stack.svc, op.key_id)
-    _problem(op.http.get(ADMIN), 401, "invalid_api_key")
+    expect_problem(op.http.get(ADMIN), 401, "invalid_api_key")
     with _client(stack, op.key, header="X-API-Key") as revoked:
-        _problem(revoked.get(ADMIN), 401, "invalid_api_key")
+        expect_problem(revoked.get(ADMIN), 401, "invalid_api_key")
 
 
 # --- 2. create, list, get, settings ------------------------------------------------------
@@ -278,7 +271,7 @@ def test_create_is_idempotent_and_the_list_pages_and_filters(
     other_op = _operator(stack, clients, "ops2")
     again = other_op.http.post(ADMIN, json={"name": "acme"}, headers={"Idempotency-Key": "t-1"})
     assert again.json()["id"] == acme["id"]
-    _problem(
+    expect_problem(
         op.http.post(ADMIN, json={"name": "other"}, headers={"Idempotency-Key": "t-1"}),
         422,
         "idempotency_key_reused",
@@ -309,9 +302,9 @@ def test_create_is_idempotent_and_the_list_pages_and_filters(
     active = [t["id"] for t in op.http.get(ADMIN, params={"status": "active"}).json()["data"]]
     assert active == [gamma["id"], acme["id"], stack.tenant_id]
     assert op.http.get(ADMIN, params={"status": "deleted"}).json()["data"] == []
-    _problem(op.http.get(ADMIN, params={"status": "asleep"}), 422)
-    _problem(op.http.get(ADMIN, params={"cursor": "not-ours"}), 422, "invalid_cursor")
-    _problem(op.http.get(ADMIN, params={"limit": 0}), 422)
+    expect_problem(op.http.get(ADMIN, params={"status": "asleep"}), 422)
+    expect_problem(op.http.get(ADMIN, params={"cursor": "not-ours"}), 422, "invalid_cursor")
+    expect_problem(op.http.get(ADMIN, params={"limit": 0}), 422)
 
 
 def test_get_patch_and_bad_bodies_answer_problems_never_500(
@@ -327,11 +320,11 @@ def test_get_patch_and_bad_bodies_answer_problems_never_500(
     # The tenant's default tier is what a key made without one gets.
     _, key_client = _tenant_key(stack, clients, made["id"])
     assert key_client.get("/v1/me").json()["tier"] == "pro"
-    _problem(op.http.get(f"{ADMIN}/ten_nope"), 404, "not_found")
-    _problem(op.http.patch(f"{ADMIN}/ten_nope", json={"name": "x"}), 404)
+    expect_problem(op.http.get(f"{ADMIN}/ten_nope"), 404, "not_found")
+    expect_problem(op.http.patch(f"{ADMIN}/ten_nope", json={"name": "x"}), 404)
     for act in ("suspend", "resume"):
-        _problem(op.http.post(f"{ADMIN}/ten_nope/{act}"), 404)
-    _problem(op.http.delete(f"{ADMIN}/ten_nope"), 404)
+        expect_problem(op.http.post(f"{ADMIN}/ten_nope/{act}"), 404)
+    expect_problem(op.http.delete(f"{ADMIN}/ten_nope"), 404)
 
     url = f"{ADMIN}/{made['id']}"
     changed = op.http.patch(
@@ -341,13 +334,13 @@ def test_get_patch_and_bad_bodies_answer_problems_never_500(
     assert changed.json()["name"] == "Acme Inc." and changed.json()["require_signing"] is True
     assert changed.json()["webhook_max_endpoints"] == 3
     assert changed.json()["default_tier"] == "pro"  # untouched when not sent
-    _problem(op.http.patch(url, json={"default_tier": "platinum"}), 422, "unknown_tier")
+    expect_problem(op.http.patch(url, json={"default_tier": "platinum"}), 422, "unknown_tier")
     server = stack.svc.settings
     for name, days in (
         ("webhook_payload_retention_days", server.webhook_payload_retention_days + 1),
         ("analytics_retention_days", server.analytics_retention_days + 1),
     ):
-        _problem(op.http.patch(url, json={name: days}), 422, "invalid_retention")
+        expect_problem(op.http.patch(url, json={name: days}), 422, "invalid_retention")
     reset = op.http.patch(
         url,
         json={
@@ -396,7 +389,7 @@ def test_get_patch_and_bad_bodies_answer_problems_never_500(
     ]
     for method, path, body in bad:
         answer = op.http.request(method, path, json=body)
-        _problem(answer, 422)
+        expect_problem(answer, 422)
     tenants_now = op.http.get(ADMIN, params={"limit": 100}).json()["data"]
     assert sorted(t["name"] for t in tenants_now) == ["Acme Inc.", "default"]
     for method, path in (("POST", ADMIN), ("PATCH", url)):
@@ -433,11 +426,13 @@ def test_suspend_refuses_only_that_tenants_keys_until_resume(
     assert token.get("/v1/posts").status_code == 200
     suspended = _act(op, acme["id"], "suspend")
     assert suspended["status"] == "suspended" and suspended["suspended_at"] is not None
-    _problem(key.get("/v1/posts"), 403, "tenant_suspended")
-    _problem(key.post("/v1/posts", json={"text": "t", "targets": ["x"]}), 403, "tenant_suspended")
+    expect_problem(key.get("/v1/posts"), 403, "tenant_suspended")
+    expect_problem(
+        key.post("/v1/posts", json={"text": "t", "targets": ["x"]}), 403, "tenant_suspended"
+    )
     _, fresh = _tenant_key(stack, clients, acme["id"], role=KeyRole.OWNER)
-    _problem(fresh.get("/v1/keys"), 403, "tenant_suspended")
-    _problem(token.get("/v1/posts"), 403, "tenant_suspended")  # an OAuth token too
+    expect_problem(fresh.get("/v1/keys"), 403, "tenant_suspended")
+    expect_problem(token.get("/v1/posts"), 403, "tenant_suspended")  # an OAuth token too
     assert stack.http.get("/v1/posts").status_code == 200  # the default tenant is untouched
     assert op.http.get(f"{ADMIN}/{stack.tenant_id}").json()["status"] == "active"
 
@@ -452,10 +447,10 @@ def test_suspend_refuses_only_that_tenants_keys_until_resume(
 
     deleted = op.http.delete(f"{ADMIN}/{acme['id']}")
     assert deleted.status_code == 202, deleted.text
-    _problem(op.http.post(f"{ADMIN}/{acme['id']}/suspend"), 409, "tenant_not_active")
+    expect_problem(op.http.post(f"{ADMIN}/{acme['id']}/suspend"), 409, "tenant_not_active")
     assert op.http.get(f"{ADMIN}/{acme['id']}").json()["status"] == "deleted"
-    _problem(key.get("/v1/posts"), 403, "tenant_deleted")
-    _problem(token.get("/v1/posts"), 403, "tenant_deleted")
+    expect_problem(key.get("/v1/posts"), 403, "tenant_deleted")
+    expect_problem(token.get("/v1/posts"), 403, "tenant_deleted")
 
 
 # --- 4. nothing lost across suspend and resume -------------------------------------------
@@ -543,7 +538,7 @@ def test_delete_refuses_keys_and_resume_within_the_window_restores(
     assert purge_after - deleted_at == timedelta(days=days)
     [job] = _purge_jobs(stack, acme["id"])
     assert job["status"] == "queued" and job["run_at"] == purge_after
-    _problem(key.get("/v1/posts"), 403, "tenant_deleted")
+    expect_problem(key.get("/v1/posts"), 403, "tenant_deleted")
     again = op.http.delete(f"{ADMIN}/{acme['id']}", params={"retention_days": 0})
     assert again.status_code == 202 and again.json() == deleted  # idempotent: window kept
 
@@ -559,11 +554,11 @@ def test_delete_refuses_keys_and_resume_within_the_window_restores(
     assert listed.status_code == 200
     assert [p["id"] for p in listed.json()["data"]] == [posted.json()["id"]]
 
-    _problem(op.http.delete(f"{ADMIN}/{stack.tenant_id}"), 409, "default_tenant")
+    expect_problem(op.http.delete(f"{ADMIN}/{stack.tenant_id}"), 409, "default_tenant")
     assert stack.http.get("/v1/posts").status_code == 200
     for days_param in (-1, 3651, "soon"):
         bad = op.http.delete(f"{ADMIN}/{acme['id']}", params={"retention_days": days_param})
-        _problem(bad, 422)
+        expect_problem(bad, 422)
     assert op.http.get(f"{ADMIN}/{acme['id']}").json()["status"] == "active"
 
 
@@ -766,12 +761,12 @@ def test_purge_removes_every_row_and_file_of_the_tenant_and_nothing_else(
 
     assert lifecycle.purge(stack.svc, tid) is None
     assert _counts(stack, tid) == after
-    _problem(op.http.post(f"{ADMIN}/{tid}/resume"), 409, "purged")
-    _problem(op.http.patch(f"{ADMIN}/{tid}", json={"name": "back"}), 409, "purged")
-    _problem(op.http.post(f"{ADMIN}/{tid}/suspend"), 409, "tenant_not_active")
+    expect_problem(op.http.post(f"{ADMIN}/{tid}/resume"), 409, "purged")
+    expect_problem(op.http.patch(f"{ADMIN}/{tid}", json={"name": "back"}), 409, "purged")
+    expect_problem(op.http.post(f"{ADMIN}/{tid}/suspend"), 409, "tenant_not_active")
     again = op.http.delete(f"{ADMIN}/{tid}")
     assert again.status_code == 202 and again.json()["status"] == "purged"
-    _problem(key.get("/v1/posts"), 401, "invalid_api_key")
+    expect_problem(key.get("/v1/posts"), 401, "invalid_api_key")
     assert [t["id"] for t in op.http.get(ADMIN, params={"status": "purged"}).json()["data"]] == [
         tid
     ]
@@ -820,16 +815,16 @@ def test_a_quota_the_operator_sets_binds_the_tenant(
     [quota] = put.json()["data"]
     assert quota["set_by"] == "operator" and quota["hard_limit"] == 1
     assert key.get("/v1/usage/quotas").json()["data"] == put.json()["data"]
-    _problem(
+    expect_problem(
         key.put("/v1/usage/quotas", json={"metric": "posts", "hard_limit": 50}),
         403,
         "quota_set_by_operator",
     )
     later = {"text": "one", "targets": ["x"], "publish_at": "2099-01-01T00:00:00Z"}
     assert key.post("/v1/posts", json=later).status_code == 201
-    _problem(key.post("/v1/posts", json=later), 402)
+    expect_problem(key.post("/v1/posts", json=later), 402)
     assert stack.http.get("/v1/usage/quotas").json()["data"] == []  # another tenant's: none
-    _problem(op.http.put(f"{ADMIN}/ten_nope/quotas", json={"metric": "posts"}), 404)
+    expect_problem(op.http.put(f"{ADMIN}/ten_nope/quotas", json={"metric": "posts"}), 404)
 
 
 # --- 6. the audit log --------------------------------------------------------------------
@@ -896,10 +891,10 @@ def test_every_tenant_change_is_in_its_audit_log_with_the_operator(
             break
         params["cursor"] = page["next_cursor"]
     assert paged == events
-    _problem(admin.get("/v1/audit", params={"cursor": "nope"}), 422, "invalid_cursor")
+    expect_problem(admin.get("/v1/audit", params={"cursor": "nope"}), 422, "invalid_cursor")
 
     # The default tenant's log has none of acme's; a developer key may not read a log.
     assert all(e["target_id"] != tid for e in _audit(stack.http))
     _, developer = _tenant_key(stack, clients, tid, role=KeyRole.DEVELOPER)
-    _problem(developer.get("/v1/audit"), 403, "insufficient_scope")
-    _problem(op.http.get("/v1/audit"), 403, "operator_key_not_allowed")
+    expect_problem(developer.get("/v1/audit"), 403, "insufficient_scope")
+    expect_problem(op.http.get("/v1/audit"), 403, "operator_key_not_allowed")
