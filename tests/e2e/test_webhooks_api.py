@@ -37,7 +37,10 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _client(stack: Stack, key: str) -> httpx.Client:
-    return httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"})
+    # The stacks' own clients' timeout: a loaded CI machine can stall a request past 5 s.
+    return httpx.Client(
+        base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
 
 
 @pytest.fixture
