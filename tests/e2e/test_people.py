@@ -225,3 +225,21 @@ def test_a_session_ends_when_idle(make_stack: Callable[..., Stack], sink: SmtpSi
         clock.advance(stack.svc.settings.session_idle_minutes * 60 + 5)
         ended = http.get("/v1/auth/session")
         assert (ended.status_code, ended.json()["code"]) == (401, "session_expired")
+
+
+def test_a_person_is_rate_limited_as_the_tenants_keys_are(people: Stack, sink: SmtpSink) -> None:
+    """A session in a tenant whose default tier is `free` carries that tier's limits."""
+    svc = people.svc
+    with svc.db.write() as conn:
+        tenant = tenants.create(svc, conn, name="metered", actor=Actor.cli(), default_tier="free")
+        link = invitations.invite(svc, conn, tenant_id=tenant["id"], email="m@acme.test",
+                                  role=KeyRole.VIEWER, actor=Actor.cli(),
+                                  inviter_role=KeyRole.OWNER)  # fmt: skip
+    with _client(people) as http:
+        token = link.url.split("token=")[1]
+        http.post("/v1/invitations/accept", json={"token": token, "password": PASSWORD})
+        _sign_in(http, "m@acme.test")
+        answer = http.get("/v1/posts")
+    assert answer.status_code == 200, answer.text
+    burst = svc.settings.rate_limit_tiers["free"]["burst"]
+    assert answer.headers["X-RateLimit-Limit"] == str(burst)

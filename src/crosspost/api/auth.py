@@ -267,12 +267,16 @@ def session_principal(svc: Services, token: str, method: str, csrf: str | None) 
     session = session_of(svc, token)
     check_csrf(method, csrf, session)
     with svc.db.read() as conn:
-        check_tenant(tenants.tenant_status(conn, session.tenant_id))
+        tenant = tenants.get_tenant(conn, session.tenant_id)
+    check_tenant(tenant["status"] if tenant else None)
+    # A person is limited as the tenant's keys are by default.
+    tier = (tenant["default_tier"] if tenant else None) or svc.settings.default_tier
     return Principal(
         session.tenant_id,
         session.user_id,
         session.mode,
         frozenset(ROLE_SCOPES[session.role]),
+        tier=tier,
         role=session.role,
     )
 
