@@ -154,11 +154,11 @@ def test_report_groups_and_percentiles(migrated: Database) -> None:
 
 
 def test_a_failing_database_keeps_rows_buffered_and_bounded(
-    database_url: str, caplog: pytest.LogCaptureFixture
+    empty_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """With no table to write to, rows stay buffered up to the bound, the rest are dropped
     and logged; once the database works, the kept rows are written."""
-    db = Database(database_url)
+    db = Database(empty_database_url)
     try:
         recorder = AnalyticsRecorder(db, FrozenClock(NOW), flush_seconds=60, max_buffered=5)
         for i in range(8):

@@ -96,9 +96,9 @@ def test_subscribers_hear_only_after_the_commit(migrated: Database) -> None:
 
 
 @pytest.fixture
-def empty(database_url: str) -> Iterator[Database]:
+def empty(empty_database_url: str) -> Iterator[Database]:
     """A database without any table."""
-    database = Database(database_url)
+    database = Database(empty_database_url)
     yield database
     database.dispose()
 

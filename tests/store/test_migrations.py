@@ -10,9 +10,9 @@ from crosspost.store.db import Database
 from crosspost.store.tables import metadata
 
 
-def test_upgrade_head_matches_metadata(database_url: str) -> None:
+def test_upgrade_head_matches_metadata(empty_database_url: str) -> None:
     """Migrating an empty database gives exactly the declared schema; twice is a no-op."""
-    db = Database(database_url)
+    db = Database(empty_database_url)
     try:
         migrate.upgrade(db)
         migrate.upgrade(db)

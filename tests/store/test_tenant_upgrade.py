@@ -52,10 +52,10 @@ def _seed_0009(db: Database) -> None:
             conn.execute(sa.text(statement), params)
 
 
-def test_a_single_tenant_install_upgrades_in_place(database_url: str) -> None:
+def test_a_single_tenant_install_upgrades_in_place(empty_database_url: str) -> None:
     """0009 → head keeps the tenant's id (now active), its key and post, and makes its quota
     the tenant's own (key_id '', set_by tenant); a key's quota on the same metric then fits."""
-    db = Database(database_url)
+    db = Database(empty_database_url)
     try:
         migrate.upgrade(db, "0009")
         assert migrate.current_revision(db) == "0009"
