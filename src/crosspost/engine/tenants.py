@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from crosspost.engine.keys import check_tier
 from crosspost.engine.publish_jobs import dedupe_key as publish_dedupe_key
 from crosspost.engine.services import Services
 from crosspost.errors import Conflict, InvalidInput, NotFound
@@ -45,13 +46,7 @@ def check_settings(svc: Services, settings: Mapping[str, Any]) -> dict[str, Any]
             f"{', '.join(store.SETTINGS)}",
             code="unknown_setting",
         )
-    tier = settings.get("default_tier")
-    tiers = svc.settings.rate_limit_tiers
-    if tier is not None and tier not in tiers:
-        raise InvalidInput(
-            f"unknown tier {tier!r}; configured tiers: {', '.join(sorted(tiers))}",
-            code="unknown_tier",
-        )
+    check_tier(svc, settings.get("default_tier"))
     for name in ("webhook_payload_retention_days", "analytics_retention_days"):
         days, ceiling = settings.get(name), getattr(svc.settings, name)
         # Shorter only: the server's retention is what its storage was sized for, and the
