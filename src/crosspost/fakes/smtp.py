@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -111,6 +112,8 @@ class SmtpSink:
 
     def start(self) -> SmtpSink:
         """Listen; returns the sink."""
+        # aiosmtpd logs every connection at INFO (its own start-up probe too): not news.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self._controller.start()
         return self
 
