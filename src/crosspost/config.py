@@ -215,6 +215,12 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(
         default=20, ge=1, description="Sign-in attempts one address may make per minute."
     )
+    token_requests_per_minute: int = Field(
+        default=120,
+        ge=1,
+        description="Requests one address, and one client, may make per minute to the OAuth "
+        "token, revocation and introspection endpoints (guessing a secret stays slow).",
+    )
     invitation_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 30)
     password_reset_ttl_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     smtp_host: str | None = Field(

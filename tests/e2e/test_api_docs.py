@@ -26,6 +26,8 @@ PUBLIC = {
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/.well-known/oauth-authorization-server"),
     ("POST", "/oauth/token"),  # the client's own id and secret
+    ("POST", "/oauth/revoke"),  # the client's own id (and secret), and the token
+    ("POST", "/oauth/introspect"),  # the client's own id and secret
     ("GET", "/v1/oauth/callback"),  # the single-use state
     ("GET", "/v1/media/{media_id}/content"),  # the URL's signature
     ("POST", "/v1/auth/login"),  # the person's own email and password

@@ -21,6 +21,8 @@ from crosspost.engine import tenants
 from crosspost.engine.keys import issue_key
 from crosspost.engine.sandbox import provision_sandbox_accounts
 from crosspost.identity.audit import Actor
+from crosspost.ids import new_id
+from crosspost.store import oauth_grants
 from crosspost.store.tables import metadata
 from tests.e2e.conftest import Stack
 
@@ -99,6 +101,19 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
         json={"token": joining["url"].split("token=")[1], "password": "a long passphrase"},
     )
     assert member.status_code == 200, member.text
+    app = http.post("/v1/oauth-apps", json={
+        "name": "A's third-party app", "client_type": "public",
+        "redirect_uris": ["https://a.test/cb"], "scopes": ["posts:read"],
+    })  # fmt: skip
+    assert app.status_code == 201, app.text
+    # A grant as the consent screen makes one (the flow itself: test_oauth_provider.py).
+    grant_id, now = new_id("grt"), stack.svc.clock.now()
+    with stack.svc.db.write() as conn:
+        oauth_grants.insert_grant(conn, {
+            "id": grant_id, "tenant_id": stack.tenant_id, "client_id": app.json()["id"],
+            "user_id": member.json()["id"], "scopes": ["posts:read"], "created_at": now,
+            "last_used_at": now,
+        })  # fmt: skip
     return {
         "media_id": media["id"],
         "post_id": post.json()["id"],
@@ -112,6 +127,8 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
         "event_id": event.json()["event_id"],
         "invitation_id": pending.json()["id"],
         "user_id": member.json()["id"],
+        "app_id": app.json()["id"],
+        "grant_id": grant_id,
     }
 
 

@@ -33,7 +33,9 @@ from crosspost.api.routes import (
     members,
     oauth,
     oauth2,
+    oauth_apps,
     oauth_clients,
+    oauth_pages,
     posts,
     sessions,
     signing,
@@ -137,7 +139,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         )
     errors.install(app)
     # OAuth endpoints ignore parameters they do not know, as RFC 6749 §3.1 requires.
-    for module in (health, oauth, oauth2):
+    for module in (health, oauth, oauth2, oauth_pages):
         app.include_router(module.router)
     checked = (
         admin_flags,
@@ -152,6 +154,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         me,
         signing,
         oauth_clients,
+        oauth_apps,
         usage,
         analytics,
         exports,

@@ -35,6 +35,8 @@ class Principal:
     rate_limits: Mapping[str, int] | None = None
     require_signing: bool = False
     role: KeyRole | None = None
+    # The third-party app a person's token was granted to, when an app acts for them.
+    app_id: str | None = None
 
     def holds(self, scope: str) -> bool:
         """True when the key holds `scope` (or `admin`, which holds every scope)."""
@@ -169,14 +171,23 @@ def authenticate(
         return principal
     token = _bearer(authorization)
     if looks_like_jwt(token):
-        # An OAuth client-credentials access token: stateless, checked against the JWKS;
-        # only the tenant's standing is read.
+        # An OAuth access token: stateless, checked against the JWKS; only the tenant's
+        # standing is read (and the client's or grant's, through a short cache).
         claims = verify_access_token(svc, token)
+        if claims.user_id is None:
+            with svc.db.read() as conn:
+                check_tenant(tenants.tenant_status(conn, claims.tenant_id))
+            return Principal(
+                claims.tenant_id, claims.client_id, claims.mode, claims.scopes, tier=claims.tier
+            )
         with svc.db.read() as conn:
-            check_tenant(tenants.tenant_status(conn, claims.tenant_id))
-        return Principal(
-            claims.tenant_id, claims.client_id, claims.mode, claims.scopes, tier=claims.tier
-        )
+            tenant = tenants.get_tenant(conn, claims.tenant_id)
+        check_tenant(tenant["status"] if tenant else None)
+        # An app acting for a person: the person acts, within what they granted it, limited
+        # as the person is.
+        tier = (tenant["default_tier"] if tenant else None) or svc.settings.default_tier
+        return Principal(claims.tenant_id, claims.user_id, claims.mode, claims.scopes,
+                         tier=tier, role=claims.role, app_id=claims.client_id)  # fmt: skip
     parsed = parse_key(token)
     if parsed is None:
         if is_operator_key(token):

@@ -26,7 +26,7 @@ from crosspost.errors import NotFound, Unauthorized
 from crosspost.flags import FlagCache
 from crosspost.identity.signin import ActiveSession, session_of
 from crosspost.usage.admission import Nonce, admit
-from crosspost.usage.ratelimit import RateLimiter, rate_limited_error, resolve_policies
+from crosspost.usage.ratelimit import Policy, RateLimiter, rate_limited_error, resolve_policies
 
 
 async def get_services(request: Request) -> Services:
@@ -54,6 +54,30 @@ def client_ip(request: Request) -> str | None:
     """The caller's address as the audit log records it: the peer's (no forwarding header
     is trusted, since any client can send one)."""
     return request.client.host if request.client else None
+
+
+async def limit_attempts(request: Request, name: str, per_minute: int, *keys: str) -> None:
+    """Refuse (429) an attempt once any of `keys` (an address, an account, a client) made
+    `per_minute` of them this minute: guessing a secret stays slow."""
+    svc: Services = request.app.state.services
+    limiter: RateLimiter = request.app.state.rate_limiter
+    policy = Policy(name, per_minute, 60, per_minute)
+    now = svc.clock.now().timestamp()
+    for key in keys:
+        decision = await limiter.hit(f"{name}:{key}", [policy], now)
+        if not decision.allowed:
+            raise rate_limited_error(decision)
+
+
+async def _limit_sign_in(request: Request) -> None:
+    """Sign-in and reset attempts per address and minute (guessing is slow per account
+    too: the lockout)."""
+    svc: Services = request.app.state.services
+    per_minute = svc.settings.login_attempts_per_minute
+    await limit_attempts(request, "signin", per_minute, client_ip(request) or "")
+
+
+SignInLimited = Annotated[None, Depends(_limit_sign_in)]
 
 
 async def get_principal(

@@ -16,7 +16,10 @@ from crosspost.config import Settings
 
 # Routes whose bodies are not JSON: raw media uploads and the OAuth token endpoint's form.
 _RAW_BODY = (("POST", "/v1/media"),)
-_FORM_BODY = (("POST", "/oauth/token"),)
+# The OAuth endpoints and the consent flow's pages take forms, as browsers and RFC 6749 send.
+_FORM_BODY = tuple(
+    ("POST", f"/oauth/{name}") for name in ("token", "revoke", "introspect", "authorize", "sign-in")
+)
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

@@ -13,7 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.openapi.models import (
+    OAuthFlowAuthorizationCode,
+    OAuthFlowClientCredentials,
+    OAuthFlows,
+)
 from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2
 
 from crosspost.api.errors import PROBLEM
@@ -21,6 +25,7 @@ from crosspost.engine.keys import SCOPE_DESCRIPTIONS
 from crosspost.signing import KEY_ID_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 TOKEN_URL = "/oauth/token"  # noqa: S105 -- a path, not a secret
+AUTHORIZE_URL = "/oauth/authorize"
 OAUTH2 = "oauth2"
 API_KEY = "bearer"
 API_KEY_HEADER = "apiKeyHeader"
@@ -36,12 +41,20 @@ AUTHORIZATION = OAuth2(
     flows=OAuthFlows(
         clientCredentials=OAuthFlowClientCredentials(
             tokenUrl=TOKEN_URL, scopes=dict(SCOPE_DESCRIPTIONS)
-        )
+        ),
+        authorizationCode=OAuthFlowAuthorizationCode(
+            authorizationUrl=AUTHORIZE_URL,
+            tokenUrl=TOKEN_URL,
+            refreshUrl=TOKEN_URL,
+            scopes=dict(SCOPE_DESCRIPTIONS),
+        ),
     ),
     scheme_name=OAUTH2,
     description=(
-        "OAuth 2.0 client credentials for partner backends: trade a client's id and secret "
-        f"at {TOKEN_URL} for a short-lived JWT, sent as `Authorization: Bearer <token>`."
+        "OAuth 2.0: client credentials for partner backends (trade a client's id and secret "
+        f"at {TOKEN_URL}), or the authorization code flow with PKCE (S256) for third-party "
+        "apps a person authorises; either gives a short-lived JWT, sent as "
+        "`Authorization: Bearer <token>`."
     ),
     # Missing or malformed credentials are refused by get_principal with its own problem.
     auto_error=False,

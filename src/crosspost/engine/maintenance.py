@@ -12,7 +12,7 @@ from datetime import timedelta
 from crosspost.engine import exports
 from crosspost.engine.services import Services
 from crosspost.jobs import JobContext, Outcome, RunAgain
-from crosspost.store import idempotency, tenants, webhook_deliveries
+from crosspost.store import idempotency, oauth_grants, tenants, webhook_deliveries
 from crosspost.usage.analytics import purge_expired
 
 KIND = "maintenance.v1"
@@ -31,7 +31,8 @@ def ensure_scheduled(svc: Services) -> None:
 
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
     """Purge idempotency keys past their 24 h, API analytics, webhook payloads and export
-    files past their retention, and upload leftovers of crashed requests."""
+    files past their retention, expired OAuth codes and refresh tokens, and upload
+    leftovers of crashed requests."""
 
     def handle(ctx: JobContext) -> Outcome:
         now = svc.clock.now()
@@ -45,20 +46,26 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
                 tenants.overrides(conn, "webhook_payload_retention_days"),
             )
             shorter = tenants.overrides(conn, "analytics_retention_days")
+            # Expired codes and refresh tokens prove nothing any more: replays of them are
+            # refused as unknown.
+            oauth = oauth_grants.delete_codes_expired_before(conn, now)
+            oauth += oauth_grants.delete_refresh_tokens_expired_before(conn, now)
         # Hourly, in small transactions: each run reads only the oldest rows, so it is cheap
         # when there is nothing to do and never holds a long lock when there is.
         expired = purge_expired(svc.db, now, svc.settings.analytics_retention_days, shorter=shorter)
         leftovers = svc.storage.purge_temp(_TEMP_UPLOAD_AGE.total_seconds())
         files = exports.expire(svc, now=now)
-        if purged or expired or leftovers or payloads or files:
+        if purged or expired or leftovers or payloads or files or oauth:
             log.info(
                 "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers, "
-                "%d webhook payloads, %d export files past retention",
+                "%d webhook payloads, %d export files, %d OAuth codes and refresh tokens "
+                "past retention",
                 purged,
                 expired,
                 leftovers,
                 payloads,
                 files,
+                oauth,
             )
         return RunAgain(now + EVERY)
 

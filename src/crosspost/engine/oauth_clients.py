@@ -1,31 +1,33 @@
-"""OAuth 2.0 client credentials for partner backends: clients, access tokens, verification.
+"""OAuth 2.0 clients of partner backends, and the access tokens of every client: signing
+and verification.
 
-A client's secret is shown once; only its keyed hash is stored, like an API key's. Its
-access tokens are short-lived ES256 JWTs (RFC 9068) that carry the tenant, mode and scopes,
-so checking one needs no database read but a cached look at whether its client was revoked.
+A client's secret is shown once; only its keyed hash is stored, like an API key's. Access
+tokens are short-lived ES256 JWTs (RFC 9068) that carry the tenant, mode and scopes (and,
+for an app a person authorised, the person and the grant), so checking one needs no
+database read but a cached look at whether its client or grant was revoked.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.engine import Connection
 
-from crosspost.domain.enums import Mode
-from crosspost.engine.keys import ALL_SCOPES, check_tier, default_tier
+from crosspost.domain.enums import KeyRole, Mode
+from crosspost.engine.keys import ALL_SCOPES, ROLE_SCOPES, check_tier, default_tier
 from crosspost.engine.services import Services
-from crosspost.errors import CrosspostError, Forbidden, InvalidInput, NotFound
+from crosspost.errors import Forbidden, InvalidInput, NotFound
 from crosspost.ids import new_id
 from crosspost.store import oauth_clients as store
+from crosspost.store import oauth_grants as grants_store
 from crosspost.store.db import Database
 from crosspost.store.rows import Row
 from crosspost.vault.apikeys import hash_key
@@ -33,57 +35,19 @@ from crosspost.vault.jwt_keys import InvalidAccessToken, SigningKeys
 
 SECRET_PREFIX = "cpcs_"  # noqa: S105 - the prefix of every secret, not a secret
 AUDIENCE = "crosspost"
-GRANT_TYPE = "client_credentials"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SECRET_CHARS = 43  # 43 base62 characters carry 256 random bits
-_MAX_CLIENT_ID = 40
-_MAX_SECRET = 200
-_MAX_SCOPE = 1000
-_NO_HASH = "0" * 64  # compared against when the client is unknown, so both paths cost alike
-# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 _KEYS_CACHE_SECONDS = 5.0
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _REVOKED_HINT = "ask the account owner for new client credentials"
-
-_TITLES = {
-    "invalid_request": "Invalid token request",
-    "invalid_client": "Client authentication failed",
-    "unsupported_grant_type": "Unsupported grant type",
-    "invalid_scope": "Invalid scope",
-}
-
-
-class TokenError(CrosspostError):
-    """An RFC 6749 §5.2 token endpoint error that is also problem+json: the body carries
-    `error` and `error_description`, and `code` equals `error` unless a finer one is given."""
-
-    def __init__(
-        self,
-        error: str,
-        description: str,
-        *,
-        status: int = 400,
-        title: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        headers = {"Cache-Control": "no-store"}
-        if status == 401:
-            headers["WWW-Authenticate"] = 'Basic realm="crosspost"'
-        super().__init__(
-            description,
-            code=code or error,
-            error=error,
-            error_description=description,
-            headers=headers,
-        )
-        self.status = status
-        self.title = title or _TITLES.get(error, "Token request refused")
+_GRANT_HINT = "send the person through the authorization flow again"
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
 class AccessClaims:
-    """What a verified access token allows: whose it is and what it may do."""
+    """What a verified access token allows: whose it is and what it may do. A token a
+    person granted an app names them (`user_id`) and the grant it came from."""
 
     tenant_id: str
     client_id: str
@@ -91,6 +55,9 @@ class AccessClaims:
     scopes: frozenset[str]
     tier: str | None
     expires_at: datetime
+    user_id: str | None = None
+    grant_id: str | None = None
+    role: KeyRole | None = None
 
 
 @dataclass(frozen=True)
@@ -112,45 +79,67 @@ class _ClientState:
     revoked: bool
 
 
-@dataclass
-class _ClientCache:
-    """Recently read clients, so a revocation is noticed within `ttl` seconds."""
+@dataclass(frozen=True)
+class _GrantState:
+    tenant_id: str
+    client_id: str
+    user_id: str
+    revoked: bool
+    # The person's role now: a grant never gives more than the role, and nothing once the
+    # person has left the tenant.
+    role: KeyRole | None
 
-    ttl: float
-    entries: dict[str, tuple[float, _ClientState | None]] = field(default_factory=dict)
 
-    def get(self, svc: Services, client_id: str) -> _ClientState | None:
-        entry = self.entries.get(client_id)
+class _TtlCache(Generic[_V]):
+    """Recently read rows by id, so a revocation elsewhere is noticed within `ttl` seconds
+    and one here at once (`forget`)."""
+
+    def __init__(self, ttl: float, load: Callable[[Connection, str], _V | None]) -> None:
+        self.ttl = ttl
+        self._load = load
+        self._entries: dict[str, tuple[float, _V | None]] = {}
+
+    def get(self, svc: Services, key: str) -> _V | None:
+        entry = self._entries.get(key)
         if entry is not None and time.monotonic() < entry[0]:
             return entry[1]
         with svc.db.read() as conn:
-            row = store.find_client(conn, client_id)
-        found = None
-        if row is not None:
-            found = _ClientState(
-                row["tenant_id"],
-                row["mode"],
-                frozenset(row["scopes"]),
-                row["tier"],
-                row["revoked_at"] is not None,
-            )
+            found = self._load(conn, key)
         if self.ttl > 0:
-            if len(self.entries) >= 10_000:
-                self.entries.clear()  # rare: cheaper and simpler than an LRU
-            self.entries[client_id] = (time.monotonic() + self.ttl, found)
+            if len(self._entries) >= 10_000:
+                self._entries.clear()  # rare: cheaper and simpler than an LRU
+            self._entries[key] = (time.monotonic() + self.ttl, found)
         return found
 
-    def forget(self, client_id: str) -> None:
-        self.entries.pop(client_id, None)
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+def _load_client(conn: Connection, client_id: str) -> _ClientState | None:
+    row = store.find_client(conn, client_id)
+    if row is None:
+        return None
+    return _ClientState(row["tenant_id"], row["mode"], frozenset(row["scopes"]), row["tier"],
+                        row["revoked_at"] is not None)  # fmt: skip
+
+
+def _load_grant(conn: Connection, grant_id: str) -> _GrantState | None:
+    row = grants_store.get_grant(conn, grant_id)
+    if row is None:
+        return None
+    revoked = row["revoked_at"] is not None or row["client_revoked_at"] is not None
+    role = KeyRole(row["role"]) if row["role"] else None
+    return _GrantState(row["tenant_id"], row["client_id"], row["user_id"], revoked, role)
 
 
 @dataclass
 class _State:
     keys: SigningKeys
-    clients: _ClientCache
+    clients: _TtlCache[_ClientState]
+    grants: _TtlCache[_GrantState]
 
 
-# Per database (hence per Services): the signing keys and clients this process has read.
+# Per database (hence per Services): the signing keys, clients and grants this process read.
 _states: WeakKeyDictionary[Database, _State] = WeakKeyDictionary()
 _states_lock = threading.Lock()
 
@@ -167,7 +156,8 @@ def _state(svc: Services) -> _State:
                 token_ttl=timedelta(seconds=settings.jwt_ttl_seconds),
                 cache_seconds=_KEYS_CACHE_SECONDS,
             )
-            state = _State(keys, _ClientCache(settings.auth_cache_seconds))
+            ttl = settings.auth_cache_seconds
+            state = _State(keys, _TtlCache(ttl, _load_client), _TtlCache(ttl, _load_grant))
             _states[svc.db] = state
         return state
 
@@ -262,75 +252,59 @@ def revoke_client(svc: Services, *, tenant_id: str, client_id: str) -> Row:
             raise NotFound(f"no OAuth client {client_id!r}")
         row = store.get_client(conn, tenant_id, client_id)
     assert row is not None
-    _state(svc).clients.forget(client_id)
+    forget_client(svc, client_id)
     return row
 
 
-def authenticate_client(svc: Services, client_id: str, client_secret: str) -> Row:
-    """The client these credentials belong to, or `invalid_client` (401). The secret is
-    compared in constant time, and an unknown client costs the same comparison."""
-    presented = hash_key(client_secret, svc.hash_key)
-    row = None
-    plausible = 0 < len(client_id) <= _MAX_CLIENT_ID and client_id.isascii()
-    if plausible and len(client_secret) <= _MAX_SECRET:
-        with svc.db.read() as conn:
-            row = store.find_client(conn, client_id)
-    stored = row["secret_hash"] if row is not None else _NO_HASH
-    if not hmac.compare_digest(presented, stored) or row is None:
-        raise TokenError(
-            "invalid_client",
-            "client authentication failed: unknown client_id or wrong client_secret",
-            status=401,
-        )
-    if row["revoked_at"] is not None:
-        raise TokenError("invalid_client", f"this client was revoked; {_REVOKED_HINT}", status=401)
-    return row
-
-
-def granted_scopes(client_scopes: Iterable[str], requested: str | None) -> tuple[str, ...]:
-    """The scopes to grant: the requested ones (all of the client's when absent), which must
-    all be the client's; else `invalid_scope`."""
-    held = tuple(client_scopes)
-    if requested is None or not requested.strip():
-        return held
-    if len(requested) > _MAX_SCOPE:
-        raise TokenError("invalid_scope", f"scope is longer than {_MAX_SCOPE} characters")
-    tokens = [t for t in requested.split(" ") if t]
-    if not all(_SCOPE_TOKEN.fullmatch(t) for t in tokens):
-        raise TokenError(
-            "invalid_scope", "scope must be scope names separated by spaces (RFC 6749 3.3)"
-        )
-    missing = [t for t in dict.fromkeys(tokens) if t not in held]
-    if missing:
-        raise TokenError(
-            "invalid_scope",
-            f"this client may not request {' '.join(missing[:10])}; "
-            f"its scopes are: {' '.join(held)}",
-        )
-    wanted = set(tokens)
-    return tuple(s for s in held if s in wanted)
-
-
-def issue_token(svc: Services, client: Row, scope: str | None = None) -> IssuedToken:
-    """A signed access token for an authenticated client (RFC 9068 claims)."""
-    granted = granted_scopes(client["scopes"], scope)
+def sign_access_token(
+    svc: Services,
+    *,
+    client_id: str,
+    tenant_id: str,
+    mode: str,
+    scopes: Iterable[str],
+    user_id: str | None = None,
+    grant_id: str | None = None,
+) -> IssuedToken:
+    """A signed access token (RFC 9068 claims): for a client itself, or for the person
+    (`user_id`) who gave it the grant `grant_id`. Call `prepare_signing` first."""
+    granted = " ".join(scopes)
     ttl = svc.settings.jwt_ttl_seconds
     now = svc.clock.now()
     issued = int(now.timestamp())
     claims: dict[str, Any] = {
         "iss": svc.settings.base_url,
-        "sub": client["id"],
+        "sub": user_id or client_id,
         "aud": AUDIENCE,
-        "client_id": client["id"],
+        "client_id": client_id,
         "iat": issued,
         "exp": issued + ttl,
         "jti": new_id("tok"),
-        "scope": " ".join(granted),
-        "tenant": client["tenant_id"],
-        "mode": client["mode"],
+        "scope": granted,
+        "tenant": tenant_id,
+        "mode": mode,
     }
-    token = _state(svc).keys.sign(claims, now)
-    return IssuedToken(access_token=token, expires_in=ttl, scope=" ".join(granted))
+    if grant_id is not None:
+        claims["grant"] = grant_id
+    token = _state(svc).keys.sign(claims, now, rotate=False)
+    return IssuedToken(access_token=token, expires_in=ttl, scope=granted)
+
+
+def prepare_signing(svc: Services) -> None:
+    """Call before a transaction in which `sign_access_token` runs."""
+    _state(svc).keys.prepare(svc.clock.now())
+
+
+def forget_client(svc: Services, client_id: str) -> None:
+    """Stop honouring a revoked client's tokens in this process at once."""
+    _state(svc).clients.forget(client_id)
+
+
+def forget_grants(svc: Services, grant_ids: Iterable[str]) -> None:
+    """Stop honouring revoked grants' tokens in this process at once."""
+    cache = _state(svc).grants
+    for grant_id in grant_ids:
+        cache.forget(grant_id)
 
 
 def jwks(svc: Services) -> dict[str, list[dict[str, Any]]]:
@@ -360,10 +334,11 @@ def verify_access_token(svc: Services, token: str) -> AccessClaims:
         scope={"essential": True},
         mode={"essential": True, "values": [m.value for m in Mode]},
     )
-    client_id, tenant_id = claims["sub"], claims["tenant"]
-    scope, mode = claims["scope"], claims["mode"]
-    if not all(isinstance(v, str) for v in (client_id, tenant_id, scope, mode)) or (
-        claims["client_id"] != client_id
+    subject, client_id, tenant_id = claims["sub"], claims["client_id"], claims["tenant"]
+    scope, mode, grant_id = claims["scope"], claims["mode"], claims.get("grant")
+    if not all(isinstance(v, str) for v in (subject, client_id, tenant_id, scope, mode)) or (
+        (grant_id is None and subject != client_id)
+        or (grant_id is not None and not isinstance(grant_id, str))
     ):
         raise InvalidAccessToken("the access token has malformed claims")
     client = state.clients.get(svc, client_id)
@@ -371,12 +346,28 @@ def verify_access_token(svc: Services, token: str) -> AccessClaims:
         raise InvalidAccessToken("the access token's client does not exist")
     if client.revoked:
         raise InvalidAccessToken("the access token's client was revoked", hint=_REVOKED_HINT)
+    # A token can never exceed its client's scopes, whatever it says.
+    scopes = frozenset(scope.split()) & client.scopes
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    if grant_id is None:
+        return AccessClaims(tenant_id, client_id, Mode(mode), scopes, client.tier, expires_at)
+    grant = state.grants.get(svc, grant_id)
+    if grant is None or (grant.tenant_id, grant.client_id, grant.user_id) != (
+        tenant_id,
+        client_id,
+        subject,
+    ):
+        raise InvalidAccessToken("the access token's grant does not exist", hint=_GRANT_HINT)
+    if grant.revoked or grant.role is None:
+        raise InvalidAccessToken("the access token's grant was revoked", hint=_GRANT_HINT)
     return AccessClaims(
-        tenant_id=tenant_id,
-        client_id=client_id,
-        mode=Mode(mode),
-        # A client's scopes never change, but a token can never exceed them either way.
-        scopes=frozenset(scope.split()) & client.scopes,
-        tier=client.tier,
-        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        tenant_id,
+        client_id,
+        Mode(mode),
+        scopes & frozenset(ROLE_SCOPES[grant.role]),
+        None,
+        expires_at,
+        user_id=subject,
+        grant_id=grant_id,
+        role=grant.role,
     )

@@ -21,6 +21,7 @@ KNOWN_FLAGS: dict[str, str] = {
     "admin.tenants": "The operator's tenant administration API (/v1/admin/tenants)",
     "audit.log": "A tenant's audit log (GET /v1/audit)",
     "quotas.per_key": "Quotas on one API key (PUT /v1/usage/quotas with key_id)",
+    "oauth.apps": "Third-party apps people authorise (/v1/oauth-apps, /oauth/authorize)",
 }
 
 KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")

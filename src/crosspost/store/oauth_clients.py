@@ -1,4 +1,4 @@
-"""OAuth 2.0 clients (client credentials grant) and the server's JWT signing keys."""
+"""OAuth 2.0 clients (services and third-party apps) and the server's JWT signing keys."""
 
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ def insert_client(
     tenant_id: str,
     name: str,
     mode: str,
-    secret_hash: str,
+    secret_hash: str | None,
     scopes: list[str],
     tier: str | None,
     now: datetime,
+    kind: str = "service",
+    client_type: str = "confidential",
+    redirect_uris: list[str] | None = None,
 ) -> None:
-    """Store a new client with the keyed hash of its secret."""
+    """Store a new client with the keyed hash of its secret (None: a public app)."""
     conn.execute(
         oauth_clients.insert().values(
             id=client_id,
@@ -38,6 +41,9 @@ def insert_client(
             scopes=scopes,
             tier=tier,
             created_at=now,
+            kind=kind,
+            client_type=client_type,
+            redirect_uris=redirect_uris,
         )
     )
 
@@ -47,29 +53,39 @@ def find_client(conn: Connection, client_id: str) -> Row | None:
     return one(conn.execute(sa.select(oauth_clients).where(oauth_clients.c.id == client_id)))
 
 
-def get_client(conn: Connection, tenant_id: str, client_id: str) -> Row | None:
-    """One of a tenant's clients."""
+def get_client(
+    conn: Connection, tenant_id: str, client_id: str, kind: str = "service"
+) -> Row | None:
+    """One of a tenant's clients of a kind ('service' or 'app')."""
     query = sa.select(oauth_clients).where(
-        oauth_clients.c.id == client_id, oauth_clients.c.tenant_id == tenant_id
+        oauth_clients.c.id == client_id,
+        oauth_clients.c.tenant_id == tenant_id,
+        oauth_clients.c.kind == kind,
     )
     return one(conn.execute(query))
 
 
-def list_clients(conn: Connection, tenant_id: str) -> list[Row]:
-    """Every client of a tenant, newest first."""
+def list_clients(conn: Connection, tenant_id: str, kind: str = "service") -> list[Row]:
+    """Every client of a kind ('service' or 'app') of a tenant, newest first."""
     query = (
         sa.select(oauth_clients)
-        .where(oauth_clients.c.tenant_id == tenant_id)
+        .where(oauth_clients.c.tenant_id == tenant_id, oauth_clients.c.kind == kind)
         .order_by(oauth_clients.c.id.desc())
     )
     return every(conn.execute(query))
 
 
-def revoke_client(conn: Connection, tenant_id: str, client_id: str, now: datetime) -> bool:
+def revoke_client(
+    conn: Connection, tenant_id: str, client_id: str, now: datetime, kind: str = "service"
+) -> bool:
     """Revoke a client (the first revocation time is kept); False if the tenant has none."""
     result = conn.execute(
         oauth_clients.update()
-        .where(oauth_clients.c.id == client_id, oauth_clients.c.tenant_id == tenant_id)
+        .where(
+            oauth_clients.c.id == client_id,
+            oauth_clients.c.tenant_id == tenant_id,
+            oauth_clients.c.kind == kind,
+        )
         .values(revoked_at=sa.func.coalesce(oauth_clients.c.revoked_at, now))
     )
     return result.rowcount == 1

@@ -253,7 +253,9 @@ request_nonces = sa.Table(
     sa.Index("ix_request_nonces_expires_at", "expires_at"),
 )
 
-# OAuth 2.0 client-credentials clients of partner backends; the secret only as a keyed hash.
+# OAuth 2.0 clients: partner backends ('service': client credentials) and third-party apps
+# ('app': authorization code + PKCE for a tenant's people). Secrets only as keyed hashes; a
+# public app has none.
 oauth_clients = sa.Table(
     "oauth_clients",
     metadata,
@@ -261,11 +263,65 @@ oauth_clients = sa.Table(
     _tenant(),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("mode", sa.String(8), nullable=False),
-    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("secret_hash", sa.String(64)),
     sa.Column("scopes", JSONType, nullable=False),
     sa.Column("tier", sa.String(16)),
     _created(),
     sa.Column("revoked_at", UTCDateTime()),
+    sa.Column("kind", sa.String(8), nullable=False, server_default="service"),
+    sa.Column("client_type", sa.String(16), nullable=False, server_default="confidential"),
+    sa.Column("redirect_uris", JSONType),
+)
+
+# Authorization codes (RFC 6749 §4.1), single use, by hash; `grant_id` is the grant the
+# exchange started, revoked if the code is ever presented again (§4.1.2).
+oauth_codes = sa.Table(
+    "oauth_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    _tenant(),
+    sa.Column("client_id", sa.String(40), sa.ForeignKey("oauth_clients.id"), nullable=False),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("redirect_uri", sa.Text(), nullable=False),
+    sa.Column("scopes", JSONType, nullable=False),
+    sa.Column("code_challenge", sa.String(128), nullable=False),
+    _created(),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+    sa.Column("grant_id", sa.String(40)),
+)
+
+# What a person authorised an app to do: one per code exchange, the family of every token
+# refreshed from it. Revoking it ends all of them.
+oauth_grants = sa.Table(
+    "oauth_grants",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("client_id", sa.String(40), sa.ForeignKey("oauth_clients.id"), nullable=False),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("scopes", JSONType, nullable=False),
+    _created(),
+    sa.Column("last_used_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+    sa.Column("revoked_reason", sa.String(32)),
+    sa.Index("ix_oauth_grants_tenant_id_user_id", "tenant_id", "user_id"),
+    sa.Index("ix_oauth_grants_client_id", "client_id"),
+)
+
+# Refresh tokens by hash; each use rotates it (`rotated_at`), and a rotated one presented
+# again revokes its grant (reuse detection, RFC 9700 §4.14.2).
+oauth_refresh_tokens = sa.Table(
+    "oauth_refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    _tenant(),
+    sa.Column("grant_id", sa.String(40), sa.ForeignKey("oauth_grants.id"), nullable=False),
+    sa.Column("scopes", JSONType, nullable=False),
+    _created(),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("rotated_at", UTCDateTime()),
+    sa.Index("ix_oauth_refresh_tokens_grant_id", "grant_id"),
 )
 
 # Keys that sign our JWT access tokens (server-wide); private halves sealed in the vault.

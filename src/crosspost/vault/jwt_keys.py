@@ -145,11 +145,18 @@ class SigningKeys:
     _private: dict[str, ECKey] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def sign(self, claims: dict[str, Any], now: datetime) -> str:
-        """A compact JWS of `claims` by the current key (rotating it first when due)."""
-        key = self._signing_key(now)
+    def sign(self, claims: dict[str, Any], now: datetime, *, rotate: bool = True) -> str:
+        """A compact JWS of `claims` by the current key (rotating it first when due, unless
+        `rotate` is False: the caller is inside a transaction and called `prepare`)."""
+        current = None if rotate else self._fresh().current
+        key = current if current is not None else self._signing_key(now)
         header = {"alg": ALG, "kid": key.kid, "typ": TOKEN_TYPE}
         return jwt.encode(header, claims, self._private_key(key), algorithms=[ALG])
+
+    def prepare(self, now: datetime) -> None:
+        """Make sure a current key exists, rotating it when due, before a transaction that
+        signs (a rotation writes, and must not wait on that transaction)."""
+        self._signing_key(now)
 
     def jwks(self, now: datetime) -> dict[str, list[dict[str, Any]]]:
         """The public JWK Set: the current key and retired keys whose tokens may be alive."""

@@ -1,5 +1,7 @@
-"""The OAuth 2.0 token endpoint (client credentials, RFC 6749 §4.4), the JWK Set that
-verifies its tokens, and the authorization server metadata (RFC 8414)."""
+"""The OAuth 2.0 endpoints a client calls: token (authorization code with PKCE, refresh
+token, client credentials), revocation (RFC 7009), introspection (RFC 7662), the JWK Set that
+verifies access tokens, and the authorization server metadata (RFC 8414). The protocol is
+authlib's, in `engine.oauth_server`; this module checks the HTTP request around it."""
 
 from __future__ import annotations
 
@@ -12,45 +14,45 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from crosspost.api.deps import ServicesDep
+from crosspost.api.deps import ServicesDep, client_ip, limit_attempts
 from crosspost.api.errors import problem_responses
-from crosspost.engine import oauth_clients
+from crosspost.engine import oauth_clients, oauth_server
 from crosspost.engine.keys import ALL_SCOPES
-from crosspost.engine.oauth_clients import GRANT_TYPE, IssuedToken, TokenError
-from crosspost.vault.jwt_keys import ALG
+from crosspost.engine.oauth_server import OAuthCall, TokenError
+from crosspost.engine.services import Services
 
 router = APIRouter(tags=["oauth2"])
 
 _FORM = "application/x-www-form-urlencoded"
 _MAX_BODY = 8 * 1024
 _MAX_FIELDS = 20
-_PARAMS = ("grant_type", "scope", "client_id", "client_secret")
 _JWKS_CACHE = "public, max-age=300"
-_TOKEN_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            _FORM: {
-                "schema": {
-                    "type": "object",
-                    "required": ["grant_type"],
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": [GRANT_TYPE]},
-                        "scope": {
-                            "type": "string",
-                            "description": "Space-separated scopes; default all the client's.",
-                        },
-                        "client_id": {
-                            "type": "string",
-                            "description": "With client_secret, instead of HTTP Basic.",
-                        },
-                        "client_secret": {"type": "string"},
-                    },
-                }
-            }
-        },
-    }
+_FIELDS: dict[str, str] = {
+    "grant_type": "authorization_code, refresh_token or client_credentials.",
+    "code": "authorization_code: the code the redirect brought.",
+    "redirect_uri": "authorization_code: the redirect_uri of the authorization request.",
+    "code_verifier": "authorization_code: the PKCE verifier of the request's S256 challenge.",
+    "refresh_token": "refresh_token: the latest refresh token (each use replaces it).",
+    "scope": "Space-separated scopes; default all the grant's (or the client's).",
+    "client_id": "A public app's id; or, with client_secret, instead of HTTP Basic.",
+    "client_secret": "A confidential client's secret, if not sent with HTTP Basic.",
+    "token": "The token to revoke or introspect.",
+    "token_type_hint": "access_token or refresh_token.",
 }
+# Given twice, any of these is refused; unknown parameters are ignored (RFC 6749 §3.1).
+_PARAMS = tuple(_FIELDS)
+
+
+def _token_form(*required: str) -> dict[str, Any]:
+    names = [n for n in _FIELDS if n in required or n in ("client_id", "client_secret")]
+    if "grant_type" in required:
+        names = [n for n in _FIELDS if n not in ("token", "token_type_hint")]
+    properties = {n: {"type": "string", "description": _FIELDS[n]} for n in names}
+    schema = {"type": "object", "required": list(required[:1]), "properties": properties}
+    return {"requestBody": {"required": True, "content": {_FORM: {"schema": schema}}}}
+
+
+_TOKEN_FORM = _token_form("grant_type")
 
 
 class TokenResponse(BaseModel):
@@ -62,6 +64,12 @@ class TokenResponse(BaseModel):
     token_type: Literal["Bearer"]
     expires_in: int = Field(description="Seconds until the token expires.")
     scope: str = Field(description="The granted scopes, space-separated.")
+    refresh_token: str | None = Field(
+        default=None,
+        description="For an app a person authorised: trade it for a new access token and a "
+        "new refresh token; each is good once (a reused one revokes the grant).",
+        repr=False,
+    )
 
 
 class JsonWebKeySet(BaseModel):
@@ -73,44 +81,61 @@ class JsonWebKeySet(BaseModel):
 @router.post(
     "/oauth/token",
     response_model=TokenResponse,
-    responses=problem_responses(400, 401, 415),
+    responses=problem_responses(400, 401, 415, 429),
     openapi_extra=_TOKEN_FORM,
 )
 async def token(request: Request, svc: ServicesDep) -> JSONResponse:
-    """Exchange client credentials (HTTP Basic, or `client_id` and `client_secret` form
-    fields: one of the two) for a short-lived access token. Errors carry the RFC 6749
-    `error` and `error_description` members besides the problem+json ones."""
-    if "client_secret" in request.query_params:
+    """Trade an authorization code (with its PKCE verifier), a refresh token or client
+    credentials for an access token. A confidential client authenticates with HTTP Basic or
+    `client_id` and `client_secret` form fields (one of the two); a public app sends its
+    `client_id` alone. Errors carry the RFC 6749 `error` and `error_description` members
+    besides the problem+json ones."""
+    call = await _call(request, svc, "token")
+    if not call.params.get("grant_type"):
         raise TokenError(
-            "invalid_request", "never put client_secret in the URL; send it in the body"
+            "invalid_request",
+            "grant_type is missing; send authorization_code, refresh_token or "
+            "client_credentials",
         )
-    form = await _read_form(request)
-    grant_type = form.get("grant_type")
-    if grant_type is None:
-        raise TokenError(
-            "invalid_request", "grant_type is missing; send grant_type=client_credentials"
-        )
-    if grant_type != GRANT_TYPE:
-        raise TokenError(
-            "unsupported_grant_type", "only grant_type=client_credentials is supported here"
-        )
-    client_id, client_secret = _client_credentials(request.headers.get("authorization"), form)
-
-    def work() -> IssuedToken:
-        client = oauth_clients.authenticate_client(svc, client_id, client_secret)
-        return oauth_clients.issue_token(svc, client, form.get("scope"))
-
-    issued = await svc.db.run(work)
-    body = TokenResponse(
-        access_token=issued.access_token,
-        token_type=issued.token_type,
-        expires_in=issued.expires_in,
-        scope=issued.scope,
-    )
+    reply = await svc.db.run(oauth_server.token, svc, call)
+    refusal = reply.error()
+    if refusal is not None:
+        raise refusal
     # RFC 6749 §5.1: a token must never be cached.
-    return JSONResponse(
-        body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
-    )
+    return JSONResponse(reply.body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+@router.post(
+    "/oauth/revoke",
+    responses=problem_responses(400, 401, 415, 429),
+    openapi_extra=_token_form("token", "token_type_hint"),
+)
+async def revoke(request: Request, svc: ServicesDep) -> JSONResponse:
+    """Revoke a refresh or access token (RFC 7009), and with it the grant it belongs to:
+    every token of that authorization stops. An unknown or already revoked token answers
+    200 too, as the RFC requires."""
+    call = await _call(request, svc, "revoke")
+    reply = await svc.db.run(oauth_server.revoke, svc, call)
+    refusal = reply.error()
+    if refusal is not None:
+        raise refusal
+    return JSONResponse({}, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/oauth/introspect",
+    responses=problem_responses(400, 401, 415, 429),
+    openapi_extra=_token_form("token", "token_type_hint"),
+)
+async def introspect(request: Request, svc: ServicesDep) -> JSONResponse:
+    """Whether a token is active and what it carries (RFC 7662). A client may introspect
+    its own tokens; a service client any token of its tenant."""
+    call = await _call(request, svc, "introspect")
+    reply = await svc.db.run(oauth_server.introspect, svc, call)
+    refusal = reply.error()
+    if refusal is not None:
+        raise refusal
+    return JSONResponse(reply.body, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/.well-known/jwks.json", response_model=JsonWebKeySet)
@@ -123,19 +148,46 @@ async def jwks(svc: ServicesDep) -> JSONResponse:
 
 @router.get("/.well-known/oauth-authorization-server")
 async def metadata(svc: ServicesDep) -> JSONResponse:
-    """Authorization server metadata (RFC 8414): where the token endpoint and keys are."""
+    """Authorization server metadata (RFC 8414): the endpoints, and what they support."""
     base = svc.settings.base_url
     document = {
         "issuer": base,
+        "authorization_endpoint": f"{base}/oauth/authorize",
         "token_endpoint": f"{base}/oauth/token",
+        "revocation_endpoint": f"{base}/oauth/revoke",
+        "introspection_endpoint": f"{base}/oauth/introspect",
         "jwks_uri": f"{base}/.well-known/jwks.json",
-        "grant_types_supported": [GRANT_TYPE],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(oauth_server.GRANT_TYPES),
+        "code_challenge_methods_supported": list(oauth_server.CODE_METHODS),
+        "token_endpoint_auth_methods_supported": oauth_server.APP_METHODS,
+        "revocation_endpoint_auth_methods_supported": oauth_server.APP_METHODS,
+        "introspection_endpoint_auth_methods_supported": oauth_server.APP_METHODS,
         "scopes_supported": list(ALL_SCOPES),
-        "response_types_supported": [],
-        "token_endpoint_auth_signing_alg_values_supported": [ALG],
+        "authorization_response_iss_parameter_supported": False,
     }
     return JSONResponse(document, headers={"Cache-Control": _JWKS_CACHE})
+
+
+async def _call(request: Request, svc: Services, endpoint: str) -> OAuthCall:
+    """The endpoint's request, checked for what authlib leaves to the framework: a form
+    body, each parameter once, no secret in the URL, one client authentication method,
+    and the attempts of one address and one client limited (guessing secrets is slow)."""
+    if "client_secret" in request.query_params:
+        raise TokenError(
+            "invalid_request", "never put client_secret in the URL; send it in the body"
+        )
+    form = await _read_form(request)
+    client_id = _check_client_auth(request.headers.get("authorization"), form)
+    keys = [f"ip:{client_ip(request)}"] + ([f"client:{client_id[:40]}"] if client_id else [])
+    await limit_attempts(request, "oauth", svc.settings.token_requests_per_minute, *keys)
+    return OAuthCall(
+        method="POST",
+        uri=f"{svc.settings.base_url}/oauth/{endpoint}",
+        headers=request.headers,
+        params=form,
+    )
 
 
 async def _read_form(request: Request) -> dict[str, str]:
@@ -169,29 +221,24 @@ async def _read_form(request: Request) -> dict[str, str]:
     return form
 
 
-def _client_credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str]:
-    form_id, form_secret = form.get("client_id"), form.get("client_secret")
-    if authorization:
-        basic = _parse_basic(authorization)
-        if form_secret is not None:
-            raise TokenError(
-                "invalid_request",
-                "use one client authentication method: HTTP Basic or client_id and "
-                "client_secret in the body, not both",
-            )
-        if form_id is not None and form_id != basic[0]:
-            raise TokenError(
-                "invalid_request", "client_id in the body differs from the one in HTTP Basic"
-            )
-        return basic
-    if form_id is None or form_secret is None:
+def _check_client_auth(authorization: str | None, form: dict[str, str]) -> str | None:
+    """The client id the request names, after refusing ambiguous client authentication;
+    authlib then authenticates it."""
+    form_id = form.get("client_id")
+    if not authorization:
+        return form_id
+    basic_id, _ = _parse_basic(authorization)
+    if "client_secret" in form:
         raise TokenError(
-            "invalid_client",
-            "client authentication is missing: send HTTP Basic credentials "
-            "(client_id:client_secret) or both client_id and client_secret form fields",
-            status=401,
+            "invalid_request",
+            "use one client authentication method: HTTP Basic or client_id and "
+            "client_secret in the body, not both",
         )
-    return form_id, form_secret
+    if form_id is not None and form_id != basic_id:
+        raise TokenError(
+            "invalid_request", "client_id in the body differs from the one in HTTP Basic"
+        )
+    return basic_id
 
 
 def _parse_basic(authorization: str) -> tuple[str, str]:

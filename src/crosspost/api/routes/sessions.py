@@ -3,14 +3,11 @@ second factor. A session is a cookie (HttpOnly, SameSite=Lax, Secure off loopbac
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Annotated
+from fastapi import APIRouter, Request, Response
 
-from fastapi import APIRouter, Depends, Request, Response
-
-from crosspost.api.deps import ServicesDep, SessionDep, client_ip
+from crosspost.api import cookies
+from crosspost.api.deps import ServicesDep, SessionDep, SignInLimited, client_ip
 from crosspost.api.errors import problem_responses
-from crosspost.api.security import SESSION_COOKIE_NAME
 from crosspost.domain.people import (
     InvitationAccept,
     Login,
@@ -23,35 +20,11 @@ from crosspost.domain.people import (
 )
 from crosspost.identity import invitations, signin
 from crosspost.store import people
-from crosspost.usage.ratelimit import Policy, RateLimiter, rate_limited_error
 
 router = APIRouter(tags=["people"])
 _ERRORS = problem_responses(401, 403, 404, 409, 410, 422, 429)
 
 
-async def _limit_address(request: Request) -> None:
-    """Sign-in and reset attempts per address and minute (guessing is slow per account
-    too: the lockout)."""
-    svc = request.app.state.services
-    per_minute = svc.settings.login_attempts_per_minute
-    limiter: RateLimiter = request.app.state.rate_limiter
-    policy = Policy("signin", per_minute, 60, per_minute)
-    decision = await limiter.hit(
-        f"signin:{client_ip(request)}", [policy], svc.clock.now().timestamp()
-    )
-    if not decision.allowed:
-        raise rate_limited_error(decision)
-
-
-Limited = Annotated[None, Depends(_limit_address)]
-
-
-def _secure(request: Request) -> bool:
-    host = request.url.hostname or ""
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host != "localhost"
 
 
 def _public(new: signin.NewSession) -> SessionPublic:
@@ -62,7 +35,7 @@ def _public(new: signin.NewSession) -> SessionPublic:
 
 @router.post("/v1/auth/login", response_model=SessionPublic, responses=_ERRORS)
 async def login(
-    body: Login, request: Request, response: Response, svc: ServicesDep, _limited: Limited
+    body: Login, request: Request, response: Response, svc: ServicesDep, _limited: SignInLimited
 ) -> SessionPublic:
     """Sign in: sets the session cookie and answers the CSRF token to send with changes.
     Five failures in a row lock the account for a while; an address is limited too."""
@@ -72,10 +45,7 @@ async def login(
             tenant_id=body.tenant_id, ip=client_ip(request),
         )
     )  # fmt: skip
-    response.set_cookie(
-        SESSION_COOKIE_NAME, new.token, max_age=int(svc.settings.session_ttl_hours * 3600),
-        httponly=True, secure=_secure(request), samesite="lax", path="/",
-    )  # fmt: skip
+    cookies.set_session(response, request, svc.settings, new.token)
     return _public(new)
 
 
@@ -101,8 +71,7 @@ async def _sign_out(
         lambda: signin.sign_out(svc, session, everywhere=everywhere, ip=client_ip(request))
     )
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE_NAME, path="/", secure=_secure(request),
-                           httponly=True, samesite="lax")  # fmt: skip
+    cookies.clear_session(response, request)
     return response
 
 
@@ -120,7 +89,7 @@ async def logout_everywhere(request: Request, svc: ServicesDep, session: Session
 
 @router.post("/v1/auth/password-reset", status_code=202, responses=_ERRORS)
 async def request_password_reset(
-    body: ResetRequest, request: Request, svc: ServicesDep, _limited: Limited
+    body: ResetRequest, request: Request, svc: ServicesDep, _limited: SignInLimited
 ) -> Response:
     """Mail a reset link if the email has an account; the answer is the same either way."""
     await svc.db.run(
@@ -131,7 +100,7 @@ async def request_password_reset(
 
 @router.post("/v1/auth/password-reset/confirm", status_code=204, responses=_ERRORS)
 async def confirm_password_reset(
-    body: ResetConfirm, request: Request, svc: ServicesDep, _limited: Limited
+    body: ResetConfirm, request: Request, svc: ServicesDep, _limited: SignInLimited
 ) -> Response:
     """Set a new password with the mailed link (once); every session of the account ends."""
     await svc.db.run(
@@ -144,7 +113,7 @@ async def confirm_password_reset(
 
 @router.post("/v1/invitations/accept", response_model=UserPublic, responses=_ERRORS)
 async def accept_invitation(
-    body: InvitationAccept, request: Request, svc: ServicesDep, _limited: Limited
+    body: InvitationAccept, request: Request, svc: ServicesDep, _limited: SignInLimited
 ) -> UserPublic:
     """Join the tenant of an invitation (once); a new account sets its name and password.
     Then sign in."""
