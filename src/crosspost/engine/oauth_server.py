@@ -12,20 +12,12 @@ the second finds it used, which is a replay.
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import (
-    AuthorizationServer,
-    ClientMixin,
-    OAuth2Payload,
-    OAuth2Request,
-)
+from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import grants as rfc6749
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
@@ -43,254 +35,41 @@ from sqlalchemy.engine import Connection
 from crosspost.domain.enums import KeyRole
 from crosspost.engine.keys import ALL_SCOPES, ROLE_SCOPES
 from crosspost.engine.oauth_clients import (
-    AccessClaims,
     forget_grants,
     prepare_signing,
     sign_access_token,
     verify_access_token,
 )
+from crosspost.engine.oauth_types import (
+    APP_METHODS,
+    SECRET_METHODS,
+    Access,
+    CallRequest,
+    Client,
+    Code,
+    ConsentRequest,
+    OAuthCall,
+    Person,
+    Refresh,
+    Reply,
+)
 from crosspost.engine.services import Services
-from crosspost.errors import CrosspostError, Unauthorized
+from crosspost.errors import Unauthorized
 from crosspost.identity.audit import Actor, record
 from crosspost.ids import new_id
 from crosspost.store import oauth_clients as clients_store
 from crosspost.store import oauth_grants as store
 from crosspost.store import people, tenants
-from crosspost.store.rows import Row
 from crosspost.vault.apikeys import hash_key
 
-CLIENT_CREDENTIALS = "client_credentials"
 CODE_TTL = timedelta(minutes=5)
 REFRESH_TTL = timedelta(days=30)
 REFRESH_PREFIX = "cprt_"
 CODE_METHODS = ("S256",)
-SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
-APP_METHODS = [*SECRET_METHODS, "none"]
-GRANT_TYPES = (rfc6749.AuthorizationCodeGrant.GRANT_TYPE, "refresh_token", CLIENT_CREDENTIALS)
 _MAX_SCOPE = 1000
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 _AGAIN = "send the person through the authorization flow again"
-_TITLES = {
-    "invalid_request": "Invalid token request",
-    "invalid_client": "Client authentication failed",
-    "invalid_grant": "Invalid grant",
-    "unauthorized_client": "Grant type not allowed for this client",
-    "unsupported_grant_type": "Unsupported grant type",
-    "unsupported_token_type": "Unsupported token type",
-    "invalid_scope": "Invalid scope",
-    "access_denied": "Access denied",
-}
-
-
-class TokenError(CrosspostError):
-    """An RFC 6749 §5.2 error that is also problem+json: the body carries `error` and
-    `error_description`, and `code` equals `error` unless a finer one is given."""
-
-    def __init__(
-        self,
-        error: str,
-        description: str,
-        *,
-        status: int = 400,
-        title: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        headers = {"Cache-Control": "no-store"}
-        if status == 401:
-            headers["WWW-Authenticate"] = 'Basic realm="crosspost"'
-        super().__init__(
-            description, code=code or error, error=error, error_description=description,
-            headers=headers,
-        )  # fmt: skip
-        self.status = status
-        self.title = title or _TITLES.get(error, "Token request refused")
-
-
-@dataclass(frozen=True)
-class OAuthCall:
-    """An HTTP request to an OAuth endpoint, already parsed: `params` are the query's (on
-    the authorization endpoint) or the form body's, each given once."""
-
-    method: str
-    uri: str
-    headers: Mapping[str, str]
-    params: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What authlib answers: a status, a JSON body (or none) and headers."""
-
-    status: int
-    body: dict[str, Any]
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def location(self) -> str | None:
-        """Where a redirect goes."""
-        return next((v for k, v in self.headers if k.lower() == "location"), None)
-
-    def error(self) -> TokenError | None:
-        """The refusal this reply carries, as problem+json, unless it redirects."""
-        if self.status < 400 or "error" not in self.body:
-            return None
-        error = str(self.body["error"])
-        description = str(self.body.get("error_description") or _TITLES.get(error, error))
-        status = 401 if error == "invalid_client" else self.status
-        return TokenError(error, description, status=status)
-
-
-@dataclass(frozen=True)
-class Person:
-    """The signed-in person authorising an app, as authlib's `user`."""
-
-    user_id: str
-    role: KeyRole
-    grant_id: str | None = None
-
-    def get_user_id(self) -> str:
-        """authlib's user id."""
-        return self.user_id
-
-
-@dataclass(frozen=True)
-class ConsentRequest:
-    """A valid authorization request, for the consent page: the app, what it asks, what the
-    person's role lets them grant, and the parameters to send back with the decision."""
-
-    client_id: str
-    app_name: str
-    workspace: str
-    redirect_uri: str
-    requested: tuple[str, ...]
-    grantable: tuple[str, ...]
-    params: Mapping[str, str]
-
-
-class _Payload(OAuth2Payload):  # type: ignore[misc]
-    def __init__(self, params: Mapping[str, str]) -> None:
-        self._data = dict(params)
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> dict[str, list[str]]:
-        return {k: [v] for k, v in self._data.items()}
-
-
-class _Request(OAuth2Request):  # type: ignore[misc]
-    def __init__(self, call: OAuthCall) -> None:
-        # The framework's headers as they are: authlib reads `Authorization` by that name.
-        super().__init__(call.method, call.uri, headers=call.headers)
-        self.payload = _Payload(call.params)
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self.payload.data
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self.payload.data
-
-
-class _Client(ClientMixin):  # type: ignore[misc]
-    """A stored client as authlib sees it."""
-
-    def __init__(self, row: Row, secret_key: bytes) -> None:
-        self.row = row
-        self._secret_key = secret_key
-        self.is_app = row["kind"] == "app"
-        self.scopes: tuple[str, ...] = tuple(row["scopes"])
-
-    def get_client_id(self) -> str:
-        return str(self.row["id"])
-
-    def get_default_redirect_uri(self) -> str | None:
-        uris = self.row["redirect_uris"] or []
-        return uris[0] if len(uris) == 1 else None
-
-    def get_allowed_scope(self, scope: str | None) -> str | None:
-        if not scope:
-            return " ".join(self.scopes)
-        wanted = scope.split()
-        if not set(wanted) <= set(self.scopes):
-            return None
-        return " ".join(s for s in self.scopes if s in wanted)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return self.is_app and redirect_uri in (self.row["redirect_uris"] or [])
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        stored = self.row["secret_hash"]
-        presented = hash_key(client_secret, self._secret_key)
-        return stored is not None and hmac.compare_digest(presented, stored)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if self.row["client_type"] == "public":
-            return method == "none"
-        return method in SECRET_METHODS
-
-    def check_response_type(self, response_type: str) -> bool:
-        return self.is_app and response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        if self.is_app:
-            return grant_type in GRANT_TYPES[:2]
-        return grant_type == CLIENT_CREDENTIALS
-
-
-@dataclass
-class _Code:
-    row: Row
-
-    def get_redirect_uri(self) -> str:
-        return str(self.row["redirect_uri"])
-
-    def get_scope(self) -> str:
-        return " ".join(self.row["scopes"])
-
-    @property
-    def code_challenge(self) -> str:
-        return str(self.row["code_challenge"])
-
-    @property
-    def code_challenge_method(self) -> str:
-        return "S256"
-
-
-@dataclass
-class _Refresh:
-    row: Row
-
-    def check_client(self, client: _Client) -> bool:
-        return bool(self.row["client_id"] == client.get_client_id())
-
-    def get_scope(self) -> str:
-        return " ".join(self.row["scopes"])
-
-    def is_expired(self) -> bool:
-        return False  # only unexpired ones are found
-
-    def is_revoked(self) -> bool:
-        return False  # only live ones are found
-
-
-@dataclass
-class _Access:
-    claims: AccessClaims
-    raw: Mapping[str, Any]
-
-    def check_client(self, client: _Client) -> bool:
-        return self.claims.client_id == client.get_client_id()
-
-    def is_expired(self) -> bool:
-        return False  # verification refused expired ones
-
-    def is_revoked(self) -> bool:
-        return False  # verification refused revoked ones
 
 
 class _Server(AuthorizationServer):  # type: ignore[misc]
@@ -301,13 +80,13 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         self.svc = svc
         self.conn = conn
         self.register_token_generator("default", self._generate)
-        self.register_grant(_CodeGrant, [_Pkce(required=True)])
-        self.register_grant(_RefreshGrant)
+        self.register_grant(CodeGrant, [_Pkce(required=True)])
+        self.register_grant(RefreshGrant)
         self.register_grant(_ServiceGrant)
         self.register_endpoint(_Revocation)
         self.register_endpoint(_Introspection)
 
-    def query_client(self, client_id: str) -> _Client | None:
+    def query_client(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 40 or not client_id.isascii():
             return None
         row = clients_store.find_client(self.conn, client_id)
@@ -325,7 +104,7 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
                 description="this client's workspace is suspended or deleted by the "
                 "server's operator; its clients get no tokens until it is resumed",
             )
-        return _Client(row, self.svc.hash_key)
+        return Client(row, self.svc.hash_key)
 
     def validate_requested_scope(self, scope: str | None) -> None:
         if not scope:
@@ -344,7 +123,7 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
     def _generate(
         self,
         grant_type: str,
-        client: _Client,
+        client: Client,
         user: Person | None = None,
         scope: str | None = None,
         expires_in: int | None = None,
@@ -380,7 +159,7 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         })  # fmt: skip
 
     def create_oauth2_request(self, request: OAuthCall | OAuth2Request) -> OAuth2Request:
-        return request if isinstance(request, OAuth2Request) else _Request(request)
+        return request if isinstance(request, OAuth2Request) else CallRequest(request)
 
     def create_json_request(self, request: object) -> Any:
         raise NotImplementedError("no endpoint here takes JSON")
@@ -430,7 +209,7 @@ class _Pkce(CodeChallenge):  # type: ignore[misc]
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class _CodeGrant(rfc6749.AuthorizationCodeGrant):  # type: ignore[misc]
+class CodeGrant(rfc6749.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = APP_METHODS
     server: _Server
 
@@ -448,7 +227,7 @@ class _CodeGrant(rfc6749.AuthorizationCodeGrant):  # type: ignore[misc]
             "created_at": now, "expires_at": now + CODE_TTL,
         })  # fmt: skip
 
-    def query_authorization_code(self, code: str, client: _Client) -> _Code | None:
+    def query_authorization_code(self, code: str, client: Client) -> Code | None:
         server = self.server
         row = store.find_code(server.conn, hash_key(code, server.svc.hash_key), client.row["id"])
         if row is None:
@@ -463,13 +242,13 @@ class _CodeGrant(rfc6749.AuthorizationCodeGrant):  # type: ignore[misc]
             )
         if row["expires_at"] <= server.svc.clock.now():
             raise InvalidGrantError(f"the authorization code expired; {_AGAIN}")
-        return _Code(row)
+        return Code(row)
 
-    def delete_authorization_code(self, authorization_code: _Code) -> None:
+    def delete_authorization_code(self, authorization_code: Code) -> None:
         """Kept, marked used (by `authenticate_user`), so a replay is recognised; the
         maintenance job deletes it once expired."""
 
-    def authenticate_user(self, authorization_code: _Code) -> Person:
+    def authenticate_user(self, authorization_code: Code) -> Person:
         server, row = self.server, authorization_code.row
         now = server.svc.clock.now()
         person = server.person(row["tenant_id"], row["user_id"])
@@ -487,12 +266,12 @@ class _CodeGrant(rfc6749.AuthorizationCodeGrant):  # type: ignore[misc]
         return Person(person.user_id, person.role, grant_id)
 
 
-class _RefreshGrant(rfc6749.RefreshTokenGrant):  # type: ignore[misc]
+class RefreshGrant(rfc6749.RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = APP_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
     server: _Server
 
-    def authenticate_refresh_token(self, refresh_token: str) -> _Refresh | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> Refresh | None:
         server = self.server
         if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > 100:
             return None
@@ -510,13 +289,13 @@ class _RefreshGrant(rfc6749.RefreshTokenGrant):  # type: ignore[misc]
             raise InvalidGrantError(f"this grant was revoked; {_AGAIN}")
         if row["expires_at"] <= server.svc.clock.now():
             raise InvalidGrantError(f"the refresh token expired; {_AGAIN}")
-        return _Refresh(row)
+        return Refresh(row)
 
-    def authenticate_user(self, refresh_token: _Refresh) -> Person:
+    def authenticate_user(self, refresh_token: Refresh) -> Person:
         row = refresh_token.row
         return self.server.person(row["tenant_id"], row["user_id"], row["grant_id"])
 
-    def revoke_old_credential(self, refresh_token: _Refresh) -> None:
+    def revoke_old_credential(self, refresh_token: Refresh) -> None:
         server, row = self.server, refresh_token.row
         now = server.svc.clock.now()
         if not store.rotate_refresh_token(server.conn, row["token_hash"], now):
@@ -547,29 +326,29 @@ class _TokenEndpoint:
     CLIENT_AUTH_METHODS = APP_METHODS
     server: _Server
 
-    def authenticate_endpoint_client(self, request: OAuth2Request) -> _Client:
+    def authenticate_endpoint_client(self, request: OAuth2Request) -> Client:
         client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, "token")
         request.client = client
         return client  # type: ignore[no-any-return]
 
-    def query_token(self, token: str, hint: str | None) -> _Refresh | _Access | None:
+    def query_token(self, token: str, hint: str | None) -> Refresh | Access | None:
         server = self.server
         if token.startswith(REFRESH_PREFIX):
             row = store.find_refresh_token(server.conn, hash_key(token, server.svc.hash_key))
             live = row is not None and row["rotated_at"] is None
             if live and row is not None and row["grant_revoked_at"] is None:
-                return _Refresh(row) if row["expires_at"] > server.svc.clock.now() else None
+                return Refresh(row) if row["expires_at"] > server.svc.clock.now() else None
             return None
         try:
             claims = verify_access_token(server.svc, token)
         except Unauthorized:
             return None  # expired, revoked, not ours: inactive either way
-        return _Access(claims, {})
+        return Access(claims)
 
 
 class _Revocation(_TokenEndpoint, RevocationEndpoint):  # type: ignore[misc]
-    def revoke_token(self, token: _Refresh | _Access, request: OAuth2Request) -> None:
-        grant_id = token.row["grant_id"] if isinstance(token, _Refresh) else token.claims.grant_id
+    def revoke_token(self, token: Refresh | Access, request: OAuth2Request) -> None:
+        grant_id = token.row["grant_id"] if isinstance(token, Refresh) else token.claims.grant_id
         if grant_id is None:
             raise UnsupportedTokenTypeError(
                 "a client-credentials token cannot be revoked; it expires within minutes; "
@@ -579,17 +358,17 @@ class _Revocation(_TokenEndpoint, RevocationEndpoint):  # type: ignore[misc]
 
 
 class _Introspection(_TokenEndpoint, IntrospectionEndpoint):  # type: ignore[misc]
-    def check_permission(self, token: _Refresh | _Access, client: _Client, request: Any) -> bool:
+    def check_permission(self, token: Refresh | Access, client: Client, request: Any) -> bool:
         # A client may introspect its own tokens, and a service any token of its tenant
         # (a partner's resource server checking what a person's app presents).
-        tenant = token.row["tenant_id"] if isinstance(token, _Refresh) else token.claims.tenant_id
+        tenant = token.row["tenant_id"] if isinstance(token, Refresh) else token.claims.tenant_id
         return token.check_client(client) or (
             not client.is_app and tenant == client.row["tenant_id"]
         )
 
-    def introspect_token(self, token: _Refresh | _Access) -> dict[str, Any]:
+    def introspect_token(self, token: Refresh | Access) -> dict[str, Any]:
         base = self.server.svc.settings.base_url
-        if isinstance(token, _Refresh):
+        if isinstance(token, Refresh):
             row = token.row
             return {
                 "active": True, "token_type": "refresh_token", "client_id": row["client_id"],
@@ -655,7 +434,7 @@ def _grant(server: _Server, call: OAuthCall, user_id: str) -> tuple[Any, Person]
         )
     person = Person(user_id, KeyRole(member["role"]))
     try:
-        grant = server.get_consent_grant(_Request(call), end_user=person)
+        grant = server.get_consent_grant(CallRequest(call), end_user=person)
     except OAuth2Error as error:
         if error.redirect_uri:
             raise
@@ -672,7 +451,7 @@ def consent(svc: Services, call: OAuthCall, user_id: str) -> ConsentRequest | Re
             grant, person = _grant(server, call, user_id)
         except OAuth2Error as error:
             return server.handle_error_response(grant_request(call), error)  # type: ignore[no-any-return]
-        client: _Client = grant.request.client
+        client: Client = grant.request.client
         requested = tuple(grant.request.scope.split())
         role_scopes = ROLE_SCOPES[person.role]
         tenant = tenants.get_tenant(conn, client.row["tenant_id"])
@@ -686,7 +465,7 @@ def consent(svc: Services, call: OAuthCall, user_id: str) -> ConsentRequest | Re
 
 def grant_request(call: OAuthCall) -> OAuth2Request:
     """authlib's request for `call`."""
-    return _Request(call)
+    return CallRequest(call)
 
 
 def decide(
@@ -704,7 +483,7 @@ def decide(
         chosen = [s for s in requested if s in granted and s in ROLE_SCOPES[person.role]]
         narrowed = OAuthCall(call.method, call.uri, call.headers,
                              {**call.params, "scope": " ".join(chosen)})  # fmt: skip
-        request = _Request(narrowed)
+        request = CallRequest(narrowed)
         request.user = person
         grant.request = request
         user = person if allow and chosen else None

@@ -18,7 +18,8 @@ from crosspost.api.deps import ServicesDep, client_ip, limit_attempts
 from crosspost.api.errors import problem_responses
 from crosspost.engine import oauth_clients, oauth_server
 from crosspost.engine.keys import ALL_SCOPES
-from crosspost.engine.oauth_server import OAuthCall, TokenError
+from crosspost.engine.oauth_server import CODE_METHODS
+from crosspost.engine.oauth_types import APP_METHODS, GRANT_TYPES, OAuthCall, TokenError
 from crosspost.engine.services import Services
 
 router = APIRouter(tags=["oauth2"])
@@ -94,8 +95,7 @@ async def token(request: Request, svc: ServicesDep) -> JSONResponse:
     if not call.params.get("grant_type"):
         raise TokenError(
             "invalid_request",
-            "grant_type is missing; send authorization_code, refresh_token or "
-            "client_credentials",
+            "grant_type is missing; send authorization_code, refresh_token or client_credentials",
         )
     reply = await svc.db.run(oauth_server.token, svc, call)
     refusal = reply.error()
@@ -159,11 +159,11 @@ async def metadata(svc: ServicesDep) -> JSONResponse:
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": list(oauth_server.GRANT_TYPES),
-        "code_challenge_methods_supported": list(oauth_server.CODE_METHODS),
-        "token_endpoint_auth_methods_supported": oauth_server.APP_METHODS,
-        "revocation_endpoint_auth_methods_supported": oauth_server.APP_METHODS,
-        "introspection_endpoint_auth_methods_supported": oauth_server.APP_METHODS,
+        "grant_types_supported": list(GRANT_TYPES),
+        "code_challenge_methods_supported": list(CODE_METHODS),
+        "token_endpoint_auth_methods_supported": APP_METHODS,
+        "revocation_endpoint_auth_methods_supported": APP_METHODS,
+        "introspection_endpoint_auth_methods_supported": APP_METHODS,
         "scopes_supported": list(ALL_SCOPES),
         "authorization_response_iss_parameter_supported": False,
     }

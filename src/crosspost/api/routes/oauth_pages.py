@@ -23,7 +23,8 @@ from crosspost.api.deps import ServicesDep, SignInLimited, client_ip
 from crosspost.api.security import SESSION
 from crosspost.engine import oauth_server
 from crosspost.engine.keys import SCOPE_DESCRIPTIONS
-from crosspost.engine.oauth_server import ConsentRefused, ConsentRequest, OAuthCall
+from crosspost.engine.oauth_server import ConsentRefused
+from crosspost.engine.oauth_types import ConsentRequest, OAuthCall, Reply
 from crosspost.engine.services import Services
 from crosspost.errors import CrosspostError, Unauthorized
 from crosspost.identity import signin
@@ -104,7 +105,7 @@ def _origin(uri: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _redirect(reply: oauth_server.Reply) -> Response:
+def _redirect(reply: Reply) -> Response:
     location = reply.location
     if location is None:
         return _page("refused.html", 400, reason="the request could not be completed")
@@ -112,7 +113,7 @@ def _redirect(reply: oauth_server.Reply) -> Response:
 
 
 async def _consent_page(svc: Services, session: ActiveSession, params: dict[str, str]) -> Response:
-    def work() -> tuple[ConsentRequest | oauth_server.Reply, str]:
+    def work() -> tuple[ConsentRequest | Reply, str]:
         found = oauth_server.consent(svc, _call(svc, "GET", params), session.user_id)
         with svc.db.read() as conn:
             user = people.user_by_id(conn, session.user_id)
@@ -122,7 +123,7 @@ async def _consent_page(svc: Services, session: ActiveSession, params: dict[str,
         found, email = await svc.db.run(work)
     except ConsentRefused as refused:
         return _page("refused.html", 400, reason=refused.reason)
-    if isinstance(found, oauth_server.Reply):
+    if isinstance(found, Reply):
         return _redirect(found)
     unavailable = [s for s in found.requested if s not in found.grantable]
     return _page("consent.html", consent=found, email=email, csrf_token=session.csrf_token,

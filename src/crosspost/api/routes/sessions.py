@@ -25,8 +25,6 @@ router = APIRouter(tags=["people"])
 _ERRORS = problem_responses(401, 403, 404, 409, 410, 422, 429)
 
 
-
-
 def _public(new: signin.NewSession) -> SessionPublic:
     user = UserPublic(id=new.user["id"], email=new.user["email"], name=new.user["name"])
     return SessionPublic(user=user, tenant_id=new.tenant_id, role=new.role, mode=new.mode,
