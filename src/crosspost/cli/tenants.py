@@ -10,6 +10,7 @@ import typer
 
 from crosspost.cli._common import App, Col, cli_errors, examples, out, services, ts
 from crosspost.cli._home import running_server
+from crosspost.cli._sandbox import home_fakes
 from crosspost.config import Settings
 from crosspost.domain.enums import KeyRole
 
@@ -55,6 +56,22 @@ def _linking_settings() -> Settings:
     if record is not None:
         settings = settings.model_copy(update={"public_url": record.api_url})
     return settings
+
+
+def _sandbox_accounts(tenant_id: str) -> int:
+    """Beside a running `serve --sandbox`, a new tenant gets sandbox accounts minted by that
+    server's fakes, as the default tenant has, so its test keys publish at once."""
+    from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
+
+    settings = _linking_settings()
+    record = running_server(settings.home)
+    if record is None or not record.sandbox or not record.fakes_url:
+        return 0
+    svc = services(home_fakes(settings), expect_server=False, announce=False)
+    try:
+        return len(provision_sandbox_accounts(svc, tenant_id))
+    finally:
+        svc.close()
 
 
 def _write(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -135,6 +152,9 @@ def tenants_create(
 
     row = _write(create)
     note, extra = f"created tenant {row['id']} ({name})", {}
+    connected = _sandbox_accounts(row["id"])
+    if connected:
+        note += f"; {connected} sandbox accounts connected"
     if invitation:
         from crosspost.identity import invitations  # noqa: PLC0415
 
