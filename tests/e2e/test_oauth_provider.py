@@ -16,7 +16,9 @@ import pytest
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from crosspost.domain.enums import KeyRole
+from crosspost.domain.enums import KeyRole, Mode
+from crosspost.engine import tenants
+from crosspost.engine.keys import issue_key
 from crosspost.identity import invitations
 from crosspost.identity.audit import Actor
 from crosspost.store import audit
@@ -369,3 +371,33 @@ def test_the_metadata_lists_what_is_supported(stack: Stack) -> None:
     }  # fmt: skip
     for endpoint in ("revocation_endpoint", "introspection_endpoint", "token_endpoint"):
         assert httpx.post(meta[endpoint], timeout=30).status_code in (400, 401, 415), endpoint
+
+
+def test_client_and_signing_changes_are_audited_and_a_suspended_tenant_gets_no_token(
+    stack: Stack,
+) -> None:
+    client = stack.http.post("/v1/oauth-clients", json={"name": "ci", "scopes": ["posts:read"]})
+    assert client.status_code == 201, client.text
+    key_id, _ = issue_key(stack.svc, tenant_id=stack.tenant_id, name="signer", mode=Mode.TEST)
+    secret = stack.http.post(f"/v1/keys/{key_id}/signing-secrets")
+    assert secret.status_code == 201, secret.text
+    gone = stack.http.delete(f"/v1/keys/{key_id}/signing-secrets/{secret.json()['id']}")
+    assert gone.status_code == 204
+    audited = stack.http.get("/v1/audit", params={"action": "signing_secret."}).json()["data"]
+    assert [e["action"] for e in audited] == ["signing_secret.revoked", "signing_secret.created"]
+    assert {e["target_id"] for e in audited} == {secret.json()["id"]}
+
+    credentials = (client.json()["client_id"], client.json()["client_secret"])
+    form = {"grant_type": "client_credentials"}
+    token_url = f"{stack.api_url}/oauth/token"
+    assert httpx.post(token_url, data=form, auth=credentials, timeout=30).status_code == 200
+    with stack.svc.db.write() as conn:
+        tenants.suspend(stack.svc, conn, stack.tenant_id, Actor.cli())
+    refused = httpx.post(token_url, data=form, auth=credentials, timeout=30)
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+    assert "suspended" in refused.json()["error_description"]
+    with stack.svc.db.write() as conn:
+        tenants.resume(stack.svc, conn, stack.tenant_id, Actor.cli())
+    assert stack.http.delete(f"/v1/oauth-clients/{client.json()['id']}").status_code == 204
+    events = stack.http.get("/v1/audit", params={"action": "oauth_client."}).json()["data"]
+    assert [e["action"] for e in events] == ["oauth_client.revoked", "oauth_client.created"]

@@ -25,6 +25,7 @@ from crosspost.domain.enums import KeyRole, Mode
 from crosspost.engine.keys import ALL_SCOPES, ROLE_SCOPES, check_tier, default_tier
 from crosspost.engine.services import Services
 from crosspost.errors import Forbidden, InvalidInput, NotFound
+from crosspost.identity.audit import Actor, record
 from crosspost.ids import new_id
 from crosspost.store import oauth_clients as store
 from crosspost.store import oauth_grants as grants_store
@@ -177,6 +178,7 @@ def create_client(
     scopes: Iterable[str],
     tier: str | None = None,
     granter_scopes: Iterable[str] | None = None,
+    actor: Actor | None = None,
 ) -> tuple[Row, str]:
     """Create a client in `conn`'s transaction; returns (its row, the secret to show once).
 
@@ -201,6 +203,9 @@ def create_client(
         tier=tier,
         now=svc.clock.now(),
     )
+    record(conn, actor or Actor.cli(), "oauth_client.created", tenant_id=tenant_id,
+           now=svc.clock.now(), target=("oauth_client", client_id),
+           data={"name": name, "scopes": list(wanted)})  # fmt: skip
     row = store.get_client(conn, tenant_id, client_id)
     assert row is not None
     return row, secret
@@ -244,12 +249,16 @@ def get_client(svc: Services, tenant_id: str, client_id: str) -> Row:
     return row
 
 
-def revoke_client(svc: Services, *, tenant_id: str, client_id: str) -> Row:
+def revoke_client(
+    svc: Services, *, tenant_id: str, client_id: str, actor: Actor | None = None
+) -> Row:
     """Revoke a client (idempotent): its tokens stop working in this process at once and in
     the others within `auth_cache_seconds`; returns its row."""
     with svc.db.write() as conn:
         if not store.revoke_client(conn, tenant_id, client_id, svc.clock.now()):
             raise NotFound(f"no OAuth client {client_id!r}")
+        record(conn, actor or Actor.cli(), "oauth_client.revoked", tenant_id=tenant_id,
+               now=svc.clock.now(), target=("oauth_client", client_id))  # fmt: skip
         row = store.get_client(conn, tenant_id, client_id)
     assert row is not None
     forget_client(svc, client_id)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from crosspost.api.deps import AdminDep, ServicesDep
+from crosspost.api.deps import AdminDep, ServicesDep, client_ip
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
 from crosspost.domain.enums import Mode
@@ -87,6 +87,7 @@ async def create_client(
             scopes=body.scopes,
             tier=body.tier,
             granter_scopes=principal.scopes,
+            actor=principal.actor(client_ip(request)),
         )
         # A replay answers the client without its secret: no secret rests in the database.
         return (
@@ -114,10 +115,17 @@ async def get_client(client_id: str, svc: ServicesDep, principal: AdminDep) -> O
 
 
 @router.delete("/{client_id}", status_code=204, responses=_ERRORS)
-async def revoke_client(client_id: str, svc: ServicesDep, principal: AdminDep) -> Response:
+async def revoke_client(
+    request: Request, client_id: str, svc: ServicesDep, principal: AdminDep
+) -> Response:
     """Revoke a client: it gets no new token, and its tokens stop working here at once and
     on other API processes within seconds."""
     await svc.db.run(
-        lambda: oauth_clients.revoke_client(svc, tenant_id=principal.tenant_id, client_id=client_id)
+        lambda: oauth_clients.revoke_client(
+            svc,
+            tenant_id=principal.tenant_id,
+            client_id=client_id,
+            actor=principal.actor(client_ip(request)),
+        )
     )
     return Response(status_code=204)

@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from crosspost.api.auth import KeyCache
-from crosspost.api.deps import AdminDep, ServicesDep
+from crosspost.api.deps import AdminDep, ServicesDep, client_ip
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, create_idempotently
 from crosspost.api.signature import secret_cache
 from crosspost.domain.models import Page
 from crosspost.errors import Conflict, NotFound
+from crosspost.identity.audit import record
 from crosspost.store import signing as store
 from crosspost.store import tenants
 from crosspost.store.rows import Row
@@ -97,6 +98,9 @@ async def create_signing_secret(
             now=svc.clock.now(),
             grace=grace,
         )
+        record(conn, principal.actor(client_ip(request)), "signing_secret.created",
+               tenant_id=principal.tenant_id, now=svc.clock.now(),
+               target=("signing_secret", made.id), data={"key_id": key_id})  # fmt: skip
         shown = SigningSecretCreated(
             id=made.id,
             key_id=made.key_id,
@@ -150,6 +154,9 @@ async def revoke_signing_secret(
                 secret_id=secret_id,
                 now=svc.clock.now(),
             )
+            record(conn, principal.actor(client_ip(request)), "signing_secret.revoked",
+                   tenant_id=principal.tenant_id, now=svc.clock.now(),
+                   target=("signing_secret", secret_id), data={"key_id": key_id})  # fmt: skip
 
     await svc.db.run(revoke)
     secret_cache(request).forget(key_id)
@@ -193,6 +200,9 @@ async def put_signing_policy(
             if not store.set_require_signing(conn, principal.tenant_id, body.required):
                 raise NotFound("no such tenant")
             key_ids = [row["id"] for row in tenants.list_api_keys(conn, principal.tenant_id)]
+            record(conn, principal.actor(client_ip(request)), "signing_policy.changed",
+                   tenant_id=principal.tenant_id, now=now,
+                   data={"required": body.required})  # fmt: skip
         policy = SigningPolicy(required=body.required, keys_without_signing_secret=unsigned)
         return policy, key_ids
 
