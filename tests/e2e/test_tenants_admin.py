@@ -30,7 +30,6 @@ from crosspost.ids import new_id
 from crosspost.media.samples import make_video
 from crosspost.store.tables import (
     api_analytics,
-    audit_events,
     exports,
     jobs,
     ledger_events,
@@ -38,6 +37,7 @@ from crosspost.store.tables import (
     metadata,
     targets,
 )
+from crosspost.store.tables_identity import audit_events
 from crosspost.vault.signing_secrets import issue_secret
 from tests.e2e.conftest import Stack, expect_problem
 

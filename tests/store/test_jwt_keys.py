@@ -20,7 +20,7 @@ from sqlalchemy import event
 from crosspost.clock import FrozenClock
 from crosspost.store import oauth_clients as store
 from crosspost.store.db import Database
-from crosspost.store.tables import jwt_keys
+from crosspost.store.tables_identity import jwt_keys
 from crosspost.vault.jwt_keys import (
     PUBLISH_GRACE,
     ExpiredAccessToken,

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from fastapi import Request, Response
 
 from crosspost.api.security import SESSION_COOKIE_NAME
 from crosspost.config import Settings
+from crosspost.hosts import is_loopback
 
 
 def secure(request: Request) -> bool:
     """Whether cookies must be `Secure`: everywhere but a loopback address."""
-    host = request.url.hostname or ""
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host != "localhost"
+    return not is_loopback(request.url.hostname or "")
 
 
 def set_session(response: Response, request: Request, settings: Settings, token: str) -> None:

@@ -7,7 +7,6 @@ HTTPS ones are accepted, loopback excepted (RFC 8252 §7.3).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Literal
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from crosspost.engine.keys import ALL_SCOPES
 from crosspost.engine.oauth_clients import forget_client, forget_grants, generate_secret
 from crosspost.engine.services import Services
 from crosspost.errors import Forbidden, InvalidInput, NotFound
+from crosspost.hosts import is_loopback
 from crosspost.identity.audit import Actor, record
 from crosspost.ids import new_id
 from crosspost.store import oauth_clients as clients_store
@@ -64,22 +64,13 @@ def check_redirect_uri(uri: str) -> str:
         )
     if parts.scheme == "https":
         return uri
-    if parts.scheme == "http" and _loopback(host):
+    if parts.scheme == "http" and is_loopback(host):
         return uri
     raise InvalidInput(
         f"redirect URI {uri!r} must use https (http is allowed only to localhost, 127.0.0.1 "
         "or [::1], for apps on the user's own machine)",
         code="insecure_redirect_uri",
     )
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _scopes(scopes: Iterable[str], granter: Iterable[str] | None) -> list[str]:

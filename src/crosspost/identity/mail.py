@@ -3,12 +3,12 @@ message is only logged, link included, so an operator on one laptop can still us
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import smtplib
 from email.message import EmailMessage
 
 from crosspost.config import Settings
+from crosspost.hosts import is_loopback
 
 log = logging.getLogger("crosspost.mail")
 _TIMEOUT = 15.0
@@ -26,18 +26,9 @@ def send(settings: Settings, *, to: str, subject: str, text: str) -> bool:
     message["Subject"] = subject
     message.set_content(text)
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=_TIMEOUT) as smtp:
-        if settings.smtp_starttls and not _loopback(settings.smtp_host):
+        if settings.smtp_starttls and not is_loopback(settings.smtp_host):
             smtp.starttls()
         if settings.smtp_username and settings.smtp_password:
             smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
         smtp.send_message(message)
     return True
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
 from crosspost.store.rows import Row, every
-from crosspost.store.tables import audit_events, max_length
+from crosspost.store.tables import max_length
+from crosspost.store.tables_identity import audit_events
 
 
 def append(conn: Connection, event: Mapping[str, Any], now: datetime) -> str:

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.store.rows import Row, every
-from crosspost.store.tables import audit_events, ledger_events, posts
+from crosspost.store.tables import ledger_events, posts
+from crosspost.store.tables_identity import audit_events
 
 TABLES = {"posts": posts, "ledger": ledger_events, "audit": audit_events}
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.store.rows import Row, every, one
-from crosspost.store.tables import jwt_keys, oauth_clients
+from crosspost.store.tables_identity import jwt_keys, oauth_clients
 
 # Serializes key rotation across PostgreSQL processes (SQLite's BEGIN IMMEDIATE already does).
 _ROTATION_LOCK = 72010017

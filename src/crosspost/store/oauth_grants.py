@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.store.rows import Row, every, one
-from crosspost.store.tables import (
+from crosspost.store.tables_identity import (
     memberships,
     oauth_clients,
     oauth_codes,

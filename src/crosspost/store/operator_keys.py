@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
 from crosspost.store.rows import Row, every, one
-from crosspost.store.tables import operator_keys
+from crosspost.store.tables_identity import operator_keys
 
 
 def insert(

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from crosspost.ids import new_id
 from crosspost.store.rows import Row, every, one
-from crosspost.store.tables import memberships, user_sessions, user_tokens, users
+from crosspost.store.tables_identity import memberships, user_sessions, user_tokens, users
 
 # -- users -------------------------------------------------------------------------------
 

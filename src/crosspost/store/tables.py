@@ -1,81 +1,31 @@
-"""SQLAlchemy Core tables: the single definition of the schema (Alembic migrations follow it)."""
+"""SQLAlchemy Core tables: the single definition of the schema (Alembic migrations follow
+it). The tables of who acts are in `tables_identity`; both register on one `metadata`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
 
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+# Imported for its tables: `metadata` then holds the whole schema whoever imports it here.
+from crosspost.store import tables_identity  # noqa: F401
+from crosspost.store.schema import (
+    JSONType,
+    UTCDateTime,
+    created,
+    max_length,
+    metadata,
+    pk_id,
+    tenant_ref,
 )
 
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend (SQLite has no time zones)."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
-        return dialect.type_descriptor(sa.DateTime())
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-
-def max_length(column: sa.ColumnElement[Any]) -> int:
-    """How many characters a String column holds (PostgreSQL refuses more; SQLite keeps
-    them), for code that must bound what it writes there."""
-    kind = column.type
-    if not isinstance(kind, sa.String) or kind.length is None:
-        raise TypeError(f"{column} has no length")
-    return kind.length
-
-
-def _id(prefix_len: int = 40) -> sa.Column[str]:
-    return sa.Column("id", sa.String(prefix_len), primary_key=True)
-
-
-def _tenant() -> sa.Column[str]:
-    return sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False)
-
-
-def _created() -> sa.Column[datetime]:
-    return sa.Column("created_at", UTCDateTime(), nullable=False)
-
+__all__ = ["JSONType", "UTCDateTime", "max_length", "metadata"]
 
 tenants = sa.Table(
     "tenants",
     metadata,
-    _id(),
+    pk_id(),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("is_default", sa.Boolean(), nullable=False, default=False),
-    _created(),
+    created(),
     # Every API key of the tenant must sign its requests (HMAC, X-Signature).
     sa.Column("require_signing", sa.Boolean(), nullable=False, server_default=sa.false()),
     # active | suspended | deleted (soft: restorable until purge_after) | purged (a tombstone
@@ -89,101 +39,6 @@ tenants = sa.Table(
     sa.Column("webhook_max_endpoints", sa.Integer()),
     sa.Column("webhook_payload_retention_days", sa.Integer()),
     sa.Column("analytics_retention_days", sa.Integer()),
-)
-
-# Server-level credentials of the operator (`/v1/admin/*`), never a tenant's: issued from
-# the CLI on the server's own state, stored only as a keyed hash.
-operator_keys = sa.Table(
-    "operator_keys",
-    metadata,
-    _id(),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("display_prefix", sa.String(24), nullable=False),
-    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
-    _created(),
-    sa.Column("last_used_at", UTCDateTime()),
-    sa.Column("revoked_at", UTCDateTime()),
-)
-
-# Who did what: sign-ins, keys, roles, tenants, flags. `tenant_id` None = server-level (an
-# operator's act on no one tenant). Kept out of foreign keys so a purge can keep its record.
-audit_events = sa.Table(
-    "audit_events",
-    metadata,
-    _id(),
-    sa.Column("tenant_id", sa.String(40)),
-    sa.Column("actor_type", sa.String(16), nullable=False),  # key|operator|user|app|cli|system
-    sa.Column("actor_id", sa.String(64)),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("target_type", sa.String(32)),
-    sa.Column("target_id", sa.String(64)),
-    sa.Column("data", JSONType),
-    sa.Column("ip", sa.String(64)),
-    _created(),
-    sa.Index("ix_audit_events_tenant_id_id", "tenant_id", "id"),
-    sa.Index("ix_audit_events_tenant_id_action_id", "tenant_id", "action", "id"),
-)
-
-# People. A user signs in with an email and an Argon2id password (optionally a TOTP code,
-# its secret sealed in the vault) and belongs to tenants through memberships with a role.
-users = sa.Table(
-    "users",
-    metadata,
-    _id(),
-    sa.Column("email", sa.String(254), nullable=False, unique=True),  # lowercased
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("password_hash", sa.String(200)),
-    sa.Column("totp_secret", sa.Text()),  # sealed
-    sa.Column("totp_enabled_at", UTCDateTime()),
-    sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
-    sa.Column("locked_until", UTCDateTime()),
-    _created(),
-    sa.Column("last_login_at", UTCDateTime()),
-)
-
-memberships = sa.Table(
-    "memberships",
-    metadata,
-    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
-    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True),
-    sa.Column("role", sa.String(16), nullable=False),  # owner | admin | developer | viewer
-    _created(),
-    sa.Index("ix_memberships_user_id", "user_id"),
-)
-
-# Server-side sessions: the cookie carries a random token, the row only its SHA-256.
-user_sessions = sa.Table(
-    "user_sessions",
-    metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
-    _tenant(),  # the tenant the session acts in
-    sa.Column("mode", sa.String(8), nullable=False),
-    sa.Column("csrf_token", sa.String(64), nullable=False),
-    _created(),
-    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
-    sa.Column("expires_at", UTCDateTime(), nullable=False),
-    sa.Column("ip", sa.String(64)),
-    sa.Index("ix_user_sessions_user_id", "user_id"),
-)
-
-# Single-use links: invitations into a tenant and password resets; only the SHA-256 of the
-# token is kept, and `used_at` makes the second use fail.
-user_tokens = sa.Table(
-    "user_tokens",
-    metadata,
-    _id(),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("kind", sa.String(12), nullable=False),  # invitation | reset
-    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id")),
-    sa.Column("email", sa.String(254), nullable=False),
-    sa.Column("role", sa.String(16)),
-    sa.Column("invited_by", sa.String(64)),
-    _created(),
-    sa.Column("expires_at", UTCDateTime(), nullable=False),
-    sa.Column("used_at", UTCDateTime()),
-    sa.Column("revoked_at", UTCDateTime()),
-    sa.Index("ix_user_tokens_tenant_id_kind", "tenant_id", "kind"),
 )
 
 # Feature flags: on/off, a deterministic rollout percentage, tenant allow- and deny-lists
@@ -200,21 +55,21 @@ feature_flags = sa.Table(
     sa.Column("allow_tenants", JSONType, nullable=False),
     sa.Column("deny_tenants", JSONType, nullable=False),
     sa.Column("version", sa.BigInteger(), nullable=False),
-    _created(),
+    created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 api_keys = sa.Table(
     "api_keys",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("display_prefix", sa.String(24), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("scopes", JSONType, nullable=False),
-    _created(),
+    created(),
     sa.Column("last_used_at", UTCDateTime()),
     sa.Column("expires_at", UTCDateTime()),
     sa.Column("revoked_at", UTCDateTime()),
@@ -233,11 +88,11 @@ api_keys = sa.Table(
 signing_secrets = sa.Table(
     "signing_secrets",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("key_id", sa.String(40), sa.ForeignKey("api_keys.id"), nullable=False),
     sa.Column("secret", sa.Text(), nullable=False),
-    _created(),
+    created(),
     sa.Column("expires_at", UTCDateTime()),
     sa.Index("ix_signing_secrets_key_id", "key_id"),
 )
@@ -251,89 +106,6 @@ request_nonces = sa.Table(
     sa.Column("nonce", sa.String(128), primary_key=True),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Index("ix_request_nonces_expires_at", "expires_at"),
-)
-
-# OAuth 2.0 clients: partner backends ('service': client credentials) and third-party apps
-# ('app': authorization code + PKCE for a tenant's people). Secrets only as keyed hashes; a
-# public app has none.
-oauth_clients = sa.Table(
-    "oauth_clients",
-    metadata,
-    _id(),
-    _tenant(),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("mode", sa.String(8), nullable=False),
-    sa.Column("secret_hash", sa.String(64)),
-    sa.Column("scopes", JSONType, nullable=False),
-    sa.Column("tier", sa.String(16)),
-    _created(),
-    sa.Column("revoked_at", UTCDateTime()),
-    sa.Column("kind", sa.String(8), nullable=False, server_default="service"),
-    sa.Column("client_type", sa.String(16), nullable=False, server_default="confidential"),
-    sa.Column("redirect_uris", JSONType),
-)
-
-# Authorization codes (RFC 6749 §4.1), single use, by hash; `grant_id` is the grant the
-# exchange started, revoked if the code is ever presented again (§4.1.2).
-oauth_codes = sa.Table(
-    "oauth_codes",
-    metadata,
-    sa.Column("code_hash", sa.String(64), primary_key=True),
-    _tenant(),
-    sa.Column("client_id", sa.String(40), sa.ForeignKey("oauth_clients.id"), nullable=False),
-    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("redirect_uri", sa.Text(), nullable=False),
-    sa.Column("scopes", JSONType, nullable=False),
-    sa.Column("code_challenge", sa.String(128), nullable=False),
-    _created(),
-    sa.Column("expires_at", UTCDateTime(), nullable=False),
-    sa.Column("used_at", UTCDateTime()),
-    sa.Column("grant_id", sa.String(40)),
-)
-
-# What a person authorised an app to do: one per code exchange, the family of every token
-# refreshed from it. Revoking it ends all of them.
-oauth_grants = sa.Table(
-    "oauth_grants",
-    metadata,
-    _id(),
-    _tenant(),
-    sa.Column("client_id", sa.String(40), sa.ForeignKey("oauth_clients.id"), nullable=False),
-    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("scopes", JSONType, nullable=False),
-    _created(),
-    sa.Column("last_used_at", UTCDateTime(), nullable=False),
-    sa.Column("revoked_at", UTCDateTime()),
-    sa.Column("revoked_reason", sa.String(32)),
-    sa.Index("ix_oauth_grants_tenant_id_user_id", "tenant_id", "user_id"),
-    sa.Index("ix_oauth_grants_client_id", "client_id"),
-)
-
-# Refresh tokens by hash; each use rotates it (`rotated_at`), and a rotated one presented
-# again revokes its grant (reuse detection, RFC 9700 §4.14.2).
-oauth_refresh_tokens = sa.Table(
-    "oauth_refresh_tokens",
-    metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    _tenant(),
-    sa.Column("grant_id", sa.String(40), sa.ForeignKey("oauth_grants.id"), nullable=False),
-    sa.Column("scopes", JSONType, nullable=False),
-    _created(),
-    sa.Column("expires_at", UTCDateTime(), nullable=False),
-    sa.Column("rotated_at", UTCDateTime()),
-    sa.Index("ix_oauth_refresh_tokens_grant_id", "grant_id"),
-)
-
-# Keys that sign our JWT access tokens (server-wide); private halves sealed in the vault.
-# A retired key stays published in the JWKS until the tokens it signed have expired.
-jwt_keys = sa.Table(
-    "jwt_keys",
-    metadata,
-    _id(),
-    sa.Column("private_key", sa.Text(), nullable=False),
-    sa.Column("public_jwk", JSONType, nullable=False),
-    _created(),
-    sa.Column("retired_at", UTCDateTime()),
 )
 
 # Metered usage per tenant, key ('' for the tenant as a whole) and calendar month (UTC).
@@ -375,15 +147,15 @@ api_analytics = sa.Table(
     sa.Column("latency_ms", sa.Float(), nullable=False),
     sa.Column("request_bytes", sa.BigInteger(), nullable=False),
     sa.Column("response_bytes", sa.BigInteger(), nullable=False),
-    _created(),
+    created(),
     sa.Index("ix_api_analytics_tenant_id_created_at", "tenant_id", "created_at"),
 )
 
 media = sa.Table(
     "media",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("kind", sa.String(8), nullable=False),
     sa.Column("filename", sa.String(255), nullable=False),
     sa.Column("content_type", sa.String(100), nullable=False),
@@ -397,14 +169,14 @@ media = sa.Table(
     sa.Column("video_codec", sa.String(32)),
     sa.Column("audio_codec", sa.String(32)),
     sa.Column("frame_rate", sa.Float()),
-    _created(),
+    created(),
 )
 
 social_accounts = sa.Table(
     "social_accounts",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("platform", sa.String(16), nullable=False),
     sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("handle", sa.String(200), nullable=False),
@@ -421,7 +193,7 @@ social_accounts = sa.Table(
     # platform's token endpoint for the account; the others wait for its result.
     sa.Column("refresh_locked_until", UTCDateTime()),
     sa.Column("refresh_locked_by", sa.String(64)),
-    _created(),
+    created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("tenant_id", "platform", "mode", "external_id"),
 )
@@ -429,8 +201,8 @@ social_accounts = sa.Table(
 posts = sa.Table(
     "posts",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("media_id", sa.String(40), sa.ForeignKey("media.id")),
     sa.Column("text", sa.Text(), nullable=False),
     sa.Column("overrides", JSONType, nullable=False),
@@ -438,7 +210,7 @@ posts = sa.Table(
     sa.Column("timezone", sa.String(64)),
     sa.Column("status", sa.String(24), nullable=False),
     sa.Column("mode", sa.String(8), nullable=False),
-    _created(),
+    created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_posts_tenant_status_id", "tenant_id", "status", "id"),
 )
@@ -446,8 +218,8 @@ posts = sa.Table(
 targets = sa.Table(
     "targets",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("post_id", sa.String(40), sa.ForeignKey("posts.id"), nullable=False, index=True),
     sa.Column("account_id", sa.String(40), sa.ForeignKey("social_accounts.id"), nullable=False),
     sa.Column("platform", sa.String(16), nullable=False),
@@ -463,7 +235,7 @@ targets = sa.Table(
     sa.Column("error_code", sa.String(100)),
     sa.Column("error_message", sa.Text()),
     sa.Column("error_raw", JSONType),
-    _created(),
+    created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("published_at", UTCDateTime()),
     sa.Index("ix_targets_account_status", "account_id", "status"),
@@ -472,14 +244,14 @@ targets = sa.Table(
 ledger_events = sa.Table(
     "ledger_events",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("post_id", sa.String(40), index=True),
     sa.Column("target_id", sa.String(40)),
     sa.Column("account_id", sa.String(40)),
     sa.Column("event_type", sa.String(64), nullable=False),
     sa.Column("data", JSONType, nullable=False),
-    _created(),
+    created(),
 )
 
 idempotency_keys = sa.Table(
@@ -492,7 +264,7 @@ idempotency_keys = sa.Table(
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("response_status", sa.Integer()),
     sa.Column("response_body", sa.LargeBinary()),
-    _created(),
+    created(),
     sa.Column("completed_at", UTCDateTime()),
 )
 
@@ -511,7 +283,7 @@ jobs = sa.Table(
     sa.Column("locked_by", sa.String(64)),
     sa.Column("last_error", sa.Text()),
     sa.Column("dedupe_key", sa.String(200), unique=True),
-    _created(),
+    created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_jobs_status_run_at", "status", "run_at"),
     # Ids are half of the fencing token (id, attempts): SQLite must never reuse a deleted
@@ -535,12 +307,12 @@ oauth_states = sa.Table(
     "oauth_states",
     metadata,
     sa.Column("state_hash", sa.String(64), primary_key=True),
-    _tenant(),
+    tenant_ref(),
     sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("platform", sa.String(16), nullable=False),
     sa.Column("verifier", sa.Text(), nullable=False),
     sa.Column("return_to", sa.Text()),
-    _created(),
+    created(),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("used_at", UTCDateTime()),
 )
@@ -551,8 +323,8 @@ oauth_states = sa.Table(
 webhook_endpoints = sa.Table(
     "webhook_endpoints",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("url", sa.Text(), nullable=False),
     sa.Column("description", sa.String(500), nullable=False, server_default=""),
@@ -572,7 +344,7 @@ webhook_endpoints = sa.Table(
     # The current failing streak: when it began and how many attempts it holds.
     sa.Column("failing_since", UTCDateTime()),
     sa.Column("consecutive_failures", sa.Integer(), nullable=False, server_default="0"),
-    _created(),
+    created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_webhook_endpoints_tenant_id_mode", "tenant_id", "mode"),
 )
@@ -583,14 +355,14 @@ webhook_endpoints = sa.Table(
 webhook_events = sa.Table(
     "webhook_events",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("event_type", sa.String(64), nullable=False),
     sa.Column("payload", sa.Text()),
     sa.Column("payload_expired", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("fanned_out", sa.Boolean(), nullable=False, server_default=sa.false()),
-    _created(),
+    created(),
     # The feed's order, given at fan-out by one writer at a time: commit order, so a reader
     # past `seq` n has seen every event below it (0009). Null until fanned out.
     sa.Column("seq", sa.BigInteger()),
@@ -608,8 +380,8 @@ webhook_events = sa.Table(
 webhook_deliveries = sa.Table(
     "webhook_deliveries",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("event_id", sa.String(40), sa.ForeignKey("webhook_events.id"), nullable=False),
     sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),  # pending|sending|succeeded|failed
@@ -618,7 +390,7 @@ webhook_deliveries = sa.Table(
     sa.Column("lease_until", UTCDateTime()),
     sa.Column("last_status_code", sa.Integer()),
     sa.Column("last_error", sa.Text()),
-    _created(),
+    created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("completed_at", UTCDateTime()),
     sa.UniqueConstraint("event_id", "endpoint_id"),
@@ -643,7 +415,7 @@ webhook_attempts = sa.Table(
     sa.Column("response_headers", JSONType),
     sa.Column("response_body", sa.Text()),
     sa.Column("error", sa.Text()),
-    _created(),
+    created(),
     sa.Index("ix_webhook_attempts_delivery_id", "delivery_id"),
     sa.Index("ix_webhook_attempts_event_id", "event_id"),
 )
@@ -653,8 +425,8 @@ webhook_attempts = sa.Table(
 exports = sa.Table(
     "exports",
     metadata,
-    _id(),
-    _tenant(),
+    pk_id(),
+    tenant_ref(),
     sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # posts | ledger | audit
     sa.Column("format", sa.String(8), nullable=False),  # jsonl | csv
@@ -669,7 +441,7 @@ exports = sa.Table(
     sa.Column("sha256", sa.String(64)),
     sa.Column("storage_key", sa.String(200)),
     sa.Column("error", sa.Text()),
-    _created(),
+    created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("completed_at", UTCDateTime()),
     sa.Column("expires_at", UTCDateTime()),

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from crosspost.store.db import Database
-from crosspost.store.tables import jwt_keys, signing_secrets, social_accounts, webhook_endpoints
+from crosspost.store.tables import signing_secrets, social_accounts, webhook_endpoints
+from crosspost.store.tables_identity import jwt_keys
 from crosspost.vault.keyring import Keyring
 
 _BATCH = 200
