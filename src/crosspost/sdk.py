@@ -272,6 +272,24 @@ class Client:
         """POST /v1/posts/{id}/cancel."""
         return dict(self._check(self.http.post(f"/v1/posts/{post_id}/cancel")))
 
+    def list_media(self, *, kind: str | None = None, limit: int = 50) -> dict[str, Any]:
+        """GET /v1/media: one page of the library, newest first."""
+        params: dict[str, str | int] = {"limit": limit}
+        if kind:
+            params["kind"] = kind
+        return dict(self._check(self.http.get("/v1/media", params=params)))
+
+    def delete_media(self, media_id: str) -> None:
+        """DELETE /v1/media/{id}."""
+        response = self.http.delete(f"/v1/media/{media_id}")
+        if response.status_code != 204:
+            self._check(response)
+
+    def retry_target(self, post_id: str, target_id: str) -> dict[str, Any]:
+        """POST /v1/posts/{id}/targets/{target_id}/retry."""
+        path = f"/v1/posts/{post_id}/targets/{target_id}/retry"
+        return dict(self._check(self.http.post(path)))
+
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /v1/webhooks: `{url, event_types?, description?, headers?, …}`; the answer
         holds the signing secret, shown this once."""

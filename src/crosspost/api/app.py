@@ -39,6 +39,7 @@ from crosspost.api.routes import (
     posts,
     sessions,
     signing,
+    targets,
     usage,
     webhooks,
 )
@@ -149,6 +150,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         members,
         media,
         posts,
+        targets,
         accounts,
         keys,
         me,

@@ -18,6 +18,7 @@ from crosspost.cli import (
     export,
     flags,
     keys,
+    media,
     oauth_clients,
     operator_keys,
     posts,
@@ -87,6 +88,7 @@ app.add_typer(publish.app)
 app.add_typer(posts.app)
 app.add_typer(posts.group, name="posts")
 app.add_typer(sample.app, name="sample")
+app.add_typer(media.app, name="media")
 app.add_typer(usage.app)
 app.add_typer(export.app)
 app.add_typer(auth.login_app)

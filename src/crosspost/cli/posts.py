@@ -162,6 +162,35 @@ def posts_cancel(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) ->
     show_post(post)
 
 
+@group.command(
+    "retry",
+    epilog=examples("crosspost posts retry POST_ID", "crosspost posts retry POST_ID tgt_01J…"),
+)
+def posts_retry(
+    post_id: PostId,
+    target_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Targets to retry (default: every failed one).", metavar="TARGET_ID"),
+    ] = None,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Try failed targets again (or ones waiting for a reconnected account), each with a
+    fresh attempt budget."""
+    with api(api_url, key) as client:
+        post = client.get_post(post_id)
+        wanted = target_ids or [
+            t["id"] for t in post["targets"] if t["status"] in ("failed", "needs_reauth")
+        ]
+        if not wanted:
+            out().error(f"post {post_id} has no failed target to retry")
+            raise typer.Exit(ExitCode.ERROR)
+        for target_id in wanted:
+            client.retry_target(post_id, target_id)
+        post = client.get_post(post_id)
+    show_post(post)
+
+
 def _utc(stamp: str) -> str:
     """An API timestamp as `2026-05-01 18:00:03.125`: the date too, to the millisecond."""
     return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

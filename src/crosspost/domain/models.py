@@ -257,6 +257,12 @@ class MediaPublic(BaseModel):
     created_at: datetime
 
 
+class MediaListed(MediaPublic):
+    """A media item in the library, with how many posts use it."""
+
+    used_by: int = Field(description="How many posts name this media item.")
+
+
 class LedgerEventPublic(BaseModel):
     """One entry of a post's publish log."""
 

@@ -22,6 +22,8 @@ KNOWN_FLAGS: dict[str, str] = {
     "audit.log": "A tenant's audit log (GET /v1/audit)",
     "quotas.per_key": "Quotas on one API key (PUT /v1/usage/quotas with key_id)",
     "oauth.apps": "Third-party apps people authorise (/v1/oauth-apps, /oauth/authorize)",
+    "posts.retry": "Retrying a failed target (POST /v1/posts/{id}/targets/{id}/retry)",
+    "media.library": "Listing and deleting media (GET /v1/media, DELETE /v1/media/{id})",
 }
 
 KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")

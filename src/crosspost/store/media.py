@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.store.prepared import Prepared
-from crosspost.store.rows import Row, one
-from crosspost.store.tables import media
+from crosspost.store.rows import Row, every, one
+from crosspost.store.tables import media, posts, targets
 
 
 def insert_media(conn: Connection, **values: Any) -> None:
@@ -19,7 +21,9 @@ def insert_media(conn: Connection, **values: Any) -> None:
 
 _GET = Prepared(
     sa.select(media).where(
-        media.c.id == sa.bindparam("media_id"), media.c.tenant_id == sa.bindparam("tenant_id")
+        media.c.id == sa.bindparam("media_id"),
+        media.c.tenant_id == sa.bindparam("tenant_id"),
+        media.c.deleted_at.is_(None),
     )
 )
 
@@ -30,9 +34,79 @@ def get_media(conn: Connection, tenant_id: str, media_id: str) -> Row | None:
     return _GET.first(conn, {"media_id": media_id, "tenant_id": tenant_id})
 
 
-_BY_ID = sa.select(media).where(media.c.id == sa.bindparam("media_id"))
+_BY_ID = sa.select(media).where(
+    media.c.id == sa.bindparam("media_id"), media.c.deleted_at.is_(None)
+)
 
 
 def get_media_by_id(conn: Connection, media_id: str) -> Row | None:
     """A media row by id alone (signed URLs, which name no tenant)."""
     return one(conn.execute(_BY_ID, {"media_id": media_id}))
+
+
+def page_media(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    limit: int,
+    after: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Row]:
+    """A tenant's media, newest first, up to `limit` rows older than the cursor id `after`,
+    each with `used_by`: how many posts name it."""
+    used_by = (
+        sa.select(sa.func.count())
+        .select_from(posts)
+        .where(posts.c.media_id == media.c.id)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(media, used_by.label("used_by"))
+        .where(media.c.tenant_id == tenant_id, media.c.deleted_at.is_(None))
+        .order_by(media.c.id.desc())
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(media.c.id < after)
+    if kind is not None:
+        query = query.where(media.c.kind == kind)
+    if since is not None:
+        query = query.where(media.c.created_at >= since)
+    if until is not None:
+        query = query.where(media.c.created_at < until)
+    return every(conn.execute(query))
+
+
+def posts_waiting_on(
+    conn: Connection, tenant_id: str, media_id: str, live: Sequence[str]
+) -> list[str]:
+    """The posts using this media with a target in one of the `live` statuses, oldest
+    first."""
+    query = (
+        sa.select(posts.c.id)
+        .distinct()
+        .join(targets, targets.c.post_id == posts.c.id)
+        .where(
+            posts.c.tenant_id == tenant_id,
+            posts.c.media_id == media_id,
+            targets.c.status.in_(live),
+        )
+        .order_by(posts.c.id)
+    )
+    return [str(r[0]) for r in conn.execute(query)]
+
+
+def mark_deleted(conn: Connection, tenant_id: str, media_id: str, now: datetime) -> Row | None:
+    """Mark a tenant's media deleted (its file is to go); the row as it was, or None when
+    the tenant has no such live media. The row is locked until the transaction ends."""
+    query = (
+        sa.select(media)
+        .where(media.c.id == media_id, media.c.tenant_id == tenant_id, media.c.deleted_at.is_(None))
+        .with_for_update()
+    )
+    row = one(conn.execute(query))
+    if row is not None:
+        conn.execute(media.update().where(media.c.id == media_id).values(deleted_at=now))
+    return row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,21 +54,103 @@ def get_post(conn: Connection, tenant_id: str, post_id: str) -> Row | None:
     return _POST.first(conn, {"id": post_id, "tenant_id": tenant_id})
 
 
+@dataclass(frozen=True)
+class PostFilter:
+    """What a list of posts (or of targets) is narrowed to; None = any."""
+
+    status: str | None = None
+    platform: str | None = None
+    account_id: str | None = None
+    media_id: str | None = None
+    post_id: str | None = None
+    created_since: datetime | None = None
+    created_until: datetime | None = None
+    scheduled_since: datetime | None = None
+    scheduled_until: datetime | None = None
+    published_since: datetime | None = None
+    published_until: datetime | None = None
+
+
 def list_posts(
     conn: Connection,
     tenant_id: str,
     *,
-    status: str | None,
-    before_id: str | None,
+    where: PostFilter,
+    after_id: str | None,
     limit: int,
+    oldest_first: bool = False,
 ) -> list[Row]:
-    """A page of a tenant's posts, newest first, strictly older than `before_id`."""
+    """A page of a tenant's posts, newest first (or oldest), past the cursor id `after_id`;
+    a post matches `platform`, `account_id` or a published range through any target."""
     query = sa.select(posts).where(posts.c.tenant_id == tenant_id)
-    if status is not None:
-        query = query.where(posts.c.status == status)
-    if before_id is not None:
-        query = query.where(posts.c.id < before_id)
-    return every(conn.execute(query.order_by(posts.c.id.desc()).limit(limit)))
+    if where.status is not None:
+        query = query.where(posts.c.status == where.status)
+    if where.media_id is not None:
+        query = query.where(posts.c.media_id == where.media_id)
+    query = _in_range(query, posts.c.created_at, where.created_since, where.created_until)
+    query = _in_range(query, posts.c.publish_at, where.scheduled_since, where.scheduled_until)
+    through = [targets.c.post_id == posts.c.id]
+    if where.platform is not None:
+        through.append(targets.c.platform == where.platform)
+    if where.account_id is not None:
+        through.append(targets.c.account_id == where.account_id)
+    if where.published_since is not None:
+        through.append(targets.c.published_at >= where.published_since)
+    if where.published_until is not None:
+        through.append(targets.c.published_at < where.published_until)
+    if len(through) > 1:
+        query = query.where(sa.exists().where(*through))
+    return _page(conn, query, posts.c.id, after_id, limit, oldest_first)
+
+
+def list_targets(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    where: PostFilter,
+    after_id: str | None,
+    limit: int,
+    oldest_first: bool = False,
+) -> list[Row]:
+    """A page of a tenant's targets across its posts, newest first (or oldest)."""
+    query = sa.select(targets).where(targets.c.tenant_id == tenant_id)
+    for column, value in (
+        (targets.c.status, where.status),
+        (targets.c.platform, where.platform),
+        (targets.c.account_id, where.account_id),
+        (targets.c.post_id, where.post_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    query = _in_range(query, targets.c.created_at, where.created_since, where.created_until)
+    query = _in_range(query, targets.c.published_at, where.published_since,
+                      where.published_until)  # fmt: skip
+    return _page(conn, query, targets.c.id, after_id, limit, oldest_first)
+
+
+def _in_range(
+    query: sa.Select[Any], column: Any, since: datetime | None, until: datetime | None
+) -> sa.Select[Any]:
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    return query
+
+
+def _page(
+    conn: Connection,
+    query: sa.Select[Any],
+    key: Any,
+    after_id: str | None,
+    limit: int,
+    oldest_first: bool,
+) -> list[Row]:
+    # Ids grow with time (ULIDs), so id order is creation order and a stable cursor.
+    if after_id is not None:
+        query = query.where(key > after_id if oldest_first else key < after_id)
+    order = key.asc() if oldest_first else key.desc()
+    return every(conn.execute(query.order_by(order).limit(limit)))
 
 
 def targets_of(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[Row]]:
@@ -106,6 +189,23 @@ def update_target(conn: Connection, target_id: str, **values: Any) -> bool:
     `values` are plain values (every publish step writes here, prepared)."""
     stmt = _update_live_target(tuple(sorted(values)))
     return stmt.execute(conn, {"target_key": target_id, **values}) == 1
+
+
+def requeue_target(
+    conn: Connection, target_id: str, from_statuses: Sequence[str], now: datetime
+) -> bool:
+    """Queue a target again with a fresh attempt budget, only if it is still in one of
+    `from_statuses` (of two racing retries, one wins); its `session` is kept."""
+    result = conn.execute(
+        targets.update()
+        .where(targets.c.id == target_id, targets.c.status.in_(from_statuses))
+        .values(
+            status="queued", attempts=0, transient_errors=0, next_attempt_at=now,
+            error_kind=None, error_code=None, error_message=None, error_raw=None,
+            updated_at=now,
+        )
+    )  # fmt: skip
+    return result.rowcount == 1
 
 
 def cancel_targets(

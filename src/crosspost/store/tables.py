@@ -170,6 +170,9 @@ media = sa.Table(
     sa.Column("audio_codec", sa.String(32)),
     sa.Column("frame_rate", sa.Float()),
     created(),
+    # Deleted by the tenant: the file is gone, the row stays for the posts that name it.
+    sa.Column("deleted_at", UTCDateTime()),
+    sa.Index("ix_media_tenant_id_id", "tenant_id", "id"),
 )
 
 social_accounts = sa.Table(
@@ -239,6 +242,7 @@ targets = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("published_at", UTCDateTime()),
     sa.Index("ix_targets_account_status", "account_id", "status"),
+    sa.Index("ix_targets_tenant_id_status_id", "tenant_id", "status", "id"),
 )
 
 ledger_events = sa.Table(

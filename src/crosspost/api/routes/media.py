@@ -12,13 +12,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from crosspost.api.auth import Principal
-from crosspost.api.deps import MediaWriteDep, PrincipalDep, ServicesDep
+from crosspost.api.deps import MediaWriteDep, PrincipalDep, ServicesDep, client_ip, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
+from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.api.upload import receive_multipart, receive_raw
 from crosspost.api.wellformed import content_length
-from crosspost.domain.bounds import UnixSeconds
-from crosspost.domain.models import MediaPublic
+from crosspost.domain.bounds import AwareInstant, PageLimit, UnixSeconds
+from crosspost.domain.enums import MediaKind
+from crosspost.domain.models import MediaListed, MediaPublic, Page
+from crosspost.engine import media_library
 from crosspost.engine.services import Services
 from crosspost.errors import (
     BadRequest,
@@ -235,6 +238,50 @@ async def _save(
 
     headers = await svc.db.run(save)
     return Response(body, status_code=201, media_type="application/json", headers=headers)
+
+
+@router.get("", response_model=Page[MediaListed], responses=_ERRORS)
+async def list_media(
+    request: Request,
+    response: Response,
+    svc: ServicesDep,
+    principal: PrincipalDep,
+    kind: Annotated[MediaKind | None, Query(description="Only this kind.")] = None,
+    since: Annotated[AwareInstant | None, Query(description="Uploaded at or after.")] = None,
+    until: Annotated[AwareInstant | None, Query(description="Uploaded before.")] = None,
+    limit: Annotated[PageLimit, Query()] = 50,
+    cursor: str | None = None,
+) -> Page[MediaListed]:
+    """The media library, newest first, with sizes and how many posts use each item;
+    follow `next_cursor`."""
+    require_flag(request, "media.library", principal.tenant_id)
+    after = decode_cursor(cursor) if cursor else None
+
+    def read() -> list[Row]:
+        with svc.db.read() as conn:
+            return media.page_media(
+                conn, principal.tenant_id, limit=limit + 1, after=after,
+                kind=kind.value if kind else None, since=since, until=until,
+            )  # fmt: skip
+
+    rows = await svc.db.run(read)
+    return paginate(rows, limit, request, response, MediaListed.model_validate)
+
+
+@router.delete("/{media_id}", status_code=204, responses=_ERRORS)
+async def delete_media(
+    request: Request, media_id: str, svc: ServicesDep, principal: MediaWriteDep
+) -> Response:
+    """Delete a media item and its file. Refused (409 `media_in_use`) while a post still
+    to publish uses it; posts already published keep naming it."""
+    require_flag(request, "media.library", principal.tenant_id)
+    actor = principal.actor(client_ip(request))
+    await svc.db.run(
+        lambda: media_library.delete_media(
+            svc, tenant_id=principal.tenant_id, media_id=media_id, actor=actor
+        )
+    )
+    return Response(status_code=204)
 
 
 @router.get("/{media_id}", response_model=MediaPublic, responses=_ERRORS)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from crosspost.api.auth import check_scopes
-from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
+from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
+from crosspost.api.listing import ListingDep
 from crosspost.api.pagination import decode_cursor, paginate
-from crosspost.domain.bounds import PageLimit
+from crosspost.domain.bounds import AwareInstant, PageLimit
 from crosspost.domain.enums import PostStatus, TargetStatus
 from crosspost.domain.models import (
     LedgerEventPublic,
@@ -25,6 +27,7 @@ from crosspost.domain.models import (
     ValidatedTarget,
 )
 from crosspost.engine.posts import cancel_post, validate_post, write_post
+from crosspost.engine.retries import retry_target
 from crosspost.engine.services import Services
 from crosspost.engine.views import load_post, post_public, target_public
 from crosspost.errors import NotFound, UnsupportedMediaType
@@ -144,22 +147,31 @@ async def list_posts(
     response: Response,
     svc: ServicesDep,
     principal: PostsReadDep,
+    listing: ListingDep,
     status: PostStatus | None = None,
+    media_id: Annotated[str | None, Query(max_length=40, description="Using this media.")] = None,
+    scheduled_since: Annotated[
+        AwareInstant | None, Query(description="Scheduled (publish_at) at or after.")
+    ] = None,
+    scheduled_until: Annotated[
+        AwareInstant | None, Query(description="Scheduled (publish_at) before.")
+    ] = None,
     limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
 ) -> Page[PostPublic]:
-    """A page of posts, newest first; follow `next_cursor` (or the `Link` header)."""
-    before = decode_cursor(cursor) if cursor else None
+    """A page of posts, newest first (`order=oldest` for the other way), narrowed by status,
+    platform, account, media and created, scheduled or published time; follow
+    `next_cursor` (or the `Link` header)."""
+    after = decode_cursor(cursor) if cursor else None
+    where = replace(
+        listing.where, status=status.value if status else None, media_id=media_id,
+        scheduled_since=scheduled_since, scheduled_until=scheduled_until,
+    )  # fmt: skip
 
     def read() -> tuple[list[Row], dict[str, list[Row]]]:
         with svc.db.read() as conn:
-            rows = posts.list_posts(
-                conn,
-                principal.tenant_id,
-                status=status.value if status else None,
-                before_id=before,
-                limit=limit + 1,
-            )
+            rows = posts.list_posts(conn, principal.tenant_id, where=where, after_id=after,
+                                    limit=limit + 1, oldest_first=listing.oldest_first)  # fmt: skip
             return rows, posts.targets_of(conn, [r["id"] for r in rows[:limit]])
 
     rows, grouped = await svc.db.run(read)
@@ -182,6 +194,22 @@ async def cancel(post_id: str, svc: ServicesDep, principal: PostsWriteDep) -> Po
     """Cancel every target that has not reached its irreversible publish step."""
     await svc.db.run(cancel_post, svc, tenant_id=principal.tenant_id, post_id=post_id)
     return await svc.db.run(_load, svc, principal.tenant_id, post_id)
+
+
+@router.post("/{post_id}/targets/{target_id}/retry", response_model=TargetPublic, responses=_ERRORS)
+async def retry(
+    request: Request, post_id: str, target_id: str, svc: ServicesDep, principal: PostsWriteDep
+) -> TargetPublic:
+    """Try a `failed` target again, or one parked as `needs_reauth` once its account is
+    reconnected: a fresh attempt budget, from where it stood (if its last attempt may have
+    reached the platform, crosspost looks for the post there before publishing again)."""
+    require_flag(request, "posts.retry", principal.tenant_id)
+    row = await svc.db.run(
+        lambda: retry_target(
+            svc, tenant_id=principal.tenant_id, post_id=post_id, target_id=target_id
+        )
+    )
+    return target_public(row)
 
 
 @router.get("/{post_id}/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)

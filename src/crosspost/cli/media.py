@@ -1,0 +1,53 @@
+"""`crosspost media list|rm`: the media library, through the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from crosspost.cli._common import ApiKey, ApiUrl, App, Col, api, examples, out, ts
+
+app = App(help="The media library: list uploads, delete them (through the API).")
+
+_COLS = [Col("id", keep=True), Col("kind"), Col("file"), Col("MB"), Col("posts"), Col("uploaded")]
+
+
+@app.command(
+    "list", epilog=examples("crosspost media list", "crosspost media list --kind video --json")
+)
+def media_list(
+    kind: Annotated[str | None, typer.Option(help="Only video, image or audio.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """List uploaded media, newest first, with sizes and how many posts use each."""
+    with api(api_url, key) as client:
+        page = client.list_media(kind=kind, limit=limit)
+    items = page["data"]
+    rows = [
+        [m["id"], m["kind"], m["filename"], f"{m['size_bytes'] / 1e6:.1f}", str(m["used_by"]),
+         ts(m["created_at"])]
+        for m in items
+    ]  # fmt: skip
+    more = " (more: raise --limit)" if page.get("has_more") else ""
+    out().result(
+        items,
+        ids=[m["id"] for m in items],
+        human=lambda: out().table(_COLS, rows, title=f"{len(items)} media item(s){more}"),
+    )
+
+
+@app.command("rm", epilog=examples("crosspost media rm med_01J…"))
+def media_rm(
+    media_ids: Annotated[list[str], typer.Argument(metavar="MEDIA_ID")],
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Delete media and their files (refused while a post still to publish uses one)."""
+    with api(api_url, key) as client:
+        for media_id in media_ids:
+            client.delete_media(media_id)
+            out().note(f"deleted {media_id}")
+    out().result({"deleted": media_ids}, ids=media_ids, human=lambda: None)
