@@ -31,6 +31,16 @@ CODE_URLS: dict[Platform, str] = {
 }
 
 
+# Where a platform revokes a user's grant (a disconnect); Instagram's Business Login and
+# SoundCloud document no such endpoint.
+REVOKE_URLS: dict[Platform, str] = {
+    Platform.YOUTUBE: "https://oauth2.googleapis.com/revoke",
+    Platform.TIKTOK: "https://open.tiktokapis.com/v2/oauth/revoke/",
+    Platform.X: "https://api.x.com/2/oauth2/revoke",
+    Platform.LINKEDIN: "https://www.linkedin.com/oauth/v2/revoke",
+}
+
+
 # Each platform's OAuth consent page: the real one, and where its fake serves it.
 AUTHORIZE_URLS: dict[Platform, str] = {
     Platform.YOUTUBE: "https://accounts.google.com/o/oauth2/v2/auth",
@@ -418,6 +428,14 @@ class Settings(BaseSettings):
     def code_url(self, platform: Platform, *, test_mode: bool) -> str | None:
         """Where a platform trades authorization codes, when that is not its token URL."""
         url = CODE_URLS.get(platform)
+        if url is None or not test_mode:
+            return url
+        return f"{self.sandbox_base_url}/{platform.value}{urlsplit(url).path}"
+
+    def revoke_url(self, platform: Platform, *, test_mode: bool) -> str | None:
+        """Where a platform revokes a grant (the fake's path in test mode); None when it
+        offers no revocation."""
+        url = REVOKE_URLS.get(platform)
         if url is None or not test_mode:
             return url
         return f"{self.sandbox_base_url}/{platform.value}{urlsplit(url).path}"

@@ -272,6 +272,10 @@ class Client:
         """POST /v1/posts/{id}/cancel."""
         return dict(self._check(self.http.post(f"/v1/posts/{post_id}/cancel")))
 
+    def disconnect_account(self, account_id: str) -> dict[str, Any]:
+        """DELETE /v1/accounts/{id}: what the disconnect did."""
+        return dict(self._check(self.http.delete(f"/v1/accounts/{account_id}")))
+
     def list_media(self, *, kind: str | None = None, limit: int = 50) -> dict[str, Any]:
         """GET /v1/media: one page of the library, newest first."""
         params: dict[str, str | int] = {"limit": limit}

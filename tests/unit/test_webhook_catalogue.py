@@ -39,6 +39,7 @@ EXPECTED = {
     "target.needs_reauth",
     "account.connected",
     "account.needs_reauth",
+    "account.disconnected",
     "usage.threshold",
     "export.ready",
     "webhook.test",

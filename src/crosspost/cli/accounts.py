@@ -112,6 +112,32 @@ def accounts_list(api_url: ApiUrl = None, key: ApiKey = None) -> None:
         )
 
 
+@app.command("disconnect", epilog=examples("crosspost accounts disconnect acc_01J…"))
+def accounts_disconnect(
+    account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")],
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Disconnect an account: revoke our access at the platform where it allows that, erase
+    its credentials, and fail what was still to publish on it."""
+    with api(api_url, key) as client:
+        done = client.disconnect_account(account_id)
+    revocation = done["platform_revocation"]
+    said = {
+        "revoked": "the platform revoked our access",
+        "unsupported": "the platform offers no revocation: remove the app in its settings",
+        "failed": f"the platform did not confirm the revocation ({done['revocation_detail']})",
+    }[revocation]
+    failed = len(done["failed_targets"])
+    out().result(
+        done,
+        ids=[account_id],
+        human=lambda: out().line(
+            f"disconnected {account_id}; {said}; {failed} target(s) still to publish failed"
+        ),
+    )
+
+
 @app.command(
     "show",
     epilog=examples("crosspost accounts show acc_01J…", "crosspost accounts show acc_01J… --json"),

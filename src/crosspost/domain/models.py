@@ -275,6 +275,23 @@ class LedgerEventPublic(BaseModel):
     created_at: datetime
 
 
+class AccountDisconnected(BaseModel):
+    """What disconnecting an account did."""
+
+    account_id: str
+    status: AccountStatus
+    platform_revocation: Literal["revoked", "unsupported", "failed"] = Field(
+        description="revoked: the platform confirmed our access is gone; unsupported: it "
+        "offers no way (remove the app in the platform's settings); failed: it refused or "
+        "did not answer (our copy of the credentials is erased anyway)."
+    )
+    revocation_detail: str | None = Field(description="The platform's answer, when not revoked.")
+    failed_targets: list[str] = Field(
+        description="Targets still to publish on the account, now failed with "
+        "`account_disconnected`."
+    )
+
+
 class AccountPublic(BaseModel):
     """A connected social account (never its tokens)."""
 

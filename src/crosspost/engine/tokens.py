@@ -33,6 +33,7 @@ def app_credentials(svc: Services, platform: Platform, mode: Mode) -> AppCredent
         secret,
         settings.token_url(platform, test_mode=test),
         settings.code_url(platform, test_mode=test),
+        settings.revoke_url(platform, test_mode=test),
     )
 
 

@@ -45,7 +45,7 @@ from crosspost.fakes.linkedin_rules import (
     oauth_error,
     render_little,
 )
-from crosspost.fakes.tokens import AuthFailure, OAuthRefusal, token_request
+from crosspost.fakes.tokens import AuthFailure, OAuthRefusal, revoke_request, token_request
 
 _SCOPES = ("openid", "profile", "w_member_social")
 _DIGITS = "0123456789"
@@ -95,6 +95,7 @@ class LinkedInFake(PlatformFake):
             Route("/rest/posts", self._posts, methods=["GET", "POST"]),
             Route("/dms-uploads/sp/{video_id}/{index:int}", self._upload, methods=["PUT"]),
             Route("/oauth/v2/accessToken", self._token, methods=["POST"]),
+            Route("/oauth/v2/revoke", self._revoke, methods=["POST"]),
             Route("/v2/userinfo", self._userinfo, methods=["GET"]),
         ]
 
@@ -562,6 +563,18 @@ class LinkedInFake(PlatformFake):
         if post.video is not None:
             element["content"] = {"media": {"id": post.video.urn, "title": post.title}}
         return element
+
+    # -- www.linkedin.com/oauth/v2/revoke ----------------------------------------------------
+
+    async def _revoke(self, request: Request) -> Response:
+        """LinkedIn's revocation: the app's id and secret and the token, form-encoded; 200
+        with an empty body whether or not the token was live."""
+        self.calls["oauth.revoke"] += 1
+        client = (self.config.client_id, self.config.client_secret)
+        result = await revoke_request(request, self.tokens, client=client)
+        if isinstance(result, OAuthRefusal):
+            return oauth_error(result.status, result.error, result.description)
+        return Response(status_code=200)
 
     # -- www.linkedin.com/oauth/v2/accessToken ---------------------------------------------
 

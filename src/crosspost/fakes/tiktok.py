@@ -37,7 +37,7 @@ from crosspost.fakes.tiktok_rules import (
     ok,
     tiktok_error,
 )
-from crosspost.fakes.tokens import OAuthRefusal, token_request
+from crosspost.fakes.tokens import OAuthRefusal, revoke_request, token_request
 
 _SCOPES = "user.info.basic,video.publish,video.upload"
 
@@ -66,6 +66,7 @@ class TikTokFake(PlatformFake):
             Route("/v2/post/publish/inbox/video/init/", self._inbox_init, methods=["POST"]),
             Route("/v2/post/publish/status/fetch/", self._status_fetch, methods=["POST"]),
             Route("/v2/oauth/token/", self._token, methods=["POST"]),
+            Route("/v2/oauth/revoke/", self._revoke, methods=["POST"]),
             Route("/v2/user/info/", self._user_info, methods=["GET"]),
             Route("/video/", self._upload, methods=["PUT"]),
         ]
@@ -420,6 +421,18 @@ class TikTokFake(PlatformFake):
                 "error": {"code": "ok", "message": "", "log_id": unique_id(32)},
             }
         )
+
+    async def _revoke(self, request: Request) -> Response:
+        """TikTok's revocation: client_key, client_secret and the access token; the user's
+        authorization of the app ends."""
+        self.calls["oauth.revoke"] += 1
+        client = (self.config.client_id, self.config.client_secret)
+        result = await revoke_request(
+            request, self.tokens, client=client, client_field="client_key"
+        )
+        if isinstance(result, OAuthRefusal):
+            return oauth_error(result.status, result.error, result.description)
+        return JSONResponse({})
 
     async def _token(self, request: Request) -> Response:
         self.calls["oauth.token"] += 1

@@ -160,6 +160,17 @@ class TokenStore:
             refresh_token = self._new_refresh(account)
         return self._issue(account, refresh_token)
 
+    def revoke(self, token: str) -> bool:
+        """Revoke a token and with it every token of the same grant (the user's consent to
+        this app), as Google, X, LinkedIn and TikTok do; False when the token is unknown."""
+        entry = self._access.get(token) or self._refresh.get(token)
+        if entry is None:
+            return False
+        account = entry[0]
+        self._access = {t: e for t, e in self._access.items() if e[0] is not account}
+        self._refresh = {t: e for t, e in self._refresh.items() if e[0] is not account}
+        return True
+
     def expire_all(self) -> None:
         """Every access token issued so far is now expired; later ones are not."""
         now = self._clock()
@@ -286,3 +297,26 @@ def _redeem(
             "redirect_uri does not match.",
         )
     return grant
+
+
+async def revoke_request(
+    request: Request,
+    tokens: TokenStore,
+    *,
+    client: tuple[str, str] | None,
+    client_field: str = "client_id",
+) -> bool | OAuthRefusal:
+    """Handle a form-encoded revocation: `token`, with the client's id and secret as form
+    fields when `client` is given (LinkedIn, TikTok; Google asks for none). True when a live
+    token was revoked, False when it was unknown (most platforms answer 200 either way)."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        await request.body()
+        return OAuthRefusal(400, "invalid_request", "Content-Type must be form-encoded.")
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if client is not None and (values.get(client_field), values.get("client_secret")) != client:
+        return OAuthRefusal(401, "invalid_client", "Client authentication failed.")
+    token = values.get("token")
+    if not token:
+        return OAuthRefusal(400, "invalid_request", "Missing required parameter: token")
+    return tokens.revoke(token)

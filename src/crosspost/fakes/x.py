@@ -31,6 +31,7 @@ from crosspost.fakes.base import (
     iso_time,
     unique_id,
 )
+from crosspost.fakes.tokens import OAuthRefusal, revoke_request
 from crosspost.fakes.x_rules import (
     DUPLICATE,
     MAX_SEGMENT,
@@ -109,6 +110,7 @@ class XFake(PlatformFake):
             Route("/2/users/me", self._users_me, methods=["GET"]),
             Route("/2/users/{user_id}/tweets", self._timeline, methods=["GET"]),
             Route("/2/oauth2/token", self._token, methods=["POST"]),
+            Route("/2/oauth2/revoke", self._revoke, methods=["POST"]),
         ]
 
     def default_access_ttl(self) -> float:
@@ -602,6 +604,26 @@ class XFake(PlatformFake):
             if media:
                 payload["includes"] = {"media": media}
         return self._with(JSONResponse(payload), headers)
+
+    # -- api.x.com/2/oauth2/revoke -------------------------------------------------------
+
+    async def _revoke(self, request: Request) -> Response:
+        """X's revocation: `token` (and `token_type_hint`), the client by Basic (confidential)
+        or `client_id` (public); `{"revoked": true}`."""
+        self.calls["oauth2.revoke"] += 1
+
+        def oauth(status: int, error: str, description: str) -> Response:
+            return JSONResponse({"error": error, "error_description": description}, status)
+
+        basic = _basic(request.headers.get("authorization"))
+        if basic is not None and basic != (self.config.client_id, self.config.client_secret):
+            return oauth(401, "invalid_client", "Invalid client credentials.")
+        if basic is None and not self.limits.public_client:
+            return oauth(401, "invalid_client", "Missing valid authorization header")
+        result = await revoke_request(request, self.tokens, client=None)
+        if isinstance(result, OAuthRefusal):
+            return oauth(result.status, result.error, result.description)
+        return JSONResponse({"revoked": True})
 
     # -- api.x.com/2/oauth2/token --------------------------------------------------------
 

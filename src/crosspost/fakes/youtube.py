@@ -26,7 +26,7 @@ from crosspost.fakes.base import (
     mount_base,
     unique_id,
 )
-from crosspost.fakes.tokens import OAuthRefusal, token_request
+from crosspost.fakes.tokens import OAuthRefusal, revoke_request, token_request
 from crosspost.fakes.youtube_multipart import RelatedBody, RelatedPart, read_related
 from crosspost.fakes.youtube_rules import (
     UPLOAD_PATH,
@@ -73,6 +73,7 @@ class YouTubeFake(PlatformFake):
             Route("/youtube/v3/videos", self._videos_list, methods=["GET"]),
             Route("/youtube/v3/channels", self._channels_list, methods=["GET"]),
             Route("/token", self._token, methods=["POST"]),
+            Route("/revoke", self._revoke, methods=["POST"]),
         ]
 
     def default_access_ttl(self) -> float:
@@ -490,6 +491,21 @@ class YouTubeFake(PlatformFake):
                 "items": items,
             }
         )
+
+    # -- oauth2.googleapis.com/revoke ------------------------------------------------------
+
+    async def _revoke(self, request: Request) -> Response:
+        """Google's revocation: a token (access or refresh) ends the user's whole grant; an
+        unknown one answers 400 invalid_token."""
+        self.calls["oauth.revoke"] += 1
+        result = await revoke_request(request, self.tokens, client=None)
+        if isinstance(result, OAuthRefusal):
+            refusal = {"error": result.error, "error_description": result.description}
+            return JSONResponse(refusal, status_code=result.status)
+        if not result:
+            refusal = {"error": "invalid_token", "error_description": "Token expired or revoked"}
+            return JSONResponse(refusal, status_code=400)
+        return JSONResponse({})
 
     # -- oauth2.googleapis.com/token -------------------------------------------------------
 

@@ -24,6 +24,7 @@ KNOWN_FLAGS: dict[str, str] = {
     "oauth.apps": "Third-party apps people authorise (/v1/oauth-apps, /oauth/authorize)",
     "posts.retry": "Retrying a failed target (POST /v1/posts/{id}/targets/{id}/retry)",
     "media.library": "Listing and deleting media (GET /v1/media, DELETE /v1/media/{id})",
+    "accounts.disconnect": "Disconnecting an account (DELETE /v1/accounts/{id})",
 }
 
 KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")

@@ -117,6 +117,7 @@ class AppCredentials:
     client_secret: str | None = field(repr=False)
     token_url: str
     code_url: str | None = None  # where a consent's code is traded, when not at token_url
+    revoke_url: str | None = None  # where a grant is revoked; None: the platform has no way
 
 
 @dataclass
@@ -212,6 +213,17 @@ class PlatformClient(abc.ABC):
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
         """Exchange the refresh token for a new access token (keeping the old refresh token
         when the platform returns none); raise PlatformError(AUTH, "invalid_grant") if dead."""
+
+    def revoke(self, creds: Credentials, app: AppCredentials) -> bool:
+        """Revoke the user's grant to our app at the platform (a disconnect); True when the
+        platform confirmed it. Raises PlatformError(PERMANENT, "unsupported_operation") for a
+        platform that offers no revocation."""
+        raise PlatformError(
+            ErrorKind.PERMANENT,
+            "unsupported_operation",
+            f"{self.platform.value} offers no API to revoke an app's access; the user can "
+            "remove the app in their account settings",
+        )
 
     def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
         """The documented call limits the next `step` (or `reconcile`) spends from; the

@@ -45,7 +45,7 @@ from crosspost.platforms.linkedin_rules import (
     post_url,
     rest_headers,
 )
-from crosspost.platforms.oauth import json_body, refresh_grant, send
+from crosspost.platforms.oauth import json_body, refresh_grant, revoke_grant, send
 
 __all__ = [
     "CLOCK_SKEW_MS",
@@ -206,6 +206,12 @@ class LinkedInClient(PlatformClient):
             raise classify(response, now=self.clock.now())
         elements = body.get("elements")
         return elements if isinstance(elements, list) else []
+
+    def revoke(self, creds: Credentials, app: AppCredentials) -> bool:
+        """LinkedIn's revocation: the app's id and secret with the access token."""
+        form = {"client_id": app.client_id or "", "client_secret": app.client_secret or "",
+                "token": creds.access_token}  # fmt: skip
+        return revoke_grant(self.http, app, form, now=self.clock.now())
 
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
         """LinkedIn's programmatic refresh; the refresh token keeps its original expiry."""

@@ -88,6 +88,29 @@ def refresh_grant(
     )
 
 
+def revoke_grant(
+    http: httpx.Client,
+    app: AppCredentials,
+    form: Mapping[str, str],
+    *,
+    now: datetime,
+    auth: tuple[str, str] | None = None,
+) -> bool:
+    """POST a form-encoded revocation to the app's revoke URL; True once the grant is gone
+    (Google's 400 `invalid_token` says it already was). Other refusals raise classified."""
+    if app.revoke_url is None:
+        raise PlatformError(ErrorKind.PERMANENT, "unsupported_operation",
+                            "this platform offers no token revocation")  # fmt: skip
+    response = send(http, "POST", app.revoke_url, data=dict(form),
+                    headers={"Accept": "application/json"}, auth=auth)  # fmt: skip
+    if response.status_code < 300:
+        return True
+    body = json_body(response)
+    if isinstance(body, dict) and body.get("error") == "invalid_token":
+        return True
+    raise classify_token_error(response, body, now=now)
+
+
 def classify_token_error(response: httpx.Response, body: Any, *, now: datetime) -> PlatformError:
     """Classify a failed token-endpoint answer (OAuth error shape `{"error", ...}`)."""
     status = response.status_code

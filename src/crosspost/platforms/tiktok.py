@@ -26,7 +26,7 @@ from crosspost.platforms.base import (
     upload_step,
 )
 from crosspost.platforms.errors import OutcomeUnknown, PlatformError
-from crosspost.platforms.oauth import json_body, refresh_grant, send
+from crosspost.platforms.oauth import json_body, refresh_grant, revoke_grant, send
 from crosspost.platforms.tiktok_rules import (
     CAPTION_MAX_UTF16,
     CONTENT_TYPES,
@@ -161,6 +161,12 @@ class TikTokClient(PlatformClient):
         if uploaded % chunk == 0 and index < count and not self._url_expired(session):
             return self._at_chunk(cleared, index, media)
         return self._fresh_init(request, cleared, "the upload stopped mid-chunk or its URL expired")
+
+    def revoke(self, creds: Credentials, app: AppCredentials) -> bool:
+        """TikTok's revocation: client_key, client_secret and the access token."""
+        form = {"client_key": app.client_id or "", "client_secret": app.client_secret or "",
+                "token": creds.access_token}  # fmt: skip
+        return revoke_grant(self.http, app, form, now=self.clock.now())
 
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
         """TikTok's refresh grant; TikTok rotates refresh tokens, so the new one is kept."""

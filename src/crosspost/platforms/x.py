@@ -29,7 +29,7 @@ from crosspost.platforms.base import (
     upload_step,
 )
 from crosspost.platforms.errors import AlreadyExists, PlatformError
-from crosspost.platforms.oauth import classify_token_error, json_body, send
+from crosspost.platforms.oauth import classify_token_error, json_body, revoke_grant, send
 from crosspost.platforms.x_rules import (
     MIN_POLL_SECONDS,
     POST_TYPES,
@@ -152,6 +152,17 @@ class XClient(PlatformClient):
             event="reconcile_not_found",
             event_data={"media_id": session.get("media_id")},
         )
+
+    def revoke(self, creds: Credentials, app: AppCredentials) -> bool:
+        """X's revocation (Basic auth for confidential clients): the refresh token when
+        there is one, which ends the grant."""
+        token, hint = (
+            (creds.refresh_token, "refresh_token") if creds.refresh_token
+            else (creds.access_token, "access_token")
+        )  # fmt: skip
+        form = {"token": token, "token_type_hint": hint, "client_id": app.client_id or ""}
+        auth = (app.client_id or "", app.client_secret) if app.client_secret else None
+        return revoke_grant(self.http, app, form, now=self.clock.now(), auth=auth)
 
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
         """X's refresh grant (Basic auth for confidential clients); refresh tokens rotate."""

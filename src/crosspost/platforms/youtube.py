@@ -27,7 +27,7 @@ from crosspost.platforms.base import (
     upload_step,
 )
 from crosspost.platforms.errors import OutcomeUnknown, PlatformError
-from crosspost.platforms.oauth import json_body, refresh_grant, send
+from crosspost.platforms.oauth import json_body, refresh_grant, revoke_grant, send
 from crosspost.platforms.youtube_rules import (
     CHUNK_UNIT,
     DESCRIPTION_MAX_BYTES,
@@ -179,6 +179,11 @@ class YouTubeClient(PlatformClient):
         if response.status_code == 404:
             return self._restart("the upload session expired before the video was created")
         raise classify(response, now=self.clock.now())
+
+    def revoke(self, creds: Credentials, app: AppCredentials) -> bool:
+        """Google's revocation: the refresh token (or the access token) ends the grant."""
+        token = creds.refresh_token or creds.access_token
+        return revoke_grant(self.http, app, {"token": token}, now=self.clock.now())
 
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
         """Google's refresh grant; the response normally has no new refresh token."""

@@ -246,6 +246,36 @@ def target_statuses(conn: Connection, post_id: str) -> list[str]:
     return [row["status"] for row in _TARGET_STATUSES.all(conn, {"post_id": post_id})]
 
 
+def fail_account_targets(
+    conn: Connection,
+    account_id: str,
+    live: Sequence[str],
+    *,
+    code: str,
+    message: str,
+    now: datetime,
+) -> list[Row]:
+    """Fail every target of an account still in one of the `live` statuses; the targets as
+    they were (post id, status) before."""
+    where = (targets.c.account_id == account_id, targets.c.status.in_(live))
+    before = every(conn.execute(sa.select(targets).where(*where).order_by(targets.c.id)))
+    if before:
+        conn.execute(
+            targets.update()
+            .where(targets.c.id.in_([t["id"] for t in before]), targets.c.status.in_(live))
+            .values(
+                status="failed",
+                error_kind="permanent",
+                error_code=code,
+                error_message=message,
+                error_raw=None,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        )
+    return before
+
+
 def targets_waiting_for(conn: Connection, account_id: str, status: str) -> list[str]:
     """Ids of an account's targets in `status`, oldest first."""
     rows = conn.execute(

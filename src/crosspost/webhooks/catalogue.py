@@ -124,6 +124,20 @@ class AccountNeedsReauthData(_Data):
     reason: str = Field(description="What the platform said, e.g. the refresh token expired.")
 
 
+class AccountDisconnectedData(_Data):
+    """`data` of `account.disconnected`."""
+
+    account: WebhookAccount
+    platform_revocation: Literal["revoked", "unsupported", "failed"] = Field(
+        description="Whether the platform confirmed it revoked our access (`unsupported`: it "
+        "offers no way; `failed`: it refused or did not answer, our copy is erased anyway)."
+    )
+    failed_targets: list[str] = Field(
+        description="Targets still to publish on the account, now failed with "
+        "`account_disconnected`."
+    )
+
+
 # --- usage, webhooks, endpoints -----------------------------------------------------------
 
 
@@ -412,6 +426,17 @@ _TYPES: tuple[EventType, ...] = (
         {
             "account": dict(_ACCOUNT, status="needs_reauth"),
             "reason": "the refresh token was revoked by the user (invalid_grant)",
+        },
+    ),
+    EventType(
+        "account.disconnected",
+        "A social account was disconnected: its access revoked at the platform where it allows "
+        "that, its credentials erased, and its targets still to publish failed.",
+        AccountDisconnectedData,
+        {
+            "account": dict(_ACCOUNT, status="disabled"),
+            "platform_revocation": "revoked",
+            "failed_targets": ["tgt_01JQ3ZB1C3D5E7F9G1H3J5K7M9"],
         },
     ),
     EventType(

@@ -5,13 +5,26 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from crosspost.api.deps import AccountsWriteDep, PostsReadDep, ServicesDep
+from crosspost.api.deps import (
+    AccountsWriteDep,
+    PostsReadDep,
+    ServicesDep,
+    client_ip,
+    require_flag,
+)
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.domain.enums import Platform
-from crosspost.domain.models import AccountImport, AccountPublic, ConnectLink, ConnectRequest
+from crosspost.domain.models import (
+    AccountDisconnected,
+    AccountImport,
+    AccountPublic,
+    ConnectLink,
+    ConnectRequest,
+)
 from crosspost.engine.accounts import import_account
 from crosspost.engine.connect import start_connect
+from crosspost.engine.disconnect import disconnect_account
 from crosspost.errors import CrosspostError, NotFound
 from crosspost.platforms.registry import client_for
 from crosspost.store import accounts
@@ -53,6 +66,32 @@ async def get_account(account_id: str, svc: ServicesDep, principal: PostsReadDep
     if row is None or row["mode"] != principal.mode.value:
         raise NotFound(f"no account {account_id!r}")
     return _public(row)
+
+
+@router.delete("/{account_id}", response_model=AccountDisconnected, responses=_ERRORS)
+async def disconnect(
+    request: Request, account_id: str, svc: ServicesDep, principal: AccountsWriteDep
+) -> AccountDisconnected:
+    """Disconnect an account: revoke our access at the platform where it allows that
+    (YouTube, X, LinkedIn, TikTok; the answer says when it does not), erase the stored
+    credentials, and fail its targets still to publish with `account_disconnected`.
+    Connecting it again later makes it active again."""
+    require_flag(request, "accounts.disconnect", principal.tenant_id)
+    actor = principal.actor(client_ip(request))
+    done = await svc.db.run(
+        lambda: disconnect_account(
+            svc,
+            tenant_id=principal.tenant_id,
+            mode=principal.mode,
+            account_id=account_id,
+            actor=actor,
+        )
+    )
+    return AccountDisconnected(
+        account_id=done.account["id"], status=done.account["status"],
+        platform_revocation=done.platform_revocation, revocation_detail=done.revocation_detail,
+        failed_targets=done.failed_targets,
+    )  # fmt: skip
 
 
 @router.post("", status_code=201, response_model=AccountPublic, responses=_IMPORT_ERRORS)
