@@ -97,3 +97,21 @@ def test_the_media_of_a_published_post_can_be_deleted(stack: Stack, tmp_path: Pa
     assert post["status"] == "published", post
     assert stack.http.delete(f"/v1/media/{video['id']}").status_code == 204
     assert stack.http.get(f"/v1/posts/{post['id']}").json()["status"] == "published"
+
+
+def test_a_cover_image_of_a_post_still_to_publish_is_in_use(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = make_stack(workers=0)
+    video = stack.upload_video(tmp_path, seconds=1.0)
+    cover = _image(stack, tmp_path)
+    post = stack.http.post("/v1/posts", json={
+        "media_id": video["id"], "text": "with a cover", "targets": ["youtube"],
+        "publish_at": "2099-01-01T00:00:00Z",
+        "overrides": {"youtube": {"thumbnail_media_id": cover["id"]}},
+    })  # fmt: skip
+    assert post.status_code == 201, post.text
+    listed = {m["id"]: m["used_by"] for m in stack.http.get("/v1/media").json()["data"]}
+    assert listed == {video["id"]: 1, cover["id"]: 1}
+    refused = stack.http.delete(f"/v1/media/{cover['id']}")
+    assert (refused.status_code, refused.json()["code"]) == (409, "media_in_use"), refused.text

@@ -59,7 +59,7 @@ def page_media(
     used_by = (
         sa.select(sa.func.count())
         .select_from(posts)
-        .where(posts.c.media_id == media.c.id)
+        .where(posts.c.tenant_id == media.c.tenant_id, _names(media.c.id))
         .scalar_subquery()
     )
     query = (
@@ -79,6 +79,13 @@ def page_media(
     return every(conn.execute(query))
 
 
+def _names(media_id: Any) -> sa.ColumnElement[bool]:
+    """A post names the media as its own or in its overrides (a cover image): ids are
+    unique, so their text appearing in the overrides' JSON is a reference."""
+    overrides = sa.cast(posts.c.overrides, sa.Text)
+    return sa.or_(posts.c.media_id == media_id, overrides.contains(media_id))
+
+
 def posts_waiting_on(
     conn: Connection, tenant_id: str, media_id: str, live: Sequence[str]
 ) -> list[str]:
@@ -90,7 +97,7 @@ def posts_waiting_on(
         .join(targets, targets.c.post_id == posts.c.id)
         .where(
             posts.c.tenant_id == tenant_id,
-            posts.c.media_id == media_id,
+            _names(sa.literal(media_id)),
             targets.c.status.in_(live),
         )
         .order_by(posts.c.id)
