@@ -186,6 +186,14 @@ class Settings(BaseSettings):
     )
     analytics_flush_seconds: float = Field(default=1.0, gt=0)
     analytics_retention_days: int = Field(default=90, ge=1)
+    media_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="Days an uploaded media item that no post uses is kept before the hourly "
+        "maintenance deletes it (0: kept until deleted). Media a post uses lives as long as "
+        "the post.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list); none = CORS off."
     )

@@ -4,9 +4,12 @@ deleted with its file, but never while a post still to publish uses it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from crosspost.engine import media_library, tenants
+from crosspost.identity.audit import Actor
 from crosspost.media.samples import make_image
 from crosspost.store import media as media_store
 from tests.e2e.conftest import Stack
@@ -115,3 +118,28 @@ def test_a_cover_image_of_a_post_still_to_publish_is_in_use(
     assert listed == {video["id"]: 1, cover["id"]: 1}
     refused = stack.http.delete(f"/v1/media/{cover['id']}")
     assert (refused.status_code, refused.json()["code"]) == (409, "media_in_use"), refused.text
+
+
+def test_media_no_post_uses_expires_after_the_tenants_retention(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = make_stack(workers=0)
+    used = stack.upload_video(tmp_path, seconds=1.0)
+    unused = _image(stack, tmp_path)
+    post = stack.http.post("/v1/posts", json={"media_id": used["id"], "text": "kept",
+                                              "targets": ["youtube"]})  # fmt: skip
+    assert post.status_code == 201, post.text
+    svc, now = stack.svc, stack.svc.clock.now()
+    with svc.db.read() as conn:
+        key = media_store.get_media(conn, stack.tenant_id, unused["id"])["storage_key"]  # type: ignore[index]
+    assert media_library.purge_unused(svc, now + timedelta(days=29)) == 0
+    assert media_library.purge_unused(svc, now + timedelta(days=31)) == 1
+    assert stack.http.get(f"/v1/media/{unused['id']}").status_code == 404
+    assert not svc.storage.exists(key)
+    assert stack.http.get(f"/v1/media/{used['id']}").status_code == 200
+    # A tenant that keeps unused media until it deletes it.
+    with svc.db.write() as conn:
+        tenants.update(svc, conn, stack.tenant_id, {"media_retention_days": 0}, Actor.cli())
+    kept = _image(stack, tmp_path)
+    assert media_library.purge_unused(svc, now + timedelta(days=4000)) == 0
+    assert stack.http.get(f"/v1/media/{kept['id']}").status_code == 200

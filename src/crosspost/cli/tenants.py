@@ -32,6 +32,7 @@ def _view(row: Any) -> dict[str, Any]:
         "webhook_max_endpoints": row["webhook_max_endpoints"],
         "webhook_payload_retention_days": row["webhook_payload_retention_days"],
         "analytics_retention_days": row["analytics_retention_days"],
+        "media_retention_days": row["media_retention_days"],
     }
 
 
@@ -95,6 +96,10 @@ MaxEndpoints = Annotated[
 PayloadDays = Annotated[
     int | None, typer.Option(help="Days webhook payloads are kept.", metavar="DAYS")
 ]
+MediaDays = Annotated[
+    int | None,
+    typer.Option(help="Days unused media is kept (0: until deleted).", metavar="DAYS"),
+]
 AnalyticsDays = Annotated[
     int | None, typer.Option(help="Days API analytics are kept.", metavar="DAYS")
 ]
@@ -118,6 +123,7 @@ def tenants_create(
     webhook_max_endpoints: MaxEndpoints = None,
     webhook_payload_retention_days: PayloadDays = None,
     analytics_retention_days: AnalyticsDays = None,
+    media_retention_days: MediaDays = None,
     owner_email: Annotated[
         str | None,
         typer.Option(
@@ -135,6 +141,7 @@ def tenants_create(
         webhook_max_endpoints=webhook_max_endpoints,
         webhook_payload_retention_days=webhook_payload_retention_days,
         analytics_retention_days=analytics_retention_days,
+        media_retention_days=media_retention_days,
     )
     invitation: list[Any] = []
 
@@ -181,6 +188,7 @@ def tenants_update(
     webhook_max_endpoints: MaxEndpoints = None,
     webhook_payload_retention_days: PayloadDays = None,
     analytics_retention_days: AnalyticsDays = None,
+    media_retention_days: MediaDays = None,
 ) -> None:
     """Change a tenant's name or settings."""
     from crosspost.engine import tenants  # noqa: PLC0415
@@ -192,6 +200,7 @@ def tenants_update(
         webhook_max_endpoints=webhook_max_endpoints,
         webhook_payload_retention_days=webhook_payload_retention_days,
         analytics_retention_days=analytics_retention_days,
+        media_retention_days=media_retention_days,
     )
     row = _write(lambda svc, conn, actor: tenants.update(svc, conn, tenant_id, changes, actor))
     _show(row, f"updated tenant {tenant_id}")

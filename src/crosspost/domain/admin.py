@@ -30,6 +30,10 @@ class _Settings(BaseModel):
     analytics_retention_days: Annotated[int, Range(1, 3650)] | None = Field(
         default=None, description="Days API analytics are kept (null: the server's)."
     )
+    media_retention_days: Annotated[int, Range(0, 3650)] | None = Field(
+        default=None,
+        description="Days media no post uses is kept (0: until deleted; null: the server's).",
+    )
 
 
 class TenantCreate(_Settings):
@@ -62,6 +66,7 @@ class TenantAdmin(BaseModel):
     webhook_max_endpoints: int | None
     webhook_payload_retention_days: int | None
     analytics_retention_days: int | None
+    media_retention_days: int | None
 
 
 class AuditEventPublic(BaseModel):

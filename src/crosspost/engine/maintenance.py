@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from crosspost.engine import exports
+from crosspost.engine import exports, media_library
 from crosspost.engine.services import Services
 from crosspost.jobs import JobContext, Outcome, RunAgain
 from crosspost.store import idempotency, oauth_grants, tenants, webhook_deliveries
@@ -31,8 +31,8 @@ def ensure_scheduled(svc: Services) -> None:
 
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
     """Purge idempotency keys past their 24 h, API analytics, webhook payloads and export
-    files past their retention, expired OAuth codes and refresh tokens, and upload
-    leftovers of crashed requests."""
+    files past their retention, expired OAuth codes and refresh tokens, media no post uses
+    past its retention, and upload leftovers of crashed requests."""
 
     def handle(ctx: JobContext) -> Outcome:
         now = svc.clock.now()
@@ -55,17 +55,19 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         expired = purge_expired(svc.db, now, svc.settings.analytics_retention_days, shorter=shorter)
         leftovers = svc.storage.purge_temp(_TEMP_UPLOAD_AGE.total_seconds())
         files = exports.expire(svc, now=now)
-        if purged or expired or leftovers or payloads or files or oauth:
+        unused = media_library.purge_unused(svc, now)
+        if purged or expired or leftovers or payloads or files or oauth or unused:
             log.info(
                 "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers, "
-                "%d webhook payloads, %d export files, %d OAuth codes and refresh tokens "
-                "past retention",
+                "%d webhook payloads, %d export files, %d OAuth codes and refresh tokens, "
+                "%d unused media past retention",
                 purged,
                 expired,
                 leftovers,
                 payloads,
                 files,
                 oauth,
+                unused,
             )
         return RunAgain(now + EVERY)
 

@@ -117,3 +117,37 @@ def mark_deleted(conn: Connection, tenant_id: str, media_id: str, now: datetime)
     if row is not None:
         conn.execute(media.update().where(media.c.id == media_id).values(deleted_at=now))
     return row
+
+
+def unused_before(
+    conn: Connection,
+    cutoff: datetime,
+    *,
+    limit: int,
+    tenant_ids: Sequence[str] | None = None,
+    other_than: Sequence[str] = (),
+) -> list[Row]:
+    """Live media uploaded before `cutoff` that no post names, oldest first: of
+    `tenant_ids` when given, else of every tenant but `other_than`."""
+    named = sa.exists().where(posts.c.tenant_id == media.c.tenant_id, _names(media.c.id))
+    query = (
+        sa.select(media)
+        .where(media.c.deleted_at.is_(None), media.c.created_at < cutoff, ~named)
+        .order_by(media.c.id)
+        .limit(limit)
+    )
+    if tenant_ids is not None:
+        query = query.where(media.c.tenant_id.in_(tenant_ids))
+    if other_than:
+        query = query.where(media.c.tenant_id.not_in(other_than))
+    return every(conn.execute(query))
+
+
+def mark_many_deleted(conn: Connection, media_ids: Sequence[str], now: datetime) -> None:
+    """Mark media deleted (their files are to go)."""
+    if media_ids:
+        conn.execute(
+            media.update()
+            .where(media.c.id.in_(media_ids), media.c.deleted_at.is_(None))
+            .values(deleted_at=now)
+        )

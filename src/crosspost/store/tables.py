@@ -39,6 +39,7 @@ tenants = sa.Table(
     sa.Column("webhook_max_endpoints", sa.Integer()),
     sa.Column("webhook_payload_retention_days", sa.Integer()),
     sa.Column("analytics_retention_days", sa.Integer()),
+    sa.Column("media_retention_days", sa.Integer()),
 )
 
 # Feature flags: on/off, a deterministic rollout percentage, tenant allow- and deny-lists

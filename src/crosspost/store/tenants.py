@@ -21,6 +21,7 @@ SETTINGS = (
     "webhook_max_endpoints",
     "webhook_payload_retention_days",
     "analytics_retention_days",
+    "media_retention_days",
 )
 
 

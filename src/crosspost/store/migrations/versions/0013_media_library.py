@@ -23,6 +23,8 @@ def upgrade() -> None:
     """Apply the change."""
     with op.batch_alter_table("media") as batch:
         batch.add_column(sa.Column("deleted_at", UTCDateTime()))
+    with op.batch_alter_table("tenants") as batch:
+        batch.add_column(sa.Column("media_retention_days", sa.Integer()))
     op.create_index("ix_media_tenant_id_id", "media", ["tenant_id", "id"])
     op.create_index("ix_targets_tenant_id_status_id", "targets", ["tenant_id", "status", "id"])
 
@@ -31,5 +33,7 @@ def downgrade() -> None:
     """Revert the change."""
     op.drop_index("ix_targets_tenant_id_status_id", "targets")
     op.drop_index("ix_media_tenant_id_id", "media")
+    with op.batch_alter_table("tenants") as batch:
+        batch.drop_column("media_retention_days")
     with op.batch_alter_table("media") as batch:
         batch.drop_column("deleted_at")
