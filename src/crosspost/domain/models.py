@@ -292,6 +292,20 @@ class AccountDisconnected(BaseModel):
     )
 
 
+class BudgetPublic(BaseModel):
+    """One of the platform's documented call budgets, as crosspost spends it."""
+
+    name: str = Field(description="The platform's name of the limit, e.g. tweets, units.")
+    scope: Literal["account", "app"] = Field(
+        description="account: this account's own; app: shared by every account of the platform."
+    )
+    limit: int
+    window_seconds: float
+    used: int
+    remaining: int
+    resets_at: datetime | None = Field(description="When the oldest spending leaves the window.")
+
+
 class AccountPublic(BaseModel):
     """A connected social account (never its tokens)."""
 
@@ -313,6 +327,11 @@ class AccountPublic(BaseModel):
     last_published_at: datetime | None
     last_error: str | None
     created_at: datetime
+    budgets: list[BudgetPublic] | None = Field(
+        default=None,
+        description="On GET /v1/accounts/{id}: the platform's call budgets this account spends "
+        "from, how much is used and when room comes back (null in lists).",
+    )
 
 
 class ConnectRequest(_Strict):

@@ -8,10 +8,14 @@ one is full the caller learns how long until it frees a slot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from crosspost.domain.enums import Platform
+from crosspost.domain.enums import Mode, Platform
 from crosspost.domain.limits import Rate
+from crosspost.engine.clients import build_client
+from crosspost.engine.services import Services
 from crosspost.store import pacing
 from crosspost.store.db import Database
 
@@ -20,6 +24,40 @@ def budget_key(platform: Platform, account_id: str, rate: Rate) -> str:
     """The row a budget lives in: per account, or shared by the platform app."""
     scope = account_id if rate.per_account else "app"
     return f"{platform.value}:{scope}:{rate.bucket}"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one budget stands now."""
+
+    rate: Rate
+    used: int
+    remaining: int
+    resets_at: float | None  # epoch seconds when the oldest spending leaves the window
+
+
+def standing(
+    db: Database, platform: Platform, account_id: str, rates: Sequence[Rate], now: float
+) -> list[Standing]:
+    """How much of each budget the account (or, for per-app ones, the platform app) has
+    spent in its current window, and when room comes back."""
+    keyed = {budget_key(platform, account_id, r): r for r in rates}
+    with db.read() as conn:
+        logs = pacing.read_budgets(conn, keyed)
+    out: list[Standing] = []
+    for key, rate in keyed.items():
+        recent = sorted(e for e in logs.get(key, []) if e[0] > now - rate.per_seconds)
+        used = int(sum(cost for _, cost in recent))
+        resets = recent[0][0] + rate.per_seconds if recent else None
+        out.append(Standing(rate, used, max(0, rate.limit - used), resets))
+    return out
+
+
+def account_budgets(svc: Services, account: Mapping[str, Any]) -> list[Standing]:
+    """Where an account stands in every budget its platform's client spends from."""
+    platform, mode = Platform(account["platform"]), Mode(account["mode"])
+    rates = build_client(svc, platform, mode).declared_budgets()
+    return standing(svc.db, platform, account["id"], rates, svc.clock.now().timestamp())
 
 
 def reserve(

@@ -225,6 +225,10 @@ class PlatformClient(abc.ABC):
             "remove the app in their account settings",
         )
 
+    def declared_budgets(self) -> tuple[Rate, ...]:
+        """Every budget `budgets` may spend from, to show where an account stands."""
+        return ()
+
     def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
         """The documented call limits the next `step` (or `reconcile`) spends from; the
         engine reserves them across all workers first and waits instead of risking a 429."""

@@ -124,6 +124,10 @@ class TikTokClient(PlatformClient):
             return self._finished(request, session, session.get("post_id"))
         raise ValueError(f"unknown TikTok session phase {phase!r}")
 
+    def declared_budgets(self) -> tuple[Rate, ...]:
+        """Creator info, post init and status fetch, per token."""
+        return (CREATOR_INFO_RATE, INIT_RATE, STATUS_RATE)
+
     def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
         """TikTok's per-token limits: creator info 20/min, init 6/min, status fetch 30/min
         (uploads to the returned URL are not rate limited)."""

@@ -119,6 +119,10 @@ class XClient(PlatformClient):
             raise classify(response, now=self.clock.now())
         return str(data["id"]), str(data.get("username") or data["id"])
 
+    def declared_budgets(self) -> tuple[Rate, ...]:
+        """Posts (15 minutes, 24 hours), media uploads and status checks, timeline reads."""
+        return (*TWEET_RATES, MEDIA_UPLOAD_RATE, MEDIA_STATUS_RATE, TIMELINE_RATE)
+
     def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
         """X's per-user windows: posts (15-minute and 24-hour caps), media upload commands
         and status checks, and timeline reads when reconciling."""

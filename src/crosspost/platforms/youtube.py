@@ -118,6 +118,10 @@ class YouTubeClient(PlatformClient):
             )
         self._list_budget = (units,)  # videos.list costs 1 unit
 
+    def declared_budgets(self) -> tuple[Rate, ...]:
+        """The project's daily units and, in the current model, its upload bucket."""
+        return tuple(dict.fromkeys((*self._list_budget, *self._insert_budget)))
+
     def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
         """The project's daily quota (per app, across every account): `videos.insert` when a
         session starts, one unit per status poll or reconcile look-up; chunk PUTs are free."""

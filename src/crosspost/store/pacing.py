@@ -34,6 +34,14 @@ def lock_budgets(conn: Connection, keys: Collection[str]) -> dict[str, list[list
     return {str(row.key): [[float(t), float(c)] for t, c in row.calls] for row in found}
 
 
+def read_budgets(conn: Connection, keys: Collection[str]) -> dict[str, list[list[float]]]:
+    """Each budget's log of [time, cost] spendings, without locking (a view)."""
+    if not keys:
+        return {}
+    found = conn.execute(_READ, {"keys": list(keys)})
+    return {str(row.key): [[float(t), float(c)] for t, c in row.calls] for row in found}
+
+
 def store_budgets(conn: Connection, calls: dict[str, list[list[float]]]) -> None:
     """Write the budgets' new spending logs."""
     if calls:

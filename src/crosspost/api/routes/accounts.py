@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -19,12 +21,14 @@ from crosspost.domain.models import (
     AccountDisconnected,
     AccountImport,
     AccountPublic,
+    BudgetPublic,
     ConnectLink,
     ConnectRequest,
 )
 from crosspost.engine.accounts import import_account
 from crosspost.engine.connect import start_connect
 from crosspost.engine.disconnect import disconnect_account
+from crosspost.engine.pacing import account_budgets
 from crosspost.errors import CrosspostError, NotFound
 from crosspost.platforms.registry import client_for
 from crosspost.store import accounts
@@ -56,7 +60,9 @@ async def list_accounts(svc: ServicesDep, principal: PostsReadDep) -> list[Accou
 
 @router.get("/{account_id}", response_model=AccountPublic, responses=_ERRORS)
 async def get_account(account_id: str, svc: ServicesDep, principal: PostsReadDep) -> AccountPublic:
-    """One account: status, token expiry, scopes, last publish and last error."""
+    """One account: status, token expiry, scopes, last publish and last error, and where
+    it stands in each of the platform's call budgets (used, remaining, when room comes
+    back)."""
 
     def read() -> Row | None:
         with svc.db.read() as conn:
@@ -65,7 +71,17 @@ async def get_account(account_id: str, svc: ServicesDep, principal: PostsReadDep
     row = await svc.db.run(read)
     if row is None or row["mode"] != principal.mode.value:
         raise NotFound(f"no account {account_id!r}")
-    return _public(row)
+    standing = await svc.db.run(account_budgets, svc, row)
+    budgets = [
+        BudgetPublic(
+            name=b.rate.bucket, scope="account" if b.rate.per_account else "app",
+            limit=b.rate.limit, window_seconds=b.rate.per_seconds, used=b.used,
+            remaining=b.remaining,
+            resets_at=datetime.fromtimestamp(b.resets_at, UTC) if b.resets_at else None,
+        )
+        for b in standing
+    ]  # fmt: skip
+    return _public(row).model_copy(update={"budgets": budgets})
 
 
 @router.delete("/{account_id}", response_model=AccountDisconnected, responses=_ERRORS)
