@@ -40,6 +40,7 @@ EXPECTED = {
     "account.connected",
     "account.needs_reauth",
     "account.disconnected",
+    "account.quota_exhausted",
     "usage.threshold",
     "export.ready",
     "webhook.test",

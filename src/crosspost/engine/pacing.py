@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from crosspost.domain.enums import Mode, Platform
 from crosspost.domain.limits import Rate
+from crosspost.engine import events
 from crosspost.engine.clients import build_client
 from crosspost.engine.services import Services
 from crosspost.store import pacing
@@ -58,6 +60,42 @@ def account_budgets(svc: Services, account: Mapping[str, Any]) -> list[Standing]
     platform, mode = Platform(account["platform"]), Mode(account["mode"])
     rates = build_client(svc, platform, mode).declared_budgets()
     return standing(svc.db, platform, account["id"], rates, svc.clock.now().timestamp())
+
+
+def report_exhausted(
+    svc: Services, account: Mapping[str, Any], rates: Sequence[Rate], now: float
+) -> list[str]:
+    """After a reservation had to wait: send `account.quota_exhausted` once per run-out of
+    each full budget; the names of the budgets reported."""
+    platform = Platform(account["platform"])
+    full = [
+        s for s in standing(svc.db, platform, account["id"], rates, now)
+        if s.remaining < s.rate.cost and s.resets_at is not None
+    ]  # fmt: skip
+    reported: list[str] = []
+    with svc.db.write() as conn:
+        for s in full:
+            key = budget_key(platform, account["id"], s.rate)
+            assert s.resets_at is not None
+            if not pacing.mark_exhausted(conn, key, s.resets_at, now):
+                continue
+            reported.append(s.rate.bucket)
+            events.emit_account(conn, account, "account.quota_exhausted", svc.clock.now(),
+                                budget=budget_view(s))  # fmt: skip
+    return reported
+
+
+def budget_view(s: Standing) -> dict[str, Any]:
+    """A budget's standing as the API and webhooks show it."""
+    return {
+        "name": s.rate.bucket,
+        "scope": "account" if s.rate.per_account else "app",
+        "limit": s.rate.limit,
+        "window_seconds": s.rate.per_seconds,
+        "used": s.used,
+        "remaining": s.remaining,
+        "resets_at": datetime.fromtimestamp(s.resets_at, UTC) if s.resets_at else None,
+    }
 
 
 def reserve(

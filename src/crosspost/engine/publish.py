@@ -482,6 +482,9 @@ class _PublishRun:
         )
         if wait <= 0:
             return None
+        pacing.report_exhausted(
+            self.svc, loaded.account, client.budgets(request, session), now.timestamp()
+        )
         at = now + timedelta(seconds=wait)
         self._write(
             target,

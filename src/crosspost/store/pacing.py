@@ -42,6 +42,20 @@ def read_budgets(conn: Connection, keys: Collection[str]) -> dict[str, list[list
     return {str(row.key): [[float(t), float(c)] for t, c in row.calls] for row in found}
 
 
+def mark_exhausted(conn: Connection, key: str, until: float, now: float) -> bool:
+    """Note that a budget is full until `until`; True only for the first note of this
+    run-out (none pending past `now`), so it is reported once."""
+    result = conn.execute(
+        pacing.update()
+        .where(
+            pacing.c.key == key,
+            sa.or_(pacing.c.exhausted_until.is_(None), pacing.c.exhausted_until <= now),
+        )
+        .values(exhausted_until=until)
+    )
+    return result.rowcount == 1
+
+
 def store_budgets(conn: Connection, calls: dict[str, list[list[float]]]) -> None:
     """Write the budgets' new spending logs."""
     if calls:

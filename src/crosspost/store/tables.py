@@ -304,6 +304,8 @@ pacing = sa.Table(
     metadata,
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("calls", JSONType, nullable=False),
+    # Until when (epoch seconds) the budget was last reported exhausted: one event per run-out.
+    sa.Column("exhausted_until", sa.Float()),
 )
 
 # OAuth connections in progress: the state is stored only as a keyed hash (a leaked row

@@ -138,6 +138,25 @@ class AccountDisconnectedData(_Data):
     )
 
 
+class WebhookBudget(_Data):
+    """One of a platform's call budgets that crosspost paces."""
+
+    name: str = Field(description="The platform's name of the limit, e.g. tweets, units.")
+    scope: Literal["account", "app"]
+    limit: int
+    window_seconds: float
+    used: int
+    remaining: int
+    resets_at: datetime | None
+
+
+class AccountQuotaExhaustedData(_Data):
+    """`data` of `account.quota_exhausted`."""
+
+    account: WebhookAccount
+    budget: WebhookBudget
+
+
 # --- usage, webhooks, endpoints -----------------------------------------------------------
 
 
@@ -437,6 +456,25 @@ _TYPES: tuple[EventType, ...] = (
             "account": dict(_ACCOUNT, status="disabled"),
             "platform_revocation": "revoked",
             "failed_targets": ["tgt_01JQ3ZB1C3D5E7F9G1H3J5K7M9"],
+        },
+    ),
+    EventType(
+        "account.quota_exhausted",
+        "One of the platform's call budgets ran out for this account (or for the whole "
+        "platform app): its targets wait, publishing resumes when room comes back "
+        "(`budget.resets_at`). Sent once per run-out.",
+        AccountQuotaExhaustedData,
+        {
+            "account": _ACCOUNT,
+            "budget": {
+                "name": "tweets",
+                "scope": "account",
+                "limit": 200,
+                "window_seconds": 900.0,
+                "used": 200,
+                "remaining": 0,
+                "resets_at": "2026-03-01T12:15:00Z",
+            },
         },
     ),
     EventType(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -28,7 +26,7 @@ from crosspost.domain.models import (
 from crosspost.engine.accounts import import_account
 from crosspost.engine.connect import start_connect
 from crosspost.engine.disconnect import disconnect_account
-from crosspost.engine.pacing import account_budgets
+from crosspost.engine.pacing import account_budgets, budget_view
 from crosspost.errors import CrosspostError, NotFound
 from crosspost.platforms.registry import client_for
 from crosspost.store import accounts
@@ -72,15 +70,7 @@ async def get_account(account_id: str, svc: ServicesDep, principal: PostsReadDep
     if row is None or row["mode"] != principal.mode.value:
         raise NotFound(f"no account {account_id!r}")
     standing = await svc.db.run(account_budgets, svc, row)
-    budgets = [
-        BudgetPublic(
-            name=b.rate.bucket, scope="account" if b.rate.per_account else "app",
-            limit=b.rate.limit, window_seconds=b.rate.per_seconds, used=b.used,
-            remaining=b.remaining,
-            resets_at=datetime.fromtimestamp(b.resets_at, UTC) if b.resets_at else None,
-        )
-        for b in standing
-    ]  # fmt: skip
+    budgets = [BudgetPublic.model_validate(budget_view(b)) for b in standing]
     return _public(row).model_copy(update={"budgets": budgets})
 
 
