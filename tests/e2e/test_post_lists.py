@@ -93,3 +93,41 @@ def test_targets_published_in_a_window(stack: Stack) -> None:
     assert _ids(
         stack.http.get("/v1/posts", params={"published_since": "2000-01-01T00:00:00Z"})
     ) == [post["id"]]
+
+
+def test_lists_walk_back_with_prev_cursor(make_stack: Callable[..., Stack]) -> None:
+    stack = make_stack(workers=0)
+    made = [_post(stack, targets=["x"])["id"] for _ in range(5)]
+    newest_first = list(reversed(made))
+    pages, cursor = [], None
+    while True:
+        answer = stack.http.get(
+            "/v1/posts", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        )
+        page = answer.json()
+        pages.append(page)
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [[p["id"] for p in pg["data"]] for pg in pages] == [
+        newest_first[0:2],
+        newest_first[2:4],
+        newest_first[4:5],
+    ]
+    assert pages[0]["prev_cursor"] is None and pages[1]["prev_cursor"]
+    # Back from the last page: the middle page again, then the first (with no prev).
+    back = stack.http.get("/v1/posts", params={"limit": 2, "cursor": pages[2]["prev_cursor"]})
+    assert [p["id"] for p in back.json()["data"]] == newest_first[2:4]
+    assert 'rel="prev"' in back.headers["link"] and 'rel="next"' in back.headers["link"]
+    first = stack.http.get("/v1/posts", params={"limit": 2, "cursor": back.json()["prev_cursor"]})
+    assert [p["id"] for p in first.json()["data"]] == newest_first[0:2]
+    assert first.json()["prev_cursor"] is None and first.json()["next_cursor"]
+    # The same on targets, oldest first.
+    forward = stack.http.get("/v1/targets", params={"limit": 3, "order": "oldest"}).json()
+    onward = stack.http.get(
+        "/v1/targets", params={"limit": 3, "order": "oldest", "cursor": forward["next_cursor"]}
+    ).json()
+    returned = stack.http.get(
+        "/v1/targets", params={"limit": 3, "order": "oldest", "cursor": onward["prev_cursor"]}
+    ).json()
+    assert [t["id"] for t in returned["data"]] == [t["id"] for t in forward["data"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from starlette.datastructures import URL
@@ -36,6 +37,65 @@ def decode_cursor(cursor: str) -> str:
             code="invalid_cursor",
         )
     return last_id
+
+
+_BACK = "v1p"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a two-way list resumes: after `after_id`, or (`backwards`) before it."""
+
+    after_id: str | None = None
+    backwards: bool = False
+
+
+def decode_position(cursor: str | None) -> Position:
+    """A `next_cursor` or `prev_cursor` of a two-way list; a clear 422 otherwise."""
+    if not cursor:
+        return Position()
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    version, _, last_id = raw.partition(":")
+    if version == _BACK and last_id:
+        return Position(last_id, backwards=True)
+    return Position(decode_cursor(cursor))
+
+
+def paginate_both(
+    rows: Sequence[Row],
+    limit: int,
+    position: Position,
+    request: Request,
+    response: Response,
+    show: Callable[[Row], T],
+) -> Page[T]:
+    """A page of a two-way list. `rows` were read with `limit + 1` in the list's order, or
+    (going back) in the reverse order from the cursor; `next_cursor` and `prev_cursor` and
+    the `Link` header's `next` and `prev` say where the neighbours are."""
+    extra = len(rows) > limit
+    page = list(rows[:limit])
+    if position.backwards:
+        page.reverse()
+    more_after = extra if not position.backwards else True
+    more_before = position.after_id is not None if not position.backwards else extra
+    next_cursor = encode_cursor(str(page[-1]["id"])) if more_after and page else None
+    prev_cursor = (
+        base64.urlsafe_b64encode(f"{_BACK}:{page[0]['id']}".encode()).decode().rstrip("=")
+        if more_before and page
+        else None
+    )
+    links = []
+    if next_cursor:
+        links.append(next_link(request.url, next_cursor))
+    if prev_cursor:
+        links.append(f'<{request.url.include_query_params(cursor=prev_cursor)}>; rel="prev"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return Page[T](data=[show(r) for r in page], has_more=bool(next_cursor),
+                   next_cursor=next_cursor, prev_cursor=prev_cursor)  # fmt: skip
 
 
 def next_link(url: URL, cursor: str, *, param: str = "cursor") -> str:

@@ -469,6 +469,11 @@ class Page(BaseModel, Generic[T]):
     data: list[T]
     has_more: bool
     next_cursor: str | None
+    prev_cursor: str | None = Field(
+        default=None,
+        description="The page before this one, on the lists that can go back (posts, targets, "
+        "media); null on a first page.",
+    )
 
 
 class Problem(BaseModel):

@@ -50,12 +50,14 @@ def page_media(
     *,
     limit: int,
     after: str | None = None,
+    backwards: bool = False,
     kind: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[Row]:
-    """A tenant's media, newest first, up to `limit` rows older than the cursor id `after`,
-    each with `used_by`: how many posts name it."""
+    """A tenant's media, newest first, up to `limit` rows older than the cursor id `after`
+    (or, `backwards`, the ones just newer, oldest first), each with `used_by`: how many
+    posts name it."""
     used_by = (
         sa.select(sa.func.count())
         .select_from(posts)
@@ -65,11 +67,11 @@ def page_media(
     query = (
         sa.select(media, used_by.label("used_by"))
         .where(media.c.tenant_id == tenant_id, media.c.deleted_at.is_(None))
-        .order_by(media.c.id.desc())
+        .order_by(media.c.id.asc() if backwards else media.c.id.desc())
         .limit(limit)
     )
     if after is not None:
-        query = query.where(media.c.id < after)
+        query = query.where(media.c.id > after if backwards else media.c.id < after)
     if kind is not None:
         query = query.where(media.c.kind == kind)
     if since is not None:

@@ -15,7 +15,7 @@ from crosspost.api.auth import Principal
 from crosspost.api.deps import MediaWriteDep, PrincipalDep, ServicesDep, client_ip, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
-from crosspost.api.pagination import decode_cursor, paginate
+from crosspost.api.pagination import decode_position, paginate_both
 from crosspost.api.upload import receive_multipart, receive_raw
 from crosspost.api.wellformed import content_length
 from crosspost.domain.bounds import AwareInstant, PageLimit, UnixSeconds
@@ -255,17 +255,18 @@ async def list_media(
     """The media library, newest first, with sizes and how many posts use each item;
     follow `next_cursor`."""
     require_flag(request, "media.library", principal.tenant_id)
-    after = decode_cursor(cursor) if cursor else None
+    position = decode_position(cursor)
 
     def read() -> list[Row]:
         with svc.db.read() as conn:
             return media.page_media(
-                conn, principal.tenant_id, limit=limit + 1, after=after,
-                kind=kind.value if kind else None, since=since, until=until,
+                conn, principal.tenant_id, limit=limit + 1, after=position.after_id,
+                backwards=position.backwards, kind=kind.value if kind else None,
+                since=since, until=until,
             )  # fmt: skip
 
     rows = await svc.db.run(read)
-    return paginate(rows, limit, request, response, MediaListed.model_validate)
+    return paginate_both(rows, limit, position, request, response, MediaListed.model_validate)
 
 
 @router.delete("/{media_id}", status_code=204, responses=_ERRORS)

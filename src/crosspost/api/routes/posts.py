@@ -12,7 +12,7 @@ from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep, require
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.listing import ListingDep
-from crosspost.api.pagination import decode_cursor, paginate
+from crosspost.api.pagination import decode_position, paginate_both
 from crosspost.domain.bounds import AwareInstant, PageLimit
 from crosspost.domain.enums import PostStatus, TargetStatus
 from crosspost.domain.models import (
@@ -162,7 +162,8 @@ async def list_posts(
     """A page of posts, newest first (`order=oldest` for the other way), narrowed by status,
     platform, account, media and created, scheduled or published time; follow
     `next_cursor` (or the `Link` header)."""
-    after = decode_cursor(cursor) if cursor else None
+    position = decode_position(cursor)
+    oldest_first = listing.oldest_first != position.backwards
     where = replace(
         listing.where, status=status.value if status else None, media_id=media_id,
         scheduled_since=scheduled_since, scheduled_until=scheduled_until,
@@ -170,12 +171,14 @@ async def list_posts(
 
     def read() -> tuple[list[Row], dict[str, list[Row]]]:
         with svc.db.read() as conn:
-            rows = posts.list_posts(conn, principal.tenant_id, where=where, after_id=after,
-                                    limit=limit + 1, oldest_first=listing.oldest_first)  # fmt: skip
+            rows = posts.list_posts(conn, principal.tenant_id, where=where,
+                                    after_id=position.after_id, limit=limit + 1,
+                                    oldest_first=oldest_first)  # fmt: skip
             return rows, posts.targets_of(conn, [r["id"] for r in rows[:limit]])
 
     rows, grouped = await svc.db.run(read)
-    return paginate(rows, limit, request, response, lambda r: post_public(r, grouped[r["id"]]))
+    return paginate_both(rows, limit, position, request, response,
+                         lambda r: post_public(r, grouped[r["id"]]))  # fmt: skip
 
 
 @router.get("/{post_id}", response_model=PostPublic, responses=_ERRORS)

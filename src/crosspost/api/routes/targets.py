@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from crosspost.api.deps import PostsReadDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.listing import ListingDep
-from crosspost.api.pagination import decode_cursor, paginate
+from crosspost.api.pagination import decode_position, paginate_both
 from crosspost.domain.bounds import PageLimit
 from crosspost.domain.enums import TargetStatus
 from crosspost.domain.models import Page, TargetPublic
@@ -36,15 +36,16 @@ async def list_targets(
 ) -> Page[TargetPublic]:
     """Targets across posts, newest first (`order=oldest` for the other way), narrowed by
     status, platform, account, post and created or published time; follow `next_cursor`."""
-    after = decode_cursor(cursor) if cursor else None
+    position = decode_position(cursor)
+    oldest_first = listing.oldest_first != position.backwards
     where = replace(listing.where, status=status.value if status else None, post_id=post_id)
 
     def read() -> list[Row]:
         with svc.db.read() as conn:
             return posts.list_targets(
-                conn, principal.tenant_id, where=where, after_id=after, limit=limit + 1,
-                oldest_first=listing.oldest_first,
+                conn, principal.tenant_id, where=where, after_id=position.after_id,
+                limit=limit + 1, oldest_first=oldest_first,
             )  # fmt: skip
 
     rows = await svc.db.run(read)
-    return paginate(rows, limit, request, response, target_public)
+    return paginate_both(rows, limit, position, request, response, target_public)
