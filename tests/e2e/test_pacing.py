@@ -12,13 +12,14 @@ from crosspost.domain.enums import Platform
 from crosspost.engine.pacing import reserve
 from crosspost.platforms.tiktok import INIT_RATE
 from crosspost.store import accounts
+from crosspost.store.rows import Row
 from crosspost.store.tables import webhook_events
 from tests.e2e.conftest import Stack
 
 
-def test_full_init_budget_defers_the_call_and_explains_why(stack: Stack, tmp_path: Path) -> None:
-    """Six inits already spent this minute (by any worker): the seventh is scheduled for when
-    the window frees, with a `publish_paced` event, and TikTok never sees the extra call."""
+def _spend_tiktok_inits(stack: Stack) -> tuple[Row, float]:
+    """The sandbox TikTok account, with this minute's init budget spent (as other workers
+    would); and the time it was spent at."""
     with stack.svc.db.read() as conn:
         account = next(
             a
@@ -28,6 +29,13 @@ def test_full_init_budget_defers_the_call_and_explains_why(stack: Stack, tmp_pat
     now = stack.svc.clock.now().timestamp()
     for _ in range(INIT_RATE.limit):
         assert reserve(stack.svc.db, Platform.TIKTOK, account["id"], [INIT_RATE], now) == 0.0
+    return account, now
+
+
+def test_full_init_budget_defers_the_call_and_explains_why(stack: Stack, tmp_path: Path) -> None:
+    """Six inits already spent this minute (by any worker): the seventh is scheduled for when
+    the window frees, with a `publish_paced` event, and TikTok never sees the extra call."""
+    _account, now = _spend_tiktok_inits(stack)
     media = stack.upload_video(tmp_path, seconds=1.0)
     created = stack.http.post(
         "/v1/posts", json={"media_id": media["id"], "text": "paced", "targets": ["tiktok"]}
@@ -55,15 +63,7 @@ def test_a_run_out_budget_is_reported_once_as_account_quota_exhausted(
 ) -> None:
     """Two targets wait on the same full budget: one `account.quota_exhausted` event, with
     the budget's standing, and the account view shows it empty."""
-    with stack.svc.db.read() as conn:
-        account = next(
-            a
-            for a in accounts.find_accounts(conn, stack.tenant_id, mode="test")
-            if a["platform"] == "tiktok"
-        )
-    now = stack.svc.clock.now().timestamp()
-    for _ in range(INIT_RATE.limit):
-        assert reserve(stack.svc.db, Platform.TIKTOK, account["id"], [INIT_RATE], now) == 0.0
+    account, _now = _spend_tiktok_inits(stack)
     media = stack.upload_video(tmp_path, seconds=1.0)
     post_ids = []
     for text in ("first", "second"):
