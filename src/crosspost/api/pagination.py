@@ -12,7 +12,7 @@ from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crosspost.domain.models import Page
+from crosspost.domain.models import Page, TwoWayPage
 from crosspost.errors import InvalidInput
 from crosspost.store.rows import Row
 
@@ -71,7 +71,7 @@ def paginate_both(
     request: Request,
     response: Response,
     show: Callable[[Row], T],
-) -> Page[T]:
+) -> TwoWayPage[T]:
     """A page of a two-way list. `rows` were read with `limit + 1` in the list's order, or
     (going back) in the reverse order from the cursor; `next_cursor` and `prev_cursor` and
     the `Link` header's `next` and `prev` say where the neighbours are."""
@@ -94,8 +94,8 @@ def paginate_both(
         links.append(f'<{request.url.include_query_params(cursor=prev_cursor)}>; rel="prev"')
     if links:
         response.headers["Link"] = ", ".join(links)
-    return Page[T](data=[show(r) for r in page], has_more=bool(next_cursor),
-                   next_cursor=next_cursor, prev_cursor=prev_cursor)  # fmt: skip
+    return TwoWayPage[T](data=[show(r) for r in page], has_more=bool(next_cursor),
+                         next_cursor=next_cursor, prev_cursor=prev_cursor)  # fmt: skip
 
 
 def next_link(url: URL, cursor: str, *, param: str = "cursor") -> str:

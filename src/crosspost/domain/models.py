@@ -469,11 +469,12 @@ class Page(BaseModel, Generic[T]):
     data: list[T]
     has_more: bool
     next_cursor: str | None
-    prev_cursor: str | None = Field(
-        default=None,
-        description="The page before this one, on the lists that can go back (posts, targets, "
-        "media); null on a first page.",
-    )
+
+
+class TwoWayPage(Page[T], Generic[T]):
+    """A page of a list that can also go back (posts, targets, media)."""
+
+    prev_cursor: str | None = Field(description="The page before this one; null on a first page.")
 
 
 class Problem(BaseModel):

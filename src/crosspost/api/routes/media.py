@@ -20,7 +20,7 @@ from crosspost.api.upload import receive_multipart, receive_raw
 from crosspost.api.wellformed import content_length
 from crosspost.domain.bounds import AwareInstant, PageLimit, UnixSeconds
 from crosspost.domain.enums import MediaKind
-from crosspost.domain.models import MediaListed, MediaPublic, Page
+from crosspost.domain.models import MediaListed, MediaPublic, TwoWayPage
 from crosspost.engine import media_library
 from crosspost.engine.services import Services
 from crosspost.errors import (
@@ -240,7 +240,7 @@ async def _save(
     return Response(body, status_code=201, media_type="application/json", headers=headers)
 
 
-@router.get("", response_model=Page[MediaListed], responses=_ERRORS)
+@router.get("", response_model=TwoWayPage[MediaListed], responses=_ERRORS)
 async def list_media(
     request: Request,
     response: Response,
@@ -251,7 +251,7 @@ async def list_media(
     until: Annotated[AwareInstant | None, Query(description="Uploaded before.")] = None,
     limit: Annotated[PageLimit, Query()] = 50,
     cursor: str | None = None,
-) -> Page[MediaListed]:
+) -> TwoWayPage[MediaListed]:
     """The media library, newest first, with sizes and how many posts use each item;
     follow `next_cursor`."""
     require_flag(request, "media.library", principal.tenant_id)

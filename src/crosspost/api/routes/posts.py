@@ -17,13 +17,13 @@ from crosspost.domain.bounds import AwareInstant, PageLimit
 from crosspost.domain.enums import PostStatus, TargetStatus
 from crosspost.domain.models import (
     LedgerEventPublic,
-    Page,
     PostCreate,
     PostPublic,
     PostValidate,
     PostValidation,
     ProblemItem,
     TargetPublic,
+    TwoWayPage,
     ValidatedTarget,
 )
 from crosspost.engine.posts import cancel_post, validate_post, write_post
@@ -141,7 +141,7 @@ async def validate(
     )
 
 
-@router.get("", response_model=Page[PostPublic], responses=_ERRORS)
+@router.get("", response_model=TwoWayPage[PostPublic], responses=_ERRORS)
 async def list_posts(
     request: Request,
     response: Response,
@@ -158,7 +158,7 @@ async def list_posts(
     ] = None,
     limit: Annotated[PageLimit, Query()] = 20,
     cursor: str | None = None,
-) -> Page[PostPublic]:
+) -> TwoWayPage[PostPublic]:
     """A page of posts, newest first (`order=oldest` for the other way), narrowed by status,
     platform, account, media and created, scheduled or published time; follow
     `next_cursor` (or the `Link` header)."""

@@ -13,7 +13,7 @@ from crosspost.api.listing import ListingDep
 from crosspost.api.pagination import decode_position, paginate_both
 from crosspost.domain.bounds import PageLimit
 from crosspost.domain.enums import TargetStatus
-from crosspost.domain.models import Page, TargetPublic
+from crosspost.domain.models import TargetPublic, TwoWayPage
 from crosspost.engine.views import target_public
 from crosspost.store import posts
 from crosspost.store.rows import Row
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/targets", tags=["posts"])
 _ERRORS = problem_responses(401, 403, 422)
 
 
-@router.get("", response_model=Page[TargetPublic], responses=_ERRORS)
+@router.get("", response_model=TwoWayPage[TargetPublic], responses=_ERRORS)
 async def list_targets(
     request: Request,
     response: Response,
@@ -33,7 +33,7 @@ async def list_targets(
     post_id: Annotated[str | None, Query(max_length=40, description="Of this post.")] = None,
     limit: Annotated[PageLimit, Query()] = 50,
     cursor: str | None = None,
-) -> Page[TargetPublic]:
+) -> TwoWayPage[TargetPublic]:
     """Targets across posts, newest first (`order=oldest` for the other way), narrowed by
     status, platform, account, post and created or published time; follow `next_cursor`."""
     position = decode_position(cursor)
