@@ -161,9 +161,6 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
     def create_oauth2_request(self, request: OAuthCall | OAuth2Request) -> OAuth2Request:
         return request if isinstance(request, OAuth2Request) else CallRequest(request)
 
-    def create_json_request(self, request: object) -> Any:
-        raise NotImplementedError("no endpoint here takes JSON")
-
     def handle_response(self, status: int, body: Any, headers: Any) -> Reply:
         return Reply(status, dict(body or {}), list(headers or []))
 
