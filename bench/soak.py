@@ -1,6 +1,7 @@
 """Soak: many posts to all six sandbox platforms while worker processes are SIGKILLed at
-random and the fakes inject faults; prints, per platform, what crosspost says and what the
-platforms hold, and exits non-zero when the two disagree.
+random, the fakes inject faults and some posts are edited and rescheduled; prints, per
+platform, what crosspost says and what the platforms hold, and exits non-zero when the two
+disagree.
 
 Runs `crosspost serve --sandbox` (API only), `crosspost sandbox` (fakes, rate limits lifted)
 and `--workers` worker processes that it kills every few seconds and replaces.
@@ -9,8 +10,8 @@ and `--workers` worker processes that it kills every few seconds and replaces.
 
 Every fault the soak injects is retryable (5xx, 429, connections reset mid-chunk), so the
 run fails when any target ends anywhere but `published`, when a post is on a platform twice,
-on a platform but not `published` here (the customer sees a failure and posts again), or
-`published` here but absent there.
+on a platform but not `published` here (the customer sees a failure and posts again),
+`published` here but absent there, or on a platform with text an edit had replaced.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -53,6 +55,7 @@ class Tally:
     duplicates: int = 0
     lost: int = 0
     unexplained: int = 0  # on the platform but not published here
+    stale: int = 0  # on the platform with text an edit had replaced
     adopted: int = 0  # a retry refused as a duplicate proved the post was there: adopted
     no_id: int = 0  # published, but the platform never showed the post to name it
 
@@ -79,14 +82,30 @@ def _held(fakes_url: str) -> Counter[tuple[str, str]]:
 
 
 def _compare(
-    http: httpx.Client, markers: dict[str, str], held: Counter[tuple[str, str]]
+    http: httpx.Client,
+    markers: dict[str, dict[str, str]],
+    held: Counter[tuple[str, str]],
+    replaced: dict[str, str],
 ) -> tuple[dict[str, Tally], list[Problem]]:
-    """Set each target's status here against what its platform holds."""
+    """Set each target's status here against what its platform holds; `markers` gives each
+        post's targets the marker they must publish, `replaced` the markers edits replaced (and
+    their posts)."""
     tallies = {platform: Tally() for platform in PLATFORMS}
     problems: list[Problem] = []
-    for post_id, marker in markers.items():
-        for target in http.get(f"/v1/posts/{post_id}").json()["targets"]:
+    answers = {post_id: http.get(f"/v1/posts/{post_id}").json() for post_id in markers}
+    expected = {
+        (target["platform"], markers[post_id][target["id"]])
+        for post_id, post in answers.items()
+        for target in post["targets"]
+    }
+    for (platform, marker), count in held.items():
+        if marker in replaced and (platform, marker) not in expected:
+            tallies[platform].stale += count
+            problems.append(Problem("stale text", platform, marker, replaced[marker]))
+    for post_id, by_target in markers.items():
+        for target in answers[post_id]["targets"]:
             platform, status = target["platform"], target["status"]
+            marker = by_target[target["id"]]
             tally = tallies[platform]
             tally.targets += 1
             count = held.get((platform, marker), 0)
@@ -123,7 +142,7 @@ def _compare(
 
 def _print_table(tallies: dict[str, Tally]) -> None:
     head = ["platform", "targets", "published", "failed", "unfinished", "held", "dup", "lost"]
-    head += ["unexplained", "adopted", "no-id"]
+    head += ["unexplained", "stale", "adopted", "no-id"]
     print(f"{head[0]:<11}" + "".join(f"{h:>12}" for h in head[1:]))
     total = Tally()
     for platform, t in [*tallies.items(), ("total", total)]:
@@ -136,13 +155,15 @@ def _print_table(tallies: dict[str, Tally]) -> None:
             total.duplicates += t.duplicates
             total.lost += t.lost
             total.unexplained += t.unexplained
+            total.stale += t.stale
             total.adopted += t.adopted
             total.no_id += t.no_id
         row = [t.targets, t.published, t.failed.total(), t.unfinished, t.held, t.duplicates, t.lost]
-        row += [t.unexplained, t.adopted, t.no_id]
+        row += [t.unexplained, t.stale, t.adopted, t.no_id]
         print(f"{platform:<11}" + "".join(f"{n:>12}" for n in row))
     print("unexplained: on the platform but not `published` here; adopted: a retry refused as")
-    print("a duplicate proved the post was there; no-id: adopted without the platform naming it")
+    print("a duplicate proved the post was there; no-id: adopted without the platform naming it;")
+    print("stale: on the platform with text an edit had replaced")
     for platform, t in tallies.items():
         if t.failed:
             print(f"failed on {platform}: {dict(t.failed)}")
@@ -170,6 +191,8 @@ def _verdict(tallies: dict[str, Tally]) -> list[str]:
             reasons.append(f"{platform}: {t.duplicates} duplicate posts on the platform")
         if t.lost:
             reasons.append(f"{platform}: {t.lost} targets published here, absent there")
+        if t.stale:
+            reasons.append(f"{platform}: {t.stale} posts with text an edit had replaced")
         if t.unexplained:
             reasons.append(
                 f"{platform}: {t.unexplained} posts on the platform whose target is not "
@@ -185,17 +208,25 @@ def _verdict(tallies: dict[str, Tally]) -> list[str]:
     return reasons
 
 
+def _soon(rng: random.Random) -> str:
+    """A publish time a few seconds away: soon enough to race the workers."""
+    return (datetime.now(UTC) + timedelta(seconds=rng.uniform(1.0, 8.0))).isoformat()
+
+
 def main() -> None:
     """Run the soak, print the figures, and exit 1 when crosspost and the platforms disagree."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--kill-every", type=float, default=3.0, help="mean seconds")
+    parser.add_argument("--edits", type=int, default=None, help="edits (default: posts / 4)")
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
         "--max-minutes", type=float, default=180.0, help="give up on targets still going then"
     )
     args = parser.parse_args()
+    if args.edits is None:
+        args.edits = args.posts // 4
     from crosspost.media.samples import make_audio, make_video
 
     extra = {
@@ -228,7 +259,7 @@ def main() -> None:
             audio = http.post(
                 "/v1/media", content=audio_path.read_bytes(), headers={"Content-Type": "audio/mpeg"}
             ).json()
-            markers: dict[str, str] = {}
+            markers: dict[str, dict[str, str]] = {}  # post -> target -> the marker it must show
             for i in range(args.posts):
                 audio_post = i % 5 == 4  # one post in five is a track for SoundCloud
                 marker = f"soak-{i}"
@@ -237,7 +268,25 @@ def main() -> None:
                     "text": f"{marker} #clip",
                     "targets": ["soundcloud"] if audio_post else VIDEO_PLATFORMS,
                 }
-                markers[http.post("/v1/posts", json=body).json()["id"]] = marker
+                if i % 4 == 1:  # a quarter are scheduled a little later
+                    body["publish_at"] = _soon(rng)
+                made = http.post("/v1/posts", json=body).json()
+                markers[made["id"]] = {t["id"]: marker for t in made["targets"]}
+            replaced: dict[str, str] = {}  # markers an edit replaced -> their post
+            edits = reached = 0
+
+            def edit_one() -> None:
+                nonlocal edits, reached
+                post_id = rng.choice(list(markers))
+                marker = f"soak-{list(markers).index(post_id)}e{edits}"
+                body = {"text": f"{marker} #clip", "publish_at": _soon(rng)}
+                answer = http.patch(f"/v1/posts/{post_id}", json=body).json()
+                edits += 1
+                for target_id in answer.get("edited", []):
+                    replaced[markers[post_id][target_id]] = post_id
+                    markers[post_id][target_id] = marker
+                    reached += 1
+
             cli = [sys.executable, "-m", "crosspost", "worker", "--concurrency", "4"]
 
             def spawn() -> subprocess.Popen[bytes]:
@@ -248,9 +297,14 @@ def main() -> None:
             give_up = start + args.max_minutes * 60
             kills = 0
             next_kill = start + rng.expovariate(1 / args.kill_every)
-            while http.get("/v1/posts", params={"status": "publishing", "limit": 1}).json()["data"]:
+            while any(
+                http.get("/v1/posts", params={"status": status, "limit": 1}).json()["data"]
+                for status in ("publishing", "scheduled")
+            ):
                 if time.monotonic() >= give_up:
                     break
+                if edits < args.edits and rng.random() < 0.5:
+                    edit_one()
                 if time.monotonic() >= next_kill:
                     victim = workers.pop(rng.randrange(len(workers)))
                     victim.send_signal(signal.SIGKILL)
@@ -264,11 +318,12 @@ def main() -> None:
                 proc.terminate()
                 proc.wait()
             held = _held(server.fakes_url)
-            tallies, problems = _compare(http, markers, held)
+            tallies, problems = _compare(http, markers, held, replaced)
             _print_ledgers(http, problems)
     targets = sum(t.targets for t in tallies.values())
     print(f"database: {args.database_url or 'embedded SQLite'}")
     print(f"{args.posts} posts, {targets} targets in {elapsed:.0f} s; {kills} worker SIGKILLs")
+    print(f"{edits} edits (new text and publish time) reached {reached} targets")
     _print_table(tallies)
     reasons = _verdict(tallies)
     if reasons:

@@ -47,7 +47,7 @@ def _client_and_start(
     account = httpx.post(f"{fakes}/{platform}/_fake/accounts", json={"handle": "bench"}).json()
     creds = Credentials(account["access_token"], account["refresh_token"])
     media = MediaFile(
-        path=path,
+        source=path,
         size=path.stat().st_size,
         content_type="video/mp4",
         kind=MediaKind.VIDEO,

@@ -141,11 +141,24 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to the head once per test process, copied for each test
+    as PostgreSQL's template is."""
+    path = tmp_path_factory.mktemp("template") / "crosspost.db"
+    database = Database(f"sqlite:///{path}")
+    migrate.upgrade(database)
+    database.dispose()  # its WAL checkpointed into the file: the file is the whole database
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database URL, once per backend (on PostgreSQL already migrated to the head;
-    migrating it again is a no-op)."""
+    """A fresh database URL, once per backend, already migrated to the head (a copy of the
+    template; migrating it again is a no-op)."""
     if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, tmp_path / "crosspost.db")
         return f"sqlite:///{tmp_path / 'crosspost.db'}"
     url: str = request.getfixturevalue("pg_database_url")
     return url
@@ -199,3 +212,71 @@ def serve(tmp_path: Path) -> Iterator[Servers]:
     each on its own free ports; all are stopped after the test."""
     with servers(tmp_path) as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible server over HTTP (moto's), one per test process, started only
+    when a test asks for the S3 store; boto3 in this process and in the workers it spawns
+    finds it through the usual AWS variables."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = {name: os.environ.get(name) for name in _AWS_ENV}
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    try:
+        yield endpoint
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
+
+
+_AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+
+
+@pytest.fixture
+def s3_store_url(s3_server: str) -> str:
+    """`s3://bucket/prefix` of a new, empty bucket on the test S3 server."""
+    import boto3
+
+    bucket = f"crosspost-{secrets.token_hex(6)}"
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/media"
+
+
+@pytest.fixture(params=["local", "s3"])
+def media_store_url(request: pytest.FixtureRequest) -> str | None:
+    """None (media on local disk) and an S3 store URL: the media suites run on both."""
+    if request.param == "local":
+        return None
+    url: str = request.getfixturevalue("s3_store_url")
+    return url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the S3 store's variants on SQLite only: the store does not depend on the
+    database, and the product of both would double the media suites again."""
+    dropped = []
+    for item in list(items):
+        spec = getattr(item, "callspec", None)
+        params = spec.params if spec is not None else {}
+        if params.get("media_store_url") == "s3" and "postgres" in (
+            params.get("database_url"),
+            params.get("empty_database_url"),
+        ):
+            dropped.append(item)
+            items.remove(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)

@@ -113,6 +113,19 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default SQLite file under `home`."
     )
     media_dir: Path | None = Field(default=None, description="Media folder; default home/media.")
+    media_store: str | None = Field(
+        default=None,
+        description="Keep media in S3-compatible object storage: s3://bucket/prefix. "
+        "Credentials, region and endpoint come the usual AWS ways (AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL or a profile). Default: media_dir.",
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+    )
+    media_store_addressing: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="S3 addressing style; MinIO and moto want `path`."
+    )
+    media_store_part_mib: int = Field(
+        default=8, ge=5, le=512, description="S3 multipart part size in MiB."
+    )
     redis_url: SecretStr | None = None
 
     host: str = "127.0.0.1"
@@ -193,6 +206,35 @@ class Settings(BaseSettings):
         description="Days an uploaded media item that no post uses is kept before the hourly "
         "maintenance deletes it (0: kept until deleted). Media a post uses lives as long as "
         "the post.",
+    )
+    media_fetch_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=24 * 3600,
+        description="A media URL (POST /v1/media {url}) not fetched whole within this long "
+        "fails with fetch_timeout.",
+    )
+    media_fetch_max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects a media URL may take, each re-checked."
+    )
+    media_fetch_allow_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Private networks media URLs may reach anyway (JSON list of CIDRs); by "
+        "default only public addresses.",
+    )
+    tus_expiry_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,
+        description="A resumable (tus) upload unfinished this long after its last bytes "
+        "expires; the maintenance job deletes it.",
+    )
+    tus_lock_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a tus PATCH holds its upload without a byte arriving; a "
+        "process that died mid-PATCH frees it after this.",
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list); none = CORS off."
@@ -278,6 +320,18 @@ class Settings(BaseSettings):
     )
 
     workers: int = Field(default=4, ge=0, description="Worker threads in `serve`.")
+    render_workers: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Clip renders (and other studio jobs) a worker process runs at once, in "
+        "a pool of their own so they never hold up publishing; 0: none in this process.",
+    )
+    render_progress_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a render records its progress (frames done) at most.",
+    )
     database_threads: int = Field(
         default=4,
         ge=1,
@@ -327,6 +381,26 @@ class Settings(BaseSettings):
         description="Spend the platforms' documented call budgets before calling (off only "
         "for benchmarks against fakes whose limits are lifted).",
     )
+    post_metrics_after_hours: list[float] = Field(
+        default_factory=lambda: [1.0, 6.0, 24.0, 72.0, 168.0],
+        description="Hours after a target is published at which its metrics are fetched from "
+        "the platform (JSON list); an empty list fetches none.",
+    )
+    post_metrics_every_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="After the last of `post_metrics_after_hours`, fetch again this often …",
+    )
+    post_metrics_for_days: float = Field(
+        default=90.0,
+        ge=0,
+        description="… until this many days after publishing.",
+    )
+    post_metrics_plan_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often newly published targets are given their metrics schedule.",
+    )
 
     # Platform endpoints: real defaults; sandbox and test keys point at the fakes.
     youtube_api_base: str = "https://www.googleapis.com"
@@ -361,6 +435,19 @@ class Settings(BaseSettings):
     soundcloud_client_id: str | None = None
     soundcloud_client_secret: SecretStr | None = None
 
+    # Transcription (the clip studio): any OpenAI-compatible /v1/audio/transcriptions API
+    # (OpenAI, or a Whisper server of one's own). Test keys use the sandbox's fake.
+    transcription_base_url: str = Field(
+        default="https://api.openai.com/v1", description="Base URL of the transcription API."
+    )
+    transcription_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key of the transcription API (live keys only)."
+    )
+    transcription_model: str = Field(default="whisper-1", max_length=100)
+    transcription_timeout_seconds: float = Field(default=600.0, gt=0)
+    # Plain on purpose: the sandbox fake's published key, the same in every sandbox.
+    sandbox_transcription_key: str = "sk-sandbox-transcription"
+
     # Fault injection for the sandbox fakes (also settable at runtime on /_fake/faults).
     fake_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fake_latency_ms: int = Field(default=0, ge=0)
@@ -378,6 +465,13 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         # Every message names the home: relative to where the command ran says too little.
         return value.expanduser().absolute()
+
+    @field_validator("post_metrics_after_hours")
+    @classmethod
+    def _positive_hours(cls, value: list[float]) -> list[float]:
+        if any(hours <= 0 for hours in value):
+            raise ValueError("every delay must be a positive number of hours")
+        return sorted(set(value))
 
     @field_validator("internal_api_key")
     @classmethod
@@ -426,6 +520,13 @@ class Settings(BaseSettings):
         if test_mode:
             return f"{self.sandbox_base_url}/{platform.value}"
         return str(getattr(self, f"{platform.value}_api_base"))
+
+    def transcription(self, *, test_mode: bool) -> tuple[str, str | None]:
+        """The transcription API's base URL and key: the sandbox fake's for test mode."""
+        if test_mode:
+            return f"{self.sandbox_base_url}/openai/v1", self.sandbox_transcription_key
+        key = self.transcription_api_key
+        return self.transcription_base_url, key.get_secret_value() if key else None
 
     def token_url(self, platform: Platform, *, test_mode: bool) -> str:
         """OAuth token endpoint for a platform (the fake's own path in test mode)."""

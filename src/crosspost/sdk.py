@@ -27,7 +27,8 @@ from crosspost.signing import (
     string_to_sign_for_hash,
 )
 
-TERMINAL_POST = {"published", "partially_published", "failed", "cancelled"}
+TERMINAL_POST = {"published", "partially_published", "failed", "cancelled", "deleted"}
+TERMINAL_JOB = {"succeeded", "failed"}
 TERMINAL_EXPORT = {"ready", "failed", "expired"}
 
 
@@ -268,6 +269,10 @@ class Client:
         """GET /v1/posts/{id}/ledger."""
         return list(self._check(self.http.get(f"/v1/posts/{post_id}/ledger")))
 
+    def edit_post(self, post_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """PATCH /v1/posts/{id}: `{post, changed, edited, added, removed, left_alone}`."""
+        return dict(self._check(self.http.patch(f"/v1/posts/{post_id}", json=changes)))
+
     def cancel(self, post_id: str) -> dict[str, Any]:
         """POST /v1/posts/{id}/cancel."""
         return dict(self._check(self.http.post(f"/v1/posts/{post_id}/cancel")))
@@ -275,6 +280,29 @@ class Client:
     def disconnect_account(self, account_id: str) -> dict[str, Any]:
         """DELETE /v1/accounts/{id}: what the disconnect did."""
         return dict(self._check(self.http.delete(f"/v1/accounts/{account_id}")))
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        """Any API operation (a JSON body, or raw `content` of `content_type`): its JSON
+        answer (None for 204), or ApiError."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = self.http.request(
+            method, path, json=json, params=params, headers=headers, content=content
+        )
+        if response.status_code == 204:
+            return None
+        return self._check(response)
 
     def list_media(self, *, kind: str | None = None, limit: int = 50) -> dict[str, Any]:
         """GET /v1/media: one page of the library, newest first."""
@@ -293,6 +321,20 @@ class Client:
         """POST /v1/posts/{id}/targets/{target_id}/retry."""
         path = f"/v1/posts/{post_id}/targets/{target_id}/retry"
         return dict(self._check(self.http.post(path)))
+
+    def delete_remote(self, post_id: str) -> dict[str, Any]:
+        """DELETE /v1/posts/{id}/remote: every published target taken down on its platform
+        (`{post, targets: [{target_id, outcome, code, detail, target}]}`)."""
+        return dict(self._check(self.http.delete(f"/v1/posts/{post_id}/remote")))
+
+    def delete_target_remote(self, post_id: str, target_id: str) -> dict[str, Any]:
+        """DELETE /v1/posts/{id}/targets/{target_id}/remote: one target taken down."""
+        path = f"/v1/posts/{post_id}/targets/{target_id}/remote"
+        return dict(self._check(self.http.delete(path)))
+
+    def post_metrics(self, post_id: str) -> dict[str, Any]:
+        """GET /v1/posts/{id}/metrics: each target's latest counts, series and schedule."""
+        return dict(self._check(self.http.get(f"/v1/posts/{post_id}/metrics")))
 
     def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /v1/webhooks: `{url, event_types?, description?, headers?, …}`; the answer
@@ -386,6 +428,25 @@ class Client:
         return _poll(
             lambda: self.get_export(export_id),
             TERMINAL_EXPORT,
+            timeout,
+            interval,
+            on_update,
+            lambda: self.rate_limit,
+        )
+
+    def follow_job(
+        self,
+        job_id: str,
+        *,
+        timeout: float = 600.0,
+        interval: float = 0.5,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll a job (`/v1/jobs/{id}`: highlight detection, a render) until it succeeded or
+        failed (or `timeout` seconds pass), backing off as `follow` does."""
+        return _poll(
+            lambda: dict(self.call("GET", f"/v1/jobs/{job_id}")),
+            TERMINAL_JOB,
             timeout,
             interval,
             on_update,

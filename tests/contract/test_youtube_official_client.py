@@ -244,3 +244,32 @@ def test_multipart_insert_refusals_name_the_problem(youtube: HostedFake) -> None
     assert kind.value.status_code == 400
     assert [d["reason"] for d in kind.value.error_details] == ["badContent"]
     assert youtube.state()["posts"] == []
+
+
+def test_comment_threads_insert_and_list(youtube: HostedFake, clip: Path) -> None:
+    """`commentThreads().insert` starts a thread the library reads back with
+    `commentThreads().list`; an unknown video is the library's HttpError videoNotFound."""
+    account = youtube.account("alice")
+    api = youtube_api(youtube, credentials(youtube, account))
+    video, _ = upload(api, clip, {"snippet": {"title": "Commented"}, "status": {}})
+    body = {
+        "snippet": {
+            "channelId": account["external_id"],
+            "videoId": video["id"],
+            "topLevelComment": {"snippet": {"textOriginal": "First!"}},
+        }
+    }
+    thread = api.commentThreads().insert(part="snippet", body=body).execute()
+    assert thread["kind"] == "youtube#commentThread"
+    top = thread["snippet"]["topLevelComment"]["snippet"]
+    assert (top["textOriginal"], top["authorChannelId"]["value"]) == (
+        "First!",
+        account["external_id"],
+    )
+    listed = api.commentThreads().list(part="snippet", videoId=video["id"]).execute()
+    assert [t["id"] for t in listed["items"]] == [thread["id"]]
+    body["snippet"]["videoId"] = "AAAAAAAAAAA"
+    with pytest.raises(HttpError) as missing:
+        api.commentThreads().insert(part="snippet", body=body).execute()
+    assert missing.value.resp.status == 404
+    assert missing.value.error_details[0]["reason"] == "videoNotFound"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ from crosspost.domain.enums import Mode
 from crosspost.engine.keys import default_tenant, issue_key
 from crosspost.engine.sandbox import provision_sandbox_accounts
 from crosspost.engine.services import Services
-from crosspost.engine.worker import build_runner
 from crosspost.fakes.app import create_sandbox_app
 from crosspost.fakes.base import FakeConfig, Faults
 from crosspost.fakes.server import RunningServer, free_port, serve_in_thread
@@ -31,6 +31,8 @@ from crosspost.jobs.backoff import set_testing
 from crosspost.media.samples import make_video
 from crosspost.platforms.registry import supported_platforms
 from crosspost.store import migrate
+from crosspost.studio.runner import build_runners, wake_all
+from crosspost.webhooks.dispatcher import WebhookDispatcher
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +43,19 @@ def fakes() -> Iterator[RunningServer]:
     server.stop()
 
 
+# A new httpx client loads the CA bundle (~40 ms), which six fake resets and a client per
+# stack paid seven times: every client here shares one TLS context, loaded once, and the
+# fakes' control calls one client.
+_TLS = ssl.create_default_context()
+_LOCAL = httpx.Client(timeout=30, verify=_TLS)
+
+
 @dataclass
 class Stack:
-    """A running crosspost: services, workers, API URL, a test key and an HTTP client."""
+    """A running crosspost: services, workers, API URL, a test key and an HTTP client.
+
+    `runner` is the engine's (publishing and the rest); `runners` every pool, the studio's
+    (renders) included."""
 
     svc: Services
     runner: Runner | None
@@ -52,11 +64,22 @@ class Stack:
     key: str
     http: httpx.Client
     tenant_id: str
+    runners: list[Runner] = field(default_factory=list)
+    dispatcher: WebhookDispatcher | None = None
+
+    def stored_bytes(self, key: str) -> bytes:
+        """The bytes of a stored object, read through the media store (local disk or S3)."""
+        with self.svc.storage.open(key) as fh:
+            return fh.read()
+
+    def stored_everything(self) -> list[str]:
+        """Every object in the media store, committed or a write still pending."""
+        return sorted(self.svc.storage.keys()) + self.svc.storage.pending()
 
     def fake(self, platform: str, path: str, **kwargs: Any) -> Any:
         """Call a fake's control endpoint (GET when no json is given)."""
         method = "POST" if "json" in kwargs else "GET"
-        response = httpx.request(method, f"{self.fakes_url}/{platform}/_fake/{path}", **kwargs)
+        response = _LOCAL.request(method, f"{self.fakes_url}/{platform}/_fake/{path}", **kwargs)
         response.raise_for_status()
         return response.json()
 
@@ -104,47 +127,78 @@ def build_settings(home: Path, database_url: str, fakes: RunningServer, **extra:
 
 
 @pytest.fixture
+def media_store() -> str | None:
+    """The media store stacks use: None, local disk. A media suite overrides this fixture
+    with the root conftest's `media_store_url` to run on S3 too."""
+    return None
+
+
+@pytest.fixture
 def make_stack(
-    tmp_path: Path, database_url: str, fakes: RunningServer
+    tmp_path: Path, database_url: str, fakes: RunningServer, media_store: str | None
 ) -> Iterator[Callable[..., Stack]]:
     """A factory of stacks; each call may override settings (e.g. workers=0), the clock
-    (a FrozenClock for tests of time windows) and the fakes it runs `on`."""
+    (a FrozenClock for tests of time windows), the fakes it runs `on`, and run a webhook
+    `dispatcher`."""
     started: list[tuple[Stack, RunningServer]] = []
     set_testing(True, delay=0.05)
 
-    def make(*, clock: Clock | None = None, on: RunningServer | None = None, **extra: Any) -> Stack:
+    def make(
+        *,
+        clock: Clock | None = None,
+        on: RunningServer | None = None,
+        dispatcher: bool = False,
+        **extra: Any,
+    ) -> Stack:
         server = on or fakes
         for platform in supported_platforms():
-            httpx.post(f"{server.url}/{platform.value}/_fake/reset").raise_for_status()
+            # A loaded two-core machine can keep a thread-served fake busy for seconds.
+            reset = f"{server.url}/{platform.value}/_fake/reset"
+            _LOCAL.post(reset, timeout=60).raise_for_status()
         # The API's address is fixed before start, so signed media URLs point at it.
         port = free_port()
         extra.setdefault("public_url", f"http://127.0.0.1:{port}")
+        if media_store is not None:
+            extra.setdefault("media_store", media_store)
+            extra.setdefault("media_store_addressing", "path")
         settings = build_settings(tmp_path / "home", database_url, server, **extra)
         svc = Services.build(settings, clock=clock)
         migrate.upgrade(svc.db)
         tenant_id = default_tenant(svc)
         provision_sandbox_accounts(svc, tenant_id)
-        runner = build_runner(svc, concurrency=settings.workers) if settings.workers else None
-        if runner:
-            runner.start()
+        # workers=0: no pool at all (the tests' spawned `crosspost worker`s run the jobs).
+        runners = build_runners(svc, concurrency=settings.workers) if settings.workers else []
+        for pool in runners:
+            pool.start()
+        runner = runners[0] if runners else None  # build_runners lists the engine's first
         api = serve_in_thread(
-            create_app(svc, wake_workers=runner.wake if runner else None),
+            create_app(svc, wake_workers=wake_all(runners)),
             port=port,
             server_class=ApiServer,
         )
         _, key = issue_key(svc, tenant_id=tenant_id, name="test", mode=Mode.TEST)
         http = httpx.Client(
-            base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+            base_url=api.url,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+            verify=_TLS,
         )
-        stack = Stack(svc, runner, api.url, server.url, key, http, tenant_id)
+        stack = Stack(svc, runner, api.url, server.url, key, http, tenant_id, runners)
+        if dispatcher:
+            # As `crosspost serve` runs one: it numbers events for the feed (which the
+            # CLI's follow reads) and delivers them.
+            stack.dispatcher = WebhookDispatcher(svc, poll_seconds=0.05)
+            stack.dispatcher.start()
         started.append((stack, api))
         return stack
 
     yield make
     for stack, api in reversed(started):
         stack.http.close()
-        if stack.runner:
-            stack.runner.stop(timeout=5)
+        if stack.dispatcher is not None:
+            stack.dispatcher.stop(timeout=10)
+        for pool in stack.runners:
+            pool.stop(timeout=5)
         api.stop()
         stack.svc.close()
     set_testing(False)
@@ -173,6 +227,11 @@ def _worker_env(stack: Stack, extra: dict[str, str]) -> dict[str, str]:
         # The hourly account check would take these one-slot workers first (tested alone).
         CROSSPOST_ACCOUNT_CHECK_SECONDS="0",
     )
+    if settings.media_store is not None:  # the AWS_* variables come from os.environ
+        env.update(
+            CROSSPOST_MEDIA_STORE=settings.media_store,
+            CROSSPOST_MEDIA_STORE_ADDRESSING=settings.media_store_addressing,
+        )
     env.update(extra)
     return env
 

@@ -13,7 +13,10 @@ FINAL = {"published", "partially_published", "failed", "cancelled"}
 def test_an_account_shows_what_publishing_spent_of_each_budget(stack: Stack) -> None:
     x = next(a for a in stack.http.get("/v1/accounts").json() if a["platform"] == "x")
     before = {b["name"]: b for b in stack.http.get(f"/v1/accounts/{x['id']}").json()["budgets"]}
-    assert set(before) == {"tweets", "tweets_24h", "media_upload", "media_status", "timeline"}
+    assert set(before) == {
+        "tweets", "tweets_24h", "media_upload", "media_status", "timeline", "tweets_delete",
+        "tweet_lookup",
+    }  # fmt: skip
     assert before["tweets"]["used"] == 0 and before["tweets"]["resets_at"] is None
     made = stack.http.post("/v1/posts", json={"text": "spend one", "targets": ["x"]})
     assert made.status_code == 201, made.text

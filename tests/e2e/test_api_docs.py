@@ -30,10 +30,12 @@ PUBLIC = {
     ("POST", "/oauth/introspect"),  # the client's own id and secret
     ("GET", "/v1/oauth/callback"),  # the single-use state
     ("GET", "/v1/media/{media_id}/content"),  # the URL's signature
+    ("PUT", "/v1/uploads/{direct_upload_id}/content"),  # the upload URL's signature
     ("POST", "/v1/auth/login"),  # the person's own email and password
     ("POST", "/v1/auth/password-reset"),  # answers the same for every email
     ("POST", "/v1/auth/password-reset/confirm"),  # the mailed single-use token
     ("POST", "/v1/invitations/accept"),  # the mailed single-use token
+    ("OPTIONS", "/v1/uploads/tus"),  # tus discovery: versions, extensions, limits; no data
 }
 # A person's own routes: their session cookie only, never a key.
 SESSION_ONLY = {

@@ -130,9 +130,15 @@ def test_corrupt_and_empty_and_wrong_type_uploads(stack: Stack, tmp_path: Path) 
         "empty_upload",
     )
     expect_problem(
-        stack.http.post("/v1/media", content=b"{}", headers={"Content-Type": "application/json"}),
+        stack.http.post("/v1/media", content=b"{}", headers={"Content-Type": "text/plain"}),
         415,
         "unsupported_upload_type",
+    )
+    # JSON names a URL to fetch (tests/e2e/test_media_by_url.py): without one it is refused.
+    expect_problem(
+        stack.http.post("/v1/media", content=b"{}", headers={"Content-Type": "application/json"}),
+        422,
+        "validation_error",
     )
     expect_problem(
         stack.http.post("/v1/media", files={"other": ("a.mp4", b"x")}), 422, "file_part_missing"

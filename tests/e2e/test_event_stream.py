@@ -36,7 +36,6 @@ from crosspost.media.samples import make_video
 from crosspost.sdk import Client
 from crosspost.store.tables import tenants, webhook_events
 from crosspost.webhooks.catalogue import EVENT_TYPES, validate_payload
-from crosspost.webhooks.dispatcher import WebhookDispatcher
 from tests.e2e.conftest import Stack
 
 DONE = {"post.published", "post.partially_published", "post.failed"}
@@ -121,13 +120,9 @@ class Listener:
 
 
 @pytest.fixture
-def feed(make_stack: Callable[..., Stack]) -> Iterator[Stack]:
+def feed(make_stack: Callable[..., Stack]) -> Stack:
     """A stack whose webhook dispatcher runs (it numbers events for the feed)."""
-    stack = make_stack()
-    dispatcher = WebhookDispatcher(stack.svc, poll_seconds=0.05)
-    dispatcher.start()
-    yield stack
-    dispatcher.stop(timeout=10)
+    return make_stack(dispatcher=True)
 
 
 @pytest.fixture

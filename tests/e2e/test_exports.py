@@ -1,5 +1,5 @@
 """/v1/exports over real HTTP: posts and ledger to JSON Lines and CSV, progress, download
-with its digest, `export.ready` in the outbox, ranges, every bad input, expiry, and a
+with its digest, `data_export.ready` in the outbox, ranges, every bad input, expiry, and a
 worker SIGKILLed mid-export (the file is still complete, the event sent once)."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _ready_events(stack: Stack) -> list[dict[str, Any]]:
     with stack.svc.db.read() as conn:
         payloads = conn.execute(
             sa.select(webhook_events.c.payload)
-            .where(webhook_events.c.event_type == "export.ready")
+            .where(webhook_events.c.event_type == "data_export.ready")
             .order_by(webhook_events.c.id)
         ).scalars()
         return [json.loads(p) for p in payloads]
@@ -93,7 +93,7 @@ def _ready_events(stack: Stack) -> list[dict[str, Any]]:
 
 def test_a_posts_export_is_what_the_api_shows(stack: Stack) -> None:
     """JSON Lines: each post exactly as GET /v1/posts/{id} answers it, oldest first; 202 at
-    once, then progress to `ready`, a download whose digest checks, and one `export.ready`
+    once, then progress to `ready`, a download whose digest checks, and one `data_export.ready`
     that the catalogue validates."""
     ids = [_post(stack, f"post {n}") for n in range(3)]
     made = _start(stack, kind="posts", format="jsonl")
@@ -294,15 +294,15 @@ def test_an_expired_export_is_gone_and_its_file_deleted(
     clock = FrozenClock(datetime.now(UTC))
     stack = make_stack(clock=clock, export_retention_days=2)
     export = _ready(stack, _start(stack)["id"])
-    path = stack.svc.storage.path_for(_row(stack, export["id"])["storage_key"])
-    assert path.is_file()
+    key = _row(stack, export["id"])["storage_key"]
+    assert stack.svc.storage.exists(key)
     assert datetime.fromisoformat(export["expires_at"]) == datetime.fromisoformat(
         export["completed_at"]
     ) + timedelta(days=2)
     clock.advance(timedelta(days=2).total_seconds())
     expect_problem(stack.http.get(export["download_url"]), 410, "export_expired")
     assert exports.expire(stack.svc, now=clock.now()) == 1
-    assert not path.exists()
+    assert not stack.svc.storage.exists(key)
     shown = stack.http.get(f"/v1/exports/{export['id']}").json()
     assert shown["status"] == "expired" and shown["download_url"] is None
     assert exports.expire(stack.svc, now=clock.now()) == 0
@@ -322,7 +322,7 @@ def test_a_worker_killed_mid_export_leaves_no_partial_file(
 ) -> None:
     """A worker SIGKILLed while writing: the export never shows `ready` with a partial
     file; another worker takes it over and the file holds every ledger event exactly
-    once, announced by one `export.ready`."""
+    once, announced by one `data_export.ready`."""
     stack = make_stack(workers=0)
     events = 20_000
     now = stack.svc.clock.now() - timedelta(minutes=1)

@@ -55,6 +55,10 @@ def _check_stream(case: schemathesis.Case, base_url: str, headers: dict[str, str
     assert body["status"] == response.status_code and body["code"], (label, body)
 
 
+# A tus PATCH's body is bytes, as application/octet-stream's.
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+
+
 def test_no_operation_fails_or_answers_an_unexplained_error(stack: Stack) -> None:
     """For every operation, whatever the input, valid by the schema or not (negative
     mode: out-of-range integers, wrong types, malformed multipart): an answer below 500,
@@ -97,7 +101,7 @@ def test_no_operation_fails_or_answers_an_unexplained_error(stack: Stack) -> Non
                 return
             response = case.call(base_url=stack.api_url, headers=headers, timeout=30)
             assert response.status_code < 500, (label, response.text[:500])
-            if response.status_code >= 400:
+            if response.status_code >= 400 and case.method.upper() != "HEAD":  # HEAD: no body
                 # schemathesis keeps every value of a header: {name: [values]}.
                 kind = (response.headers.get("content-type") or [""])[0]
                 assert kind.startswith("application/problem+json"), (label, kind, response.text)

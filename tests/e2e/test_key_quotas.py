@@ -314,7 +314,7 @@ def test_a_key_quota_on_uploads_refuses_before_storing(
     ):
         body = expect_problem(send(), 402, "quota_exceeded")
         assert (body["scope"], body["key_id"], body["quota"]) == ("key", k1.id, "bytes_uploaded")
-    assert [p for p in idle.svc.storage.root.rglob("*") if p.is_file()] == []
+    assert idle.stored_everything() == []
     assert k2.http.post("/v1/media", content=data, headers=headers).status_code == 201
 
 

@@ -8,10 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crosspost.engine import media_library, tenants
 from crosspost.identity.audit import Actor
 from crosspost.media.samples import make_image
-from crosspost.store import media as media_store
+from crosspost.store import media as media_rows
 from tests.e2e.conftest import Stack
 
 FINAL = {"published", "partially_published", "failed", "cancelled"}
@@ -75,7 +77,7 @@ def test_media_in_use_is_kept_and_deleted_media_is_gone_with_its_file(
 
     assert stack.http.post(f"/v1/posts/{scheduled.json()['id']}/cancel").status_code == 200
     with stack.svc.db.read() as conn:
-        key = media_store.get_media(conn, stack.tenant_id, video["id"])["storage_key"]  # type: ignore[index]
+        key = media_rows.get_media(conn, stack.tenant_id, video["id"])["storage_key"]  # type: ignore[index]
     assert stack.svc.storage.exists(key)
     gone = stack.http.delete(f"/v1/media/{video['id']}")
     assert gone.status_code == 204, gone.text
@@ -131,7 +133,7 @@ def test_media_no_post_uses_expires_after_the_tenants_retention(
     assert post.status_code == 201, post.text
     svc, now = stack.svc, stack.svc.clock.now()
     with svc.db.read() as conn:
-        key = media_store.get_media(conn, stack.tenant_id, unused["id"])["storage_key"]  # type: ignore[index]
+        key = media_rows.get_media(conn, stack.tenant_id, unused["id"])["storage_key"]  # type: ignore[index]
     assert media_library.purge_unused(svc, now + timedelta(days=29)) == 0
     assert media_library.purge_unused(svc, now + timedelta(days=31)) == 1
     assert stack.http.get(f"/v1/media/{unused['id']}").status_code == 404
@@ -143,3 +145,66 @@ def test_media_no_post_uses_expires_after_the_tenants_retention(
     kept = _image(stack, tmp_path)
     assert media_library.purge_unused(svc, now + timedelta(days=4000)) == 0
     assert stack.http.get(f"/v1/media/{kept['id']}").status_code == 200
+
+
+def test_media_a_project_or_a_brand_kit_uses_is_kept_past_the_retention(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    """A project's source and a brand kit's logo are in use although no post names them:
+    the retention purge keeps them, and takes them once they are let go."""
+    stack = make_stack(workers=0)
+    source = stack.upload_video(tmp_path, seconds=1.0)
+    logo = _image(stack, tmp_path)
+    project = stack.http.post(
+        "/v1/projects", json={"name": "p", "source_media_ids": [source["id"]]}
+    )
+    assert project.status_code == 201, project.text
+    kit = stack.http.post("/v1/brand-kits", json={"name": "k", "logo_media_id": logo["id"]})
+    assert kit.status_code == 201, kit.text
+    svc, now = stack.svc, stack.svc.clock.now()
+    assert media_library.purge_unused(svc, now + timedelta(days=31)) == 0
+    assert stack.http.delete(f"/v1/projects/{project.json()['id']}").status_code == 204
+    assert stack.http.delete(f"/v1/brand-kits/{kit.json()['id']}").status_code == 204
+    assert media_library.purge_unused(svc, now + timedelta(days=31)) == 2
+
+
+def test_a_tenant_may_let_the_media_of_finished_posts_go(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    """By default a finished post keeps its media; a tenant with
+    `published_media_retention_days` has it deleted that long after the last post using it
+    finished, while media a post still to publish uses stays."""
+    stack = make_stack()
+    svc = stack.svc
+    done_with = _image(stack, tmp_path)
+    waiting_on = _image(stack, tmp_path)
+    made = stack.http.post(
+        "/v1/posts", json={"media_id": done_with["id"], "text": "done", "targets": ["x"]}
+    )
+    later = stack.http.post("/v1/posts", json={
+        "media_id": waiting_on["id"], "text": "later", "targets": ["x"],
+        "publish_at": "2099-01-01T00:00:00Z",
+    })  # fmt: skip
+    assert made.status_code == later.status_code == 201, (made.text, later.text)
+    final = {"published", "partially_published", "failed"}
+    assert stack.wait_post(made.json()["id"], lambda p: p["status"] in final)["status"] == (
+        "published"
+    )
+    now = svc.clock.now()
+    assert media_library.purge_unused(svc, now + timedelta(days=4000)) == 0
+    with svc.db.write() as conn:
+        tenants.update(
+            svc, conn, stack.tenant_id, {"published_media_retention_days": 7}, Actor.cli()
+        )
+    assert media_library.purge_unused(svc, now + timedelta(days=6)) == 0
+    assert media_library.purge_unused(svc, now + timedelta(days=8)) == 1
+    assert stack.http.get(f"/v1/media/{done_with['id']}").status_code == 404
+    assert stack.http.get(f"/v1/media/{waiting_on['id']}").status_code == 200
+    post = stack.http.get(f"/v1/posts/{made.json()['id']}").json()
+    assert (post["status"], post["media_id"]) == ("published", done_with["id"])
+
+
+@pytest.fixture
+def media_store(media_store_url: str | None) -> str | None:
+    """This suite runs on local disk and on S3 (a real S3-compatible server over HTTP)."""
+    return media_store_url

@@ -167,3 +167,9 @@ def test_an_early_refusal_is_answered_to_a_client_still_sending(
                 answer += chunk
         assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
         assert b"application/problem+json" in answer
+
+
+@pytest.fixture
+def media_store(media_store_url: str | None) -> str | None:
+    """This suite runs on local disk and on S3 (a real S3-compatible server over HTTP)."""
+    return media_store_url

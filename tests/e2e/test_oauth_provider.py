@@ -298,11 +298,17 @@ def test_bad_authorization_requests_are_refused_where_it_is_safe_to_say_so(
     base = {"response_type": "code", "client_id": app["client_id"], "redirect_uri": CALLBACK,
             "state": "s1", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
             "code_challenge_method": "S256"}  # fmt: skip
-    # Not safe to redirect: an unknown app or an unregistered redirect URI.
+    # Not safe to redirect: an unknown app or an unregistered redirect URI. Said before
+    # anyone is asked to sign in, too: a sign-in form for a request that cannot succeed
+    # would only collect a password.
     for params in ({**base, "client_id": "cli_nobody"},
                    {**base, "redirect_uri": "https://evil.test/cb"}):  # fmt: skip
         page = browser.get("/oauth/authorize", params=params)
         assert page.status_code == 400 and "cannot go on" in page.text, page.text
+        with httpx.Client(base_url=stack.api_url, timeout=30) as stranger:
+            page = stranger.get("/oauth/authorize", params=params)
+        assert page.status_code == 400 and "cannot go on" in page.text, page.text
+        assert "password" not in page.text.lower(), page.text
     # Safe to redirect, with the error and the state: PKCE missing or plain, bad scope.
     for params, error in (
         ({k: v for k, v in base.items() if not k.startswith("code_")}, "invalid_request"),

@@ -60,14 +60,14 @@ def _video_post(stack: Stack, tmp_path: Path, **body: Any) -> dict[str, Any]:
 def test_an_unknown_override_is_refused_with_the_platforms_options(
     idle: Stack, tmp_path: Path
 ) -> None:
-    """`first_comment` is no YouTube option: 422 `unknown_override` naming it and listing
+    """`poll_choices` is no YouTube option: 422 `unknown_override` naming it and listing
     every option YouTube takes (the ones its client reads)."""
-    body = _video_post(idle, tmp_path, overrides={"youtube": {"first_comment": "hi"}})
+    body = _video_post(idle, tmp_path, overrides={"youtube": {"poll_choices": "hi"}})
     problem = _refused(idle, body, "unknown_override")
     accepted = client_for(Platform.YOUTUBE).options_model.accepted()
-    assert problem["option"] == "overrides.youtube.first_comment"
+    assert problem["option"] == "overrides.youtube.poll_choices"
     assert problem["accepted"] == accepted
-    assert "overrides.youtube.first_comment" in problem["detail"]
+    assert "overrides.youtube.poll_choices" in problem["detail"]
     assert all(name in problem["detail"] for name in accepted)
 
 
@@ -198,7 +198,7 @@ def test_stored_options_are_read_as_accepted(
     bad = idle.http.post("/v1/posts", json=_video_post(idle, tmp_path))
     assert good.status_code == bad.status_code == 201
     stored = {
-        good.json()["id"]: {"youtube": {"first_comment": "hi", "privacy_status": "unlisted"}},
+        good.json()["id"]: {"youtube": {"poll_choices": "hi", "privacy_status": "unlisted"}},
         bad.json()["id"]: {"youtube": {"privacy_status": 5}},
     }
     with idle.svc.db.write() as conn:
@@ -226,7 +226,7 @@ def test_problem_bodies_are_json(idle: Stack) -> None:
         json={"text": "x", "targets": ["x"], "overrides": {"x": {"title": "t"}}},
         headers={"Authorization": f"Bearer {idle.key}"},
     )
-    assert response.status_code == 422 and response.json()["accepted"] == ["text"]
+    assert response.status_code == 422 and response.json()["accepted"] == ["first_comment", "text"]
 
 
 def test_an_unknown_query_parameter_is_refused(idle: Stack) -> None:

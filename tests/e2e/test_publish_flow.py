@@ -29,7 +29,7 @@ def test_publish_video_to_youtube_and_tiktok(stack: Stack, tmp_path: Path) -> No
     for target in post["targets"]:
         assert target["status"] == "published"
         assert target["external_id"] and target["external_url"].startswith("https://")
-    digest = hashlib.sha256((stack.svc.storage.path_for(media["id"])).read_bytes()).hexdigest()
+    digest = hashlib.sha256(stack.stored_bytes(media["id"])).hexdigest()
     for platform in ("youtube", "tiktok"):
         posts = stack.fake(platform, "state")["posts"]
         assert len(posts) == 1, posts
@@ -265,7 +265,7 @@ def test_publish_to_all_six_platforms(stack: Stack, tmp_path: Path) -> None:
         assert created.status_code == 201, created.text
         post = stack.wait_post(created.json()["id"], _final, timeout=60)
         assert post["status"] == "published", post
-        digest = hashlib.sha256(stack.svc.storage.path_for(media["id"]).read_bytes()).hexdigest()
+        digest = hashlib.sha256(stack.stored_bytes(media["id"])).hexdigest()
         for target in post["targets"]:
             assert target["external_id"], target
             held = stack.fake(target["platform"], "state")["posts"]
@@ -332,7 +332,7 @@ def test_signed_media_urls_open_one_file_until_they_expire(stack: Stack, tmp_pat
     url = signed_urls.sign(stack.api_url, video["id"], key, later)
     served = httpx.get(url)
     assert served.status_code == 200
-    assert served.content == stack.svc.storage.path_for(video["id"]).read_bytes()
+    assert served.content == stack.stored_bytes(video["id"])
     assert served.headers["content-type"].startswith("video/mp4")
     assert httpx.get(url, headers={"Range": "bytes=0-9"}).content == served.content[:10]
 

@@ -1,7 +1,9 @@
-"""Soak: posts to all six platforms while workers are SIGKILLed and the fakes inject faults.
+"""Soak: posts to all six platforms while workers are SIGKILLed and the fakes inject faults,
+and while some posts are edited and rescheduled.
 
 At the end every target is published or failed with its reason, and each fake holds exactly
-one post per published target and none for the others: no duplicate, no loss.
+one post per published target, with the text the last edit that reached it gave it, and none
+for the others: no duplicate, no loss, no stale text.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,10 @@ def _caption(post: dict[str, Any]) -> str:
     return str(post.get("caption") or post.get("title") or "")
 
 
+def _soon(rng: random.Random) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=rng.uniform(0.2, 2.0))).isoformat()
+
+
 def test_no_post_lost_or_duplicated_under_kills_and_faults(
     stack: Stack, tmp_path: Path, spawn_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
@@ -88,16 +95,41 @@ def test_no_post_lost_or_duplicated_under_kills_and_faults(
         body = {"media_id": audio["id"], "text": marker, "targets": ["soundcloud"]}
         posts[stack.http.post("/v1/posts", json=body).json()["id"]] = marker
 
+    # Text posts edited (text and publish time) while workers claim them and die: each
+    # target must publish what the last edit that reached it said, once.
+    expected: dict[str, dict[str, str]] = {}  # post id -> target id -> its marker
+    for i in range(6):
+        body = {"text": f"soak-e{i}", "targets": ["x", "linkedin"]}
+        if i % 2:
+            body["publish_at"] = _soon(rng)
+        made = stack.http.post("/v1/posts", json=body).json()
+        expected[made["id"]] = {t["id"]: f"soak-e{i}" for t in made["targets"]}
+    edits = reached = 0
+
+    def edit_one() -> None:
+        nonlocal edits, reached
+        post_id = rng.choice(list(expected))
+        marker = f"soak-e{list(expected).index(post_id)}r{edits}"
+        body = {"text": marker, "publish_at": _soon(rng)}
+        answer = stack.http.patch(f"/v1/posts/{post_id}", json=body)
+        assert answer.status_code in (200, 409), answer.text
+        edits += 1
+        for target_id in answer.json().get("edited", []):
+            expected[post_id][target_id] = marker
+            reached += 1
+
     workers = [spawn_worker(3, **WORKER_SETTINGS) for _ in range(2)]
     kills = 0
     deadline = time.monotonic() + 100
     next_kill = time.monotonic() + rng.uniform(0.5, 1.2)
 
     def unfinished() -> list[dict[str, Any]]:
-        found = stack.http.get("/v1/posts", params={"status": "publishing", "limit": 100})
         return [
             {k: t[k] for k in ("platform", "status", "attempts", "next_attempt_at", "last_error")}
-            for p in found.json()["data"]
+            for status in ("publishing", "scheduled")
+            for p in stack.http.get("/v1/posts", params={"status": status, "limit": 100}).json()[
+                "data"
+            ]
             for t in p["targets"]
             if t["status"] not in ("published", "failed")
         ]
@@ -111,8 +143,11 @@ def test_no_post_lost_or_duplicated_under_kills_and_faults(
             kills += 1
             workers.append(spawn_worker(3, **WORKER_SETTINGS))
             next_kill = time.monotonic() + rng.uniform(0.5, 1.2)
+        if edits < 12 and rng.random() < 0.5:
+            edit_one()
         time.sleep(0.1)
     assert kills >= 3, f"only {kills} kills: the soak did not exercise crashes"
+    assert edits >= 6 and reached, f"{edits} edits reaching {reached} targets: too few"
 
     published: Counter[tuple[str, str]] = Counter()
     for post_id, marker in posts.items():
@@ -122,6 +157,13 @@ def test_no_post_lost_or_duplicated_under_kills_and_faults(
                 published[(target["platform"], marker)] += 1
             else:
                 # Failing is allowed only with the reason spelled out.
+                assert target["status"] == "failed", target
+                assert target["last_error"]["code"] and target["last_error"]["message"], target
+    for post_id, markers in expected.items():
+        for target in stack.http.get(f"/v1/posts/{post_id}").json()["targets"]:
+            if target["status"] == "published":
+                published[(target["platform"], markers[target["id"]])] += 1
+            else:
                 assert target["status"] == "failed", target
                 assert target["last_error"]["code"] and target["last_error"]["message"], target
     held: Counter[tuple[str, str]] = Counter()

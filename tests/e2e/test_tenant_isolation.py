@@ -30,7 +30,10 @@ _PARAM = re.compile(r"\{([^}]+)\}")
 _WRITES = {"POST", "PUT", "PATCH"}
 # Operations that take an id yet no credentials: what authorises them is not an API key
 # (the media URL's own signature), so there is no tenant to tell apart.
-PUBLIC_WITH_IDS = {("GET", "/v1/media/{media_id}/content")}
+PUBLIC_WITH_IDS = {
+    ("GET", "/v1/media/{media_id}/content"),
+    ("PUT", "/v1/uploads/{direct_upload_id}/content"),
+}
 # The smallest valid body of a write whose body is required: with `{}` these would answer
 # 422 for the body before looking the id up, which proves nothing about isolation.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -38,6 +41,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/webhooks/{endpoint_id}"): {"description": "taken over"},
     ("POST", "/v1/webhooks/{endpoint_id}/recover"): {"since": "2020-01-01T00:00:00Z"},
     ("PATCH", "/v1/users/{user_id}"): {"role": "owner"},
+    ("POST", "/v1/projects/{project_id}/sources"): {"media_id": "med_x"},
+    ("POST", "/v1/projects/{project_id}/clips"): {
+        "media_id": "med_x",
+        "start_seconds": 0,
+        "end_seconds": 1,
+    },
 }
 # Rows that change on their own while the test runs (request analytics and call counters
 # flushed in the background; a key's last use).
@@ -87,6 +96,8 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
     assert client.status_code == 201, client.text
     export = http.post("/v1/exports", json={"kind": "posts"})
     assert export.status_code == 202, export.text
+    kit = http.post("/v1/brand-kits", json={"name": "A's kit", "intro_media_id": media["id"]})
+    assert kit.status_code == 201, kit.text
     endpoint = http.post(
         "/v1/webhooks", json={"url": "http://127.0.0.1:9/hooks", "description": "A's"}
     )
@@ -114,7 +125,29 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
             "user_id": member.json()["id"], "scopes": ["posts:read"], "created_at": now,
             "last_used_at": now,
         })  # fmt: skip
+    tus_headers = {"Tus-Resumable": "1.0.0", "Upload-Length": "10"}
+    upload = http.post("/v1/uploads/tus", headers=tus_headers)
+    assert upload.status_code == 201, upload.text
+    direct = http.post(
+        "/v1/uploads", json={"filename": "a.mp4", "content_type": "video/mp4", "size": 10}
+    )
+    assert direct.status_code == 201, direct.text
+    project = http.post("/v1/projects", json={"name": "A's", "source_media_ids": [media["id"]]})
+    assert project.status_code == 201, project.text
+    clip = http.post(f"/v1/projects/{project.json()['id']}/clips", json={
+        "media_id": media["id"], "start_seconds": 0, "end_seconds": 1})  # fmt: skip
+    assert clip.status_code == 201, clip.text
+    job = http.post(f"/v1/projects/{project.json()['id']}/highlights", json={})
+    assert job.status_code == 202, job.text
+    render = http.post(f"/v1/clips/{clip.json()['id']}/renders", json={})
+    assert render.status_code == 202, render.text
     return {
+        "render_id": render.json()["id"],
+        "project_id": project.json()["id"],
+        "clip_id": clip.json()["id"],
+        "job_id": job.json()["id"],
+        "upload_id": upload.headers["Location"].rsplit("/", 1)[-1],
+        "direct_upload_id": direct.json()["id"],
         "media_id": media["id"],
         "post_id": post.json()["id"],
         "target_id": post.json()["targets"][0]["id"],
@@ -123,6 +156,7 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
         "secret_id": secret.json()["id"],
         "client_id": client.json()["id"],
         "export_id": export.json()["id"],
+        "brand_kit_id": kit.json()["id"],
         "endpoint_id": endpoint.json()["id"],
         "event_id": event.json()["event_id"],
         "invitation_id": pending.json()["id"],
@@ -155,7 +189,13 @@ def _url(path: str, ids: dict[str, str]) -> str:
 def _call(
     client: httpx.Client, method: str, path: str, url: str, headers: dict[str, str]
 ) -> httpx.Response:
-    body = {"json": BODIES.get((method, path), {})} if method in _WRITES else {}
+    body: dict[str, Any] = {"json": BODIES.get((method, path), {})} if method in _WRITES else {}
+    if path.startswith("/v1/uploads/tus/"):
+        # A tus request proper (its version, and for PATCH its bytes and offset).
+        headers = {**headers, "Tus-Resumable": "1.0.0"}
+        if method == "PATCH":
+            headers |= {"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+            body = {"content": b"x"}
     return client.request(method, url, headers=headers, **body)
 
 
@@ -300,6 +340,9 @@ def test_another_tenants_ids_in_bodies_and_queries_reach_nothing(
                 "/v1/usage/quotas",
                 json={"metric": "posts", "key_id": ids["key_id"], "hard_limit": 1},
             ),
+            "brand kit with A's media": b.post(
+                "/v1/brand-kits", json={"name": "mine", "intro_media_id": ids["media_id"]}
+            ),
             "feed after A's event": b.get("/v1/events", params={"after": ids["event_id"]}),
         }
         expected = {
@@ -308,6 +351,7 @@ def test_another_tenants_ids_in_bodies_and_queries_reach_nothing(
             "validate A's media": (422, "media_not_found"),
             "satellite of A's account": (422, "invalid_parent"),
             "quota on A's key": (404, "not_found"),
+            "brand kit with A's media": (422, "media_not_found"),
             "feed after A's event": (422, "unknown_event"),
         }
         got = {what: (a.status_code, a.json().get("code")) for what, a in refused.items()}
@@ -319,6 +363,7 @@ def test_another_tenants_ids_in_bodies_and_queries_reach_nothing(
         assert b.get("/v1/posts").json()["data"] == []
         assert b.get("/v1/webhooks").json()["data"] == []
         assert b.get("/v1/exports").json()["data"] == []
+        assert b.get("/v1/brand-kits").json()["data"] == []
         theirs = {a["id"] for a in b.get("/v1/accounts").json()}
         assert theirs and ids["account_id"] not in theirs
         assert {k["name"] for k in b.get("/v1/keys").json()["data"]} == {"b-owner"}

@@ -267,7 +267,7 @@ def test_upload_quota_and_idempotent_upload(
     report = _usage(stack)["tenant"]
     assert report["bytes_uploaded"] == 2 * len(data)
     assert report["media_minutes"] == round(2 * first.json()["duration_seconds"] / 60, 2)
-    leftovers = [p for p in stack.svc.storage.root.rglob("*") if p.is_file()]
+    leftovers = stack.stored_everything()
     assert len(leftovers) == 2, leftovers  # replays and refusals kept no file
 
 

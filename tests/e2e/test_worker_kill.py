@@ -57,7 +57,7 @@ def test_sigkill_mid_upload_publishes_exactly_once(
     assert post["status"] == "published", post
     posts = stack.fake(platform, "state")["posts"]
     assert len(posts) == 1, posts
-    digest = hashlib.sha256(stack.svc.storage.path_for(media["id"]).read_bytes()).hexdigest()
+    digest = hashlib.sha256(stack.stored_bytes(media["id"])).hexdigest()
     assert posts[0]["sha256"] == digest
     ledger = stack.http.get(f"/v1/posts/{post_id}/ledger").json()
     assert [e["event_type"] for e in ledger].count("publish_successful") == 1

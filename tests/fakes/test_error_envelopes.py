@@ -78,7 +78,7 @@ CASES = [
     Case(
         "youtube",
         "/youtube/v3/playlists-nope",
-        ("DELETE", "/youtube/v3/videos"),
+        ("PATCH", "/youtube/v3/videos"),
         (404, 404),
         "application/json",
         google,

@@ -296,3 +296,45 @@ def test_appsecret_proof_is_checked_when_sent(fake: Fake) -> None:
     wrong = fake.http.get(f"{V}/me", params={**params, "appsecret_proof": "00" * 32})
     error = wrong.json()["error"]
     assert (wrong.status_code, error["code"], error["type"]) == (400, 100, "GraphMethodException")
+
+
+def test_media_insights_are_the_owners_and_grow(fake: Fake) -> None:
+    """GET /{media-id}/insights: lifetime values that grow with time, for the media's owner
+    only (100/33 for another or an unknown id); a retired or unknown metric is (#100)."""
+    acct, other = fake.account(), fake.account("bob")
+    cid, uri = fake.resumable(acct)
+    fake.upload(acct, uri, DATA)
+    fake.clock.advance(5)
+    media_id = fake.http.post(
+        f"{V}/{acct['external_id']}/media_publish", data={"creation_id": cid}, headers=bearer(acct)
+    ).json()["id"]
+    path = f"{V}/{media_id}/insights"
+    metrics = {"metric": "views,likes,comments,shares,saved,reach,total_interactions"}
+
+    def values() -> dict[str, int]:
+        answer = fake.http.get(path, params=metrics, headers=bearer(acct))
+        assert answer.status_code == 200, answer.text
+        data = answer.json()["data"]
+        assert all(d["period"] == "lifetime" and d["id"].startswith(media_id) for d in data)
+        return {d["name"]: d["values"][0]["value"] for d in data}
+
+    fake.clock.advance(3600)
+    early = values()
+    fake.clock.advance(5 * 3600)
+    late = values()
+    assert 0 < early["views"] < late["views"] and early["likes"] <= late["likes"]
+    assert (
+        late["total_interactions"]
+        == late["likes"] + late["comments"] + late["shares"] + (late["saved"])
+    )
+    fields = fake.http.get(f"{V}/{media_id}", params={"fields": "like_count,comments_count"},
+                           headers=bearer(acct)).json()  # fmt: skip
+    assert (fields["like_count"], fields["comments_count"]) == (late["likes"], late["comments"])
+    assert error_of(fake.http.get(path, params=metrics, headers=bearer(other))) == (100, 33)
+    unknown = fake.http.get(f"{V}/17999999999999999/insights", params=metrics,
+                            headers=bearer(acct))  # fmt: skip
+    assert error_of(unknown) == (100, 33)
+    for bad in ("impressions", "views,followers", ""):
+        refused = fake.http.get(path, params={"metric": bad}, headers=bearer(acct))
+        assert refused.status_code == 400 and error_of(refused) == (100, None), refused.text
+    assert fake.http.get(path, params=metrics).status_code in (400, 401)

@@ -460,3 +460,71 @@ def test_refresh_keeps_the_refresh_token_and_its_expiry(env: Env) -> None:
     assert (bad_client.status_code, bad_client.json()["error"]) == (401, "invalid_client")
     dead = env.http.post(TOKEN, data={**form, "refresh_token": "AQXnope"})
     assert (dead.status_code, dead.json()["error"]) == (400, "invalid_grant")
+
+
+def test_a_post_is_read_and_deleted_by_its_encoded_urn(env: Env) -> None:
+    """GET and DELETE /rest/posts/{encoded urn}: the URN must be encoded, only the author
+    may delete (403 otherwise), a delete is 204 and idempotent, the post is then gone from
+    reads and the author finder, and a URN never seen is 404."""
+    author, other = env.account("alice"), env.account("bob")
+    made = env.http.post(POSTS, json=post_body(author, "bye soon", None), headers=rest(author))
+    assert made.status_code == 201, made.text
+    urn = made.headers["x-restli-id"]
+    one = f"{POSTS}/{quote(urn, safe='')}"
+    read = env.http.get(one, headers=rest(author))
+    assert (read.status_code, read.json()["id"]) == (200, urn)
+    assert env.http.get(f"{POSTS}/{urn}", headers=rest(author)).status_code == 400
+    assert env.http.delete(one, headers=rest(author, Authorization=None)).status_code == 401
+    unversioned = rest(author, **{"LinkedIn-Version": None})
+    assert env.http.delete(one, headers=unversioned).status_code == 400
+    denied = env.http.delete(one, headers=rest(other))
+    assert (denied.status_code, denied.json()["code"]) == (403, "ACCESS_DENIED")
+    for _ in range(2):  # deleting a deleted post answers 204 again
+        assert env.http.delete(one, headers=rest(author)).status_code == 204
+    assert env.state()["posts"] == []
+    gone = env.http.get(one, headers=rest(author))
+    assert (gone.status_code, gone.json()["status"]) == (404, 404)
+    finder = env.http.get(
+        POSTS, params={"q": "author", "author": me(author)}, headers=rest(author)
+    ).json()
+    assert finder["elements"] == []
+    never = f"{POSTS}/{quote('urn:li:share:7000000000000000001', safe='')}"
+    assert env.http.delete(never, headers=rest(author)).status_code == 404
+
+
+def test_member_post_analytics_are_the_authors_and_grow(env: Env) -> None:
+    """memberCreatorPostAnalytics?q=entity: the URN encoded inside `(share:…)`, one metric a
+    call, TOTAL only; another member's post is 403, a URN never seen 404."""
+    author, other = env.account("alice"), env.account("bob")
+    made = env.http.post(POSTS, json=post_body(author, "measure me", None), headers=rest(author))
+    urn = made.headers["x-restli-id"]
+    path = "/linkedin/rest/memberCreatorPostAnalytics"
+
+    def query(metric: str, who: dict[str, Any], entity: str | None = None) -> httpx.Response:
+        entity = entity or f"(share:{quote(urn, safe='')})"
+        url = f"{path}?q=entity&entity={entity}&queryType={metric}&aggregation=TOTAL"
+        return env.http.get(url, headers=rest(who))
+
+    def count(metric: str) -> int:
+        answer = query(metric, author)
+        assert answer.status_code == 200, answer.text
+        [element] = answer.json()["elements"]
+        assert list(element["metricType"].values()) == [metric]
+        value: int = element["count"]
+        return value
+
+    env.clock.advance(3600)
+    early = {m: count(m) for m in ("IMPRESSION", "MEMBERS_REACHED", "REACTION", "COMMENT")}
+    env.clock.advance(5 * 3600)
+    assert 0 < early["IMPRESSION"] < count("IMPRESSION")
+    assert early["MEMBERS_REACHED"] < early["IMPRESSION"]
+    assert query("IMPRESSION", other).status_code == 403
+    assert query("IMPRESSION", author, f"(share:{urn})").status_code == 400  # not encoded
+    assert query("CLICKS", author).status_code == 400
+    never = f"(share:{quote('urn:li:share:7000000000000000001', safe='')})"
+    assert query("IMPRESSION", author, never).status_code == 404
+    daily = env.http.get(
+        f"{path}?q=entity&entity=(share:{quote(urn, safe='')})&queryType=COMMENT&aggregation=DAILY",
+        headers=rest(author),
+    )
+    assert daily.status_code == 400

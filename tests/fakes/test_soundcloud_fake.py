@@ -366,3 +366,46 @@ def test_processing_failure(make_sc: Callable[..., SC]) -> None:
     sc.clock.advance(5)
     got = sc.http.get(f"{P}/tracks/{track['id']}", headers=oauth(account)).json()
     assert got["state"] == "failed"
+
+
+def test_delete_track_is_for_its_owner_and_the_track_is_gone_after(sc: SC) -> None:
+    """DELETE /tracks/{urn}: OAuth required, 403 for another user's public track, 200 for
+    the owner, then 404 on every read and on a second delete."""
+    owner, other = sc.account("alice"), sc.account("bob")
+    track = sc.upload(owner).json()
+    path = f"{P}/tracks/{track['urn']}"
+    assert sc.http.delete(path).status_code == 401
+    bearer = {"Authorization": f"Bearer {owner['access_token']}"}
+    assert sc.http.delete(path, headers=bearer).status_code == 401
+    denied = sc.http.delete(path, headers=oauth(other))
+    assert (denied.status_code, denied.json()["code"]) == (403, 403)
+    assert sc.http.delete(path, headers=oauth(owner)).status_code == 200
+    assert sc.state()["posts"] == []
+    for ref in (track["urn"], str(track["id"])):
+        gone = sc.http.get(f"{P}/tracks/{ref}", headers=oauth(owner))
+        assert (gone.status_code, gone.json()["code"]) == (404, 404)
+    assert sc.http.delete(path, headers=oauth(owner)).status_code == 404
+    mine = sc.http.get(f"{P}/me/tracks", headers=oauth(owner)).json()
+    assert mine == []
+
+
+def test_track_counts_grow_once_it_can_be_played(sc: SC) -> None:
+    """Plays, likes (and their older name), comments, reposts and downloads start after
+    processing and grow."""
+    long_lived = {"handle": "alice", "access_ttl_seconds": 86400}
+    account = sc.http.post(f"{P}/_fake/accounts", json=long_lived).json()
+    track = sc.upload(account).json()
+
+    def counts() -> dict[str, Any]:
+        found: dict[str, Any] = sc.http.get(f"{P}/tracks/{track['urn']}",
+                                            headers=oauth(account)).json()  # fmt: skip
+        return found
+
+    assert counts()["playback_count"] == 0
+    sc.clock.advance(5 + 3600)
+    early = counts()
+    sc.clock.advance(5 * 3600)
+    late = counts()
+    assert 0 < early["playback_count"] < late["playback_count"]
+    assert late["likes_count"] == late["favoritings_count"]
+    assert {"comment_count", "reposts_count", "download_count"} <= set(late)

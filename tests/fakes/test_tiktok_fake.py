@@ -380,3 +380,40 @@ def test_status_of_another_users_publish_is_not_found(sandbox: Sandbox) -> None:
     publish_id = _init(sandbox, alice, _source(10, 10)).json()["data"]["publish_id"]
     response = sandbox.http.post(STATUS, json={"publish_id": publish_id}, headers=bearer(bob))
     _error(response, 400, "invalid_params")
+
+
+def test_video_query_lists_the_users_own_videos_with_growing_counts(sandbox: Sandbox) -> None:
+    """POST /v2/video/query/: `fields` required and known, 1 to 20 ids; another user's
+    video is simply absent; counts grow with time."""
+    account, other = sandbox.account("tiktok"), sandbox.account("tiktok", "bob")
+    data = random.Random(2).randbytes(2 * MB)
+    init = _init(sandbox, account, _source(len(data), len(data))).json()["data"]
+    _upload(sandbox, init["upload_url"], data, len(data))
+    sandbox.clock.advance(5)
+    [video_id] = _status(sandbox, account, init["publish_id"])["publicaly_available_post_id"]
+    query = "/tiktok/v2/video/query/"
+    fields = {"fields": "id,view_count,like_count,comment_count,share_count"}
+    body = {"filters": {"video_ids": [str(video_id)]}}
+
+    def video(who: dict[str, Any]) -> list[dict[str, Any]]:
+        answer = sandbox.http.post(query, params=fields, json=body, headers=bearer(who))
+        assert answer.status_code == 200 and answer.json()["error"]["code"] == "ok", answer.text
+        videos: list[dict[str, Any]] = answer.json()["data"]["videos"]
+        return videos
+
+    sandbox.clock.advance(3600)
+    [early] = video(account)
+    sandbox.clock.advance(3600 * 5)
+    [late] = video(account)
+    assert early["id"] == str(video_id) and set(early) == {"id", *fields["fields"].split(",")[1:]}
+    assert 0 < early["view_count"] < late["view_count"]
+    assert video(other) == []
+    for params, payload in (
+        ({}, body),
+        ({"fields": "id,plays"}, body),
+        (fields, {"filters": {"video_ids": []}}),
+        (fields, {"filters": {"video_ids": [str(n) for n in range(21)]}}),
+    ):
+        refused = sandbox.http.post(query, params=params, json=payload, headers=bearer(account))
+        _error(refused, 400, "invalid_params")
+    _error(sandbox.http.post(query, params=fields, json=body), 401, "access_token_invalid")

@@ -430,3 +430,56 @@ def test_a_page_token_altered_in_its_unused_bits_is_refused() -> None:
         for other in "abcdefghijklmnopqrstuvwxyz234567":
             if other != token[-1]:
                 assert tokens.read("u1", token[:-1] + other) is None, (token, other)
+
+
+def test_a_post_is_looked_up_and_deleted_by_its_author_only(x: XSandbox) -> None:
+    """GET /2/tweets/:id finds a post; DELETE answers {"data":{"deleted":true}} to its
+    author only (401 without a token, 403 for another user), after which the lookup says
+    not found, the timeline misses it, and a second delete is 404; a malformed id is 400."""
+    author, other = x.account("alice"), x.account("bob")
+    made = x.http.post(TWEETS, json={"text": "soon gone"}, headers=bearer(author))
+    tweet_id = made.json()["data"]["id"]
+    path = f"{TWEETS}/{tweet_id}"
+    found = x.http.get(path, params={"tweet.fields": "created_at"}, headers=bearer(other))
+    assert found.json()["data"]["id"] == tweet_id and found.json()["data"]["created_at"]
+    assert x.http.delete(path).status_code == 401
+    denied = x.http.delete(path, headers=bearer(other))
+    assert (denied.status_code, denied.json()["title"]) == (403, "Forbidden")
+    done = x.http.delete(path, headers=bearer(author))
+    assert done.status_code == 200 and done.json() == {"data": {"deleted": True}}
+    assert int(done.headers["x-rate-limit-limit"]) == 50
+    assert x.state()["posts"] == []
+    missing = x.http.get(path, headers=bearer(author)).json()
+    assert "data" not in missing
+    assert missing["errors"][0]["type"].endswith("/resource-not-found")
+    timeline = x.http.get(
+        f"/x/2/users/{author['external_id']}/tweets", headers=bearer(author)
+    ).json()
+    assert "data" not in timeline
+    again = x.http.delete(path, headers=bearer(author))
+    assert again.status_code == 404 and again.json()["resource_id"] == tweet_id
+    assert x.http.delete(f"{TWEETS}/abc", headers=bearer(author)).status_code == 400
+
+
+def test_public_metrics_grow_with_the_posts_age(x: XSandbox) -> None:
+    long_lived = {"handle": "alice", "access_ttl_seconds": 86400}
+    author = x.http.post("/x/_fake/accounts", json=long_lived).json()
+    tweet_id = x.http.post(TWEETS, json={"text": "count me"}, headers=bearer(author)).json()[
+        "data"
+    ]["id"]
+
+    def metrics() -> dict[str, int]:
+        found = x.http.get(f"{TWEETS}/{tweet_id}", params={"tweet.fields": "public_metrics"},
+                           headers=bearer(author)).json()  # fmt: skip
+        counts: dict[str, int] = found["data"]["public_metrics"]
+        return counts
+
+    x.clock.advance(3600)
+    early = metrics()
+    x.clock.advance(5 * 3600)
+    late = metrics()
+    assert set(early) == {"retweet_count", "reply_count", "like_count", "quote_count",
+                          "bookmark_count", "impression_count"}  # fmt: skip
+    assert 0 < early["impression_count"] < late["impression_count"]
+    plain = x.http.get(f"{TWEETS}/{tweet_id}", headers=bearer(author)).json()["data"]
+    assert "public_metrics" not in plain

@@ -413,3 +413,50 @@ def test_forty_mib_in_eight_mib_chunks_keeps_integrity(sandbox: Sandbox) -> None
     assert final.status_code == 201
     [post] = sandbox.state("youtube")["posts"]
     assert (post["size"], post["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+def test_videos_delete_is_for_the_owner_and_the_video_is_gone_after(sandbox: Sandbox) -> None:
+    """videos.delete: 401 without a token, 403 forbidden for another channel, 204 for the
+    owner (50 units), after which videos.list misses it and a second delete is 404."""
+    owner, other = sandbox.account("youtube", "studio"), sandbox.account("youtube", "rival")
+    response = sandbox.http.put(_session(sandbox, owner, 10), content=b"0123456789")
+    video_id = response.json()["id"]
+    path = "/youtube/youtube/v3/videos"
+    _error(sandbox.http.delete(path, params={"id": video_id}), 401, "required")
+    _error(sandbox.http.delete(path, params={"id": video_id}, headers=bearer(other)), 403,
+           "forbidden")  # fmt: skip
+    _error(sandbox.http.delete(path, headers=bearer(owner)), 400, "required")
+    before = sandbox.state("youtube")["quota"]["units_used"]
+    done = sandbox.http.delete(path, params={"id": video_id}, headers=bearer(owner))
+    assert done.status_code == 204, done.text
+    assert sandbox.state("youtube")["quota"]["units_used"] == before + 50
+    assert sandbox.state("youtube")["posts"] == []
+    listed = sandbox.http.get(
+        path, params={"part": "status", "id": video_id}, headers=bearer(owner)
+    ).json()
+    assert listed["items"] == []
+    again = sandbox.http.delete(path, params={"id": video_id}, headers=bearer(owner))
+    _error(again, 404, "videoNotFound")
+
+
+def test_statistics_grow_with_time_and_are_google_strings(sandbox: Sandbox) -> None:
+    """videos.list?part=statistics: string counts (as Google sends them) that grow."""
+    account = sandbox.account("youtube", "studio", access_ttl_seconds=86400)
+    video_id = sandbox.http.put(_session(sandbox, account, 10), content=b"0123456789").json()["id"]
+    params = {"part": "statistics", "id": video_id}
+
+    def statistics() -> dict[str, str]:
+        answer = sandbox.http.get("/youtube/youtube/v3/videos", params=params,
+                                  headers=bearer(account))  # fmt: skip
+        [item] = answer.json()["items"]
+        stats: dict[str, str] = item["statistics"]
+        return stats
+
+    assert statistics()["viewCount"] == "0"
+    sandbox.clock.advance(3600)
+    early = statistics()
+    sandbox.clock.advance(5 * 3600)
+    late = statistics()
+    assert set(early) == {"viewCount", "likeCount", "favoriteCount", "commentCount"}
+    assert 0 < int(early["viewCount"]) < int(late["viewCount"])
+    assert int(early["likeCount"]) <= int(late["likeCount"])

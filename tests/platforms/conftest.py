@@ -130,7 +130,7 @@ def make_media(
     path = folder / name
     path.write_bytes(data)
     return MediaFile(
-        path=path,
+        source=path,
         size=size,
         content_type=content_type,
         kind=MediaKind.VIDEO,

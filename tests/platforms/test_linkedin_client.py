@@ -24,6 +24,7 @@ from crosspost.platforms.errors import (
     AlreadyExists,
     OutcomeUnknown,
     PlatformError,
+    PostGone,
     UnsupportedPostType,
 )
 from crosspost.platforms.http import new_http_client
@@ -475,3 +476,32 @@ def test_duplicate_text_refusal_names_the_existing_post(sandbox: Sandbox) -> Non
     )
     assert found is not None and found.external_id == first.result.external_id
     assert sum(sandbox.state("linkedin")["calls"].values()) == calls
+
+
+def test_metrics_of_a_member_post_and_of_an_organization_post(
+    sandbox: Sandbox, fake: LinkedInFake
+) -> None:
+    """A member's post: memberCreatorPostAnalytics, one call per metric; an administered
+    organization's: organizationalEntityShareStatistics; a post never made is gone."""
+    fake.limits = LinkedInLimits(organizations=("42",))
+    external_id, creds = sandbox.account("linkedin")
+    client = client_for(sandbox)
+    org = "urn:li:organization:42"
+    made = [
+        drive(client, make_request(None, external_id=author, text=text), creds, sandbox.clock)
+        for author, text in ((external_id, "Mine"), (org, "Ours"))
+    ]
+    mine, theirs = (str(run.result.external_id) if run.result else "" for run in made)
+    assert mine.startswith("urn:li:") and theirs.startswith("urn:li:")
+    sandbox.clock.advance(3600)
+    member = client.fetch_metrics(mine, creds, author=external_id)
+    assert set(member) == {"views", "reach", "likes", "comments", "shares"}
+    assert member["views"] > member["reach"] > 0
+    assert fake.calls["memberCreatorPostAnalytics.entity"] == 5
+    page = client.fetch_metrics(theirs, creds, author=org)
+    assert set(page) == {"views", "reach", "likes", "comments", "shares", "clicks"}
+    assert page["views"] > 0 and fake.calls["organizationalEntityShareStatistics"] == 1
+    with pytest.raises(PostGone):
+        client.fetch_metrics("urn:li:share:7000000000000000001", creds, author=external_id)
+    with pytest.raises(PostGone):
+        client.fetch_metrics("urn:li:share:7000000000000000001", creds, author=org)

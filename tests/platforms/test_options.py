@@ -39,8 +39,8 @@ def test_the_readme_lists_exactly_each_platforms_options(platform: Platform) -> 
 def test_problems_name_the_key_and_the_choices() -> None:
     """An unknown key lists the platform's options; a value outside its choices lists them;
     a single tag is a one-tag list (a string was once split into its characters)."""
-    unknown, wrong = YouTubeOptions.problems({"first_comment": "x", "privacy_status": 5})
-    assert (unknown.code, unknown.option) == ("unknown_override", "first_comment")
+    unknown, wrong = YouTubeOptions.problems({"poll_choices": "x", "privacy_status": 5})
+    assert (unknown.code, unknown.option) == ("unknown_override", "poll_choices")
     assert unknown.message.endswith(", ".join(YouTubeOptions.accepted()))
     assert (wrong.code, wrong.option) == ("invalid_override", "privacy_status")
     assert "'public', 'unlisted' or 'private' (got 5)" in wrong.message
@@ -51,7 +51,7 @@ def test_problems_name_the_key_and_the_choices() -> None:
 def test_reading_stored_options_ignores_unknown_keys_and_refuses_bad_values() -> None:
     """Options stored before they were checked: an unknown key is ignored (it always was);
     a value the client cannot use is a permanent, explained failure."""
-    assert YouTubeOptions.read({"first_comment": "x"}).privacy_status == "public"
+    assert YouTubeOptions.read({"poll_choices": "x"}).privacy_status == "public"
     with pytest.raises(PlatformError) as caught:
         YouTubeOptions.read({"privacy_status": "friends"})
     assert (caught.value.kind, caught.value.code) == (ErrorKind.PERMANENT, "invalid_override")

@@ -119,7 +119,7 @@ def audio(
     path = folder / name
     path.write_bytes(data)
     return MediaFile(
-        path=path,
+        source=path,
         size=size,
         content_type=ctype,
         kind=MediaKind.AUDIO,
@@ -315,7 +315,8 @@ class _CountingMedia(MediaFile):
 
     def open(self) -> BinaryIO:
         assert self.stats is not None
-        return _CountingFile(self.path.open("rb"), self.stats)  # type: ignore[return-value]
+        assert isinstance(self.source, Path)
+        return _CountingFile(self.source.open("rb"), self.stats)  # type: ignore[return-value]
 
 
 def test_upload_streams_from_disk(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -518,7 +519,7 @@ def test_artwork_is_sent_with_the_track(sandbox: Sandbox, tmp_path: Path) -> Non
     folder.mkdir()
     data = make_image(folder / "cover.png").read_bytes()  # the fake judges artwork by its bytes
     cover = MediaFile(
-        path=folder / "cover.png",
+        source=folder / "cover.png",
         size=len(data),
         content_type="image/png",
         kind=MediaKind.IMAGE,

@@ -24,7 +24,8 @@ def test_upload_of_a_stored_file_cut_short_fails_permanently(
     `media_truncated` naming the byte where it ends (not endless transient retries of a
     short body), and the platform holds no video."""
     media = make_media(tmp_path, 600 * 1024)
-    with media.path.open("r+b") as fh:
+    assert isinstance(media.source, Path)
+    with media.source.open("r+b") as fh:
         fh.truncate(400 * 1024)
     external_id, creds = sandbox.account("youtube")
     client = YouTubeClient(sandbox.http, sandbox.base("youtube"), chunk_bytes=256 * 1024)
@@ -39,7 +40,8 @@ def test_upload_of_a_stored_file_cut_short_fails_permanently(
 def test_whole_ranges_stream_unchanged(tmp_path: Path) -> None:
     """Reading within the recorded size yields exactly the file's bytes."""
     media = make_media(tmp_path, 3000)
-    assert b"".join(media.iter_range(1000, 2000, piece=512)) == media.path.read_bytes()[1000:]
+    assert isinstance(media.source, Path)
+    assert b"".join(media.iter_range(1000, 2000, piece=512)) == media.source.read_bytes()[1000:]
 
 
 def test_soundcloud_does_not_send_a_stored_file_cut_short(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -48,7 +50,7 @@ def test_soundcloud_does_not_send_a_stored_file_cut_short(sandbox: Sandbox, tmp_
     whole = make_audio(tmp_path / "song.mp3", seconds=1.0)
     recorded = whole.stat().st_size
     media = MediaFile(
-        path=whole,
+        source=whole,
         size=recorded,
         content_type="audio/mpeg",
         kind=MediaKind.AUDIO,

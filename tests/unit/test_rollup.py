@@ -24,6 +24,13 @@ from crosspost.engine.rollup import rollup
         (["failed", "cancelled"], PostStatus.FAILED),
         (["cancelled", "cancelled"], PostStatus.CANCELLED),
         ([], PostStatus.CANCELLED),
+        # Taken down: set aside while something is still up, `deleted` once nothing is.
+        (["published", "deleted"], PostStatus.PUBLISHED),
+        (["published", "failed", "deleted"], PostStatus.PARTIALLY_PUBLISHED),
+        (["deleted", "deleted"], PostStatus.DELETED),
+        (["deleted", "failed"], PostStatus.DELETED),
+        (["deleted", "cancelled"], PostStatus.DELETED),
+        (["deleted", "uploading"], PostStatus.PUBLISHING),
     ],
 )
 def test_rollup(targets: list[str], expected: PostStatus) -> None:

@@ -31,18 +31,28 @@ EXPECTED = {
     "post.partially_published",
     "post.failed",
     "post.cancelled",
+    # Editing a post (issue 16).
+    "post.edited",
     "target.uploading",
     "target.published",
     "target.failed",
     "target.unconfirmed",
     "target.waiting",
     "target.needs_reauth",
+    # Taking a published post down (issue 16).
+    "target.deleted",
+    "post.deleted",
+    # How a post performed (issue 16, seed 004).
+    "post.metrics_updated",
     "account.connected",
     "account.needs_reauth",
     "account.disconnected",
     "account.quota_exhausted",
     "usage.threshold",
+    "data_export.ready",
+    # A clip's render finished or failed (seed 000 calls renders exports).
     "export.ready",
+    "export.failed",
     "webhook.test",
     "endpoint.disabled",
 }

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
 
 from crosspost import __version__
 from crosspost.api import errors
@@ -23,10 +25,13 @@ from crosspost.api.routes import (
     admin_tenants,
     analytics,
     audit,
+    brand_kits,
+    clips,
     events,
     exports,
     health,
     internal,
+    jobs,
     keys,
     me,
     media,
@@ -36,16 +41,23 @@ from crosspost.api.routes import (
     oauth_apps,
     oauth_clients,
     oauth_pages,
+    post_metrics,
     posts,
+    projects,
+    remote,
+    renders,
     sessions,
     signing,
     targets,
+    tus,
+    uploads,
     usage,
     webhooks,
 )
 from crosspost.api.security import document_security
 from crosspost.api.signature import install_signing
 from crosspost.api.streams import EventStreams
+from crosspost.api.tus_edge import TusMiddleware
 from crosspost.engine.services import Services
 from crosspost.flags import FlagCache
 from crosspost.usage.analytics import AnalyticsRecorder
@@ -123,6 +135,8 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.add_middleware(EdgeMiddleware, settings=svc.settings)
     # Outermost: refusals at the edge are requests too, and the timing covers every layer.
     app.add_middleware(ObservingMiddleware, metrics=app.state.metrics, recorder=recorder)
+    # Outside everything: tus's version check comes first, its header goes on every answer.
+    app.add_middleware(TusMiddleware)
     if svc.settings.cors_origins:
         # Off unless configured: a browser app on another origin must be named explicitly.
         app.add_middleware(
@@ -139,37 +153,66 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
             ],
         )
     errors.install(app)
-    # OAuth endpoints ignore parameters they do not know, as RFC 6749 §3.1 requires.
-    for module in (health, oauth, oauth2, oauth_pages):
-        app.include_router(module.router)
-    checked = (
-        admin_flags,
-        admin_tenants,
-        audit,
-        sessions,
-        members,
-        media,
-        posts,
-        targets,
-        accounts,
-        keys,
-        me,
-        signing,
-        oauth_clients,
-        oauth_apps,
-        usage,
-        analytics,
-        exports,
-        events,
-    )
-    for module in (*checked, webhooks):
-        app.include_router(module.router, dependencies=[Depends(known_query_only)])
+    app.router.routes.extend(_routes(with_internal=bool(svc.settings.internal_api_key)))
     webhooks.install_openapi_webhooks(app)
     document_security(app)
     keep_integer_bounds(app)
-    if svc.settings.internal_api_key:
+    return app
+
+
+# OAuth endpoints ignore parameters they do not know, as RFC 6749 §3.1 requires; every
+# other router refuses them (known_query_only).
+_OPEN = (health, oauth, oauth2, oauth_pages)
+checked = (
+    admin_flags,
+    admin_tenants,
+    audit,
+    sessions,
+    members,
+    media,
+    tus,
+    uploads,
+    posts,
+    remote,
+    post_metrics,
+    targets,
+    accounts,
+    keys,
+    me,
+    signing,
+    oauth_clients,
+    oauth_apps,
+    usage,
+    analytics,
+    exports,
+    renders,
+    events,
+    brand_kits,
+    projects,
+    clips,
+    jobs,
+    webhooks,
+)
+
+
+@functools.cache
+def _routes(*, with_internal: bool) -> tuple[BaseRoute, ...]:
+    """Every route of the API, built once per process and shared by its apps.
+
+    FastAPI builds an included route's dependencies and validators when it is first matched
+    (about a second for all of ours); included through a plain router rather than the app,
+    what it builds belongs to no app, so a second app in the process (another server, each
+    test's) reuses it instead of paying again. No app overrides dependencies, which is the
+    one thing an inclusion by the app itself would add.
+    """
+    table = APIRouter()
+    for module in _OPEN:
+        table.include_router(module.router)
+    for module in checked:
+        table.include_router(module.router, dependencies=[Depends(known_query_only)])
+    if with_internal:
         # Not mounted at all by default: nothing to probe from outside.
-        app.include_router(
+        table.include_router(
             internal.router, include_in_schema=False, dependencies=[Depends(known_query_only)]
         )
-    return app
+    return tuple(table.routes)

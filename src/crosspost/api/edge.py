@@ -14,8 +14,9 @@ from crosspost.api.linger import lingering
 from crosspost.api.wellformed import Flaw, content_length, json_flaw, pairs_flaw, url_flaw
 from crosspost.config import Settings
 
-# Routes whose bodies are not JSON: raw media uploads and the OAuth token endpoint's form.
-_RAW_BODY = (("POST", "/v1/media"),)
+# Routes whose bodies are not JSON: raw media uploads (tus PATCHes of their chunks, and the
+# PUT of a direct upload when crosspost serves it itself).
+_RAW_BODY = (("POST", "/v1/media"), ("PATCH", "/v1/uploads/tus"), ("PUT", "/v1/uploads"))
 # The OAuth endpoints and the consent flow's pages take forms, as browsers and RFC 6749 send.
 _FORM_BODY = tuple(
     ("POST", f"/oauth/{name}") for name in ("token", "revoke", "introspect", "authorize", "sign-in")
@@ -33,6 +34,12 @@ _NO_STORE = (b"cache-control", b"no-store")
 
 def _is(method: str, path: str, routes: tuple[tuple[str, str], ...]) -> bool:
     return any(method == m and (path == p or path.startswith(p + "/")) for m, p in routes)
+
+
+def _is_transcript(method: str, path: str) -> bool:
+    # A source's WebVTT/SRT file (PUT /v1/projects/{id}/sources/{media_id}/transcript): the
+    # route takes it raw and bounds its size itself.
+    return method == "PUT" and path.startswith("/v1/projects/") and path.endswith("/transcript")
 
 
 class EdgeMiddleware:
@@ -58,7 +65,7 @@ class EdgeMiddleware:
         if flaw is not None:
             await _refusal(flaw, method, path)(scope, receive, self._stamper(path, scope, send))
             return
-        if _is(method, path, _RAW_BODY):
+        if _is(method, path, _RAW_BODY) or _is_transcript(method, path):
             # Media uploads stream to disk and enforce CROSSPOST_MAX_UPLOAD_BYTES themselves.
             await self.app(scope, receive, self._stamper(path, scope, send))
             return

@@ -15,17 +15,21 @@ from crosspost import __version__
 from crosspost.cli import (
     accounts,
     auth,
+    brand_kits,
     export,
     flags,
     keys,
     media,
+    metrics,
     oauth_clients,
     operator_keys,
     posts,
+    projects,
     publish,
     sample,
     serve,
     tenants,
+    upload,
     usage,
     vault,
     webhooks,
@@ -89,8 +93,13 @@ app.add_typer(posts.app)
 app.add_typer(posts.group, name="posts")
 app.add_typer(sample.app, name="sample")
 app.add_typer(media.app, name="media")
+app.add_typer(brand_kits.app, name="brand-kits")
 app.add_typer(usage.app)
+app.add_typer(metrics.app)
 app.add_typer(export.app)
+app.add_typer(projects.app, name="projects")
+app.add_typer(projects.top)
+app.add_typer(upload.app)
 app.add_typer(auth.login_app)
 app.add_typer(auth.app, name="auth")
 

@@ -31,10 +31,24 @@ def _reconnect(platform: Any) -> str:
 
 
 def _post(data: Mapping[str, Any], sandbox: bool) -> str:
+    if "metrics" in data:
+        return _metrics(data)
     post = _obj(data, "post")
     targets = [t for t in post.get("targets") or [] if isinstance(t, Mapping)]
     states = ", ".join(f"{t.get('platform')} {t.get('status')}" for t in targets)
     return f"{post.get('id')} {post.get('status')}" + (f": {states}" if states else "")
+
+
+def _metrics(data: Mapping[str, Any]) -> str:
+    """post.metrics_updated: the target's platform and the counts it reports."""
+    target = _obj(data, "target")
+    counts = _obj(data, "metrics")
+    shown = ", ".join(
+        f"{counts[name]} {name}"
+        for name in ("views", "likes", "comments", "shares")
+        if counts.get(name) is not None
+    )
+    return f"{data.get('post_id')} {target.get('platform')}: {shown or 'no counts yet'}"
 
 
 def _target(data: Mapping[str, Any], sandbox: bool) -> str:
@@ -79,11 +93,24 @@ def _usage(data: Mapping[str, Any], sandbox: bool) -> str:
     )
 
 
-def _export(data: Mapping[str, Any], sandbox: bool) -> str:
+def _data_export(data: Mapping[str, Any], sandbox: bool) -> str:
     export = _obj(data, "export")
     return (
         f"{export.get('id')} ready: {export.get('rows')} rows of {export.get('kind')} "
         f"({export.get('format')})"
+    )
+
+
+def _render(data: Mapping[str, Any], sandbox: bool) -> str:
+    # A clip render (seed 000's camelCase payload): its video when ready, else why not.
+    error = _obj(data, "error")
+    if error:
+        return f"render {data.get('exportId')} of clip {data.get('clipId')}: {error.get('message')}"
+    video = _obj(_obj(data, "artifacts"), "video")
+    return (
+        f"render {data.get('exportId')} of clip {data.get('clipId')}: media "
+        f"{video.get('mediaId')}, {video.get('width')}x{video.get('height')}, "
+        f"{video.get('durationSeconds')} s"
     )
 
 
@@ -100,7 +127,8 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any], bool], str]] = {
     "target": _target,
     "account": _account,
     "usage": _usage,
-    "export": _export,
+    "data_export": _data_export,
+    "export": _render,
     "webhook": _test,
     "endpoint": _endpoint,
 }

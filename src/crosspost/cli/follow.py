@@ -29,7 +29,7 @@ from crosspost.cli._common import ExitCode, out, plain_output, sandboxed
 from crosspost.cli._stream import BackgroundStream
 from crosspost.sdk import Pacer
 
-FINAL = {"published", "failed", "cancelled"}
+FINAL = {"published", "failed", "cancelled", "deleted"}
 # Nothing changes in these before `next_attempt_at`, unless the user acts elsewhere.
 DORMANT = {"scheduled", "waiting", "unconfirmed", "needs_reauth"}
 _POST_CODES = {
@@ -37,6 +37,8 @@ _POST_CODES = {
     "partially_published": ExitCode.PARTIAL,
     "failed": ExitCode.FAILED,
     "cancelled": ExitCode.FAILED,
+    # Published, then taken down on purpose: the publishing itself went through.
+    "deleted": ExitCode.OK,
 }
 # How long the API may stay unreachable while following before giving up.
 _UNREACHABLE_FOR = 60.0

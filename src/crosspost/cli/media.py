@@ -10,7 +10,8 @@ from crosspost.cli._common import ApiKey, ApiUrl, App, Col, api, examples, out, 
 
 app = App(help="The media library: list uploads, delete them (through the API).")
 
-_COLS = [Col("id", keep=True), Col("kind"), Col("file"), Col("MB"), Col("posts"), Col("uploaded")]
+_COLS = [Col("id", keep=True), Col("status"), Col("kind"), Col("file"), Col("MB"), Col("posts"),
+         Col("uploaded")]  # fmt: skip
 
 
 @app.command(
@@ -22,13 +23,15 @@ def media_list(
     api_url: ApiUrl = None,
     key: ApiKey = None,
 ) -> None:
-    """List uploaded media, newest first, with sizes and how many posts use each."""
+    """List uploaded media, newest first, with status, sizes and how many posts use each
+    (an item still fetching from its URL has no kind or size yet)."""
     with api(api_url, key) as client:
         page = client.list_media(kind=kind, limit=limit)
     items = page["data"]
     rows = [
-        [m["id"], m["kind"], m["filename"], f"{m['size_bytes'] / 1e6:.1f}", str(m["used_by"]),
-         ts(m["created_at"])]
+        [m["id"], m.get("status") or "ready", m["kind"] or "-", m["filename"],
+         f"{m['size_bytes'] / 1e6:.1f}" if m["size_bytes"] is not None else "-",
+         str(m["used_by"]), ts(m["created_at"])]
         for m in items
     ]  # fmt: skip
     more = " (more: raise --limit)" if page.get("has_more") else ""

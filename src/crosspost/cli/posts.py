@@ -1,5 +1,6 @@
-"""Posts through the API: `crosspost posts list|show|cancel|ledger`, and `status` and
-`ledger`, the short names of `posts show` and `posts ledger` (the same commands)."""
+"""Posts through the API: `crosspost posts list|show|edit|cancel|retry|delete|ledger`, and
+`status` and `ledger`, the short names of `posts show` and `posts ledger` (the same
+commands)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from crosspost.cli import preflight
 from crosspost.cli._common import (
     ApiKey,
     ApiUrl,
@@ -27,13 +29,17 @@ from crosspost.domain.enums import PostStatus
 # Top-level shortcuts (`crosspost status`, `crosspost ledger`).
 app = App()
 # The group (`crosspost posts …`).
-group = App(help="Posts: list, show (and follow), cancel, ledger (through the API).")
+group = App(
+    help="Posts: list, show (and follow), edit, cancel, retry, delete on the platforms, "
+    "ledger (through the API)."
+)
 
 PostId = Annotated[str, typer.Argument(metavar="POST_ID")]
 
 
-def show_post(post: dict[str, Any]) -> None:
-    """A post as the command's result: its targets in a table (JSON: the post as is)."""
+def show_post(post: dict[str, Any], answer: dict[str, Any] | None = None) -> None:
+    """A post as the command's result: its targets in a table (JSON: `answer`, by default
+    the post as is)."""
     sandbox = post.get("mode") == "test"
     cols = [Col("target", keep=True), Col("platform"), Col("status", keep=True),
             Col("url", keep=True), Col("error / next attempt")]  # fmt: skip
@@ -46,7 +52,11 @@ def show_post(post: dict[str, Any]) -> None:
         url = sandboxed(t.get("external_url"), sandbox)
         rows.append([t["id"], t["platform"], t["status"], url or "-", detail.strip() or "-"])
     title = f"post {post['id']}: {post['status']}" + (" (sandbox)" if sandbox else "")
-    out().result(post, ids=[post["id"]], human=lambda: out().table(cols, rows, title=title))
+
+    def human() -> None:
+        out().table(cols, rows, title=title)
+
+    out().result(post if answer is None else answer, ids=[post["id"]], human=human)
 
 
 def show(
@@ -153,6 +163,100 @@ group.command("show", epilog=examples(*(f"crosspost posts show {e}" for e in _SH
 
 
 @group.command(
+    "edit",
+    epilog=examples(
+        'crosspost posts edit POST_ID --text "New caption"',
+        "crosspost posts edit POST_ID --at +2h",
+        "crosspost posts edit POST_ID --at 2030-01-31T18:00 --tz Europe/Paris",
+        "crosspost posts edit POST_ID --at now",
+        "crosspost posts edit POST_ID --add linkedin --remove tgt_01J…",
+        "crosspost posts edit POST_ID --override youtube.title=Hi",
+    ),
+)
+def posts_edit(
+    post_id: PostId,
+    text: Annotated[str | None, typer.Option(help="The new caption.", metavar="TEXT")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="New publish time: now, from now (+2h, +1d), or ISO 8601 (a local time read "
+            "in --tz, else in the post's zone).",
+            metavar="TIME",
+        ),
+    ] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA time zone for --at.", metavar="ZONE")] = None,
+    fold: Annotated[
+        int | None,
+        typer.Option(min=0, max=1, help="For an --at the clocks pass twice.", metavar="0|1"),
+    ] = None,
+    add: Annotated[
+        list[str] | None,
+        typer.Option(help="A destination to add (platform or acc_…), repeatable.", metavar="TO"),
+    ] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option(help="A target to remove (tgt_…), repeatable.", metavar="TARGET_ID"),
+    ] = None,
+    override: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One platform option to change, repeatable: PLATFORM.OPTION=VALUE.",
+            metavar="NAME=VALUE",
+        ),
+    ] = None,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Change a post not yet published everywhere; targets already under way keep what they
+    started with (listed as left alone)."""
+    changes = _edit_body(text, at, tz, fold, add or [], remove or [], override or [])
+    with api(api_url, key) as client:
+        answer = client.edit_post(post_id, changes)
+    for alone in answer["left_alone"]:
+        out().warn(f"{alone['target_id']} ({alone['platform']}): {alone['reason']}")
+    show_post(answer["post"], answer)
+
+
+def _edit_body(
+    text: str | None,
+    at: str | None,
+    tz: str | None,
+    fold: int | None,
+    add: list[str],
+    remove: list[str],
+    overrides: list[str],
+) -> dict[str, Any]:
+    """The PATCH body for the flags given; a flag checked here ends the command."""
+    changes: dict[str, Any] = {}
+    if text is not None:
+        changes["text"] = text
+    try:
+        if at is not None and at.strip().lower() == "now":
+            if tz is not None or fold is not None:
+                raise preflight.Refusal("--tz and --fold read a time; --at now has none")
+            changes["publish_at"] = None
+        else:
+            changes.update(preflight.check_time(at, tz, fold, preflight.now_utc()))
+        if overrides:
+            options = preflight.build_options(
+                settings=None, title=None, privacy=None, overrides=overrides, platforms=[],
+                only_platforms=False,
+            )  # fmt: skip
+            changes["overrides"] = options.overrides
+    except preflight.Refusal as refusal:
+        out().error(str(refusal))
+        raise typer.Exit(refusal.code) from None
+    if add:
+        changes["add_targets"] = add
+    if remove:
+        changes["remove_targets"] = remove
+    if not changes:
+        out().error("nothing to change: give --text, --at, --add, --remove or --override")
+        raise typer.Exit(ExitCode.USAGE)
+    return changes
+
+
+@group.command(
     "cancel", epilog=examples("crosspost posts cancel POST_ID", "crosspost posts cancel POST_ID -q")
 )
 def posts_cancel(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
@@ -189,6 +293,55 @@ def posts_retry(
             client.retry_target(post_id, target_id)
         post = client.get_post(post_id)
     show_post(post)
+
+
+@group.command(
+    "delete",
+    epilog=examples(
+        "crosspost posts delete POST_ID",
+        "crosspost posts delete POST_ID --target tgt_01J…",
+        "crosspost posts delete POST_ID --json",
+    ),
+)
+def posts_delete(
+    post_id: PostId,
+    target_ids: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="Only this target (repeat for several; default: every published one).",
+            metavar="TARGET_ID",
+        ),
+    ] = None,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Take a published post down on its platforms (YouTube, X, LinkedIn, SoundCloud;
+    Instagram and TikTok offer no deletion). Exits 1 when something stays up."""
+    with api(api_url, key) as client:
+        if target_ids:
+            results = [client.delete_target_remote(post_id, t) for t in target_ids]
+            post = client.get_post(post_id)
+        else:
+            done = client.delete_remote(post_id)
+            post, results = done["post"], done["targets"]
+    left = [r for r in results if r["outcome"] == "not_deleted" and r["code"] not in _NOT_UP]
+    cols = [Col("target", keep=True), Col("platform"), Col("outcome", keep=True),
+            Col("why")]  # fmt: skip
+    rows = [[r["target_id"], r["platform"], r["outcome"], r.get("detail") or "-"] for r in results]
+    title = f"post {post_id}: {post['status']}"
+    out().result(
+        {"post": post, "targets": results},
+        ids=[r["target_id"] for r in results if r["outcome"] != "not_deleted"],
+        human=lambda: out().table(cols, rows, title=title),
+    )
+    if left:
+        out().error(f"{len(left)} target(s) of post {post_id} are still up: see why above")
+        raise typer.Exit(ExitCode.ERROR)
+
+
+# Targets with nothing on the platform to take down: not a failure of the delete.
+_NOT_UP = frozenset({"not_published", "already_deleted"})
 
 
 def _utc(stamp: str) -> str:

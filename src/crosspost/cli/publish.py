@@ -73,6 +73,7 @@ def follow_timeout(timeout: float | None, wait: bool | None) -> float | None:
         "crosspost publish clip.mp4 --to youtube --at 2030-01-31T18:00 --tz Europe/Paris",
         'crosspost publish clip.mp4 --to youtube --title "First clip" --privacy unlisted',
         "crosspost publish clip.mp4 --to youtube --override youtube.tags='[\"demo\"]'",
+        "crosspost publish --render rnd_01J… --caption launch --to tiktok --to youtube --to x",
         "crosspost publish --caption 'text only' --to x --to linkedin --no-wait -q",
     )
     + "\n\n"
@@ -147,19 +148,55 @@ def publish(
             metavar="JSON|@FILE",
         ),
     ] = None,
+    render: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish a ready clip render (rnd_…, `crosspost render`) instead of a FILE.",
+            metavar="RENDER_ID",
+        ),
+    ] = None,
+    auto_fit: Annotated[
+        bool,
+        typer.Option(
+            "--auto-fit",
+            help="Where the video breaks a platform's limits (too long, wrong aspect…), "
+            "render a variant that fits instead of failing that destination.",
+        ),
+    ] = False,
     wait: Wait = None,
     timeout: Timeout = None,
     api_url: ApiUrl = None,
     key: ApiKey = None,
 ) -> None:
-    """Upload a file, create a post, follow it to the end (exit codes below).
+    """Upload a file (or take a ready render), create a post, follow it to the end (exit
+    codes below).
 
     Before any upload: flags, key and file checked here, then accounts and quotas by the server.
     """
     if not to:
         out().error("name at least one destination with --to youtube (repeatable)")
         raise typer.Exit(ExitCode.USAGE)
-    body = _checked(file, caption, to, at, tz, fold, title, privacy, override or [], settings, key)
+    if render is not None and file is not None:
+        out().error("give a FILE or --render, not both")
+        raise typer.Exit(ExitCode.USAGE)
+    body = _checked(
+        file,
+        caption,
+        to,
+        at,
+        tz,
+        fold,
+        title,
+        privacy,
+        override or [],
+        settings,
+        key,
+        stored_media=render is not None or auto_fit,
+    )
+    if render is not None:
+        body["render_id"] = render  # the server checks it is ready
+    if auto_fit:
+        body["auto_fit"] = True
     with api(api_url, key) as client:
         _validated(client, body, file)
         if file is not None:
@@ -199,9 +236,11 @@ def _checked(
     overrides: list[str],
     settings: str | None,
     key: str | None,
+    *,
+    stored_media: bool = False,
 ) -> dict[str, Any]:
     """The post's body, once every local check passed; a failed check ends the command
-    with its message and code."""
+    with its message and code. With `stored_media` (a render), the server checks the media."""
     try:
         preflight.check_key(api_key(key))
         platforms = preflight.check_targets(to)
@@ -216,7 +255,8 @@ def _checked(
             only_platforms=only_platforms,
         )
         when = preflight.check_time(at, tz, fold, preflight.now_utc())
-        preflight.check_file(file, caption, platforms, options)
+        if not stored_media:
+            preflight.check_file(file, caption, platforms, options)
     except preflight.Refusal as refusal:
         for line in str(refusal).splitlines():
             out().error(line)
@@ -269,6 +309,12 @@ def _validated(client: Any, body: dict[str, Any], file: Path | None) -> None:
     for target in verdict["targets"]:
         for warning in target.get("warnings") or []:
             out().warn(preflight.in_cli_terms(warning["message"]))
+        if fit := target.get("fit"):
+            cut = f", cut to {fit['max_duration']:g} s" if fit.get("max_duration") else ""
+            out().note(
+                f"{target['platform']}: a {fit['aspect']} variant{cut} is rendered for it "
+                f"({', '.join(b['type'] for b in fit['because'])})"
+            )
         for problem in target.get("problems") or []:
             flag = preflight.field_flag(str(problem.get("field", "")), to)
             if not flag.endswith(f" {target['platform']}"):

@@ -131,7 +131,7 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
     from crosspost.api.app import create_app  # noqa: PLC0415
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
-    from crosspost.engine.worker import build_runner  # noqa: PLC0415
+    from crosspost.studio.runner import build_runners, wake_all  # noqa: PLC0415
     from crosspost.webhooks.dispatcher import WebhookDispatcher  # noqa: PLC0415
 
     fakes = _claim(settings, share=True) if settings.sandbox else None
@@ -153,13 +153,15 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
     if fakes is not None:
         # Tokens minted now, by the fakes this server uses: no other fakes know them.
         provision_sandbox_accounts(svc, tenant_id)
-    runner = build_runner(svc, concurrency=settings.workers) if settings.workers else None
+    # The engine's pool and the studio's (renders); none with --workers 0.
+    runners = build_runners(svc, concurrency=settings.workers) if settings.workers else []
     # Webhooks go out from wherever jobs run: with workers here, or from `crosspost worker`.
     dispatcher = WebhookDispatcher(svc) if settings.workers else None
-    if runner and dispatcher:
-        runner.start()
+    if dispatcher:
+        for runner in runners:
+            runner.start()
         dispatcher.start()
-    api = create_app(svc, wake_workers=_waker(runner, dispatcher))
+    api = create_app(svc, wake_workers=wake_all([*runners, dispatcher] if dispatcher else []))
     others = start_api_processes(settings, listener)
     fakes_url = fakes.url if fakes else None
     write_record(
@@ -171,6 +173,7 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
         "docs_url": f"{settings.base_url}/docs",
         "api_moved": api_moved,
         "workers": settings.workers,
+        "render_workers": settings.render_workers if settings.workers else 0,
         "api_processes": settings.api_processes,
         "api_pids": [os.getpid(), *(p.pid for p in others)],
         "database": svc.db.dialect,
@@ -197,26 +200,15 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
         run_api(api, settings, listener)
     finally:
         stop_api_processes(others, timeout=10)
-        if runner and dispatcher:
+        if dispatcher:
             dispatcher.stop(timeout=10)
-            runner.stop(timeout=10)
+            for runner in runners:
+                runner.stop(timeout=10)
         if fakes is not None and fakes.server is not None:
             fakes.server.stop()
         if mail_sink is not None:
             mail_sink.stop()
         svc.close()
-
-
-def _waker(runner: Any, dispatcher: Any) -> Any:
-    """What the API calls after queueing work: wake the jobs and the webhook dispatcher."""
-    if runner is None or dispatcher is None:
-        return None
-
-    def wake() -> None:
-        runner.wake()
-        dispatcher.wake()
-
-    return wake
 
 
 def _listen(settings: Settings) -> tuple[socket.socket, str | None]:
@@ -277,6 +269,9 @@ def _fake_config(settings: Settings) -> Any:
             latency_ms=settings.fake_latency_ms,
             processing_seconds=settings.fake_processing_seconds,
         ),
+        # The sandbox's TikTok has crosspost's own media URLs verified, as an app's owner
+        # verifies its domain in TikTok's portal: photo posts and pulls then work offline.
+        tiktok_verified_url_prefixes=(f"{settings.base_url.rstrip('/')}/",),
     )
     return config if settings.fake_rate_limits else config.without_rate_limits()
 
@@ -334,27 +329,39 @@ def worker(
         int, typer.Option(help="Jobs run at once in this process.", metavar="N")
     ] = 4,
 ) -> None:
-    """Run workers only (scale-out: run several, on any machine sharing the database)."""
-    from crosspost.engine.worker import build_runner  # noqa: PLC0415
+    """Run workers only (scale-out: run several, on any machine sharing the database).
+
+    Besides the `--concurrency` jobs, it renders CROSSPOST_RENDER_WORKERS clips at once (1 by
+    default; 0 leaves renders to other workers) in a pool of their own."""
     from crosspost.logs import configure_logging  # noqa: PLC0415
+    from crosspost.studio.runner import build_runners  # noqa: PLC0415
     from crosspost.webhooks.dispatcher import WebhookDispatcher  # noqa: PLC0415
 
     # Test-mode targets reach the fakes of the server on this home, wherever they run.
     settings = home_fakes(Settings())
     configure_logging(settings)
     svc = services(settings, expect_server=False, announce=False)
-    runner = build_runner(svc, concurrency=concurrency)
+    runners = build_runners(svc, concurrency=concurrency)
     dispatcher = WebhookDispatcher(svc)
-    runner.start()
+    for runner in runners:
+        runner.start()
     dispatcher.start()
+    renders = settings.render_workers
     out().result(
-        {"concurrency": concurrency, "database": svc.db.dialect, "home": str(settings.home)},
+        {
+            "concurrency": concurrency,
+            "render_workers": renders,
+            "database": svc.db.dialect,
+            "home": str(settings.home),
+        },
         human=lambda: out().line(
-            f"worker running {concurrency} jobs at once and webhook deliveries on "
+            f"worker running {concurrency} jobs and {renders} render(s) at once and webhook "
+            "deliveries on "
             f"{svc.db.dialect}; home {describe_home(settings)}; Ctrl-C stops"
         ),
     )
     wait_for_signal()
     dispatcher.stop(timeout=30)
-    runner.stop(timeout=30)
+    for runner in runners:
+        runner.stop(timeout=30)
     svc.close()

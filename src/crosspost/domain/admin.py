@@ -34,6 +34,11 @@ class _Settings(BaseModel):
         default=None,
         description="Days media no post uses is kept (0: until deleted; null: the server's).",
     )
+    published_media_retention_days: Annotated[int, Range(1, 3650)] | None = Field(
+        default=None,
+        description="Days the media of finished posts is kept after the last post using it "
+        "finished (null: as long as the posts, which keep naming it).",
+    )
 
 
 class TenantCreate(_Settings):
@@ -67,6 +72,7 @@ class TenantAdmin(BaseModel):
     webhook_payload_retention_days: int | None
     analytics_retention_days: int | None
     media_retention_days: int | None
+    published_media_retention_days: int | None = None
 
 
 class AuditEventPublic(BaseModel):

@@ -38,6 +38,8 @@ class TargetStatus(StrEnum):
     WAITING = "waiting"
     NEEDS_REAUTH = "needs_reauth"
     CANCELLED = "cancelled"
+    # Was published, then taken down on the platform (DELETE …/remote).
+    DELETED = "deleted"
 
     @property
     def terminal(self) -> bool:
@@ -50,7 +52,9 @@ class TargetStatus(StrEnum):
         return self in _CANCELLABLE_TARGET
 
 
-_TERMINAL_TARGET = frozenset({TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.CANCELLED})
+_TERMINAL_TARGET = frozenset(
+    {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.CANCELLED, TargetStatus.DELETED}
+)
 _CANCELLABLE_TARGET = frozenset(
     {
         TargetStatus.SCHEDULED,
@@ -72,6 +76,8 @@ class PostStatus(StrEnum):
     PARTIALLY_PUBLISHED = "partially_published"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Every target that was published has been taken down again, and none is left up.
+    DELETED = "deleted"
 
 
 class ErrorKind(StrEnum):

@@ -41,6 +41,16 @@ class MediaLimits:
         return cls(kinds=frozenset(), refusal=reason)
 
 
+@dataclass(frozen=True)
+class CarouselLimits:
+    """What a platform takes in one post of several media (`media_ids`): how many items and
+    of which kinds (each item also keeps its kind's own limits), or why it takes none."""
+
+    max_items: int = 0
+    kinds: frozenset[MediaKind] = frozenset()
+    refusal: str | None = None
+
+
 # Every kind of post a platform may be asked for: text only (None) or one kind of media.
 POST_KINDS: tuple[MediaKind | None, ...] = (None, *MediaKind)
 

@@ -37,6 +37,26 @@ class PostCreate(_Strict):
     """Create a post: media + text + targets, now or at `publish_at`."""
 
     media_id: str | None = Field(default=None, description="Media to publish; omit for text posts.")
+    media_ids: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=35,
+        description="Several media in one post (a carousel), in order, instead of `media_id`: "
+        "Instagram takes up to 10 images and videos, X up to 4 images, LinkedIn up to 20 "
+        "images, TikTok up to 35 photos.",
+    )
+    render_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="A ready render of the clip studio to publish, instead of `media_id` "
+        "(the post's `media_id` is then the render's video).",
+    )
+    auto_fit: bool = Field(
+        default=False,
+        description="Where the video breaks a platform's limits in a way a render repairs "
+        "(too long, wrong aspect or size, a refused codec or container), render a variant "
+        "that fits and publish that instead of failing the target (see the target's `fit`).",
+    )
     text: str = Field(
         default="", max_length=10_000, description="Caption, title source and description."
     )
@@ -77,6 +97,78 @@ class PostCreate(_Strict):
         if any(not t for t in cleaned):
             raise ValueError("targets must not contain blank entries")
         return cleaned
+
+    @field_validator("media_ids")
+    @classmethod
+    def _distinct_media(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("media_ids names the same media twice; name each item once")
+        return value
+
+
+class PostEdit(_Strict):
+    """Change a post that has not published everywhere yet: only the fields given change."""
+
+    text: str | None = Field(default=None, max_length=10_000, description="The new caption.")
+    overrides: dict[str, dict[str, Any] | None] | None = Field(
+        default=None,
+        description="Merged into the post's overrides as a JSON Merge Patch (RFC 7396): "
+        "{'youtube': {'title': 'New'}} changes one option, {'youtube': {'title': null}} drops "
+        "it, {'youtube': null} drops every YouTube option.",
+    )
+    publish_at: Instant | None = Field(
+        default=None,
+        description="The new publish time, read like a new post's; `null` publishes now.",
+    )
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone of a local `publish_at` (given with it).",
+        examples=["Europe/Paris"],
+    )
+    fold: Literal[0, 1] | None = Field(
+        default=None, description="For a local `publish_at` that happens twice, as on create."
+    )
+    add_targets: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Destinations to add: platform names or social account ids.",
+    )
+    remove_targets: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Target ids (tgt_…) to remove; one already publishing or finished stays.",
+    )
+
+    @field_validator("add_targets", "remove_targets")
+    @classmethod
+    def _no_blank_targets(cls, value: list[str]) -> list[str]:
+        cleaned = [t.strip() for t in value]
+        if any(not t for t in cleaned):
+            raise ValueError("target lists must not contain blank entries")
+        return cleaned
+
+
+class LeftAlone(BaseModel):
+    """A target an edit did not change, and why."""
+
+    target_id: str
+    platform: str
+    status: TargetStatus
+    reason: str
+
+
+class PostEdited(BaseModel):
+    """A post after an edit, and what the edit reached."""
+
+    post: PostPublic
+    changed: list[str] = Field(description="The fields of the post that changed.")
+    edited: list[str] = Field(description="Targets that will publish the edited post.")
+    added: list[str] = Field(description="Targets the edit added.")
+    removed: list[str] = Field(description="Targets the edit removed (cancelled).")
+    left_alone: list[LeftAlone] = Field(
+        description="Targets already publishing or finished: they keep what they started with."
+    )
 
 
 # Bounds of a described (not yet uploaded) file: far past any platform's limits, so every
@@ -132,6 +224,14 @@ class ProblemItem(BaseModel):
     type: str = Field(description="Its stable code, as a lone problem's `code` would be.")
 
 
+class FitPlanned(BaseModel):
+    """The variant `auto_fit` would render for a destination the video does not fit."""
+
+    aspect: str
+    max_duration: float | None = Field(description="Seconds it would be cut to (null: all).")
+    because: list[ProblemItem] = Field(description="The rules the original breaks there.")
+
+
 class ValidatedTarget(BaseModel):
     """What `POST /v1/posts` would do for one destination."""
 
@@ -149,6 +249,10 @@ class ValidatedTarget(BaseModel):
         default_factory=list,
         description="What would hold it up without refusing it (an account that needs "
         "reconnecting), each saying what to do.",
+    )
+    fit: FitPlanned | None = Field(
+        default=None,
+        description="With `auto_fit`: the variant rendered for it instead of refusing it.",
     )
 
 
@@ -203,6 +307,37 @@ class TargetError(BaseModel):
     raw: Any = None
 
 
+class FirstCommentPublic(BaseModel):
+    """Where a target's first comment stands; its failure never fails the target."""
+
+    status: Literal["pending", "posted", "failed"]
+    id: str | None = Field(default=None, description="The comment's id on the platform.")
+    attempts: int
+    error: dict[str, str] | None = Field(
+        default=None, description="`code` and `message` of the last failure."
+    )
+
+
+class FitPublic(BaseModel):
+    """The variant `auto_fit` renders for a target whose platform the video does not fit."""
+
+    status: Literal["pending", "ready", "failed"] = Field(
+        description="pending: being rendered (the target publishes once it is ready)."
+    )
+    aspect: str = Field(description="The variant's shape, one the platform takes.")
+    max_duration: float | None = Field(
+        description="Seconds the variant is cut to (null: the whole video)."
+    )
+    because: list[dict[str, str]] = Field(
+        description="The platform's rules the original breaks, each with `code` and `message`."
+    )
+    source_media_id: str
+    media_id: str = Field(description="The variant's media item, once ready.")
+    error: dict[str, str] | None = Field(
+        default=None, description="`code` and `message` when the variant could not be made."
+    )
+
+
 class TargetPublic(BaseModel):
     """One destination of a post."""
 
@@ -218,6 +353,12 @@ class TargetPublic(BaseModel):
     published_at: datetime | None
     progress: dict[str, Any] | None = None
     last_error: TargetError | None
+    first_comment: FirstCommentPublic | None = Field(
+        default=None, description="The first comment (`overrides.<platform>.first_comment`)."
+    )
+    fit: FitPublic | None = Field(
+        default=None, description="The variant rendered for this platform (`auto_fit`)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -229,38 +370,17 @@ class PostPublic(BaseModel):
     status: PostStatus
     mode: Mode
     media_id: str | None
+    media_ids: list[str] | None = Field(
+        default=None, description="Every media item of a post of several media, in order."
+    )
     text: str
     overrides: dict[str, dict[str, Any]]
     publish_at: datetime | None
     timezone: str | None
+    auto_fit: bool = False
     targets: list[TargetPublic]
     created_at: datetime
     updated_at: datetime
-
-
-class MediaPublic(BaseModel):
-    """An uploaded, probed media file."""
-
-    id: str
-    kind: MediaKind
-    filename: str
-    content_type: str
-    size_bytes: int
-    sha256: str
-    container: str | None
-    duration_seconds: float | None
-    width: int | None
-    height: int | None
-    video_codec: str | None
-    audio_codec: str | None
-    frame_rate: float | None
-    created_at: datetime
-
-
-class MediaListed(MediaPublic):
-    """A media item in the library, with how many posts use it."""
-
-    used_by: int = Field(description="How many posts name this media item.")
 
 
 class LedgerEventPublic(BaseModel):

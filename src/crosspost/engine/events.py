@@ -28,6 +28,7 @@ TARGET_EVENTS = frozenset(
         # The two states that do not end by themselves soon: a follower must hear of them.
         TargetStatus.WAITING,
         TargetStatus.NEEDS_REAUTH,
+        TargetStatus.DELETED,
     }
 )
 POST_EVENTS = frozenset(
@@ -37,6 +38,7 @@ POST_EVENTS = frozenset(
         PostStatus.PARTIALLY_PUBLISHED,
         PostStatus.FAILED,
         PostStatus.CANCELLED,
+        PostStatus.DELETED,
     }
 )
 
@@ -71,9 +73,11 @@ def emit_post(
     event_type: str | Sequence[str],
     now: datetime,
     targets: list[Row] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     """Record a post.* event (or several, in order, of the same post as it stands);
-    `targets` default to the post's rows as they stand now."""
+    `targets` default to the post's rows as they stand now; `extra` joins the post in
+    `data`."""
     if targets is None:
         targets = posts.targets_of(conn, [post["id"]]).get(post["id"], [])
     outbox.emit_all(
@@ -81,7 +85,7 @@ def emit_post(
         tenant_id=post["tenant_id"],
         mode=post["mode"],
         event_types=[event_type] if isinstance(event_type, str) else event_type,
-        data={"post": post_snapshot(post, targets)},
+        data={"post": post_snapshot(post, targets), **(extra or {})},
         now=now,
         post_id=post["id"],
     )

@@ -1,10 +1,11 @@
 """Exports: a tenant's history, posts (each with its targets) or the ledger, written to one
-file in media storage by the `export.v1` job, then announced with `export.ready`.
+file in media storage by the `export.v1` job, then announced with `data_export.ready`.
 
 The job may die at any instruction and run again: it writes the whole file under a temp
 name, renames it into place when complete, and marks the export ready together with its
-`export.ready` event in one fenced transaction. A re-run rewrites the file from the start,
-so the file is complete exactly when the export says `ready`, and the event is sent once.
+`data_export.ready` event in one fenced transaction. A re-run rewrites the file from the
+start, so the file is complete exactly when the export says `ready`, and the event is sent
+once.
 """
 
 from __future__ import annotations
@@ -182,8 +183,8 @@ def downloadable(row: Row, *, now: datetime) -> str:
         raise Conflict(
             f"export {row['id']!r} is {row['status']} ({row['rows_done']} of "
             f"{row['rows_total'] if row['rows_total'] is not None else '?'} "
-            f"{COUNTED[row['kind']]}); download "
-            "it once it is ready (GET /v1/exports/{id} or the export.ready webhook says when)",
+            f"{COUNTED[row['kind']]}); download it once it is ready (GET /v1/exports/{id} or "
+            "the data_export.ready webhook says when)",
             code="export_not_ready",
         )
     return str(row["storage_key"])
@@ -230,7 +231,9 @@ def _build(svc: Services, ctx: JobContext, row: Row) -> None:
         started = {"status": "running", "rows_total": total, "rows_done": 0}
         store.update_export(conn, row["id"], {**started, "updated_at": svc.clock.now()})
     done = 0
-    with svc.storage.begin_write() as pending:
+    key = f"exports/{tenant}/{row['id']}.{row['format']}"
+    svc.storage.discard_pending(key)  # an earlier run's, whose worker died mid-write
+    with svc.storage.begin_write(key) as pending:
         sink = _Sink(pending)
         encode = _ENCODERS[row["kind"], row["format"]]
         if row["format"] == "csv":
@@ -243,7 +246,7 @@ def _build(svc: Services, ctx: JobContext, row: Row) -> None:
                 store.update_export(
                     conn, row["id"], {"rows_done": done, "updated_at": svc.clock.now()}
                 )
-        stored = pending.commit(f"exports/{tenant}/{row['id']}.{row['format']}")
+        stored = pending.commit()
     now = svc.clock.now()
     values = {
         "status": "ready",
@@ -266,7 +269,7 @@ def _build(svc: Services, ctx: JobContext, row: Row) -> None:
                 conn,
                 tenant_id=tenant,
                 mode=row["mode"],
-                event_type="export.ready",
+                event_type="data_export.ready",
                 data={"export": ready_snapshot(ready)},
                 now=now,
             )
@@ -284,7 +287,7 @@ def _fail(svc: Services, ctx: JobContext, row: Row, error: str) -> None:
 
 
 def ready_snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The `export` object of `export.ready`."""
+    """The `export` object of `data_export.ready`."""
     return {
         "id": row["id"],
         "kind": row["kind"],

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from crosspost.engine import exports, media_library
+from crosspost.engine import direct_uploads, exports, media_library, tus
 from crosspost.engine.services import Services
 from crosspost.jobs import JobContext, Outcome, RunAgain
 from crosspost.store import idempotency, oauth_grants, tenants, webhook_deliveries
@@ -32,7 +32,8 @@ def ensure_scheduled(svc: Services) -> None:
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
     """Purge idempotency keys past their 24 h, API analytics, webhook payloads and export
     files past their retention, expired OAuth codes and refresh tokens, media no post uses
-    past its retention, and upload leftovers of crashed requests."""
+    past its retention, upload leftovers of crashed requests, expired tus uploads and direct
+    uploads never completed."""
 
     def handle(ctx: JobContext) -> Outcome:
         now = svc.clock.now()
@@ -53,12 +54,15 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         # Hourly, in small transactions: each run reads only the oldest rows, so it is cheap
         # when there is nothing to do and never holds a long lock when there is.
         expired = purge_expired(svc.db, now, svc.settings.analytics_retention_days, shorter=shorter)
-        leftovers = svc.storage.purge_temp(_TEMP_UPLOAD_AGE.total_seconds())
+        leftovers = svc.storage.purge_pending(_TEMP_UPLOAD_AGE.total_seconds())
         files = exports.expire(svc, now=now)
         unused = media_library.purge_unused(svc, now)
+        leftovers += tus.purge_expired(svc, now)
+        leftovers += direct_uploads.purge_expired(svc, now)
         if purged or expired or leftovers or payloads or files or oauth or unused:
             log.info(
-                "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers, "
+                "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers "
+                "(crashed, or expired tus and direct uploads), "
                 "%d webhook payloads, %d export files, %d OAuth codes and refresh tokens, "
                 "%d unused media past retention",
                 purged,

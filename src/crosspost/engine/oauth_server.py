@@ -413,16 +413,34 @@ class ConsentRefused(Exception):
         self.reason = reason
 
 
-def _grant(server: _Server, call: OAuthCall, user_id: str) -> tuple[Any, Person]:
-    """The validated authorization request and the person in the app's tenant; raises
-    `ConsentRefused` or the redirectable `OAuth2Error`."""
-    client_id = call.params.get("client_id", "")
+def _app(server: _Server, call: OAuthCall) -> Client:
+    """The registered app an authorization request names; `ConsentRefused` otherwise."""
     try:
-        client = server.query_client(client_id)
+        client = server.query_client(call.params.get("client_id", ""))
     except OAuth2Error:
         client = None
     if client is None or not client.is_app:
         raise ConsentRefused("this app is unknown here, or was revoked by its workspace")
+    return client
+
+
+def precheck(svc: Services, call: OAuthCall) -> None:
+    """Refuse, before anyone is asked to sign in, an authorization request that could never
+    go back to its app: an unknown app or an unregistered redirect URI (`ConsentRefused`)."""
+    with svc.db.read() as conn:
+        client = _app(_Server(svc, conn), call)
+    uri = call.params.get("redirect_uri")
+    if uri is not None and not client.check_redirect_uri(uri):
+        raise ConsentRefused(
+            "this redirect_uri is not registered for the app; its developer must register "
+            "the exact URI"
+        )
+
+
+def _grant(server: _Server, call: OAuthCall, user_id: str) -> tuple[Any, Person]:
+    """The validated authorization request and the person in the app's tenant; raises
+    `ConsentRefused` or the redirectable `OAuth2Error`."""
+    client = _app(server, call)
     member = people.membership(server.conn, client.row["tenant_id"], user_id)
     if member is None:
         raise ConsentRefused(

@@ -3,7 +3,7 @@ in one transaction, so a refused request leaves no row behind."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,8 +21,9 @@ from crosspost.domain.enums import (
     PostStatus,
     TargetStatus,
 )
-from crosspost.domain.models import PostCreate
-from crosspost.engine import events
+from crosspost.domain.models import PostCreate, PostEdit
+from crosspost.engine import events, fit
+from crosspost.engine.media_library import check_usable
 from crosspost.engine.overrides import (
     THUMBNAIL_OPTION,
     check_overrides,
@@ -37,18 +38,19 @@ from crosspost.engine.transitions import refresh_post_status
 from crosspost.errors import Conflict, InvalidInput, MediaRejected, NotFound, Problems, a_or_an
 from crosspost.ids import new_id
 from crosspost.localtime import check_offset, local_to_utc, zone_named
-from crosspost.media.validate import MediaInfo, Violation, validate
+from crosspost.media.validate import MediaInfo, Violation, validate, validate_carousel
 from crosspost.platforms.options import PlatformOptions
 from crosspost.platforms.registry import client_for, supported_platforms
-from crosspost.store import accounts, ledger, media, posts
+from crosspost.store import accounts, ledger, media, posts, renders
 from crosspost.store.prepared import pipelined
 from crosspost.store.rows import Row
-from crosspost.usage import metering
+from crosspost.store.usage import TENANT_TOTAL
+from crosspost.usage import metering, processing
 
 _PAST_GRACE = timedelta(minutes=5)
 
 
-def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
+def resolve_publish_at(body: PostCreate | PostEdit, now: datetime) -> datetime | None:
     """The aware UTC publish time, reading a naive time in `timezone` (daylight saving
     included: a time the zone skips or repeats is refused unless `fold` says which)."""
     zone = zone_named(body.timezone) if body.timezone is not None else None
@@ -81,8 +83,14 @@ def resolve_publish_at(body: PostCreate, now: datetime) -> datetime | None:
     return when if when > now else None
 
 
-def _resolve_targets(
-    conn: Connection, tenant_id: str, mode: Mode, names: list[str], problems: Problems
+def resolve_targets(
+    conn: Connection,
+    tenant_id: str,
+    mode: Mode,
+    names: list[str],
+    problems: Problems,
+    *,
+    field: str = "targets",
 ) -> list[tuple[int, Row]]:
     """The accounts the targets name, with each target's index; a target that names none is
     a problem of its own."""
@@ -92,7 +100,7 @@ def _resolve_targets(
     by_id = {a["id"]: a for a in owned}
     resolved: list[tuple[int, Row]] = []
     for index, name in enumerate(names):
-        with problems.at(f"targets[{index}]"):
+        with problems.at(f"{field}[{index}]"):
             account = _target_account(conn, tenant_id, mode, name, owned, by_id, supported)
             if any(r["id"] == account["id"] for _, r in resolved):
                 raise InvalidInput(
@@ -169,7 +177,7 @@ def _platform_account(
     return candidates[0]
 
 
-def _check_thumbnails(
+def check_thumbnails(
     conn: Connection, tenant_id: str, options: Mapping[Platform, PlatformOptions]
 ) -> None:
     """A `thumbnail_media_id` override must name an uploaded image."""
@@ -184,6 +192,7 @@ def _check_thumbnails(
                 f"(overrides.{platform.value}.{THUMBNAIL_OPTION}); upload the image first",
                 code="thumbnail_not_found",
             )
+        check_usable(row)
         if row["kind"] != MediaKind.IMAGE.value:
             raise InvalidInput(
                 f"the {platform.value} thumbnail {cover_id} is {a_or_an(row['kind'])}; "
@@ -216,6 +225,8 @@ class TargetPlan:
     account: Row
     platform: Platform
     violations: tuple[Violation, ...]
+    # auto_fit's variant, when a render repairs every violation (which are then not kept).
+    fitting: fit.FitPlan | None = None
 
     def warnings(self) -> list[dict[str, str]]:
         """What would hold this target up without refusing it, each with what to do."""
@@ -241,6 +252,7 @@ class PostPlan:
 
     publish_at: datetime | None
     targets: tuple[TargetPlan, ...]
+    media_id: str | None = None  # the single medium, `render_id`'s video resolved
 
 
 def check_post(
@@ -251,57 +263,151 @@ def check_post(
     body: PostCreate,
     now: datetime,
     described: MediaInfo | None = None,
+    hold_media: bool = False,
 ) -> PostPlan:
     """Every check a new post must pass, writing nothing; `described` stands for media not
-    uploaded yet. Raises the 422 create answers, with every problem found in `errors`."""
+    uploaded yet, `hold_media` keeps the media from deletion until the caller commits.
+    Raises the 422 create answers, with every problem found in `errors`."""
     problems = Problems()
     publish_at: datetime | None = None
     options: dict[Platform, PlatformOptions] | None = None
     info: MediaInfo | None = None
+    if body.render_id is not None:
+        with problems.at("render_id"):
+            body = body.model_copy(
+                update={"media_id": render_media(conn, tenant_id, body), "render_id": None}
+            )
     with problems.at("publish_at"):
         publish_at = resolve_publish_at(body, now)
     with problems.at("overrides"):
         options = check_overrides(body.overrides)
     media_ok = False
     with problems.at("media_id"):
-        info = _media_of(conn, tenant_id, body, described)
+        info = _media_of(conn, tenant_id, body, described, hold=hold_media)
         media_ok = True
+    items = _items_of(conn, tenant_id, body.media_ids or [], problems, hold=hold_media)
+    media_ok = media_ok and items is not None
     if options is not None:
         with problems.at("overrides"):
-            _check_thumbnails(conn, tenant_id, options)
-    resolved = _resolve_targets(conn, tenant_id, mode, body.targets, problems)
+            check_thumbnails(conn, tenant_id, options)
+    resolved = resolve_targets(conn, tenant_id, mode, body.targets, problems)
     if options is not None and len(resolved) == len(body.targets):
         with problems.at("overrides"):
             check_targeted(options, (a["platform"] for _, a in resolved))
     plans: tuple[TargetPlan, ...] = ()
     if media_ok:
-        plans = tuple(_plan(i, account, options or {}, info, body.text) for i, account in resolved)
+        plans = tuple(
+            _plan(i, account, options or {}, info, items or (), body.text, body.auto_fit)
+            for i, account in resolved
+        )
         if plans and all(plan.violations for plan in plans):
             with problems.at("targets"):
                 _refuse_all(plans)
     problems.raise_found()
-    return PostPlan(publish_at, plans)
+    return PostPlan(publish_at, plans, body.media_id)
+
+
+def render_media(conn: Connection, tenant_id: str, body: PostCreate) -> str:
+    """The video of the ready render `body.render_id` names, which the post publishes."""
+    if body.media_id is not None or body.media_ids is not None:
+        raise InvalidInput(
+            "give render_id (a render of the clip studio) or media_id/media_ids, not both",
+            code="media_conflict",
+        )
+    render = renders.get_render(conn, tenant_id, str(body.render_id))
+    if render is None:
+        raise InvalidInput(
+            f"no render {body.render_id!r}; render a clip with POST /v1/clips/{{id}}/renders",
+            code="render_not_found",
+        )
+    if render["status"] != "ready" or render["media_id"] is None:
+        raise InvalidInput(
+            f"render {render['id']} is {render['status']}, not ready: publish it once "
+            f"GET /v1/renders/{render['id']} says ready (the export.ready webhook)"
+            + (", or render the clip again" if render["status"] == "failed" else ""),
+            code="render_not_ready",
+        )
+    return str(render["media_id"])
 
 
 def _media_of(
-    conn: Connection, tenant_id: str, body: PostCreate, described: MediaInfo | None
+    conn: Connection,
+    tenant_id: str,
+    body: PostCreate,
+    described: MediaInfo | None,
+    *,
+    hold: bool = False,
 ) -> MediaInfo | None:
+    if body.media_ids is not None:
+        if body.media_id is not None or described is not None:
+            raise InvalidInput(
+                "give media_ids (several uploaded files) or media_id (one), not both",
+                code="media_conflict",
+            )
+        return None
     if body.media_id is not None:
         if described is not None:
             raise InvalidInput(
                 "give media_id (an uploaded file) or media (a file to upload), not both",
                 code="media_conflict",
             )
-        row = media.get_media(conn, tenant_id, body.media_id)
+        row = media.get_media(conn, tenant_id, body.media_id, hold=hold)
         if row is None:
             raise InvalidInput(
                 f"no media {body.media_id!r}; upload it first with POST /v1/media",
                 code="media_not_found",
             )
+        check_usable(row)
         return MediaInfo.from_row(row)
     if described is None and not body.text.strip():
         raise InvalidInput("a post needs media_id, text, or both", code="empty_post")
     return described
+
+
+def _items_of(
+    conn: Connection, tenant_id: str, media_ids: Sequence[str], problems: Problems, *, hold: bool
+) -> tuple[MediaInfo, ...] | None:
+    """The media of a post of several media, each checked where it is named; None when one
+    of them cannot be used."""
+    infos: list[MediaInfo] = []
+    for index, media_id in enumerate(media_ids):
+        with problems.at(f"media_ids[{index}]"):
+            infos.append(media_item(conn, tenant_id, media_id, hold=hold))
+    return tuple(infos) if len(infos) == len(media_ids) else None
+
+
+def media_item(conn: Connection, tenant_id: str, media_id: str, *, hold: bool) -> MediaInfo:
+    """What validation knows of one usable media item; 422 when it is missing or not ready."""
+    row = media.get_media(conn, tenant_id, media_id, hold=hold)
+    if row is None:
+        raise InvalidInput(
+            f"no media {media_id!r}; upload it first with POST /v1/media", code="media_not_found"
+        )
+    check_usable(row)
+    return MediaInfo.from_row(row)
+
+
+def post_violations(
+    platform: Platform,
+    options: PlatformOptions | None,
+    info: MediaInfo | None,
+    items: Sequence[MediaInfo],
+    text: str,
+) -> list[Violation]:
+    """Every rule of `platform` the post breaks: a post of several media (`items`) by the
+    platform's carousel rules, else by `target_violations`."""
+    if not items:
+        return target_violations(platform, options, info, text)
+    client = client_for(platform)
+    chosen = options or client.options_model()
+    return validate_carousel(
+        client.carousel,
+        client.limits_for,
+        items,
+        chosen.text or text,
+        title=title_of(chosen),
+        destination=platform.value,
+    )
 
 
 def _plan(
@@ -309,10 +415,15 @@ def _plan(
     account: Row,
     options: Mapping[Platform, PlatformOptions],
     info: MediaInfo | None,
+    items: Sequence[MediaInfo],
     text: str,
+    auto_fit: bool,
 ) -> TargetPlan:
     platform = Platform(account["platform"])
-    violations = target_violations(platform, options.get(platform), info, text)
+    violations = post_violations(platform, options.get(platform), info, items, text)
+    fitting = fit.fit_for(platform, info, items, violations) if auto_fit else None
+    if fitting is not None:
+        return TargetPlan(index, account, platform, (), fitting)
     return TargetPlan(index, account, platform, tuple(violations))
 
 
@@ -336,6 +447,41 @@ def _refuse_all(plans: tuple[TargetPlan, ...]) -> None:
             for v in plan.violations
         ],
     )
+
+
+def target_row(
+    tenant_id: str,
+    post_id: str,
+    account: Row,
+    status: TargetStatus,
+    *,
+    next_attempt_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new target's row, with every column the insert names."""
+    return {
+        "id": new_id("tgt"),
+        "tenant_id": tenant_id,
+        "post_id": post_id,
+        "account_id": account["id"],
+        "platform": account["platform"],
+        "status": status.value,
+        "attempts": 0,
+        "transient_errors": 0,
+        "next_attempt_at": next_attempt_at,
+        "session": {},
+        "created_at": now,
+        "updated_at": now,
+        # executemany takes its columns from the first row: give every row every key.
+        "error_kind": None,
+        "error_code": None,
+        "error_message": None,
+        "error_raw": None,
+        "external_id": None,
+        "external_url": None,
+        "published_at": None,
+        "fit": None,
+    }
 
 
 @dataclass(frozen=True)
@@ -382,7 +528,13 @@ def write_post(
     """`create_post` inside the caller's write transaction (which an error must roll back),
     so that the API records the request's idempotency key in the same commit."""
     now = svc.clock.now()
-    plan = check_post(conn, tenant_id=tenant_id, mode=mode, body=body, now=now)
+    plan = check_post(conn, tenant_id=tenant_id, mode=mode, body=body, now=now, hold_media=True)
+    fitting = sum(t.fitting.seconds for t in plan.targets if t.fitting is not None)
+    if fitting:
+        # Variants are rendered work: refused up front (402) when the month has no room.
+        processing.check_processing(
+            conn, tenant_id=tenant_id, key_id=key_id or TENANT_TOTAL, seconds=fitting, now=now
+        )
     publish_at = plan.publish_at
     post_id = new_id("post")
     initial = TargetStatus.SCHEDULED if publish_at else TargetStatus.QUEUED
@@ -390,28 +542,11 @@ def write_post(
     refused = False
     for target in plan.targets:
         violations = target.violations
-        row: dict[str, Any] = {
-            "id": new_id("tgt"),
-            "tenant_id": tenant_id,
-            "post_id": post_id,
-            "account_id": target.account["id"],
-            "platform": target.platform.value,
-            "status": initial.value,
-            "attempts": 0,
-            "transient_errors": 0,
-            "next_attempt_at": publish_at,
-            "session": {},
-            "created_at": now,
-            "updated_at": now,
-            # executemany takes its columns from the first row: give every row every key.
-            "error_kind": None,
-            "error_code": None,
-            "error_message": None,
-            "error_raw": None,
-            "external_id": None,
-            "external_url": None,
-            "published_at": None,
-        }
+        row = target_row(
+            tenant_id, post_id, target.account, initial, next_attempt_at=publish_at, now=now
+        )
+        if target.fitting is not None and plan.media_id is not None:
+            row["fit"] = target.fitting.row(plan.media_id, new_id("med"))
         if violations:
             refused = True
             row.update(
@@ -428,7 +563,9 @@ def write_post(
     post_row: Row = {
         "id": post_id,
         "tenant_id": tenant_id,
-        "media_id": body.media_id,
+        "media_id": body.media_ids[0] if body.media_ids else plan.media_id,
+        "media_ids": body.media_ids,
+        "auto_fit": body.auto_fit,
         "text": body.text,
         "overrides": body.overrides,
         "publish_at": publish_at,
@@ -476,6 +613,7 @@ def write_post(
                 continue
             queued.append(row["id"])
         enqueue_publishes(svc.jobs, conn, queued, publish_at or now)
+        fit.start_fits(svc.jobs, conn, rows, now)
         if refused:
             events.emit_post(conn, post_row, "post.created", now, targets=rows)
             refresh_post_status(conn, tenant_id, post_id, now)

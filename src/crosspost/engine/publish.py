@@ -18,20 +18,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from crosspost.domain.enums import AccountStatus, ErrorKind, MediaKind, Mode, Platform, TargetStatus
-from crosspost.engine import pacing
+from crosspost.engine import first_comment, fit, pacing
 from crosspost.engine.clients import build_client
+from crosspost.engine.first_comment import first_comment_of
 from crosspost.engine.overrides import read_options, thumbnail_of, title_of
+from crosspost.engine.posts import post_violations
 from crosspost.engine.sandbox import reprovision_sandbox_account
 from crosspost.engine.services import Services
 from crosspost.engine.tokens import RefreshInProgress, mark_needs_reauth, refresh_account
 from crosspost.engine.transitions import TargetCancelled, transition
 from crosspost.jobs import Done, JobContext, Outcome, RunAgain
 from crosspost.media import signed_urls
-from crosspost.media.validate import MediaInfo, validate
+from crosspost.media.validate import MediaInfo, Violation, validate
 from crosspost.platforms.base import (
     Credentials,
     MediaFile,
@@ -68,6 +71,10 @@ _UNKNOWN_SINCE = "_unknown_since"
 _EXISTS = "_exists"
 
 
+class _PostEdited(Exception):
+    """The post changed after this run read it; the run starts over."""
+
+
 @dataclass
 class _Loaded:
     target: Mapping[str, Any]
@@ -76,6 +83,7 @@ class _Loaded:
     media: Mapping[str, Any] | None
     thumbnail: Mapping[str, Any] | None = None
     tenant_status: str | None = "active"
+    items: tuple[Mapping[str, Any], ...] = ()  # the media of a post of several, in order
 
 
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
@@ -98,6 +106,7 @@ class _PublishRun:
         self.refreshed = False
         # Columns to fold into this run's first write (saves a transaction per run).
         self.carry: dict[str, Any] = {}
+        self.wants_comment = False  # the target's options ask for a first comment
 
     # -- loading -------------------------------------------------------------------------
     def _load(self) -> _Loaded | None:
@@ -106,18 +115,29 @@ class _PublishRun:
             if target is None:
                 return None
             post = posts.get_post(conn, target["tenant_id"], target["post_id"])
+            if post is not None and target["content"]:
+                # Under way when the post was edited: it keeps what it started with.
+                post = {**post, **target["content"]}
             account = accounts.get_account_by_id(conn, target["account_id"])
+            several = list(post["media_ids"] or []) if post else []
+            # auto_fit's variant stands in for the post's video on this platform.
+            single = fit.media_for(target["fit"], post["media_id"] if post else None)
             row = (
-                media.get_media(conn, target["tenant_id"], post["media_id"])
-                if post and post["media_id"]
+                media.get_media(conn, target["tenant_id"], single)
+                if single and not several
                 else None
             )
+            found = [media.get_media(conn, target["tenant_id"], m) for m in several]
             cover_id = _stored_thumbnail(post, Platform(target["platform"])) if post else None
             cover = media.get_media(conn, target["tenant_id"], cover_id) if cover_id else None
             tenant_status = tenants.tenant_status(conn, target["tenant_id"])
         if post is None or account is None:
             return None
-        return _Loaded(target, post, account, row, cover, tenant_status)
+        items = tuple(r for r in found if r is not None)
+        if len(items) != len(several):
+            # An item deleted from under a post that still named it: the run fails on it.
+            items = ()
+        return _Loaded(target, post, account, row, cover, tenant_status, items)
 
     def _client(self, account: Mapping[str, Any]) -> PlatformClient:
         return build_client(self.svc, Platform(account["platform"]), Mode(account["mode"]))
@@ -131,7 +151,17 @@ class _PublishRun:
         if row is not None and (settings.public_url or account["mode"] == Mode.TEST.value):
             expires = int(self.svc.clock.now().timestamp() + MEDIA_URL_TTL_SECONDS)
             media_url = signed_urls.sign(settings.base_url, row["id"], self.svc.hash_key, expires)
+        files = tuple(f for f in (self._media_file(r) for r in loaded.items) if f is not None)
+        urls: tuple[str, ...] = ()
+        if files and (settings.public_url or account["mode"] == Mode.TEST.value):
+            expires = int(self.svc.clock.now().timestamp() + MEDIA_URL_TTL_SECONDS)
+            urls = tuple(
+                signed_urls.sign(settings.base_url, r["id"], self.svc.hash_key, expires)
+                for r in loaded.items
+            )
         return PublishRequest(
+            items=files,
+            item_urls=urls,
             target_id=loaded.target["id"],
             account_external_id=account["external_id"],
             account_handle=account["handle"],
@@ -147,8 +177,9 @@ class _PublishRun:
     def _media_file(self, row: Mapping[str, Any] | None) -> MediaFile | None:
         if row is None:
             return None
+        key, storage = row["storage_key"], self.svc.storage
         return MediaFile(
-            path=Path(self.svc.storage.path_for(row["storage_key"])),
+            source=lambda: storage.open(key),
             size=row["size_bytes"],
             content_type=row["content_type"],
             kind=MediaKind(row["kind"]),
@@ -180,6 +211,9 @@ class _PublishRun:
             # Held where it stands while the operator has the tenant suspended or deleted:
             # no attempt is spent, and `resume` brings the job forward.
             return RunAgain(self.svc.clock.now() + TENANT_HOLD)
+        if fit.is_waiting(target["fit"]):
+            # Its variant is being rendered; the fit job brings this job forward once stored.
+            return RunAgain(fit.await_variant(self.svc, self.ctx, target, loaded.post))
         if loaded.account["status"] != AccountStatus.ACTIVE.value:
             # Parked, not failed: the job ends here and the target waits for the account
             # to be reconnected, which must enqueue it again.
@@ -194,13 +228,23 @@ class _PublishRun:
         client = self._client(loaded.account)
         try:
             options = read_options(loaded.post["overrides"], client.platform)
+            self.wants_comment = first_comment_of(options) is not None
         except PlatformError as err:
             # Stored before options were checked, with a value no client can use.
             return self._on_error(target, dict(target["session"] or {}), err)
         request = self._request(loaded, options)
         fresh = status in (TargetStatus.SCHEDULED, TargetStatus.QUEUED) and not target["session"]
-        if fresh and self._preflight(client, request, loaded):
-            return Done()
+        if fresh:
+            publish_at = loaded.post["publish_at"]
+            if publish_at is not None and publish_at > self.svc.clock.now():
+                # Rescheduled later by an edit while this job was already claimed.
+                return RunAgain(publish_at)
+            try:
+                if self._preflight(client, request, loaded):
+                    return Done()
+            except _PostEdited:
+                # Edited between our read and our start: read it again before any call.
+                return RunAgain(self.svc.clock.now())
         try:
             creds = vault_creds.unseal(self.svc.keyring, loaded.account)
             missing = None if creds is not None else "no_credentials"
@@ -231,30 +275,51 @@ class _PublishRun:
         """Validate media before any byte is sent; True when the target was refused."""
         target = loaded.target
         info = MediaInfo.from_row(loaded.media) if loaded.media is not None else None
-        violations = validate(
-            client.limits_for(request.media.kind if request.media else None),
-            info,
-            request.text,
-            title=title_of(client.options_model.read(request.options)),
-            destination=client.platform.value,
-        )
+        if loaded.post["media_ids"]:
+            violations = post_violations(
+                client.platform,
+                client.options_model.read(request.options),
+                None,
+                [MediaInfo.from_row(r) for r in loaded.items],
+                request.text,
+            )
+            if not loaded.items:
+                violations.append(Violation(
+                    "media_not_found",
+                    "an item of this post's media_ids was deleted; post again with media "
+                    "that exists",
+                    "media_ids",
+                ))  # fmt: skip
+        else:
+            violations = validate(
+                client.limits_for(request.media.kind if request.media else None),
+                info,
+                request.text,
+                title=title_of(client.options_model.read(request.options)),
+                destination=client.platform.value,
+            )
+        now = self.svc.clock.now()
         if violations:
             first = violations[0]
-            self._write(
-                target,
-                status=TargetStatus.FAILED,
-                event="publish_failed",
-                data={"error_kind": "permanent", "code": first.code, "message": first.message},
-                error_kind=ErrorKind.PERMANENT.value,
-                error_code=first.code,
-                error_message="; ".join(v.message for v in violations),
-                error_raw={
-                    "violations": [{"code": v.code, "message": v.message} for v in violations]
-                },
-                next_attempt_at=None,
-            )
+            with self.svc.db.write() as conn:
+                self.ctx.fence(conn)
+                transition(
+                    conn,
+                    target,
+                    now=now,
+                    status=TargetStatus.FAILED,
+                    event="publish_failed",
+                    data={"error_kind": "permanent", "code": first.code, "message": first.message},
+                    error_kind=ErrorKind.PERMANENT.value,
+                    error_code=first.code,
+                    error_message="; ".join(v.message for v in violations),
+                    error_raw={
+                        "violations": [{"code": v.code, "message": v.message} for v in violations]
+                    },
+                    next_attempt_at=None,
+                )
+                self._check_revision(conn, loaded)
             return True
-        now = self.svc.clock.now()
         with self.svc.db.write() as conn:
             self.ctx.fence(conn)
             transition(
@@ -264,7 +329,9 @@ class _PublishRun:
                 status=TargetStatus.QUEUED,
                 event="publish_started",
                 data={"attempt": int(target["attempts"]) + 1},
+                started_at=now,
             )
+            self._check_revision(conn, loaded)
             transition(
                 conn,
                 {**target, "status": TargetStatus.QUEUED.value},
@@ -273,6 +340,14 @@ class _PublishRun:
                 data={"provider": client.platform.value, "mode": loaded.account["mode"]},
             )
         return False
+
+    def _check_revision(self, conn: Connection, loaded: _Loaded) -> None:
+        """Raise _PostEdited (rolling back the start) when an edit committed after our read.
+
+        Read after the target's row was written: an edit holds that row until it commits, so
+        either it finds the target started or this read finds its new revision."""
+        if posts.post_revision(conn, loaded.post["id"]) != loaded.post["revision"]:
+            raise _PostEdited
 
     def _drive(
         self, loaded: _Loaded, client: PlatformClient, request: PublishRequest, creds: Credentials
@@ -522,6 +597,8 @@ class _PublishRun:
                     error_raw=None,
                 )
                 accounts.update_account(conn, target["account_id"], last_published_at=now)
+                if self.wants_comment:
+                    first_comment.enqueue(self.svc.jobs, conn, target["id"], now)
             return Done()
         data = dict(result.event_data)
         if result.bytes_sent is not None:

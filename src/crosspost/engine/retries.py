@@ -2,7 +2,8 @@
 
 The retry keeps the target's progress (`session`): when its last attempt reached the
 platform's commit, the publish step looks for the post on the platform before publishing
-again, so a retry never publishes twice. It gets a fresh attempt budget.
+again, so a retry never publishes twice. It gets a fresh attempt budget, and a variant
+`auto_fit` failed to render is rendered again.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from crosspost.domain.enums import AccountStatus, TargetStatus
+from crosspost.engine import fit
 from crosspost.engine.publish_jobs import enqueue_publish
 from crosspost.engine.services import Services
 from crosspost.engine.transitions import refresh_post_status
@@ -42,6 +44,12 @@ def retry_target(svc: Services, *, tenant_id: str, post_id: str, target_id: str)
             )
         if not posts.requeue_target(conn, target_id, RETRYABLE, now):
             raise Conflict(f"target {target_id} was retried meanwhile", code="not_retryable")
+        state = target["fit"]
+        if state is not None and state["status"] == fit.FAILED:
+            # Its variant is rendered again, and its publish run waits for it.
+            posts.set_targets(conn, [target_id], fit={**state, "status": fit.PENDING,
+                                                      "error": None})  # fmt: skip
+            fit.enqueue_fit(svc.jobs, conn, target_id, now)
         ledger.append_event(
             conn, tenant_id=tenant_id, post_id=post_id, target_id=target_id,
             account_id=target["account_id"], event_type="publish_retry_requested", now=now,

@@ -1,4 +1,9 @@
-"""A post's status, derived from its targets'."""
+"""A post's status, derived from its targets'.
+
+Cancelled targets are set aside, and so are targets taken down after publishing (`deleted`)
+while something of the post is still up: the status says how publishing went for what
+remains. Once nothing that was published is still up, the post is `deleted`.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,10 @@ def rollup(statuses: Iterable[str]) -> PostStatus:
             return PostStatus.SCHEDULED
         return PostStatus.PUBLISHING
     published = sum(s is TargetStatus.PUBLISHED for s in live)
-    if published == len(live):
+    if not published and TargetStatus.DELETED in live:
+        return PostStatus.DELETED
+    remaining = [s for s in live if s is not TargetStatus.DELETED]
+    if published == len(remaining):
         return PostStatus.PUBLISHED
     if published:
         return PostStatus.PARTIALLY_PUBLISHED

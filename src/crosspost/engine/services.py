@@ -10,7 +10,9 @@ from crosspost.clock import Clock, SystemClock
 from crosspost.config import Settings
 from crosspost.jobs import JobStore, create_job_store
 from crosspost.jobs.backoff import Backoff
-from crosspost.media.storage import LocalStorage
+from crosspost.media.storage import MediaStorage
+from crosspost.media.storage_local import LocalStorage
+from crosspost.media.storage_s3 import S3Storage, parse_store_url
 from crosspost.platforms.http import new_http_client
 from crosspost.store.db import Database
 from crosspost.vault.keyring import Keyring, load_hash_key, load_keyring
@@ -25,7 +27,7 @@ class Services:
     jobs: JobStore
     keyring: Keyring
     hash_key: bytes = field(repr=False)
-    storage: LocalStorage
+    storage: MediaStorage
     http: httpx.Client
     backoff: Backoff
     clock: Clock = field(default_factory=SystemClock)
@@ -45,7 +47,7 @@ class Services:
             jobs=create_job_store(db, clock=clock),
             keyring=load_keyring(settings),
             hash_key=load_hash_key(settings),
-            storage=LocalStorage(settings.resolved_media_dir),
+            storage=build_storage(settings),
             http=new_http_client(),
             backoff=Backoff.from_settings(settings),
             clock=clock,
@@ -64,3 +66,18 @@ class Services:
         """Release connections."""
         self.http.close()
         self.db.dispose()
+
+
+def build_storage(settings: Settings) -> MediaStorage:
+    """The media store the settings name: S3-compatible when `media_store` is set (staging
+    and temp copies then under `media_dir`), else local disk under `media_dir`."""
+    if settings.media_store is None:
+        return LocalStorage(settings.resolved_media_dir)
+    bucket, prefix = parse_store_url(settings.media_store)
+    return S3Storage(
+        bucket,
+        prefix,
+        local_dir=settings.resolved_media_dir,
+        addressing_style=settings.media_store_addressing,
+        part_size=settings.media_store_part_mib * 1024 * 1024,
+    )

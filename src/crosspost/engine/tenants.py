@@ -24,17 +24,18 @@ from crosspost.engine.services import Services
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.identity.audit import Actor, record
 from crosspost.jobs.context import Done, JobContext, Outcome, RunAgain
-from crosspost.store import ledger
+from crosspost.store import direct_uploads, ledger, tus_uploads
 from crosspost.store import tenants as store
 from crosspost.store.rows import Row
 from crosspost.store.tables import exports, media, metadata, targets
+from crosspost.store.tables_studio import renders
 
 log = logging.getLogger("crosspost.identity")
 
 PURGE_KIND = "tenant.purge.v1"
 ACTIVE, SUSPENDED, DELETED, PURGED = "active", "suspended", "deleted", "purged"
 # Targets in these states have nothing left to do (a resume wakes the others).
-_SETTLED = ("published", "failed", "cancelled")
+_SETTLED = ("published", "failed", "cancelled", "deleted")
 
 
 def check_settings(svc: Services, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,18 +217,33 @@ def purge(svc: Services, tenant_id: str) -> dict[str, int] | None:
             return None
         keys = [
             *conn.execute(
-                sa.select(media.c.storage_key).where(media.c.tenant_id == tenant_id)
+                sa.select(media.c.storage_key).where(
+                    media.c.tenant_id == tenant_id, media.c.storage_key.is_not(None)
+                )
             ).scalars(),
             *conn.execute(
                 sa.select(exports.c.storage_key).where(
                     exports.c.tenant_id == tenant_id, exports.c.storage_key.is_not(None)
                 )
             ).scalars(),
+            *conn.execute(
+                sa.select(renders.c.poster_key).where(
+                    renders.c.tenant_id == tenant_id, renders.c.poster_key.is_not(None)
+                )
+            ).scalars(),
         ]
+        staged = tus_uploads.ids_of_tenant(conn, tenant_id)
+        unfinished = direct_uploads.unfinished_of_tenant(conn, tenant_id)
     # Files first: a crash after them leaves rows the next run removes; the other order
     # could leave files no row points to.
     for key in keys:
         svc.storage.delete(key)
+    for upload_id in staged:
+        svc.storage.discard_staged(upload_id)
+    for key in unfinished:
+        # A file PUT (or being PUT) straight to the store, never made a media item.
+        svc.storage.delete(key)
+        svc.storage.discard_pending(key)
     with svc.db.write() as conn:
         if not _purgeable(store.get_tenant(conn, tenant_id), now):
             return None  # restored meanwhile: the files were of a tenant being deleted

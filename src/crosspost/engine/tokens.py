@@ -67,7 +67,7 @@ def refresh_account(
     owner = new_id("rfl")
     now = svc.clock.now()
     with svc.db.write() as conn:
-        current = accounts.get_account_by_id(conn, account["id"])
+        current = accounts.lock_account_by_id(conn, account["id"])
         if current is None:
             raise PlatformError(ErrorKind.AUTH, "account_deleted", "the account is gone")
         if current["credentials"] != account["credentials"]:
@@ -75,7 +75,9 @@ def refresh_account(
             if newer is not None and current["status"] == AccountStatus.ACTIVE.value:
                 return newer
             raise CredentialsChanged(f"account {account['id']} changed while refreshing")
-        if not accounts.try_lock_refresh(conn, account["id"], owner, now, now + _REFRESH_LEASE):
+        if not accounts.try_lock_refresh(
+            conn, account["id"], account["credentials"], owner, now, now + _REFRESH_LEASE
+        ):
             raise RefreshInProgress(f"account {account['id']} is being refreshed")
     try:
         fresh = client.refresh(creds, app_credentials(svc, platform, mode))
@@ -91,7 +93,7 @@ def refresh_account(
         fresh.scopes = creds.scopes
     now = svc.clock.now()
     with svc.db.write() as conn:
-        current = accounts.get_account_by_id(conn, account["id"])
+        current = accounts.lock_account_by_id(conn, account["id"])
         # Disconnected or reconnected during the call: storing would bring back what the
         # owner removed (or overwrite what they gave). The lease is released either way.
         changed = current is None or current["credentials"] != account["credentials"]

@@ -12,7 +12,7 @@ from crosspost.domain.enums import PostStatus, TargetStatus
 from crosspost.engine import events
 from crosspost.engine.rollup import rollup
 from crosspost.errors import Conflict
-from crosspost.store import ledger, posts
+from crosspost.store import ledger, post_metrics, posts
 from crosspost.store.usage import post_creator_key
 from crosspost.usage import metering
 
@@ -63,6 +63,8 @@ def transition(
     if status is not None and _may_change_rollup(TargetStatus(target["status"]), status):
         refresh_post_status(conn, target["tenant_id"], target["post_id"], now)
     if status is TargetStatus.PUBLISHED and target["status"] != TargetStatus.PUBLISHED.value:
+        # Its metrics schedule starts with it (engine.post_metrics plans the fetches).
+        post_metrics.start(conn, target, values.get("published_at") or now)
         # Counted in the transition's transaction: a re-run after a crash finds the target
         # already published and never comes here again. Last, after the post's lock, so
         # usage rows are locked in one order (see store.usage.lock_order) and held briefly.

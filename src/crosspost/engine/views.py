@@ -7,7 +7,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from crosspost.domain.models import PostPublic, TargetError, TargetPublic
+from crosspost.domain.models import (
+    FirstCommentPublic,
+    FitPublic,
+    PostPublic,
+    TargetError,
+    TargetPublic,
+)
 from crosspost.errors import NotFound
 from crosspost.store import posts
 
@@ -23,6 +29,7 @@ def target_public(row: Mapping[str, Any]) -> TargetPublic:
             raw=row["error_raw"],
         )
     progress = (row["session"] or {}).get("_progress")
+    comment = (row["session"] or {}).get("first_comment")
     return TargetPublic(
         id=row["id"],
         post_id=row["post_id"],
@@ -36,8 +43,21 @@ def target_public(row: Mapping[str, Any]) -> TargetPublic:
         published_at=row["published_at"],
         progress=progress,
         last_error=error,
+        first_comment=_comment(comment) if comment else None,
+        fit=FitPublic.model_validate(row["fit"]) if row.get("fit") else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def _comment(state: Mapping[str, Any]) -> FirstCommentPublic:
+    # "posting" is an attempt whose outcome is being settled: still pending to a reader.
+    status = state.get("status")
+    return FirstCommentPublic(
+        status="pending" if status == "posting" else status,
+        id=state.get("id"),
+        attempts=int(state.get("attempts", 0)),
+        error=state.get("error"),
     )
 
 
@@ -48,10 +68,12 @@ def post_public(row: Mapping[str, Any], target_rows: Sequence[Mapping[str, Any]]
         status=row["status"],
         mode=row["mode"],
         media_id=row["media_id"],
+        media_ids=row.get("media_ids"),
         text=row["text"],
         overrides=row["overrides"],
         publish_at=row["publish_at"],
         timezone=row["timezone"],
+        auto_fit=bool(row.get("auto_fit")),
         targets=[target_public(t) for t in target_rows],
         created_at=row["created_at"],
         updated_at=row["updated_at"],

@@ -18,8 +18,12 @@ from crosspost.fakes.instagram import InstagramFake
 from crosspost.fakes.linkedin import LinkedInFake
 from crosspost.fakes.soundcloud import SoundCloudFake
 from crosspost.fakes.tiktok import TikTokFake
+from crosspost.fakes.transcription import OpenAITranscriptionFake, TranscriptionFakeConfig
 from crosspost.fakes.x import XFake
 from crosspost.fakes.youtube import YouTubeFake
+
+# Where the transcription fake is mounted: its API base is {sandbox}/openai/v1.
+TRANSCRIPTION_PREFIX = "/openai"
 
 # Adding a platform's fake is one line here; it is mounted at /{platform.value}.
 FAKES: Mapping[Platform, Callable[[FakeConfig], PlatformFake]] = {
@@ -78,7 +82,11 @@ def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     routes += [Mount(f"/{platform.value}", app=fake.asgi()) for platform, fake in fakes.items()]
+    # Not a platform: the OpenAI-compatible transcription API the studio's sandbox uses.
+    transcription = OpenAITranscriptionFake(TranscriptionFakeConfig())
+    routes.append(Mount(TRANSCRIPTION_PREFIX, app=transcription.asgi()))
     app = Starlette(routes=routes, exception_handlers={HTTPException: no_fake})
+    app.state.transcription = transcription
     app.state.fakes = fakes
     app.state.instance = instance
     return app

@@ -133,6 +133,7 @@ class FakeConfig:
     tiktok_creator_info_per_minute: int = 20
     tiktok_init_per_minute: int = 6
     tiktok_status_per_minute: int = 30
+    tiktok_video_query_per_minute: int = 600  # [U] the Display API's default limit
     tiktok_verified_url_prefixes: tuple[str, ...] = ()
     tiktok_upload_url_ttl_seconds: float = 3600.0
     tiktok_fail_reason: str = "file_format_check_failed"
@@ -146,6 +147,7 @@ class FakeConfig:
             tiktok_creator_info_per_minute=many,
             tiktok_init_per_minute=many,
             tiktok_status_per_minute=many,
+            tiktok_video_query_per_minute=many,
             youtube_insert_calls_per_day=many,
             youtube_daily_units=many,
         )

@@ -37,6 +37,8 @@ from crosspost.fakes.base import (
     mount_base,
     unique_id,
 )
+from crosspost.fakes.engagement import Engagement, engagement
+from crosspost.fakes.instagram_comments import Comments
 from crosspost.fakes.instagram_rules import (
     VERSION,
     Container,
@@ -53,7 +55,30 @@ from crosspost.fakes.instagram_rules import (
     rupload_error,
 )
 
-_SCOPES = ("instagram_business_basic", "instagram_business_content_publish")
+_SCOPES = (
+    "instagram_business_basic",
+    "instagram_business_content_publish",
+    "instagram_business_manage_insights",
+    "instagram_business_manage_comments",
+)
+# The media insights Instagram Login serves (developers.facebook.com, Instagram Media
+# Insights), and those deprecated in April 2025, which it refuses.
+_INSIGHTS = {
+    "views": "Views",
+    "reach": "Accounts reached",
+    "likes": "Likes",
+    "comments": "Comments",
+    "shares": "Shares",
+    "saved": "Saved",
+    "total_interactions": "Interactions",
+}
+_RETIRED = (
+    "impressions",
+    "plays",
+    "video_views",
+    "clips_replays_count",
+    "ig_reels_aggregated_all_plays_count",
+)
 SHORT_LIVED_SECONDS = 3600.0  # what the code exchange's token lives
 
 
@@ -78,6 +103,7 @@ class InstagramFake(PlatformFake):
         self.limits = limits or InstagramLimits()
         self.containers: dict[str, Container] = {}
         self.media: dict[str, Media] = {}
+        self.comments = Comments()
         self._issued: dict[str, float] = {}  # access token → when this fake issued it
         self._short_lived: set[str] = set()  # code-exchange tokens not yet made long-lived
         self._tasks: set[asyncio.Task[None]] = set()
@@ -92,6 +118,8 @@ class InstagramFake(PlatformFake):
             # graph.instagram.com) names this edge `mediapublish`; the docs say media_publish.
             ("/{version}/{user_id}/mediapublish", self._media_publish, ["POST"]),
             ("/{version}/{user_id}/content_publishing_limit", self._publishing_limit, ["GET"]),
+            ("/{version}/{media_id}/insights", self._insights, ["GET"]),
+            ("/{version}/{media_id}/comments", self._comments, ["GET", "POST"]),
             ("/{version}/{node_id}", self._node, ["GET"]),
         ]
         return [
@@ -149,6 +177,7 @@ class InstagramFake(PlatformFake):
         self._tasks.clear()
         self.containers.clear()
         self.media.clear()
+        self.comments.comments.clear()
         self._issued.clear()
         self._short_lived.clear()
 
@@ -201,6 +230,7 @@ class InstagramFake(PlatformFake):
                 "account_external_id": m.container.account.external_id,
                 "caption": m.container.caption,
                 "media_type": m.container.media_type,
+                "children": m.container.children,
                 "size": m.container.received,
                 "sha256": m.container.hasher.hexdigest(),
                 "status": "PUBLISHED",
@@ -212,6 +242,7 @@ class InstagramFake(PlatformFake):
         return {
             "platform": "instagram",
             "posts": posts,
+            "comments": self.comments.state(),
             "containers": containers,
             "calls": dict(self.calls),
         }
@@ -347,6 +378,21 @@ class InstagramFake(PlatformFake):
         if problem:
             return invalid_parameter("Invalid parameter", user_msg=problem)
         media_type = params.get("media_type", "IMAGE")
+        item = params.get("is_carousel_item") == "true"
+        if media_type == "CAROUSEL":
+            return self._create_carousel(account, caption, params.get("children", ""))
+        if media_type == "VIDEO" and item and params.get("video_url"):
+            c = Container(
+                numeric_id(),
+                account,
+                "VIDEO",
+                "",
+                self.now(),
+                "video_url",
+                params["video_url"],
+                carousel_item=True,
+            )
+            return self._fetch_later(c)
         if media_type == "IMAGE" or (media_type not in {"REELS"} and "image_url" in params):
             url = params.get("image_url")
             if not url:
@@ -365,13 +411,47 @@ class InstagramFake(PlatformFake):
         if url and not url.isascii():
             return invalid_parameter("The media URL must be US-ASCII")
         c = Container(numeric_id(), account, media_type, caption, self.now(), source, url)
-        self.containers[c.container_id] = c
+        if item and (source == "resumable" or media_type != "IMAGE"):
+            return invalid_parameter("A carousel item is an image_url, or a VIDEO with video_url")
+        c.carousel_item = item
         if source == "resumable":
+            self.containers[c.container_id] = c
             uri = f"{mount_base(request)}/rupload/ig-api-upload/{request.path_params['version']}/"
             return JSONResponse({"id": c.container_id, "uri": uri + c.container_id})
+        return self._fetch_later(c)
+
+    def _fetch_later(self, c: Container) -> Response:
+        """Keep the container and fetch its URL in the background, as Meta does."""
+        self.containers[c.container_id] = c
         task = asyncio.get_running_loop().create_task(self._fetch(c))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return JSONResponse({"id": c.container_id})
+
+    def _create_carousel(self, account: Account, caption: str, children: str) -> Response:
+        """A CAROUSEL container of 2 to 10 of the account's finished carousel items."""
+        ids = [c for c in children.split(",") if c]
+        if not 2 <= len(ids) <= CAROUSEL_MAX:
+            return invalid_parameter(
+                f"The parameter children must name 2 to {CAROUSEL_MAX} carousel items"
+            )
+        for child_id in ids:
+            child = self.containers.get(child_id)
+            if child is None or child.account is not account or not child.carousel_item:
+                return invalid_parameter(f"{child_id} is not a carousel item of this account")
+            if self.status_code(child) != "FINISHED":
+                return graph_error(
+                    400,
+                    9007,
+                    "Media ID is not available",
+                    subcode=2207027,
+                    user_msg="A carousel item is not ready to be published.",
+                )
+        c = Container(numeric_id(), account, "CAROUSEL", caption, self.now(), "children")
+        c.children = ids
+        self.containers[c.container_id] = c
+        self._complete(c)
+        c.processing_seconds = 0.0
         return JSONResponse({"id": c.container_id})
 
     def _list_media(self, request: Request, account: Account, params: dict[str, str]) -> Response:
@@ -401,11 +481,79 @@ class InstagramFake(PlatformFake):
             "caption": m.container.caption,
             "timestamp": graph_time(m.published_at),
             "permalink": self._permalink(m),
-            "media_type": "VIDEO" if m.container.media_type == "REELS" else "IMAGE",
+            "media_type": _MEDIA_TYPES.get(m.container.media_type, "IMAGE"),
             "media_product_type": "REELS" if m.container.media_type == "REELS" else "FEED",
             "shortcode": m.shortcode,
+            "like_count": self._grown(m).likes,
+            "comments_count": self._grown(m).comments,
         }
         return {k: v for k, v in values.items() if k in fields or k == "id"}
+
+    def _grown(self, m: Media) -> Engagement:
+        return engagement(m.media_id, self.now() - m.published_at)
+
+    async def _comments(self, request: Request) -> Response:
+        """POST or GET /{ig-media-id}/comments: only on published media; the media's owner
+        comments here (others' media is 100/33, as every node is)."""
+        creating = request.method == "POST"
+        gate = await self._gate(request, "comments.create" if creating else "comments.list")
+        if isinstance(gate, Response):
+            return gate
+        account, params = gate
+        node = request.path_params["media_id"]
+        m = self.media.get(node)
+        if m is None or m.container.account is not account:
+            return no_object(node)
+        if creating:
+            return self.comments.create(account, node, params.get("message"), self.now())
+        return self.comments.page(node, params)
+
+    async def _insights(self, request: Request) -> Response:
+        """GET /{media-id}/insights?metric=…: lifetime values of the media's owner only
+        (another's or an unknown id is 100/33); an unknown or retired metric is (#100)."""
+        gate = await self._gate(request, "media.insights")
+        if isinstance(gate, Response):
+            return gate
+        account, params = gate
+        node = request.path_params["media_id"]
+        m = self.media.get(node)
+        if m is None or m.container.account is not account:
+            return no_object(node)
+        wanted = [name for name in params.get("metric", "").split(",") if name]
+        if not wanted:
+            return invalid_parameter("The parameter metric is required")
+        for i, name in enumerate(wanted):
+            if name in _RETIRED:
+                return invalid_parameter(
+                    f"Starting from version v22.0 and above, the {name} metric is no longer "
+                    "supported."
+                )
+            if name not in _INSIGHTS:
+                return invalid_parameter(
+                    f"metric[{i}] must be one of the following values: {', '.join(_INSIGHTS)}"
+                )
+        grown = self._grown(m)
+        value = {
+            "views": grown.views,
+            "reach": grown.reach,
+            "likes": grown.likes,
+            "comments": grown.comments,
+            "shares": grown.shares,
+            "saved": grown.saves,
+            "total_interactions": grown.likes + grown.comments + grown.shares + grown.saves,
+        }
+        data = [
+            {
+                "name": name,
+                "period": "lifetime",
+                "values": [{"value": value[name]}],
+                "title": _INSIGHTS[name],
+                "description": f"The number of {_INSIGHTS[name].lower()} of this media.",
+                "id": f"{node}/insights/{name}/lifetime",
+            }
+            for name in wanted
+        ]
+        return JSONResponse({"data": data})
 
     # -- /{ig-user-id}/media_publish and content_publishing_limit ---------------------------
 
@@ -432,6 +580,10 @@ class InstagramFake(PlatformFake):
                 "Application request limit reached",
                 subcode=2207042,
                 user_msg="You reached the maximum number of posts allowed in 24 hours.",
+            )
+        if c.carousel_item:
+            return invalid_parameter(
+                "A carousel item cannot be published alone; publish its CAROUSEL container"
             )
         status = self.status_code(c)
         if status == "PUBLISHED":
@@ -696,6 +848,11 @@ class InstagramFake(PlatformFake):
             "username": account.handle,
         }
         return JSONResponse({k: v for k, v in values.items() if k in fields or k == "id"})
+
+
+CAROUSEL_MAX = 10
+# The container's media_type, as the published media's `media_type` field names it.
+_MEDIA_TYPES = {"REELS": "VIDEO", "IMAGE": "IMAGE", "CAROUSEL": "CAROUSEL_ALBUM"}
 
 
 def _oauth_refusal(message: str) -> Response:

@@ -41,7 +41,7 @@ class Container:
 
     container_id: str
     account: Account
-    media_type: str  # REELS or IMAGE
+    media_type: str  # REELS, IMAGE, VIDEO (a carousel item) or CAROUSEL
     caption: str
     created_at: float
     source: str  # resumable, video_url or image_url
@@ -55,6 +55,8 @@ class Container:
     fetch_failed: bool = False
     media_id: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    carousel_item: bool = False  # a child of a carousel: published only through its parent
+    children: list[str] = field(default_factory=list)  # a CAROUSEL's child containers
 
 
 @dataclass

@@ -8,6 +8,7 @@ cut mid-transfer leaves nothing behind, so the client simply re-PUTs it.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ import weakref
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +33,9 @@ from crosspost.fakes.base import (
     mount_base,
     unique_id,
 )
+from crosspost.fakes.engagement import Engagement, engagement
+from crosspost.fakes.linkedin_comments import Comments
+from crosspost.fakes.linkedin_images import Images, content_images
 from crosspost.fakes.linkedin_rules import (
     PART_BYTES,
     LinkedInLimits,
@@ -43,11 +48,16 @@ from crosspost.fakes.linkedin_rules import (
     li_error,
     may_act_as,
     oauth_error,
+    person_urn,
     render_little,
 )
 from crosspost.fakes.tokens import AuthFailure, OAuthRefusal, revoke_request, token_request
 
-_SCOPES = ("openid", "profile", "w_member_social")
+_SCOPES = ("openid", "profile", "w_member_social", "r_member_postAnalytics")
+MEMBER_METRICS = ("IMPRESSION", "MEMBERS_REACHED", "RESHARE", "REACTION", "COMMENT")
+_METRIC_TYPE = "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1"
+_ENTITY = re.compile(r"\((share|ugcPost):(urn%3Ali%3A(?:share|ugcPost)%3A\d+)\)")
+_LIST = re.compile(r"List\(([^()]*)\)")
 _DIGITS = "0123456789"
 _AUTH_ERRORS = {
     AuthFailure.MISSING: (65604, "EMPTY_ACCESS_TOKEN", "Empty oauth2 access token"),
@@ -83,6 +93,10 @@ class LinkedInFake(PlatformFake):
         super().__init__(config, name=name)
         self.videos: dict[str, Video] = {}
         self.posts: list[Post] = []
+        # Deleted posts' URNs and authors: deleting one again is answered 204 (idempotent).
+        self.deleted: dict[str, str] = {}
+        self.comments = Comments(self._now_ms, self.limits)
+        self.images = Images(self.now, self.limits)
         self._folder = Path(tempfile.mkdtemp(prefix="linkedin-fake-"))
         # Part files live on disk; remove them when the fake goes away.
         weakref.finalize(self, shutil.rmtree, self._folder, True)
@@ -93,6 +107,17 @@ class LinkedInFake(PlatformFake):
             Route("/rest/videos", self._videos_action, methods=["POST"]),
             Route("/rest/videos/{urn}", self._video_get, methods=["GET"]),
             Route("/rest/posts", self._posts, methods=["GET", "POST"]),
+            Route("/rest/posts/{urn}", self._post_by_urn, methods=["GET", "DELETE"]),
+            Route("/rest/socialActions/{urn}/comments", self._comments, methods=["GET", "POST"]),
+            Route("/rest/images", self._images_action, methods=["POST"]),
+            Route("/rest/images/{urn}", self._image_get, methods=["GET"]),
+            Route("/dms-uploads/image/{image_id}", self._image_upload, methods=["PUT"]),
+            Route("/rest/memberCreatorPostAnalytics", self._member_analytics, methods=["GET"]),
+            Route(
+                "/rest/organizationalEntityShareStatistics",
+                self._share_statistics,
+                methods=["GET"],
+            ),
             Route("/dms-uploads/sp/{video_id}/{index:int}", self._upload, methods=["PUT"]),
             Route("/oauth/v2/accessToken", self._token, methods=["POST"]),
             Route("/oauth/v2/revoke", self._revoke, methods=["POST"]),
@@ -136,6 +161,9 @@ class LinkedInFake(PlatformFake):
         """Forget videos (and their part files) and posts."""
         self.videos.clear()
         self.posts.clear()
+        self.deleted.clear()
+        self.comments.comments.clear()
+        self.images.images.clear()
         shutil.rmtree(self._folder, ignore_errors=True)
         self._folder.mkdir(parents=True, exist_ok=True)
 
@@ -152,6 +180,8 @@ class LinkedInFake(PlatformFake):
         return {
             "platform": "linkedin",
             "posts": [self._post_view(p) for p in self.posts],
+            "comments": self.comments.state(),
+            "images": self.images.state(),
             "videos": [
                 {
                     "id": v.urn,
@@ -179,6 +209,7 @@ class LinkedInFake(PlatformFake):
             "truncated": post.truncated,
             "visibility": post.visibility,
             "video": video.urn if video else None,
+            "images": list(post.images),
             "title": post.title,
             "size": video.size if video else 0,
             "sha256": video.sha256 if video else None,
@@ -375,11 +406,9 @@ class LinkedInFake(PlatformFake):
         account = await self._gate(request, "videos.get")
         if isinstance(account, Response):
             return account
-        raw = request.scope.get("raw_path", b"").decode("latin-1")
-        urn = request.path_params["urn"]
-        if urn.startswith("urn:li:") and ":" in raw.rsplit("/", 1)[-1]:
-            # Rest.li 2.0 wants the URN percent-encoded inside the path.
-            return li_error(400, "ILLEGAL_ARGUMENT", "The URN key must be URL-encoded")
+        urn = _urn_key(request)
+        if isinstance(urn, Response):
+            return urn
         video = self._video_by_urn(urn, account)
         if video is None:
             return li_error(404, "NOT_FOUND", f"Video {urn} does not exist")
@@ -472,9 +501,17 @@ class LinkedInFake(PlatformFake):
         author = body["author"]
         if not may_act_as(account, author, self.limits):
             return self._denied(f"posts.CREATE as {author}")
-        video, title = None, None
+        video, title, images = None, None, []
         content = body.get("content")
-        if content is not None:
+        named = content_images(content) if isinstance(content, dict) else None
+        if isinstance(named, str):
+            return li_error(422, "UNPROCESSABLE_ENTITY", named)
+        if named is not None:
+            refused = self.images.refusal(named, author)
+            if refused is not None:
+                return refused
+            images = named
+        elif content is not None:
             media = content.get("media") if isinstance(content, dict) else None
             if not isinstance(media, dict):
                 return li_error(422, "UNPROCESSABLE_ENTITY", "ERROR :: /content/media :: required")
@@ -497,7 +534,7 @@ class LinkedInFake(PlatformFake):
                 ),
                 None,
             )
-            if dup is not None:
+            if dup is not None and content is None:
                 return li_error(422, "DUPLICATE_POST", f"Content is a duplicate of {dup.urn}")
         if self.faults.quota_exhausted:
             return self.quota_exceeded()
@@ -515,6 +552,7 @@ class LinkedInFake(PlatformFake):
             title=title,
             created_at=self.now(),
             body=body,
+            images=images,
         )
         self.posts.append(post)
         if self.take_drop_after_commit():
@@ -545,6 +583,159 @@ class LinkedInFake(PlatformFake):
             }
         )
 
+    async def _post_by_urn(self, request: Request) -> Response:
+        """GET or DELETE /rest/posts/{encoded urn}. A delete needs the author's token (or an
+        administrator's of the author organization); it answers 204, again for a post
+        already deleted (LinkedIn's deletes are idempotent), and the post is then gone
+        from every read. A URN never seen is 404."""
+        deleting = request.method == "DELETE"
+        account = await self._gate(request, "posts.delete" if deleting else "posts.get")
+        if isinstance(account, Response):
+            return account
+        urn = _urn_key(request)
+        if isinstance(urn, Response):
+            return urn
+        post = next((p for p in self.posts if p.urn == urn), None)
+        author = post.author if post is not None else self.deleted.get(urn)
+        if author is None or (post is None and not deleting):
+            return li_error(404, "NOT_FOUND", f"Post {urn} does not exist")
+        if deleting and not may_act_as(account, author, self.limits):
+            return self._denied(f"posts.DELETE of {urn}")
+        if not deleting:
+            assert post is not None
+            return JSONResponse(self._post_element(post))
+        if post is not None:
+            self.posts.remove(post)
+            self.deleted[urn] = author
+        return Response(status_code=204)
+
+    async def _images_action(self, request: Request) -> Response:
+        """POST /rest/images?action=initializeUpload."""
+        account = await self._gate(request, "images.initializeUpload")
+        if isinstance(account, Response):
+            return account
+        if request.query_params.get("action") != "initializeUpload":
+            return li_error(400, "ILLEGAL_ARGUMENT", "Unsupported action; use initializeUpload")
+        body = await self._json(request)
+        if isinstance(body, Response):
+            return body
+        return self.images.initialize(request, account, body)
+
+    async def _image_get(self, request: Request) -> Response:
+        """GET /rest/images/{encoded urn}."""
+        account = await self._gate(request, "images.get")
+        if isinstance(account, Response):
+            return account
+        urn = _urn_key(request)
+        return urn if isinstance(urn, Response) else self.images.get(account, urn)
+
+    async def _image_upload(self, request: Request) -> Response:
+        """PUT of an image's bytes to the upload URL, with the owner's bearer token."""
+        self.calls["images.upload"] += 1
+        fault = await self.injected_fault()
+        result = self.tokens.authenticate(request.headers.get("authorization"))
+        if fault is not None or isinstance(result, AuthFailure):
+            await drain(request)
+            return fault or li_error(401, "REVOKED_ACCESS_TOKEN", "Invalid access token", 65601)
+        return await self.images.upload(request, result)
+
+    async def _comments(self, request: Request) -> Response:
+        """GET or POST /rest/socialActions/{encoded post urn}/comments."""
+        creating = request.method == "POST"
+        account = await self._gate(request, "comments.create" if creating else "comments.get")
+        if isinstance(account, Response):
+            return account
+        urn = _urn_key(request)
+        if isinstance(urn, Response):
+            return urn
+        if not creating:
+            return self.comments.list_comments(request, urn, self.posts)
+        try:
+            body = await request.json()
+        except ValueError:
+            return li_error(400, "ILLEGAL_ARGUMENT", "The request body is not valid JSON")
+        return self.comments.create(account, urn, body, self.posts)
+
+    def _grown(self, post: Post) -> Engagement:
+        return engagement(post.urn, self.now() - post.created_at)
+
+    async def _member_analytics(self, request: Request) -> Response:
+        """GET /rest/memberCreatorPostAnalytics?q=entity&entity=(share:{urn})&queryType=…
+        &aggregation=TOTAL: one lifetime count of the member's own post; another's is 403,
+        a URN never seen 404. [U] the exact element shape, from LinkedIn's samples."""
+        account = await self._gate(request, "memberCreatorPostAnalytics.entity")
+        if isinstance(account, Response):
+            return account
+        params = request.query_params
+        raw = _raw_query(request)
+        if params.get("q") != "entity":
+            return li_error(400, "ILLEGAL_ARGUMENT", "Unsupported finder; use q=entity")
+        matched = _ENTITY.search(raw.get("entity", ""))
+        if matched is None:
+            return li_error(
+                400, "ILLEGAL_ARGUMENT", "entity must be (share:{urn}) or (ugcPost:{urn}), encoded"
+            )
+        query_type, aggregation = params.get("queryType"), params.get("aggregation")
+        if query_type not in MEMBER_METRICS:
+            return li_error(400, "ILLEGAL_ARGUMENT", f"queryType must be one of {MEMBER_METRICS}")
+        if aggregation != "TOTAL":
+            return li_error(400, "ILLEGAL_ARGUMENT", "aggregation DAILY needs a dateRange")
+        urn = unquote(matched[2])
+        post = next((p for p in self.posts if p.urn == urn), None)
+        if post is None:
+            return li_error(404, "NOT_FOUND", f"Post {urn} does not exist")
+        if post.author != person_urn(account):
+            return self._denied(f"memberCreatorPostAnalytics of {urn}")
+        grown = self._grown(post)
+        count = {"IMPRESSION": grown.views, "MEMBERS_REACHED": grown.reach,
+                 "REACTION": grown.likes, "COMMENT": grown.comments,
+                 "RESHARE": grown.shares}[query_type]  # fmt: skip
+        element = {"count": count, "metricType": {_METRIC_TYPE: query_type}}
+        return JSONResponse(
+            {"paging": {"start": 0, "count": 10, "links": []}, "elements": [element]}
+        )
+
+    async def _share_statistics(self, request: Request) -> Response:
+        """GET /rest/organizationalEntityShareStatistics?q=organizationalEntity
+        &organizationalEntity={org}&shares=List(…)&ugcPosts=List(…): lifetime statistics of
+        an organization's posts, for a member who administers it."""
+        account = await self._gate(request, "organizationalEntityShareStatistics")
+        if isinstance(account, Response):
+            return account
+        params = request.query_params
+        raw = _raw_query(request)
+        org = params.get("organizationalEntity")
+        if params.get("q") != "organizationalEntity" or not org:
+            return li_error(400, "ILLEGAL_ARGUMENT", "Use q=organizationalEntity with an org")
+        if not may_act_as(account, org, self.limits):
+            return self._denied(f"organizationalEntityShareStatistics of {org}")
+        urns = [
+            unquote(item)
+            for name in ("shares", "ugcPosts")
+            for found in [_LIST.fullmatch(raw.get(name, "List()"))]
+            for item in (found[1].split(",") if found and found[1] else [])
+        ]
+        elements = []
+        for urn in urns:
+            post = next((p for p in self.posts if p.urn == urn and p.author == org), None)
+            if post is None:
+                continue
+            grown = self._grown(post)
+            key = "ugcPost" if ":ugcPost:" in urn else "share"
+            elements.append({
+                "organizationalEntity": org,
+                key: urn,
+                "totalShareStatistics": {
+                    "impressionCount": grown.views, "uniqueImpressionsCount": grown.reach,
+                    "likeCount": grown.likes, "commentCount": grown.comments,
+                    "shareCount": grown.shares, "clickCount": grown.saves,
+                    "engagement": (grown.likes + grown.comments + grown.shares)
+                    / max(1, grown.views),
+                },
+            })  # fmt: skip
+        return JSONResponse({"paging": {"start": 0, "count": 10, "links": []},
+                             "elements": elements})  # fmt: skip
+
     @staticmethod
     def _post_element(post: Post) -> dict[str, Any]:
         created = int(post.created_at * 1000)
@@ -562,6 +753,12 @@ class LinkedInFake(PlatformFake):
         }
         if post.video is not None:
             element["content"] = {"media": {"id": post.video.urn, "title": post.title}}
+        elif len(post.images) == 1:
+            element["content"] = {"media": {"id": post.images[0], "altText": ""}}
+        elif post.images:
+            element["content"] = {
+                "multiImage": {"images": [{"id": i, "altText": ""} for i in post.images]}
+            }
         return element
 
     # -- www.linkedin.com/oauth/v2/revoke ----------------------------------------------------
@@ -604,3 +801,23 @@ class LinkedInFake(PlatformFake):
                 "scope": ",".join(_SCOPES),
             }
         )
+
+
+def _urn_key(request: Request) -> str | Response:
+    """The URN a `/rest/…/{urn}` path names; Rest.li 2.0 wants it percent-encoded there."""
+    raw = request.scope.get("raw_path", b"").decode("latin-1")
+    urn: str = request.path_params["urn"]
+    # The segment that holds the URN, wherever it sits in the path (…/{urn}/comments too).
+    if urn.startswith("urn:li:") and any(
+        ":" in segment for segment in raw.split("/") if unquote(segment) == urn
+    ):
+        return li_error(400, "ILLEGAL_ARGUMENT", "The URN key must be URL-encoded")
+    return urn
+
+
+def _raw_query(request: Request) -> dict[str, str]:
+    """The query's values as sent (still percent-encoded): Rest.li 2.0 syntax such as
+    `(share:urn%3Ali%3A…)` or `List(…)` is judged before decoding."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    pairs = (item.partition("=") for item in raw.split("&") if item)
+    return {name: value for name, _, value in pairs}

@@ -174,6 +174,7 @@ class Post:
     title: str | None
     created_at: float
     body: dict[str, Any]
+    images: list[str] = field(default_factory=list)  # the image URNs of an image post
 
 
 def check_post_body(body: dict[str, Any], limits: LinkedInLimits) -> tuple[int, str, str] | None:

@@ -84,6 +84,7 @@ class SoundCloudFake(PlatformFake):
         return [
             Route("/tracks", self._create_track, methods=["POST"]),
             Route("/tracks/{ref}", self._get_track, methods=["GET"]),
+            Route("/tracks/{ref}", self._delete_track, methods=["DELETE"]),
             Route("/me", self._me, methods=["GET"]),
             Route("/me/tracks", self._me_tracks, methods=["GET"]),
             Route("/oauth/token", self._token, methods=["POST"]),
@@ -256,6 +257,21 @@ class SoundCloudFake(PlatformFake):
         if track is None:
             return sc_error(404, "404 - Not Found")
         return JSONResponse(track.as_json(mount_base(request), self.now()))
+
+    async def _delete_track(self, request: Request) -> Response:
+        """DELETE /tracks/{track_urn}: 200 for the owner, after which the track is gone from
+        every read; 404 for a track not there (or another user's private one); 403 for
+        another user's public track."""
+        account = await self._gate(request, "tracks.delete")
+        if isinstance(account, Response):
+            return account
+        track = self._find(request.path_params["ref"], account)
+        if track is None:
+            return sc_error(404, "404 - Not Found")
+        if track.account is not account:
+            return sc_error(403, "403 - Forbidden", ["only the track's owner may delete it"])
+        del self.tracks[track.id]
+        return JSONResponse({"status": "200 - OK"})
 
     # -- POST /tracks ----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from crosspost.fakes.base import Account
+from crosspost.fakes.engagement import engagement
 
 ERROR_LINK = "https://developers.soundcloud.com/docs/api/explorer/open-api"
 SHARING = frozenset({"public", "private"})
@@ -189,11 +190,21 @@ class Track:
             else None,
             "stream_url": f"{api}/tracks/{self.id}/stream",
             "waveform_url": f"https://wave.sndcdn.com/{self.id}_m.png",
-            "playback_count": 0,
-            "comment_count": 0,
-            "favoritings_count": 0,
+            # Counted from when the track finished processing (it cannot be played before).
+            **self._counts(now),
             "user_id": int(self.account.external_id),
             "user": user,
+        }
+
+    def _counts(self, now: float) -> dict[str, int]:
+        grown = engagement(str(self.id), now - self.created_at - self.processing_seconds)
+        return {
+            "playback_count": grown.views,
+            "likes_count": grown.likes,
+            "favoritings_count": grown.likes,  # the older name of likes_count
+            "comment_count": grown.comments,
+            "reposts_count": grown.shares,
+            "download_count": grown.saves,
         }
 
 

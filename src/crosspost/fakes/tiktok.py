@@ -8,6 +8,7 @@ leaves nothing behind and the client re-sends it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from typing import Any
 
@@ -28,6 +29,8 @@ from crosspost.fakes.base import (
     mount_base,
     unique_id,
 )
+from crosspost.fakes.engagement import engagement
+from crosspost.fakes.tiktok_photos import PhotoInit, check_photo_init
 from crosspost.fakes.tiktok_rules import (
     Publish,
     check_chunk,
@@ -39,7 +42,14 @@ from crosspost.fakes.tiktok_rules import (
 )
 from crosspost.fakes.tokens import OAuthRefusal, revoke_request, token_request
 
-_SCOPES = "user.info.basic,video.publish,video.upload"
+_SCOPES = "user.info.basic,video.publish,video.upload,video.list"
+# The fields the Display API's video object has (developers.tiktok.com, Video Object).
+_VIDEO_FIELDS = frozenset({
+    "id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
+    "height", "width", "title", "embed_html", "embed_link", "like_count", "comment_count",
+    "share_count", "view_count",
+})  # fmt: skip
+_MAX_VIDEO_IDS = 20
 
 
 class TikTokFake(PlatformFake):
@@ -64,10 +74,12 @@ class TikTokFake(PlatformFake):
             Route("/v2/post/publish/creator_info/query/", self._creator_info, methods=["POST"]),
             Route("/v2/post/publish/video/init/", self._direct_init, methods=["POST"]),
             Route("/v2/post/publish/inbox/video/init/", self._inbox_init, methods=["POST"]),
+            Route("/v2/post/publish/content/init/", self._content_init, methods=["POST"]),
             Route("/v2/post/publish/status/fetch/", self._status_fetch, methods=["POST"]),
             Route("/v2/oauth/token/", self._token, methods=["POST"]),
             Route("/v2/oauth/revoke/", self._revoke, methods=["POST"]),
             Route("/v2/user/info/", self._user_info, methods=["GET"]),
+            Route("/v2/video/query/", self._video_query, methods=["POST"]),
             Route("/video/", self._upload, methods=["PUT"]),
         ]
 
@@ -145,6 +157,8 @@ class TikTokFake(PlatformFake):
                     "fail_reason": self._fail_reason(p) if status == "FAILED" else None,
                     "created_at": iso_time(p.created_at),
                     "complete": p.completed_at is not None,
+                    "photos": list(p.photo_sha256),
+                    "description": p.post_info.get("description"),
                 }
             )
         now = self.now()
@@ -289,6 +303,45 @@ class TikTokFake(PlatformFake):
             return ok({"publish_id": publish.publish_id})
         return tiktok_error(400, "invalid_params", "source must be FILE_UPLOAD or PULL_FROM_URL.")
 
+    async def _content_init(self, request: Request) -> Response:
+        """Photo posts (media_type PHOTO): TikTok fetches every photo from its URL."""
+        account = await self._gate(request, "content.init", self.config.tiktok_init_per_minute)
+        if isinstance(account, Response):
+            return account
+        body = await self._json_body(request)
+        if isinstance(body, Response):
+            return body
+        if self.faults.quota_exhausted:
+            return self._spam_cap()
+        checked = check_photo_init(body, self.config)
+        if not isinstance(checked, PhotoInit):
+            return tiktok_error(*checked)
+        kind = "inbox_photo" if checked.inbox else "pub_photo"
+        publish = self._new_publish(account, checked.inbox, "PULL_FROM_URL", checked.post_info,
+                                    kind)  # fmt: skip
+        publish.photo_urls = checked.urls
+        task = asyncio.get_running_loop().create_task(self._pull_photos(publish))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return ok({"publish_id": publish.publish_id})
+
+    async def _pull_photos(self, publish: Publish) -> None:
+        """Fetch each photo in turn, as for a pulled video; one failure fails the post."""
+        try:
+            async with httpx.AsyncClient(follow_redirects=False, timeout=60.0) as client:
+                for url in publish.photo_urls:
+                    response = await client.get(url)
+                    if response.status_code != 200:
+                        publish.pull_failed = True
+                        return
+                    publish.hasher.update(response.content)
+                    publish.received += len(response.content)
+                    publish.photo_sha256.append(hashlib.sha256(response.content).hexdigest())
+        except httpx.HTTPError:
+            publish.pull_failed = True
+            return
+        self._complete(publish)
+
     def _new_publish(
         self, account: Account, inbox: bool, source: str, post_info: dict[str, Any], kind: str
     ) -> Publish:
@@ -318,6 +371,66 @@ class TikTokFake(PlatformFake):
         elif status == "PUBLISH_COMPLETE":
             data["publicaly_available_post_id"] = [publish.post_id]
         return ok(data)
+
+    async def _video_query(self, request: Request) -> Response:
+        """POST /v2/video/query/?fields=…: the caller's own published videos among
+        `filters.video_ids` (1 to 20); an id that is not one of them is simply absent."""
+        account = await self._gate(
+            request, "video.query", self.config.tiktok_video_query_per_minute
+        )
+        if isinstance(account, Response):
+            return account
+        body = await self._json_body(request)
+        if isinstance(body, Response):
+            return body
+        fields = [f for f in request.query_params.get("fields", "").split(",") if f]
+        unknown = sorted(set(fields) - _VIDEO_FIELDS)
+        if not fields or unknown:
+            why = f"unknown fields: {', '.join(unknown)}" if unknown else "fields is required"
+            return tiktok_error(400, "invalid_params", why)
+        filters = body.get("filters")
+        ids = filters.get("video_ids") if isinstance(filters, dict) else None
+        if (
+            not isinstance(ids, list)
+            or not 1 <= len(ids) <= _MAX_VIDEO_IDS
+            or not all(isinstance(i, str) for i in ids)
+        ):
+            return tiktok_error(
+                400, "invalid_params", f"filters.video_ids must list 1 to {_MAX_VIDEO_IDS} ids"
+            )
+        videos = [
+            self._video(p, fields)
+            for p in self.publishes.values()
+            if p.account is account
+            and str(p.post_id) in ids
+            and self.status_of(p) == "PUBLISH_COMPLETE"
+        ]
+        return ok({"videos": videos, "cursor": 0, "has_more": False})
+
+    def _video(self, publish: Publish, fields: list[str]) -> dict[str, Any]:
+        assert publish.completed_at is not None  # only complete publishes are videos
+        live_at = publish.completed_at + publish.processing_seconds
+        grown = engagement(str(publish.post_id), self.now() - live_at)
+        title = str(publish.post_info.get("title", ""))
+        handle = publish.account.handle
+        values: dict[str, Any] = {
+            "id": str(publish.post_id),
+            "create_time": int(live_at),
+            "cover_image_url": f"https://p16-sign.tiktokcdn.com/{publish.post_id}~cover.jpeg",
+            "share_url": f"https://www.tiktok.com/@{handle}/video/{publish.post_id}",
+            "video_description": title,
+            "duration": 0,
+            "height": 1920,
+            "width": 1080,
+            "title": title,
+            "embed_html": f'<blockquote class="tiktok-embed" data-video-id="{publish.post_id}">',
+            "embed_link": f"https://www.tiktok.com/embed/v2/{publish.post_id}",
+            "like_count": grown.likes,
+            "comment_count": grown.comments,
+            "share_count": grown.shares,
+            "view_count": grown.views,
+        }
+        return {name: values[name] for name in fields}
 
     def _complete(self, publish: Publish) -> None:
         publish.completed_at = self.now()

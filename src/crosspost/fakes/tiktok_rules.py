@@ -143,6 +143,8 @@ class Publish:
     pull_failed: bool = False
     post_id: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    photo_urls: list[str] = field(default_factory=list)  # a photo post's photos, in order
+    photo_sha256: list[str] = field(default_factory=list)  # each as fetched
 
 
 def check_chunk(

@@ -38,6 +38,7 @@ from crosspost.fakes.x_rules import (
     MAX_SEGMENT_INDEX,
     MEDIA_TYPES,
     TEXT_MAX,
+    TWEET_ID,
     FixedWindows,
     Tweet,
     Upload,
@@ -45,6 +46,8 @@ from crosspost.fakes.x_rules import (
     int_field,
     invalid_request,
     new_spool,
+    not_found,
+    not_found_error,
     problem,
     text_weight,
     unauthorized,
@@ -67,6 +70,8 @@ class XLimits:
     media_upload_per_15min: int = 500  # [U] initialize/append/finalize, per endpoint and user
     media_status_per_15min: int = 1000  # [U]
     timeline_per_15min: int = 900  # GET /2/users/:id/tweets per user
+    tweets_delete_per_15min: int = 50  # DELETE /2/tweets/:id per user (docs.x.com)
+    tweet_lookup_per_15min: int = 900  # GET /2/tweets/:id per user
     public_client: bool = False  # confidential clients must send HTTP Basic auth
 
 
@@ -90,6 +95,8 @@ class XFake(PlatformFake):
                 media_upload_per_15min=many,
                 media_status_per_15min=many,
                 timeline_per_15min=many,
+                tweets_delete_per_15min=many,
+                tweet_lookup_per_15min=many,
             )
         self.limits = limits or XLimits()
         self.windows = FixedWindows()
@@ -107,6 +114,8 @@ class XFake(PlatformFake):
             Route("/2/media/upload", self._status, methods=["GET"]),
             Route("/2/media/upload", self._command, methods=["POST"]),
             Route("/2/tweets", self._create_tweet, methods=["POST"]),
+            Route("/2/tweets/{tweet_id}", self._lookup_tweet, methods=["GET"]),
+            Route("/2/tweets/{tweet_id}", self._delete_tweet, methods=["DELETE"]),
             Route("/2/users/me", self._users_me, methods=["GET"]),
             Route("/2/users/{user_id}/tweets", self._timeline, methods=["GET"]),
             Route("/2/oauth2/token", self._token, methods=["POST"]),
@@ -153,6 +162,16 @@ class XFake(PlatformFake):
         """Posts, media uploads and call counts."""
         return {
             "platform": "x",
+            "replies": [
+                {
+                    "id": t.tweet_id,
+                    "in_reply_to": t.in_reply_to,
+                    "text": t.text,
+                    "account_external_id": t.account.external_id,
+                }
+                for t in self.tweets
+                if t.in_reply_to is not None
+            ],
             "posts": [
                 {
                     "id": t.tweet_id,
@@ -167,6 +186,7 @@ class XFake(PlatformFake):
                     "created_at": iso_time(t.created_at),
                 }
                 for t in self.tweets
+                if t.in_reply_to is None
             ],
             "media": [
                 {
@@ -504,6 +524,9 @@ class XFake(PlatformFake):
         if isinstance(checked, Response):
             return self._with(checked, headers)
         text, uploads = checked
+        parent = self._reply_target(body)
+        if isinstance(parent, Response):
+            return self._with(parent, headers)
         tweet_id = self._next_id()
         shown = text
         if uploads:
@@ -519,6 +542,7 @@ class XFake(PlatformFake):
             size=uploads[0].total_bytes if uploads else None,
             sha256=uploads[0].sha256 if uploads else None,
             submitted=text,
+            in_reply_to=parent,
         )
         self.tweets.append(tweet)
         headers.update(self._daily(account)[1])  # the post just made counts against the cap
@@ -565,6 +589,69 @@ class XFake(PlatformFake):
             return problem(403, "Forbidden", DUPLICATE)
         return text, uploads
 
+    def _reply_target(self, body: dict[str, Any]) -> str | Response | None:
+        """The post a `reply.in_reply_to_tweet_id` names (None: not a reply); X's 403 for one
+        that is gone."""
+        reply = body.get("reply")
+        if reply is None:
+            return None
+        parent = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
+        if not isinstance(parent, str) or not TWEET_ID.fullmatch(parent):
+            return invalid_request("reply.in_reply_to_tweet_id must be a post id.")
+        if not any(t.tweet_id == parent for t in self.tweets):
+            return problem(
+                403,
+                "Forbidden",
+                "You attempted to reply to a Tweet that is deleted or not visible to you.",
+            )
+        return parent
+
+    def _tweet_by_id(self, raw: str) -> Tweet | Response | None:
+        """The post a path's `id` names; X's 400 for an id that is not one, None if absent."""
+        if not TWEET_ID.fullmatch(raw):
+            return invalid_request(
+                f"The `id` query parameter value [{raw}] does not match ^[0-9]{{1,19}}$",
+                {"id": raw},
+            )
+        return next((t for t in self.tweets if t.tweet_id == raw), None)
+
+    async def _delete_tweet(self, request: Request) -> Response:
+        """DELETE /2/tweets/:id: only the author's token may delete; the post is gone for
+        every read afterwards. [U] X's exact answers for an unknown id (404
+        resource-not-found here) and another user's post (403)."""
+        gate = await self._gate(request, "tweets.delete", self.limits.tweets_delete_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        account, headers = gate
+        raw = request.path_params["tweet_id"]
+        tweet = self._tweet_by_id(raw)
+        if isinstance(tweet, Response):
+            return self._with(tweet, headers)
+        if tweet is None:
+            return self._with(not_found(raw), headers)
+        if tweet.account is not account:
+            refused = problem(403, "Forbidden", "You are not allowed to delete this Tweet.")
+            return self._with(refused, headers)
+        self.tweets.remove(tweet)
+        return self._with(JSONResponse({"data": {"deleted": True}}), headers)
+
+    async def _lookup_tweet(self, request: Request) -> Response:
+        """GET /2/tweets/:id: a post by id (anyone's: posts are public); an unknown one is a
+        200 whose `errors` say it was not found, as every v2 lookup answers."""
+        gate = await self._gate(request, "tweets.lookup", self.limits.tweet_lookup_per_15min)
+        if isinstance(gate, Response):
+            return gate
+        _, headers = gate
+        raw = request.path_params["tweet_id"]
+        tweet = self._tweet_by_id(raw)
+        if isinstance(tweet, Response):
+            return self._with(tweet, headers)
+        if tweet is None:
+            error = not_found_error(raw)
+            return self._with(JSONResponse({"errors": [error]}), headers)
+        fields = set(request.query_params.get("tweet.fields", "").split(","))
+        return self._with(JSONResponse({"data": tweet.view(fields, self.now())}), headers)
+
     async def _timeline(self, request: Request) -> Response:
         """GET /2/users/:id/tweets: the user's recent posts, a page at a time."""
         gate = await self._gate(request, "users.tweets", self.limits.timeline_per_15min)
@@ -594,7 +681,7 @@ class XFake(PlatformFake):
             meta["previous_token"] = self.page_tokens.issue(user_id, page.previous)
         payload: dict[str, Any] = {"meta": meta}
         if page.posts:
-            payload["data"] = [t.view(fields) for t in page.posts]
+            payload["data"] = [t.view(fields, self.now()) for t in page.posts]
         if "attachments.media_keys" in expansions:
             media = [
                 {"media_key": k, "type": "video" if k.startswith("13_") else "photo"}

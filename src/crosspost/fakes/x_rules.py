@@ -16,6 +16,7 @@ from typing import IO, Any
 from starlette.responses import JSONResponse
 
 from crosspost.fakes.base import Account, iso_time
+from crosspost.fakes.engagement import engagement
 
 MB = 1024 * 1024
 MAX_SEGMENT = 8 * MB  # the server maximum of one APPEND (clients are told to keep <= 5 MB)
@@ -40,6 +41,8 @@ CATEGORY_MAX_BYTES = {
     "dm_video": 512 * MB,
 }
 INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
+NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+TWEET_ID = re.compile(r"[0-9]{1,19}")
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
@@ -64,6 +67,25 @@ def invalid_request(message: str, parameters: dict[str, str] | None = None) -> J
         "type": INVALID_REQUEST,
     }
     return JSONResponse(body, status_code=400, media_type="application/problem+json")
+
+
+def not_found_error(tweet_id: str) -> dict[str, Any]:
+    """The entry X's v2 lookups put in `errors` for a post that does not exist (any more)."""
+    return {
+        "value": tweet_id,
+        "detail": f"Could not find tweet with id: [{tweet_id}].",
+        "title": "Not Found Error",
+        "resource_type": "tweet",
+        "parameter": "id",
+        "resource_id": tweet_id,
+        "type": NOT_FOUND,
+    }
+
+
+def not_found(tweet_id: str) -> JSONResponse:
+    """A 404 problem naming the post that is not there."""
+    body = {**not_found_error(tweet_id), "status": 404}
+    return JSONResponse(body, status_code=404, media_type="application/problem+json")
 
 
 def unauthorized() -> JSONResponse:
@@ -183,9 +205,11 @@ class Tweet:
     size: int | None = None
     sha256: str | None = None
     submitted: str = ""  # the text as sent; X's duplicate rule compares this
+    in_reply_to: str | None = None  # the post this one replies to
 
-    def view(self, fields: set[str]) -> dict[str, Any]:
-        """The v2 Tweet object with the requested ``tweet.fields``."""
+    def view(self, fields: set[str], now: float | None = None) -> dict[str, Any]:
+        """The v2 Tweet object with the requested ``tweet.fields`` (`public_metrics` as they
+        stand at `now`)."""
         out: dict[str, Any] = {
             "id": self.tweet_id,
             "text": self.text,
@@ -197,6 +221,18 @@ class Tweet:
             out["created_at"] = iso_time(self.created_at)[:-1] + ".000Z"
         if "author_id" in fields:
             out["author_id"] = self.account.external_id
+        if "referenced_tweets" in fields and self.in_reply_to is not None:
+            out["referenced_tweets"] = [{"type": "replied_to", "id": self.in_reply_to}]
+        if "public_metrics" in fields:
+            grown = engagement(self.tweet_id, (now or self.created_at) - self.created_at)
+            out["public_metrics"] = {
+                "retweet_count": grown.shares,
+                "reply_count": grown.comments,
+                "like_count": grown.likes,
+                "quote_count": grown.quotes,
+                "bookmark_count": grown.bookmarks,
+                "impression_count": grown.views,
+            }
         return out
 
 

@@ -27,6 +27,8 @@ from crosspost.fakes.base import (
     unique_id,
 )
 from crosspost.fakes.tokens import OAuthRefusal, revoke_request, token_request
+from crosspost.fakes.youtube_comments import INSERT_UNITS as COMMENT_INSERT_UNITS
+from crosspost.fakes.youtube_comments import CommentThreads
 from crosspost.fakes.youtube_multipart import RelatedBody, RelatedPart, read_related
 from crosspost.fakes.youtube_rules import (
     UPLOAD_PATH,
@@ -45,9 +47,13 @@ MAX_FILE_BYTES = 274_877_906_944
 THUMBNAIL_PATH = "/upload/youtube/v3/thumbnails/set"
 THUMBNAIL_TYPES = frozenset({"image/jpeg", "image/png", "application/octet-stream"})
 THUMBNAIL_UNITS = 50
+DELETE_UNITS = 50
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _QUERY = re.compile(r"bytes \*/(\d+)")
-_SCOPE = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube"
+_SCOPE = (
+    "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube "
+    "https://www.googleapis.com/auth/youtube.force-ssl"
+)
 
 
 class YouTubeFake(PlatformFake):
@@ -63,6 +69,7 @@ class YouTubeFake(PlatformFake):
         self.quota = Quota(self.config)
         self.sessions: dict[str, UploadSession] = {}
         self.videos: dict[str, Video] = {}
+        self.comments = CommentThreads(self.now)
 
     def api_routes(self) -> list[BaseRoute]:
         """Paths of www.googleapis.com and oauth2.googleapis.com."""
@@ -71,7 +78,10 @@ class YouTubeFake(PlatformFake):
             Route(UPLOAD_PATH, self._upload, methods=["PUT"]),
             Route(THUMBNAIL_PATH, self._thumbnails_set, methods=["POST"]),
             Route("/youtube/v3/videos", self._videos_list, methods=["GET"]),
+            Route("/youtube/v3/videos", self._videos_delete, methods=["DELETE"]),
             Route("/youtube/v3/channels", self._channels_list, methods=["GET"]),
+            Route("/youtube/v3/commentThreads", self._comment_insert, methods=["POST"]),
+            Route("/youtube/v3/commentThreads", self._comment_list, methods=["GET"]),
             Route("/token", self._token, methods=["POST"]),
             Route("/revoke", self._revoke, methods=["POST"]),
         ]
@@ -111,6 +121,7 @@ class YouTubeFake(PlatformFake):
         """Forget sessions, videos and the day's quota."""
         self.sessions.clear()
         self.videos.clear()
+        self.comments.threads.clear()
         self.quota = Quota(self.config)
 
     def state(self) -> dict[str, Any]:
@@ -149,6 +160,7 @@ class YouTubeFake(PlatformFake):
         return {
             "platform": "youtube",
             "posts": posts,
+            "comments": self.comments.state(),
             "sessions": sessions,
             "open_sessions": sum(1 for s in self.sessions.values() if s.video is None),
             "calls": dict(self.calls),
@@ -423,7 +435,7 @@ class YouTubeFake(PlatformFake):
         if isinstance(account, Response):
             return account
         self.quota.spend(insert=False)
-        parts = parse_parts(request, {"id", "snippet", "status", "processingDetails"})
+        parts = parse_parts(request, {"id", "snippet", "status", "processingDetails", "statistics"})
         if isinstance(parts, Response):
             return parts
         ids = [i for i in request.query_params.get("id", "").split(",") if i]
@@ -449,6 +461,73 @@ class YouTubeFake(PlatformFake):
                 "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
             }
         )
+
+    async def _videos_delete(self, request: Request) -> Response:
+        """videos.delete (50 units): 204 for the channel's own video, which every read then
+        misses; 404 videoNotFound for an unknown id, 403 forbidden for another channel's."""
+        account = await self._gate(request, "videos.delete", insert=False, units=DELETE_UNITS)
+        if isinstance(account, Response):
+            return account
+        video_id = request.query_params.get("id", "")
+        video = self.videos.get(video_id)
+        problem: Response | None = None
+        if not video_id:
+            problem = google_error(400, "required", "Required parameter: id")
+        elif video is None:
+            problem = google_error(
+                404,
+                "videoNotFound",
+                "The video that you are trying to delete cannot be found. Check the value of "
+                "the id parameter in the request to ensure that it is correct.",
+                domain="youtube.video",
+            )
+        elif video.account.external_id != account.external_id:
+            problem = google_error(
+                403,
+                "forbidden",
+                "The video that you are trying to delete cannot be deleted. The request might "
+                "not be properly authorized.",
+                domain="youtube.video",
+            )
+        if problem is not None:
+            self.quota.spend(insert=False, valid=False)
+            return problem
+        self.quota.spend(insert=False, units=DELETE_UNITS)
+        del self.videos[video_id]
+        return Response(status_code=204)
+
+    async def _comment_insert(self, request: Request) -> Response:
+        """commentThreads.insert (50 units): a top-level comment on a video."""
+        units = COMMENT_INSERT_UNITS
+        account = await self._gate(request, "commentThreads.insert", insert=False, units=units)
+        if isinstance(account, Response):
+            return account
+        parts = parse_parts(request, {"id", "snippet", "replies"})
+        try:
+            body = await request.json() if not isinstance(parts, Response) else None
+        except ValueError:
+            body = None
+            parts = google_error(400, "parseError", "Parse Error")
+        if isinstance(parts, Response):
+            self.quota.spend(insert=False, valid=False)
+            return parts
+        answer = self.comments.insert(account, body, self.videos)
+        self.quota.spend(insert=False, units=units, valid=answer.status_code == 200)
+        return answer
+
+    async def _comment_list(self, request: Request) -> Response:
+        """commentThreads.list (1 unit): a video's comment threads, newest first."""
+        account = await self._gate(request, "commentThreads.list", insert=False)
+        if isinstance(account, Response):
+            return account
+        parts = parse_parts(request, {"id", "snippet", "replies"})
+        answer = (
+            parts
+            if isinstance(parts, Response)
+            else self.comments.list_threads(request, self.videos)
+        )
+        self.quota.spend(insert=False, valid=answer.status_code == 200)
+        return answer
 
     async def _channels_list(self, request: Request) -> Response:
         account = await self._gate(request, "channels.list", insert=False)

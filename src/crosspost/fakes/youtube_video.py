@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse, Response
 
 from crosspost.fakes.base import Account, iso_time
+from crosspost.fakes.engagement import engagement
 from crosspost.fakes.youtube_rules import VideoMeta
 
 if TYPE_CHECKING:
@@ -155,6 +156,14 @@ def video_resource(
             status["selfDeclaredMadeForKids"] = meta.made_for_kids
             status["madeForKids"] = meta.made_for_kids
         item["status"] = status
+    if "statistics" in parts:
+        grown = engagement(video.id, now - video.created_at)
+        item["statistics"] = {  # Google sends these counts as strings
+            "viewCount": str(grown.views),
+            "likeCount": str(grown.likes),
+            "favoriteCount": "0",
+            "commentCount": str(grown.comments),
+        }
     if "processingDetails" in parts:
         details: dict[str, Any] = {"processingStatus": phase}
         if phase == "processing":

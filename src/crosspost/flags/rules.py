@@ -23,8 +23,12 @@ KNOWN_FLAGS: dict[str, str] = {
     "quotas.per_key": "Quotas on one API key (PUT /v1/usage/quotas with key_id)",
     "oauth.apps": "Third-party apps people authorise (/v1/oauth-apps, /oauth/authorize)",
     "posts.retry": "Retrying a failed target (POST /v1/posts/{id}/targets/{id}/retry)",
+    "posts.edit": "Editing a post not yet published everywhere (PATCH /v1/posts/{id})",
     "media.library": "Listing and deleting media (GET /v1/media, DELETE /v1/media/{id})",
     "accounts.disconnect": "Disconnecting an account (DELETE /v1/accounts/{id})",
+    "posts.remote_delete": "Taking published posts down on their platforms "
+    "(DELETE /v1/posts/{id}/remote, …/targets/{id}/remote)",
+    "posts.metrics": "How posts performed (GET /v1/posts/{id}/metrics, GET /v1/analytics/posts)",
 }
 
 KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")

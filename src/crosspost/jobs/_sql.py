@@ -187,16 +187,37 @@ class SqlJobStore(abc.ABC):
     def advance(self, conn: Connection, dedupe_keys: Sequence[str], run_at: datetime) -> int:
         """Bring the queued jobs with these dedupe keys forward to `run_at` (none is put
         later), inside the caller's transaction; how many moved."""
+        return self._move(conn, dedupe_keys, run_at, jobs.c.run_at > run_at)
+
+    def move(self, conn: Connection, dedupe_keys: Sequence[str], run_at: datetime) -> int:
+        """Set the run time of the queued jobs with these dedupe keys to `run_at`, earlier or
+        later, inside the caller's transaction; a claimed job is left to its worker."""
+        return self._move(conn, dedupe_keys, run_at, sa.true())
+
+    def lock(self, conn: Connection, dedupe_keys: Sequence[str]) -> None:
+        """Lock the jobs with these dedupe keys until the caller's transaction ends, in id
+        order: taken before the rows a worker writes under its fence, it keeps the order."""
+        if dedupe_keys and conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.select(jobs.c.id)
+                .where(jobs.c.dedupe_key.in_(list(dedupe_keys)))
+                .order_by(jobs.c.id)
+                .with_for_update()
+            )
+
+    def _move(
+        self,
+        conn: Connection,
+        dedupe_keys: Sequence[str],
+        run_at: datetime,
+        condition: sa.ColumnElement[bool],
+    ) -> int:
         moved = 0
         for start in range(0, len(dedupe_keys), _ADVANCE_BATCH):
             batch = list(dedupe_keys[start : start + _ADVANCE_BATCH])
             result = conn.execute(
                 jobs.update()
-                .where(
-                    jobs.c.dedupe_key.in_(batch),
-                    jobs.c.status == _QUEUED,
-                    jobs.c.run_at > run_at,
-                )
+                .where(jobs.c.dedupe_key.in_(batch), jobs.c.status == _QUEUED, condition)
                 .values(run_at=run_at, updated_at=self.clock.now())
             )
             moved += int(result.rowcount)

@@ -104,6 +104,16 @@ class JobStore(Protocol):
         later), inside the caller's transaction; how many moved."""
         ...
 
+    def lock(self, conn: Connection, dedupe_keys: Sequence[str]) -> None:
+        """Lock the jobs with these dedupe keys until the caller's transaction ends (the
+        order a fenced worker takes: its job, then what it writes)."""
+        ...
+
+    def move(self, conn: Connection, dedupe_keys: Sequence[str], run_at: datetime) -> int:
+        """Set the queued jobs with these dedupe keys to run at `run_at`, earlier or later,
+        inside the caller's transaction (a claimed job is left to its worker); how many."""
+        ...
+
     def claim(
         self,
         worker_id: str,

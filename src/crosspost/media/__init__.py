@@ -4,14 +4,8 @@
 """
 
 from crosspost.media.probe import ProbeResult, moov_before_mdat, probe, sniff_content_type
-from crosspost.media.storage import (
-    InvalidKey,
-    LocalPendingWrite,
-    LocalStorage,
-    MediaStorage,
-    PendingWrite,
-    StoredObject,
-)
+from crosspost.media.storage import InvalidKey, MediaStorage, PendingWrite, StoredObject
+from crosspost.media.storage_local import LocalPendingWrite, LocalStorage
 from crosspost.media.validate import MediaInfo, Violation, raise_for, validate
 
 __all__ = [

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from crosspost.domain.enums import MediaKind
-from crosspost.domain.limits import MediaLimits
+from crosspost.domain.limits import CarouselLimits, MediaLimits
 from crosspost.errors import MediaRejected, a_or_an
 from crosspost.media.probe import ProbeResult
 
@@ -148,6 +148,51 @@ def validate(
     else:
         found.extend(_check_media(limits, media, destination))
     found.extend(_check_text(limits, text, title, destination))
+    return found
+
+
+def validate_carousel(
+    rules: CarouselLimits,
+    item_limits: Callable[[MediaKind], MediaLimits],
+    items: Sequence[MediaInfo],
+    text: str,
+    *,
+    title: str | None = None,
+    destination: str = "this platform",
+) -> list[Violation]:
+    """Every way a post of several media breaks a platform's carousel rules, each item's own
+    limits (`item_limits(kind)`) and the text's; empty when the post is fine."""
+    if rules.refusal is not None:
+        return [Violation("unsupported_post_type", rules.refusal, "media_ids")]
+    found: list[Violation] = []
+    if len(items) > rules.max_items:
+        found.append(
+            Violation(
+                "too_many_media",
+                f"a post on {destination} holds at most {rules.max_items} media; this one has "
+                f"{len(items)}: remove {len(items) - rules.max_items}",
+                "media_ids",
+            )
+        )
+    takes = " and ".join(sorted(k.value + "s" for k in rules.kinds))
+    for index, item in enumerate(items):
+        where = f"{destination} (item {index + 1})"
+        if item.kind not in rules.kinds:
+            found.append(
+                Violation(
+                    "unsupported_carousel_item",
+                    f"item {index + 1} is {a_or_an(item.kind.value)}; a post of several media "
+                    f"on {destination} takes {takes} only",
+                    f"media_ids[{index}]",
+                )
+            )
+            continue
+        found.extend(
+            replace(v, field=f"media_ids[{index}]")
+            for v in _check_media(item_limits(item.kind), item, where)
+        )
+    if items and items[0].kind in rules.kinds:
+        found.extend(_check_text(item_limits(items[0].kind), text, title, destination))
     return found
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,16 +27,17 @@ import httpx
 
 from crosspost.clock import Clock, SystemClock
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits, Rate
+from crosspost.domain.limits import CarouselLimits, MediaLimits, Rate
 from crosspost.platforms.errors import AlreadyExists, PlatformError, UnsupportedPostType
 from crosspost.platforms.options import PlatformOptions
 
 
 @dataclass(frozen=True)
 class MediaFile:
-    """A stored media file as a client sees it: a local path plus what probing found."""
+    """A stored media file as a client sees it: where its bytes are read from (a local path,
+    or an opener of a seekable stream from the media store) plus what probing found."""
 
-    path: Path
+    source: Path | Callable[[], BinaryIO]
     size: int
     content_type: str
     kind: MediaKind
@@ -46,10 +47,14 @@ class MediaFile:
     width: int | None = None
     height: int | None = None
 
+    def _open(self) -> BinaryIO:
+        return self.source.open("rb") if isinstance(self.source, Path) else self.source()
+
     def open(self) -> BinaryIO:
         """Open the file for reading (binary); a file shorter than recorded is refused."""
-        fh = self.path.open("rb")
-        stored = os.fstat(fh.fileno()).st_size
+        fh = self._open()
+        stored = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
         if stored < self.size:
             fh.close()
             raise self._cut_short(stored)
@@ -67,13 +72,13 @@ class MediaFile:
 
     def read_range(self, start: int, length: int) -> bytes:
         """Read `length` bytes from `start`; chunk-sized reads keep memory bounded."""
-        with self.path.open("rb") as fh:
+        with self._open() as fh:
             fh.seek(start)
             return fh.read(length)
 
     def iter_range(self, start: int, length: int, piece: int = 1024 * 1024) -> Iterator[bytes]:
         """Stream `length` bytes from `start` in pieces, never holding more than one piece."""
-        with self.path.open("rb") as fh:
+        with self._open() as fh:
             fh.seek(start)
             left = length
             while left > 0:
@@ -97,6 +102,21 @@ class PublishRequest:
     publish_at: datetime | None = None
     media_url: str | None = None  # signed, expiring URL for pull-based platforms
     thumbnail: MediaFile | None = None  # a custom cover image, where the platform takes one
+    # A post of several media (a carousel): every item in order, `media` then None; and for
+    # platforms that fetch media themselves, each item's signed URL.
+    items: tuple[MediaFile, ...] = ()
+    item_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommentRequest:
+    """A first comment to post under one of our published posts."""
+
+    target_id: str
+    post_external_id: str
+    account_external_id: str
+    account_handle: str
+    text: str
 
 
 @dataclass
@@ -141,6 +161,10 @@ class PlatformClient(abc.ABC):
     platform: ClassVar[Platform]
     # One entry per kind of post (POST_KINDS): its limits, or why the platform has no such post.
     post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]]
+    # What one post of several media (`media_ids`) may hold here, or why there is no such post.
+    carousel: ClassVar[CarouselLimits] = CarouselLimits(
+        refusal="this platform takes one media file per post: post the files separately"
+    )
     # The options (`overrides.<platform>`) this client reads; the API accepts exactly these.
     options_model: ClassVar[type[PlatformOptions]]
     commit_phases: ClassVar[frozenset[str]]
@@ -150,6 +174,9 @@ class PlatformClient(abc.ABC):
     client_id_param: ClassVar[str] = "client_id"
     authorize_extra: ClassVar[dict[str, str]] = {}
     basic_client_auth: ClassVar[bool] = False  # the token endpoint wants HTTP Basic
+    # Why the platform's API cannot take a published post down, said to the customer as is;
+    # set by clients whose platform has no deletion (the others override `delete_post`).
+    delete_refusal: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -225,6 +252,38 @@ class PlatformClient(abc.ABC):
             "remove the app in their account settings",
         )
 
+    def delete_post(self, external_id: str, creds: Credentials) -> bool:
+        """Take a published post down by its platform id: True when this call deleted it,
+        False when the platform says it was already gone. Raises PlatformError(PERMANENT,
+        "unsupported_operation") where the platform's API cannot delete (`delete_refusal`)."""
+        raise PlatformError(
+            ErrorKind.PERMANENT,
+            "unsupported_operation",
+            self.delete_refusal
+            or f"{self.platform.value} offers no API to delete a published post",
+        )
+
+    def delete_budgets(self) -> tuple[Rate, ...]:
+        """The documented call limits one `delete_post` spends from."""
+        return ()
+
+    def fetch_metrics(
+        self, external_id: str, creds: Credentials, *, author: str = ""
+    ) -> dict[str, int]:
+        """A published post's counts now, under normalised names (`views`, `likes`,
+        `comments`, `shares`, those the platform reports) plus the platform's own extras;
+        `author` is the publishing account's platform id (LinkedIn asks differently for an
+        organization's posts). Raises PostGone when the platform no longer has the post."""
+        raise PlatformError(
+            ErrorKind.PERMANENT,
+            "unsupported_operation",
+            f"{self.platform.value} offers no API for a post's metrics",
+        )
+
+    def metrics_budgets(self) -> tuple[Rate, ...]:
+        """The documented call limits one `fetch_metrics` spends from."""
+        return ()
+
     def declared_budgets(self) -> tuple[Rate, ...]:
         """Every budget `budgets` may spend from, to show where an account stands."""
         return ()
@@ -254,6 +313,26 @@ class PlatformClient(abc.ABC):
             "existing tokens with POST /v1/accounts",
         )
 
+    def post_comment(self, request: CommentRequest, creds: Credentials) -> str:
+        """Post the first comment under our published post: one irreversible call; the
+        comment's id. AlreadyExists when the platform refuses it as a duplicate."""
+        raise PlatformError(
+            ErrorKind.PERMANENT,
+            "unsupported_operation",
+            f"{self.platform.value} takes no comments through its API",
+        )
+
+    def find_comment(
+        self, request: CommentRequest, creds: Credentials, *, since: datetime
+    ) -> str | None:
+        """The id of our comment with the request's text under the post, made no earlier
+        than `since` (an attempt whose answer was lost), or None. Never posts anything."""
+        return None
+
+    def comment_budgets(self) -> tuple[Rate, ...]:
+        """The documented call limits one `post_comment` (or `find_comment`) spends from."""
+        return ()
+
     def is_commit(self, session: dict[str, Any]) -> bool:
         """True when the next `step` would perform the irreversible call."""
         return session.get("phase") in self.commit_phases
@@ -281,3 +360,21 @@ def poll_step(session: dict[str, Any], wait_seconds: float, **event_data: Any) -
         result.event = "processing"
         result.event_data = dict(event_data)
     return result
+
+
+def counts_from(source: object, names: Mapping[str, str]) -> dict[str, int]:
+    """Our name → the platform's count under `names[ours]`, for every count `source` (a JSON
+    object) holds as an integer or an integer string (YouTube sends strings); others are
+    left out rather than guessed."""
+    if not isinstance(source, Mapping):
+        return {}
+    found: dict[str, int] = {}
+    for ours, theirs in names.items():
+        value = source.get(theirs)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            found[ours] = value
+        elif isinstance(value, str) and value.isdigit():
+            found[ours] = int(value)
+    return found

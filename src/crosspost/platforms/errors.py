@@ -73,3 +73,12 @@ class UnsupportedPostType(PlatformError):
 
     def __init__(self, message: str) -> None:
         super().__init__(ErrorKind.PERMANENT, "unsupported_post_type", message)
+
+
+class PostGone(PlatformError):
+    """The platform no longer has the post (deleted there, or never visible to this token)."""
+
+    def __init__(self, message: str, *, raw: Any = None, http_status: int | None = None) -> None:
+        super().__init__(
+            ErrorKind.PERMANENT, "post_not_found", message, raw=raw, http_status=http_status
+        )

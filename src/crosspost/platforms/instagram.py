@@ -24,14 +24,16 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits
+from crosspost.domain.limits import CarouselLimits, MediaLimits, Rate
 from crosspost.platforms.base import (
     AppCredentials,
+    CommentRequest,
     Credentials,
     MediaFile,
     PlatformClient,
     PublishRequest,
     StepResult,
+    counts_from,
     poll_step,
     upload_step,
 )
@@ -39,6 +41,7 @@ from crosspost.platforms.errors import (
     AlreadyExists,
     OutcomeUnknown,
     PlatformError,
+    PostGone,
 )
 from crosspost.platforms.instagram_rules import (
     API_VERSION,
@@ -60,6 +63,19 @@ __all__ = ["API_VERSION", "MAX_RESTARTS", "RECONCILE_PAGES", "InstagramClient"]
 MAX_RESTARTS = 2  # fresh containers after an expired or transiently failed one
 RECONCILE_PAGES = 40  # at most 2,000 media back, searched for a lost publish's media
 CLOCK_SLACK = timedelta(minutes=5)  # Meta's clock and ours may disagree a little
+# Our name → the media insight (Instagram Login, since v22.0: `views` replaced `plays` and
+# `impressions`). Needs instagram_business_manage_insights.
+INSIGHT_METRICS = {
+    "views": "views",
+    "likes": "likes",
+    "comments": "comments",
+    "shares": "shares",
+    "reach": "reach",
+    "saves": "saved",
+    "interactions": "total_interactions",
+}
+GRAPH_HOURLY_RATE = Rate("graph_calls", 200, 3600.0)
+COMMENT_PAGES = 5  # of 50 comments: a just-made one is among the newest
 
 
 class InstagramClient(PlatformClient):
@@ -69,20 +85,33 @@ class InstagramClient(PlatformClient):
     platform = Platform.INSTAGRAM
     post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
     options_model = InstagramOptions
+    carousel = CarouselLimits(max_items=10, kinds=frozenset({MediaKind.IMAGE, MediaKind.VIDEO}))
     commit_phases: ClassVar[frozenset[str]] = frozenset({"publish"})
-    oauth_scopes = ("instagram_business_basic", "instagram_business_content_publish")
+    oauth_scopes = (
+        "instagram_business_basic",
+        "instagram_business_content_publish",
+        "instagram_business_manage_insights",  # a post's metrics (media insights)
+        "instagram_business_manage_comments",  # the first comment
+    )
     scope_separator = ","
+    # Meta deletes media only for Facebook Login accounts granting instagram_manage_contents;
+    # Business Login for Instagram (how accounts connect here) has no such permission.
+    delete_refusal = (
+        "Instagram's API offers no way to delete a published post for accounts connected "
+        "with Instagram Login (as crosspost connects them); delete it in the Instagram app"
+    )
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
     ) -> StepResult:
         """Perform the next interaction of the post for `session`'s phase."""
-        media = self._media(request)
         phase = session.get("phase") or "create"
+        if request.items and phase in {"create", "children"}:
+            return self._carousel(request, session, creds)
         if phase == "create":
-            return self._create(request, media, session, creds)
+            return self._create(request, self._media(request), session, creds)
         if phase == "upload":
-            return self._upload(media, session, creds)
+            return self._upload(self._media(request), session, creds)
         if phase == "poll":
             return self._poll(request, session, creds)
         if phase == "quota":
@@ -264,6 +293,74 @@ class InstagramClient(PlatformClient):
             raise PlatformError(ErrorKind.PERMANENT, "empty_file", "the media file is empty")
         return media
 
+    def fetch_metrics(
+        self, external_id: str, creds: Credentials, *, author: str = ""
+    ) -> dict[str, int]:
+        """`GET /{media-id}/insights` (lifetime): views, likes, comments, shares, and reach,
+        saves and total interactions besides. Insights Instagram cannot give yet come back
+        empty, and are left out."""
+        try:
+            body = self._graph("GET", f"{external_id}/insights", creds,
+                               params={"metric": ",".join(INSIGHT_METRICS.values())})  # fmt: skip
+        except PlatformError as err:
+            if err.code == "100/33":  # no such object, or not this token's
+                raise PostGone(err.message, raw=err.raw, http_status=err.http_status) from err
+            raise
+        values: dict[str, object] = {}
+        for item in body.get("data") or []:
+            series = item.get("values") if isinstance(item, dict) else None
+            if isinstance(series, list) and series and isinstance(series[0], dict):
+                values[str(item.get("name"))] = series[0].get("value")
+        return counts_from(values, INSIGHT_METRICS)
+
+    def declared_budgets(self) -> tuple[Rate, ...]:
+        """The hourly Graph budget metrics spend from (publishing reads its own quota)."""
+        return (GRAPH_HOURLY_RATE,)
+
+    def metrics_budgets(self) -> tuple[Rate, ...]:
+        """Graph's per-user hourly call budget (Instagram Login: 200 calls an hour) [U]."""
+        return (GRAPH_HOURLY_RATE,)
+
+    def post_comment(self, request: CommentRequest, creds: Credentials) -> str:
+        """`POST /{ig-media-id}/comments?message=…` (scope instagram_business_manage_comments):
+        the comment's id."""
+        body = self._graph(
+            "POST", f"{request.post_external_id}/comments", creds, data={"message": request.text}
+        )
+        comment_id = body.get("id")
+        if not isinstance(comment_id, str) or not comment_id:
+            raise PlatformError(
+                ErrorKind.UNCONFIRMED, "missing_comment_id", "the comment has no id", raw=body
+            )
+        return comment_id
+
+    def find_comment(
+        self, request: CommentRequest, creds: Credentials, *, since: datetime
+    ) -> str | None:
+        """The account's comment with this text on the media, newest first."""
+        params = {"fields": "id,text,from,timestamp", "limit": "50"}
+        for _ in range(COMMENT_PAGES):
+            body = self._graph("GET", f"{request.post_external_id}/comments", creds, params=params)
+            data = body.get("data")
+            for item in data if isinstance(data, list) else []:
+                author = item.get("from") if isinstance(item, dict) else None
+                if (
+                    isinstance(author, dict)
+                    and author.get("id") == request.account_external_id
+                    and item.get("text") == request.text
+                ):
+                    return str(item["id"])
+            paging = body.get("paging")
+            cursors = paging.get("cursors") if isinstance(paging, dict) else None
+            if not isinstance(paging, dict) or "next" not in paging or not cursors:
+                return None
+            params = {**params, "after": str(cursors.get("after"))}
+        return None
+
+    def comment_budgets(self) -> tuple[Rate, ...]:
+        """Graph's per-user hourly call budget [U]."""
+        return (GRAPH_HOURLY_RATE,)
+
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{API_VERSION}/{path}"
 
@@ -305,6 +402,77 @@ class InstagramClient(PlatformClient):
         )
 
     # -- phases -----------------------------------------------------------------------------
+
+    def _carousel(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """A carousel: one child container per item (`is_carousel_item`), each waited for
+        until FINISHED, then the CAROUSEL container naming them; from there it is polled
+        and published like any container. Meta fetches every item from its URL."""
+        if len(request.item_urls) != len(request.items):
+            raise PlatformError(
+                ErrorKind.PERMANENT,
+                "media_url_required",
+                "Instagram fetches carousel items from public URLs: set CROSSPOST_PUBLIC_URL "
+                "to an address Meta can reach",
+            )
+        check_caption(request.text)
+        children = list(session.get("children", []))
+        pending = session.get("child_pending")
+        if pending:
+            data = self._graph("GET", str(pending), creds, params={"fields": "status_code"})
+            code = data.get("status_code")
+            if code == "IN_PROGRESS":
+                return poll_step({**session, "phase": "children"}, self.poll_seconds)
+            if code != "FINISHED":
+                return self._fresh_container(
+                    session, f"carousel item {len(children) + 1} ended {code}"
+                )
+            children.append(str(pending))
+            session = {**session, "children": children, "child_pending": None, "polls": 0}
+        user = request.account_external_id
+        if len(children) < len(request.items):
+            index = len(children)
+            item, url = request.items[index], request.item_urls[index]
+            form = {"is_carousel_item": "true"}
+            if item.kind is MediaKind.IMAGE:
+                form["image_url"] = url
+            else:
+                form.update(media_type="VIDEO", video_url=url)
+            data = self._graph("POST", f"{user}/media", creds, data=form)
+            child = self._container_id(data)
+            following = {
+                **session,
+                "phase": "children",
+                "children": children,
+                "child_pending": child,
+            }
+            return StepResult(following, TargetStatus.UPLOADING, event="upload_item_started",
+                              event_data={"item": index + 1, "container_id": child})  # fmt: skip
+        form = {"media_type": "CAROUSEL", "children": ",".join(children), "caption": request.text}
+        data = self._graph("POST", f"{user}/media", creds, data=form)
+        container_id = self._container_id(data)
+        new: dict[str, Any] = {
+            "phase": "poll",
+            "mode": "carousel",
+            "container_id": container_id,
+            "container_created_at": self.clock.now().isoformat(),
+            "total": sum(i.size for i in request.items),
+            "polls": 0,
+            "children": children,
+        }
+        return StepResult(new, TargetStatus.PROCESSING, event="upload_started",
+                          event_data={"container_id": container_id, "mode": "carousel",
+                                      "children": children})  # fmt: skip
+
+    @staticmethod
+    def _container_id(data: dict[str, Any]) -> str:
+        container_id = data.get("id")
+        if not isinstance(container_id, str | int) or not str(container_id):
+            raise PlatformError(
+                ErrorKind.TRANSIENT, "missing_container_id", "no container id came back", raw=data
+            )
+        return str(container_id)
 
     def _create(
         self,

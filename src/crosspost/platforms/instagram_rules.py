@@ -20,7 +20,7 @@ from crosspost.domain.limits import MediaLimits
 from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
-from crosspost.platforms.options import PlatformOptions
+from crosspost.platforms.options import CommentOptions
 
 API_VERSION = "v21.0"
 CAPTION_MAX_CHARS = 2200
@@ -230,10 +230,12 @@ POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
 }
 
 
-class InstagramOptions(PlatformOptions):
+class InstagramOptions(CommentOptions):
     """`overrides.instagram`: how a Reel is shown and how Meta gets the video."""
 
     platform: ClassVar[str] = "instagram"
+    # [U] Meta documents no comment length; a caption's 2,200 characters is what the app takes.
+    first_comment_max_chars: ClassVar[int] = 2_200
 
     share_to_feed: bool = Field(
         default=True, description="false: show the Reel in the Reels tab only, not the feed"

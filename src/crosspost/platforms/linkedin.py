@@ -13,14 +13,16 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits
+from crosspost.domain.limits import CarouselLimits, MediaLimits
 from crosspost.platforms.base import (
     AppCredentials,
+    CommentRequest,
     Credentials,
     MediaFile,
     PlatformClient,
     PublishRequest,
     StepResult,
+    counts_from,
     poll_step,
     upload_step,
 )
@@ -28,6 +30,7 @@ from crosspost.platforms.errors import (
     AlreadyExists,
     OutcomeUnknown,
     PlatformError,
+    PostGone,
 )
 from crosspost.platforms.linkedin_rules import (
     LINKEDIN_VERSION,
@@ -59,28 +62,56 @@ __all__ = [
 
 VIDEOS_PATH = "/rest/videos"
 POSTS_PATH = "/rest/posts"
+COMMENTS_PATH = "/rest/socialActions/{urn}/comments"
+IMAGES_PATH = "/rest/images"
+COMMENT_PAGES = 5  # a just-made comment is among the newest
 FINDER_COUNT = 50
 FINDER_MAX_PAGES = 20  # 1,000 posts back: far more than anyone posts while a commit settles
 URL_EXPIRY_MARGIN = timedelta(minutes=2)  # never start a part on a URL about to expire
 CLOCK_SKEW_MS = 5 * 60 * 1000  # LinkedIn's createdAt may run behind our clock
 _SESSION_KEEP = ("restarts",)
+MEMBER_ANALYTICS_PATH = "/rest/memberCreatorPostAnalytics"
+SHARE_STATISTICS_PATH = "/rest/organizationalEntityShareStatistics"
+# Our name → memberCreatorPostAnalytics' queryType (one call each).
+MEMBER_METRICS = {
+    "views": "IMPRESSION",
+    "reach": "MEMBERS_REACHED",
+    "likes": "REACTION",
+    "comments": "COMMENT",
+    "shares": "RESHARE",
+}
+# Our name → organizationalEntityShareStatistics' totalShareStatistics field.
+SHARE_STATISTICS = {
+    "views": "impressionCount",
+    "reach": "uniqueImpressionsCount",
+    "likes": "likeCount",
+    "comments": "commentCount",
+    "shares": "shareCount",
+    "clicks": "clickCount",
+}
 
 
 class LinkedInClient(PlatformClient):
     """Client of LinkedIn's multipart video upload and the Posts API (member or organization)."""
 
-    oauth_scopes = ("openid", "profile", "w_member_social")
+    oauth_scopes = ("openid", "profile", "w_member_social", "r_member_postAnalytics")
 
     platform = Platform.LINKEDIN
     post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
     options_model = LinkedInOptions
+    carousel = CarouselLimits(max_items=20, kinds=frozenset({MediaKind.IMAGE}))
     commit_phases: ClassVar[frozenset[str]] = frozenset({"post"})
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
     ) -> StepResult:
         """Perform the next interaction of the post for `session`'s phase."""
-        media = self._media(request)
+        images = self._images(request)
+        if images:
+            phase = session.get("phase") or "image_init"
+            if phase.startswith("image_"):
+                return self._image_step(request, images, {**session, "phase": phase}, creds)
+        media = None if images else self._media(request)
         phase = session.get("phase")
         if not phase:
             if media is None:
@@ -207,10 +238,141 @@ class LinkedInClient(PlatformClient):
         elements = body.get("elements")
         return elements if isinstance(elements, list) else []
 
+    def delete_post(self, external_id: str, creds: Credentials) -> bool:
+        """`DELETE /rest/posts/{encoded urn}` (204). LinkedIn's deletes are idempotent (a
+        post already deleted answers 204 again); a 404 means it is gone too."""
+        response = send(
+            self.http,
+            "DELETE",
+            f"{self.base_url}{POSTS_PATH}/{encode_urn(external_id)}",
+            headers={**rest_headers(creds.access_token), "X-RestLi-Method": "DELETE"},
+        )
+        if response.status_code == 404:
+            return False
+        if not response.is_success:
+            raise classify(response, now=self.clock.now())
+        return True
+
+    def fetch_metrics(
+        self, external_id: str, creds: Credentials, *, author: str = ""
+    ) -> dict[str, int]:
+        """A member's post: `memberCreatorPostAnalytics` (q=entity, one call per metric,
+        lifetime totals; scope r_member_postAnalytics), the statistics LinkedIn gives a
+        member of their own posts. An organization's post: `organizationalEntityShareStatistics`
+        (one call; the member must administer the page). Impressions count as views, unique
+        impressions as reach, reactions as likes, reshares as shares."""
+        owner = author_urn(author) if author else ""
+        if owner.startswith("urn:li:organization:"):
+            return self._share_statistics(owner, external_id, creds)
+        kind = "ugcPost" if ":ugcPost:" in external_id else "share"
+        entity = f"({kind}:{encode_urn(external_id)})"
+        counts: dict[str, int] = {}
+        for ours, query_type in MEMBER_METRICS.items():
+            url = (
+                f"{self.base_url}{MEMBER_ANALYTICS_PATH}?q=entity&entity={entity}"
+                f"&queryType={query_type}&aggregation=TOTAL"
+            )
+            body = self._analytics(url, creds, external_id)
+            elements = body.get("elements")
+            found = (
+                [e.get("count") for e in elements if isinstance(e, dict)]
+                if isinstance(elements, list)
+                else []
+            )
+            counts[ours] = sum(c for c in found if isinstance(c, int))
+        return counts
+
+    def _share_statistics(self, org: str, external_id: str, creds: Credentials) -> dict[str, int]:
+        kind = "ugcPosts" if ":ugcPost:" in external_id else "shares"
+        url = (
+            f"{self.base_url}{SHARE_STATISTICS_PATH}?q=organizationalEntity"
+            f"&organizationalEntity={encode_urn(org)}&{kind}=List({encode_urn(external_id)})"
+        )
+        body = self._analytics(url, creds, external_id)
+        for element in body.get("elements") or []:
+            if isinstance(element, dict) and external_id in (
+                element.get("share"),
+                element.get("ugcPost"),
+            ):
+                return counts_from(element.get("totalShareStatistics"), SHARE_STATISTICS)
+        raise PostGone(f"LinkedIn has no statistics of {external_id} for {org}", raw=body)
+
+    def _analytics(self, url: str, creds: Credentials, external_id: str) -> dict[str, Any]:
+        """One analytics finder call; a 404 means the post is gone."""
+        headers = {**rest_headers(creds.access_token), "X-RestLi-Method": "FINDER"}
+        response = send(self.http, "GET", url, headers=headers)
+        body = json_body(response)
+        if response.status_code == 404:
+            raise PostGone(f"LinkedIn has no post {external_id}", raw=body)
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise classify(response, now=self.clock.now())
+        return body
+
+    def post_comment(self, request: CommentRequest, creds: Credentials) -> str:
+        """`POST /rest/socialActions/{post urn}/comments` (201): a comment by the post's
+        author; its `urn:li:comment:(…)` URN."""
+        author = author_urn(request.account_external_id)
+        body = {
+            "actor": author,
+            "object": request.post_external_id,
+            "message": {"text": request.text},
+        }
+        path = COMMENTS_PATH.format(urn=encode_urn(request.post_external_id))
+        response = self._rest("POST", path, creds, body)
+        payload = json_body(response)
+        urn = response.headers.get("x-restli-id") or (
+            payload.get("$URN") if isinstance(payload, dict) else None
+        )
+        if not isinstance(urn, str) or not urn:
+            raise PlatformError(
+                ErrorKind.UNCONFIRMED, "missing_comment_id", "the comment has no URN", raw=payload
+            )
+        return urn
+
+    def find_comment(
+        self, request: CommentRequest, creds: Credentials, *, since: datetime
+    ) -> str | None:
+        """The author's comment with this text on the post, newest comments first. Reading
+        comments on a member's post takes r_member_social, which LinkedIn grants few apps:
+        without it the comment cannot be verified, and it is not posted again."""
+        author = author_urn(request.account_external_id)
+        path = COMMENTS_PATH.format(urn=encode_urn(request.post_external_id))
+        for page in range(COMMENT_PAGES):
+            url = f"{self.base_url}{path}?start={page * FINDER_COUNT}&count={FINDER_COUNT}"
+            response = send(self.http, "GET", url, headers=rest_headers(creds.access_token))
+            if response.status_code == 403:
+                raise PlatformError(
+                    ErrorKind.PERMANENT,
+                    "comment_unverifiable",
+                    "LinkedIn did not answer whether the comment was made and does not let "
+                    "this app read the post's comments (r_member_social); look at the post "
+                    "before commenting again",
+                    http_status=403,
+                )
+            body = json_body(response)
+            if response.status_code != 200 or not isinstance(body, dict):
+                raise classify(response, now=self.clock.now())
+            elements = body.get("elements")
+            elements = elements if isinstance(elements, list) else []
+            for element in elements:
+                message = element.get("message") if isinstance(element, dict) else None
+                if (
+                    isinstance(message, dict)
+                    and element.get("actor") == author
+                    and message.get("text") == request.text
+                ):
+                    return str(element.get("$URN") or element.get("id"))
+            if len(elements) < FINDER_COUNT:
+                return None
+        return None
+
     def revoke(self, creds: Credentials, app: AppCredentials) -> bool:
         """LinkedIn's revocation: the app's id and secret with the access token."""
-        form = {"client_id": app.client_id or "", "client_secret": app.client_secret or "",
-                "token": creds.access_token}  # fmt: skip
+        form = {
+            "client_id": app.client_id or "",
+            "client_secret": app.client_secret or "",
+            "token": creds.access_token,
+        }
         return revoke_grant(self.http, app, form, now=self.clock.now())
 
     def refresh(self, creds: Credentials, app: AppCredentials) -> Credentials:
@@ -241,6 +403,89 @@ class LinkedInClient(PlatformClient):
                 f"{media.size}",
             )
         return media
+
+    @staticmethod
+    def _images(request: PublishRequest) -> tuple[MediaFile, ...]:
+        """The images of an image post (one, or several: a multi-image post)."""
+        if request.items:
+            return request.items
+        if request.media is not None and request.media.kind is MediaKind.IMAGE:
+            return (request.media,)
+        return ()
+
+    def _image_step(
+        self,
+        request: PublishRequest,
+        images: tuple[MediaFile, ...],
+        session: dict[str, Any],
+        creds: Credentials,
+    ) -> StepResult:
+        """Images API, one image at a time: initializeUpload, PUT the bytes, wait until the
+        image is AVAILABLE; then the post names every image."""
+        done: list[str] = list(session.get("images", []))
+        phase = session["phase"]
+        if phase == "image_status":
+            urn = str(session["image"])
+            response = send(
+                self.http,
+                "GET",
+                f"{self.base_url}{IMAGES_PATH}/{encode_urn(urn)}",
+                headers=rest_headers(creds.access_token),
+            )
+            body = json_body(response)
+            if response.status_code != 200 or not isinstance(body, dict):
+                raise classify(response, now=self.clock.now())
+            status = body.get("status")
+            if status in ("PROCESSING", "WAITING_UPLOAD"):
+                return poll_step(session, self.poll_seconds, image=urn)
+            if status != "AVAILABLE":
+                raise PlatformError(
+                    ErrorKind.PERMANENT,
+                    "image_failed",
+                    f"LinkedIn could not process image {len(done) + 1} ({status})",
+                    raw=body,
+                )
+            done.append(urn)
+            session = {"images": done, "phase": "image_init"}
+            if len(done) == len(images):
+                return self._ready_to_post(session)
+            phase = "image_init"
+        image = images[len(done)]
+        if phase == "image_init":
+            owner = {"initializeUploadRequest": {"owner": author_urn(request.account_external_id)}}
+            response = self._rest("POST", f"{IMAGES_PATH}?action=initializeUpload", creds, owner)
+            payload = json_body(response)
+            value = payload.get("value") if isinstance(payload, dict) else None
+            if not isinstance(value, dict) or not isinstance(value.get("image"), str):
+                raise PlatformError(
+                    ErrorKind.TRANSIENT, "missing_image_urn", "initializeUpload returned no image"
+                )
+            new = {
+                "images": done,
+                "phase": "image_upload",
+                "image": value["image"],
+                "upload_url": value.get("uploadUrl"),
+            }
+            return StepResult(
+                new,
+                TargetStatus.UPLOADING,
+                event="upload_started",
+                event_data={"image": value["image"], "item": len(done) + 1},
+            )
+        with image.open() as fh:
+            response = send(
+                self.http,
+                "PUT",
+                str(session["upload_url"]),
+                content=fh.read(),
+                headers={
+                    "Authorization": f"Bearer {creds.access_token}",
+                    "Content-Type": "application/octet-stream",
+                },
+            )
+        if not response.is_success:
+            raise classify(response, now=self.clock.now())
+        return StepResult({**session, "phase": "image_status", "polls": 0}, TargetStatus.PROCESSING)
 
     @staticmethod
     def _need(media: MediaFile | None) -> MediaFile:
@@ -402,7 +647,7 @@ class LinkedInClient(PlatformClient):
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
     ) -> StepResult:
         video = session.get("video")
-        body = post_body(request, str(video) if video else None)
+        body = post_body(request, str(video) if video else None, session.get("images"))
         response = self._rest("POST", POSTS_PATH, creds, body)
         urn = response.headers.get("x-restli-id")
         if not urn:

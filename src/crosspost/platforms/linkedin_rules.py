@@ -7,7 +7,7 @@ here is a pure function of its arguments so it can be tested on its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
@@ -21,7 +21,7 @@ from crosspost.platforms.base import PublishRequest
 from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
-from crosspost.platforms.options import TitledOptions
+from crosspost.platforms.options import CommentOptions, TitledOptions
 
 # LinkedIn serves each monthly version for about a year, then answers 426 NONEXISTENT_VERSION:
 # bump this at least once a year (the integration tests against the fake pin the same value).
@@ -48,6 +48,12 @@ VIDEO_LIMITS = MediaLimits(
     max_aspect=2.4,
     caption_max_chars=COMMENTARY_MAX_CHARS,
 )
+# Images API: JPG, GIF or PNG (up to 36,152,320 pixels, which LinkedIn checks itself).
+IMAGE_LIMITS = MediaLimits(
+    kinds=frozenset({MediaKind.IMAGE}),
+    containers=frozenset({"jpeg", "png", "gif"}),
+    caption_max_chars=COMMENTARY_MAX_CHARS,
+)
 TEXT_LIMITS = MediaLimits(kinds=frozenset(), text_only=True, caption_max_chars=COMMENTARY_MAX_CHARS)
 POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
     None: TEXT_LIMITS,
@@ -55,10 +61,7 @@ POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
     MediaKind.AUDIO: MediaLimits.refused(
         "LinkedIn has no audio posts: attach a video, or post text only"
     ),
-    MediaKind.IMAGE: MediaLimits.refused(
-        "crosspost publishes text and video posts to LinkedIn; LinkedIn image posts are not "
-        "supported yet: attach a video, or post text only"
-    ),
+    MediaKind.IMAGE: IMAGE_LIMITS,
 }
 
 
@@ -67,10 +70,12 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-class LinkedInOptions(TitledOptions):
+class LinkedInOptions(TitledOptions, CommentOptions):
     """`overrides.linkedin`: who sees the post, and the video's title."""
 
     platform: ClassVar[str] = "linkedin"
+    # LinkedIn caps a comment at 1,250 characters.
+    first_comment_max_chars: ClassVar[int] = 1_250
 
     visibility: Annotated[
         Literal["PUBLIC", "CONNECTIONS", "LOGGED_IN"], BeforeValidator(_upper)
@@ -132,8 +137,11 @@ def video_title(request: PublishRequest) -> str:
     return title[:200]
 
 
-def post_body(request: PublishRequest, video_urn: str | None) -> dict[str, Any]:
-    """The ``POST /rest/posts`` body: a video post when `video_urn` is given, else text only."""
+def post_body(
+    request: PublishRequest, video_urn: str | None, image_urns: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The ``POST /rest/posts`` body: a video post when `video_urn` is given, an image post
+    (one image, or a multi-image post of several) for `image_urns`, else text only."""
     body: dict[str, Any] = {
         "author": author_urn(request.account_external_id),
         "commentary": escape_commentary(request.text),
@@ -148,6 +156,10 @@ def post_body(request: PublishRequest, video_urn: str | None) -> dict[str, Any]:
     }
     if video_urn:
         body["content"] = {"media": {"title": video_title(request), "id": video_urn}}
+    elif image_urns and len(image_urns) == 1:
+        body["content"] = {"media": {"id": image_urns[0], "altText": ""}}
+    elif image_urns:
+        body["content"] = {"multiImage": {"images": [{"id": u, "altText": ""} for u in image_urns]}}
     return body
 
 

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from crosspost.domain.enums import ErrorKind
 from crosspost.platforms.errors import PlatformError
@@ -119,3 +127,35 @@ class ThumbnailOptions(PlatformOptions):
     thumbnail_media_id: str | None = Field(
         default=None, description="an uploaded JPEG or PNG image to use as the cover"
     )
+
+
+class CommentOptions(PlatformOptions):
+    """Options of a platform where crosspost can post a first comment under the post."""
+
+    first_comment_max_chars: ClassVar[int] = 0  # the platform's documented comment limit
+
+    first_comment: str | None = Field(
+        default=None,
+        description="a comment posted under the post once it is live (a reply on X); its "
+        "failure never fails the post",
+    )
+
+    @classmethod
+    def comment_length(cls, text: str) -> int:
+        """How long the platform counts a comment (characters, unless it weighs them)."""
+        return len(text)
+
+    @field_validator("first_comment")
+    @classmethod
+    def _comment_fits(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("the first comment is empty; remove it or give it text")
+        length, limit = cls.comment_length(value), cls.first_comment_max_chars
+        if length > limit:
+            raise ValueError(
+                f"the first comment is {length} characters long; {cls.platform} takes at most "
+                f"{limit}"
+            )
+        return value

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits
+from crosspost.domain.limits import CarouselLimits, MediaLimits
 from crosspost.platforms.base import (
     AppCredentials,
     Credentials,
@@ -26,9 +26,10 @@ from crosspost.platforms.base import (
     PlatformClient,
     PublishRequest,
     StepResult,
+    counts_from,
     poll_step,
 )
-from crosspost.platforms.errors import OutcomeUnknown, PlatformError
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError, PostGone
 from crosspost.platforms.oauth import json_body, refresh_grant, send
 from crosspost.platforms.soundcloud_rules import (
     ACCEPT,
@@ -81,6 +82,9 @@ class SoundCloudClient(PlatformClient):
     platform = Platform.SOUNDCLOUD
     post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
     options_model = SoundCloudOptions
+    carousel = CarouselLimits(
+        refusal="SoundCloud takes one track per upload: post each track separately"
+    )
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload"})
 
     def step(
@@ -189,6 +193,35 @@ class SoundCloudClient(PlatformClient):
         if response.status_code != 200 or not isinstance(body, dict) or body.get("id") is None:
             raise classify(response, now=self.clock.now())
         return str(body["id"]), str(body.get("username") or body["id"])
+
+    def delete_post(self, external_id: str, creds: Credentials) -> bool:
+        """`DELETE /tracks/{track_urn}` (200); a 404 means the track is already gone."""
+        response = send(self.http, "DELETE", f"{self.base_url}{TRACKS_PATH}/{_urn(external_id)}",
+                        headers=self._headers(creds))  # fmt: skip
+        if response.status_code == 404:
+            return False
+        if not response.is_success:
+            raise classify(response, now=self.clock.now())
+        return True
+
+    def fetch_metrics(
+        self, external_id: str, creds: Credentials, *, author: str = ""
+    ) -> dict[str, int]:
+        """`GET /tracks/{urn}`: plays as views, likes, comments, reposts as shares, and
+        downloads; a 404 means the track is gone."""
+        response = send(self.http, "GET", f"{self.base_url}{TRACKS_PATH}/{_urn(external_id)}",
+                        headers=self._headers(creds))  # fmt: skip
+        if response.status_code == 404:
+            raise PostGone(f"SoundCloud has no track {external_id}", raw=json_body(response))
+        if response.status_code != 200:
+            raise classify(response, now=self.clock.now())
+        track = json_body(response)
+        counts = counts_from(track, {"views": "playback_count", "likes": "likes_count",
+                                     "comments": "comment_count", "shares": "reposts_count",
+                                     "downloads": "download_count"})  # fmt: skip
+        if "likes" not in counts:  # tracks read through older paths name likes favoritings
+            counts.update(counts_from(track, {"likes": "favoritings_count"}))
+        return counts
 
     def _headers(self, creds: Credentials) -> dict[str, str]:
         return {"Authorization": f"OAuth {creds.access_token}", "accept": ACCEPT}
@@ -311,3 +344,8 @@ class SoundCloudClient(PlatformClient):
             external_id=str(track_id) if track_id is not None else str(session["track_urn"]),
             external_url=session.get("permalink_url"),
         )
+
+
+def _urn(external_id: str) -> str:
+    """The track URN SoundCloud's paths take, from what publishing stored (a numeric id)."""
+    return external_id if ":" in external_id else f"soundcloud:tracks:{external_id}"

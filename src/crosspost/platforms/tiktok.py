@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits, Rate
+from crosspost.domain.limits import CarouselLimits, MediaLimits, Rate
 from crosspost.platforms.base import (
     AppCredentials,
     Credentials,
@@ -22,10 +22,11 @@ from crosspost.platforms.base import (
     PlatformClient,
     PublishRequest,
     StepResult,
+    counts_from,
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import OutcomeUnknown, PlatformError
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError, PostGone
 from crosspost.platforms.oauth import json_body, refresh_grant, revoke_grant, send
 from crosspost.platforms.tiktok_rules import (
     CAPTION_MAX_UTF16,
@@ -47,6 +48,7 @@ from crosspost.platforms.tiktok_rules import (
     init_phase,
     is_inbox,
     is_pull,
+    photo_post_info,
     plan_chunks,
     post_info,
     post_url,
@@ -79,6 +81,7 @@ __all__ = [
 
 CREATOR_INFO_PATH = "/v2/post/publish/creator_info/query/"
 DIRECT_INIT_PATH = "/v2/post/publish/video/init/"
+PHOTO_INIT_PATH = "/v2/post/publish/content/init/"
 INBOX_INIT_PATH = "/v2/post/publish/inbox/video/init/"
 STATUS_PATH = "/v2/post/publish/status/fetch/"
 USER_INFO_PATH = "/v2/user/info/"
@@ -86,6 +89,10 @@ URL_EXPIRY_MARGIN = timedelta(minutes=2)  # never start a chunk on a URL about t
 CREATOR_INFO_RATE = Rate("creator_info", 20, 60.0)
 INIT_RATE = Rate("init", 6, 60.0)
 STATUS_RATE = Rate("status", 30, 60.0)
+VIDEO_QUERY_RATE = Rate("video_query", 600, 60.0)  # [U] the Display API's default
+VIDEO_QUERY_PATH = "/v2/video/query/"
+_METRIC_FIELDS = {"views": "view_count", "likes": "like_count", "comments": "comment_count",
+                  "shares": "share_count"}  # fmt: skip
 MAX_RESTARTS = 2  # fresh inits after TikTok's own `internal` failures before giving up
 
 
@@ -95,15 +102,23 @@ class TikTokClient(PlatformClient):
     platform = Platform.TIKTOK
     post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
     options_model = TikTokOptions
-    commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final", "init_pull"})
-    oauth_scopes = ("user.info.basic", "video.publish", "video.upload")
+    carousel = CarouselLimits(max_items=35, kinds=frozenset({MediaKind.IMAGE}))
+    commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final", "init_pull", "init_photo"})
+    oauth_scopes = ("user.info.basic", "video.publish", "video.upload", "video.list")
     scope_separator = ","
+    delete_refusal = (
+        "TikTok's Content Posting API offers no way to delete a published video; delete it "
+        "in the TikTok app"
+    )
     client_id_param = "client_key"
 
     def step(
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
     ) -> StepResult:
         """Perform the next interaction of the post for `session`'s phase."""
+        photos = self._photos(request)
+        if photos:
+            return self._photo_step(request, session, creds)
         media = self._media(request)
         phase = session.get("phase")
         if not phase:
@@ -125,8 +140,8 @@ class TikTokClient(PlatformClient):
         raise ValueError(f"unknown TikTok session phase {phase!r}")
 
     def declared_budgets(self) -> tuple[Rate, ...]:
-        """Creator info, post init and status fetch, per token."""
-        return (CREATOR_INFO_RATE, INIT_RATE, STATUS_RATE)
+        """Creator info, post init and status fetch, and the video query of metrics."""
+        return (CREATOR_INFO_RATE, INIT_RATE, STATUS_RATE, VIDEO_QUERY_RATE)
 
     def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
         """TikTok's per-token limits: creator info 20/min, init 6/min, status fetch 30/min
@@ -136,7 +151,7 @@ class TikTokClient(PlatformClient):
         phase = session.get("phase") or ("init" if is_inbox(request) else "creator_info")
         if phase == "creator_info":
             return (CREATOR_INFO_RATE,)
-        if phase in {"init", "init_pull"}:
+        if phase in {"init", "init_pull", "init_photo"}:
             return (INIT_RATE,)
         return ()
 
@@ -144,9 +159,13 @@ class TikTokClient(PlatformClient):
         self, request: PublishRequest, session: dict[str, Any], creds: Credentials
     ) -> StepResult:
         """Ask `status/fetch` how far the publish_id got and resume from there, never re-post."""
-        media = self._media(request)
         cleared = {k: v for k, v in session.items() if k != "commit_attempted"}
         publish_id = session.get("publish_id")
+        if self._photos(request):
+            if not publish_id:
+                raise OutcomeUnknown("TikTok may have accepted the photo post; check the account")
+            return StepResult({**cleared, "phase": "status"}, TargetStatus.PROCESSING)
+        media = self._media(request)
         if not publish_id:
             if session.get("phase") == "init_pull":
                 # The pull init's answer (and its publish_id) was lost: TikTok offers no way to
@@ -186,6 +205,73 @@ class TikTokClient(PlatformClient):
 
     # -- helpers ----------------------------------------------------------------------------
 
+    @staticmethod
+    def _photos(request: PublishRequest) -> tuple[MediaFile, ...]:
+        """The images of a photo post (one, or several), else nothing."""
+        if request.items:
+            return request.items
+        if request.media is not None and request.media.kind is MediaKind.IMAGE:
+            return (request.media,)
+        return ()
+
+    def _photo_step(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        """A photo post: the creator's settings (direct posts), then one `content/init`
+        with media_type PHOTO that TikTok fetches from the photos' URLs (the commit), then
+        the status polls every post shares."""
+        phase = session.get("phase")
+        if not phase:
+            if not is_inbox(request):
+                return self._creator_info(request, None, session, creds, then="init_photo")
+            # The init is the commit: the engine must see the phase persisted before it.
+            return StepResult({"phase": "init_photo"}, TargetStatus.UPLOADING)
+        if phase == "creator_info":
+            return self._creator_info(request, None, session, creds, then="init_photo")
+        if phase == "init_photo":
+            return self._init_photo(request, session, creds)
+        if phase == "status":
+            return self._status(request, session, creds)
+        if phase == "done":
+            return self._finished(request, session, session.get("post_id"))
+        raise ValueError(f"unknown TikTok session phase {phase!r}")
+
+    def _init_photo(
+        self, request: PublishRequest, session: dict[str, Any], creds: Credentials
+    ) -> StepResult:
+        urls = request.item_urls or ((request.media_url,) if request.media_url else ())
+        if len(urls) != len(self._photos(request)):
+            raise PlatformError(
+                ErrorKind.PERMANENT,
+                "media_url_required",
+                "TikTok fetches photos from public URLs (of a verified domain): set "
+                "CROSSPOST_PUBLIC_URL to such an address",
+            )
+        inbox = is_inbox(request)
+        body = {
+            "post_info": photo_post_info(request, session),
+            "source_info": {
+                "source": "PULL_FROM_URL",
+                "photo_cover_index": 0,
+                "photo_images": list(urls),
+            },
+            "post_mode": "MEDIA_UPLOAD" if inbox else "DIRECT_POST",
+            "media_type": "PHOTO",
+        }
+        data = self._api(PHOTO_INIT_PATH, creds, body)
+        publish_id = data.get("publish_id")
+        if not isinstance(publish_id, str) or not publish_id:
+            raise PlatformError(
+                ErrorKind.UNCONFIRMED, "missing_publish_id", "init returned no publish_id", raw=data
+            )
+        base = {k: session[k] for k in ("creator", "privacy_level", "restarts") if k in session}
+        return StepResult(
+            {**base, "phase": "status", "source": "pull", "publish_id": publish_id},
+            TargetStatus.PROCESSING,
+            event="upload_started",
+            event_data={"publish_id": publish_id, "source": "PULL_FROM_URL", "photos": len(urls)},
+        )
+
     def _media(self, request: PublishRequest) -> MediaFile:
         self.refuse_unsupported(request.media)
         assert request.media is not None  # refused above: TikTok posts are videos
@@ -208,6 +294,25 @@ class TikTokClient(PlatformClient):
         if response.status_code != 200 or not isinstance(user, dict) or not user.get("open_id"):
             raise classify(response, now=self.clock.now())
         return str(user["open_id"]), str(user.get("display_name") or user["open_id"])
+
+    def fetch_metrics(
+        self, external_id: str, creds: Credentials, *, author: str = ""
+    ) -> dict[str, int]:
+        """Display API `POST /v2/video/query/` (scope video.list): views, likes, comments,
+        shares. A video TikTok does not list (deleted, or a private post's publish id) is
+        gone as far as its counts go."""
+        fields = ",".join(["id", *_METRIC_FIELDS.values()])
+        data = self._api(f"{VIDEO_QUERY_PATH}?fields={fields}", creds,
+                         {"filters": {"video_ids": [external_id]}})  # fmt: skip
+        videos = data.get("videos")
+        for video in videos if isinstance(videos, list) else []:
+            if isinstance(video, dict) and str(video.get("id")) == external_id:
+                return counts_from(video, _METRIC_FIELDS)
+        raise PostGone(f"TikTok lists no video {external_id} of this user", raw=data)
+
+    def metrics_budgets(self) -> tuple[Rate, ...]:
+        """The video query's per-minute window."""
+        return (VIDEO_QUERY_RATE,)
 
     def _api(self, path: str, creds: Credentials, body: dict[str, Any] | None) -> dict[str, Any]:
         """POST a JSON call; return `data` when TikTok's error code is "ok", else raise."""
@@ -253,9 +358,11 @@ class TikTokClient(PlatformClient):
     def _creator_info(
         self,
         request: PublishRequest,
-        media: MediaFile,
+        media: MediaFile | None,
         session: dict[str, Any],
         creds: Credentials,
+        *,
+        then: str | None = None,
     ) -> StepResult:
         creator = creator_profile(self._api(CREATOR_INFO_PATH, creds, None), media)
         privacy = choose_privacy(
@@ -264,7 +371,7 @@ class TikTokClient(PlatformClient):
         return StepResult(
             {
                 **session,
-                "phase": init_phase(request),
+                "phase": then or init_phase(request),
                 "creator": creator,
                 "privacy_level": privacy,
             },

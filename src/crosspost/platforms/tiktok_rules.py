@@ -26,6 +26,8 @@ MIN_POLL_SECONDS = 2.0  # status/fetch allows 30 calls a minute per token
 MB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK, MAX_CHUNKS = 5 * MB, 64 * MB, 1000
 CAPTION_MAX_UTF16 = 2200
+PHOTO_TITLE_MAX = 90
+PHOTO_DESCRIPTION_MAX = 4000
 CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
 LIMITS = MediaLimits(
     kinds=frozenset({MediaKind.VIDEO}),
@@ -39,16 +41,21 @@ LIMITS = MediaLimits(
     max_duration_seconds=600.0,
     caption_max_chars=2200,
 )
+# Photo posts (Content Posting API, media_type PHOTO): JPEG or WebP, up to 20 MB each,
+# fetched by TikTok from a verified URL prefix; a title of 90 characters and a description.
+PHOTO_LIMITS = MediaLimits(
+    kinds=frozenset({MediaKind.IMAGE}),
+    containers=frozenset({"jpeg", "webp"}),
+    max_bytes=20 * 1024 * 1024,
+    caption_max_chars=PHOTO_DESCRIPTION_MAX,
+)
 POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
     MediaKind.VIDEO: LIMITS,
     None: MediaLimits.refused("TikTok has no text-only posts: a post to TikTok needs a video"),
     MediaKind.AUDIO: MediaLimits.refused(
         "TikTok's Content Posting API takes videos, not audio files: a post to TikTok needs a video"
     ),
-    MediaKind.IMAGE: MediaLimits.refused(
-        "crosspost publishes videos to TikTok; TikTok photo posts are not supported yet: "
-        "attach a video"
-    ),
+    MediaKind.IMAGE: PHOTO_LIMITS,
 }
 # Most public first: without a `privacy_level` option, the first the creator allows is used.
 PrivacyLevel = Literal[
@@ -172,11 +179,12 @@ def init_phase(request: PublishRequest) -> str:
     return "init_pull" if is_pull(request) else "init"
 
 
-def creator_profile(data: dict[str, Any], media: MediaFile) -> dict[str, Any]:
+def creator_profile(data: dict[str, Any], media: MediaFile | None) -> dict[str, Any]:
     """The creator facts kept in the session; refuses a video longer than the creator may post."""
     max_seconds = data.get("max_video_post_duration_sec")
     if (
         isinstance(max_seconds, int | float)
+        and media is not None
         and media.duration_seconds is not None
         and media.duration_seconds > max_seconds
     ):
@@ -195,6 +203,24 @@ def creator_profile(data: dict[str, Any], media: MediaFile) -> dict[str, Any]:
         "duet_disabled": bool(data.get("duet_disabled")),
         "stitch_disabled": bool(data.get("stitch_disabled")),
     }
+
+
+def photo_post_info(request: PublishRequest, session: dict[str, Any]) -> dict[str, Any]:
+    """The `post_info` of a photo post: the text's first line as its title (90 characters),
+    the whole text as its description, and the direct post's privacy and switches."""
+    options = TikTokOptions.read(request.options)
+    creator = session.get("creator") or {}
+    info: dict[str, Any] = {
+        "title": request.text.split("\n", 1)[0][:PHOTO_TITLE_MAX],
+        "description": request.text[:PHOTO_DESCRIPTION_MAX],
+        "disable_comment": options.disable_comment or bool(creator.get("comment_disabled")),
+        "auto_add_music": True,
+        "brand_content_toggle": options.brand_content_toggle,
+        "brand_organic_toggle": options.brand_organic_toggle,
+    }
+    if "privacy_level" in session:
+        info["privacy_level"] = session["privacy_level"]
+    return info
 
 
 def post_info(request: PublishRequest, session: dict[str, Any]) -> dict[str, Any]:

@@ -17,18 +17,20 @@ from typing import Any, ClassVar
 import httpx
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits, Rate
+from crosspost.domain.limits import CarouselLimits, MediaLimits, Rate
 from crosspost.platforms.base import (
     AppCredentials,
+    CommentRequest,
     Credentials,
     MediaFile,
     PlatformClient,
     PublishRequest,
     StepResult,
+    counts_from,
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import AlreadyExists, PlatformError
+from crosspost.platforms.errors import AlreadyExists, PlatformError, PostGone
 from crosspost.platforms.oauth import classify_token_error, json_body, revoke_grant, send
 from crosspost.platforms.x_rules import (
     MIN_POLL_SECONDS,
@@ -53,6 +55,7 @@ FINALIZE_PATH = "/2/media/upload/{id}/finalize"
 STATUS_PATH = "/2/media/upload"
 TWEETS_PATH = "/2/tweets"
 TIMELINE_PATH = "/2/users/{id}/tweets"
+TWEET_PATH = "/2/tweets/{id}"
 LIVE_BASE_URL = "https://api.x.com"
 LIVE_TOKEN_URL = "https://api.x.com/2/oauth2/token"  # noqa: S105 - a URL, not a secret
 EXPIRY_MARGIN = timedelta(minutes=5)  # never append to / post a media id about to expire
@@ -67,6 +70,9 @@ TWEET_RATES = (Rate("tweets", 200, 900.0), Rate("tweets_24h", 100, 86400.0))
 MEDIA_UPLOAD_RATE = Rate("media_upload", 500, 900.0)
 MEDIA_STATUS_RATE = Rate("media_status", 1000, 900.0)
 TIMELINE_RATE = Rate("timeline", 900, 900.0)
+DELETE_RATE = Rate("tweets_delete", 50, 900.0)  # DELETE /2/tweets/:id per user
+LOOKUP_RATE = Rate("tweet_lookup", 900, 900.0)  # GET /2/tweets/:id per user
+_NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 
 
 class XClient(PlatformClient):
@@ -78,6 +84,7 @@ class XClient(PlatformClient):
     platform = Platform.X
     post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
     options_model = XOptions
+    carousel = CarouselLimits(max_items=4, kinds=frozenset({MediaKind.IMAGE}))
     commit_phases: ClassVar[frozenset[str]] = frozenset({"tweet"})
 
     def step(
@@ -87,18 +94,19 @@ class XClient(PlatformClient):
         phase = session.get("phase")
         if not phase:
             check_text(request.text)
-            if request.media is None:
+            if request.media is None and not request.items:
                 if not request.text.strip():
                     raise PlatformError(ErrorKind.PERMANENT, "empty_post", "nothing to post")
                 # The commit phase must be persisted before the irreversible call is made.
                 return self._to_tweet({})
             phase = "init"
         if phase == "init":
-            return self._init(self._media(request), session, creds)
+            return self._init(self._media(request, session), session, creds)
         if phase == "append":
-            return self._append(self._media(request), session, creds)
+            return self._append(self._media(request, session), session, creds)
         if phase in {"finalize", "status"}:
-            return self._processing(self._media(request), session, creds)
+            result = self._processing(self._media(request, session), session, creds)
+            return self._next_item(request, result)
         if phase == "tweet":
             return self._tweet(request, session, creds)
         if phase == "done":
@@ -120,8 +128,89 @@ class XClient(PlatformClient):
         return str(data["id"]), str(data.get("username") or data["id"])
 
     def declared_budgets(self) -> tuple[Rate, ...]:
-        """Posts (15 minutes, 24 hours), media uploads and status checks, timeline reads."""
-        return (*TWEET_RATES, MEDIA_UPLOAD_RATE, MEDIA_STATUS_RATE, TIMELINE_RATE)
+        """Posts (15 minutes, 24 hours), media uploads and status checks, timeline reads,
+        deletes and post lookups."""
+        return (*TWEET_RATES, MEDIA_UPLOAD_RATE, MEDIA_STATUS_RATE, TIMELINE_RATE,
+                DELETE_RATE, LOOKUP_RATE)  # fmt: skip
+
+    def delete_post(self, external_id: str, creds: Credentials) -> bool:
+        """`DELETE /2/tweets/:id` (`{"data":{"deleted":true}}`; 404: already gone). X's
+        `deleted: false` says only that this request deleted nothing, so the post is looked
+        up: gone means it was already deleted, still there is a refusal."""
+        response = send(
+            self.http,
+            "DELETE",
+            f"{self.base_url}{TWEET_PATH.format(id=external_id)}",
+            headers={"Authorization": f"Bearer {creds.access_token}"},
+        )
+        if response.status_code == 404:
+            return False
+        if not response.is_success:
+            raise classify(response, now=self.clock.now())
+        body = json_body(response)
+        if self._data(body, "DELETE /2/tweets").get("deleted") is True:
+            return True
+        if self._lookup(external_id, creds) is None:
+            return False
+        raise PlatformError(
+            ErrorKind.PERMANENT,
+            "not_deleted",
+            f"X answered deleted=false and still shows post {external_id}",
+            raw=body,
+            http_status=response.status_code,
+        )
+
+    def delete_budgets(self) -> tuple[Rate, ...]:
+        """X's per-user window of deletes."""
+        return (DELETE_RATE,)
+
+    def fetch_metrics(
+        self, external_id: str, creds: Credentials, *, author: str = ""
+    ) -> dict[str, int]:
+        """`GET /2/tweets/:id?tweet.fields=public_metrics`: impressions as views, likes,
+        replies as comments, reposts as shares; quotes and bookmarks besides."""
+        data = self._lookup(external_id, creds, fields="public_metrics")
+        if data is None:
+            raise PostGone(f"X cannot find post {external_id} (deleted, or not visible)")
+        names = {"views": "impression_count", "likes": "like_count", "comments": "reply_count",
+                 "shares": "retweet_count", "quotes": "quote_count",
+                 "bookmarks": "bookmark_count"}  # fmt: skip
+        return counts_from(data.get("public_metrics"), names)
+
+    def metrics_budgets(self) -> tuple[Rate, ...]:
+        """X's per-user window of post lookups."""
+        return (LOOKUP_RATE,)
+
+    def _lookup(
+        self, tweet_id: str, creds: Credentials, fields: str | None = None
+    ) -> dict[str, Any] | None:
+        """`GET /2/tweets/:id`: the post, or None when X answers that it cannot find it (a
+        200 with a `resource-not-found` error, or a 404)."""
+        params = {"tweet.fields": fields} if fields else None
+        response = send(
+            self.http,
+            "GET",
+            f"{self.base_url}{TWEET_PATH.format(id=tweet_id)}",
+            params=params,
+            headers={"Authorization": f"Bearer {creds.access_token}"},
+        )
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise classify(response, now=self.clock.now())
+        body = json_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict):
+            return data
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and any(
+            isinstance(e, dict) and e.get("type") == _NOT_FOUND for e in errors
+        ):
+            return None
+        raise PlatformError(
+            ErrorKind.TRANSIENT, "malformed_response", "GET /2/tweets/:id returned no data",
+            raw=body,
+        )  # fmt: skip
 
     def budgets(self, request: PublishRequest, session: dict[str, Any]) -> tuple[Rate, ...]:
         """X's per-user windows: posts (15-minute and 24-hour caps), media upload commands
@@ -129,7 +218,8 @@ class XClient(PlatformClient):
         if session.get("commit_attempted"):
             return (TIMELINE_RATE,)
         # A text post's first step only records the commit phase: no call, nothing spent.
-        phase = session.get("phase") or ("" if request.media is None else "init")
+        has_media = request.media is not None or bool(request.items)
+        phase = session.get("phase") or ("init" if has_media else "")
         if phase == "tweet":
             return TWEET_RATES
         if phase in {"init", "append", "finalize"}:
@@ -148,7 +238,7 @@ class XClient(PlatformClient):
         found = self._find_tweet(request, session, creds)
         if found is not None:
             return self._finished(request, {**cleared, "phase": "done", "tweet_id": found})
-        if request.media is not None and self._media_expired(session):
+        if (request.media is not None or request.items) and self._media_expired(session):
             return self._restart(cleared, "the media id expired before the post was made")
         return StepResult(
             cleared,
@@ -217,7 +307,10 @@ class XClient(PlatformClient):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _media(self, request: PublishRequest) -> MediaFile:
+    def _media(self, request: PublishRequest, session: dict[str, Any]) -> MediaFile:
+        """The file this session is uploading: the post's, or the current of its several."""
+        if request.items:
+            return request.items[int(session.get("item_index", 0))]
         self.refuse_unsupported(request.media)
         media = request.media
         if media is None:
@@ -245,11 +338,27 @@ class XClient(PlatformClient):
             )
         return data
 
+    def _next_item(self, request: PublishRequest, result: StepResult) -> StepResult:
+        """After one of several images is uploaded, start the next; the post waits for all.
+        The uploaded ones are kept in `uploaded`, in order."""
+        session = result.session
+        index = int(session.get("item_index", 0))
+        if session.get("phase") != "tweet" or index + 1 >= len(request.items):
+            return result
+        done = {k: session.get(k) for k in ("media_id", "media_key", "media_expires_at")}
+        following = {
+            "phase": "init",
+            "item_index": index + 1,
+            "uploaded": [*session.get("uploaded", []), done],
+        }
+        return StepResult(following, TargetStatus.UPLOADING, event="upload_item_complete",
+                          event_data={"item": index + 1, "media_id": done["media_id"]})  # fmt: skip
+
     def _media_expired(self, session: dict[str, Any]) -> bool:
-        expires = session.get("media_expires_at")
-        if not expires:
-            return False
-        return self.clock.now() + EXPIRY_MARGIN >= datetime.fromisoformat(str(expires))
+        stamps = [session.get("media_expires_at")]
+        stamps += [u.get("media_expires_at") for u in session.get("uploaded", [])]
+        soon = self.clock.now() + EXPIRY_MARGIN
+        return any(s and soon >= datetime.fromisoformat(str(s)) for s in stamps)
 
     def _expires_at(self, data: dict[str, Any]) -> str | None:
         seconds = data.get("expires_after_secs")
@@ -297,6 +406,8 @@ class XClient(PlatformClient):
             "segment_index": 0,
             "progress_decile": 0,
         }
+        # One of several images: which, and the ones already uploaded, go on with it.
+        new.update({k: session[k] for k in ("item_index", "uploaded") if k in session})
         result = upload_step(new, session, 0, media.size)
         result.event = "upload_started"
         result.event_data = {"media_id": media_id, "segments": new["segment_count"]}
@@ -363,8 +474,9 @@ class XClient(PlatformClient):
         body: dict[str, Any] = {}
         if request.text:
             body["text"] = request.text
-        if request.media is not None:
-            body["media"] = {"media_ids": [str(session["media_id"])]}
+        if request.media is not None or request.items:
+            earlier = [str(u["media_id"]) for u in session.get("uploaded", [])]
+            body["media"] = {"media_ids": [*earlier, str(session["media_id"])]}
         _, payload = self._call("POST", TWEETS_PATH, creds, json=body)
         tweet_id = self._data(payload, "POST /2/tweets").get("id")
         if not isinstance(tweet_id, str) or not tweet_id:
@@ -382,7 +494,7 @@ class XClient(PlatformClient):
         wanted_key = str(session.get("media_key") or "")
         prepared = session.get("prepared_at")
         start = datetime.fromisoformat(str(prepared)) - RECONCILE_LOOKBACK if prepared else None
-        for tweet, keys in self._timeline(request, creds, start):
+        for tweet, keys in self._timeline(request.account_external_id, creds, start):
             if media_id:
                 if any(k == wanted_key or str(k).split("_", 1)[-1] == media_id for k in keys):
                     return str(tweet["id"])
@@ -406,26 +518,28 @@ class XClient(PlatformClient):
         (which must not mistake an older post for ours): a clock that ran ahead of X's by
         more than reconcile's allowance hid the post from it.
         """
-        for tweet, keys in self._timeline(request, creds, since - DUPLICATE_LOOKBACK):
+        for tweet, keys in self._timeline(
+            request.account_external_id, creds, since - DUPLICATE_LOOKBACK
+        ):
             if same_text(str(tweet.get("text", "")), request.text, has_media=bool(keys)):
                 done = {k: v for k, v in session.items() if k != "commit_attempted"}
                 return self._finished(request, {**done, "phase": "done", "tweet_id": tweet["id"]})
         return None
 
     def _timeline(
-        self, request: PublishRequest, creds: Credentials, start: datetime | None
+        self, user_id: str, creds: Credentials, start: datetime | None
     ) -> Iterator[tuple[dict[str, Any], list[Any]]]:
         """(post, its media keys) of the user's posts since `start`, newest first, page after
         page: a busy user may have posted many times since, and a search that stopped at the
         first page would miss ours."""
         params: dict[str, Any] = {
             "max_results": 100,
-            "tweet.fields": "attachments,created_at",
+            "tweet.fields": "attachments,created_at,referenced_tweets",
             "expansions": "attachments.media_keys",
         }
         if start is not None:
             params["start_time"] = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        path = TIMELINE_PATH.format(id=request.account_external_id)
+        path = TIMELINE_PATH.format(id=user_id)
         for _ in range(TIMELINE_MAX_PAGES):
             _, payload = self._call("GET", path, creds, params=params)
             tweets = payload.get("data") if isinstance(payload, dict) else None
@@ -440,6 +554,40 @@ class XClient(PlatformClient):
             if not isinstance(token, str) or not token:
                 return
             params = {**params, "pagination_token": token}
+
+    def post_comment(self, request: CommentRequest, creds: Credentials) -> str:
+        """The first comment is a reply: `POST /2/tweets` with `reply.in_reply_to_tweet_id`."""
+        check_text(request.text)
+        body = {"text": request.text, "reply": {"in_reply_to_tweet_id": request.post_external_id}}
+        _, payload = self._call("POST", TWEETS_PATH, creds, json=body)
+        reply_id = self._data(payload, "POST /2/tweets").get("id")
+        if not isinstance(reply_id, str) or not reply_id:
+            raise PlatformError(
+                ErrorKind.UNCONFIRMED, "missing_tweet_id", "the reply has no id", raw=payload
+            )
+        return reply_id
+
+    def find_comment(
+        self, request: CommentRequest, creds: Credentials, *, since: datetime
+    ) -> str | None:
+        """Our reply with this text to the post, among the user's posts since `since`."""
+        for tweet, _ in self._timeline(
+            request.account_external_id, creds, since - RECONCILE_LOOKBACK
+        ):
+            replied = tweet.get("referenced_tweets")
+            to_post = isinstance(replied, list) and any(
+                isinstance(r, dict)
+                and r.get("type") == "replied_to"
+                and r.get("id") == request.post_external_id
+                for r in replied
+            )
+            if to_post and same_text(str(tweet.get("text", "")), request.text, has_media=False):
+                return str(tweet["id"])
+        return None
+
+    def comment_budgets(self) -> tuple[Rate, ...]:
+        """A reply is a post: X's post windows, and the timeline read of a reconcile."""
+        return (*TWEET_RATES, TIMELINE_RATE)
 
     def _finished(self, request: PublishRequest, session: dict[str, Any]) -> StepResult:
         tweet_id = str(session["tweet_id"])

@@ -21,7 +21,7 @@ from crosspost.platforms.base import MediaFile
 from crosspost.platforms.errors import AlreadyExists, PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
-from crosspost.platforms.options import PlatformOptions
+from crosspost.platforms.options import CommentOptions
 
 MB = 1024 * 1024
 SEGMENT_BYTES = 5 * MB  # X's advice: keep segments at or below 5 MB
@@ -69,10 +69,16 @@ POST_TYPES: Mapping[MediaKind | None, MediaLimits] = {
 }
 
 
-class XOptions(PlatformOptions):
-    """`overrides.x`: X takes no options of its own, only the common `text`."""
+class XOptions(CommentOptions):
+    """`overrides.x`: the common `text`, and a first comment (a reply to the post)."""
 
     platform: ClassVar[str] = "x"
+    first_comment_max_chars: ClassVar[int] = TEXT_MAX_WEIGHT
+
+    @classmethod
+    def comment_length(cls, text: str) -> int:
+        """A reply weighs what a post does: URLs 23, CJK and emoji 2."""
+        return weighted_length(text)
 
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)

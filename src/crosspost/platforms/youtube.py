@@ -10,23 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from crosspost.domain.enums import ErrorKind, MediaKind, Platform, TargetStatus
-from crosspost.domain.limits import MediaLimits, Rate
+from crosspost.domain.limits import CarouselLimits, MediaLimits, Rate
 from crosspost.platforms.base import (
     AppCredentials,
+    CommentRequest,
     Credentials,
     MediaFile,
     PlatformClient,
     PublishRequest,
     StepResult,
+    counts_from,
     poll_step,
     upload_step,
 )
-from crosspost.platforms.errors import OutcomeUnknown, PlatformError
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError, PostGone
 from crosspost.platforms.oauth import json_body, refresh_grant, revoke_grant, send
 from crosspost.platforms.youtube_rules import (
     CHUNK_UNIT,
@@ -78,6 +81,10 @@ INSERT_CALLS_PER_DAY = 100
 INSERT_UNITS_LEGACY = 1600
 THUMBNAIL_PATH = "/upload/youtube/v3/thumbnails/set"
 THUMBNAIL_UNITS = 50
+DELETE_UNITS = 50  # videos.delete's documented quota cost
+COMMENT_THREADS_PATH = "/youtube/v3/commentThreads"
+COMMENT_INSERT_UNITS = 50  # commentThreads.insert's documented quota cost
+COMMENT_PAGES = 5  # of 100 threads: a just-posted comment is on the first
 
 
 class YouTubeClient(PlatformClient):
@@ -86,10 +93,15 @@ class YouTubeClient(PlatformClient):
     platform = Platform.YOUTUBE
     post_types: ClassVar[Mapping[MediaKind | None, MediaLimits]] = POST_TYPES
     options_model = YouTubeOptions
+    carousel = CarouselLimits(
+        refusal="YouTube takes one video per upload: post each video separately"
+    )
     commit_phases: ClassVar[frozenset[str]] = frozenset({"upload_final"})
     oauth_scopes = (
         "https://www.googleapis.com/auth/youtube.upload",
         "https://www.googleapis.com/auth/youtube",
+        # commentThreads.insert (the first comment) takes this scope and no other.
+        "https://www.googleapis.com/auth/youtube.force-ssl",
     )
     # offline + consent: Google sends a refresh token only then.
     authorize_extra: ClassVar[dict[str, str]] = {"access_type": "offline", "prompt": "consent"}
@@ -183,6 +195,117 @@ class YouTubeClient(PlatformClient):
         if response.status_code == 404:
             return self._restart("the upload session expired before the video was created")
         raise classify(response, now=self.clock.now())
+
+    def delete_post(self, external_id: str, creds: Credentials) -> bool:
+        """`videos.delete` (204); its 404 `videoNotFound` means the video is already gone.
+        Needs the `youtube` (or `youtube.force-ssl`) scope, which consent asks for."""
+        response = send(
+            self.http,
+            "DELETE",
+            f"{self.base_url}{VIDEOS_PATH}",
+            params={"id": external_id},
+            headers=self._auth(creds),
+        )
+        if response.status_code in {200, 204}:
+            return True
+        if response.status_code == 404:
+            return False
+        raise classify(response, now=self.clock.now())
+
+    def delete_budgets(self) -> tuple[Rate, ...]:
+        """50 units of the project's shared daily pool."""
+        return (replace(self._list_budget[0], cost=DELETE_UNITS),)
+
+    def fetch_metrics(
+        self, external_id: str, creds: Credentials, *, author: str = ""
+    ) -> dict[str, int]:
+        """`videos.list?part=statistics` (1 unit): views, likes, comments and favorites.
+        YouTube reports no shares, and dislikes are private."""
+        response = send(
+            self.http,
+            "GET",
+            f"{self.base_url}{VIDEOS_PATH}",
+            params={"part": "statistics", "id": external_id},
+            headers=self._auth(creds),
+        )
+        if response.status_code != 200:
+            raise classify(response, now=self.clock.now())
+        body = json_body(response)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+            raise PostGone(f"YouTube has no video {external_id} visible to this channel", raw=body)
+        names = {"views": "viewCount", "likes": "likeCount", "comments": "commentCount",
+                 "favorites": "favoriteCount"}  # fmt: skip
+        return counts_from(items[0].get("statistics"), names)
+
+    def metrics_budgets(self) -> tuple[Rate, ...]:
+        """One unit of the project's shared daily pool."""
+        return self._list_budget
+
+    def post_comment(self, request: CommentRequest, creds: Credentials) -> str:
+        """`commentThreads.insert?part=snippet` (50 units): a top-level comment on the video."""
+        snippet = {
+            "channelId": request.account_external_id,
+            "videoId": request.post_external_id,
+            "topLevelComment": {"snippet": {"textOriginal": request.text}},
+        }
+        response = send(
+            self.http,
+            "POST",
+            f"{self.base_url}{COMMENT_THREADS_PATH}",
+            params={"part": "snippet"},
+            json={"snippet": snippet},
+            headers=self._auth(creds),
+        )
+        if response.status_code != 200:
+            raise classify(response, now=self.clock.now())
+        body = json_body(response)
+        thread_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(thread_id, str) or not thread_id:
+            raise PlatformError(
+                ErrorKind.UNCONFIRMED, "missing_comment_id", "the comment has no id", raw=body
+            )
+        return thread_id
+
+    def find_comment(
+        self, request: CommentRequest, creds: Credentials, *, since: datetime
+    ) -> str | None:
+        """Our channel's comment with this text among the video's threads (newest first:
+        ours is recent, so the first pages hold it)."""
+        params: dict[str, Any] = {
+            "part": "snippet",
+            "videoId": request.post_external_id,
+            "maxResults": 100,
+            "textFormat": "plainText",
+        }
+        for _ in range(COMMENT_PAGES):
+            response = send(
+                self.http,
+                "GET",
+                f"{self.base_url}{COMMENT_THREADS_PATH}",
+                params=params,
+                headers=self._auth(creds),
+            )
+            if response.status_code != 200:
+                raise classify(response, now=self.clock.now())
+            body = json_body(response)
+            for item in body.get("items", []) if isinstance(body, dict) else []:
+                top = (item.get("snippet") or {}).get("topLevelComment") or {}
+                snippet = top.get("snippet") or {}
+                author = (snippet.get("authorChannelId") or {}).get("value")
+                if author == request.account_external_id and (
+                    snippet.get("textOriginal") == request.text
+                ):
+                    return str(item["id"])
+            token = body.get("nextPageToken") if isinstance(body, dict) else None
+            if not isinstance(token, str) or not token:
+                return None
+            params["pageToken"] = token
+        return None
+
+    def comment_budgets(self) -> tuple[Rate, ...]:
+        """50 units of the project's shared daily pool (a look-up costs less)."""
+        return (replace(self._list_budget[0], cost=COMMENT_INSERT_UNITS),)
 
     def revoke(self, creds: Credentials, app: AppCredentials) -> bool:
         """Google's revocation: the refresh token (or the access token) ends the grant."""

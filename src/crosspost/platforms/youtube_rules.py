@@ -20,7 +20,7 @@ from crosspost.platforms.base import MediaFile, PublishRequest
 from crosspost.platforms.errors import PlatformError
 from crosspost.platforms.http import parse_retry_after
 from crosspost.platforms.oauth import json_body
-from crosspost.platforms.options import Tags, ThumbnailOptions, TitledOptions
+from crosspost.platforms.options import CommentOptions, Tags, ThumbnailOptions, TitledOptions
 
 CHUNK_UNIT = 256 * 1024  # every non-final chunk must be a multiple of this
 TITLE_MAX_CHARS = 100
@@ -62,10 +62,12 @@ def _category_text(value: Any) -> Any:
 CategoryId = Annotated[str, BeforeValidator(_category_text), Field(pattern=r"^[0-9]{1,4}$")]
 
 
-class YouTubeOptions(TitledOptions, ThumbnailOptions):
+class YouTubeOptions(TitledOptions, ThumbnailOptions, CommentOptions):
     """`overrides.youtube`: the video's metadata (`videos.insert` snippet and status)."""
 
     platform: ClassVar[str] = "youtube"
+    # commentThreads.insert: a comment's textOriginal holds up to 10,000 characters.
+    first_comment_max_chars: ClassVar[int] = 10_000
 
     privacy_status: Literal["public", "unlisted", "private"] = Field(
         default="public", description="who may watch the video"

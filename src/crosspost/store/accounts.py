@@ -37,6 +37,13 @@ def get_account_by_id(conn: Connection, account_id: str) -> Row | None:
     return _BY_ID.first(conn, {"id": account_id})
 
 
+def lock_account_by_id(conn: Connection, account_id: str) -> Row | None:
+    """An account by id, locked until the transaction ends (on PostgreSQL): what is
+    compared with it stays true until the caller's write commits."""
+    query = sa.select(social_accounts).where(social_accounts.c.id == account_id).with_for_update()
+    return one(conn.execute(query))
+
+
 _OF_TENANT_IN_MODE = Prepared(
     sa.select(social_accounts)
     .where(
@@ -70,13 +77,25 @@ def update_account(conn: Connection, account_id: str, **values: Any) -> None:
 
 
 def try_lock_refresh(
-    conn: Connection, account_id: str, owner: str, now: datetime, until: datetime
+    conn: Connection,
+    account_id: str,
+    credentials: str | None,
+    owner: str,
+    now: datetime,
+    until: datetime,
 ) -> bool:
-    """Take the account's refresh lease unless another live holder has it."""
+    """Take the account's refresh lease unless another live holder has it or the stored
+    credentials are no longer `credentials`.
+
+    The credentials are part of the condition because on PostgreSQL an UPDATE that waited
+    for another refresher's commit re-checks its WHERE against the row that refresher
+    stored: without them it would take the lease to spend a refresh token already rotated.
+    """
     taken = conn.execute(
         social_accounts.update()
         .where(
             social_accounts.c.id == account_id,
+            social_accounts.c.credentials == credentials,
             sa.or_(
                 social_accounts.c.refresh_locked_until.is_(None),
                 social_accounts.c.refresh_locked_until < now,

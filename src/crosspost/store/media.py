@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from crosspost.store.prepared import Prepared
 from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import media, posts, targets
+from crosspost.store.tables_studio import brand_kits, project_sources
 
 
 def insert_media(conn: Connection, **values: Any) -> None:
@@ -19,19 +20,25 @@ def insert_media(conn: Connection, **values: Any) -> None:
     conn.execute(media.insert().values(**values))
 
 
-_GET = Prepared(
-    sa.select(media).where(
-        media.c.id == sa.bindparam("media_id"),
-        media.c.tenant_id == sa.bindparam("tenant_id"),
-        media.c.deleted_at.is_(None),
-    )
+_GET_QUERY = sa.select(media).where(
+    media.c.id == sa.bindparam("media_id"),
+    media.c.tenant_id == sa.bindparam("tenant_id"),
+    media.c.deleted_at.is_(None),
 )
+_GET = Prepared(_GET_QUERY)
 
 
-def get_media(conn: Connection, tenant_id: str, media_id: str) -> Row | None:
-    """A tenant's media row."""
+# A post being written holds its media this way: a deletion waits for the post to commit
+# (then finds it and refuses), and a post waiting on a deletion finds the media gone.
+_GET_SHARED = Prepared(_GET_QUERY.with_for_update(read=True))
+
+
+def get_media(conn: Connection, tenant_id: str, media_id: str, *, hold: bool = False) -> Row | None:
+    """A tenant's media row; `hold` keeps it from being deleted until the transaction ends
+    (PostgreSQL; SQLite runs one writer at a time)."""
     # Prepared (store/prepared): every POST /v1/posts with media reads it.
-    return _GET.first(conn, {"media_id": media_id, "tenant_id": tenant_id})
+    stmt = _GET_SHARED if hold and conn.dialect.name == "postgresql" else _GET
+    return stmt.first(conn, {"media_id": media_id, "tenant_id": tenant_id})
 
 
 _BY_ID = sa.select(media).where(
@@ -42,6 +49,31 @@ _BY_ID = sa.select(media).where(
 def get_media_by_id(conn: Connection, media_id: str) -> Row | None:
     """A media row by id alone (signed URLs, which name no tenant)."""
     return one(conn.execute(_BY_ID, {"media_id": media_id}))
+
+
+def get_any(conn: Connection, media_id: str) -> Row | None:
+    """A media row by id, deleted or not (the worker fetching it)."""
+    return one(conn.execute(sa.select(media).where(media.c.id == media_id)))
+
+
+def lock_media(conn: Connection, media_id: str) -> Row | None:
+    """A media row by id, deleted or not, locked until the transaction ends."""
+    return one(conn.execute(sa.select(media).where(media.c.id == media_id).with_for_update()))
+
+
+def set_progress(conn: Connection, media_id: str, fetched: int, total: int | None) -> Row | None:
+    """Record how far a fetch got; the row as it now is (None when gone)."""
+    conn.execute(
+        media.update()
+        .where(media.c.id == media_id, media.c.status == "fetching")
+        .values(fetched_bytes=fetched, fetch_total_bytes=total)
+    )
+    return one(conn.execute(sa.select(media).where(media.c.id == media_id)))
+
+
+def update_media(conn: Connection, media_id: str, **values: Any) -> None:
+    """Change a media row's columns (values named after them)."""
+    conn.execute(media.update().where(media.c.id == media_id).values(**values))
 
 
 def page_media(
@@ -82,10 +114,22 @@ def page_media(
 
 
 def _names(media_id: Any) -> sa.ColumnElement[bool]:
-    """A post names the media as its own or in its overrides (a cover image): ids are
-    unique, so their text appearing in the overrides' JSON is a reference."""
+    """A post names the media as its own, among its several (`media_ids`), in its
+    overrides (a cover image) or as a target's variant (auto_fit): ids are unique, so their
+    text appearing in the JSON is a reference."""
     overrides = sa.cast(posts.c.overrides, sa.Text)
-    return sa.or_(posts.c.media_id == media_id, overrides.contains(media_id))
+    several = sa.cast(posts.c.media_ids, sa.Text)
+    # Aliased: a query that joins targets itself must not have this one correlated to it.
+    fitting = targets.alias("fitting")
+    fitted = sa.exists().where(
+        fitting.c.post_id == posts.c.id, sa.cast(fitting.c.fit, sa.Text).contains(media_id)
+    )
+    return sa.or_(
+        posts.c.media_id == media_id,
+        overrides.contains(media_id),
+        several.contains(media_id),
+        fitted,
+    )
 
 
 def posts_waiting_on(
@@ -121,6 +165,18 @@ def mark_deleted(conn: Connection, tenant_id: str, media_id: str, now: datetime)
     return row
 
 
+def _kept_by_studio() -> sa.ColumnElement[bool]:
+    """A media item a brand kit (logo, intro, outro) or a project (a source) still uses:
+    kept by the retention purges whatever posts do."""
+    kit = sa.exists().where(
+        brand_kits.c.tenant_id == media.c.tenant_id,
+        sa.or_(brand_kits.c.logo_media_id == media.c.id, brand_kits.c.intro_media_id == media.c.id,
+               brand_kits.c.outro_media_id == media.c.id),
+    )  # fmt: skip
+    source = sa.exists().where(project_sources.c.media_id == media.c.id)
+    return sa.or_(kit, source)
+
+
 def unused_before(
     conn: Connection,
     cutoff: datetime,
@@ -134,7 +190,13 @@ def unused_before(
     named = sa.exists().where(posts.c.tenant_id == media.c.tenant_id, _names(media.c.id))
     query = (
         sa.select(media)
-        .where(media.c.deleted_at.is_(None), media.c.created_at < cutoff, ~named)
+        .where(
+            media.c.deleted_at.is_(None),
+            media.c.created_at < cutoff,
+            media.c.status != "fetching",  # its worker ends the fetch, one way or the other
+            ~named,
+            ~_kept_by_studio(),
+        )
         .order_by(media.c.id)
         .limit(limit)
     )
@@ -142,6 +204,36 @@ def unused_before(
         query = query.where(media.c.tenant_id.in_(tenant_ids))
     if other_than:
         query = query.where(media.c.tenant_id.not_in(other_than))
+    return every(conn.execute(query))
+
+
+def finished_before(
+    conn: Connection,
+    tenant_ids: Sequence[str],
+    cutoff: datetime,
+    live: Sequence[str],
+    *,
+    limit: int,
+) -> list[Row]:
+    """Live media of these tenants that posts name, none of them still to publish and none
+    changed since `cutoff` (the last one finished before it), oldest first."""
+    naming = sa.and_(posts.c.tenant_id == media.c.tenant_id, _names(media.c.id))
+    waiting = sa.exists().where(naming, targets.c.post_id == posts.c.id, targets.c.status.in_(live))
+    recent = sa.exists().where(naming, posts.c.updated_at >= cutoff)
+    query = (
+        sa.select(media)
+        .where(
+            media.c.tenant_id.in_(tenant_ids),
+            media.c.deleted_at.is_(None),
+            media.c.status != "fetching",
+            sa.exists().where(naming),
+            ~waiting,
+            ~recent,
+            ~_kept_by_studio(),
+        )
+        .order_by(media.c.id)
+        .limit(limit)
+    )  # fmt: skip
     return every(conn.execute(query))
 
 

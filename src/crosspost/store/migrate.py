@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,6 +31,9 @@ def upgrade(db: Database, revision: str = "head") -> None:
     with db.write() as conn:
         if not db.is_sqlite:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(72010001)"))
+        at = MigrationContext.configure(conn).get_current_revision()
+        if revision == "head" and at is not None and at == head_revision():
+            return  # the usual start: Alembic would load every migration script to say so
         command.upgrade(_config(conn), revision)
 
 
@@ -39,6 +43,7 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@functools.cache
 def head_revision() -> str | None:
-    """The newest revision shipped with this code."""
+    """The newest revision shipped with this code (read once per process)."""
     return ScriptDirectory.from_config(_config()).get_current_head()

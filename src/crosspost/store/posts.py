@@ -18,14 +18,15 @@ from crosspost.store.tables import posts, targets
 # Every POST /v1/posts runs these: compiled once, run on the driver's cursor (store/prepared).
 _INSERT_POST = Prepared(
     posts.insert(),
-    ["id", "tenant_id", "media_id", "text", "overrides", "publish_at", "timezone", "status",
-     "mode", "created_at", "updated_at"],
+    ["id", "tenant_id", "media_id", "media_ids", "text", "overrides", "publish_at", "timezone",
+     "status", "mode", "created_at", "updated_at", "auto_fit"],
 )  # fmt: skip
 _INSERT_TARGETS = Prepared(
     targets.insert(),
     ["id", "tenant_id", "post_id", "account_id", "platform", "status", "attempts",
      "transient_errors", "next_attempt_at", "session", "created_at", "updated_at", "error_kind",
-     "error_code", "error_message", "error_raw", "external_id", "external_url", "published_at"],
+     "error_code", "error_message", "error_raw", "external_id", "external_url", "published_at",
+     "fit"],
 )  # fmt: skip
 
 
@@ -35,6 +36,49 @@ def insert_post(
     """Insert a post and its targets (each row with every column `_INSERT_TARGETS` names)."""
     _INSERT_POST.execute(conn, post)
     _INSERT_TARGETS.execute_many(conn, rows)
+
+
+def insert_targets(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert targets added to an existing post (rows shaped as `insert_post` takes them)."""
+    _INSERT_TARGETS.execute_many(conn, rows)
+
+
+def target_ids(conn: Connection, post_id: str) -> list[str]:
+    """The ids of a post's targets."""
+    return list(conn.execute(sa.select(targets.c.id).where(targets.c.post_id == post_id)).scalars())
+
+
+def lock_targets(conn: Connection, post_id: str) -> list[Row]:
+    """A post's targets, locked until the transaction ends (on PostgreSQL), in id order.
+
+    An edit locks them before the post, the order every worker transition takes, so the two
+    never wait on each other in a cycle."""
+    query = (
+        sa.select(targets).where(targets.c.post_id == post_id).order_by(targets.c.id)
+        .with_for_update()
+    )  # fmt: skip
+    return every(conn.execute(query))
+
+
+def update_post(conn: Connection, post_id: str, now: datetime, **values: Any) -> None:
+    """Change a post's columns and bump its revision (a worker holding an older one stops)."""
+    conn.execute(
+        posts.update()
+        .where(posts.c.id == post_id)
+        .values(revision=posts.c.revision + 1, updated_at=now, **values)
+    )
+
+
+def post_revision(conn: Connection, post_id: str) -> int | None:
+    """The post's current revision (None if it is gone)."""
+    found = conn.execute(sa.select(posts.c.revision).where(posts.c.id == post_id)).scalar()
+    return None if found is None else int(found)
+
+
+def set_targets(conn: Connection, target_ids: Sequence[str], **values: Any) -> None:
+    """Set the same columns on several targets (an edit's reschedule or content freeze)."""
+    if target_ids:
+        conn.execute(targets.update().where(targets.c.id.in_(target_ids)).values(**values))
 
 
 # Every publish step reads these (store/prepared).

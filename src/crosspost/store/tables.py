@@ -1,12 +1,13 @@
 """SQLAlchemy Core tables: the single definition of the schema (Alembic migrations follow
-it). The tables of who acts are in `tables_identity`; both register on one `metadata`."""
+it). The tables of who acts are in `tables_identity`, those of how posts performed in
+`tables_metrics`, the clip studio's in `tables_studio`; all register on one `metadata`."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-# Imported for its tables: `metadata` then holds the whole schema whoever imports it here.
-from crosspost.store import tables_identity  # noqa: F401
+# Imported for their tables: `metadata` then holds the whole schema whoever imports it here.
+from crosspost.store import tables_identity, tables_metrics, tables_studio  # noqa: F401
 from crosspost.store.schema import (
     JSONType,
     UTCDateTime,
@@ -40,6 +41,7 @@ tenants = sa.Table(
     sa.Column("webhook_payload_retention_days", sa.Integer()),
     sa.Column("analytics_retention_days", sa.Integer()),
     sa.Column("media_retention_days", sa.Integer()),
+    sa.Column("published_media_retention_days", sa.Integer()),
 )
 
 # Feature flags: on/off, a deterministic rollout percentage, tenant allow- and deny-lists
@@ -157,12 +159,13 @@ media = sa.Table(
     metadata,
     pk_id(),
     tenant_ref(),
-    sa.Column("kind", sa.String(8), nullable=False),
+    # What probing found; None until a fetched item is `ready`.
+    sa.Column("kind", sa.String(8)),
     sa.Column("filename", sa.String(255), nullable=False),
-    sa.Column("content_type", sa.String(100), nullable=False),
-    sa.Column("size_bytes", sa.BigInteger(), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("storage_key", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(100)),
+    sa.Column("size_bytes", sa.BigInteger()),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("storage_key", sa.String(255)),
     sa.Column("container", sa.String(64)),
     sa.Column("duration_seconds", sa.Float()),
     sa.Column("width", sa.Integer()),
@@ -173,7 +176,69 @@ media = sa.Table(
     created(),
     # Deleted by the tenant: the file is gone, the row stays for the posts that name it.
     sa.Column("deleted_at", UTCDateTime()),
+    # fetching (a `media.fetch.v1` job is downloading `source_url`) | ready | failed.
+    sa.Column("status", sa.String(12), nullable=False, server_default="ready"),
+    sa.Column("source_url", sa.Text()),
+    sa.Column("fetched_bytes", sa.BigInteger()),
+    sa.Column("fetch_total_bytes", sa.BigInteger()),  # the source's Content-Length
+    sa.Column("error_code", sa.String(40)),
+    sa.Column("error_message", sa.Text()),
     sa.Index("ix_media_tenant_id_id", "tenant_id", "id"),
+)
+
+# tus 1.0 resumable uploads: the bytes received so far sit in the media storage's staging
+# area; `upload_offset` is the truth (bytes past it in the staged file are overwritten).
+# The last byte turns the upload into a media item (`media_id`).
+tus_uploads = sa.Table(
+    "tus_uploads",
+    metadata,
+    pk_id(),
+    tenant_ref(),
+    sa.Column("key_id", sa.String(40), nullable=False),  # metered on completion
+    sa.Column("upload_length", sa.BigInteger(), nullable=False),
+    sa.Column("upload_offset", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("upload_metadata", JSONType, nullable=False),
+    sa.Column("filename", sa.String(255)),
+    sa.Column("filetype", sa.String(100)),
+    # receiving | complete | failed
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("media_id", sa.String(40)),
+    sa.Column("error_code", sa.String(40)),
+    sa.Column("error_message", sa.Text()),
+    # One PATCH at a time: its token, and when its lease runs out (a process that died).
+    sa.Column("lock_token", sa.String(32)),
+    sa.Column("locked_until", UTCDateTime()),
+    created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_tus_uploads_tenant_id_id", "tenant_id", "id"),
+    sa.Index("ix_tus_uploads_expires_at", "expires_at"),
+)
+
+# Direct uploads: the client PUTs the file straight to the store (a presigned URL on S3, a
+# signed URL crosspost serves on local disk) under the key of the media item it will become
+# (`media_id`, chosen up front); `complete` probes it and writes the media row. Never
+# completed, the row and its object go once `expires_at` is well past.
+direct_uploads = sa.Table(
+    "direct_uploads",
+    metadata,
+    pk_id(),
+    tenant_ref(),
+    sa.Column("key_id", sa.String(40), nullable=False),  # metered on completion
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("sha256", sa.String(64)),  # declared by the client; the store checks the PUT
+    sa.Column("media_id", sa.String(40), nullable=False),
+    # pending | complete | failed
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("error_code", sa.String(40)),
+    sa.Column("error_message", sa.Text()),
+    created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),  # when the upload URL stops working
+    sa.Index("ix_direct_uploads_tenant_id_id", "tenant_id", "id"),
+    sa.Index("ix_direct_uploads_expires_at", "expires_at"),
 )
 
 social_accounts = sa.Table(
@@ -216,6 +281,12 @@ posts = sa.Table(
     sa.Column("mode", sa.String(8), nullable=False),
     created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # A post of several media (a carousel): every item in order; media_id is the first.
+    sa.Column("media_ids", JSONType),
+    # Bumped by every edit; a worker starts a target only on the revision it loaded.
+    sa.Column("revision", sa.Integer(), nullable=False, server_default="0"),
+    # Render a conforming variant for a target whose platform the video does not fit.
+    sa.Column("auto_fit", sa.Boolean(), nullable=False, server_default="0"),
     sa.Index("ix_posts_tenant_status_id", "tenant_id", "status", "id"),
 )
 
@@ -242,6 +313,12 @@ targets = sa.Table(
     created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("published_at", UTCDateTime()),
+    # Set when a worker first starts the target: from then on an edit leaves it alone.
+    sa.Column("started_at", UTCDateTime()),
+    # The post's text and overrides as they were when an edit found this target under way.
+    sa.Column("content", JSONType),
+    # auto_fit's variant for this platform: its shape, why, where it stands, its media id.
+    sa.Column("fit", JSONType),
     sa.Index("ix_targets_account_status", "account_id", "status"),
     sa.Index("ix_targets_tenant_id_status_id", "tenant_id", "status", "id"),
 )
@@ -428,7 +505,7 @@ webhook_attempts = sa.Table(
 )
 
 # Exports of a tenant's history (posts with their targets, or the ledger) to a file in
-# media storage, built by an `export.v1` job; `export.ready` tells the tenant it is done.
+# media storage, built by an `export.v1` job; `data_export.ready` tells the tenant it is done.
 exports = sa.Table(
     "exports",
     metadata,

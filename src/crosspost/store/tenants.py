@@ -22,6 +22,7 @@ SETTINGS = (
     "webhook_payload_retention_days",
     "analytics_retention_days",
     "media_retention_days",
+    "published_media_retention_days",
 )
 
 

@@ -6,9 +6,10 @@ pass it (`QuotaExceeded`, 402) before anything is created; a soft limit makes th
 carry an `X-Usage-Warning` header and appends one `usage.threshold` ledger event per metric
 and month.
 
-`media_minutes` is stored as integer milliseconds and shown as minutes with two decimals;
-its quotas are given in whole minutes. Every other metric is a plain count (bytes for
-`bytes_uploaded`).
+`media_minutes` (minutes of media uploaded) and `processing_minutes` (minutes of source
+video the clip studio rendered or scanned for highlights) are stored as integer milliseconds
+and shown as minutes with two decimals; their quotas are given in whole minutes. Every other
+metric is a plain count (bytes for `bytes_uploaded`; `renders` counts clip renders asked for).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ MEDIA_MINUTES = "media_minutes"
 BYTES_UPLOADED = "bytes_uploaded"
 API_CALLS = "api_calls"
 EXPORTS = "exports"
+PROCESSING_MINUTES = "processing_minutes"
+RENDERS = "renders"
 METRICS = (
     POSTS,
     POSTS_PUBLISHED,
@@ -45,16 +48,22 @@ METRICS = (
     BYTES_UPLOADED,
     API_CALLS,
     EXPORTS,
+    PROCESSING_MINUTES,
+    RENDERS,
 )
 
 # Metrics whose hard limit can refuse a request. Publishing is never refused midway (a post
 # already accepted is a promise); limit `posts` to bound what gets published.
-HARD_LIMITED = frozenset({POSTS, MEDIA_MINUTES, BYTES_UPLOADED, API_CALLS, EXPORTS})
+HARD_LIMITED = frozenset(
+    {POSTS, MEDIA_MINUTES, BYTES_UPLOADED, API_CALLS, EXPORTS, PROCESSING_MINUTES, RENDERS}
+)
+# Metrics counted in milliseconds, shown and limited in minutes.
+MINUTE_METRICS = frozenset({MEDIA_MINUTES, PROCESSING_MINUTES})
 
 THRESHOLD_EVENT = "usage.threshold"
 WARNING_HEADER = "X-Usage-Warning"
 _MS_PER_MINUTE = 60_000
-# media_minutes limits are whole minutes compared with a BIGINT of milliseconds.
+# Minute limits are whole minutes compared with a BIGINT of milliseconds.
 MAX_MINUTES_LIMIT = INT64_MAX // _MS_PER_MINUTE
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 
@@ -82,19 +91,19 @@ def next_period(period: str) -> str:
 
 
 def minutes_to_ms(minutes: float) -> int:
-    """A duration in minutes as the integer milliseconds `media_minutes` counts."""
+    """A duration in minutes as the integer milliseconds the minute metrics count."""
     return round(minutes * _MS_PER_MINUTE)
 
 
 def public_value(metric: str, raw: int) -> int | float:
-    """A counter as users read it (minutes with two decimals for `media_minutes`)."""
-    if metric == MEDIA_MINUTES:
+    """A counter as users read it (minutes with two decimals for the minute metrics)."""
+    if metric in MINUTE_METRICS:
         return round(raw / _MS_PER_MINUTE, 2)
     return raw
 
 
 def _raw_limit(metric: str, limit: int) -> int:
-    return limit * _MS_PER_MINUTE if metric == MEDIA_MINUTES else limit
+    return limit * _MS_PER_MINUTE if metric in MINUTE_METRICS else limit
 
 
 def check_metric(metric: str) -> str:
@@ -434,10 +443,10 @@ def set_quota(
     """Replace a tenant's quota on a metric, or one key's with `key_id` (both limits None
     removes it). A quota the operator set (`by_operator`) the tenant cannot change."""
     check_metric(metric)
-    ceiling = MAX_MINUTES_LIMIT if metric == MEDIA_MINUTES else INT64_MAX
+    ceiling = MAX_MINUTES_LIMIT if metric in MINUTE_METRICS else INT64_MAX
     for name, value in (("soft_limit", soft_limit), ("hard_limit", hard_limit)):
         if value is not None and not 0 <= value <= ceiling:
-            unit = " minutes (counted in milliseconds)" if metric == MEDIA_MINUTES else ""
+            unit = " minutes (counted in milliseconds)" if metric in MINUTE_METRICS else ""
             raise InvalidInput(
                 f"{name} must be a whole number from 0 to {ceiling}{unit} for {metric}",
                 code="invalid_quota",

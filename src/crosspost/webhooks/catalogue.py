@@ -63,6 +63,27 @@ class PostEventData(_Data):
     post: WebhookPost
 
 
+class WebhookLeftAlone(_Data):
+    """A target an edit did not reach, and why."""
+
+    target_id: str
+    platform: str
+    status: TargetStatus
+    reason: str
+
+
+class PostEditedData(PostEventData):
+    """`data` of `post.edited`: the post as edited and what the edit reached."""
+
+    changed: list[str] = Field(description="The post's fields that changed.")
+    edited: list[str] = Field(description="Targets that will publish the edited post.")
+    added: list[str] = Field(description="Targets the edit added.")
+    removed: list[str] = Field(description="Targets the edit removed (cancelled).")
+    left_alone: list[WebhookLeftAlone] = Field(
+        description="Targets already publishing or finished, which keep what they started with."
+    )
+
+
 # --- target.* -----------------------------------------------------------------------------
 
 
@@ -157,6 +178,42 @@ class AccountQuotaExhaustedData(_Data):
     budget: WebhookBudget
 
 
+# --- post.metrics_updated -----------------------------------------------------------------
+
+
+class WebhookMetricsTarget(_Data):
+    """The target whose counts were fetched."""
+
+    id: str = Field(description="The target id (`tgt_…`).")
+    platform: str
+    account_id: str
+    external_id: str | None = Field(description="The platform's id of the published item.")
+    external_url: str | None
+
+
+class WebhookMetrics(_Data):
+    """Counts as the platform reported them, under crosspost's names (null: the platform
+    does not report it)."""
+
+    views: int | None = Field(description="Views, plays or impressions, as the platform counts.")
+    likes: int | None = Field(description="Likes or reactions.")
+    comments: int | None = Field(description="Comments or replies.")
+    shares: int | None = Field(description="Shares, reposts or retweets.")
+    extra: dict[str, int] = Field(
+        description="The platform's other counts (reach, saves, quotes, bookmarks, …)."
+    )
+
+
+class PostMetricsUpdatedData(_Data):
+    """`data` of `post.metrics_updated`."""
+
+    post_id: str
+    target: WebhookMetricsTarget
+    fetched_at: datetime
+    age_seconds: int = Field(ge=0, description="How long after publishing it was fetched.")
+    metrics: WebhookMetrics
+
+
 # --- usage, webhooks, endpoints -----------------------------------------------------------
 
 
@@ -165,7 +222,7 @@ class UsageThresholdData(_Data):
 
     metric: str = Field(
         description="posts, posts_published, targets_published, media_minutes, "
-        "bytes_uploaded, api_calls or exports."
+        "bytes_uploaded, api_calls, exports, processing_minutes or renders."
     )
     period: str = Field(description="The calendar month (UTC), YYYY-MM.")
     used: int | float
@@ -191,7 +248,7 @@ class EndpointDisabledData(_Data):
 
 
 class WebhookExport(_Data):
-    """An export as `export.ready` shows it."""
+    """A data export as `data_export.ready` shows it."""
 
     id: str
     kind: str = Field(description="posts (each post with its targets) or ledger.")
@@ -205,10 +262,68 @@ class WebhookExport(_Data):
     expires_at: datetime = Field(description="When the file is deleted.")
 
 
-class ExportReadyData(_Data):
-    """`data` of `export.ready`: an export's file can be downloaded."""
+class DataExportReadyData(_Data):
+    """`data` of `data_export.ready`: a data export's file can be downloaded."""
 
     export: WebhookExport
+
+
+# --- export.* (renders of clips; seed 000 calls them exports) -------------------------------
+# Members are camelCase here, and only here: seed 000's partner apps read these events so.
+
+
+class WebhookRenderVideo(_Data):
+    """The rendered video: a media item, publishable like any upload."""
+
+    mediaId: str = Field(description="The media item (`med_…`) to publish or download.")
+    url: str = Field(description="The media item's API path.")
+    durationSeconds: float | None = Field(description="Its length in seconds.")
+    sizeBytes: int | None = Field(description="Its size in bytes.")
+    sha256: str | None = Field(description="Hex SHA-256 of the file.")
+    width: int | None = Field(description="Its width in pixels.")
+    height: int | None = Field(description="Its height in pixels.")
+
+
+class WebhookRenderPoster(_Data):
+    """The render's poster frame, a JPEG."""
+
+    url: str = Field(description="Where to GET it, with the API key.")
+
+
+class WebhookRenderArtifacts(_Data):
+    """What a completed render made."""
+
+    video: WebhookRenderVideo
+    poster: WebhookRenderPoster
+
+
+class WebhookRenderError(_Data):
+    """Why a render failed: a stable code and what to change."""
+
+    code: str
+    message: str
+
+
+class RenderReadyData(_Data):
+    """`data` of `export.ready`: a clip's render finished and its video is a media item."""
+
+    exportId: str = Field(description="The render (`rnd_…`, `GET /v1/renders/{id}`).")
+    status: Literal["COMPLETED"]
+    clipId: str
+    projectId: str
+    artifacts: WebhookRenderArtifacts
+    error: None = Field(description="Always null here.")
+
+
+class RenderFailedData(_Data):
+    """`data` of `export.failed`: a clip's render failed and made nothing."""
+
+    exportId: str = Field(description="The render (`rnd_…`, `GET /v1/renders/{id}`).")
+    status: Literal["FAILED"]
+    clipId: str
+    projectId: str
+    artifacts: None = Field(description="Always null here.")
+    error: WebhookRenderError
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -288,7 +403,7 @@ def _targets(*statuses: str) -> list[dict[str, Any]]:
     out = []
     for template, status in zip(_POST_EXAMPLE_TARGETS, statuses, strict=False):
         target = dict(template, status=status)
-        if status != "published":
+        if status not in ("published", "deleted"):
             target.update(external_id=None, external_url=None)
         if status != "failed":
             target["error_code"] = None
@@ -359,10 +474,38 @@ _TYPES: tuple[EventType, ...] = (
         _post_example("failed", _targets("failed", "failed")),
     ),
     EventType(
+        "post.edited",
+        "A post was edited (text, options, schedule or destinations); targets already under "
+        "way keep what they started with and are listed in `left_alone`.",
+        PostEditedData,
+        {
+            **_post_example("scheduled", _targets("scheduled", "published")),
+            "changed": ["text", "publish_at"],
+            "edited": ["tgt_01JQ3Z5V2K8M4N6P8R0T2W4Y6A"],
+            "added": [],
+            "removed": [],
+            "left_alone": [
+                {
+                    "target_id": "tgt_01JQ3Z5V2K8M4N6P8R0T2W4Y6B",
+                    "platform": "tiktok",
+                    "status": "published",
+                    "reason": "already published",
+                }
+            ],
+        },
+    ),
+    EventType(
         "post.cancelled",
         "A post was cancelled before any target reached its publish step.",
         _POST,
         _post_example("cancelled", _targets("cancelled", "cancelled")),
+    ),
+    EventType(
+        "post.deleted",
+        "Every target of a post that was published has been taken down on its platform; "
+        "nothing of the post is up any more.",
+        _POST,
+        _post_example("deleted", _targets("deleted", "failed")),
     ),
     EventType(
         "target.uploading",
@@ -433,6 +576,43 @@ _TYPES: tuple[EventType, ...] = (
         ),
     ),
     EventType(
+        "target.deleted",
+        "A published target was taken down on its platform (`DELETE /v1/posts/{id}/remote` "
+        "or `…/targets/{id}/remote`); `external_id` and `external_url` name what was removed.",
+        _TARGET,
+        {
+            "target": {
+                **_target_example("published")["target"],
+                "status": "deleted",
+            }
+        },
+    ),
+    EventType(
+        "post.metrics_updated",
+        "A published target's counts were fetched from its platform (1 h, 6 h, 24 h, 72 h and "
+        "7 days after publishing, then weekly for 90 days by default).",
+        PostMetricsUpdatedData,
+        {
+            "post_id": "post_01JQ3Z5TZ9X7V5T3R1P0N8M6K4",
+            "target": {
+                "id": "tgt_01JQ3Z5V2K8M4N6P8R0T2W4Y6A",
+                "platform": "youtube",
+                "account_id": "acc_01JQ3Y0A1B2C3D4E5F6G7H8J9K",
+                "external_id": "dQw4w9WgXcQ",
+                "external_url": "https://www.youtube.com/shorts/dQw4w9WgXcQ",
+            },
+            "fetched_at": "2026-03-02T12:00:03Z",
+            "age_seconds": 86403,
+            "metrics": {
+                "views": 1960,
+                "likes": 117,
+                "comments": 16,
+                "shares": None,
+                "extra": {"favorites": 0},
+            },
+        },
+    ),
+    EventType(
         "account.connected",
         "A social account was connected (or reconnected) and can be published to.",
         AccountConnectedData,
@@ -490,9 +670,9 @@ _TYPES: tuple[EventType, ...] = (
         },
     ),
     EventType(
-        "export.ready",
-        "An export (`POST /v1/exports`) finished: its file can be downloaded until it expires.",
-        ExportReadyData,
+        "data_export.ready",
+        "A data export (`POST /v1/exports`) finished: its file can be downloaded until it expires.",
+        DataExportReadyData,
         {
             "export": {
                 "id": "exp_01JQ3ZB1C3D5E7F9G1H3J5K7M9",
@@ -506,6 +686,50 @@ _TYPES: tuple[EventType, ...] = (
                 "download_url": "/v1/exports/exp_01JQ3ZB1C3D5E7F9G1H3J5K7M9/download",
                 "expires_at": "2026-03-08T00:00:12Z",
             }
+        },
+    ),
+    EventType(
+        "export.ready",
+        "A clip's render (`POST /v1/clips/{id}/renders`) finished: its video is a media item, "
+        "publishable like any upload, and its poster can be downloaded. Sent once per render. "
+        "Members are camelCase, as seed 000's partner apps read them.",
+        RenderReadyData,
+        {
+            "exportId": "rnd_01JQ3ZC4E6G8J0K2M4N6P8R0T2",
+            "status": "COMPLETED",
+            "clipId": "clp_01JQ3ZB9X1Z3B5D7F9H1K3M5P7",
+            "projectId": "prj_01JQ3ZB2A4C6E8G0J2L4N6Q8S0",
+            "artifacts": {
+                "video": {
+                    "mediaId": "med_01JQ3ZC4E6G8J0K2M4N6P8R0T3",
+                    "url": "/v1/media/med_01JQ3ZC4E6G8J0K2M4N6P8R0T3",
+                    "durationSeconds": 29.5,
+                    "sizeBytes": 14210337,
+                    "sha256": "3b7e0c1a9d8f6e5b4a3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+                    "width": 1080,
+                    "height": 1920,
+                },
+                "poster": {"url": "/v1/renders/rnd_01JQ3ZC4E6G8J0K2M4N6P8R0T2/poster"},
+            },
+            "error": None,
+        },
+    ),
+    EventType(
+        "export.failed",
+        "A clip's render failed and made nothing; `error.code` says why (e.g. "
+        "`source_unreadable`, `clip_too_short`, `source_missing`). Sent once per render.",
+        RenderFailedData,
+        {
+            "exportId": "rnd_01JQ3ZC4E6G8J0K2M4N6P8R0T2",
+            "status": "FAILED",
+            "clipId": "clp_01JQ3ZB9X1Z3B5D7F9H1K3M5P7",
+            "projectId": "prj_01JQ3ZB2A4C6E8G0J2L4N6Q8S0",
+            "artifacts": None,
+            "error": {
+                "code": "source_unreadable",
+                "message": "stream.mp4 is damaged: only 212 of 900 frames could be decoded; "
+                "upload it again or re-export it",
+            },
         },
     ),
     EventType(

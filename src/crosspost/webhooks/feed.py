@@ -1,8 +1,9 @@
 """What the events feed shows a key, and events sent by hand (`POST /v1/events/trigger`).
 
-A key reads in the feed what it could read through the API anyway: post, target, account
-and export events with `posts:read`, usage events with `usage:read`, and the events about
-webhook endpoints (whose URLs may carry the receiver's credentials) with `webhooks:write`.
+A key reads in the feed what it could read through the API anyway: post, target, account,
+render (`export.*`) and data export events with `posts:read`, usage events with
+`usage:read`, and the events about webhook endpoints (whose URLs may carry the receiver's
+credentials) with `webhooks:write`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ _READ_SCOPE = {
     "post": "posts:read",
     "target": "posts:read",
     "account": "posts:read",
-    "export": "posts:read",
+    "export": "posts:read",  # renders of clips
+    "data_export": "posts:read",
     "usage": "usage:read",
     "webhook": "webhooks:write",
     "endpoint": "webhooks:write",

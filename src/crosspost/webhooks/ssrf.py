@@ -225,6 +225,12 @@ def host_address(host: str) -> IPAddress | None:
     return _literal_ip(normalise_host(host))
 
 
+def is_host_name(raw_host: str) -> bool:
+    """True when a URL's ASCII host (IDNA-encoded, as `httpx.URL.raw_host` gives it) is a
+    well-formed DNS name."""
+    return _HOSTNAME_RE.fullmatch(raw_host) is not None
+
+
 def _ends_in_a_number(host: str) -> bool:
     """True when the last label is numeric: the host can only be an IPv4 address (as the
     WHATWG URL standard reads it), never a name."""

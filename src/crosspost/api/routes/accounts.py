@@ -84,7 +84,9 @@ async def disconnect(
     Connecting it again later makes it active again."""
     require_flag(request, "accounts.disconnect", principal.tenant_id)
     actor = principal.actor(client_ip(request))
-    done = await svc.db.run(
+    # A thread of its own: the revocation is a call to the platform, which on SQLite (where
+    # db.run works inline) would hold the event loop for its whole round trip.
+    done = await run_in_threadpool(
         lambda: disconnect_account(
             svc,
             tenant_id=principal.tenant_id,

@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
+from starlette.responses import StreamingResponse
 
 from crosspost.api.auth import check_scopes
 from crosspost.api.deps import PostsReadDep, ServicesDep, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently
+from crosspost.api.object_response import object_response
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.bounds import AwareInstant, PageLimit
 from crosspost.domain.enums import Mode
@@ -107,7 +108,7 @@ async def create_export(
     principal: PostsReadDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Start an export (202); `export.ready` is sent when its file can be downloaded."""
+    """Start an export (202); `data_export.ready` is sent when its file can be downloaded."""
     if body.kind == "audit":
         require_flag(request, "audit.log", principal.tenant_id)
         check_scopes(principal, ["admin"])
@@ -166,7 +167,7 @@ async def get_export(export_id: str, svc: ServicesDep, principal: PostsReadDep) 
 
 @router.get(
     "/{export_id}/download",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
         200: {"content": {t: {} for t in exports.MEDIA_TYPES.values()}},
         **problem_responses(401, 403, 404, 409, 410),
@@ -174,15 +175,16 @@ async def get_export(export_id: str, svc: ServicesDep, principal: PostsReadDep) 
 )
 async def download_export(
     export_id: str, svc: ServicesDep, principal: PostsReadDep
-) -> FileResponse:
+) -> StreamingResponse:
     """The export's file (409 while it is being built, 410 once it expired); an audit
     export only to the `admin` scope."""
     row = await svc.db.run(_load, svc, principal.tenant_id, export_id)
     if row["kind"] == "audit":
         check_scopes(principal, ["admin"])
     key = exports.downloadable(row, now=svc.clock.now())
-    return FileResponse(
-        svc.storage.path_for(key),
+    return await object_response(
+        svc.storage,
+        key,
         media_type=exports.MEDIA_TYPES[row["format"]],
         filename=exports.filename(row),
         # RFC 9530: lets a client check the bytes it saved without hashing the hex itself.

@@ -1,28 +1,33 @@
-"""/v1/media: stream a file in (raw body or multipart), hash it, probe it."""
+"""/v1/media: stream a file in (raw body or multipart), hash it, probe it; or name a URL
+for a worker to fetch (JSON body)."""
 
 from __future__ import annotations
 
-import mimetypes
 import re
-from pathlib import PurePath
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.responses import StreamingResponse
 
 from crosspost.api.auth import Principal
 from crosspost.api.deps import MediaWriteDep, PrincipalDep, ServicesDep, client_ip, require_flag
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
+from crosspost.api.object_response import object_response
 from crosspost.api.pagination import decode_position, paginate_both
 from crosspost.api.upload import receive_multipart, receive_raw
-from crosspost.api.wellformed import content_length
+from crosspost.api.wellformed import content_length, json_flaw
 from crosspost.domain.bounds import AwareInstant, PageLimit, UnixSeconds
 from crosspost.domain.enums import MediaKind
-from crosspost.domain.models import MediaListed, MediaPublic, TwoWayPage
-from crosspost.engine import media_library
+from crosspost.domain.media_items import MediaFromUrl, MediaItem, MediaItemListed
+from crosspost.domain.models import TwoWayPage
+from crosspost.engine import media_fetch, media_library
+from crosspost.engine.media_intake import check_room, meter_media, probe_stored
 from crosspost.engine.services import Services
+from crosspost.engine.url_fetch import shown_url
 from crosspost.errors import (
     BadRequest,
     CrosspostError,
@@ -34,7 +39,6 @@ from crosspost.errors import (
 )
 from crosspost.ids import new_id
 from crosspost.media import signed_urls
-from crosspost.media.probe import probe
 from crosspost.media.storage import StoredObject
 from crosspost.store import media
 from crosspost.store.rows import Row
@@ -53,11 +57,15 @@ _MAX_MEDIA_TYPE = max_length(media_table.c.content_type)
 @router.post(
     "",
     status_code=201,
-    response_model=MediaPublic,
-    responses=_ERRORS,
+    response_model=MediaItem,
+    responses={
+        **_ERRORS,
+        202: {"model": MediaItem, "description": "A URL to fetch: the item is `fetching`."},
+    },
     openapi_extra={
         "requestBody": {
             "content": {
+                "application/json": {"schema": MediaFromUrl.model_json_schema()},
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -80,6 +88,8 @@ async def upload(
 ) -> Response:
     """Upload media as a raw body (`Content-Type: video/mp4`, name in `X-Filename`) or as
     multipart form field `file`. The sha256 is computed while streaming; the file is probed.
+    Or send JSON `{"url": "https://…"}`: the answer is 202 with the item `fetching`, and a
+    worker fetches, checks and probes the file (GET the item for its progress).
 
     Honors `Idempotency-Key` for 24 h. The body is streamed, never held, so the request is
     fingerprinted by the file's sha256, size, type and name rather than by its raw bytes
@@ -89,18 +99,21 @@ async def upload(
     limit = svc.settings.max_upload_bytes
     header = request.headers.get("content-length", "")
     declared = content_length(header)
+    ctype = request.headers.get("content-type", "").strip()
+    base = ctype.split(";")[0].strip().lower()
+    if base == "application/json" or (base.startswith("application/") and base.endswith("+json")):
+        return await _from_url(request, svc, principal, declared, idempotency_key)
     if declared is not None and declared > limit + 64 * 1024:
         raise PayloadTooLarge(
             f"upload is {header.strip()} bytes; the limit is {limit} bytes",
             code="media_too_large",
         )
-    ctype = request.headers.get("content-type", "").strip()
-    base = ctype.split(";")[0].strip().lower()
     if declared is not None and base != "multipart/form-data":
         # A raw body is the file: refuse before receiving a byte when it cannot fit this
         # month's quota. (A multipart body's length includes its framing: checked later.)
         await svc.db.run(_check_room, svc, principal, declared)
-    pending = svc.storage.begin_write(max_bytes=limit)
+    media_id = new_id("med")
+    pending = svc.storage.begin_write(media_id, max_bytes=limit)
     try:
         if base == "multipart/form-data":
             got = await receive_multipart(request.stream(), ctype, pending)
@@ -113,7 +126,8 @@ async def upload(
         else:
             raise UnsupportedMediaType(
                 "send the file as multipart/form-data (field `file`) or as a raw body with its "
-                "media type (video/mp4, audio/mpeg, image/png, …)",
+                "media type (video/mp4, audio/mpeg, image/png, …), or its URL as JSON "
+                '{"url": "https://…"}',
                 code="unsupported_upload_type",
             )
         if pending.size == 0:
@@ -123,8 +137,7 @@ async def upload(
                 "the file name contains a NUL character, which no field accepts; remove it",
                 code="nul_character",
             )
-        media_id = new_id("med")
-        stored = await run_in_threadpool(pending.commit, media_id)
+        stored = await run_in_threadpool(pending.commit)
     except BaseException:
         pending.abort()
         raise
@@ -173,14 +186,86 @@ def _media_type(value: str | None, where: str) -> str | None:
 
 def _check_room(svc: Services, principal: Principal, size: int) -> None:
     with svc.db.read() as conn:
-        metering.check_room(
-            conn,
-            tenant_id=principal.tenant_id,
-            key_id=principal.key_id,
-            metric=metering.BYTES_UPLOADED,
-            amount=size,
-            now=svc.clock.now(),
+        check_room(conn, tenant_id=principal.tenant_id, key_id=principal.key_id, size=size,
+                   now=svc.clock.now())  # fmt: skip
+
+
+async def _from_url(
+    request: Request,
+    svc: Services,
+    principal: Principal,
+    declared: int | None,
+    idempotency_key: str | None,
+) -> Response:
+    """A media item `fetching` from the body's URL, its job enqueued (202)."""
+    limit = svc.settings.max_json_bytes
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(
+            f"the body is {declared} bytes; a URL request takes at most {limit}",
+            code="body_too_large",
         )
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise PayloadTooLarge(
+                f"the body exceeds {limit} bytes; a URL request takes at most {limit}",
+                code="body_too_large",
+            )
+    body = bytes(raw)
+    flaw = json_flaw(body)
+    if flaw is not None:
+        error = BadRequest if flaw.status == 400 else InvalidInput
+        raise error(flaw.detail, code=flaw.code, **flaw.extra)
+    try:
+        asked = MediaFromUrl.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+    idem = Idempotency(
+        svc, principal, method="POST", path=request.url.path, key=idempotency_key, body=body
+    )
+
+    def work() -> tuple[Response | None, bytes]:
+        with svc.db.write() as conn:
+            replay = idem.claim(conn)
+            if replay is not None:
+                return replay, b""
+            row = media_fetch.start_fetch(
+                svc, conn, tenant_id=principal.tenant_id, key_id=principal.key_id,
+                url=asked.url, filename=asked.filename,
+            )  # fmt: skip
+            answer = MediaItem.model_validate(media_item(row)).model_dump_json().encode()
+            idem.finish(conn, 202, answer)
+        return None, answer
+
+    replay, answer = await svc.db.run(work)
+    if replay is not None:
+        return replay
+    request.app.state.wake_workers()
+    return Response(answer, status_code=202, media_type="application/json")
+
+
+def media_item(row: Row) -> dict[str, Any]:
+    """A media row as the API shows it: its URL without the query, progress, error."""
+    item = dict(row)
+    item.setdefault("status", "ready")
+    url = row.get("source_url")
+    item["source_url"] = shown_url(url) if url else None
+    item["progress"] = (
+        {
+            "bytes_fetched": row.get("fetched_bytes") or 0,
+            "bytes_total": row.get("fetch_total_bytes"),
+        }
+        if url
+        else None
+    )
+    code = row.get("error_code")
+    item["error"] = {"code": code, "message": row.get("error_message") or ""} if code else None
+    for name in ("kind", "content_type", "size_bytes", "sha256", "container", "duration_seconds",
+                 "width", "height", "video_codec", "audio_codec", "frame_rate"):  # fmt: skip
+        item.setdefault(name, None)
+    return item
 
 
 async def _save(
@@ -194,45 +279,22 @@ async def _save(
 ) -> Response:
     """Probe the stored file, then write its row, its usage and its idempotent answer in one
     transaction (a quota refusal leaves no row)."""
-    found = await run_in_threadpool(probe, stored.path)
-    name = PurePath(filename or f"{media_id}").name[:255]
-    if not content_type or content_type == "application/octet-stream":
-        content_type = (
-            mimetypes.guess_type(name)[0]
-            or f"{found.kind.value}/{found.container or 'octet-stream'}"
+    values = await run_in_threadpool(
+        lambda: probe_stored(
+            svc.storage, stored, media_id=media_id, filename=filename, content_type=content_type
         )
+    )
     now = svc.clock.now()
-    row = {
-        "id": media_id,
-        "tenant_id": principal.tenant_id,
-        "kind": found.kind.value,
-        "filename": name,
-        "content_type": content_type,
-        "size_bytes": stored.size,
-        "sha256": stored.sha256,
-        "storage_key": stored.key,
-        "container": found.container,
-        "duration_seconds": found.duration_seconds,
-        "width": found.width,
-        "height": found.height,
-        "video_codec": found.video_codec,
-        "audio_codec": found.audio_codec,
-        "frame_rate": found.frame_rate,
-        "created_at": now,
-    }
-    body = MediaPublic.model_validate(row).model_dump_json().encode()
-    amounts = metering.upload_amounts(stored.size, found.duration_seconds)
+    row = {"id": media_id, "tenant_id": principal.tenant_id, **values, "created_at": now}
+    body = MediaItem.model_validate(media_item(row)).model_dump_json().encode()
 
     def save() -> dict[str, str]:
         with svc.db.write() as conn:
             media.insert_media(conn, **row)
-            warnings = metering.meter(
-                conn,
-                tenant_id=principal.tenant_id,
-                key_id=principal.key_id,
-                amounts=amounts,
+            warnings = meter_media(
+                conn, tenant_id=principal.tenant_id, key_id=principal.key_id, values=values,
                 now=now,
-            )
+            )  # fmt: skip
             idem.finish(conn, 201, body)
         return metering.warning_header(warnings)
 
@@ -240,7 +302,7 @@ async def _save(
     return Response(body, status_code=201, media_type="application/json", headers=headers)
 
 
-@router.get("", response_model=TwoWayPage[MediaListed], responses=_ERRORS)
+@router.get("", response_model=TwoWayPage[MediaItemListed], responses=_ERRORS)
 async def list_media(
     request: Request,
     response: Response,
@@ -251,9 +313,9 @@ async def list_media(
     until: Annotated[AwareInstant | None, Query(description="Uploaded before.")] = None,
     limit: Annotated[PageLimit, Query()] = 50,
     cursor: str | None = None,
-) -> TwoWayPage[MediaListed]:
-    """The media library, newest first, with sizes and how many posts use each item;
-    follow `next_cursor`."""
+) -> TwoWayPage[MediaItemListed]:
+    """The media library, newest first, with status, sizes and how many posts use each
+    item; follow `next_cursor`."""
     require_flag(request, "media.library", principal.tenant_id)
     position = decode_position(cursor)
 
@@ -266,7 +328,10 @@ async def list_media(
             )  # fmt: skip
 
     rows = await svc.db.run(read)
-    return paginate_both(rows, limit, position, request, response, MediaListed.model_validate)
+    return paginate_both(
+        rows, limit, position, request, response,
+        lambda row: MediaItemListed.model_validate(media_item(row)),
+    )  # fmt: skip
 
 
 @router.delete("/{media_id}", status_code=204, responses=_ERRORS)
@@ -274,7 +339,8 @@ async def delete_media(
     request: Request, media_id: str, svc: ServicesDep, principal: MediaWriteDep
 ) -> Response:
     """Delete a media item and its file. Refused (409 `media_in_use`) while a post still
-    to publish uses it; posts already published keep naming it."""
+    to publish uses it; posts already published keep naming it. Deleting an item still
+    `fetching` stops its fetch."""
     require_flag(request, "media.library", principal.tenant_id)
     actor = principal.actor(client_ip(request))
     await svc.db.run(
@@ -285,9 +351,10 @@ async def delete_media(
     return Response(status_code=204)
 
 
-@router.get("/{media_id}", response_model=MediaPublic, responses=_ERRORS)
-async def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) -> MediaPublic:
-    """A media object's metadata."""
+@router.get("/{media_id}", response_model=MediaItem, responses=_ERRORS)
+async def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) -> MediaItem:
+    """A media object's metadata; while `fetching`, how far the fetch got; when `failed`,
+    why."""
 
     def read() -> Row | None:
         with svc.db.read() as conn:
@@ -296,20 +363,25 @@ async def get_media(media_id: str, svc: ServicesDep, principal: PrincipalDep) ->
     row = await svc.db.run(read)
     if row is None:
         raise NotFound(f"no media {media_id!r}")
-    return MediaPublic.model_validate(dict(row))
+    return MediaItem.model_validate(media_item(row))
 
 
 @router.get(
     "/{media_id}/content",
-    response_class=FileResponse,
-    responses=problem_responses(403, 404),
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        206: {"description": "The byte range asked for (`Range: bytes=…`)."},
+        **problem_responses(403, 404, 416),
+    },
 )
 async def content(
     media_id: str,
     svc: ServicesDep,
     expires: Annotated[UnixSeconds, Query(description="Unix time the URL stops working.")],
     signature: Annotated[str, Query(max_length=128)],
-) -> FileResponse:
+    range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
+) -> StreamingResponse:
     """A media object's bytes through a signed, expiring URL (no API key: the signature is
     the permission). Platforms that fetch media themselves are given such URLs."""
     if not signed_urls.verify(svc.hash_key, media_id, expires, signature):
@@ -322,6 +394,8 @@ async def content(
             return media.get_media_by_id(conn, media_id)
 
     row = await svc.db.run(read)
-    if row is None:
+    if row is None or row["storage_key"] is None:  # none while fetching, none if it failed
         raise NotFound(f"no media {media_id!r}")
-    return FileResponse(svc.storage.path_for(row["storage_key"]), media_type=row["content_type"])
+    return await object_response(
+        svc.storage, row["storage_key"], media_type=row["content_type"], range_header=range_header
+    )

@@ -145,6 +145,10 @@ async def authorize(
         return _page("refused.html", 400, reason=refused.reason)
     session = await _session(svc, session_token)
     if session is None:
+        try:
+            await svc.db.run(oauth_server.precheck, svc, _call(svc, "GET", params))
+        except ConsentRefused as refused:
+            return _page("refused.html", 400, reason=refused.reason)
         return _sign_in_page(request, f"{_AUTHORIZE}?{request.url.query}")
     return await _consent_page(svc, session, params)
 

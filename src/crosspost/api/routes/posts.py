@@ -1,4 +1,4 @@
-"""/v1/posts: create, validate (a dry run), read, list, cancel, targets and the ledger."""
+"""/v1/posts: create, validate (a dry run), read, list, edit, cancel, targets and the ledger."""
 
 from __future__ import annotations
 
@@ -16,8 +16,12 @@ from crosspost.api.pagination import decode_position, paginate_both
 from crosspost.domain.bounds import AwareInstant, PageLimit
 from crosspost.domain.enums import PostStatus, TargetStatus
 from crosspost.domain.models import (
+    FitPlanned,
     LedgerEventPublic,
+    LeftAlone,
     PostCreate,
+    PostEdit,
+    PostEdited,
     PostPublic,
     PostValidate,
     PostValidation,
@@ -26,6 +30,8 @@ from crosspost.domain.models import (
     TwoWayPage,
     ValidatedTarget,
 )
+from crosspost.engine.fit import FitPlan
+from crosspost.engine.post_edits import edit_post
 from crosspost.engine.posts import cancel_post, validate_post, write_post
 from crosspost.engine.retries import retry_target
 from crosspost.engine.services import Services
@@ -135,8 +141,20 @@ async def validate(
                     for v in target.violations
                 ],
                 warnings=[ProblemItem.model_validate(w) for w in target.warnings()],
+                fit=_fit_planned(target.index, target.fitting) if target.fitting else None,
             )
             for target in plan.targets
+        ],
+    )
+
+
+def _fit_planned(index: int, plan: FitPlan) -> FitPlanned:
+    return FitPlanned(
+        aspect=plan.aspect,
+        max_duration=plan.max_duration,
+        because=[
+            ProblemItem(field=f"targets[{index}]", message=v.message, type=v.code)
+            for v in plan.because
         ],
     )
 
@@ -190,6 +208,50 @@ async def get_post(post_id: str, svc: ServicesDep, principal: PostsReadDep) -> P
 def _load(svc: Services, tenant_id: str, post_id: str) -> PostPublic:
     with svc.db.read() as conn:
         return load_post(conn, tenant_id, post_id)
+
+
+@router.patch("/{post_id}", response_model=PostEdited, responses=_ERRORS)
+async def edit(
+    request: Request,
+    post_id: str,
+    body: PostEdit,
+    svc: ServicesDep,
+    principal: PostsWriteDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Change text, overrides, schedule or destinations of the targets no worker has started;
+    targets already under way keep what they started with and are listed in `left_alone`.
+    Honors `Idempotency-Key` for 24 h."""
+    require_flag(request, "posts.edit", principal.tenant_id)
+    require_json(request)
+    raw = await request.body()
+    idem = Idempotency(
+        svc, principal, method="PATCH", path=request.url.path, key=idempotency_key, body=raw
+    )
+
+    def work() -> Response:
+        with svc.db.write() as conn:
+            replay = idem.claim(conn)
+            if replay is not None:
+                return replay
+            outcome = edit_post(
+                svc, conn, tenant_id=principal.tenant_id, post_id=post_id, body=body
+            )
+            answer = PostEdited(
+                post=post_public(outcome.post, outcome.targets),
+                changed=outcome.changed,
+                edited=outcome.edited,
+                added=outcome.added,
+                removed=outcome.removed,
+                left_alone=[LeftAlone.model_validate(t) for t in outcome.left_alone],
+            )
+            encoded = answer.model_dump_json().encode()
+            idem.finish(conn, 200, encoded)
+        return Response(encoded, media_type="application/json")
+
+    response = await svc.db.run(work)
+    request.app.state.wake_workers()
+    return response
 
 
 @router.post("/{post_id}/cancel", response_model=PostPublic, responses=_ERRORS)

@@ -1,0 +1,58 @@
+"""Tasks: the rows behind `/v1/jobs`, one per long-running request, kept after it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from crosspost.store.rows import Row, every, one
+from crosspost.store.tables_studio import tasks
+
+ACTIVE = ("queued", "running")
+
+
+def insert_task(conn: Connection, values: Mapping[str, Any]) -> None:
+    """Insert one task row."""
+    conn.execute(tasks.insert(), dict(values))
+
+
+def get_task(conn: Connection, tenant_id: str, task_id: str) -> Row | None:
+    """A tenant's task (another tenant's id finds nothing)."""
+    query = sa.select(tasks).where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
+    return one(conn.execute(query))
+
+
+def get_any(conn: Connection, task_id: str) -> Row | None:
+    """A task by id alone (the worker running it)."""
+    return one(conn.execute(sa.select(tasks).where(tasks.c.id == task_id)))
+
+
+def list_tasks(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    kind: str | None,
+    subject_id: str | None,
+    before_id: str | None,
+    limit: int,
+) -> list[Row]:
+    """A page of a tenant's tasks, newest first, optionally of one kind or subject."""
+    query = sa.select(tasks).where(tasks.c.tenant_id == tenant_id)
+    if kind is not None:
+        query = query.where(tasks.c.kind == kind)
+    if subject_id is not None:
+        query = query.where(tasks.c.subject_id == subject_id)
+    if before_id is not None:
+        query = query.where(tasks.c.id < before_id)
+    return every(conn.execute(query.order_by(tasks.c.id.desc()).limit(limit)))
+
+
+def update_task(conn: Connection, task_id: str, values: Mapping[str, Any]) -> bool:
+    """Change a task still queued or running; False once it has ended."""
+    changed = conn.execute(
+        tasks.update().where(tasks.c.id == task_id, tasks.c.status.in_(ACTIVE)).values(**values)
+    )
+    return changed.rowcount == 1

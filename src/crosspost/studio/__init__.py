@@ -1,0 +1,1 @@
+"""The clip studio: projects, highlight detection, clips, renders and brand kits."""
