@@ -121,6 +121,10 @@ def build_settings(home: Path, database_url: str, fakes: RunningServer, **extra:
         "job_poll_seconds": 0.05,
         "sandbox_poll_seconds": 0.05,
         "upload_chunk_bytes": 256 * 1024,
+        # The account check's first pass runs as a stack starts and refreshes every YouTube
+        # token (Google's hour-long tokens are always within the hour): a test that faults
+        # tokens would race it. test_account_check runs the check itself.
+        "account_check_seconds": 0,
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -84,7 +84,7 @@ def test_x_retry_refused_as_duplicate_adopts_the_existing_post(
     """X makes the post but its answer is lost; our clock runs ahead of X's by more than
     reconcile's allowance, so reconcile misses the post and the retry is refused as duplicate
     content. That refusal proves the post exists: the target is published with its id."""
-    stack = make_stack(clock=SkewedClock(timedelta(minutes=10)), account_check_seconds=0)
+    stack = make_stack(clock=SkewedClock(timedelta(minutes=10)))
     media = stack.upload_video(tmp_path, seconds=1.0)
     stack.fake("x", "faults", json={"drop_response_after_commit": 1})
     post_id = _create(stack, media["id"], "x", "adopt me #clip")
@@ -109,7 +109,7 @@ def test_x_adoption_pages_to_a_post_behind_many_newer_ones(
     """As above, but the user posts 120 times elsewhere before crosspost looks again, so the
     post is only on the timeline's second page: the adopted target still carries its id."""
     clock = HeldClock(timedelta(minutes=10))
-    stack = make_stack(clock=clock, on=uncapped_fakes, account_check_seconds=0)
+    stack = make_stack(clock=clock, on=uncapped_fakes)
     stack.fake("x", "faults", json={"drop_response_after_commit": 1})
     clock.hold()  # the first run posts; its reconcile, due a second later, waits for release
     post_id = stack.http.post("/v1/posts", json={"text": "adopt me, deep", "targets": ["x"]})
@@ -141,7 +141,7 @@ def test_a_duplicate_on_a_first_try_still_fails(
 ) -> None:
     """Without an earlier unknown outcome, X's duplicate-content refusal is the customer's own
     repeat (not ours to adopt): the second post fails with X's reason."""
-    stack = make_stack(account_check_seconds=0)
+    stack = make_stack()
     first = stack.wait_post(
         stack.http.post("/v1/posts", json={"text": "said twice", "targets": ["x"]}).json()["id"],
         lambda p: p["status"] in FINAL,
@@ -161,7 +161,7 @@ def test_linkedin_text_retry_refused_as_duplicate_adopts_the_named_post(
 ) -> None:
     """A LinkedIn text post lands but its answer is lost, and the reconcile cannot see it
     (clock skew); the retry's 422 DUPLICATE_POST names the existing post, which is adopted."""
-    stack = make_stack(clock=SkewedClock(timedelta(minutes=30)), account_check_seconds=0)
+    stack = make_stack(clock=SkewedClock(timedelta(minutes=30)))
     stack.fake("linkedin", "faults", json={"drop_response_after_commit": 1})
     post_id = stack.http.post(
         "/v1/posts", json={"text": "adopt me on LinkedIn", "targets": ["linkedin"]}
@@ -245,7 +245,7 @@ def test_linkedin_5xx_on_every_step_is_retried_until_published(
     """LinkedIn answers 500 three times in a row at init, part upload, finalize, status and
     the post itself (and at the reconcile that follows): every step is retried on its own
     budget, the post is made exactly once and the target ends `published`."""
-    stack = make_stack(account_check_seconds=0)
+    stack = make_stack()
     post = _five_xx_on_every_step(
         stack, tmp_path, "linkedin", "init", ["upload", "finalize", "status", "post"]
     )
@@ -259,7 +259,7 @@ def test_instagram_code_2_on_every_step_is_retried_until_published(
     """Graph's code 2 ("unexpected error, retry later") three times in a row at container
     creation, upload, status poll, quota check, media_publish and permalink: retried, the
     Reel is published exactly once and the target ends `published`."""
-    stack = make_stack(account_check_seconds=0)
+    stack = make_stack()
     post = _five_xx_on_every_step(
         stack, tmp_path, "instagram", "create", ["upload", "poll", "quota", "publish", "permalink"]
     )
@@ -280,7 +280,7 @@ def test_5xx_at_the_commit_and_its_reconcile_never_fail_the_target(
     """The publish call answers 5xx (its outcome is unknown) and then every reconcile call
     fails too, many more times than the transient budget: a target whose post may exist is
     never failed; once the platform answers it is reconciled and published once."""
-    stack = make_stack(account_check_seconds=0, target_max_transient_errors=3)
+    stack = make_stack(target_max_transient_errors=3)
     media = stack.upload_video(tmp_path, seconds=3.0, width=720, height=1280)
     stack.fake(platform, "faults", json={"latency_ms": LATENCY_MS})
     post_id = _create(stack, media["id"], platform, f"{platform} commit 5xx #clip")

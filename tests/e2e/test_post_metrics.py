@@ -72,7 +72,7 @@ def metered(
     clock, server = moving
     clock.offset = 0.0
     stack = make_stack(
-        clock=clock, on=server, account_check_seconds=0, post_metrics_plan_seconds=0.2,
+        clock=clock, on=server, post_metrics_plan_seconds=0.2,
         target_max_transient_errors=3,
     )  # fmt: skip
     return stack, clock
