@@ -6,8 +6,8 @@ resident memory grew (psutil, sampled in a thread) for:
 
 - ours, upload: `begin_write` fed 1 MiB chunks from the file, then `commit` (multipart
   parts of `--part-mib`, each with its SHA-256, the whole file hashed as it goes);
-- ours, download: `open` read in 1 MiB blocks written to a file (each read one ranged GET),
-  and again in blocks of the part size;
+- ours, download: `open` read in 1 MiB blocks written to a file (one streamed GET for the
+  whole sequential read), and again in blocks of the part size;
 - boto3 `upload_file` and `download_file` with the default TransferConfig (threads, 8 MiB
   parts, 10 at a time).
 
@@ -159,8 +159,8 @@ def ours_upload(storage: S3Storage, source: Path, key: str) -> Callable[[], None
 
 
 def ours_download(storage: S3Storage, key: str, target: Path, block: int) -> Callable[[], None]:
-    """Read the object through `open` in blocks of `block` bytes into a file (a read of at
-    least the reader's buffer is one ranged GET of that size)."""
+    """Read the object through `open` in blocks of `block` bytes into a file (front to back:
+    one GET, streamed)."""
 
     def run() -> None:
         with storage.open(key) as fh, target.open("wb") as out:
@@ -257,7 +257,7 @@ def report(figures: list[Figure], get_ms: float, size_mib: int, part_mib: int) -
     print(f"(target for ours: at most {TARGET_GROWTH_MIB} MiB of RSS growth)")
     print(
         f"one 1 MiB ranged GET of the {size_mib} MiB object on moto: {get_ms:.0f} ms (moto "
-        "reads the whole object per ranged GET, so small reads of a large object are slow "
+        "reads the whole object per ranged GET, so boto3's parallel ranged GETs are slow "
         "there; on S3 a GET costs its first-byte latency)"
     )
 

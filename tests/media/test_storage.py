@@ -17,7 +17,7 @@ import pytest
 from crosspost.errors import PayloadTooLarge
 from crosspost.media.storage import InvalidKey, MediaStorage
 from crosspost.media.storage_local import LocalStorage
-from crosspost.media.storage_s3 import MiB, S3Storage, parse_store_url
+from crosspost.media.storage_s3 import MiB, S3Reader, S3Storage, parse_store_url
 
 PART = 5 * MiB  # S3's smallest part, so a few MiB already make a multipart upload
 
@@ -89,6 +89,39 @@ def test_reads_seek_and_keys_list(store: MediaStorage) -> None:
         assert fh.read() == b""
     assert list(store.keys("exports/")) == ["exports/t1/a.csv", "exports/t2/b.csv"]
     assert sorted(store.keys()) == ["exports/t1/a.csv", "exports/t2/b.csv", "med_1"]
+
+
+def test_s3_sequential_reads_share_one_get_and_survive_a_dropped_connection(
+    s3_store_url: str, tmp_path: Path
+) -> None:
+    """Reading an object front to back is one GET (counted by botocore's own request
+    events), a seek starts another, and a connection the store drops mid-read is reopened
+    at the same byte."""
+    bucket, prefix = parse_store_url(s3_store_url)
+    store = S3Storage(bucket, prefix, local_dir=tmp_path, addressing_style="path", part_size=PART)
+    data = b"".join(_chunks(4, 3 * MiB))
+    _write(store, "seq", data)
+    gets: list[str] = []
+    store.client.meta.events.register(
+        "before-send.s3.GetObject", lambda request, **_: gets.append(request.headers["Range"])
+    )
+    with store.open("seq") as fh:
+        assert hashlib.sha256(fh.read()).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert gets == [f"bytes=0-{len(data) - 1}".encode()]
+    gets.clear()
+    with store.open("seq") as fh:
+        raw = fh.raw
+        assert isinstance(raw, S3Reader)
+        assert raw.read(MiB) == data[:MiB]
+        raw._body.close()  # the store (or a proxy) drops the idle connection
+        assert raw.read(MiB) == data[MiB : 2 * MiB]
+        raw.seek(10 * MiB)
+        assert raw.read(16) == data[10 * MiB : 10 * MiB + 16]
+    assert gets == [
+        f"bytes=0-{len(data) - 1}".encode(),
+        f"bytes={MiB}-{len(data) - 1}".encode(),
+        f"bytes={10 * MiB}-{len(data) - 1}".encode(),
+    ]
 
 
 def test_delete_exists_and_missing_objects(store: MediaStorage) -> None:

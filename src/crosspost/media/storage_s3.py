@@ -4,9 +4,9 @@ A write streams to its key as a multipart upload, one part buffered at a time (m
 bounded by the part size, whatever the file), each part checked by the store against its
 SHA-256; nothing is visible under the key until the upload is completed at `commit`, and
 a write abandoned by a dead process stays an incomplete multipart upload that
-`discard_pending`/`purge_pending` abort. Reads are ranged GETs behind a seekable stream.
-Resumable uploads are staged on local disk (tus appends at any offset; S3 parts cannot be
-smaller than 5 MiB) and streamed into the store once whole.
+`discard_pending`/`purge_pending` abort. Reads are ranged GETs behind a seekable stream,
+one per sequential run. Resumable uploads are staged on local disk (tus appends at any
+offset; S3 parts cannot be smaller than 5 MiB) and streamed into the store once whole.
 """
 
 from __future__ import annotations
@@ -217,13 +217,16 @@ class S3PendingWrite:
 
 
 class S3Reader(io.RawIOBase):
-    """An object as a seekable raw stream: each read is one ranged GET."""
+    """An object as a seekable raw stream. Sequential reads share one open GET (from the
+    position to the end), so a long read pays the store's first-byte latency once; a seek
+    elsewhere closes it and the next read opens another."""
 
     def __init__(self, storage: S3Storage, key: str, size: int) -> None:
         self._storage = storage
         self._object = storage.object_key(key)
         self._size = size
         self._position = 0
+        self._body: Any = None  # the open GET's body, at `_position`
 
     def readable(self) -> bool:
         """Always."""
@@ -240,35 +243,59 @@ class S3Reader(io.RawIOBase):
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         """Move the position (no request is made)."""
         base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
-        self._position = max(0, base + offset)
+        position = max(0, base + offset)
+        if position != self._position:
+            self._drop()
+        self._position = position
         return self._position
 
     def readinto(self, buffer: Any) -> int:
-        """Fill `buffer` from the current position with one ranged GET."""
+        """Fill `buffer` from the current position, from the open GET or a new one."""
         view = memoryview(buffer).cast("B")
-        end = min(self._position + len(view), self._size)
-        if end <= self._position:
+        wanted = min(len(view), self._size - self._position)
+        if wanted <= 0:
             return 0
+        # A connection the store closed while idle (a slow consumer) fails the first read
+        # of a kept GET: one fresh GET from the same position, then the failure is ours.
+        for last in (False, True):
+            if self._body is None:
+                self._body = self._open_body()
+            try:
+                data = self._body.read(wanted)
+            except (BotoCoreError, OSError) as exc:
+                self._drop()
+                if last:
+                    _unavailable(exc, "reading an object")
+                continue
+            if data:
+                view[: len(data)] = data
+                self._position += len(data)
+                return len(data)
+            self._drop()  # ended before the object did
+        raise StorageUnavailable(
+            f"the media store ended a read at byte {self._position} of {self._size}; "
+            "nothing was lost, try again shortly"
+        )
+
+    def close(self) -> None:
+        """Close the open GET, if any."""
+        self._drop()
+        super().close()
+
+    def _open_body(self) -> Any:
         got = _calling(
             "reading an object",
             self._storage.client.get_object,
             Bucket=self._storage.bucket,
             Key=self._object,
-            Range=f"bytes={self._position}-{end - 1}",
+            Range=f"bytes={self._position}-{self._size - 1}",
         )
-        body = got["Body"]
-        filled = 0
-        try:
-            while filled < end - self._position:
-                data = body.read(end - self._position - filled)
-                if not data:
-                    break
-                view[filled : filled + len(data)] = data
-                filled += len(data)
-        finally:
-            body.close()
-        self._position += filled
-        return filled
+        return got["Body"]
+
+    def _drop(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
 
 
 class S3Storage:
@@ -404,8 +431,6 @@ class S3Storage:
     def open(self, key: str) -> BinaryIO:
         """The object as a buffered, seekable stream of ranged GETs."""
         raw = S3Reader(self, key, self.size(key))
-        # Part-sized read-ahead: every GET pays the store's first-byte latency, so reads in
-        # small pieces would spend most of their time waiting (bench/storage_transfer.py).
         return io.BufferedReader(raw, buffer_size=self.part_size)
 
     @contextlib.contextmanager
