@@ -19,13 +19,15 @@ from crosspost.api.app import create_app
 from crosspost.api.streams import ApiServer
 from crosspost.clock import Clock
 from crosspost.config import Settings
-from crosspost.domain.enums import Mode
+from crosspost.domain.enums import KeyRole, Mode
+from crosspost.engine import tenants
 from crosspost.engine.keys import default_tenant, issue_key
 from crosspost.engine.sandbox import provision_sandbox_accounts
 from crosspost.engine.services import Services
 from crosspost.fakes.app import create_sandbox_app
 from crosspost.fakes.base import FakeConfig, Faults
 from crosspost.fakes.server import RunningServer, free_port, serve_in_thread
+from crosspost.identity.audit import Actor
 from crosspost.jobs import Runner
 from crosspost.jobs.backoff import set_testing
 from crosspost.media.samples import make_video
@@ -66,6 +68,14 @@ class Stack:
     tenant_id: str
     runners: list[Runner] = field(default_factory=list)
     dispatcher: WebhookDispatcher | None = None
+
+    def other_tenant_key(self, name: str = "tenant B") -> str:
+        """An owner key (every scope) of a new tenant: for tests of isolation."""
+        with self.svc.db.write() as conn:
+            row = tenants.create(self.svc, conn, name=name, actor=Actor.cli())
+        _, key = issue_key(self.svc, tenant_id=row["id"], name="b", mode=Mode.TEST,
+                           role=KeyRole.OWNER)  # fmt: skip
+        return key
 
     def stored_bytes(self, key: str) -> bytes:
         """The bytes of a stored object, read through the media store (local disk or S3)."""

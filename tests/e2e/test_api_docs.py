@@ -36,6 +36,7 @@ PUBLIC = {
     ("POST", "/v1/auth/password-reset/confirm"),  # the mailed single-use token
     ("POST", "/v1/invitations/accept"),  # the mailed single-use token
     ("OPTIONS", "/v1/uploads/tus"),  # tus discovery: versions, extensions, limits; no data
+    ("POST", "/v1/pipelines/{pipeline_id}/github-webhook"),  # GitHub's signature of the body
 }
 # A person's own routes: their session cookie only, never a key.
 SESSION_ONLY = {

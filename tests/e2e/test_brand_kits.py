@@ -13,9 +13,7 @@ import httpx
 from PIL import Image
 
 from crosspost.domain.enums import KeyRole, Mode
-from crosspost.engine import tenants
 from crosspost.engine.keys import issue_key
-from crosspost.identity.audit import Actor
 from crosspost.ids import new_id
 from crosspost.media.samples import make_audio, make_image, make_video
 from crosspost.store import media as media_rows
@@ -65,9 +63,7 @@ def _video(http: httpx.Client, tmp_path: Path, seconds: float) -> str:
 
 def _tenant_b(stack: Stack) -> httpx.Client:
     """Another tenant's client, with an owner key (every scope)."""
-    with stack.svc.db.write() as conn:
-        row = tenants.create(stack.svc, conn, name="tenant B", actor=Actor.cli())
-    _, key = issue_key(stack.svc, tenant_id=row["id"], name="b", mode=Mode.TEST, role=KeyRole.OWNER)
+    key = stack.other_tenant_key()
     return httpx.Client(base_url=stack.api_url, headers={"X-API-Key": key}, timeout=30)
 
 

@@ -320,9 +320,7 @@ def test_another_tenants_uploads_are_not_found(
     data = clip.read_bytes()
     upload = _create(stack, data)
     assert _put(upload, data).status_code == 200
-    with stack.svc.db.write() as conn:
-        row = tenants.create(stack.svc, conn, name="tenant B", actor=Actor.cli())
-    _, key = issue_key(stack.svc, tenant_id=row["id"], name="b", mode=Mode.TEST, role=KeyRole.OWNER)
+    key = stack.other_tenant_key()
     b = {"Authorization": f"Bearer {key}"}
     base = f"{stack.api_url}/v1/uploads/{upload['id']}"
     expect_problem(httpx.get(base, headers=b, trust_env=False), 404, "upload_not_found")

@@ -28,11 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from crosspost.domain.enums import KeyRole, Mode
-from crosspost.engine import tenants
-from crosspost.engine.keys import issue_key
 from crosspost.fakes.server import serve_in_thread
-from crosspost.identity.audit import Actor
 from crosspost.ids import new_id
 from crosspost.media.samples import make_image, make_video
 from crosspost.store import tasks as task_rows
@@ -213,9 +209,7 @@ def _wait_for(what: str, done: Callable[[], bool], timeout: float = 30) -> None:
 
 def _tenant_b(stack: Stack) -> httpx.Client:
     """Another tenant's client, with an owner key (every scope)."""
-    with stack.svc.db.write() as conn:
-        row = tenants.create(stack.svc, conn, name="tenant B", actor=Actor.cli())
-    _, key = issue_key(stack.svc, tenant_id=row["id"], name="b", mode=Mode.TEST, role=KeyRole.OWNER)
+    key = stack.other_tenant_key()
     return httpx.Client(base_url=stack.api_url, headers={"X-API-Key": key}, timeout=30)
 
 

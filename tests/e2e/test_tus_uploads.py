@@ -28,10 +28,7 @@ from tusclient.storage.filestorage import FileStorage
 from tusclient.uploader import Uploader
 
 from crosspost.clock import FrozenClock
-from crosspost.domain.enums import KeyRole, Mode
-from crosspost.engine import tenants, tus
-from crosspost.engine.keys import issue_key
-from crosspost.identity.audit import Actor
+from crosspost.engine import tus
 from crosspost.media.samples import make_corrupt, make_video
 from crosspost.store.tables import media as media_table
 from crosspost.store.tables import tus_uploads
@@ -435,9 +432,7 @@ def test_an_expired_upload_is_refused_then_purged(
 def test_uploads_of_another_tenant_are_not_found(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack(workers=0)
     url = stack.api_url + _create(stack, 100)
-    with stack.svc.db.write() as conn:
-        row = tenants.create(stack.svc, conn, name="tenant B", actor=Actor.cli())
-    _, key = issue_key(stack.svc, tenant_id=row["id"], name="b", mode=Mode.TEST, role=KeyRole.OWNER)
+    key = stack.other_tenant_key()
     other = {**TUS, "Authorization": f"Bearer {key}"}
     expect_problem(httpx.get(url, headers=other), 404, "upload_not_found")
     patch = {**other, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}

@@ -41,6 +41,7 @@ from crosspost.api.routes import (
     oauth_apps,
     oauth_clients,
     oauth_pages,
+    pipelines,
     post_metrics,
     posts,
     projects,
@@ -191,6 +192,7 @@ checked = (
     projects,
     clips,
     jobs,
+    pipelines,
     webhooks,
 )
 

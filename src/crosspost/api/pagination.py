@@ -109,11 +109,13 @@ def paginate(
     request: Request,
     response: Response,
     show: Callable[[Row], T],
+    position: Callable[[Row], str] = lambda row: str(row["id"]),
 ) -> Page[T]:
-    """The page of `rows` (read with `limit + 1`, newest first, so one extra row says more
-    follow), each shown by `show`, with `next_cursor` and the `Link` header set."""
+    """The page of `rows` (read with `limit + 1`, in the list's order, so one extra row says
+    more follow), each shown by `show`, with `next_cursor` (after the last row's `position`,
+    its id unless the list is ordered otherwise) and the `Link` header set."""
     page, has_more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(str(page[-1]["id"])) if has_more else None
+    next_cursor = encode_cursor(position(page[-1])) if has_more else None
     if next_cursor:
         response.headers["Link"] = next_link(request.url, next_cursor)
     return Page[T](data=[show(r) for r in page], has_more=has_more, next_cursor=next_cursor)

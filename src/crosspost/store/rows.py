@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import Result
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Result
 
 Row = dict[str, Any]
 
@@ -18,3 +20,11 @@ def one(result: Result[Any]) -> Row | None:
 def every(result: Result[Any]) -> list[Row]:
     """Every row of a result."""
     return [dict(row) for row in result.mappings()]
+
+
+def conflict_insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` that can take `on_conflict_do_nothing`/`_do_update`: both
+    dialects spell ON CONFLICT the same way, but the construct comes from each."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -1,13 +1,19 @@
 """SQLAlchemy Core tables: the single definition of the schema (Alembic migrations follow
 it). The tables of who acts are in `tables_identity`, those of how posts performed in
-`tables_metrics`, the clip studio's in `tables_studio`; all register on one `metadata`."""
+`tables_metrics`, the clip studio's in `tables_studio`, the content pipeline's in
+`tables_pipeline`; all register on one `metadata`."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 # Imported for their tables: `metadata` then holds the whole schema whoever imports it here.
-from crosspost.store import tables_identity, tables_metrics, tables_studio  # noqa: F401
+from crosspost.store import (  # noqa: F401
+    tables_identity,
+    tables_metrics,
+    tables_pipeline,
+    tables_studio,
+)
 from crosspost.store.schema import (
     JSONType,
     UTCDateTime,

@@ -19,12 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from crosspost.errors import Conflict
 from crosspost.ids import new_id
-from crosspost.store.rows import Row, every, one
+from crosspost.store.rows import Row, conflict_insert, every, one
 from crosspost.store.tables import (
     webhook_attempts,
     webhook_deliveries,
@@ -39,13 +38,6 @@ _d = webhook_deliveries
 _e = webhook_endpoints
 _ev = webhook_events
 _a = webhook_attempts
-
-
-def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    # Both dialects spell ON CONFLICT the same way; the construct comes from each.
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 # --- fan-out ---------------------------------------------------------------------------
@@ -131,7 +123,7 @@ def insert_deliveries(
         columns = ("id", "tenant_id", "event_id", "endpoint_id", "next_attempt_at", "completed_at")
         conn.execute(_PG_INSERT_DELIVERIES, {c: [v[c] for v in values] for c in columns})
         return
-    statement = _insert(conn, _d).on_conflict_do_nothing(
+    statement = conflict_insert(conn, _d).on_conflict_do_nothing(
         index_elements=[_d.c.event_id, _d.c.endpoint_id]
     )
     conn.execute(statement, values)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from crosspost.store.db import Database
 from crosspost.store.tables import signing_secrets, social_accounts, webhook_endpoints
 from crosspost.store.tables_identity import jwt_keys
+from crosspost.store.tables_pipeline import pipelines
 from crosspost.vault.keyring import Keyring
 
 _BATCH = 200
@@ -44,6 +45,8 @@ SEALED_COLUMNS: tuple[Sealed, ...] = (
     Sealed(webhook_endpoints, "secret"),
     Sealed(webhook_endpoints, "previous_secret"),
     Sealed(webhook_endpoints, "sealed_headers"),
+    Sealed(pipelines, "github_token"),
+    Sealed(pipelines, "webhook_secret"),
 )
 
 

@@ -1,0 +1,206 @@
+"""/v1/pipelines: content pipelines (seed 002), the GitHub activity they hold, and the URL
+GitHub delivers a pipeline's webhook events to.
+
+Creating or changing a pipeline needs `accounts:write` (it holds a GitHub token); reading
+needs `posts:read`. The webhook receiver takes no API key: GitHub's signature made with the
+pipeline's secret authenticates each delivery.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.engine import Connection
+
+from crosspost.api.deps import AccountsWriteDep, PostsReadDep, ServicesDep
+from crosspost.api.errors import problem_responses
+from crosspost.api.idempotency import IdempotencyKey, create_idempotently
+from crosspost.api.pagination import decode_cursor, paginate
+from crosspost.domain.bounds import PageLimit
+from crosspost.domain.models import Page
+from crosspost.domain.pipeline import (
+    DeliveryReceipt,
+    EventKind,
+    GitHubEventPublic,
+    PipelineCreate,
+    PipelinePatch,
+    PipelinePublic,
+)
+from crosspost.errors import InvalidInput
+from crosspost.pipeline import github_webhook, pipelines
+from crosspost.store import pipelines as rows
+from crosspost.store.rows import Row
+
+router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
+_ERRORS = problem_responses(401, 403, 404, 422)
+
+
+@router.post("", status_code=201, response_model=PipelinePublic, responses=_ERRORS)
+async def create_pipeline(
+    request: Request,
+    body: PipelineCreate,
+    svc: ServicesDep,
+    principal: AccountsWriteDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Create a pipeline: a Twitch channel, the repositories its streams are about, and
+    where recaps go. The answer's `github_webhook` says how to point each repository's
+    webhook here; its `secret` is shown now and never again (a replay under the same
+    `Idempotency-Key` answers without it)."""
+
+    def create(conn: Connection) -> tuple[bytes, bytes]:
+        row, secret = pipelines.create(svc, conn, principal.tenant_id, body)
+        shown = pipelines.public(svc, row, secret=secret).model_dump_json().encode()
+        # A replay answers the pipeline without its secret: no secret rests in plain text.
+        return shown, pipelines.public(svc, row).model_dump_json().encode()
+
+    return await create_idempotently(svc, principal, request, idempotency_key, create)
+
+
+@router.get("", response_model=Page[PipelinePublic], responses=_ERRORS)
+async def list_pipelines(
+    request: Request,
+    response: Response,
+    svc: ServicesDep,
+    principal: PostsReadDep,
+    limit: Annotated[PageLimit, Query()] = 20,
+    cursor: str | None = None,
+) -> Page[PipelinePublic]:
+    """A page of the tenant's pipelines, newest first."""
+    before = decode_cursor(cursor) if cursor else None
+
+    def read() -> list[Row]:
+        with svc.db.read() as conn:
+            return rows.list_pipelines(conn, principal.tenant_id, before_id=before, limit=limit + 1)
+
+    found = await svc.db.run(read)
+    return paginate(found, limit, request, response, lambda row: pipelines.public(svc, row))
+
+
+@router.get("/{pipeline_id}", response_model=PipelinePublic, responses=_ERRORS)
+async def get_pipeline(
+    pipeline_id: str, svc: ServicesDep, principal: PostsReadDep
+) -> PipelinePublic:
+    """A pipeline (its webhook secret and GitHub token are never shown)."""
+
+    def read() -> Row:
+        with svc.db.read() as conn:
+            return pipelines.get(conn, principal.tenant_id, pipeline_id)
+
+    return pipelines.public(svc, await svc.db.run(read))
+
+
+@router.patch("/{pipeline_id}", response_model=PipelinePublic, responses=_ERRORS)
+async def patch_pipeline(
+    pipeline_id: str, body: PipelinePatch, svc: ServicesDep, principal: AccountsWriteDep
+) -> PipelinePublic:
+    """Change a pipeline: only the fields given change; `recap: null` or
+    `github_token: null` removes it."""
+
+    def work() -> Row:
+        with svc.db.write() as conn:
+            return pipelines.patch(svc, conn, principal.tenant_id, pipeline_id, body)
+
+    return pipelines.public(svc, await svc.db.run(work))
+
+
+@router.post(
+    "/{pipeline_id}/rotate-webhook-secret", response_model=PipelinePublic, responses=_ERRORS
+)
+async def rotate_webhook_secret(
+    pipeline_id: str, svc: ServicesDep, principal: AccountsWriteDep
+) -> PipelinePublic:
+    """Make a new webhook secret, shown in this answer only; deliveries signed with the old
+    one are refused from now on, so set it on GitHub at once."""
+
+    def work() -> tuple[Row, str]:
+        with svc.db.write() as conn:
+            return pipelines.rotate_webhook_secret(svc, conn, principal.tenant_id, pipeline_id)
+
+    row, secret = await svc.db.run(work)
+    return pipelines.public(svc, row, secret=secret)
+
+
+@router.delete("/{pipeline_id}", status_code=204, responses=_ERRORS)
+async def delete_pipeline(
+    pipeline_id: str, svc: ServicesDep, principal: AccountsWriteDep
+) -> Response:
+    """Delete a pipeline with the GitHub activity it holds."""
+
+    def work() -> None:
+        with svc.db.write() as conn:
+            pipelines.delete(conn, principal.tenant_id, pipeline_id)
+
+    await svc.db.run(work)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{pipeline_id}/github-events", response_model=Page[GitHubEventPublic], responses=_ERRORS
+)
+async def list_github_events(
+    pipeline_id: str,
+    request: Request,
+    response: Response,
+    svc: ServicesDep,
+    principal: PostsReadDep,
+    since: Annotated[datetime | None, Query(description="At or after this time.")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+    kind: Annotated[list[EventKind] | None, Query()] = None,
+    limit: Annotated[PageLimit, Query()] = 20,
+    cursor: str | None = None,
+) -> Page[GitHubEventPublic]:
+    """What happened on the pipeline's repositories, oldest first (repeat `kind` to take
+    several kinds)."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"give {name} with a time zone, e.g. 2026-01-02T00:00:00Z")
+    after = _position(cursor) if cursor else None
+
+    def read() -> list[Row]:
+        with svc.db.read() as conn:
+            pipelines.get(conn, principal.tenant_id, pipeline_id)
+            return rows.list_events(
+                conn, pipeline_id, since=since, until=until, kinds=kind or [],
+                after=after, limit=limit + 1,
+            )  # fmt: skip
+
+    found = await svc.db.run(read)
+    return paginate(
+        found,
+        limit,
+        request,
+        response,
+        GitHubEventPublic.model_validate,
+        position=lambda row: f"{row['occurred_at'].isoformat()}|{row['id']}",
+    )
+
+
+@router.post(
+    "/{pipeline_id}/github-webhook",
+    status_code=202,
+    response_model=DeliveryReceipt,
+    responses=problem_responses(400, 401, 404, 409, 422),
+)
+async def github_webhook_delivery(
+    pipeline_id: str, request: Request, svc: ServicesDep
+) -> DeliveryReceipt:
+    """GitHub's deliveries for this pipeline (`push`, `pull_request`, `issues`, `release`,
+    `ping`), verified by `X-Hub-Signature-256` and taken once per `X-GitHub-Delivery`."""
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return await svc.db.run(github_webhook.receive, svc, pipeline_id, headers, body)
+
+
+def _position(cursor: str) -> tuple[datetime, str]:
+    """The (occurred_at, id) an events cursor points after."""
+    at, _, event_id = decode_cursor(cursor).partition("|")
+    try:
+        return datetime.fromisoformat(at), event_id
+    except ValueError:
+        raise InvalidInput(
+            "the cursor is not one this list gave; start again without it",
+            code="invalid_cursor",
+        ) from None

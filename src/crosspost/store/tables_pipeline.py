@@ -1,0 +1,68 @@
+"""The content pipeline's tables (seed 002): pipelines (a Twitch channel and the GitHub
+repositories its streams are about), the GitHub activity they received or backfilled, and
+the webhook deliveries already taken (so a replayed delivery is refused)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crosspost.store.schema import JSONType, UTCDateTime, created, metadata, tenant_ref
+
+pipelines = sa.Table(
+    "pipelines",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    tenant_ref(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("twitch_login", sa.String(25), nullable=False),
+    # ["owner/name", …]: the repositories matched against the channel's clips.
+    sa.Column("repositories", JSONType, nullable=False),
+    sa.Column("match_window_minutes", sa.Integer(), nullable=False),
+    # {"repository", "base_branch", "path"}: where recaps are proposed as pull requests.
+    sa.Column("recap", JSONType),
+    # A GitHub token (sealed) for backfill and pull requests; never shown again.
+    sa.Column("github_token", sa.Text()),
+    # The secret GitHub signs this pipeline's webhook deliveries with (sealed).
+    sa.Column("webhook_secret", sa.Text(), nullable=False),
+    created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_pipelines_tenant_id_created_at", "tenant_id", "created_at"),
+)
+
+# One row per GitHub delivery taken: `X-GitHub-Delivery` is unique per delivery (a
+# redelivery keeps it), so a second arrival is a replay.
+github_deliveries = sa.Table(
+    "github_deliveries",
+    metadata,
+    sa.Column("pipeline_id", sa.String(40), sa.ForeignKey("pipelines.id"), primary_key=True),
+    sa.Column("delivery_id", sa.String(64), primary_key=True),
+    tenant_ref(),
+    sa.Column("event", sa.String(40), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+)
+
+# What happened on GitHub, one row per commit, pull request, issue or release change,
+# whether a webhook brought it or a backfill found it (the same thing once, either way).
+github_events = sa.Table(
+    "github_events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    tenant_ref(),
+    sa.Column("pipeline_id", sa.String(40), sa.ForeignKey("pipelines.id"), nullable=False),
+    sa.Column("repository", sa.String(140), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # commit | pull_request | issue | release
+    # The commit's sha, or the PR/issue number or release id, as text.
+    sa.Column("ref", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),  # pushed, opened, merged, closed, …
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("url", sa.String(500), nullable=False),
+    sa.Column("author", sa.String(100)),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.String(12), nullable=False),  # webhook | backfill
+    sa.Column("detail", JSONType, nullable=False),
+    created(),
+    sa.UniqueConstraint(
+        "pipeline_id", "repository", "kind", "ref", "action", name="uq_github_events_identity"
+    ),
+    sa.Index("ix_github_events_pipeline_id_occurred_at", "pipeline_id", "occurred_at"),
+)
