@@ -141,3 +141,77 @@ class DeliveryReceipt(BaseModel):
     stored: int = Field(description="Events new to the pipeline.")
     already_held: int = Field(description="Events it held already (a backfill found them).")
     ignored: str | None = Field(default=None, description="Why nothing was taken, if so.")
+
+
+ContentCategory = Literal["development", "gaming", "tutorial", "review", "other"]
+ContentPlatform = Literal["twitch", "youtube", "unknown"]
+ProcessingStatus = Literal[
+    "pending", "queued", "audio_ready", "transcribed", "enhanced", "ready_for_content", "failed"
+]
+Review = Literal["pending", "approved", "rejected"]
+
+
+class ItemError(BaseModel):
+    """Why an item stopped."""
+
+    code: str
+    message: str
+    occurred_at: datetime
+
+
+class Judgement(BaseModel):
+    """What the judge thought of an item: each score from 0 to 1."""
+
+    judge: Literal["heuristic", "llm"]
+    coherence: float
+    correctness: float
+    dev_signal: float
+    confidence: float
+    reasons: list[str]
+
+
+class ContentItemPublic(BaseModel):
+    """Seed 002's ContentItem (schema 1.0.0), with the review and the judge's scores."""
+
+    schema_version: Literal["1.0.0"] = "1.0.0"
+    content_item_id: str
+    pipeline_id: str
+    clip_id: str
+    clip_title: str
+    clip_url: str
+    clip_embed_url: str
+    clip_thumbnail_url: str
+    clip_duration: float
+    clip_view_count: int
+    clip_created_at: datetime
+    broadcaster_name: str
+    creator_name: str
+    platform: ContentPlatform
+    processing_status: ProcessingStatus
+    media_id: str | None = Field(description="The clip's video, publishable like any upload.")
+    audio_file_url: str | None = Field(description="A signed URL of the extracted audio.")
+    transcript_url: str | None = Field(description="A signed URL of the full transcript.")
+    transcript_summary: str | None
+    transcript_size_bytes: int | None
+    github_context_url: str | None = Field(description="A signed URL of the GitHub context.")
+    github_summary: str | None
+    github_context_size_bytes: int | None
+    match_confidence: float | None
+    content_score: float | None
+    content_tags: list[str] | None
+    content_category: ContentCategory | None
+    judgement: Judgement | None
+    review: Review
+    error: ItemError | None
+    stored_at: datetime
+    enhanced_at: datetime | None
+    content_ready_at: datetime | None
+    updated_at: datetime
+
+
+class ReviewBody(BaseModel):
+    """The JSON body of `POST /v1/content-items/{id}/review`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    review: Literal["approved", "rejected"]

@@ -1,6 +1,7 @@
 """The content pipeline's tables (seed 002): pipelines (a Twitch channel and the GitHub
-repositories its streams are about), the GitHub activity they received or backfilled, and
-the webhook deliveries already taken (so a replayed delivery is refused)."""
+repositories its streams are about), the GitHub activity they received or backfilled, the
+webhook deliveries already taken (so a replayed delivery is refused), and content items
+(one per clip, as seed 002's ContentItem)."""
 
 from __future__ import annotations
 
@@ -65,4 +66,53 @@ github_events = sa.Table(
         "pipeline_id", "repository", "kind", "ref", "action", name="uq_github_events_identity"
     ),
     sa.Index("ix_github_events_pipeline_id_occurred_at", "pipeline_id", "occurred_at"),
+)
+
+# Seed 002's ContentItem, one per clip of a pipeline's channel. Its large parts (the
+# transcript, the GitHub context) are objects in media storage, kept here by key and size
+# with a short summary; every filter and sort of `GET /v1/content-items` has an index.
+content_items = sa.Table(
+    "content_items",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    tenant_ref(),
+    sa.Column("pipeline_id", sa.String(40), sa.ForeignKey("pipelines.id"), nullable=False),
+    sa.Column("platform", sa.String(12), nullable=False),  # twitch | youtube | unknown
+    sa.Column("clip_id", sa.String(120), nullable=False),
+    sa.Column("clip_title", sa.String(500), nullable=False),
+    sa.Column("clip_url", sa.String(500), nullable=False),
+    sa.Column("clip_embed_url", sa.String(500), nullable=False),
+    sa.Column("clip_thumbnail_url", sa.String(500), nullable=False),
+    sa.Column("clip_duration", sa.Float(), nullable=False),
+    sa.Column("clip_view_count", sa.Integer(), nullable=False),
+    sa.Column("clip_created_at", UTCDateTime(), nullable=False),
+    sa.Column("broadcaster_name", sa.String(100), nullable=False),
+    sa.Column("creator_name", sa.String(100), nullable=False),
+    sa.Column("processing_status", sa.String(20), nullable=False),
+    sa.Column("media_id", sa.String(40), sa.ForeignKey("media.id")),  # the clip's video
+    sa.Column("audio_key", sa.String(300)),
+    sa.Column("transcript_key", sa.String(300)),
+    sa.Column("transcript_summary", sa.Text()),
+    sa.Column("transcript_size_bytes", sa.Integer()),
+    sa.Column("github_context_key", sa.String(300)),
+    sa.Column("github_summary", sa.Text()),
+    sa.Column("github_context_size_bytes", sa.Integer()),
+    sa.Column("match_confidence", sa.Float()),  # the best GitHub match's, 0 to 1
+    sa.Column("content_score", sa.Float()),
+    sa.Column("content_tags", JSONType),
+    sa.Column("content_category", sa.String(20)),
+    # {"judge", "coherence", "correctness", "dev_signal", "confidence", "reasons"}
+    sa.Column("judgement", JSONType),
+    sa.Column("review", sa.String(10), nullable=False),  # pending | approved | rejected
+    sa.Column("error", JSONType),  # {"code", "message", "occurred_at"}
+    sa.Column("stored_at", UTCDateTime(), nullable=False),
+    sa.Column("enhanced_at", UTCDateTime()),
+    sa.Column("content_ready_at", UTCDateTime()),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("pipeline_id", "clip_id", name="uq_content_items_clip"),
+    sa.Index("ix_content_items_tenant_id_clip_created_at", "tenant_id", "clip_created_at"),
+    sa.Index("ix_content_items_tenant_id_clip_view_count", "tenant_id", "clip_view_count"),
+    sa.Index("ix_content_items_tenant_id_content_score", "tenant_id", "content_score"),
+    sa.Index("ix_content_items_tenant_id_clip_duration", "tenant_id", "clip_duration"),
+    sa.Index("ix_content_items_tenant_id_processing_status", "tenant_id", "processing_status"),
 )

@@ -1,5 +1,5 @@
 """content pipeline: pipelines (a Twitch channel and its GitHub repositories), the GitHub
-activity they hold and the webhook deliveries already taken
+activity they hold, the webhook deliveries already taken, and content items
 
 Revision ID: 0022
 Revises: 0021
@@ -70,9 +70,56 @@ def upgrade() -> None:
         ["pipeline_id", "occurred_at"],
     )
 
+    op.create_table(
+        "content_items",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+        sa.Column("pipeline_id", sa.String(40), sa.ForeignKey("pipelines.id"), nullable=False),
+        sa.Column("platform", sa.String(12), nullable=False),
+        sa.Column("clip_id", sa.String(120), nullable=False),
+        sa.Column("clip_title", sa.String(500), nullable=False),
+        sa.Column("clip_url", sa.String(500), nullable=False),
+        sa.Column("clip_embed_url", sa.String(500), nullable=False),
+        sa.Column("clip_thumbnail_url", sa.String(500), nullable=False),
+        sa.Column("clip_duration", sa.Float(), nullable=False),
+        sa.Column("clip_view_count", sa.Integer(), nullable=False),
+        sa.Column("clip_created_at", UTCDateTime(), nullable=False),
+        sa.Column("broadcaster_name", sa.String(100), nullable=False),
+        sa.Column("creator_name", sa.String(100), nullable=False),
+        sa.Column("processing_status", sa.String(20), nullable=False),
+        sa.Column("media_id", sa.String(40), sa.ForeignKey("media.id")),
+        sa.Column("audio_key", sa.String(300)),
+        sa.Column("transcript_key", sa.String(300)),
+        sa.Column("transcript_summary", sa.Text()),
+        sa.Column("transcript_size_bytes", sa.Integer()),
+        sa.Column("github_context_key", sa.String(300)),
+        sa.Column("github_summary", sa.Text()),
+        sa.Column("github_context_size_bytes", sa.Integer()),
+        sa.Column("match_confidence", sa.Float()),
+        sa.Column("content_score", sa.Float()),
+        sa.Column("content_tags", JSONType),
+        sa.Column("content_category", sa.String(20)),
+        sa.Column("judgement", JSONType),
+        sa.Column("review", sa.String(10), nullable=False),
+        sa.Column("error", JSONType),
+        sa.Column("stored_at", UTCDateTime(), nullable=False),
+        sa.Column("enhanced_at", UTCDateTime()),
+        sa.Column("content_ready_at", UTCDateTime()),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.UniqueConstraint("pipeline_id", "clip_id", name="uq_content_items_clip"),
+    )
+    for column in (
+        "clip_created_at", "clip_view_count", "content_score", "clip_duration",
+        "processing_status",
+    ):  # fmt: skip
+        op.create_index(
+            f"ix_content_items_tenant_id_{column}", "content_items", ["tenant_id", column]
+        )
+
 
 def downgrade() -> None:
     """Revert the change."""
+    op.drop_table("content_items")
     op.drop_index("ix_github_events_pipeline_id_occurred_at", "github_events")
     op.drop_table("github_events")
     op.drop_table("github_deliveries")
