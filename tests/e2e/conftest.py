@@ -165,9 +165,9 @@ def make_stack(
         **extra: Any,
     ) -> Stack:
         server = on or fakes
-        for platform in supported_platforms():
+        for prefix in [*(p.value for p in supported_platforms()), "twitch", "github"]:
             # A loaded two-core machine can keep a thread-served fake busy for seconds.
-            reset = f"{server.url}/{platform.value}/_fake/reset"
+            reset = f"{server.url}/{prefix}/_fake/reset"
             _LOCAL.post(reset, timeout=60).raise_for_status()
         # The API's address is fixed before start, so signed media URLs point at it.
         port = free_port()

@@ -14,16 +14,22 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from crosspost.domain.enums import Platform
 from crosspost.fakes.base import FakeConfig, PlatformFake
+from crosspost.fakes.github import GitHubFake, GitHubFakeConfig
 from crosspost.fakes.instagram import InstagramFake
 from crosspost.fakes.linkedin import LinkedInFake
 from crosspost.fakes.soundcloud import SoundCloudFake
 from crosspost.fakes.tiktok import TikTokFake
 from crosspost.fakes.transcription import OpenAITranscriptionFake, TranscriptionFakeConfig
+from crosspost.fakes.twitch import TwitchFake, TwitchFakeConfig
 from crosspost.fakes.x import XFake
 from crosspost.fakes.youtube import YouTubeFake
 
 # Where the transcription fake is mounted: its API base is {sandbox}/openai/v1.
 TRANSCRIPTION_PREFIX = "/openai"
+# The content pipeline's sources: Twitch (id.twitch.tv and api.twitch.tv both under
+# /twitch) and GitHub's REST API (at /github).
+TWITCH_PREFIX = "/twitch"
+GITHUB_PREFIX = "/github"
 
 # Adding a platform's fake is one line here; it is mounted at /{platform.value}.
 FAKES: Mapping[Platform, Callable[[FakeConfig], PlatformFake]] = {
@@ -82,11 +88,18 @@ def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     routes += [Mount(f"/{platform.value}", app=fake.asgi()) for platform, fake in fakes.items()]
-    # Not a platform: the OpenAI-compatible transcription API the studio's sandbox uses.
+    # Not platforms: the OpenAI-compatible transcription API the studio's sandbox uses, and
+    # the content pipeline's sources.
     transcription = OpenAITranscriptionFake(TranscriptionFakeConfig())
+    twitch = TwitchFake(TwitchFakeConfig(clock=config.clock, seed=config.seed))
+    github = GitHubFake(GitHubFakeConfig(clock=config.clock, seed=config.seed))
     routes.append(Mount(TRANSCRIPTION_PREFIX, app=transcription.asgi()))
+    routes.append(Mount(TWITCH_PREFIX, app=twitch.asgi()))
+    routes.append(Mount(GITHUB_PREFIX, app=github.asgi()))
     app = Starlette(routes=routes, exception_handlers={HTTPException: no_fake})
     app.state.transcription = transcription
+    app.state.twitch = twitch
+    app.state.github = github
     app.state.fakes = fakes
     app.state.instance = instance
     return app
