@@ -448,6 +448,18 @@ class Settings(BaseSettings):
     # Plain on purpose: the sandbox fake's published key, the same in every sandbox.
     sandbox_transcription_key: str = "sk-sandbox-transcription"
 
+    # The content pipeline's sources (seed 002): Twitch's API for a channel's clips, with
+    # this app's credentials (dev.twitch.tv/console), and GitHub's REST API with each
+    # pipeline's own token. Test-mode pipelines use the sandbox's fakes.
+    twitch_client_id: str | None = None
+    twitch_client_secret: SecretStr | None = None
+    twitch_auth_base: str = "https://id.twitch.tv"
+    twitch_api_base: str = "https://api.twitch.tv"
+    github_api_base: str = "https://api.github.com"
+    # Plain on purpose: the sandbox Twitch fake's published app credentials.
+    sandbox_twitch_client_id: str = "crosspostsandboxclient00000001"
+    sandbox_twitch_client_secret: str = "crosspostsandboxsecret00000001"
+
     # Fault injection for the sandbox fakes (also settable at runtime on /_fake/faults).
     fake_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fake_latency_ms: int = Field(default=0, ge=0)
@@ -527,6 +539,19 @@ class Settings(BaseSettings):
             return f"{self.sandbox_base_url}/openai/v1", self.sandbox_transcription_key
         key = self.transcription_api_key
         return self.transcription_base_url, key.get_secret_value() if key else None
+
+    def twitch(self, *, test_mode: bool) -> tuple[str, str, str | None, str | None]:
+        """Twitch's auth and API bases and this app's client id and secret: the sandbox
+        fake's for test mode."""
+        if test_mode:
+            base = f"{self.sandbox_base_url}/twitch"
+            return base, base, self.sandbox_twitch_client_id, self.sandbox_twitch_client_secret
+        secret = self.twitch_client_secret.get_secret_value() if self.twitch_client_secret else None
+        return self.twitch_auth_base, self.twitch_api_base, self.twitch_client_id, secret
+
+    def github_base(self, *, test_mode: bool) -> str:
+        """GitHub's REST API base: the sandbox fake's for test mode."""
+        return f"{self.sandbox_base_url}/github" if test_mode else self.github_api_base
 
     def token_url(self, platform: Platform, *, test_mode: bool) -> str:
         """OAuth token endpoint for a platform (the fake's own path in test mode)."""

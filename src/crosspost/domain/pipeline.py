@@ -105,6 +105,10 @@ class PipelinePublic(BaseModel):
 
     id: str
     name: str
+    mode: Literal["test", "live"] = Field(
+        description="The mode of the key that made it: a test pipeline reads the sandbox's "
+        "Twitch and GitHub."
+    )
     twitch_login: str
     repositories: list[str]
     match_window_minutes: int

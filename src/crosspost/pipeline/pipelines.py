@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from crosspost.domain.enums import Mode
 from crosspost.domain.pipeline import (
     WEBHOOK_EVENTS,
     GitHubWebhook,
@@ -40,6 +41,7 @@ def public(svc: Services, row: Row, *, secret: str | None = None) -> PipelinePub
     return PipelinePublic(
         id=row["id"],
         name=row["name"],
+        mode=row["mode"],
         twitch_login=row["twitch_login"],
         repositories=list(row["repositories"]),
         match_window_minutes=row["match_window_minutes"],
@@ -54,7 +56,7 @@ def public(svc: Services, row: Row, *, secret: str | None = None) -> PipelinePub
 
 
 def create(
-    svc: Services, conn: Connection, tenant_id: str, body: PipelineCreate
+    svc: Services, conn: Connection, tenant_id: str, mode: Mode, body: PipelineCreate
 ) -> tuple[Row, str]:
     """Store a new pipeline; its row and its webhook secret in plain text (shown once)."""
     now = svc.clock.now()
@@ -67,6 +69,7 @@ def create(
             "id": pipeline_id,
             "tenant_id": tenant_id,
             "name": body.name,
+            "mode": mode.value,
             "twitch_login": body.twitch_login.lower(),
             "repositories": _unique(body.repositories),
             "match_window_minutes": body.match_window_minutes,

@@ -15,6 +15,8 @@ pipelines = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     tenant_ref(),
     sa.Column("name", sa.String(200), nullable=False),
+    # The key's mode it was made with: a test pipeline talks to the sandbox's fakes only.
+    sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("twitch_login", sa.String(25), nullable=False),
     # ["owner/name", …]: the repositories matched against the channel's clips.
     sa.Column("repositories", JSONType, nullable=False),

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(40), primary_key=True),
         sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("mode", sa.String(8), nullable=False),
         sa.Column("twitch_login", sa.String(25), nullable=False),
         sa.Column("repositories", JSONType, nullable=False),
         sa.Column("match_window_minutes", sa.Integer(), nullable=False),

@@ -1,0 +1,130 @@
+"""Content item rows: insert once per clip, move through processing, and list by seed 002's
+filters in any of its sorts with a keyset cursor (never an offset: a page deep in the list
+costs what the first does)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from crosspost.store.rows import Row, conflict_insert, every, one
+from crosspost.store.tables_pipeline import content_items
+
+# The API's sort names and the columns behind them.
+SORTS: Mapping[str, sa.Column[Any]] = {
+    "created_at": content_items.c.clip_created_at,
+    "view_count": content_items.c.clip_view_count,
+    "content_score": content_items.c.content_score,
+    "duration": content_items.c.clip_duration,
+}
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """Seed 002's filters; None (or empty) means no filter."""
+
+    pipeline_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    min_views: int | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    categories: Sequence[str] = ()
+    min_confidence: float | None = None
+    platform: str | None = None
+    statuses: Sequence[str] = ()
+    reviews: Sequence[str] = ()
+
+
+def add_item(conn: Connection, values: Mapping[str, Any]) -> bool:
+    """Insert an item unless its pipeline holds that clip already; True when new."""
+    statement = (
+        conflict_insert(conn, content_items)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(content_items.c.id)
+    )
+    return conn.execute(statement).first() is not None
+
+
+def get_item(conn: Connection, tenant_id: str, item_id: str) -> Row | None:
+    """A tenant's item (another tenant's id finds nothing)."""
+    query = sa.select(content_items).where(
+        content_items.c.id == item_id, content_items.c.tenant_id == tenant_id
+    )
+    return one(conn.execute(query))
+
+
+def get_by_clip(conn: Connection, pipeline_id: str, clip_id: str) -> Row | None:
+    """The item a pipeline holds for a clip."""
+    query = sa.select(content_items).where(
+        content_items.c.pipeline_id == pipeline_id, content_items.c.clip_id == clip_id
+    )
+    return one(conn.execute(query))
+
+
+def update_item(conn: Connection, item_id: str, values: Mapping[str, Any]) -> None:
+    """Change an item's columns (values named after them)."""
+    conn.execute(content_items.update().where(content_items.c.id == item_id).values(**values))
+
+
+def list_items(
+    conn: Connection,
+    tenant_id: str,
+    where: ItemFilter,
+    *,
+    sort: str,
+    descending: bool,
+    after: tuple[Any, str] | None,
+    limit: int,
+) -> list[Row]:
+    """A page of a tenant's items matching `where`, in `sort` order (ties by id), after the
+    (sort value, id) position `after`. Items without a value to sort by (not yet scored)
+    come last either way."""
+    column = SORTS[sort]
+    query = sa.select(content_items).where(content_items.c.tenant_id == tenant_id, *_where(where))
+    if after is not None:
+        query = query.where(_after(column, after, descending))
+    ids = content_items.c.id
+    nulls_last = column.is_(None)  # False sorts before True on both databases
+    order = (column.desc(), ids.desc()) if descending else (column.asc(), ids.asc())
+    return every(conn.execute(query.order_by(nulls_last, *order).limit(limit)))
+
+
+def _where(f: ItemFilter) -> list[sa.ColumnElement[bool]]:
+    c = content_items.c
+    conditions: list[sa.ColumnElement[bool]] = []
+    pairs: list[tuple[Any, sa.ColumnElement[bool]]] = [
+        (f.pipeline_id, c.pipeline_id == f.pipeline_id),
+        (f.since, c.clip_created_at >= f.since),
+        (f.until, c.clip_created_at < f.until),
+        (f.min_views, c.clip_view_count >= f.min_views),
+        (f.min_duration, c.clip_duration >= f.min_duration),
+        (f.max_duration, c.clip_duration <= f.max_duration),
+        (f.min_confidence, c.match_confidence >= f.min_confidence),
+        (f.platform, c.platform == f.platform),
+    ]
+    conditions += [condition for value, condition in pairs if value is not None]
+    for values, column in ((f.categories, c.content_category),
+                           (f.statuses, c.processing_status), (f.reviews, c.review)):  # fmt: skip
+        if values:
+            conditions.append(column.in_(list(values)))
+    return conditions
+
+
+def _after(
+    column: sa.Column[Any], after: tuple[Any, str], descending: bool
+) -> sa.ColumnElement[bool]:
+    """Rows past the position (value, id) in the list's order, nulls last."""
+    value, item_id = after
+    ids = content_items.c.id
+    if value is None:  # already among the unscored, which come last
+        return sa.and_(column.is_(None), ids < item_id if descending else ids > item_id)
+    past = column < value if descending else column > value
+    tie = ids < item_id if descending else ids > item_id
+    return sa.or_(past, sa.and_(column == value, tie), column.is_(None))
