@@ -27,6 +27,7 @@ from crosspost.api.routes import (
     audit,
     brand_kits,
     clips,
+    content_items,
     events,
     exports,
     health,
@@ -193,6 +194,7 @@ checked = (
     clips,
     jobs,
     pipelines,
+    content_items,
     webhooks,
 )
 

@@ -51,7 +51,7 @@ async def create_pipeline(
     `Idempotency-Key` answers without it)."""
 
     def create(conn: Connection) -> tuple[bytes, bytes]:
-        row, secret = pipelines.create(svc, conn, principal.tenant_id, body)
+        row, secret = pipelines.create(svc, conn, principal.tenant_id, principal.mode, body)
         shown = pipelines.public(svc, row, secret=secret).model_dump_json().encode()
         # A replay answers the pipeline without its secret: no secret rests in plain text.
         return shown, pipelines.public(svc, row).model_dump_json().encode()
