@@ -106,6 +106,17 @@ class Stack:
             time.sleep(0.05)
         pytest.fail(f"post {post_id} did not reach the expected state: {post}")
 
+    def wait_job(self, job_id: str, timeout: float = 90.0) -> dict[str, Any]:
+        """Poll `/v1/jobs/{id}` until the job ends (succeeded or failed), or fail."""
+        deadline = time.monotonic() + timeout
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = self.http.get(f"/v1/jobs/{job_id}").json()
+            if job["status"] in ("succeeded", "failed"):
+                return job
+            time.sleep(0.1)
+        pytest.fail(f"job {job_id} did not end: {job}")
+
     def upload_video(self, tmp: Path, **kwargs: Any) -> dict[str, Any]:
         """Generate a real video and upload it through the API."""
         path = tmp / "clip.mp4"

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +52,6 @@ def _project(stack: Stack, *media_ids: str, name: str = "Launch") -> dict[str, A
     )
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
-
-
-def _wait_job(stack: Stack, job_id: str, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        job = stack.http.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.1)
-    pytest.fail(f"job {job_id} did not end: {job}")
 
 
 def test_a_project_holds_sources_and_answers_like_any_resource(
@@ -219,7 +207,7 @@ def test_highlight_detection_is_a_job_whose_clips_join_the_project(
         "queued",
     )
     assert job["progress"]["total"] == pytest.approx(40, abs=0.2) and url
-    ended = _wait_job(stack, job["id"])
+    ended = stack.wait_job(job["id"])
     assert ended["status"] == "succeeded", ended
     assert ended["progress"]["done"] == ended["progress"]["total"]
     clips = stack.http.get(f"/v1/projects/{project['id']}/clips").json()["data"]
@@ -317,7 +305,7 @@ def test_a_source_is_transcribed_through_the_transcription_api(
     url = f"/v1/projects/{project['id']}/sources/{video['id']}/transcribe"
     started = stack.http.post(url, json={"language": "en"})
     assert started.status_code == 202, started.text
-    ended = _wait_job(stack, started.json()["id"])
+    ended = stack.wait_job(started.json()["id"])
     assert ended["status"] == "succeeded", ended
     assert ended["kind"] == "transcription" and ended["result"]["segments"] == 1
     kept = stack.http.get(f"/v1/projects/{project['id']}/sources/{video['id']}/transcript")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
 from crosspost.domain.bounds import Range
 
@@ -85,6 +85,16 @@ class PipelinePatch(BaseModel):
     match_window_minutes: MatchWindow | None = None
     recap: RecapTarget | None = None
     github_token: SecretStr | None = Field(default=None, min_length=1, max_length=255)
+
+
+class RunRequest(BaseModel):
+    """The JSON body of `POST /v1/pipelines/{id}/runs`: the clips made in [since, until)
+    (both with a time zone; by default yesterday, UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
 
 
 class GitHubWebhook(BaseModel):

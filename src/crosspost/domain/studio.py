@@ -168,8 +168,8 @@ class JobPublic(BaseModel):
     """One long-running request (highlight detection, a render) and what came of it."""
 
     id: str
-    kind: str = Field(description="`highlights` or `render`.")
-    subject_id: str = Field(description="The project or render it works on.")
+    kind: str = Field(description="`highlights`, `render`, `transcription` or `pipeline_run`.")
+    subject_id: str = Field(description="The project, render or pipeline it works on.")
     status: str = Field(description="queued, running, succeeded or failed.")
     params: dict[str, Any]
     progress: JobProgress

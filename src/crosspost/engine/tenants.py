@@ -24,7 +24,7 @@ from crosspost.engine.services import Services
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.identity.audit import Actor, record
 from crosspost.jobs.context import Done, JobContext, Outcome, RunAgain
-from crosspost.store import direct_uploads, ledger, tus_uploads
+from crosspost.store import content_items, direct_uploads, ledger, tus_uploads
 from crosspost.store import tenants as store
 from crosspost.store.rows import Row
 from crosspost.store.tables import exports, media, metadata, targets
@@ -231,6 +231,7 @@ def purge(svc: Services, tenant_id: str) -> dict[str, int] | None:
                     renders.c.tenant_id == tenant_id, renders.c.poster_key.is_not(None)
                 )
             ).scalars(),
+            *content_items.stored_keys(conn, tenant_id=tenant_id),
         ]
         staged = tus_uploads.ids_of_tenant(conn, tenant_id)
         unfinished = direct_uploads.unfinished_of_tenant(conn, tenant_id)

@@ -27,6 +27,9 @@ _KEY_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MAX_KEY_SEGMENTS = 8
 
 
+_STORE_CHUNK = 1024 * 1024
+
+
 class InvalidKey(ValueError):
     """A storage key that could escape the storage root or is otherwise malformed."""
 
@@ -231,3 +234,12 @@ class MediaStorage(Protocol):
         (checked against `sha256`, hex, when given); None when the store cannot sign one
         and crosspost serves the upload itself."""
         ...
+
+
+def store_file(storage: MediaStorage, path: Path, key: str) -> StoredObject:
+    """Stream a local file to `key`, replacing what an earlier run (dead or not) left there."""
+    storage.discard_pending(key)  # an earlier run's, whose worker died mid-write
+    with storage.begin_write(key) as pending, path.open("rb") as fh:
+        while chunk := fh.read(_STORE_CHUNK):
+            pending.write(chunk)
+        return pending.commit()

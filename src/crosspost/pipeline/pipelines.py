@@ -24,6 +24,7 @@ from crosspost.domain.pipeline import (
 from crosspost.engine.services import Services
 from crosspost.errors import NotFound
 from crosspost.ids import new_id
+from crosspost.store import content_items as item_rows
 from crosspost.store import pipelines as rows
 from crosspost.store.rows import Row
 from crosspost.vault.keyring import Keyring
@@ -76,6 +77,7 @@ def create(
             "recap": body.recap.model_dump() if body.recap else None,
             "github_token": _seal(svc.keyring, tenant_id, pipeline_id, token),
             "webhook_secret": _seal(svc.keyring, tenant_id, pipeline_id, secret),
+            "github_seen": {},
             "created_at": now,
             "updated_at": now,
         },
@@ -133,10 +135,13 @@ def rotate_webhook_secret(
     return get(conn, tenant_id, pipeline_id), secret
 
 
-def delete(conn: Connection, tenant_id: str, pipeline_id: str) -> None:
-    """Delete a pipeline with everything it holds."""
+def delete(conn: Connection, tenant_id: str, pipeline_id: str) -> list[str]:
+    """Delete a pipeline with everything it holds; the storage keys of its items' stored
+    parts, for the caller to delete once the transaction is committed."""
     get(conn, tenant_id, pipeline_id)
+    keys = item_rows.stored_keys(conn, pipeline_id=pipeline_id)
     rows.delete_pipeline(conn, pipeline_id)
+    return keys
 
 
 def webhook_secret(keyring: Keyring, row: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ costs what the first does)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,43 @@ def get_item(conn: Connection, tenant_id: str, item_id: str) -> Row | None:
     return one(conn.execute(query))
 
 
+def get_any(conn: Connection, item_id: str) -> Row | None:
+    """An item by id, whoever's (for the jobs that process it)."""
+    return one(conn.execute(sa.select(content_items).where(content_items.c.id == item_id)))
+
+
+def to_process(conn: Connection, pipeline_id: str, since: datetime, until: datetime) -> list[Row]:
+    """A pipeline's items of clips made in [since, until) that are not ready for content,
+    oldest clip first."""
+    query = (
+        sa.select(content_items)
+        .where(
+            content_items.c.pipeline_id == pipeline_id,
+            content_items.c.clip_created_at >= since,
+            content_items.c.clip_created_at < until,
+            content_items.c.processing_status != "ready_for_content",
+        )
+        .order_by(content_items.c.clip_created_at, content_items.c.id)
+    )
+    return every(conn.execute(query))
+
+
+def status_counts(
+    conn: Connection, pipeline_id: str, since: datetime, until: datetime
+) -> dict[str, int]:
+    """How many of a pipeline's items of [since, until) are in each status."""
+    query = (
+        sa.select(content_items.c.processing_status, sa.func.count())
+        .where(
+            content_items.c.pipeline_id == pipeline_id,
+            content_items.c.clip_created_at >= since,
+            content_items.c.clip_created_at < until,
+        )
+        .group_by(content_items.c.processing_status)
+    )
+    return {str(row[0]): int(row[1]) for row in conn.execute(query).all()}
+
+
 def get_by_clip(conn: Connection, pipeline_id: str, clip_id: str) -> Row | None:
     """The item a pipeline holds for a clip."""
     query = sa.select(content_items).where(
@@ -98,18 +135,17 @@ def list_items(
 
 def _where(f: ItemFilter) -> list[sa.ColumnElement[bool]]:
     c = content_items.c
-    conditions: list[sa.ColumnElement[bool]] = []
-    pairs: list[tuple[Any, sa.ColumnElement[bool]]] = [
-        (f.pipeline_id, c.pipeline_id == f.pipeline_id),
-        (f.since, c.clip_created_at >= f.since),
-        (f.until, c.clip_created_at < f.until),
-        (f.min_views, c.clip_view_count >= f.min_views),
-        (f.min_duration, c.clip_duration >= f.min_duration),
-        (f.max_duration, c.clip_duration <= f.max_duration),
-        (f.min_confidence, c.match_confidence >= f.min_confidence),
-        (f.platform, c.platform == f.platform),
+    bounds: list[tuple[Any, Callable[[Any], sa.ColumnElement[bool]]]] = [
+        (f.pipeline_id, c.pipeline_id.__eq__),
+        (f.since, c.clip_created_at.__ge__),
+        (f.until, c.clip_created_at.__lt__),
+        (f.min_views, c.clip_view_count.__ge__),
+        (f.min_duration, c.clip_duration.__ge__),
+        (f.max_duration, c.clip_duration.__le__),
+        (f.min_confidence, c.match_confidence.__ge__),
+        (f.platform, c.platform.__eq__),
     ]
-    conditions += [condition for value, condition in pairs if value is not None]
+    conditions = [test(value) for value, test in bounds if value is not None]
     for values, column in ((f.categories, c.content_category),
                            (f.statuses, c.processing_status), (f.reviews, c.review)):  # fmt: skip
         if values:
@@ -128,3 +164,19 @@ def _after(
     past = column < value if descending else column > value
     tie = ids < item_id if descending else ids > item_id
     return sa.or_(past, sa.and_(column == value, tie), column.is_(None))
+
+
+_KEYS = (content_items.c.audio_key, content_items.c.transcript_key,
+         content_items.c.github_context_key)  # fmt: skip
+
+
+def stored_keys(
+    conn: Connection, *, tenant_id: str | None = None, pipeline_id: str | None = None
+) -> list[str]:
+    """The storage keys of the stored parts of a tenant's (or a pipeline's) items."""
+    query = sa.select(*_KEYS)
+    if tenant_id is not None:
+        query = query.where(content_items.c.tenant_id == tenant_id)
+    if pipeline_id is not None:
+        query = query.where(content_items.c.pipeline_id == pipeline_id)
+    return [str(key) for row in conn.execute(query) for key in row if key]

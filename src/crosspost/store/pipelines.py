@@ -10,7 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.store.rows import Row, conflict_insert, every, one
-from crosspost.store.tables_pipeline import github_deliveries, github_events, pipelines
+from crosspost.store.tables_pipeline import (
+    content_items,
+    github_deliveries,
+    github_events,
+    pipelines,
+)
 
 
 def insert_pipeline(conn: Connection, values: Mapping[str, Any]) -> None:
@@ -51,7 +56,8 @@ def update_pipeline(conn: Connection, pipeline_id: str, values: Mapping[str, Any
 
 
 def delete_pipeline(conn: Connection, pipeline_id: str) -> None:
-    """Delete a pipeline with its deliveries and events."""
+    """Delete a pipeline with its deliveries, events and content items."""
+    conn.execute(content_items.delete().where(content_items.c.pipeline_id == pipeline_id))
     conn.execute(github_events.delete().where(github_events.c.pipeline_id == pipeline_id))
     conn.execute(github_deliveries.delete().where(github_deliveries.c.pipeline_id == pipeline_id))
     conn.execute(pipelines.delete().where(pipelines.c.id == pipeline_id))

@@ -27,6 +27,9 @@ pipelines = sa.Table(
     sa.Column("github_token", sa.Text()),
     # The secret GitHub signs this pipeline's webhook deliveries with (sealed).
     sa.Column("webhook_secret", sa.Text(), nullable=False),
+    # What backfills read of each GitHub page: {url: {"etag", "next"}}, for conditional
+    # requests on the next run.
+    sa.Column("github_seen", JSONType, nullable=False),
     created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_pipelines_tenant_id_created_at", "tenant_id", "created_at"),

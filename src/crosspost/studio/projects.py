@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.domain.studio import ProjectCreate, ProjectPatch
-from crosspost.domain.transcripts import Segment, Transcript, Word
+from crosspost.domain.transcripts import Transcript
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.ids import new_id
 from crosspost.media.transcripts import TranscriptError, parse_transcript
@@ -168,37 +168,15 @@ def attach_transcript(
         conn,
         project["id"],
         media_id,
-        {"transcript": transcript_json(transcript), "transcript_origin": "attached"},
+        {"transcript": transcript.to_json(), "transcript_origin": "attached"},
     )
     studio.update_project(conn, project["id"], {"updated_at": now})
     return transcript
 
 
-def transcript_json(transcript: Transcript) -> dict[str, Any]:
-    """A transcript as its column keeps it."""
-    return {
-        "language": transcript.language,
-        "segments": [
-            {
-                "start": s.start,
-                "end": s.end,
-                "text": s.text,
-                "words": [[w.start, w.end, w.text] for w in s.words],
-            }
-            for s in transcript.segments
-        ],
-    }
-
-
 def transcript_of(stored: dict[str, Any] | None) -> Transcript | None:
     """The transcript a source's column keeps, or None."""
-    if not stored:
-        return None
-    segments = tuple(
-        Segment(s["start"], s["end"], s["text"], tuple(Word(*w) for w in s.get("words", [])))
-        for s in stored["segments"]
-    )
-    return Transcript(segments, stored.get("language"))
+    return Transcript.from_json(stored) if stored else None
 
 
 def _check_brand_kit(conn: Connection, tenant_id: str, brand_kit_id: str) -> None:

@@ -7,10 +7,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from crosspost.engine.services import Services
-from crosspost.media.storage import StoredObject
+from crosspost.media.storage import StoredObject, store_file
 from crosspost.studio.render_spec import RenderError
 
-_CHUNK = 1024 * 1024
 # Under the media directory, with a leading dot: never a storage key.
 _SCRATCH = ".renders"
 
@@ -37,8 +36,4 @@ def scratch(svc: Services, name: str, attempt: int) -> Path:
 
 def store_output(svc: Services, path: Path, key: str) -> StoredObject:
     """Stream `path` to `key`, replacing what an earlier run (dead or not) left there."""
-    svc.storage.discard_pending(key)  # an earlier run's, whose worker died
-    with svc.storage.begin_write(key) as pending, path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            pending.write(chunk)
-        return pending.commit()
+    return store_file(svc.storage, path, key)

@@ -19,7 +19,7 @@ from crosspost.providers.errors import ProviderError
 from crosspost.providers.transcription import OpenAITranscriber
 from crosspost.store import studio
 from crosspost.store.rows import Row
-from crosspost.studio.projects import get_project, get_source, transcript_json
+from crosspost.studio.projects import get_project, get_source
 
 KIND = "studio.transcribe.v1"
 log = logging.getLogger("crosspost.studio")
@@ -112,7 +112,7 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
                 conn,
                 task["subject_id"],
                 params["media_id"],
-                {"transcript": transcript_json(heard), "transcript_origin": "transcribed"},
+                {"transcript": heard.to_json(), "transcript_origin": "transcribed"},
             )
             studio.update_project(conn, task["subject_id"], {"updated_at": now})
             tasks.succeed(

@@ -8,15 +8,15 @@ pipeline's secret authenticates each delivery.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.engine import Connection
 
-from crosspost.api.deps import AccountsWriteDep, PostsReadDep, ServicesDep
+from crosspost.api.deps import AccountsWriteDep, PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.api.idempotency import IdempotencyKey, create_idempotently
+from crosspost.api.idempotency import IdempotencyKey, accept_idempotently, create_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.bounds import PageLimit
 from crosspost.domain.models import Page
@@ -27,9 +27,12 @@ from crosspost.domain.pipeline import (
     PipelineCreate,
     PipelinePatch,
     PipelinePublic,
+    RunRequest,
 )
+from crosspost.domain.studio import JobPublic
+from crosspost.engine import tasks
 from crosspost.errors import InvalidInput
-from crosspost.pipeline import github_webhook, pipelines
+from crosspost.pipeline import github_webhook, pipelines, run_job
 from crosspost.store import pipelines as rows
 from crosspost.store.rows import Row
 
@@ -127,14 +130,49 @@ async def rotate_webhook_secret(
 async def delete_pipeline(
     pipeline_id: str, svc: ServicesDep, principal: AccountsWriteDep
 ) -> Response:
-    """Delete a pipeline with the GitHub activity it holds."""
+    """Delete a pipeline with the GitHub activity and the content items it holds (their
+    media items stay in the library)."""
 
     def work() -> None:
         with svc.db.write() as conn:
-            pipelines.delete(conn, principal.tenant_id, pipeline_id)
+            keys = pipelines.delete(conn, principal.tenant_id, pipeline_id)
+        for key in keys:  # after the commit: a crash between leaves files, never rows
+            svc.storage.delete(key)
 
     await svc.db.run(work)
     return Response(status_code=204)
+
+
+@router.post("/{pipeline_id}/runs", status_code=202, response_model=JobPublic, responses=_ERRORS)
+async def start_run(
+    pipeline_id: str,
+    request: Request,
+    body: RunRequest,
+    svc: ServicesDep,
+    principal: PostsWriteDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Run the pipeline over the clips made in [since, until) (202; yesterday by default):
+    GitHub backfilled around them, each new clip a content item, every unfinished item
+    processed. Follow the job at `/v1/jobs/{id}`; a rerun picks up only what is missing."""
+    today = svc.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    since = body.since or (body.until or today) - timedelta(days=1)
+    until = body.until or since + timedelta(days=1)
+
+    def create(conn: Connection) -> tuple[bytes, bytes]:
+        task = run_job.start_run(
+            svc,
+            conn,
+            tenant_id=principal.tenant_id,
+            key_id=principal.key_id,
+            pipeline_id=pipeline_id,
+            since=since.astimezone(UTC),
+            until=until.astimezone(UTC),
+        )
+        answer = JobPublic.model_validate(tasks.public(task)).model_dump_json().encode()
+        return answer, answer
+
+    return await accept_idempotently(svc, principal, request, idempotency_key, create)
 
 
 @router.get(
@@ -163,9 +201,14 @@ async def list_github_events(
         with svc.db.read() as conn:
             pipelines.get(conn, principal.tenant_id, pipeline_id)
             return rows.list_events(
-                conn, pipeline_id, since=since, until=until, kinds=kind or [],
-                after=after, limit=limit + 1,
-            )  # fmt: skip
+                conn,
+                pipeline_id,
+                since=since,
+                until=until,
+                kinds=kind or [],
+                after=after,
+                limit=limit + 1,
+            )
 
     found = await svc.db.run(read)
     return paginate(

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("recap", JSONType),
         sa.Column("github_token", sa.Text()),
         sa.Column("webhook_secret", sa.Text(), nullable=False),
+        sa.Column("github_seen", JSONType, nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )
