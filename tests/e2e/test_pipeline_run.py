@@ -189,6 +189,9 @@ def test_a_run_over_a_bad_range_or_another_tenants_pipeline_is_refused(stack: St
     expect_problem(stack.http.post(path, json=huge), 422, "invalid_range")
     naive = {"since": "2026-12-01T00:00:00"}
     expect_problem(stack.http.post(path, json=naive), 422)
+    for far in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        problem = expect_problem(stack.http.post(path, json={"since": far}), 422)
+        assert "between 2000 and 2100" in json.dumps(problem)
     other = {"Authorization": f"Bearer {stack.other_tenant_key()}"}
     expect_problem(
         _LOCAL.post(stack.api_url + path, json=_range(), headers=other), 404, "pipeline_not_found"

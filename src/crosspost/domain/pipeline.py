@@ -3,10 +3,10 @@ channel to the GitHub repositories its streams are about, and holds what happene
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from crosspost.domain.bounds import Range
 
@@ -26,6 +26,8 @@ Branch = Annotated[
     str, Field(pattern=r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}(?<![./])$", examples=["main"])
 ]
 MatchWindow = Annotated[int, Range(5, 24 * 60)]
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 EventKind = Literal["commit", "pull_request", "issue", "release"]
 # The deliveries a pipeline's GitHub webhook should subscribe to.
 WEBHOOK_EVENTS = ("push", "pull_request", "issues", "release")
@@ -95,6 +97,14 @@ class RunRequest(BaseModel):
 
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        # Twitch began in 2011; far years only overflow the window arithmetic.
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise ValueError(f"give a time between {EARLIEST:%Y} and {LATEST:%Y}")
+        return value
 
 
 class GitHubWebhook(BaseModel):
