@@ -7,9 +7,17 @@ only what is missing."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
+
+from crosspost.store.tables import media as media_table
 from tests.e2e.conftest import _LOCAL, Stack, expect_problem
 
 REPO = "sandbox-dev/crosspost-demo"
@@ -196,3 +204,50 @@ def test_a_run_over_a_bad_range_or_another_tenants_pipeline_is_refused(stack: St
     expect_problem(
         _LOCAL.post(stack.api_url + path, json=_range(), headers=other), 404, "pipeline_not_found"
     )
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_each_clip_is_one_item(
+    make_stack: Callable[..., Stack], spawn_worker: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    """The run's worker is SIGKILLed after some items are done; another takes the job over
+    once its lease runs out: one task ending once, one item per clip with one media item,
+    one set of stored parts per item, no write left pending."""
+    stack = make_stack(workers=0)
+    pipeline = _pipeline(stack)
+    # The last day and a half: a third of the sample channel's clips, enough to cut into.
+    until = datetime.now(UTC) + timedelta(minutes=5)
+    since = until - timedelta(hours=36)
+    clips = [
+        c
+        for c in stack.fake("twitch", "state")["clips"]
+        if since <= datetime.fromisoformat(c["created_at"].replace("Z", "+00:00")) < until
+    ]
+    assert len(clips) >= 3
+    window = {"since": since.isoformat(), "until": until.isoformat()}
+    started = stack.http.post(f"/v1/pipelines/{pipeline['id']}/runs", json=window).json()
+    env = {"CROSSPOST_RENDER_WORKERS": "1"}
+    first = spawn_worker(1, **env)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        job = stack.http.get(f"/v1/jobs/{started['id']}").json()
+        if job["progress"]["done"] >= 1:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the run never got going: {job}")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    cut = stack.http.get(f"/v1/jobs/{started['id']}").json()
+    assert cut["status"] == "running", f"the kill came too late to test anything: {cut}"
+    spawn_worker(1, **env)
+    job = stack.wait_job(started["id"], timeout=240)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["statuses"] == {"ready_for_content": len(clips)}
+    items = _items(stack, pipeline_id=pipeline["id"])
+    assert sorted(i["clip_id"] for i in items) == sorted(c["id"] for c in clips)
+    with stack.svc.db.read() as conn:
+        media_ids = sorted(conn.execute(sa.select(media_table.c.id)).scalars())
+    assert media_ids == sorted(i["media_id"] for i in items)
+    keys = sorted(stack.svc.storage.keys("pipeline/"))
+    assert len(keys) == len(clips) * 4  # clip, audio, transcript, GitHub context of each
+    assert stack.svc.storage.pending() == []
