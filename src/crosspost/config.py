@@ -461,7 +461,10 @@ class Settings(BaseSettings):
     sandbox_twitch_client_secret: str = "crosspostsandboxsecret00000001"
     # The GitHub fake's published token (admin on its sample repository): a test pipeline
     # without a token of its own reads with it.
-    sandbox_github_token: str = "github_pat_11SANDBOX0CROSSPOST000_adminOnSandboxDevCrosspostDemo0publishedFakeSandboxToken000"
+    sandbox_github_token: str = (
+        "github_pat_11SANDBOX0CROSSPOST000_"
+        "adminOnSandboxDevCrosspostDemo0publishedFakeSandboxToken000"
+    )
 
     # Fault injection for the sandbox fakes (also settable at runtime on /_fake/faults).
     fake_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from crosspost.api.app import create_app
 from crosspost.api.streams import ApiServer
@@ -33,6 +35,7 @@ from crosspost.jobs.backoff import set_testing
 from crosspost.media.samples import make_video
 from crosspost.platforms.registry import supported_platforms
 from crosspost.store import migrate
+from crosspost.store.tables import webhook_events
 from crosspost.studio.runner import build_runners, wake_all
 from crosspost.webhooks.dispatcher import WebhookDispatcher
 
@@ -105,6 +108,16 @@ class Stack:
                 return post
             time.sleep(0.05)
         pytest.fail(f"post {post_id} did not reach the expected state: {post}")
+
+    def events(self, event_type: str) -> list[dict[str, Any]]:
+        """The bodies of the webhook events of one type recorded so far, oldest first."""
+        with self.svc.db.read() as conn:
+            payloads = conn.execute(
+                sa.select(webhook_events.c.payload)
+                .where(webhook_events.c.event_type == event_type)
+                .order_by(webhook_events.c.id)
+            ).scalars()
+            return [json.loads(p) for p in payloads]
 
     def wait_job(self, job_id: str, timeout: float = 90.0) -> dict[str, Any]:
         """Poll `/v1/jobs/{id}` until the job ends (succeeded or failed), or fail."""

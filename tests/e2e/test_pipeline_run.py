@@ -19,35 +19,7 @@ import sqlalchemy as sa
 
 from crosspost.store.tables import media as media_table
 from tests.e2e.conftest import _LOCAL, Stack, expect_problem
-
-REPO = "sandbox-dev/crosspost-demo"
-
-
-def _pipeline(stack: Stack) -> dict[str, Any]:
-    answer = stack.http.post(
-        "/v1/pipelines",
-        json={
-            "name": "Dev streams",
-            "twitch_login": "sandbox_streamer",
-            "repositories": [REPO],
-            "match_window_minutes": 240,
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
-def _range() -> dict[str, str]:
-    until = datetime.now(UTC) + timedelta(minutes=5)
-    return {"since": (until - timedelta(days=4)).isoformat(), "until": until.isoformat()}
-
-
-def _run(stack: Stack, pipeline: dict[str, Any], window: dict[str, str]) -> dict[str, Any]:
-    answer = stack.http.post(f"/v1/pipelines/{pipeline['id']}/runs", json=window)
-    assert answer.status_code == 202, answer.text
-    job = stack.wait_job(answer.json()["id"], timeout=240)
-    assert job["status"] == "succeeded", job
-    return job
+from tests.e2e.pipelines import clip_range, make_pipeline, run
 
 
 def _items(stack: Stack, **params: Any) -> list[dict[str, Any]]:
@@ -65,9 +37,9 @@ def _items(stack: Stack, **params: Any) -> list[dict[str, Any]]:
 def test_a_run_turns_the_channels_clips_into_ready_content_items(stack: Stack) -> None:
     """Twelve clips, twelve items ready for content: video a media item, transcript and
     GitHub context readable, a score; a second run finds nothing new to do."""
-    pipeline = _pipeline(stack)
-    window = _range()
-    job = _run(stack, pipeline, window)
+    pipeline = make_pipeline(stack)
+    window = clip_range()
+    job = run(stack, pipeline, window)
     result = job["result"]
     assert (result["clips_found"], result["clips_new"], result["failed"]) == (12, 12, [])
     assert result["statuses"] == {"ready_for_content": 12}
@@ -98,7 +70,7 @@ def test_a_run_turns_the_channels_clips_into_ready_content_items(stack: Stack) -
         f"/v1/pipelines/{pipeline['id']}/github-events", params={"limit": 100}
     ).json()["data"]
     assert events and {e["source"] for e in events} == {"backfill"}
-    again = _run(stack, pipeline, window)["result"]
+    again = run(stack, pipeline, window)["result"]
     assert (again["clips_found"], again["clips_new"], again["processed"]) == (12, 0, 0)
     assert len(_items(stack, pipeline_id=pipeline["id"])) == 12
 
@@ -117,9 +89,9 @@ def test_a_clip_without_media_fails_alone_and_a_rerun_retries_only_it(stack: Sta
             "created_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
         },
     )
-    pipeline = _pipeline(stack)
-    window = _range()
-    result = _run(stack, pipeline, window)["result"]
+    pipeline = make_pipeline(stack)
+    window = clip_range()
+    result = run(stack, pipeline, window)["result"]
     assert result["statuses"] == {"ready_for_content": 12, "failed": 1}
     [failed] = result["failed"]
     assert failed["clip_id"] == clip["id"] and failed["code"] and failed["message"]
@@ -132,7 +104,7 @@ def test_a_clip_without_media_fails_alone_and_a_rerun_retries_only_it(stack: Sta
     )
     listed = _items(stack, status="failed")
     assert [i["clip_id"] for i in listed] == [clip["id"]]
-    again = _run(stack, pipeline, window)["result"]
+    again = run(stack, pipeline, window)["result"]
     assert (again["clips_new"], again["processed"]) == (0, 1)
     assert again["statuses"] == {"ready_for_content": 12, "failed": 1}
 
@@ -140,8 +112,8 @@ def test_a_clip_without_media_fails_alone_and_a_rerun_retries_only_it(stack: Sta
 def test_items_are_filtered_sorted_and_reviewed(stack: Stack) -> None:
     """Seed 002's filters and sorts, each page walked without a repeat; a rejected item
     is marked; bad filters are refused naming the parameter."""
-    pipeline = _pipeline(stack)
-    _run(stack, pipeline, _range())
+    pipeline = make_pipeline(stack)
+    run(stack, pipeline, clip_range())
     everything = _items(stack)
     by_views = _items(stack, sort_by="view_count", sort_order="asc")
     assert [i["clip_view_count"] for i in by_views] == sorted(
@@ -188,7 +160,7 @@ def test_items_are_filtered_sorted_and_reviewed(stack: Stack) -> None:
 
 def test_a_run_over_a_bad_range_or_another_tenants_pipeline_is_refused(stack: Stack) -> None:
     """until before since, a range over 31 days, a pipeline of another tenant."""
-    pipeline = _pipeline(stack)
+    pipeline = make_pipeline(stack)
     path = f"/v1/pipelines/{pipeline['id']}/runs"
     now = datetime.now(UTC)
     backwards = {"since": now.isoformat(), "until": (now - timedelta(days=1)).isoformat()}
@@ -202,7 +174,9 @@ def test_a_run_over_a_bad_range_or_another_tenants_pipeline_is_refused(stack: St
         assert "between 2000 and 2100" in json.dumps(problem)
     other = {"Authorization": f"Bearer {stack.other_tenant_key()}"}
     expect_problem(
-        _LOCAL.post(stack.api_url + path, json=_range(), headers=other), 404, "pipeline_not_found"
+        _LOCAL.post(stack.api_url + path, json=clip_range(), headers=other),
+        404,
+        "pipeline_not_found",
     )
 
 
@@ -213,7 +187,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_each_clip_is_one_item(
     once its lease runs out: one task ending once, one item per clip with one media item,
     one set of stored parts per item, no write left pending."""
     stack = make_stack(workers=0)
-    pipeline = _pipeline(stack)
+    pipeline = make_pipeline(stack)
     # The last day and a half: a third of the sample channel's clips, enough to cut into.
     until = datetime.now(UTC) + timedelta(minutes=5)
     since = until - timedelta(hours=36)

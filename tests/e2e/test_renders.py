@@ -33,7 +33,7 @@ from crosspost.ids import new_id
 from crosspost.media.samples import make_image, make_video
 from crosspost.store import tasks as task_rows
 from crosspost.store.tables import media as media_table
-from crosspost.store.tables import usage_counters, webhook_events
+from crosspost.store.tables import usage_counters
 from crosspost.store.tables_studio import brand_kits, clips, project_sources, projects, renders
 from crosspost.usage.metering import period_of
 from crosspost.webhooks.catalogue import validate_payload
@@ -144,16 +144,6 @@ def _wait(
 
 def _ended(stack: Stack, render_id: str) -> dict[str, Any]:
     return _wait(stack, render_id, lambda r: r["status"] in ("ready", "failed"))
-
-
-def _events(stack: Stack, event_type: str) -> list[dict[str, Any]]:
-    with stack.svc.db.read() as conn:
-        payloads = conn.execute(
-            sa.select(webhook_events.c.payload)
-            .where(webhook_events.c.event_type == event_type)
-            .order_by(webhook_events.c.id)
-        ).scalars()
-        return [json.loads(p) for p in payloads]
 
 
 def _task(stack: Stack, task_id: str) -> dict[str, Any]:
@@ -275,7 +265,7 @@ def test_a_render_becomes_a_publishable_video_with_a_poster_announced_once(
         },
         "error": None,
     }
-    assert [e["data"]["exportId"] for e in _events(stack, "export.ready")] == [made["id"]]
+    assert [e["data"]["exportId"] for e in stack.events("export.ready")] == [made["id"]]
     assert _counter(stack, "renders") == 1
     assert _counter(stack, "processing_minutes") == pytest.approx(1500, abs=100)  # ms
 
@@ -350,7 +340,7 @@ def test_a_render_the_renderer_refuses_fails_with_export_failed(
     assert render["completed_at"] is not None
     task = _task(stack, render["job_id"])
     assert (task["status"], task["error_code"]) == ("failed", "start_past_end")
-    (event,) = _events(stack, "export.failed")
+    (event,) = stack.events("export.failed")
     validate_payload(event)
     assert event["data"] == {
         "exportId": made["id"],
@@ -360,7 +350,7 @@ def test_a_render_the_renderer_refuses_fails_with_export_failed(
         "artifacts": None,
         "error": render["error"],
     }
-    assert _events(stack, "export.ready") == []
+    assert stack.events("export.ready") == []
     expect_problem(stack.http.get(f"/v1/renders/{made['id']}/poster"), 409, "render_not_ready")
     assert not list(stack.svc.storage.keys("posters/"))
     assert _counter(stack, "processing_minutes") == 0
@@ -381,7 +371,7 @@ def test_a_source_gone_before_the_job_runs_fails_the_render(
     make_stack()  # a second stack on the same database and media, whose pools run the job
     render = _ended(stack, made["id"])
     assert (render["status"], render["error"]["code"]) == ("failed", "source_missing"), render
-    assert len(_events(stack, "export.failed")) == 1
+    assert len(stack.events("export.failed")) == 1
 
 
 # --- bad requests, quotas, tenants ----------------------------------------------------------
@@ -523,7 +513,7 @@ def test_a_worker_killed_mid_render_is_replaced_and_one_artifact_is_announced_on
     with stack.svc.db.read() as conn:
         items = conn.execute(sa.select(media_table.c.id).order_by(media_table.c.id)).scalars()
         assert sorted(items) == sorted([source["id"], output_id])
-    assert [e["data"]["exportId"] for e in _events(stack, "export.ready")] == [made["id"]]
+    assert [e["data"]["exportId"] for e in stack.events("export.ready")] == [made["id"]]
     assert sorted(stack.svc.storage.keys("med_")) == sorted([source["id"], output_id])
     assert list(stack.svc.storage.keys("posters/")) == [f"posters/{made['id']}.jpg"]
     assert stack.svc.storage.pending() == []

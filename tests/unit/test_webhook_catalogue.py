@@ -53,6 +53,9 @@ EXPECTED = {
     # A clip's render finished or failed (seed 000 calls renders exports).
     "export.ready",
     "export.failed",
+    # The content pipeline's recaps (issue 18, seed 002).
+    "content.generated",
+    "content.pr_opened",
     "webhook.test",
     "endpoint.disabled",
 }

@@ -27,6 +27,7 @@ from crosspost.api.routes import (
     audit,
     brand_kits,
     clips,
+    content,
     content_items,
     events,
     exports,
@@ -195,6 +196,7 @@ checked = (
     jobs,
     pipelines,
     content_items,
+    content,
     webhooks,
 )
 

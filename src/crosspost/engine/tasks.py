@@ -30,8 +30,10 @@ def start_task(
     params: Mapping[str, Any],
     unit: str,
     total: float | None = None,
+    enqueue: bool = True,
 ) -> Row:
-    """Record a queued task and enqueue the job that runs it, in the caller's transaction."""
+    """Record a queued task and enqueue the job that runs it, in the caller's transaction
+    (without `enqueue`, the caller runs it and ends it itself)."""
     now = svc.clock.now()
     row: Row = {
         "id": new_id("job"),
@@ -51,7 +53,8 @@ def start_task(
         "finished_at": None,
     }
     store.insert_task(conn, row)
-    svc.jobs.enqueue(conn, job_kind, {"task_id": row["id"]}, run_at=now)
+    if enqueue:
+        svc.jobs.enqueue(conn, job_kind, {"task_id": row["id"]}, run_at=now)
     return row
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crosspost.store.rows import Row, conflict_insert, every, one
-from crosspost.store.tables_pipeline import content_items
+from crosspost.store.tables_pipeline import content_items, content_templates
 
 # The API's sort names and the columns behind them.
 SORTS: Mapping[str, sa.Column[Any]] = {
@@ -146,8 +146,11 @@ def _where(f: ItemFilter) -> list[sa.ColumnElement[bool]]:
         (f.platform, c.platform.__eq__),
     ]
     conditions = [test(value) for value, test in bounds if value is not None]
-    for values, column in ((f.categories, c.content_category),
-                           (f.statuses, c.processing_status), (f.reviews, c.review)):  # fmt: skip
+    for values, column in (
+        (f.categories, c.content_category),
+        (f.statuses, c.processing_status),
+        (f.reviews, c.review),
+    ):
         if values:
             conditions.append(column.in_(list(values)))
     return conditions
@@ -166,8 +169,11 @@ def _after(
     return sa.or_(past, sa.and_(column == value, tie), column.is_(None))
 
 
-_KEYS = (content_items.c.audio_key, content_items.c.transcript_key,
-         content_items.c.github_context_key)  # fmt: skip
+_KEYS = (
+    content_items.c.audio_key,
+    content_items.c.transcript_key,
+    content_items.c.github_context_key,
+)
 
 
 def stored_keys(
@@ -180,3 +186,39 @@ def stored_keys(
     if pipeline_id is not None:
         query = query.where(content_items.c.pipeline_id == pipeline_id)
     return [str(key) for row in conn.execute(query) for key in row if key]
+
+
+def get_template(conn: Connection, tenant_id: str, content_type: str) -> str | None:
+    """A tenant's own template of a kind of post, if it set one."""
+    query = sa.select(content_templates.c.template).where(
+        content_templates.c.tenant_id == tenant_id,
+        content_templates.c.content_type == content_type,
+    )
+    found = conn.execute(query).scalar()
+    return str(found) if found is not None else None
+
+
+def put_template(
+    conn: Connection, tenant_id: str, content_type: str, template: str, now: datetime
+) -> None:
+    """Set (or replace) a tenant's template of a kind of post."""
+    statement = conflict_insert(conn, content_templates).values(
+        tenant_id=tenant_id, content_type=content_type, template=template, updated_at=now
+    )
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "content_type"],
+            set_={"template": template, "updated_at": now},
+        )
+    )
+
+
+def delete_template(conn: Connection, tenant_id: str, content_type: str) -> bool:
+    """Go back to the built-in template; False when the tenant had none of its own."""
+    result = conn.execute(
+        content_templates.delete().where(
+            content_templates.c.tenant_id == tenant_id,
+            content_templates.c.content_type == content_type,
+        )
+    )
+    return bool(result.rowcount)

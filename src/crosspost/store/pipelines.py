@@ -118,3 +118,31 @@ def list_events(
         )
     order = (github_events.c.occurred_at, github_events.c.id)
     return every(conn.execute(query.order_by(*order).limit(limit)))
+
+
+def events_between(
+    conn: Connection,
+    pipeline_ids: Sequence[str],
+    since: datetime,
+    until: datetime,
+    *,
+    repository: str | None = None,
+) -> list[Row]:
+    """The events of some pipelines in [since, until), oldest first (each pipeline's by
+    its (pipeline_id, occurred_at) index)."""
+    if not pipeline_ids:
+        return []
+    query = sa.select(github_events).where(
+        github_events.c.pipeline_id.in_(list(pipeline_ids)),
+        github_events.c.occurred_at >= since,
+        github_events.c.occurred_at < until,
+    )
+    if repository is not None:
+        query = query.where(sa.func.lower(github_events.c.repository) == repository.lower())
+    return every(conn.execute(query.order_by(github_events.c.occurred_at, github_events.c.id)))
+
+
+def pipeline_ids(conn: Connection, tenant_id: str) -> list[str]:
+    """Every pipeline of a tenant."""
+    query = sa.select(pipelines.c.id).where(pipelines.c.tenant_id == tenant_id)
+    return [str(row[0]) for row in conn.execute(query).all()]

@@ -121,3 +121,13 @@ content_items = sa.Table(
     sa.Index("ix_content_items_tenant_id_clip_duration", "tenant_id", "clip_duration"),
     sa.Index("ix_content_items_tenant_id_processing_status", "tenant_id", "processing_status"),
 )
+
+# A tenant's own Jinja template of a kind of post, replacing the built-in one.
+content_templates = sa.Table(
+    "content_templates",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("content_type", sa.String(20), primary_key=True),
+    sa.Column("template", sa.Text(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -17,7 +17,7 @@ from crosspost.engine.services import Services
 from crosspost.engine.worker import build_runner
 from crosspost.jobs import Runner
 from crosspost.jobs.context import Handler
-from crosspost.pipeline import run_job
+from crosspost.pipeline import generate, run_job
 from crosspost.studio import fit_job, highlights_job, transcribe_job
 from crosspost.studio.render_job import make_render_handler
 from crosspost.studio.renders import RENDER_KIND
@@ -33,6 +33,7 @@ STUDIO_HANDLERS: Mapping[str, HandlerFactory] = {
     transcribe_job.KIND: transcribe_job.make_handler,
     # The content pipeline's runs: downloads and transcription, long like the rest.
     run_job.KIND: run_job.make_handler,
+    generate.KIND: generate.make_handler,
 }
 
 

@@ -326,6 +326,35 @@ class RenderFailedData(_Data):
     error: WebhookRenderError
 
 
+class ContentGeneratedData(_Data):
+    """`data` of `content.generated`: a recap was made (seed 002)."""
+
+    job_id: str = Field(description="The generation's job (`GET /v1/jobs/{id}`).")
+    content_type: Literal["daily_recap", "weekly_summary", "topic_focus"]
+    title: str
+    path: str = Field(description="Where the post goes in the recap repository.")
+    total_clips: int
+    date_range: dict[str, str]
+
+
+class WebhookPullRequest(_Data):
+    """A recap's pull request."""
+
+    number: int
+    url: str
+    branch: str
+    commit: str
+    created: bool = Field(description="False when an open one was found and updated.")
+
+
+class ContentPullRequestData(_Data):
+    """`data` of `content.pr_opened`: a recap was proposed as a pull request."""
+
+    job_id: str
+    repository: str
+    pull_request: WebhookPullRequest
+
+
 # --- the registry -------------------------------------------------------------------------
 
 
@@ -729,6 +758,36 @@ _TYPES: tuple[EventType, ...] = (
                 "code": "source_unreadable",
                 "message": "stream.mp4 is damaged: only 212 of 900 frames could be decoded; "
                 "upload it again or re-export it",
+            },
+        },
+    ),
+    EventType(
+        "content.generated",
+        "A recap (`POST /v1/content/generate`) was made from the content items of a range.",
+        ContentGeneratedData,
+        {
+            "job_id": "job_01JQ3ZD5F7H9K1M3P5R7T9V1X3",
+            "content_type": "daily_recap",
+            "title": "Dev recap: Saturday 5 December 2026",
+            "path": "content/recaps/2026-12-05.md",
+            "total_clips": 7,
+            "date_range": {"start": "2026-12-05T00:00:00Z", "end": "2026-12-06T00:00:00Z"},
+        },
+    ),
+    EventType(
+        "content.pr_opened",
+        "A recap was committed on its own branch and proposed as a pull request (opened, "
+        "or an open one updated: `created` says which).",
+        ContentPullRequestData,
+        {
+            "job_id": "job_01JQ3ZD5F7H9K1M3P5R7T9V1X3",
+            "repository": "sandbox-dev/crosspost-demo",
+            "pull_request": {
+                "number": 12,
+                "url": "https://github.com/sandbox-dev/crosspost-demo/pull/12",
+                "branch": "crosspost/2026-12-05",
+                "commit": "5f1d0c2a3b4e6f7081920a1b2c3d4e5f60718293",
+                "created": True,
             },
         },
     ),

@@ -117,10 +117,18 @@ def upgrade() -> None:
         op.create_index(
             f"ix_content_items_tenant_id_{column}", "content_items", ["tenant_id", column]
         )
+    op.create_table(
+        "content_templates",
+        sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+        sa.Column("content_type", sa.String(20), primary_key=True),
+        sa.Column("template", sa.Text(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
     """Revert the change."""
+    op.drop_table("content_templates")
     op.drop_table("content_items")
     op.drop_index("ix_github_events_pipeline_id_occurred_at", "github_events")
     op.drop_table("github_events")
