@@ -23,6 +23,7 @@ from crosspost.cli import (
     metrics,
     oauth_clients,
     operator_keys,
+    pipeline,
     posts,
     projects,
     publish,
@@ -98,6 +99,7 @@ app.add_typer(usage.app)
 app.add_typer(metrics.app)
 app.add_typer(export.app)
 app.add_typer(projects.app, name="projects")
+app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(projects.top)
 app.add_typer(upload.app)
 app.add_typer(auth.login_app)
