@@ -20,6 +20,7 @@ from crosspost.webhooks.catalogue import (
     validate_patterns,
     validate_payload,
 )
+from crosspost.webhooks.feed import read_scope
 from crosspost.webhooks.outbox import event_body
 
 # The issue's list, plus the notice sent when an endpoint is disabled, and the two target
@@ -229,3 +230,9 @@ def test_the_openapi_document_carries_every_event_type() -> None:
             for e in hooks.values()
         }
     ) == len(EXPECTED)
+
+
+def test_every_event_type_has_the_scope_that_reads_it_in_the_feed() -> None:
+    """A type the feed cannot scope would fail every feed read that names no types."""
+    for name in EVENT_TYPES:
+        assert read_scope(name) in {"posts:read", "usage:read", "webhooks:write"}, name

@@ -25,6 +25,7 @@ _READ_SCOPE = {
     "account": "posts:read",
     "export": "posts:read",  # renders of clips
     "data_export": "posts:read",
+    "content": "posts:read",  # recaps of the content pipeline
     "usage": "usage:read",
     "webhook": "webhooks:write",
     "endpoint": "webhooks:write",
