@@ -363,6 +363,12 @@ class Settings(BaseSettings):
     processing_timeout_seconds: float = Field(default=3 * 3600.0, gt=0)
 
     upload_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024)
+    job_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a finished job (`/v1/jobs`) is kept; the hourly maintenance "
+        "deletes older ones (seed 002: 24 h).",
+    )
     account_check_seconds: float = Field(
         default=3600.0,
         ge=0,

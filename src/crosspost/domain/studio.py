@@ -157,6 +157,25 @@ class JobProgress(BaseModel):
     unit: str = Field(description="`seconds` (of source scanned) or `frames` (rendered).")
 
 
+class JobStats(BaseModel):
+    """The tenant's jobs counted (`GET /v1/jobs/stats`)."""
+
+    by_status: dict[str, int] = Field(description="queued, running, succeeded, failed.")
+    by_kind: dict[str, dict[str, int]] = Field(description="Each kind's counts by status.")
+    active_by_age: dict[str, int] = Field(
+        description="Queued or running jobs by how long ago they were made: `under_1m`, "
+        "`1m_to_1h`, `over_1h`."
+    )
+    oldest_active_seconds: float | None
+
+
+class JobsCleaned(BaseModel):
+    """What `POST /v1/jobs/cleanup` removed."""
+
+    removed: int
+    finished_before: datetime
+
+
 class JobError(BaseModel):
     """Why a job failed."""
 
@@ -178,3 +197,7 @@ class JobPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    expires_at: datetime | None = Field(
+        default=None, description="When a finished job is deleted (null while it runs)."
+    )
+    status_url: str | None = Field(default=None, description="Where to follow it.")

@@ -13,6 +13,7 @@ from crosspost.engine import direct_uploads, exports, media_library, tus
 from crosspost.engine.services import Services
 from crosspost.jobs import JobContext, Outcome, RunAgain
 from crosspost.store import idempotency, oauth_grants, tenants, webhook_deliveries
+from crosspost.store import tasks as task_rows
 from crosspost.usage.analytics import purge_expired
 
 KIND = "maintenance.v1"
@@ -32,8 +33,8 @@ def ensure_scheduled(svc: Services) -> None:
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
     """Purge idempotency keys past their 24 h, API analytics, webhook payloads and export
     files past their retention, expired OAuth codes and refresh tokens, media no post uses
-    past its retention, upload leftovers of crashed requests, expired tus uploads and direct
-    uploads never completed."""
+    past its retention, upload leftovers of crashed requests, expired tus uploads, direct
+    uploads never completed and finished jobs past theirs."""
 
     def handle(ctx: JobContext) -> Outcome:
         now = svc.clock.now()
@@ -51,6 +52,9 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
             # refused as unknown.
             oauth = oauth_grants.delete_codes_expired_before(conn, now)
             oauth += oauth_grants.delete_refresh_tokens_expired_before(conn, now)
+            jobs = task_rows.purge_ended(
+                conn, before=now - timedelta(hours=svc.settings.job_retention_hours)
+            )
         # Hourly, in small transactions: each run reads only the oldest rows, so it is cheap
         # when there is nothing to do and never holds a long lock when there is.
         expired = purge_expired(svc.db, now, svc.settings.analytics_retention_days, shorter=shorter)
@@ -59,12 +63,12 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         unused = media_library.purge_unused(svc, now)
         leftovers += tus.purge_expired(svc, now)
         leftovers += direct_uploads.purge_expired(svc, now)
-        if purged or expired or leftovers or payloads or files or oauth or unused:
+        if purged or expired or leftovers or payloads or files or oauth or unused or jobs:
             log.info(
                 "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers "
                 "(crashed, or expired tus and direct uploads), "
                 "%d webhook payloads, %d export files, %d OAuth codes and refresh tokens, "
-                "%d unused media past retention",
+                "%d unused media past retention, %d finished jobs past retention",
                 purged,
                 expired,
                 leftovers,
@@ -72,6 +76,7 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
                 files,
                 oauth,
                 unused,
+                jobs,
             )
         return RunAgain(now + EVERY)
 

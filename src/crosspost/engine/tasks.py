@@ -7,7 +7,7 @@ that takes its job over.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -112,9 +112,16 @@ def fail(conn: Connection, task: Row, code: str, message: str, now: datetime) ->
     )
 
 
-def public(row: Mapping[str, Any]) -> dict[str, Any]:
+def status_url(svc: Services, task_id: str) -> str:
+    """Where a job is followed."""
+    return f"{svc.settings.base_url}/v1/jobs/{task_id}"
+
+
+def public(svc: Services, row: Mapping[str, Any]) -> dict[str, Any]:
     """A task as `/v1/jobs` shows it."""
     code = row["error_code"]
+    finished = row["finished_at"]
+    retention = timedelta(hours=svc.settings.job_retention_hours)
     return {
         "id": row["id"],
         "kind": row["kind"],
@@ -130,5 +137,7 @@ def public(row: Mapping[str, Any]) -> dict[str, Any]:
         "error": {"code": code, "message": row["error_message"] or ""} if code else None,
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
-        "finished_at": row["finished_at"],
+        "finished_at": finished,
+        "expires_at": finished + retention if finished is not None else None,
+        "status_url": status_url(svc, row["id"]),
     }

@@ -42,11 +42,6 @@ ITEM_EVENTS = 3  # GitHub events shown under each clip
 log = logging.getLogger("crosspost.pipeline")
 
 
-def status_url(svc: Services, job_id: str) -> str:
-    """Where a generation's job is followed."""
-    return f"{svc.settings.base_url}/v1/jobs/{job_id}"
-
-
 def start(
     svc: Services,
     conn: Connection,
@@ -188,7 +183,7 @@ def response(
     base: dict[str, Any] = {
         "job_id": task["id"],
         "job_status": status,
-        "status_url": status_url(svc, task["id"]),
+        "status_url": tasks.status_url(svc, task["id"]),
         "expires_at": task["created_at"] + EXPIRES,
         "content_type": request.content_type,
         "date_range": request.date_range,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,3 +57,29 @@ def update_task(conn: Connection, task_id: str, values: Mapping[str, Any]) -> bo
         tasks.update().where(tasks.c.id == task_id, tasks.c.status.in_(ACTIVE)).values(**values)
     )
     return changed.rowcount == 1
+
+
+def purge_ended(conn: Connection, *, before: datetime, tenant_id: str | None = None) -> int:
+    """Delete tasks that ended before `before` (of one tenant, or all); how many."""
+    query = tasks.delete().where(tasks.c.status.not_in(ACTIVE), tasks.c.finished_at < before)
+    if tenant_id is not None:
+        query = query.where(tasks.c.tenant_id == tenant_id)
+    return int(conn.execute(query).rowcount or 0)
+
+
+def counts(conn: Connection, tenant_id: str) -> list[tuple[str, str, int]]:
+    """(kind, status, how many) of a tenant's tasks."""
+    query = (
+        sa.select(tasks.c.kind, tasks.c.status, sa.func.count())
+        .where(tasks.c.tenant_id == tenant_id)
+        .group_by(tasks.c.kind, tasks.c.status)
+    )
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in conn.execute(query).all()]
+
+
+def active_created(conn: Connection, tenant_id: str) -> list[datetime]:
+    """When each of a tenant's queued or running tasks was made."""
+    query = sa.select(tasks.c.created_at).where(
+        tasks.c.tenant_id == tenant_id, tasks.c.status.in_(ACTIVE)
+    )
+    return [r[0] for r in conn.execute(query).all()]

@@ -169,7 +169,7 @@ async def start_run(
             since=since.astimezone(UTC),
             until=until.astimezone(UTC),
         )
-        answer = JobPublic.model_validate(tasks.public(task)).model_dump_json().encode()
+        answer = JobPublic.model_validate(tasks.public(svc, task)).model_dump_json().encode()
         return answer, answer
 
     return await accept_idempotently(svc, principal, request, idempotency_key, create)

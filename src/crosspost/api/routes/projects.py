@@ -297,7 +297,7 @@ async def start_highlights(
             project_id=project_id,
             body=body,
         )
-        answer = JobPublic.model_validate(tasks.public(task)).model_dump_json().encode()
+        answer = JobPublic.model_validate(tasks.public(svc, task)).model_dump_json().encode()
         return answer, answer
 
     return await accept_idempotently(svc, principal, request, idempotency_key, create)
@@ -332,7 +332,7 @@ async def transcribe_source(
             media_id=media_id,
             language=language,
         )
-        answer = JobPublic.model_validate(tasks.public(task)).model_dump_json().encode()
+        answer = JobPublic.model_validate(tasks.public(svc, task)).model_dump_json().encode()
         return answer, answer
 
     return await accept_idempotently(svc, principal, request, idempotency_key, create)
