@@ -14,9 +14,11 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from crosspost.domain.enums import Platform
 from crosspost.fakes.base import FakeConfig, PlatformFake
+from crosspost.fakes.discord import DiscordFakeConfig, DiscordWebhookFake
 from crosspost.fakes.github import GitHubFake, GitHubFakeConfig
 from crosspost.fakes.instagram import InstagramFake
 from crosspost.fakes.linkedin import LinkedInFake
+from crosspost.fakes.llm import ChatFakeConfig, OpenAIChatFake
 from crosspost.fakes.soundcloud import SoundCloudFake
 from crosspost.fakes.tiktok import TikTokFake
 from crosspost.fakes.transcription import OpenAITranscriptionFake, TranscriptionFakeConfig
@@ -24,12 +26,15 @@ from crosspost.fakes.twitch import TwitchFake, TwitchFakeConfig
 from crosspost.fakes.x import XFake
 from crosspost.fakes.youtube import YouTubeFake
 
-# Where the transcription fake is mounted: its API base is {sandbox}/openai/v1.
+# Where OpenAI's fakes (transcription, chat completions) are mounted: the API base is
+# {sandbox}/openai/v1.
 TRANSCRIPTION_PREFIX = "/openai"
 # The content pipeline's sources: Twitch (id.twitch.tv and api.twitch.tv both under
 # /twitch) and GitHub's REST API (at /github).
 TWITCH_PREFIX = "/twitch"
 GITHUB_PREFIX = "/github"
+# Discord's execute-webhook API (recap notifications): {sandbox}/discord/api/v10/webhooks/….
+DISCORD_PREFIX = "/discord"
 
 # Adding a platform's fake is one line here; it is mounted at /{platform.value}.
 FAKES: Mapping[Platform, Callable[[FakeConfig], PlatformFake]] = {
@@ -93,13 +98,21 @@ def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
     transcription = OpenAITranscriptionFake(TranscriptionFakeConfig())
     twitch = TwitchFake(TwitchFakeConfig(clock=config.clock, seed=config.seed))
     github = GitHubFake(GitHubFakeConfig(clock=config.clock, seed=config.seed))
-    routes.append(Mount(TRANSCRIPTION_PREFIX, app=transcription.asgi()))
+    # One mount for OpenAI's API: chat completions (the judge's) beside transcriptions, the
+    # chat fake's controls at /openai/_fake/chat/*.
+    chat = OpenAIChatFake(ChatFakeConfig(clock=config.clock))
+    openai_routes = [*chat.routes("/_fake/chat"), Mount("", app=transcription.asgi())]
+    routes.append(Mount(TRANSCRIPTION_PREFIX, routes=openai_routes))
     routes.append(Mount(TWITCH_PREFIX, app=twitch.asgi()))
     routes.append(Mount(GITHUB_PREFIX, app=github.asgi()))
+    discord = DiscordWebhookFake(DiscordFakeConfig(clock=config.clock))
+    routes.append(Mount(DISCORD_PREFIX, app=discord.asgi()))
     app = Starlette(routes=routes, exception_handlers={HTTPException: no_fake})
     app.state.transcription = transcription
+    app.state.chat = chat
     app.state.twitch = twitch
     app.state.github = github
+    app.state.discord = discord
     app.state.fakes = fakes
     app.state.instance = instance
     return app
