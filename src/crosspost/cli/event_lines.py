@@ -114,6 +114,15 @@ def _render(data: Mapping[str, Any], sandbox: bool) -> str:
     )
 
 
+def _content(data: Mapping[str, Any], sandbox: bool) -> str:
+    # A recap made, or proposed as a pull request.
+    pull = _obj(data, "pull_request")
+    if pull:
+        verb = "opened" if pull.get("created") else "updated"
+        return f"recap of job {data.get('job_id')}: pull request #{pull.get('number')} {verb}"
+    return f"{data.get('title')}: {data.get('total_clips')} clips, {data.get('path')}"
+
+
 def _test(data: Mapping[str, Any], sandbox: bool) -> str:
     return f"{data.get('endpoint_id')}: {data.get('message')}"
 
@@ -129,6 +138,7 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any], bool], str]] = {
     "usage": _usage,
     "data_export": _data_export,
     "export": _render,
+    "content": _content,
     "webhook": _test,
     "endpoint": _endpoint,
 }
