@@ -22,7 +22,7 @@ from crosspost.engine.keys import issue_key
 from crosspost.engine.sandbox import provision_sandbox_accounts
 from crosspost.identity.audit import Actor
 from crosspost.ids import new_id
-from crosspost.store import oauth_grants
+from crosspost.store import content_items, oauth_grants
 from crosspost.store.tables import metadata
 from tests.e2e.conftest import Stack
 
@@ -33,7 +33,13 @@ _WRITES = {"POST", "PUT", "PATCH"}
 PUBLIC_WITH_IDS = {
     ("GET", "/v1/media/{media_id}/content"),
     ("PUT", "/v1/uploads/{direct_upload_id}/content"),
+    # GitHub's deliveries: the body's signature under the pipeline's own secret.
+    ("POST", "/v1/pipelines/{pipeline_id}/github-webhook"),
 }
+# Path parameters that are not ids of a tenant's resources but values every tenant has:
+# a route with nothing else in its path answers the caller's own (a kind of post's
+# template), so there is nothing of A's to reach.
+NOT_IDS = {"content_type": "daily_recap", "part": "transcript"}
 # The smallest valid body of a write whose body is required: with `{}` these would answer
 # 422 for the body before looking the id up, which proves nothing about isolation.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -47,6 +53,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "start_seconds": 0,
         "end_seconds": 1,
     },
+    ("POST", "/v1/content-items/{item_id}/review"): {"review": "approved"},
 }
 # Rows that change on their own while the test runs (request analytics and call counters
 # flushed in the background; a key's last use).
@@ -112,19 +119,31 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
         json={"token": joining["url"].split("token=")[1], "password": "a long passphrase"},
     )
     assert member.status_code == 200, member.text
-    app = http.post("/v1/oauth-apps", json={
-        "name": "A's third-party app", "client_type": "public",
-        "redirect_uris": ["https://a.test/cb"], "scopes": ["posts:read"],
-    })  # fmt: skip
+    app = http.post(
+        "/v1/oauth-apps",
+        json={
+            "name": "A's third-party app",
+            "client_type": "public",
+            "redirect_uris": ["https://a.test/cb"],
+            "scopes": ["posts:read"],
+        },
+    )
     assert app.status_code == 201, app.text
     # A grant as the consent screen makes one (the flow itself: test_oauth_provider.py).
     grant_id, now = new_id("grt"), stack.svc.clock.now()
     with stack.svc.db.write() as conn:
-        oauth_grants.insert_grant(conn, {
-            "id": grant_id, "tenant_id": stack.tenant_id, "client_id": app.json()["id"],
-            "user_id": member.json()["id"], "scopes": ["posts:read"], "created_at": now,
-            "last_used_at": now,
-        })  # fmt: skip
+        oauth_grants.insert_grant(
+            conn,
+            {
+                "id": grant_id,
+                "tenant_id": stack.tenant_id,
+                "client_id": app.json()["id"],
+                "user_id": member.json()["id"],
+                "scopes": ["posts:read"],
+                "created_at": now,
+                "last_used_at": now,
+            },
+        )
     tus_headers = {"Tus-Resumable": "1.0.0", "Upload-Length": "10"}
     upload = http.post("/v1/uploads/tus", headers=tus_headers)
     assert upload.status_code == 201, upload.text
@@ -134,14 +153,25 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
     assert direct.status_code == 201, direct.text
     project = http.post("/v1/projects", json={"name": "A's", "source_media_ids": [media["id"]]})
     assert project.status_code == 201, project.text
-    clip = http.post(f"/v1/projects/{project.json()['id']}/clips", json={
-        "media_id": media["id"], "start_seconds": 0, "end_seconds": 1})  # fmt: skip
+    clip = http.post(
+        f"/v1/projects/{project.json()['id']}/clips",
+        json={"media_id": media["id"], "start_seconds": 0, "end_seconds": 1},
+    )
     assert clip.status_code == 201, clip.text
     job = http.post(f"/v1/projects/{project.json()['id']}/highlights", json={})
     assert job.status_code == 202, job.text
     render = http.post(f"/v1/clips/{clip.json()['id']}/renders", json={})
     assert render.status_code == 202, render.text
+    pipeline = http.post(
+        "/v1/pipelines",
+        json={"name": "A's", "twitch_login": "sandbox_streamer", "repositories": ["a/app"]},
+    )
+    assert pipeline.status_code == 201, pipeline.text
+    item_id = _content_item(stack, pipeline.json()["id"])
     return {
+        **NOT_IDS,
+        "pipeline_id": pipeline.json()["id"],
+        "item_id": item_id,
         "render_id": render.json()["id"],
         "project_id": project.json()["id"],
         "clip_id": clip.json()["id"],
@@ -164,6 +194,42 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
         "app_id": app.json()["id"],
         "grant_id": grant_id,
     }
+
+
+def _content_item(stack: Stack, pipeline_id: str) -> str:
+    """A content item of A's with a stored transcript, as a pipeline run leaves one (runs
+    need workers, which this stack has none of; test_pipeline_run.py runs them)."""
+    item_id, now = new_id("ci"), stack.svc.clock.now()
+    key = f"pipeline/{stack.tenant_id}/{item_id}/transcript.json"
+    with stack.svc.storage.begin_write(key) as pending:
+        pending.write(b'{"language": "en", "segments": []}')
+        pending.commit()
+    with stack.svc.db.write() as conn:
+        content_items.add_item(
+            conn,
+            {
+                "id": item_id,
+                "tenant_id": stack.tenant_id,
+                "pipeline_id": pipeline_id,
+                "platform": "twitch",
+                "clip_id": "A-clip",
+                "clip_title": "A's clip",
+                "clip_url": "https://clips.twitch.tv/a",
+                "clip_embed_url": "https://clips.twitch.tv/embed?clip=a",
+                "clip_thumbnail_url": "https://a.test/a.jpg",
+                "clip_duration": 10.0,
+                "clip_view_count": 1,
+                "clip_created_at": now,
+                "broadcaster_name": "a",
+                "creator_name": "a",
+                "processing_status": "ready_for_content",
+                "transcript_key": key,
+                "review": "pending",
+                "stored_at": now,
+                "updated_at": now,
+            },
+        )
+    return item_id
 
 
 def _tenant_b(stack: Stack) -> str:
@@ -246,7 +312,11 @@ def test_another_tenants_ids_answer_404_on_every_route_that_takes_one(
     admin = [(m, p) for m, p, _ in operations if p.startswith("/v1/admin/")]
     assert admin, "the operator's /v1/admin routes are missing from the document"
     tenant_routes = [
-        (m, p) for m, p, _ in operations if (m, p) not in public and not p.startswith("/v1/admin/")
+        (m, p)
+        for m, p, _ in operations
+        if (m, p) not in public
+        and not p.startswith("/v1/admin/")
+        and not set(_PARAM.findall(p)) <= set(NOT_IDS)
     ]
     # DELETEs last: a delete that wrongly succeeded would hide what the others do.
     tenant_routes.sort(key=lambda op: op[0] == "DELETE")
