@@ -54,6 +54,7 @@ from crosspost.fakes.transcription_rules import (
     injected,
     missing_key,
     not_one_of,
+    queued_faults,
     render,
     scripted,
     too_large,
@@ -359,19 +360,10 @@ class OpenAITranscriptionFake:
                 body = await request.json()
             except ValueError:
                 return JSONResponse({"error": "body must be JSON"}, status_code=400)
-            body = body if isinstance(body, dict) else {}
-            status, count = body.get("status"), body.get("count", 1)
-            retry_after, code = body.get("retry_after", 1), body.get("code")
-            if status not in (429, 500, 503):
-                return JSONResponse({"error": "status must be 429, 500 or 503"}, 400)
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                return JSONResponse({"error": "count must be a positive integer"}, 400)
-            if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 0:
-                return JSONResponse({"error": "retry_after must be an integer >= 0"}, 400)
-            if code not in (None, "insufficient_quota"):
-                return JSONResponse({"error": "code may only be 'insufficient_quota'"}, 400)
-            fault = {"status": status, "retry_after": retry_after, "code": code}
-            self.faults += [dict(fault) for _ in range(count)]
+            queued = queued_faults(body)
+            if isinstance(queued, str):
+                return JSONResponse({"error": queued}, 400)
+            self.faults += queued
         return JSONResponse({"faults": self.faults})
 
     async def _script(self, request: Request) -> Response:

@@ -182,6 +182,23 @@ class Spoken:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
 
+def queued_faults(body: Any) -> list[dict[str, Any]] | str:
+    """The faults a ``POST /_fake/faults`` body queues (``{"status": 429|500|503, "count",
+    "retry_after", "code"?}``), or what is wrong with it; shared by OpenAI's fakes."""
+    body = body if isinstance(body, dict) else {}
+    status, count = body.get("status"), body.get("count", 1)
+    retry_after, code = body.get("retry_after", 1), body.get("code")
+    if status not in (429, 500, 503):
+        return "status must be 429, 500 or 503"
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        return "count must be a positive integer"
+    if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 0:
+        return "retry_after must be an integer >= 0"
+    if code not in (None, "insufficient_quota"):
+        return "code may only be 'insufficient_quota'"
+    return [{"status": status, "retry_after": retry_after, "code": code} for _ in range(count)]
+
+
 def generated(speech: Sequence[tuple[float, float]], duration: float, per_segment: int) -> Spoken:
     """Words of WORDS, one every 0.4 s (each 0.3 s long) within each stretch of sound, in
     segments of at most `per_segment` words that never bridge a silence."""
