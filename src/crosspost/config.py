@@ -24,6 +24,10 @@ SANDBOX_TOKEN_PATHS: dict[Platform, str] = {
 }
 
 
+# The model test mode asks the sandbox's chat fake for: one it serves, whatever llm_model says.
+SANDBOX_LLM_MODEL = "gpt-4o-mini"
+
+
 # Where a consent's code is traded, when not at the token endpoint: Instagram's Business
 # Login takes codes on api.instagram.com but refreshes on graph.instagram.com.
 CODE_URLS: dict[Platform, str] = {
@@ -454,6 +458,18 @@ class Settings(BaseSettings):
     # Plain on purpose: the sandbox fake's published key, the same in every sandbox.
     sandbox_transcription_key: str = "sk-sandbox-transcription"
 
+    # The LLM (the content pipeline's judge, and prose): any OpenAI-compatible
+    # /v1/chat/completions API with strict json_schema answers. Test keys use the sandbox's
+    # fake, which takes the sandbox transcription key.
+    llm_base_url: str = Field(
+        default="https://api.openai.com/v1", description="Base URL of the chat completions API."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key of the chat completions API (live keys only)."
+    )
+    llm_model: str = Field(default="gpt-4o-mini", max_length=100)
+    llm_timeout_seconds: float = Field(default=120.0, gt=0)
+
     # The content pipeline's sources (seed 002): Twitch's API for a channel's clips, with
     # this app's credentials (dev.twitch.tv/console), and GitHub's REST API with each
     # pipeline's own token. Test-mode pipelines use the sandbox's fakes.
@@ -552,6 +568,15 @@ class Settings(BaseSettings):
         key = self.transcription_api_key
         return self.transcription_base_url, key.get_secret_value() if key else None
 
+    def llm(self, *, test_mode: bool) -> tuple[str, str | None, str]:
+        """The chat completions API's base URL, key and model: the sandbox fake's for test
+        mode (it shares the transcription fake's mount and key)."""
+        if test_mode:
+            base = f"{self.sandbox_base_url}/openai/v1"
+            return base, self.sandbox_transcription_key, SANDBOX_LLM_MODEL
+        key = self.llm_api_key
+        return self.llm_base_url, key.get_secret_value() if key else None, self.llm_model
+
     def twitch(self, *, test_mode: bool) -> tuple[str, str, str | None, str | None]:
         """Twitch's auth and API bases and this app's client id and secret: the sandbox
         fake's for test mode."""
@@ -560,6 +585,11 @@ class Settings(BaseSettings):
             return base, base, self.sandbox_twitch_client_id, self.sandbox_twitch_client_secret
         secret = self.twitch_client_secret.get_secret_value() if self.twitch_client_secret else None
         return self.twitch_auth_base, self.twitch_api_base, self.twitch_client_id, secret
+
+    def discord_base(self, *, test_mode: bool) -> str | None:
+        """The Discord API base the notifier posts to in the sandbox (its fake's), or None
+        for Discord itself: live webhooks only ever go to discord.com."""
+        return f"{self.sandbox_base_url}/discord/api/v10" if test_mode else None
 
     def github_base(self, *, test_mode: bool) -> str:
         """GitHub's REST API base: the sandbox fake's for test mode."""

@@ -4,7 +4,8 @@
 same for the same item: coherence from how densely the clip is spoken, developer signal from
 the developer vocabulary in its title, transcript and GitHub context, correctness from how
 well GitHub corroborates it, with views and duration, into a 0-100 `content_score`, a
-category and tags.
+category and tags. `judge_llm.LLMJudge` asks a chat model for the parts instead; both turn
+them into the score with `content_score`.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Verdict:
     category: Category
     tags: list[str]
     reasons: list[str] = field(default_factory=list)
+    tokens: int = 0  # LLM tokens the verdict cost (prompt and completion), for metering
 
 
 class Judge(Protocol):
@@ -94,10 +96,7 @@ class HeuristicJudge:
         found = Counter(w for w in every if w in DEV_TERMS)
         dev_signal = _clamp(sum(found.values()) / 8)
         correctness = 0.5 + 0.5 * _clamp(item.match_confidence)
-        popularity = _clamp(math.log10(item.view_count + 1) / 4)  # 10,000 views: full marks
-        fit = _duration_fit(item.duration_seconds)
-        score = 100 * (0.25 * coherence + 0.3 * dev_signal + 0.15 * correctness
-                       + 0.2 * popularity + 0.1 * fit)  # fmt: skip
+        score = content_score(item, coherence, dev_signal, correctness)
         confidence = 0.5 * _clamp(len(spoken) / 50) + 0.5 * _clamp(item.match_confidence)
         tags = [w for w, _ in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))][:MAX_TAGS]
         reasons = [
@@ -112,11 +111,23 @@ class HeuristicJudge:
             correctness=round(correctness, 3),
             dev_signal=round(dev_signal, 3),
             confidence=round(confidence, 3),
-            score=round(score, 1),
+            score=score,
             category=_category(item, every, dev_signal),
             tags=tags,
             reasons=reasons,
         )
+
+
+def content_score(
+    item: JudgeInput, coherence: float, dev_signal: float, correctness: float
+) -> float:
+    """The 0-100 score from a judge's parts (each 0 to 1) and the item's views and duration,
+    weighted alike whichever judge gave the parts; rounded to 0.1."""
+    popularity = _clamp(math.log10(item.view_count + 1) / 4)  # 10,000 views: full marks
+    fit = _duration_fit(item.duration_seconds)
+    score = 100 * (0.25 * coherence + 0.3 * dev_signal + 0.15 * correctness
+                   + 0.2 * popularity + 0.1 * fit)  # fmt: skip
+    return round(score, 1)
 
 
 def _speech_fit(words_per_second: float) -> float:

@@ -15,23 +15,20 @@ A retried transcription starts again from the first piece.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
 import httpx
 
-from crosspost import __version__
 from crosspost.domain.enums import ErrorKind
 from crosspost.domain.transcripts import Segment, Transcript, Word
 from crosspost.media.audio_extract import AudioPiece, extract_speech, seconds_per_piece
-from crosspost.providers.errors import ProviderError, retry_after_seconds
+from crosspost.providers.errors import ProviderError
 from crosspost.providers.languages import language_tag
+from crosspost.providers.openai_http import DEFAULT_BASE_URL, Failure, OpenAIHTTP
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "whisper-1"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # OpenAI's limit, counted on the whole request body
 # What the service reads, by file name suffix (it judges the format by the name first).
@@ -50,7 +47,6 @@ TIMED_MODELS = frozenset({"whisper-1"})  # the only ones that answer verbose_jso
 # The gpt-4o transcribe models refuse audio over 1500 s whatever its size.
 UNTIMED_MAX_SECONDS = 1400.0
 _FORM_ROOM = 8 * 1024  # the form fields and part headers sent beside the file
-_KEYLIKE = re.compile(r"\bsk-[A-Za-z0-9_*.\-]{3,}|(?<=provided: )\S+")
 
 
 class Transcriber(Protocol):
@@ -64,13 +60,16 @@ class Transcriber(Protocol):
         ...
 
 
-class OpenAITranscriber:
+class OpenAITranscriber(OpenAIHTTP):
     """`Transcriber` over OpenAI's audio transcription endpoint (or a compatible service).
 
     `max_upload_bytes` is the service's request limit; `piece_seconds` (derived from it when
     None) is the longest piece of compact audio sent in one request. `http` is borrowed and
     left open; without it the transcriber owns a client (close it, or use ``with``).
     """
+
+    _settings = "transcription"
+    _timeout_advice = "raise the transcription timeout for long audio"
 
     def __init__(
         self,
@@ -84,43 +83,13 @@ class OpenAITranscriber:
         piece_seconds: float | None = None,
         work_dir: Path | None = None,
     ) -> None:
-        if not api_key:
-            raise ValueError("an API key is required")
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.timeout = timeout
+        super().__init__(base_url, api_key, model, timeout=timeout, http=http)
         self.max_upload_bytes = max_upload_bytes
         fitting = seconds_per_piece(max_upload_bytes - _FORM_ROOM)
         if model not in TIMED_MODELS:
             fitting = min(fitting, UNTIMED_MAX_SECONDS)
         self.piece_seconds = piece_seconds or fitting
         self.work_dir = work_dir
-        self._api_key = api_key
-        self._owns_http = http is None
-        self._http = http or httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            follow_redirects=False,
-            headers={"User-Agent": f"crosspost/{__version__}"},
-        )
-
-    def __repr__(self) -> str:
-        return f"OpenAITranscriber(base_url={self.base_url!r}, model={self.model!r})"
-
-    def close(self) -> None:
-        """Close the HTTP client if this transcriber made it."""
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> OpenAITranscriber:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def timed(self) -> bool:
@@ -185,94 +154,24 @@ class OpenAITranscriber:
             form["language"] = language
         if prompt:
             form["prompt"] = prompt
-        url = f"{self.base_url}/audio/transcriptions"
-        try:
-            # httpx streams a file object in 64 KiB reads: the audio is never held in memory.
-            with path.open("rb") as audio:
-                response = self._http.post(
-                    url,
-                    data=form,
-                    files={"file": (path.name, audio, content_type)},
-                    headers={"Authorization": f"Bearer {self._api_key}"},
-                    timeout=httpx.Timeout(self.timeout, connect=10.0),
-                )
-        except httpx.TimeoutException:
-            raise ProviderError(
-                ErrorKind.TRANSIENT,
-                "timeout",
-                f"{self._host} did not answer within {self.timeout:.0f} s: retry later, or "
-                "raise the transcription timeout for long audio",
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                ErrorKind.TRANSIENT,
-                "unreachable",
-                f"could not reach {self._host} ({type(exc).__name__}): retry later, and check "
-                "the transcription base URL if this persists",
-            ) from None
-        if response.status_code != 200:
-            raise self._classify(response)
+        # httpx streams a file object in 64 KiB reads: the audio is never held in memory.
+        with path.open("rb") as audio:
+            response = self._post(
+                "/audio/transcriptions",
+                data=form,
+                files={"file": (path.name, audio, content_type)},
+            )
         return self._parse(response)
 
-    @property
-    def _host(self) -> str:
-        return httpx.URL(self.base_url).host or self.base_url
-
-    def _redact(self, value: Any) -> Any:
-        """`value` with the API key (whole, or as the service masks it) taken out."""
-        if isinstance(value, str):
-            return _KEYLIKE.sub("[redacted]", value.replace(self._api_key, "[redacted]"))
-        if isinstance(value, dict):
-            return {k: self._redact(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._redact(v) for v in value]
-        return value
-
-    def _classify(self, response: httpx.Response) -> ProviderError:
-        """The service's error answer as a ProviderError (kind by status, OpenAI's codes)."""
-        status = response.status_code
-        try:
-            body = self._redact(response.json())
-        except ValueError:
-            body = self._redact(response.text[:500])
-        error = body.get("error") if isinstance(body, dict) else None
-        error = error if isinstance(error, dict) else {}
-        said = str(error.get("message") or (body if isinstance(body, str) else "")).strip()
-        code = str(error.get("code") or "")
-        param = f" (parameter {error['param']})" if error.get("param") else ""
-
-        def failure(kind: ErrorKind, ours: str, message: str) -> ProviderError:
-            wait = retry_after_seconds(response.headers) if kind is ErrorKind.TRANSIENT else None
-            return ProviderError(
-                kind, ours, message, retry_after=wait, http_status=status, raw=body
-            )
-
-        if status == 401:
-            return failure(
-                ErrorKind.AUTH,
-                code or "invalid_api_key",
-                f"{self._host} refused the API key (HTTP 401): set a valid key in the "
-                "transcription settings",
-            )
-        if status == 403:
-            return failure(
-                ErrorKind.AUTH,
-                code or "forbidden",
-                f"{self._host} refused access (HTTP 403: {said}): give the key's project "
-                f"access to {self.model}",
-            )
-        if status == 429 and code == "insufficient_quota":
-            return failure(
-                ErrorKind.QUOTA,
-                code,
-                f"the account at {self._host} has no credit left ({said}): add credit or "
-                "raise its spending limit",
-            )
+    def _classify_more(
+        self, status: int, code: str, said: str, failure: Failure
+    ) -> ProviderError | None:
+        """Rate limits and server errors alike are transient; 413 is an upload over the limit."""
         if status == 429 or status >= 500:
             return failure(
                 ErrorKind.TRANSIENT,
                 "rate_limited" if status == 429 else "server_error",
-                f"{self._host} answered HTTP {status} ({said or 'no detail'}): retry later",
+                self._try_later(status, said),
             )
         if status == 413:
             return failure(
@@ -281,19 +180,7 @@ class OpenAITranscriber:
                 f"{self._host} refused the upload as too large ({said}): lower "
                 f"max_upload_bytes (now {self.max_upload_bytes}) to the service's limit",
             )
-        if status == 404:
-            return failure(
-                ErrorKind.PERMANENT,
-                code or "not_found",
-                f"{self._host} answered 404 ({said or 'no detail'}): check the base URL "
-                f"({self.base_url}) and that the model {self.model!r} exists there",
-            )
-        return failure(
-            ErrorKind.PERMANENT,
-            code or "invalid_request",
-            f"{self._host} refused the request (HTTP {status}{param}: "
-            f"{said or 'no detail'}): change what it names and send it again",
-        )
+        return None
 
     def _parse(self, response: httpx.Response) -> tuple[list[Segment], str | None]:
         try:
@@ -307,13 +194,10 @@ class OpenAITranscriber:
             reported = body.get("language")
             return segments, reported if isinstance(reported, str) else None
         except (ValueError, TypeError, KeyError) as exc:
-            raise ProviderError(
-                ErrorKind.TRANSIENT,
-                "malformed_response",
+            raise self._malformed(
+                response,
                 f"{self._host} answered 200 with a body that is not a transcription ({exc}): "
                 "retry; if it persists the base URL does not speak OpenAI's API",
-                http_status=response.status_code,
-                raw=self._redact(response.text[:500]),
             ) from None
 
 
