@@ -3,7 +3,8 @@
 Parsing goes through webvtt-py and pysrt, after a scan of our own that finds every cue timing
 line: the libraries drop (webvtt-py, non-strict) or zero (pysrt) what they cannot read and never
 say on which line, and a user fixing a file needs the line. Markup (<b>, <i>, <c>, voice spans,
-{\\an8}) is stripped; WebVTT's inline timestamps (``<00:00:01.500>``) become word timings.
+{\\an8}) is stripped, as are ruby readings (<rt>) and invisible bidi controls (&lrm;, U+202B…);
+WebVTT's inline timestamps (``<00:00:01.500>``) become word timings.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from crosspost.domain.transcripts import Segment, Transcript, Word
 TranscriptFormat = Literal["vtt", "srt"]
 FORMATS: tuple[TranscriptFormat, ...] = ("vtt", "srt")
 MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024  # a 3 h talk's SRT is ~300 KB; 5 MB is generous
+# A 6-hour stream at one cue every 1.2 s. The byte cap alone lets through ~150,000 tiny cues,
+# which webvtt-py takes 10-19 s over, so the cues are counted before either library sees them.
+MAX_CUES = 20_000
 
 _VTT_TIME = r"(?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3}"
 _SRT_TIME = r"\d{1,}:[0-5]?\d:[0-5]?\d[,.]\d{1,3}"
@@ -36,14 +40,27 @@ _INLINE_TIME = re.compile(rf"{_VTT_TIME}")
 _TAG = re.compile(r"<[^>]*>")
 _ASS_TAG = re.compile(r"\{\\[^}]*\}")  # SRT files made from ASS keep {\an8}-style overrides
 _SUFFIXES: dict[str, TranscriptFormat] = {".vtt": "vtt", ".webvtt": "vtt", ".srt": "srt"}
+# A ruby reading (<rt>, and HTML's <rp> fallback parentheses) up to its end tag; WebVTT also
+# ends an <rt> at its </ruby>, HTML at the next <rt>/<rp>, and an unclosed one runs to the end.
+_RUBY_TEXT = re.compile(
+    r"<(rt|rp)(?:[ \t\n.][^>]*)?>.*?(?:</\1[ \t\n]*>|(?=</ruby[ \t\n]*>|<r[tp][ \t\n.>])|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+# Unicode's Bidi_Control characters: LRM/RLM/ALM marks, embeddings, overrides and isolates.
+_BIDI_CONTROLS = dict.fromkeys(
+    [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+# SRT has no character references, but files converted from WebVTT keep these two literally.
+_SRT_BIDI_ENTITY = re.compile(r"&(?:lrm|rlm);", re.IGNORECASE)
 
 
 class TranscriptError(ValueError):
     """A subtitle file we cannot use; `code` is stable, the message says where and what to fix.
 
-    Codes: ``transcript_too_large``, ``transcript_unreadable`` (not text, not WebVTT/SRT, or a
-    malformed cue), ``transcript_empty`` (no cue has text), ``transcript_times`` (a cue ends
-    before it starts, cues out of time order, an inline timestamp outside its cue).
+    Codes: ``transcript_too_large`` (over the byte or cue limit), ``transcript_unreadable`` (not
+    text, not WebVTT/SRT, or a malformed cue), ``transcript_empty`` (no cue has text),
+    ``transcript_times`` (a cue ends before it starts, cues out of time order, an inline
+    timestamp outside its cue).
     """
 
     def __init__(self, code: str, message: str, *, line: int | None = None) -> None:
@@ -69,6 +86,7 @@ def read_transcript(
     *,
     format: TranscriptFormat | None = None,
     max_bytes: int = MAX_TRANSCRIPT_BYTES,
+    max_cues: int = MAX_CUES,
 ) -> Transcript:
     """Read a subtitle file; the suffix (.vtt/.srt) is the format hint when none is given."""
     size = path.stat().st_size
@@ -78,6 +96,7 @@ def read_transcript(
         path.read_bytes(),
         format=format or _SUFFIXES.get(path.suffix.lower()),
         max_bytes=max_bytes,
+        max_cues=max_cues,
     )
 
 
@@ -86,6 +105,7 @@ def parse_transcript(
     *,
     format: TranscriptFormat | None = None,
     max_bytes: int = MAX_TRANSCRIPT_BYTES,
+    max_cues: int = MAX_CUES,
 ) -> Transcript:
     """Parse WebVTT or SRT; the content decides (a WEBVTT header, SRT's numbered cues) and
     `format` only breaks a tie. Raises TranscriptError."""
@@ -93,6 +113,7 @@ def parse_transcript(
     if len(raw) > max_bytes:
         raise _too_large(len(raw), max_bytes)
     text = _decode(raw)
+    _check_cue_count(text, max_cues)
     kind = detect_format(text, format)
     cues, language = _read_vtt(text) if kind == "vtt" else (_read_srt(text), None)
     return Transcript(_segments(cues, kind), language=language)
@@ -126,6 +147,21 @@ def _too_large(size: int, limit: int) -> TranscriptError:
         f"the subtitle file is {size} bytes, over the {limit}-byte limit: "
         "split it or remove styling and comments",
     )
+
+
+def _check_cue_count(text: str, limit: int) -> None:
+    """Refuse more than `limit` cues, counted as lines holding '-->' (every cue has one such
+    timing line, and any other line with '-->' is refused later as a broken timing line)."""
+    if text.count("-->") <= limit:  # one C-speed pass; a line with two arrows is rare
+        return
+    count = sum(1 for line in text.split("\n") if "-->" in line)
+    if count > limit:
+        raise TranscriptError(
+            "transcript_too_large",
+            f"the subtitle file has {count} cues, over the {limit}-cue limit: split it into "
+            f"files of at most {limit} cues, or export it with longer cues (a sentence each, "
+            "not a word each)",
+        )
 
 
 def _decode(raw: bytes) -> str:
@@ -258,7 +294,7 @@ def _segments(cues: list[_Cue], kind: TranscriptFormat) -> tuple[Segment, ...]:
         if kind == "vtt":
             text, words = _vtt_text(cue)
         else:
-            text, words = _plain(_ASS_TAG.sub("", _TAG.sub("", cue.raw_text))), ()
+            text, words = _srt_text(cue.raw_text), ()
         if text:
             segments.append(Segment(cue.start, cue.end, text, words))
     if not segments:
@@ -269,6 +305,18 @@ def _segments(cues: list[_Cue], kind: TranscriptFormat) -> tuple[Segment, ...]:
     return tuple(segments)
 
 
+def _visible(text: str) -> str:
+    """`text` without bidi control characters, which are invisible and only confuse search,
+    word counts and captions burned in by renderers that do not apply them."""
+    return text.translate(_BIDI_CONTROLS)
+
+
+def _srt_text(raw: str) -> str:
+    """An SRT cue's text without ruby readings, tags, ASS overrides and bidi controls."""
+    text = _TAG.sub("", _RUBY_TEXT.sub("", raw))
+    return _plain(_visible(_SRT_BIDI_ENTITY.sub("", _ASS_TAG.sub("", text))))
+
+
 def _plain(text: str) -> str:
     """Whitespace runs made single spaces within each line; empty lines dropped."""
     lines = (" ".join(line.split()) for line in text.split("\n"))
@@ -277,11 +325,12 @@ def _plain(text: str) -> str:
 
 def _vtt_text(cue: _Cue) -> tuple[str, tuple[Word, ...]]:
     """The cue's text without markup, and its words when it has inline timestamps."""
+    raw = _RUBY_TEXT.sub("", cue.raw_text)
     groups: list[tuple[float, list[str]]] = [(cue.start, [])]
     timed = False
     position = 0
-    for match in _TAG.finditer(cue.raw_text):
-        groups[-1][1].append(cue.raw_text[position : match.start()])
+    for match in _TAG.finditer(raw):
+        groups[-1][1].append(raw[position : match.start()])
         position = match.end()
         tag = match.group()[1:-1].strip()
         if _INLINE_TIME.fullmatch(tag):
@@ -296,14 +345,16 @@ def _vtt_text(cue: _Cue) -> tuple[str, tuple[Word, ...]]:
                 )
             timed = True
             groups.append((at, []))
-    groups[-1][1].append(cue.raw_text[position:])
-    text = _plain(html.unescape("".join(piece for _, pieces in groups for piece in pieces)))
+    groups[-1][1].append(raw[position:])
+    text = _plain(
+        _visible(html.unescape("".join(piece for _, pieces in groups for piece in pieces)))
+    )
     if not timed:
         return text, ()
     words: list[Word] = []
     for index, (start, pieces) in enumerate(groups):
         end = groups[index + 1][0] if index + 1 < len(groups) else cue.end
-        tokens = html.unescape("".join(pieces)).split()
+        tokens = _visible(html.unescape("".join(pieces))).split()
         step = (end - start) / len(tokens) if tokens else 0.0
         words += [
             Word(round(start + k * step, 3), round(start + (k + 1) * step, 3), token)
@@ -368,6 +419,24 @@ def _timed_words(segment: Segment) -> str:
     return " ".join(spoken)
 
 
+# SRT has no escape for '<', and our reader (like players, for <b>/<i>/<u>/<font>) takes any
+# '<...>' for a tag and drops it. So a '<' that some later '>' would close becomes U+FF1C
+# FULLWIDTH LESS-THAN SIGN, which reads the same and is markup to nobody; a '<' nothing closes
+# ('1 < 2') stays as written. '&lt;' would show literally in every player, and a zero-width
+# character after the '<' leaves an invisible character in the text (and a tag to lenient
+# players). Likewise '{' opening an ASS override ('{\\an8}') becomes U+FF5B FULLWIDTH LEFT CURLY
+# BRACKET, and the '>' of a '-->' in text becomes U+FF1E (a line with '-->' would be a broken
+# timing line: our reader refuses the file, players drop the cue); that comes first, so such a
+# '>' no longer closes an earlier '<'.
+def _srt_safe(text: str) -> str:
+    """`text` changed just enough that reading it back finds no markup and no timing line."""
+    text = text.replace("-->", "--\uff1e")
+    close = text.rfind(">")  # every '<' before the last '>' opens what the reader takes for a tag
+    text = text[:close].replace("<", "\uff1c") + text[close:] if close > 0 else text
+    close = text.rfind("}")
+    return text[:close].replace("{\\", "\uff5b\\") + text[close:] if close > 0 else text
+
+
 def to_srt(transcript: Transcript) -> str:
     """The transcript as an SRT file (cues numbered from 1; word timings are not kept)."""
     out: list[str] = []
@@ -380,7 +449,7 @@ def to_srt(transcript: Transcript) -> str:
         out += [
             str(number),
             f"{_clock(segment.start, 'srt')} --> {_clock(segment.end, 'srt')}",
-            text,
+            _srt_safe(text),
             "",
         ]
     return "\n".join(out)
@@ -388,6 +457,7 @@ def to_srt(transcript: Transcript) -> str:
 
 __all__ = [
     "FORMATS",
+    "MAX_CUES",
     "MAX_TRANSCRIPT_BYTES",
     "TranscriptError",
     "TranscriptFormat",
