@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import _LOCAL, Stack
 
 REPO = "sandbox-dev/crosspost-demo"
 
@@ -40,3 +40,21 @@ def run(stack: Stack, pipeline: dict[str, Any], window: dict[str, str]) -> dict[
     job = stack.wait_job(answer.json()["id"], timeout=240)
     assert job["status"] == "succeeded", job
     return job
+
+
+def github_read(stack: Stack, path: str, **params: Any) -> Any:
+    """A read of the sample repository through the GitHub fake's API."""
+    token = stack.fake("github", "tokens", json={"login": "reader", "repos": {REPO: "read"}})
+    answer = _LOCAL.get(
+        f"{stack.fakes_url}/github/repos/{REPO}{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {token['token']}", "User-Agent": "test"},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def pulls_opened(stack: Stack) -> list[dict[str, Any]]:
+    """The sample repository's pull requests from crosspost's branches."""
+    pulls = github_read(stack, "/pulls", state="all", per_page=100)
+    return [p for p in pulls if p["head"]["ref"].startswith("crosspost/")]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import _LOCAL, Stack, expect_problem
-from tests.e2e.pipelines import REPO, clip_range, make_pipeline, run
+from tests.e2e.pipelines import REPO, clip_range, github_read, make_pipeline, pulls_opened, run
 
 
 @pytest.fixture
@@ -37,24 +37,6 @@ def _ask(stack: Stack, window: dict[str, str], **body: Any) -> dict[str, Any]:
     answer = stack.http.post("/v1/content/generate", json=request)
     assert answer.status_code in (200, 202), answer.text
     return dict(answer.json())
-
-
-def _github(stack: Stack, path: str, **params: Any) -> Any:
-    """A read of the sample repository through the GitHub fake's API."""
-    token = stack.fake("github", "tokens", json={"login": "reader", "repos": {REPO: "read"}})
-    answer = _LOCAL.get(
-        f"{stack.fakes_url}/github/repos/{REPO}{path}",
-        params=params,
-        headers={"Authorization": f"Bearer {token['token']}", "User-Agent": "test"},
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def _pulls(stack: Stack) -> list[dict[str, Any]]:
-    """The sample repository's pull requests from crosspost's branches."""
-    pulls = _github(stack, "/pulls", state="all", per_page=100)
-    return [p for p in pulls if p["head"]["ref"].startswith("crosspost/")]
 
 
 def test_a_sync_recap_pages_items_counts_github_and_writes_front_matter(
@@ -91,7 +73,7 @@ def test_a_sync_recap_pages_items_counts_github_and_writes_front_matter(
     assert job["status"] == "succeeded" and job["result"]["post"]["path"] == post["path"]
     [event] = stack.events("content.generated")
     assert event["data"]["job_id"] == answer["job_id"] and event["data"]["total_clips"] == clips
-    assert _pulls(stack) == []  # not asked for
+    assert pulls_opened(stack) == []  # not asked for
 
 
 def test_a_recap_is_proposed_as_one_pull_request_however_often_it_is_asked(
@@ -107,13 +89,13 @@ def test_a_recap_is_proposed_as_one_pull_request_however_often_it_is_asked(
     assert job["status"] == "succeeded", job
     pull = job["result"]["pull_request"]
     assert pull["created"] is True
-    [opened] = _pulls(stack)
+    [opened] = pulls_opened(stack)
     assert opened["number"] == pull["number"] and opened["head"]["ref"] == pull["branch"]
     again = _ask(stack, window, pipeline_id=pipeline["id"], open_pull_request=True)
     assert again["pull_request"]["number"] == pull["number"]
     assert again["pull_request"]["created"] is False
     assert again["pull_request"]["commit"] == pull["commit"]  # same bytes: no new commit
-    assert len(_pulls(stack)) == 1
+    assert len(pulls_opened(stack)) == 1
     first_clip = again["post"]["front_matter"]["clips"][0]["id"]
     item = next(i for i in _all_items(stack) if i["clip_id"] == first_clip)
     stack.http.post(
@@ -124,7 +106,7 @@ def test_a_recap_is_proposed_as_one_pull_request_however_often_it_is_asked(
     assert first_clip not in {c["id"] for c in changed["post"]["front_matter"]["clips"]}
     assert changed["pull_request"]["number"] == pull["number"]
     assert changed["pull_request"]["commit"] != pull["commit"]
-    assert len(_pulls(stack)) == 1
+    assert len(pulls_opened(stack)) == 1
     content = _file(stack, changed["post"]["path"], changed["pull_request"]["branch"])
     assert content == changed["post"]["markdown"]
     assert [e["data"]["pull_request"]["created"] for e in stack.events("content.pr_opened")] == [
@@ -231,4 +213,4 @@ def _all_items(stack: Stack) -> list[dict[str, Any]]:
 
 def _file(stack: Stack, path: str, branch: str) -> str:
     """A file on a branch of the sample repository."""
-    return base64.b64decode(_github(stack, f"/contents/{path}", ref=branch)["content"]).decode()
+    return base64.b64decode(github_read(stack, f"/contents/{path}", ref=branch)["content"]).decode()

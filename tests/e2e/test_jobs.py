@@ -41,6 +41,7 @@ def test_jobs_are_counted_cleaned_and_show_when_they_expire(
             stack.svc,
             conn,
             tenant_id=stack.tenant_id,
+            mode="test",
             kind="pipeline_run",
             job_kind="pipeline.run.v1",
             subject_id="pln_x",

@@ -37,9 +37,13 @@ def _is(method: str, path: str, routes: tuple[tuple[str, str], ...]) -> bool:
 
 
 def _is_transcript(method: str, path: str) -> bool:
-    # A source's WebVTT/SRT file (PUT /v1/projects/{id}/sources/{media_id}/transcript): the
-    # route takes it raw and bounds its size itself.
-    return method == "PUT" and path.startswith("/v1/projects/") and path.endswith("/transcript")
+    # A WebVTT/SRT file (PUT /v1/projects/{id}/sources/{media_id}/transcript, PUT
+    # /v1/content-items/{id}/transcript): the route takes it raw and bounds its size itself.
+    return (
+        method == "PUT"
+        and path.startswith(("/v1/projects/", "/v1/content-items/"))
+        and path.endswith("/transcript")
+    )
 
 
 class EdgeMiddleware:

@@ -123,6 +123,12 @@ def _content(data: Mapping[str, Any], sandbox: bool) -> str:
     return f"{data.get('title')}: {data.get('total_clips')} clips, {data.get('path')}"
 
 
+def _job(data: Mapping[str, Any], sandbox: bool) -> str:
+    error = data.get("error")
+    ended = f"failed: {error.get('code')} ({error.get('message')})" if error else "completed"
+    return f"{data.get('kind')} {data.get('job_id')} on {data.get('subject_id')} {ended}"
+
+
 def _test(data: Mapping[str, Any], sandbox: bool) -> str:
     return f"{data.get('endpoint_id')}: {data.get('message')}"
 
@@ -139,6 +145,7 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any], bool], str]] = {
     "data_export": _data_export,
     "export": _render,
     "content": _content,
+    "job": _job,
     "webhook": _test,
     "endpoint": _endpoint,
 }

@@ -51,6 +51,19 @@ class PostCreate(_Strict):
         description="A ready render of the clip studio to publish, instead of `media_id` "
         "(the post's `media_id` is then the render's video).",
     )
+    content_item_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="A content item of the content pipeline to publish: its clip's video, "
+        "captioned with the clip's title unless `text` is given (instead of `media_id`).",
+    )
+    recap_job_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="A generated recap (the `job_id` of POST /v1/content/generate) to publish "
+        "as a text post: its title, what it covers and its pull request, unless `text` is "
+        "given.",
+    )
     auto_fit: bool = Field(
         default=False,
         description="Where the video breaks a platform's limits in a way a render repairs "

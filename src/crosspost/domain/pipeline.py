@@ -29,6 +29,7 @@ MatchWindow = Annotated[int, Range(5, 24 * 60)]
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 EventKind = Literal["commit", "pull_request", "issue", "release"]
+JudgeKind = Literal["heuristic", "llm"]
 # The deliveries a pipeline's GitHub webhook should subscribe to.
 WEBHOOK_EVENTS = ("push", "pull_request", "issues", "release")
 
@@ -73,11 +74,23 @@ class PipelineCreate(BaseModel):
         "used to backfill activity and open recap pull requests. Stored encrypted, never "
         "shown again.",
     )
+    judge: JudgeKind = Field(
+        default="heuristic",
+        description="Who scores the items: `heuristic` (deterministic, free) or `llm` (the "
+        "configured chat-completions model; its tokens count against `llm_tokens`).",
+    )
+    discord_webhook_url: SecretStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="A Discord webhook URL told when a recap is generated and when its pull "
+        "request opens. Stored encrypted, never shown again.",
+    )
 
 
 class PipelinePatch(BaseModel):
     """The JSON body of `PATCH /v1/pipelines/{id}`: only the fields given change; a null
-    `recap` or `github_token` removes it."""
+    `recap`, `github_token` or `discord_webhook_url` removes it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +100,8 @@ class PipelinePatch(BaseModel):
     match_window_minutes: MatchWindow | None = None
     recap: RecapTarget | None = None
     github_token: SecretStr | None = Field(default=None, min_length=1, max_length=255)
+    judge: JudgeKind | None = None
+    discord_webhook_url: SecretStr | None = Field(default=None, min_length=1, max_length=500)
 
 
 class RunRequest(BaseModel):
@@ -134,6 +149,8 @@ class PipelinePublic(BaseModel):
     match_window_minutes: int
     recap: RecapTarget | None
     github_token_set: bool
+    judge: JudgeKind
+    discord_webhook_set: bool
     github_webhook: GitHubWebhook
     created_at: datetime
     updated_at: datetime
@@ -217,6 +234,10 @@ class ContentItemPublic(BaseModel):
     transcript_url: str | None = Field(description="A signed URL of the full transcript.")
     transcript_summary: str | None
     transcript_size_bytes: int | None
+    transcript_origin: Literal["transcribed", "imported"] | None = Field(
+        description="Whether the transcript came from the transcription API or a WebVTT/SRT "
+        "file imported with PUT /v1/content-items/{id}/transcript."
+    )
     github_context_url: str | None = Field(description="A signed URL of the GitHub context.")
     github_summary: str | None
     github_context_size_bytes: int | None

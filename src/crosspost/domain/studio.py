@@ -4,7 +4,7 @@ highlight detection requests, and `/v1/jobs` (one resource for every long-runnin
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -187,7 +187,13 @@ class JobPublic(BaseModel):
     """One long-running request (highlight detection, a render) and what came of it."""
 
     id: str
-    kind: str = Field(description="`highlights`, `render`, `transcription` or `pipeline_run`.")
+    kind: str = Field(
+        description="`highlights`, `render`, `transcription`, `pipeline_run` or "
+        "`content_generation`."
+    )
+    mode: Literal["test", "live"] = Field(
+        default="live", description="The mode of the key that asked for it."
+    )
     subject_id: str = Field(description="The project, render or pipeline it works on.")
     status: str = Field(description="queued, running, succeeded or failed.")
     params: dict[str, Any]

@@ -22,7 +22,7 @@ from crosspost.domain.enums import (
     TargetStatus,
 )
 from crosspost.domain.models import PostCreate, PostEdit
-from crosspost.engine import events, fit
+from crosspost.engine import events, fit, post_sources
 from crosspost.engine.media_library import check_usable
 from crosspost.engine.overrides import (
     THUMBNAIL_OPTION,
@@ -253,6 +253,7 @@ class PostPlan:
     publish_at: datetime | None
     targets: tuple[TargetPlan, ...]
     media_id: str | None = None  # the single medium, `render_id`'s video resolved
+    text: str = ""  # the caption, a content source's resolved
 
 
 def check_post(
@@ -277,6 +278,9 @@ def check_post(
             body = body.model_copy(
                 update={"media_id": render_media(conn, tenant_id, body), "render_id": None}
             )
+    if body.content_item_id is not None or body.recap_job_id is not None:
+        with problems.at("content_item_id" if body.content_item_id else "recap_job_id"):
+            body = post_sources.from_content(conn, tenant_id, body)
     with problems.at("publish_at"):
         publish_at = resolve_publish_at(body, now)
     with problems.at("overrides"):
@@ -304,7 +308,7 @@ def check_post(
             with problems.at("targets"):
                 _refuse_all(plans)
     problems.raise_found()
-    return PostPlan(publish_at, plans, body.media_id)
+    return PostPlan(publish_at, plans, body.media_id, body.text)
 
 
 def render_media(conn: Connection, tenant_id: str, body: PostCreate) -> str:
@@ -566,7 +570,7 @@ def write_post(
         "media_id": body.media_ids[0] if body.media_ids else plan.media_id,
         "media_ids": body.media_ids,
         "auto_fit": body.auto_fit,
-        "text": body.text,
+        "text": plan.text,
         "overrides": body.overrides,
         "publish_at": publish_at,
         "timezone": body.timezone,

@@ -17,6 +17,7 @@ from crosspost.ids import new_id
 from crosspost.jobs import JobContext
 from crosspost.store import tasks as store
 from crosspost.store.rows import Row
+from crosspost.webhooks import outbox
 
 
 def start_task(
@@ -24,6 +25,7 @@ def start_task(
     conn: Connection,
     *,
     tenant_id: str,
+    mode: str,
     kind: str,
     job_kind: str,
     subject_id: str,
@@ -38,6 +40,7 @@ def start_task(
     row: Row = {
         "id": new_id("job"),
         "tenant_id": tenant_id,
+        "mode": mode,
         "kind": kind,
         "subject_id": subject_id,
         "status": "queued",
@@ -82,7 +85,8 @@ def report(svc: Services, ctx: JobContext, task_id: str, done: float, total: flo
 
 
 def succeed(conn: Connection, task: Row, result: Mapping[str, Any], now: datetime) -> None:
-    """End the task with its result, in the caller's (fenced) transaction."""
+    """End the task with its result and announce `job.completed`, in the caller's (fenced)
+    transaction."""
     total = task["progress_total"]
     store.update_task(
         conn,
@@ -95,10 +99,12 @@ def succeed(conn: Connection, task: Row, result: Mapping[str, Any], now: datetim
             "progress_done": total if total is not None else task["progress_done"],
         },
     )
+    _announce(conn, task, "job.completed", now)
 
 
 def fail(conn: Connection, task: Row, code: str, message: str, now: datetime) -> None:
-    """End the task with why it failed, in the caller's (fenced) transaction."""
+    """End the task with why it failed and announce `job.failed`, in the caller's (fenced)
+    transaction."""
     store.update_task(
         conn,
         task["id"],
@@ -109,6 +115,34 @@ def fail(conn: Connection, task: Row, code: str, message: str, now: datetime) ->
             "updated_at": now,
             "finished_at": now,
         },
+    )
+    _announce(conn, task, "job.failed", now, error={"code": code[:40], "message": message})
+
+
+def _announce(
+    conn: Connection,
+    task: Row,
+    event_type: str,
+    now: datetime,
+    *,
+    error: Mapping[str, str] | None = None,
+) -> None:
+    # Lean on purpose: a result can be large (a recap's Markdown); GET /v1/jobs/{id} has it.
+    data: dict[str, Any] = {
+        "job_id": task["id"],
+        "kind": task["kind"],
+        "subject_id": task["subject_id"],
+        "finished_at": now.isoformat(),
+    }
+    if error is not None:
+        data["error"] = dict(error)
+    outbox.emit(
+        conn,
+        tenant_id=task["tenant_id"],
+        mode=task["mode"],
+        event_type=event_type,
+        data=data,
+        now=now,
     )
 
 
@@ -125,6 +159,7 @@ def public(svc: Services, row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "kind": row["kind"],
+        "mode": row["mode"],
         "subject_id": row["subject_id"],
         "status": row["status"],
         "params": row["params"],

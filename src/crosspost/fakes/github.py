@@ -27,6 +27,7 @@ requests, issues, releases at chosen times), ``/_fake/hooks``, ``/_fake/deliver`
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 import time
@@ -121,6 +122,7 @@ class GitHubFake:
         self.tokens: dict[str, Token] = {}
         self.windows: dict[str, _Window] = {}
         self.faults: list[dict[str, Any]] = []
+        self.latency_ms = 0  # added to every API answer (a slow GitHub), until reset
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
         self._served = 0
         self.controls = Controls(self)
@@ -136,6 +138,7 @@ class GitHubFake:
         self.tokens.clear()
         self.windows.clear()
         self.faults.clear()
+        self.latency_ms = 0
         self.requests.clear()
         self.hooks.clear()
         owner = self.world.user(SAMPLE_OWNER)
@@ -211,10 +214,12 @@ class GitHubFake:
         """Answer one API request: user agent, version, token, limits, faults, access, the
         endpoint, then conditional-request handling and the rate-limit headers."""
         self._served += 1
+        entry: dict[str, Any] = {"method": request.method, "path": platform_path(request)}
+        self.requests.append(entry)  # logged on arrival: a slow answer is seen in flight
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000)
         now = self.now()
         rid = _request_id(self._served, self.config.seed, now)
-        entry: dict[str, Any] = {"method": request.method, "path": platform_path(request)}
-        self.requests.append(entry)
         agent = request.headers.get("user-agent", "").strip()
         if not agent:
             response: Response = PlainTextResponse(USER_AGENT_REQUIRED, 403)

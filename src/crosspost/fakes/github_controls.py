@@ -128,12 +128,17 @@ class Controls:
         """POST ``{"status": 500|502|503, "count"?}`` makes the next N API requests fail so;
         ``{"status": 403|429, "secondary": true, "retry_after"?, "count"?}`` makes them hit a
         secondary rate limit; ``{"exhaust": "<login>"}`` spends that user's primary limit
-        until its window resets. DELETE drops queued faults."""
+        until its window resets; ``{"latency_ms": N}`` delays every API answer by N ms
+        (0 to stop). DELETE drops queued faults and latency."""
         fake = self.fake
         if request.method == "DELETE":
             fake.faults.clear()
+            fake.latency_ms = 0
         elif request.method == "POST":
             body = await _json(request)
+            if "latency_ms" in body:
+                fake.latency_ms = _count(body, "latency_ms", 0, low=0)
+                return JSONResponse({"faults": fake.faults, "latency_ms": fake.latency_ms})
             if "exhaust" in body:
                 fake.exhaust(_text(body, "exhaust"))
                 return JSONResponse({"faults": fake.faults, "exhausted": body["exhaust"]})

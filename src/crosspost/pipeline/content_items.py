@@ -7,16 +7,23 @@ reading the item may.
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from crosspost.domain.pipeline import ContentItemPublic, ItemError, Judgement
+from crosspost.domain.transcripts import Transcript
 from crosspost.engine.services import Services
-from crosspost.errors import Conflict, NotFound
+from crosspost.errors import Conflict, InvalidInput, NotFound
+from crosspost.media.storage import store_file
 from crosspost.store import content_items as rows
 from crosspost.store.rows import Row
+
+SUMMARY_CHARS = 280
 
 # The stored parts an item may have: the API's path segment and the column of its key.
 PARTS: Mapping[str, str] = {
@@ -30,6 +37,66 @@ PART_TYPES: Mapping[str, str] = {
     "transcript": "application/json",
     "github-context": "application/json",
 }
+
+
+def object_key(item: Mapping[str, Any], name: str) -> str:
+    """An item's object keys are fixed: a retried step overwrites what it left."""
+    return f"pipeline/{item['tenant_id']}/{item['id']}/{name}"
+
+
+def scratch(svc: Services) -> Path:
+    """The folder an item's files are put together in before they are stored."""
+    folder = svc.settings.resolved_media_dir / ".pipeline"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def store_json(svc: Services, key: str, document: Any) -> tuple[str, int]:
+    """Store a JSON document at `key`; its key and size."""
+    data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    with tempfile.NamedTemporaryFile(dir=scratch(svc), suffix=".json") as fh:
+        fh.write(data)
+        fh.flush()
+        stored = store_file(svc.storage, Path(fh.name), key)
+    return stored.key, stored.size
+
+
+def read_json(svc: Services, key: str) -> Any:
+    """A JSON document from storage."""
+    with svc.storage.open(key) as fh:
+        return json.loads(fh.read())
+
+
+def summary_of(text: str) -> str:
+    """The start of a transcript, as the item shows it."""
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
+
+
+def import_transcript(
+    svc: Services, conn: Connection, tenant_id: str, item_id: str, transcript: Transcript
+) -> Row:
+    """Keep an imported transcript as the item's (the transcription API is then never asked
+    for this clip); an item already past transcription goes back to `transcribed`, so the
+    next run matches and judges it again with the new words."""
+    row = get(conn, tenant_id, item_id)
+    if transcript.segments and transcript.segments[0].start > row["clip_duration"]:
+        raise InvalidInput(
+            f"the transcript starts after the clip ends ({row['clip_duration']:.0f} s); "
+            "import the file made for this clip",
+            code="transcript_times",
+        )
+    key, size = store_json(svc, object_key(row, "transcript-imported.json"), transcript.to_json())
+    values: dict[str, Any] = {
+        "transcript_key": key,
+        "transcript_size_bytes": size,
+        "transcript_summary": summary_of(transcript.text),
+        "transcript_origin": "imported",
+        "updated_at": svc.clock.now(),
+    }
+    if row["processing_status"] in ("enhanced", "ready_for_content"):
+        values |= {"processing_status": "transcribed", "content_ready_at": None, "error": None}
+    rows.update_item(conn, item_id, values)
+    return get(conn, tenant_id, item_id)
 
 
 def part_url(svc: Services, item_id: str, part: str) -> str:
@@ -49,7 +116,7 @@ def public(svc: Services, row: Row) -> ContentItemPublic:
             "pipeline_id", "clip_id", "clip_title", "clip_url", "clip_embed_url",
             "clip_thumbnail_url", "clip_duration", "clip_view_count", "clip_created_at",
             "broadcaster_name", "creator_name", "platform", "processing_status", "media_id",
-            "transcript_summary", "transcript_size_bytes", "github_summary",
+            "transcript_summary", "transcript_size_bytes", "transcript_origin", "github_summary",
             "github_context_size_bytes", "match_confidence", "content_score", "content_tags",
             "content_category", "review", "stored_at", "enhanced_at", "content_ready_at",
             "updated_at",

@@ -27,7 +27,7 @@ from crosspost.engine.services import Services
 from crosspost.errors import CrosspostError, InvalidInput
 from crosspost.jobs import JobContext, Outcome
 from crosspost.jobs.store import LeaseLost
-from crosspost.pipeline import content_items, matching, pipelines, recap, recap_pr
+from crosspost.pipeline import content_items, matching, notify, pipelines, recap, recap_pr
 from crosspost.providers.errors import ProviderError
 from crosspost.store import content_items as item_rows
 from crosspost.store import pipelines as pipeline_rows
@@ -65,6 +65,7 @@ def start(
         svc,
         conn,
         tenant_id=tenant_id,
+        mode=mode,
         kind="content_generation",
         job_kind=KIND,
         subject_id=request.pipeline_id or tenant_id,
@@ -126,13 +127,14 @@ def finish(
     request: GenerateRequest,
     made: recap.Recap,
     pull: PullRequestRef | None,
-    pipeline: Mapping[str, Any] | None,
+    pipeline: Row | None,
     now: datetime,
 ) -> GenerateResponse:
     """End the task with the answer and announce it, in the caller's transaction."""
     answer = response(svc, task, request, made, pull, status="completed")
     result = answer.model_dump(mode="json", exclude={"content_items"})
     tasks.succeed(conn, {**task, "progress_total": 2}, result, now)
+    notify.queue_discord(svc, conn, task["id"], pipeline)
     mode = task["params"]["mode"]
     dates = {
         "start": request.date_range.start.isoformat(),

@@ -10,7 +10,6 @@ overwriting any half-written object rather than leaving a second one.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,35 +20,36 @@ from typing import Any
 from crosspost.domain.transcripts import Transcript
 from crosspost.engine.media_intake import meter_media, probed_values
 from crosspost.engine.services import Services
-from crosspost.errors import CrosspostError
+from crosspost.errors import CrosspostError, QuotaExceeded
 from crosspost.ids import new_id
 from crosspost.jobs import JobContext
 from crosspost.media.audio_extract import extract_speech
 from crosspost.media.storage import store_file
-from crosspost.pipeline import matching
+from crosspost.pipeline import content_items, matching
 from crosspost.pipeline.twitch_api import TwitchClient
 from crosspost.providers.errors import ProviderError
-from crosspost.providers.judge import HeuristicJudge, JudgeInput
+from crosspost.providers.judge import Judge, JudgeInput
 from crosspost.providers.transcription import Transcriber
 from crosspost.store import content_items as item_rows
 from crosspost.store import media as media_rows
 from crosspost.store import pipelines as pipeline_rows
 from crosspost.store.rows import Row
+from crosspost.usage import ai
 
-SUMMARY_CHARS = 280
 _ORDER = ("queued", "audio_ready", "transcribed", "enhanced", "ready_for_content")
 
 
 @dataclass
 class Sources:
     """What a run reaches the outside with: Twitch (and the owner's token for downloads,
-    None when the channel's owner never connected), the transcriber."""
+    None when the channel's owner never connected), the transcriber, the judge."""
 
     twitch: TwitchClient
     broadcaster_id: str
     owner_token: str | None
     owner_id: str | None
     transcriber: Transcriber
+    judge: Judge
 
 
 class StepFailed(CrosspostError):
@@ -81,9 +81,9 @@ def process(
     _write(svc, ctx, item["id"], {"processing_status": at, "error": None})
     steps = {
         "queued": lambda: _fetch(svc, ctx, item, sources, key_id),
-        "audio_ready": lambda: _transcribe(svc, ctx, item, sources.transcriber),
+        "audio_ready": lambda: _transcribe(svc, ctx, item, sources.transcriber, key_id),
         "transcribed": lambda: _enhance(svc, ctx, pipeline, item),
-        "enhanced": lambda: _judge(svc, ctx, item),
+        "enhanced": lambda: _judge(svc, ctx, pipeline, item, sources.judge, key_id),
     }
     try:
         for status in _ORDER[_ORDER.index(at) :]:
@@ -123,7 +123,7 @@ def _fetch(svc: Services, ctx: JobContext, item: Row, sources: Sources, key_id: 
             "processing); run the pipeline again later",
             code="clip_media_unavailable",
         )
-    with tempfile.TemporaryDirectory(dir=_scratch(svc)) as folder:
+    with tempfile.TemporaryDirectory(dir=content_items.scratch(svc)) as folder:
         video = Path(folder) / "clip.mp4"
         sources.twitch.fetch(url, video, max_bytes=svc.settings.max_upload_bytes)
         try:
@@ -131,7 +131,7 @@ def _fetch(svc: Services, ctx: JobContext, item: Row, sources: Sources, key_id: 
         except CrosspostError as exc:  # no audio track, or undecodable
             raise StepFailed(exc.detail, code=exc.code) from exc
         media_id = item["media_id"] or new_id("med")
-        stored = store_file(svc.storage, video, _key(item, "clip.mp4"))
+        stored = store_file(svc.storage, video, content_items.object_key(item, "clip.mp4"))
         try:
             values = probed_values(
                 video,
@@ -142,7 +142,7 @@ def _fetch(svc: Services, ctx: JobContext, item: Row, sources: Sources, key_id: 
             )
         except CrosspostError as exc:
             raise StepFailed(exc.detail, code=exc.code) from exc
-        audio = store_file(svc.storage, pieces[0].path, _key(item, "audio.ogg"))
+        audio = store_file(svc.storage, pieces[0].path, content_items.object_key(item, "audio.ogg"))
     now = svc.clock.now()
     with svc.db.write() as conn:
         ctx.fence(conn)
@@ -168,27 +168,46 @@ def _fetch(svc: Services, ctx: JobContext, item: Row, sources: Sources, key_id: 
         )
 
 
-def _transcribe(svc: Services, ctx: JobContext, item: Row, transcriber: Transcriber) -> None:
-    """What was said, kept whole in storage and as a short summary on the item."""
+def _transcribe(
+    svc: Services, ctx: JobContext, item: Row, transcriber: Transcriber, key_id: str
+) -> None:
+    """What was said, kept whole in storage and as a short summary on the item, its minutes
+    counted against the month's `transcription_minutes`; an imported transcript stands."""
+    if item["transcript_origin"] == "imported":
+        _write(svc, ctx, item["id"], {"processing_status": "transcribed"})
+        return
+    seconds = float(item["clip_duration"])
+    tenant_id = item["tenant_id"]
+    with svc.db.read() as conn:
+        try:
+            ai.check_transcription(
+                conn, tenant_id=tenant_id, key_id=key_id, seconds=seconds, now=svc.clock.now()
+            )
+        except QuotaExceeded as exc:
+            raise StepFailed(exc.detail, code=exc.code) from exc
     with svc.storage.local_file(item["audio_key"]) as audio:
         try:
             heard = transcriber.transcribe(audio)
         except CrosspostError as exc:
             raise StepFailed(exc.detail, code=exc.code) from exc
-    stored = _store_json(svc, _key(item, "transcript.json"), heard.to_json())
-    text = heard.text
-    summary = text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
-    _write(
-        svc,
-        ctx,
-        item["id"],
-        {
-            "transcript_key": stored[0],
-            "transcript_size_bytes": stored[1],
-            "transcript_summary": summary,
-            "processing_status": "transcribed",
-        },
+    key, size = content_items.store_json(
+        svc, content_items.object_key(item, "transcript.json"), heard.to_json()
     )
+    now = svc.clock.now()
+    with svc.db.write() as conn:
+        ctx.fence(conn)
+        ai.meter_transcription(conn, tenant_id=tenant_id, key_id=key_id, seconds=seconds, now=now)
+        values: dict[str, Any] = {"processing_status": "transcribed", "updated_at": now}
+        current = item_rows.get_any(conn, item["id"])
+        # A transcript imported while this one was being made wins: the tenant chose it.
+        if current is None or current["transcript_origin"] != "imported":
+            values |= {
+                "transcript_key": key,
+                "transcript_size_bytes": size,
+                "transcript_summary": content_items.summary_of(heard.text),
+                "transcript_origin": "transcribed",
+            }
+        item_rows.update_item(conn, item["id"], values)
 
 
 def _enhance(svc: Services, ctx: JobContext, pipeline: Row, item: Row) -> None:
@@ -215,7 +234,9 @@ def _enhance(svc: Services, ctx: JobContext, pipeline: Row, item: Row) -> None:
         window=window,
         linked=linked,
     )
-    stored = _store_json(svc, _key(item, "github-context.json"), matching.context(found))
+    stored = content_items.store_json(
+        svc, content_items.object_key(item, "github-context.json"), matching.context(found)
+    )
     now = svc.clock.now()
     _write(
         svc,
@@ -232,10 +253,20 @@ def _enhance(svc: Services, ctx: JobContext, pipeline: Row, item: Row) -> None:
     )
 
 
-def _judge(svc: Services, ctx: JobContext, item: Row) -> None:
-    """The judge's verdict: score, category, tags."""
-    context = _read_json(svc, item["github_context_key"])
-    verdict = HeuristicJudge().judge(
+def _judge(
+    svc: Services, ctx: JobContext, pipeline: Row, item: Row, judge: Judge, key_id: str
+) -> None:
+    """The judge's verdict: score, category, tags (an LLM's tokens counted against the
+    month's `llm_tokens`)."""
+    tenant_id = item["tenant_id"]
+    if pipeline["judge"] == "llm":
+        with svc.db.read() as conn:
+            try:
+                ai.check_tokens(conn, tenant_id=tenant_id, key_id=key_id, now=svc.clock.now())
+            except QuotaExceeded as exc:
+                raise StepFailed(exc.detail, code=exc.code) from exc
+    context = content_items.read_json(svc, item["github_context_key"])
+    verdict = judge.judge(
         JudgeInput(
             title=item["clip_title"],
             transcript=_transcript_text(svc, item),
@@ -246,60 +277,38 @@ def _judge(svc: Services, ctx: JobContext, item: Row) -> None:
         )
     )
     now = svc.clock.now()
-    _write(
-        svc,
-        ctx,
-        item["id"],
-        {
-            "content_score": verdict.score,
-            "content_tags": verdict.tags,
-            "content_category": verdict.category,
-            "judgement": {
-                "judge": verdict.judge,
-                "coherence": verdict.coherence,
-                "correctness": verdict.correctness,
-                "dev_signal": verdict.dev_signal,
-                "confidence": verdict.confidence,
-                "reasons": verdict.reasons,
-            },
-            "processing_status": "ready_for_content",
-            "content_ready_at": now,
+    values = {
+        "content_score": verdict.score,
+        "content_tags": verdict.tags,
+        "content_category": verdict.category,
+        "judgement": {
+            "judge": verdict.judge,
+            "coherence": verdict.coherence,
+            "correctness": verdict.correctness,
+            "dev_signal": verdict.dev_signal,
+            "confidence": verdict.confidence,
+            "reasons": verdict.reasons,
         },
-    )
+        "processing_status": "ready_for_content",
+        "content_ready_at": now,
+        "updated_at": now,
+    }
+    with svc.db.write() as conn:
+        ctx.fence(conn)
+        if verdict.tokens:
+            ai.meter_tokens(
+                conn, tenant_id=tenant_id, key_id=key_id, tokens=verdict.tokens, now=now
+            )
+        item_rows.update_item(conn, item["id"], values)
 
 
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _key(item: Mapping[str, Any], name: str) -> str:
-    """An item's object keys are fixed: a retried step overwrites what it left."""
-    return f"pipeline/{item['tenant_id']}/{item['id']}/{name}"
-
-
-def _scratch(svc: Services) -> Path:
-    folder = svc.settings.resolved_media_dir / ".pipeline"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _store_json(svc: Services, key: str, document: Any) -> tuple[str, int]:
-    data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    with tempfile.NamedTemporaryFile(dir=_scratch(svc), suffix=".json") as fh:
-        fh.write(data)
-        fh.flush()
-        stored = store_file(svc.storage, Path(fh.name), key)
-    return stored.key, stored.size
-
-
-def _read_json(svc: Services, key: str) -> Any:
-    with svc.storage.open(key) as fh:
-        return json.loads(fh.read())
-
-
 def _transcript_text(svc: Services, item: Mapping[str, Any]) -> str:
     if not item["transcript_key"]:
         return ""
-    return Transcript.from_json(_read_json(svc, item["transcript_key"])).text
+    return Transcript.from_json(content_items.read_json(svc, item["transcript_key"])).text
 
 
 def _reload(svc: Services, item_id: str) -> Row:

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.engine import Connection
 
 from crosspost.domain.enums import Mode
@@ -22,8 +23,9 @@ from crosspost.domain.pipeline import (
     RecapTarget,
 )
 from crosspost.engine.services import Services
-from crosspost.errors import NotFound
+from crosspost.errors import InvalidInput, NotFound
 from crosspost.ids import new_id
+from crosspost.providers import discord
 from crosspost.store import content_items as item_rows
 from crosspost.store import pipelines as rows
 from crosspost.store.rows import Row
@@ -48,6 +50,8 @@ def public(svc: Services, row: Row, *, secret: str | None = None) -> PipelinePub
         match_window_minutes=row["match_window_minutes"],
         recap=RecapTarget.model_validate(row["recap"]) if row["recap"] else None,
         github_token_set=row["github_token"] is not None,
+        judge=row["judge"],
+        discord_webhook_set=row["discord_webhook_url"] is not None,
         github_webhook=GitHubWebhook(
             url=webhook_url(svc, row["id"]), events=list(WEBHOOK_EVENTS), secret=secret
         ),
@@ -64,6 +68,7 @@ def create(
     pipeline_id = new_id("pln")
     secret = secrets.token_urlsafe(32)
     token = body.github_token.get_secret_value() if body.github_token else None
+    discord = _discord_url(svc, mode, body.discord_webhook_url)
     rows.insert_pipeline(
         conn,
         {
@@ -78,6 +83,8 @@ def create(
             "github_token": _seal(svc.keyring, tenant_id, pipeline_id, token),
             "webhook_secret": _seal(svc.keyring, tenant_id, pipeline_id, secret),
             "github_seen": {},
+            "judge": body.judge,
+            "discord_webhook_url": _seal(svc.keyring, tenant_id, pipeline_id, discord),
             "created_at": now,
             "updated_at": now,
         },
@@ -97,10 +104,10 @@ def patch(
     svc: Services, conn: Connection, tenant_id: str, pipeline_id: str, body: PipelinePatch
 ) -> Row:
     """Change the fields the patch names; a null recap or GitHub token removes it."""
-    get(conn, tenant_id, pipeline_id)
+    row = get(conn, tenant_id, pipeline_id)
     given = body.model_fields_set
     values: dict[str, Any] = {}
-    for name in ("name", "match_window_minutes"):
+    for name in ("name", "match_window_minutes", "judge"):
         if name in given and getattr(body, name) is not None:
             values[name] = getattr(body, name)
     if "twitch_login" in given and body.twitch_login is not None:
@@ -112,6 +119,9 @@ def patch(
     if "github_token" in given:
         token = body.github_token.get_secret_value() if body.github_token else None
         values["github_token"] = _seal(svc.keyring, tenant_id, pipeline_id, token)
+    if "discord_webhook_url" in given:
+        url = _discord_url(svc, Mode(row["mode"]), body.discord_webhook_url)
+        values["discord_webhook_url"] = _seal(svc.keyring, tenant_id, pipeline_id, url)
     if values:
         values["updated_at"] = svc.clock.now()
         rows.update_pipeline(conn, pipeline_id, values)
@@ -158,6 +168,29 @@ def github_token(keyring: Keyring, row: Mapping[str, Any]) -> str | None:
     return keyring.decrypt(
         row["github_token"], tenant_id=row["tenant_id"], table=TABLE, row_id=row["id"]
     )
+
+
+def discord_webhook_url(keyring: Keyring, row: Mapping[str, Any]) -> str | None:
+    """The pipeline's Discord webhook URL in plain text, if it has one."""
+    if row["discord_webhook_url"] is None:
+        return None
+    return keyring.decrypt(
+        row["discord_webhook_url"], tenant_id=row["tenant_id"], table=TABLE, row_id=row["id"]
+    )
+
+
+def _discord_url(svc: Services, mode: Mode, given: SecretStr | None) -> str | None:
+    """A Discord webhook URL as given, once the notifier of the pipeline's mode accepts it
+    (a test pipeline's is the sandbox fake's); 422 saying what is wrong otherwise."""
+    if given is None:
+        return None
+    url = given.get_secret_value().strip()
+    try:
+        test = mode is Mode.TEST
+        discord.check_webhook_url(url, api_base=svc.settings.discord_base(test_mode=test))
+    except discord.InvalidWebhookURL as exc:
+        raise InvalidInput(str(exc), code="invalid_discord_webhook") from None
+    return url
 
 
 def _seal(keyring: Keyring, tenant_id: str, pipeline_id: str, value: str | None) -> str | None:

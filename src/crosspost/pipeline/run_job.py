@@ -28,12 +28,16 @@ from crosspost.jobs.store import LeaseLost
 from crosspost.pipeline import item_steps, pipelines
 from crosspost.pipeline.github_backfill import backfill
 from crosspost.pipeline.twitch_api import Clip, TwitchClient
+from crosspost.providers.chat import ChatClient
 from crosspost.providers.errors import ProviderError
+from crosspost.providers.judge import HeuristicJudge, Judge
+from crosspost.providers.judge_llm import LLMJudge
 from crosspost.providers.transcription import OpenAITranscriber
 from crosspost.store import content_items as item_rows
 from crosspost.store import pipelines as pipeline_rows
 from crosspost.store import tasks as task_rows
 from crosspost.store.rows import Row
+from crosspost.usage import ai
 
 KIND = "pipeline.run.v1"
 MAX_RANGE = timedelta(days=31)
@@ -71,11 +75,24 @@ def start_run(
             "transcription is not configured on this server: set CROSSPOST_TRANSCRIPTION_API_KEY",
             code="transcription_unavailable",
         )
+    now = svc.clock.now()
+    # A month whose cap is spent refuses the run outright (402 naming the cap) rather than
+    # failing every clip one by one.
+    ai.check_transcription(conn, tenant_id=tenant_id, key_id=key_id, seconds=0, now=now)
+    if pipeline["judge"] == "llm":
+        if svc.settings.llm(test_mode=test)[1] is None:
+            raise InvalidInput(
+                "the pipeline's judge is llm but no LLM is configured on this server: set "
+                "CROSSPOST_LLM_API_KEY, or PATCH the pipeline's judge to heuristic",
+                code="llm_unavailable",
+            )
+        ai.check_tokens(conn, tenant_id=tenant_id, key_id=key_id, now=now)
     params = {"since": since.isoformat(), "until": until.isoformat(), "key_id": key_id}
     return tasks.start_task(
         svc,
         conn,
         tenant_id=tenant_id,
+        mode=pipeline["mode"],
         kind="pipeline_run",
         job_kind=KIND,
         subject_id=pipeline_id,
@@ -206,7 +223,24 @@ def _sources(svc: Services, pipeline: Row, stack: ExitStack) -> item_steps.Sourc
             timeout=svc.settings.transcription_timeout_seconds,
         )
     )
-    return item_steps.Sources(twitch, broadcaster.id, owner_token, owner_id, transcriber)
+    return item_steps.Sources(
+        twitch, broadcaster.id, owner_token, owner_id, transcriber, _judge(svc, pipeline, stack)
+    )
+
+
+def _judge(svc: Services, pipeline: Row, stack: ExitStack) -> Judge:
+    """The pipeline's judge: the heuristic, or the LLM over the configured chat API."""
+    if pipeline["judge"] != "llm":
+        return HeuristicJudge()
+    base_url, key, model = svc.settings.llm(test_mode=pipeline["mode"] == "test")
+    if key is None:
+        raise ProviderError(
+            ErrorKind.PERMANENT,
+            "llm_unavailable",
+            "the pipeline's judge is llm but no LLM is configured on this server any more",
+        )
+    chat = ChatClient(base_url, key, model, timeout=svc.settings.llm_timeout_seconds)
+    return LLMJudge(stack.enter_context(chat))
 
 
 def _sandbox_owner(svc: Services, login: str) -> tuple[str, str]:

@@ -82,6 +82,12 @@ def parse_webhook_url(url: str) -> tuple[str, str]:
     return target.webhook_id, target.token
 
 
+def check_webhook_url(url: str, *, api_base: str | None) -> None:
+    """Raise InvalidWebhookURL unless a notifier with `api_base` (None: live) would post to
+    `url`; checked when a URL is given, long before anything is sent."""
+    _parse(url, sandbox=httpx.URL(_checked_base(api_base)) if api_base is not None else None)
+
+
 def redact_webhook_tokens(text: str) -> str:
     """`text` with the token of every webhook path in it masked."""
     return _TOKEN_IN_TEXT.sub(rf"\1{REDACTED}", text)

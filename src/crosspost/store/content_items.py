@@ -124,13 +124,24 @@ def list_items(
     (sort value, id) position `after`. Items without a value to sort by (not yet scored)
     come last either way."""
     column = SORTS[sort]
-    query = sa.select(content_items).where(content_items.c.tenant_id == tenant_id, *_where(where))
-    if after is not None:
-        query = query.where(_after(column, after, descending))
     ids = content_items.c.id
-    nulls_last = column.is_(None)  # False sorts before True on both databases
+    base = sa.select(content_items).where(content_items.c.tenant_id == tenant_id, *_where(where))
     order = (column.desc(), ids.desc()) if descending else (column.asc(), ids.asc())
-    return every(conn.execute(query.order_by(nulls_last, *order).limit(limit)))
+    found: list[Row] = []
+    # Valued rows, then (for a nullable sort) the unvalued by id: each part in the order of
+    # its index, where an ORDER BY on "IS NULL" first would make both databases sort them all.
+    if after is None or after[0] is not None:
+        valued = base.where(column.is_not(None)) if column.nullable else base
+        if after is not None:
+            valued = valued.where(_after(column, after, descending))
+        found = every(conn.execute(valued.order_by(*order).limit(limit)))
+    if column.nullable and len(found) < limit:
+        unvalued = base.where(column.is_(None))
+        if after is not None and after[0] is None:
+            unvalued = unvalued.where(ids < after[1] if descending else ids > after[1])
+        by_id = ids.desc() if descending else ids.asc()
+        found += every(conn.execute(unvalued.order_by(by_id).limit(limit - len(found))))
+    return found
 
 
 def _where(f: ItemFilter) -> list[sa.ColumnElement[bool]]:
@@ -159,14 +170,11 @@ def _where(f: ItemFilter) -> list[sa.ColumnElement[bool]]:
 def _after(
     column: sa.Column[Any], after: tuple[Any, str], descending: bool
 ) -> sa.ColumnElement[bool]:
-    """Rows past the position (value, id) in the list's order, nulls last."""
-    value, item_id = after
-    ids = content_items.c.id
-    if value is None:  # already among the unscored, which come last
-        return sa.and_(column.is_(None), ids < item_id if descending else ids > item_id)
-    past = column < value if descending else column > value
-    tie = ids < item_id if descending else ids > item_id
-    return sa.or_(past, sa.and_(column == value, tie), column.is_(None))
+    """Valued rows past the position (value, id) in the list's order."""
+    # A row value compares as the index orders, so both databases seek straight to it.
+    here = sa.tuple_(column, content_items.c.id)
+    position = sa.tuple_(sa.literal(after[0], column.type), sa.literal(after[1]))
+    return here < position if descending else here > position
 
 
 _KEYS = (

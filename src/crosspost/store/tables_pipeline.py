@@ -30,6 +30,11 @@ pipelines = sa.Table(
     # What backfills read of each GitHub page: {url: {"etag", "next"}}, for conditional
     # requests on the next run.
     sa.Column("github_seen", JSONType, nullable=False),
+    # heuristic | llm: which judge scores the pipeline's items.
+    sa.Column("judge", sa.String(12), nullable=False, server_default="heuristic"),
+    # A Discord execute-webhook URL (sealed: its path holds the webhook's token), told when
+    # a recap is generated or proposed.
+    sa.Column("discord_webhook_url", sa.Text()),
     created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_pipelines_tenant_id_created_at", "tenant_id", "created_at"),
@@ -76,6 +81,9 @@ github_events = sa.Table(
 # Seed 002's ContentItem, one per clip of a pipeline's channel. Its large parts (the
 # transcript, the GitHub context) are objects in media storage, kept here by key and size
 # with a short summary; every filter and sort of `GET /v1/content-items` has an index.
+# The columns content items are listed by (seed 002's sorts).
+SORT_COLUMNS = ("clip_created_at", "clip_view_count", "content_score", "clip_duration")
+
 content_items = sa.Table(
     "content_items",
     metadata,
@@ -99,6 +107,8 @@ content_items = sa.Table(
     sa.Column("transcript_key", sa.String(300)),
     sa.Column("transcript_summary", sa.Text()),
     sa.Column("transcript_size_bytes", sa.Integer()),
+    # transcribed | imported (a WebVTT/SRT file the tenant gave, which a run never replaces)
+    sa.Column("transcript_origin", sa.String(12)),
     sa.Column("github_context_key", sa.String(300)),
     sa.Column("github_summary", sa.Text()),
     sa.Column("github_context_size_bytes", sa.Integer()),
@@ -115,10 +125,12 @@ content_items = sa.Table(
     sa.Column("content_ready_at", UTCDateTime()),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("pipeline_id", "clip_id", name="uq_content_items_clip"),
-    sa.Index("ix_content_items_tenant_id_clip_created_at", "tenant_id", "clip_created_at"),
-    sa.Index("ix_content_items_tenant_id_clip_view_count", "tenant_id", "clip_view_count"),
-    sa.Index("ix_content_items_tenant_id_content_score", "tenant_id", "content_score"),
-    sa.Index("ix_content_items_tenant_id_clip_duration", "tenant_id", "clip_duration"),
+    # One per sort, in the list's own order (ties by id): a page is read off the index, the
+    # filters checked as it goes, instead of sorting every row of the tenant.
+    *(
+        sa.Index(f"ix_content_items_tenant_id_{column}_id", "tenant_id", column, "id")
+        for column in SORT_COLUMNS
+    ),
     sa.Index("ix_content_items_tenant_id_processing_status", "tenant_id", "processing_status"),
 )
 

@@ -103,6 +103,8 @@ tasks = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     tenant_ref(),
     sa.Column("kind", sa.String(24), nullable=False),  # highlights | render
+    # The mode of the key that asked: job.completed/job.failed go to that mode's endpoints.
+    sa.Column("mode", sa.String(8), nullable=False, server_default="live"),
     sa.Column("subject_id", sa.String(40), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),  # queued|running|succeeded|failed
     sa.Column("params", JSONType, nullable=False),

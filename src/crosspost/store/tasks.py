@@ -59,6 +59,12 @@ def update_task(conn: Connection, task_id: str, values: Mapping[str, Any]) -> bo
     return changed.rowcount == 1
 
 
+def set_result(conn: Connection, task_id: str, result: Mapping[str, Any]) -> None:
+    """Replace a task's result, ended or not (what a follow-up of it, such as its
+    notification, came to)."""
+    conn.execute(tasks.update().where(tasks.c.id == task_id).values(result=dict(result)))
+
+
 def purge_ended(conn: Connection, *, before: datetime, tenant_id: str | None = None) -> int:
     """Delete tasks that ended before `before` (of one tenant, or all); how many."""
     query = tasks.delete().where(tasks.c.status.not_in(ACTIVE), tasks.c.finished_at < before)

@@ -36,6 +36,7 @@ def start_highlights(
     *,
     tenant_id: str,
     key_id: str,
+    mode: str,
     project_id: str,
     body: HighlightsRequest,
 ) -> Row:
@@ -59,6 +60,7 @@ def start_highlights(
         svc,
         conn,
         tenant_id=tenant_id,
+        mode=mode,
         kind="highlights",
         job_kind=KIND,
         subject_id=project_id,

@@ -13,7 +13,6 @@ from crosspost.domain.studio import ProjectCreate, ProjectPatch
 from crosspost.domain.transcripts import Transcript
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.ids import new_id
-from crosspost.media.transcripts import TranscriptError, parse_transcript
 from crosspost.store import media, studio
 from crosspost.store.rows import Row
 from crosspost.store.tables_studio import brand_kits
@@ -149,15 +148,11 @@ def get_source(conn: Connection, project: Row, media_id: str) -> Row:
 
 
 def attach_transcript(
-    conn: Connection, project: Row, media_id: str, data: bytes, fmt: str | None, now: datetime
-) -> Transcript:
-    """Parse a WebVTT or SRT file and keep it as the source's transcript (replacing any);
-    422 with the line and what to change when it cannot be read."""
+    conn: Connection, project: Row, media_id: str, transcript: Transcript, now: datetime
+) -> None:
+    """Keep a transcript read from a WebVTT or SRT file as the source's (replacing any);
+    422 when it cannot belong to the source."""
     source = get_source(conn, project, media_id)
-    try:
-        transcript = parse_transcript(data, format=fmt)  # type: ignore[arg-type]
-    except TranscriptError as exc:
-        raise InvalidInput(exc.message, code=exc.code) from None
     duration = source["duration_seconds"]
     if duration is not None and transcript.segments and transcript.segments[0].start > duration:
         raise InvalidInput(
@@ -171,7 +166,6 @@ def attach_transcript(
         {"transcript": transcript.to_json(), "transcript_origin": "attached"},
     )
     studio.update_project(conn, project["id"], {"updated_at": now})
-    return transcript
 
 
 def transcript_of(stored: dict[str, Any] | None) -> Transcript | None:

@@ -100,6 +100,7 @@ def start_render(
         svc,
         conn,
         tenant_id=tenant_id,
+        mode=mode,
         kind=TASK_KIND,
         job_kind=RENDER_KIND,
         subject_id=render_id,

@@ -17,7 +17,7 @@ from crosspost.engine.services import Services
 from crosspost.engine.worker import build_runner
 from crosspost.jobs import Runner
 from crosspost.jobs.context import Handler
-from crosspost.pipeline import generate, run_job
+from crosspost.pipeline import generate, notify, run_job
 from crosspost.studio import fit_job, highlights_job, transcribe_job
 from crosspost.studio.render_job import make_render_handler
 from crosspost.studio.renders import RENDER_KIND
@@ -34,6 +34,7 @@ STUDIO_HANDLERS: Mapping[str, HandlerFactory] = {
     # The content pipeline's runs: downloads and transcription, long like the rest.
     run_job.KIND: run_job.make_handler,
     generate.KIND: generate.make_handler,
+    notify.KIND: notify.make_handler,
 }
 
 

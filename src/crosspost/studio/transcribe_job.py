@@ -20,6 +20,7 @@ from crosspost.providers.transcription import OpenAITranscriber
 from crosspost.store import studio
 from crosspost.store.rows import Row
 from crosspost.studio.projects import get_project, get_source
+from crosspost.usage import ai
 
 KIND = "studio.transcribe.v1"
 log = logging.getLogger("crosspost.studio")
@@ -30,14 +31,20 @@ def start_transcription(
     conn: Connection,
     *,
     tenant_id: str,
+    key_id: str,
     mode: str,
     project_id: str,
     media_id: str,
     language: str | None,
 ) -> Row:
-    """Queue the transcription of one source (its speech replaces any transcript it has)."""
+    """Queue the transcription of one source (its speech replaces any transcript it has);
+    402 when the month's `transcription_minutes` cap has no room for it."""
     project = get_project(conn, tenant_id, project_id, lock=True)
     source = get_source(conn, project, media_id)
+    seconds = float(source["duration_seconds"] or 0.0)
+    ai.check_transcription(
+        conn, tenant_id=tenant_id, key_id=key_id, seconds=seconds, now=svc.clock.now()
+    )
     base_url, key = svc.settings.transcription(test_mode=mode == "test")
     if key is None:
         raise InvalidInput(
@@ -46,11 +53,18 @@ def start_transcription(
             "instead",
             code="transcription_unavailable",
         )
-    params = {"media_id": media_id, "mode": mode, "language": language, "base_url": base_url}
+    params = {
+        "media_id": media_id,
+        "mode": mode,
+        "language": language,
+        "base_url": base_url,
+        "key_id": key_id,
+    }
     return tasks.start_task(
         svc,
         conn,
         tenant_id=tenant_id,
+        mode=mode,
         kind="transcription",
         job_kind=KIND,
         subject_id=project_id,
@@ -115,6 +129,14 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
                 {"transcript": heard.to_json(), "transcript_origin": "transcribed"},
             )
             studio.update_project(conn, task["subject_id"], {"updated_at": now})
+            ai.meter_transcription(
+                conn,
+                tenant_id=task["tenant_id"],
+                # tasks queued before the cap existed carry no key: count them to the tenant
+                key_id=params.get("key_id", ""),
+                seconds=float(source["duration_seconds"] or 0.0),
+                now=now,
+            )
             tasks.succeed(
                 conn,
                 task,

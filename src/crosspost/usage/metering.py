@@ -6,10 +6,12 @@ pass it (`QuotaExceeded`, 402) before anything is created; a soft limit makes th
 carry an `X-Usage-Warning` header and appends one `usage.threshold` ledger event per metric
 and month.
 
-`media_minutes` (minutes of media uploaded) and `processing_minutes` (minutes of source
-video the clip studio rendered or scanned for highlights) are stored as integer milliseconds
-and shown as minutes with two decimals; their quotas are given in whole minutes. Every other
-metric is a plain count (bytes for `bytes_uploaded`; `renders` counts clip renders asked for).
+`media_minutes` (minutes of media uploaded), `processing_minutes` (minutes of source video
+the clip studio rendered or scanned for highlights) and `transcription_minutes` (minutes of
+audio sent to the transcription API) are stored as integer milliseconds and shown as minutes
+with two decimals; their quotas are given in whole minutes. Every other metric is a plain
+count (bytes for `bytes_uploaded`; `renders` counts clip renders asked for; `llm_tokens` the
+prompt and completion tokens the LLM judge and writer spent).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ API_CALLS = "api_calls"
 EXPORTS = "exports"
 PROCESSING_MINUTES = "processing_minutes"
 RENDERS = "renders"
+TRANSCRIPTION_MINUTES = "transcription_minutes"
+LLM_TOKENS = "llm_tokens"
 METRICS = (
     POSTS,
     POSTS_PUBLISHED,
@@ -50,15 +54,27 @@ METRICS = (
     EXPORTS,
     PROCESSING_MINUTES,
     RENDERS,
+    TRANSCRIPTION_MINUTES,
+    LLM_TOKENS,
 )
 
 # Metrics whose hard limit can refuse a request. Publishing is never refused midway (a post
 # already accepted is a promise); limit `posts` to bound what gets published.
 HARD_LIMITED = frozenset(
-    {POSTS, MEDIA_MINUTES, BYTES_UPLOADED, API_CALLS, EXPORTS, PROCESSING_MINUTES, RENDERS}
+    {
+        POSTS,
+        MEDIA_MINUTES,
+        BYTES_UPLOADED,
+        API_CALLS,
+        EXPORTS,
+        PROCESSING_MINUTES,
+        RENDERS,
+        TRANSCRIPTION_MINUTES,
+        LLM_TOKENS,
+    }
 )
 # Metrics counted in milliseconds, shown and limited in minutes.
-MINUTE_METRICS = frozenset({MEDIA_MINUTES, PROCESSING_MINUTES})
+MINUTE_METRICS = frozenset({MEDIA_MINUTES, PROCESSING_MINUTES, TRANSCRIPTION_MINUTES})
 
 THRESHOLD_EVENT = "usage.threshold"
 WARNING_HEADER = "X-Usage-Warning"

@@ -47,6 +47,7 @@ SEALED_COLUMNS: tuple[Sealed, ...] = (
     Sealed(webhook_endpoints, "sealed_headers"),
     Sealed(pipelines, "github_token"),
     Sealed(pipelines, "webhook_secret"),
+    Sealed(pipelines, "discord_webhook_url"),
 )
 
 

@@ -222,7 +222,8 @@ class UsageThresholdData(_Data):
 
     metric: str = Field(
         description="posts, posts_published, targets_published, media_minutes, "
-        "bytes_uploaded, api_calls, exports, processing_minutes or renders."
+        "bytes_uploaded, api_calls, exports, processing_minutes, renders, "
+        "transcription_minutes or llm_tokens."
     )
     period: str = Field(description="The calendar month (UTC), YYYY-MM.")
     used: int | float
@@ -353,6 +354,31 @@ class ContentPullRequestData(_Data):
     job_id: str
     repository: str
     pull_request: WebhookPullRequest
+
+
+class JobError(_Data):
+    """Why a job failed."""
+
+    code: str
+    message: str
+
+
+class JobCompletedData(_Data):
+    """`data` of `job.completed`: a long-running request succeeded (its result at
+    `GET /v1/jobs/{job_id}`)."""
+
+    job_id: str
+    kind: str = Field(
+        description="highlights, render, transcription, pipeline_run or content_generation."
+    )
+    subject_id: str = Field(description="The project, render or pipeline it worked on.")
+    finished_at: str
+
+
+class JobFailedData(JobCompletedData):
+    """`data` of `job.failed`: a long-running request failed, and why."""
+
+    error: JobError
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -788,6 +814,34 @@ _TYPES: tuple[EventType, ...] = (
                 "branch": "crosspost/2026-12-05",
                 "commit": "5f1d0c2a3b4e6f7081920a1b2c3d4e5f60718293",
                 "created": True,
+            },
+        },
+    ),
+    EventType(
+        "job.completed",
+        "A long-running request (`/v1/jobs`: a pipeline run, a generation, a render, a "
+        "transcription, a highlight scan) succeeded; its result is at `GET /v1/jobs/{id}`.",
+        JobCompletedData,
+        {
+            "job_id": "job_01JQ3ZD5F7H9K1M3P5R7T9V1X3",
+            "kind": "pipeline_run",
+            "subject_id": "pln_01JQ3ZD1B3D5F7H9K1M3P5R7T9",
+            "finished_at": "2026-12-06T06:12:09.120000+00:00",
+        },
+    ),
+    EventType(
+        "job.failed",
+        "A long-running request failed as a whole (an item that fails alone inside a run "
+        "does not fail its run); `error` says why.",
+        JobFailedData,
+        {
+            "job_id": "job_01JQ3ZD5F7H9K1M3P5R7T9V1X3",
+            "kind": "content_generation",
+            "subject_id": "pln_01JQ3ZD1B3D5F7H9K1M3P5R7T9",
+            "finished_at": "2026-12-06T06:12:09.120000+00:00",
+            "error": {
+                "code": "github_forbidden",
+                "message": "the pipeline's GitHub token cannot push to sandbox-dev/blog",
             },
         },
     ),

@@ -26,6 +26,7 @@ _READ_SCOPE = {
     "export": "posts:read",  # renders of clips
     "data_export": "posts:read",
     "content": "posts:read",  # recaps of the content pipeline
+    "job": "posts:read",  # /v1/jobs, which posts:read reads
     "usage": "usage:read",
     "webhook": "webhooks:write",
     "endpoint": "webhooks:write",

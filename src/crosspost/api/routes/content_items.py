@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from crosspost.api import subtitles
 from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.object_response import object_response
@@ -125,6 +126,35 @@ async def review_content_item(
             return content_items.review(svc, conn, principal.tenant_id, item_id, body.review)
 
     return content_items.public(svc, await svc.db.run(work))
+
+
+@router.put(
+    "/{item_id}/transcript",
+    response_model=ContentItemPublic,
+    responses=problem_responses(401, 403, 404, 413, 415, 422),
+    openapi_extra=subtitles.OPENAPI_BODY,
+)
+async def import_transcript(
+    item_id: str, request: Request, svc: ServicesDep, principal: PostsWriteDep
+) -> ContentItemPublic:
+    """Import a WebVTT (`text/vtt`) or SRT (`application/x-subrip`) file as the item's
+    transcript: the transcription API is never asked for this clip, and an item already
+    matched and judged is matched and judged again by the next run."""
+
+    def exists() -> None:  # an unknown item is a 404 before the body is read
+        with svc.db.read() as conn:
+            content_items.get(conn, principal.tenant_id, item_id)
+
+    await svc.db.run(exists)
+    transcript = await subtitles.read_transcript(request)
+
+    def write() -> Row:
+        with svc.db.write() as conn:
+            return content_items.import_transcript(
+                svc, conn, principal.tenant_id, item_id, transcript
+            )
+
+    return content_items.public(svc, await svc.db.run(write))
 
 
 @router.get("/{item_id}/{part}", responses=_ERRORS)

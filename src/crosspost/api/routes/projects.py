@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.engine import Connection
 
+from crosspost.api import subtitles
 from crosspost.api.deps import MediaWriteDep, PrincipalDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently, create_idempotently
@@ -27,7 +28,7 @@ from crosspost.domain.studio import (
 )
 from crosspost.engine import tasks
 from crosspost.engine.services import Services
-from crosspost.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from crosspost.errors import InvalidInput
 from crosspost.media.transcripts import to_srt, to_webvtt
 from crosspost.store import studio as rows
 from crosspost.store.rows import Row
@@ -35,8 +36,6 @@ from crosspost.studio import clips, highlights_job, projects, transcribe_job
 
 router = APIRouter(prefix="/v1/projects", tags=["studio"])
 _ERRORS = problem_responses(401, 403, 404, 409, 422)
-_TRANSCRIPT_TYPES = {"text/vtt": "vtt", "application/x-subrip": "srt", "text/plain": None}
-_MAX_TRANSCRIPT = 5 * 1024 * 1024
 
 
 def _public(conn: Connection, row: Row) -> ProjectPublic:
@@ -193,15 +192,7 @@ async def remove_source(
 @router.put(
     "/{project_id}/sources/{media_id}/transcript",
     responses={**_ERRORS, **problem_responses(413, 415)},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "text/vtt": {"schema": {"type": "string"}},
-                "application/x-subrip": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    openapi_extra=subtitles.OPENAPI_BODY,
 )
 async def attach_transcript(
     project_id: str, media_id: str, request: Request, svc: ServicesDep, principal: MediaWriteDep
@@ -215,27 +206,17 @@ async def attach_transcript(
             projects.get_source(conn, row, media_id)
 
     await svc.db.run(source)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype not in _TRANSCRIPT_TYPES:
-        raise UnsupportedMediaType(
-            "send the transcript as text/vtt (WebVTT) or application/x-subrip (SRT)",
-            code="unsupported_transcript_type",
-        )
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > _MAX_TRANSCRIPT:
-            raise PayloadTooLarge(
-                f"a transcript is at most {_MAX_TRANSCRIPT} bytes", code="transcript_too_large"
-            )
+    transcript = await subtitles.read_transcript(request)
 
     def write() -> dict[str, Any]:
         with svc.db.write() as conn:
             row = projects.get_project(conn, principal.tenant_id, project_id, lock=True)
-            kept = projects.attach_transcript(
-                conn, row, media_id, bytes(data), _TRANSCRIPT_TYPES[ctype], svc.clock.now()
-            )
-        return {"media_id": media_id, "language": kept.language, "segments": len(kept.segments)}
+            projects.attach_transcript(conn, row, media_id, transcript, svc.clock.now())
+        return {
+            "media_id": media_id,
+            "language": transcript.language,
+            "segments": len(transcript.segments),
+        }
 
     return await svc.db.run(write)
 
@@ -294,6 +275,7 @@ async def start_highlights(
             conn,
             tenant_id=principal.tenant_id,
             key_id=principal.key_id,
+            mode=principal.mode.value,
             project_id=project_id,
             body=body,
         )
@@ -327,6 +309,7 @@ async def transcribe_source(
             svc,
             conn,
             tenant_id=principal.tenant_id,
+            key_id=principal.key_id,
             mode=principal.mode.value,
             project_id=project_id,
             media_id=media_id,
