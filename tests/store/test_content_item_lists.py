@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from crosspost.store import content_items as rows
 from crosspost.store.db import Database
 from crosspost.store.tables import tenants
-from crosspost.store.tables_pipeline import content_items, pipelines
+from crosspost.store.tables_pipeline import SORT_COLUMNS, content_items, pipelines
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -110,3 +110,21 @@ def test_each_sort_is_read_off_its_index(filled: tuple[Database, list[dict[str, 
                 conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
                 plan = " ".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
                 assert "Sort" not in plan, (sort, plan)
+
+
+def test_sqlite_statistics_are_refreshed_on_request(
+    filled: tuple[Database, list[dict[str, Any]]],
+) -> None:
+    """SQLite keeps no planner statistics until asked; the maintenance job's call writes
+    them for the items' indexes (PostgreSQL's autovacuum keeps its own: a no-op there)."""
+    db, _ = filled
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL's autovacuum keeps its statistics")
+    db.refresh_statistics()
+    with db.read() as conn:
+        indexes = set(
+            conn.exec_driver_sql(
+                "SELECT idx FROM sqlite_stat1 WHERE tbl = 'content_items'"
+            ).scalars()
+        )
+    assert {f"ix_content_items_tenant_id_{c}_id" for c in SORT_COLUMNS} <= indexes

@@ -34,7 +34,8 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
     """Purge idempotency keys past their 24 h, API analytics, webhook payloads and export
     files past their retention, expired OAuth codes and refresh tokens, media no post uses
     past its retention, upload leftovers of crashed requests, expired tus uploads, direct
-    uploads never completed and finished jobs past theirs."""
+    uploads never completed and finished jobs past theirs; refresh SQLite's planner
+    statistics."""
 
     def handle(ctx: JobContext) -> Outcome:
         now = svc.clock.now()
@@ -63,6 +64,7 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         unused = media_library.purge_unused(svc, now)
         leftovers += tus.purge_expired(svc, now)
         leftovers += direct_uploads.purge_expired(svc, now)
+        svc.db.refresh_statistics()
         if purged or expired or leftovers or payloads or files or oauth or unused or jobs:
             log.info(
                 "maintenance: %d idempotency keys, %d analytics rows, %d upload leftovers "
