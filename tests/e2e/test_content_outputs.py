@@ -249,3 +249,34 @@ def test_a_worker_killed_mid_generation_leaves_one_job_and_one_pull_request(
     for event_type in ("content.generated", "job.completed"):
         mine = [e for e in stack.events(event_type) if e["data"]["job_id"] == queued["job_id"]]
         assert len(mine) == 1, event_type
+
+
+def test_llm_prose_opens_the_recap_and_is_metered(
+    ran: tuple[Stack, dict[str, Any], dict[str, str], dict[str, Any]],
+) -> None:
+    """`writer: llm` puts the chat model's paragraph under the title (the facts stay the
+    template's), counts its tokens, and is refused 402 once the month's tokens are spent;
+    the template writer is never refused for it."""
+    stack, pipeline, window, _ = ran
+    plain = _generate(stack, window, pipeline_id=pipeline["id"])["post"]["markdown"]
+    written = _generate(stack, window, pipeline_id=pipeline["id"], writer="llm")
+    body = written["post"]["markdown"].split("---\n", 2)[2].strip()
+    title, intro, facts = body.split("\n\n", 3)[:3]
+    assert title == f"# {written['suggested_title']}"
+    assert intro.strip() and intro not in plain
+    assert facts == plain.split("---\n", 2)[2].strip().split("\n\n", 2)[1]
+    used = stack.http.get("/v1/usage").json()["tenant"]["llm_tokens"]
+    assert used > 0
+    stack.http.put("/v1/usage/quotas", json={"metric": "llm_tokens", "hard_limit": used})
+    refused = expect_problem(
+        stack.http.post(
+            "/v1/content/generate",
+            json={"date_range": {"start": window["since"], "end": window["until"]},
+                  "content_type": "daily_recap", "writer": "llm"},
+        ),
+        402,
+        "quota_exceeded",
+    )  # fmt: skip
+    assert refused["quota"] == "llm_tokens"
+    again = _generate(stack, window, pipeline_id=pipeline["id"])
+    assert again["post"]["markdown"] == plain

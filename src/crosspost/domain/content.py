@@ -83,6 +83,12 @@ class GenerateRequest(_Strict):
     page: int = Field(default=1, ge=1, le=10_000)
     limit: int = Field(default=20, ge=1, le=100)
     mode: Literal["sync", "async"] = "sync"
+    writer: Literal["template", "llm"] = Field(
+        default="template",
+        description="`template`: the post is the template's alone (deterministic). `llm`: "
+        "the configured chat model also writes an opening paragraph (the template's "
+        "`intro`) from the recap's facts; its tokens count against `llm_tokens`.",
+    )
     open_pull_request: bool = Field(
         default=False,
         description="Commit the post to the pipeline's recap repository and open (or "

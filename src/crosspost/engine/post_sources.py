@@ -65,8 +65,7 @@ def _from_recap(conn: Connection, tenant_id: str, body: PostCreate, job_id: str)
     task = tasks.get_task(conn, tenant_id, job_id)
     if task is None or task["kind"] != "content_generation":
         raise InvalidInput(
-            f"no generated recap {job_id!r}: give the job_id POST /v1/content/generate "
-            "answered",
+            f"no generated recap {job_id!r}: give the job_id POST /v1/content/generate answered",
             code="recap_not_found",
         )
     if task["status"] != "succeeded":

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,12 +29,14 @@ from crosspost.engine.services import Services
 from crosspost.errors import CrosspostError, InvalidInput
 from crosspost.jobs import JobContext, Outcome
 from crosspost.jobs.store import LeaseLost
-from crosspost.pipeline import content_items, matching, notify, pipelines, recap, recap_pr
+from crosspost.pipeline import content_items, matching, notify, pipelines, prose, recap, recap_pr
+from crosspost.providers.chat import ChatClient
 from crosspost.providers.errors import ProviderError
 from crosspost.store import content_items as item_rows
 from crosspost.store import pipelines as pipeline_rows
 from crosspost.store import tasks as task_rows
 from crosspost.store.rows import Row
+from crosspost.usage import ai
 from crosspost.webhooks import outbox
 
 KIND = "content.generate.v1"
@@ -60,6 +64,14 @@ def start(
                 '{"recap": {"repository": "owner/name"}} first',
                 code="recap_not_configured",
             )
+    if request.writer == "llm":
+        if svc.settings.llm(test_mode=mode == "test")[1] is None:
+            raise InvalidInput(
+                "writer llm needs an LLM: set CROSSPOST_LLM_API_KEY on the server, or ask "
+                "for writer template",
+                code="llm_unavailable",
+            )
+        ai.check_tokens(conn, tenant_id=tenant_id, key_id=key_id, now=svc.clock.now())
     params = {"request": request.model_dump(mode="json"), "key_id": key_id, "mode": mode}
     return tasks.start_task(
         svc,
@@ -76,11 +88,20 @@ def start(
     )
 
 
-def generate(
-    svc: Services, tenant_id: str, request: GenerateRequest
-) -> tuple[recap.Recap, PullRequestRef | None, Row | None]:
-    """Make the recap (and propose it when asked): the recap, its pull request, and the
-    pipeline it came from."""
+@dataclass(frozen=True)
+class Made:
+    """What a generation made: the recap, its pull request, the pipeline it came from, and
+    the LLM tokens its prose cost."""
+
+    recap: recap.Recap
+    pull: PullRequestRef | None
+    pipeline: Row | None
+    tokens: int = 0
+
+
+def generate(svc: Services, tenant_id: str, mode: str, request: GenerateRequest) -> Made:
+    """Make the recap (its opening written by the LLM when asked) and propose it when
+    asked."""
     start_at, end_at = request.date_range.start, request.date_range.end
     with svc.db.read() as conn:
         pipeline = (
@@ -99,14 +120,17 @@ def generate(
             conn, tenant_id, request.content_type
         ) or recap.builtin_template(request.content_type)
     pattern = (pipeline["recap"] or {}).get("path") if pipeline else None
-    made = recap.build(
-        request,
-        items,
-        events,
-        _contexts(items, around, window),
-        template=template,
-        path_pattern=pattern or "content/recaps/{date}.md",
-    )
+    spent = [0]
+    with ExitStack() as stack:
+        made = recap.build(
+            request,
+            items,
+            events,
+            _contexts(items, around, window),
+            template=template,
+            path_pattern=pattern or "content/recaps/{date}.md",
+            intro=_writer(svc, mode, stack, spent) if request.writer == "llm" else None,
+        )
     pull = None
     if request.open_pull_request and pipeline is not None:
         pull = recap_pr.propose(
@@ -117,20 +141,43 @@ def generate(
             title=made.title,
             description=_description(made),
         )
-    return made, pull, pipeline
+    return Made(made, pull, pipeline, spent[0])
+
+
+def _writer(svc: Services, mode: str, stack: ExitStack, spent: list[int]) -> recap.IntroWriter:
+    """The LLM's intro writer, adding what each call spends to `spent`."""
+    base_url, key, model = svc.settings.llm(test_mode=mode == "test")
+    if key is None:
+        raise InvalidInput(
+            "writer llm needs an LLM, and none is configured on this server any more",
+            code="llm_unavailable",
+        )
+    client = stack.enter_context(
+        ChatClient(base_url, key, model, timeout=svc.settings.llm_timeout_seconds)
+    )
+
+    def write(title: str, summary: dict[str, int], shown: list[dict[str, Any]]) -> str:
+        text, tokens = prose.write_intro(client, title, summary, shown)
+        spent[0] += tokens
+        return text
+
+    return write
 
 
 def finish(
-    svc: Services,
-    conn: Connection,
-    task: Row,
-    request: GenerateRequest,
-    made: recap.Recap,
-    pull: PullRequestRef | None,
-    pipeline: Row | None,
-    now: datetime,
+    svc: Services, conn: Connection, task: Row, request: GenerateRequest, done: Made, now: datetime
 ) -> GenerateResponse:
-    """End the task with the answer and announce it, in the caller's transaction."""
+    """End the task with the answer, count its LLM tokens and announce it, in the caller's
+    transaction."""
+    made, pull, pipeline = done.recap, done.pull, done.pipeline
+    if done.tokens:
+        ai.meter_tokens(
+            conn,
+            tenant_id=task["tenant_id"],
+            key_id=task["params"].get("key_id", ""),
+            tokens=done.tokens,
+            now=now,
+        )
     answer = response(svc, task, request, made, pull, status="completed")
     result = answer.model_dump(mode="json", exclude={"content_items"})
     tasks.succeed(conn, {**task, "progress_total": 2}, result, now)
@@ -218,7 +265,7 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         request = GenerateRequest.model_validate(task["params"]["request"])
         tasks.report(svc, ctx, task["id"], 0, 2)
         try:
-            made, pull, pipeline = generate(svc, task["tenant_id"], request)
+            done = generate(svc, task["tenant_id"], task["params"]["mode"], request)
         except LeaseLost:
             raise
         except ProviderError as exc:
@@ -233,7 +280,7 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         with svc.db.write() as conn:
             ctx.fence(conn)
             current = task_rows.get_any(conn, task["id"]) or task
-            finish(svc, conn, current, request, made, pull, pipeline, now)
+            finish(svc, conn, current, request, done, now)
         return ctx.done()
 
     return handle

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,10 @@ _ENV = SandboxedEnvironment(
     autoescape=False,
 )
 _SLUG = re.compile(r"[^a-z0-9]+")
+
+
+# Writes a recap's opening paragraph from its title, counts and items (as templates see them).
+IntroWriter = Callable[[str, dict[str, int], list[dict[str, Any]]], str]
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,11 @@ def build(
     *,
     template: str,
     path_pattern: str,
+    intro: IntroWriter | None = None,
 ) -> Recap:
     """The recap of `items` and the range's `events` (`contexts`: each item's matched
-    events, by item id), its body from `template`."""
+    events, by item id), its body from `template` (with `intro` written from the title,
+    counts and items the template is given, when a writer is)."""
     start = (request.page - 1) * request.limit
     page = items[start : start + request.limit]
     pages = max(1, math.ceil(len(items) / request.limit))
@@ -162,6 +168,7 @@ def build(
             "items": shown_items,
             "events": [_event(e) for e in events],
             "tags": tags,
+            "intro": intro(title, summary.model_dump(), shown_items) if intro else None,
         },
     )
     front_text = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)

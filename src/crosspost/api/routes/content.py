@@ -81,16 +81,14 @@ async def generate_content(
 
     def work() -> GenerateResponse:
         try:
-            recap_made, pull, pipeline = generate.generate(svc, principal.tenant_id, body)
+            done = generate.generate(svc, principal.tenant_id, principal.mode.value, body)
         except (CrosspostError, ProviderError) as exc:
             refusal = _refusal(exc)
             with svc.db.write() as conn:
                 tasks.fail(conn, task, refusal.code, refusal.detail, svc.clock.now())
             raise refusal from exc
         with svc.db.write() as conn:
-            return generate.finish(
-                svc, conn, task, body, recap_made, pull, pipeline, svc.clock.now()
-            )
+            return generate.finish(svc, conn, task, body, done, svc.clock.now())
 
     done = await svc.db.run(work)
     return Response(done.model_dump_json(), status_code=200, media_type="application/json")
