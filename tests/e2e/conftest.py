@@ -299,6 +299,17 @@ def spawn_worker(stack: Stack) -> Iterator[Callable[..., subprocess.Popen[bytes]
             proc.stderr.close()
 
 
+def wait_until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """`check()` once it answers something truthy, or fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 def expect_problem(answer: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
     """The RFC 9457 problem `answer` must be: its status, media type, `code` (when given)
     and the members every problem carries; returns its body."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from crosspost.store import content_items as rows
-from tests.e2e.conftest import Stack, expect_problem
+from tests.e2e.conftest import Stack, expect_problem, wait_until
 from tests.e2e.pipelines import REPO, clip_range, make_pipeline, pulls_opened, run
 
 VTT = """WEBVTT
@@ -153,7 +152,7 @@ def test_a_recap_is_announced_and_posted_and_so_is_a_clip(
     def discord_outcome() -> dict[str, Any]:
         return dict(stack.http.get(f"/v1/jobs/{job_id}").json()["result"].get("discord") or {})
 
-    outcome = _until(discord_outcome)
+    outcome = wait_until("the Discord message", discord_outcome)
     assert outcome["status"] == "sent", outcome
     state = stack.fake("discord", "state")
     [mine] = [w for w in state["webhooks"] if w["id"] == hook["id"]]
@@ -205,17 +204,6 @@ def test_a_recap_is_announced_and_posted_and_so_is_a_clip(
     assert event["data"]["error"]["code"] == failed["error"]["code"] == "template_failed"
 
 
-def _until(read: Any, timeout: float = 30.0) -> Any:
-    """`read()` once it answers something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = read()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"nothing came within {timeout} s")
-
-
 def test_a_worker_killed_mid_generation_leaves_one_job_and_one_pull_request(
     make_stack: Callable[..., Stack], spawn_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
@@ -236,7 +224,7 @@ def test_a_worker_killed_mid_generation_leaves_one_job_and_one_pull_request(
         calls = stack.fake("github", "state")["requests"]
         return any(c["method"] == "POST" and "/git/" in c["path"] for c in calls)
 
-    _until(writing, timeout=120)
+    wait_until("the recap commit", writing, timeout=120)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     assert stack.http.get(f"/v1/jobs/{queued['job_id']}").json()["status"] == "running"

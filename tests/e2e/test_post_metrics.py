@@ -27,7 +27,7 @@ from crosspost.identity.audit import Actor
 from crosspost.media.samples import make_audio
 from crosspost.store.tables import jobs, webhook_events
 from crosspost.webhooks.catalogue import validate_payload
-from tests.e2e.conftest import Stack, expect_problem
+from tests.e2e.conftest import Stack, expect_problem, wait_until
 
 FINAL = {"published", "partially_published", "failed", "cancelled"}
 HOUR = 3600.0
@@ -78,16 +78,6 @@ def metered(
     return stack, clock
 
 
-def _until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def _publish(stack: Stack, tmp: Path, *platforms: str, text: str = "how did it do") -> str:
     body: dict[str, Any] = {"text": text, "targets": list(platforms)}
     if platforms not in (("x",), ("linkedin",)):
@@ -112,7 +102,7 @@ def _fetched(stack: Stack, post_id: str, samples: int) -> dict[str, Any]:
         found = _metrics(stack, post_id)
         return found if all(len(t["series"]) >= samples for t in found["targets"]) else None
 
-    return dict(_until(f"{samples} fetch(es) of every target of {post_id}", done))
+    return dict(wait_until(f"{samples} fetch(es) of every target of {post_id}", done))
 
 
 def _events(stack: Stack, post_id: str, event_type: str) -> list[dict[str, Any]]:
@@ -204,7 +194,7 @@ def test_a_failing_fetch_is_explained_retried_and_then_left_to_the_next_time(
         error = target["schedule"]["last_error"]
         return target if error and error["failures"] >= 3 else None
 
-    target = _until("three failed tries of the 1 h fetch", given_up)
+    target = wait_until("three failed tries of the 1 h fetch", given_up)
     assert target["series"] == [] and target["status"] == "published"
     error = target["schedule"]["last_error"]
     assert (error["kind"], error["code"]) == ("transient", "service_unavailable"), error
@@ -247,14 +237,14 @@ def test_a_post_taken_down_or_an_account_disconnected_stops_the_schedule(
         [t] = _metrics(stack, gone)["targets"]
         return t["schedule"]["stop_reason"] == "account_disconnected"
 
-    _until("the disconnected account's schedule to stop", stopped_for_account)
+    wait_until("the disconnected account's schedule to stop", stopped_for_account)
 
     def no_metrics_jobs() -> bool:
         with stack.svc.db.read() as conn:
             left = conn.execute(sa.select(jobs.c.id).where(jobs.c.kind == "metrics.fetch.v1"))
             return left.first() is None
 
-    _until("every metrics job to end", no_metrics_jobs)
+    wait_until("every metrics job to end", no_metrics_jobs)
     assert len(_metrics(stack, down)["targets"][0]["series"]) == 1
     assert len(_metrics(stack, gone)["targets"][0]["series"]) == 1
 
@@ -313,7 +303,7 @@ def test_bad_requests_are_refused(metered: tuple[Stack, MovingClock], tmp_path: 
     )
     expect_problem(stack.http.get(report, params={"from": "yesterday"}), 422)
     kill_flag(stack.svc.db, "posts.metrics", actor=Actor.cli(), now=stack.svc.clock.now())
-    _until(
+    wait_until(
         "the flag to switch the report off",
         lambda: stack.http.get(report).json().get("code") == "feature_disabled",
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,8 +11,8 @@ import pytest
 
 from crosspost.config import Settings
 from crosspost.domain.enums import ErrorKind
-from crosspost.fakes import RunningServer, create_sandbox_app, serve_in_thread
-from crosspost.fakes.llm import SANDBOX_API_KEY, create_llm_app
+from crosspost.fakes import create_sandbox_app, serve_in_thread
+from crosspost.fakes.llm import SANDBOX_API_KEY
 from crosspost.fakes.llm_rules import MODELS
 from crosspost.providers.chat import ChatClient, ChatMessage, mismatch
 from crosspost.providers.errors import ProviderError
@@ -33,20 +32,6 @@ RATING: dict[str, Any] = {
     "additionalProperties": False,
 }
 WRONG_KEY = "sk-proj-WrongKey0123456789abcdefWXYZ"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    """One chat fake for the module."""
-    with serve_in_thread(create_llm_app()) as running:
-        yield running
-
-
-@pytest.fixture
-def base(server: RunningServer) -> str:
-    """The fake reset; its base URL as the client is configured with (ending in /v1)."""
-    httpx.post(f"{server.url}/_fake/reset").raise_for_status()
-    return f"{server.url}/v1"
 
 
 def control(base: str, what: str, body: Any) -> None:

@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from crosspost.domain.enums import ErrorKind
-from crosspost.fakes import RunningServer, serve_in_thread
-from crosspost.fakes.llm import SANDBOX_API_KEY, create_llm_app
+from crosspost.fakes.llm import SANDBOX_API_KEY
 from crosspost.providers.chat import ChatClient
 from crosspost.providers.errors import ProviderError
 from crosspost.providers.judge import MAX_TAGS, HeuristicJudge, Judge, JudgeInput, content_score
@@ -45,20 +44,6 @@ def _item(**changes: Any) -> JudgeInput:
                               "github_titles": ("Release the queue lock",)}  # fmt: skip
     values.update(changes)
     return JudgeInput(**values)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    """One chat fake for the module."""
-    with serve_in_thread(create_llm_app()) as running:
-        yield running
-
-
-@pytest.fixture
-def base(server: RunningServer) -> str:
-    """The fake reset; its base URL as the client is configured with (ending in /v1)."""
-    httpx.post(f"{server.url}/_fake/reset").raise_for_status()
-    return f"{server.url}/v1"
 
 
 @pytest.fixture
