@@ -57,6 +57,9 @@ EXPECTED = {
     # The content pipeline's recaps (issue 18, seed 002).
     "content.generated",
     "content.pr_opened",
+    # Every long-running request's end (issue 18, seed 002's job webhooks).
+    "job.completed",
+    "job.failed",
     "webhook.test",
     "endpoint.disabled",
 }
