@@ -22,7 +22,7 @@ from crosspost.fakes.twitch import (
     SANDBOX_LOGIN,
     create_twitch_app,
 )
-from crosspost.pipeline.twitch_api import TwitchClient
+from crosspost.pipeline.twitch_api import TwitchClient, UserGrant
 from crosspost.providers.errors import ProviderError
 
 
@@ -117,3 +117,42 @@ def test_refusals_are_classified(server: RunningServer, http: httpx.Client) -> N
         client.broadcaster(SANDBOX_LOGIN)
     assert down.value.kind is ErrorKind.TRANSIENT
     assert client.broadcaster(SANDBOX_LOGIN) is not None
+
+
+def test_a_user_consent_is_exchanged_validated_refreshed_and_revoked(
+    server: RunningServer, http: httpx.Client
+) -> None:
+    """The authorization code flow end to end: the consent page's code for tokens, whose
+    they are, a refresh that rotates them, a revocation; each refusal is classified."""
+    client = _client(server, http)
+    back = "https://crosspost.example/v1/oauth/callback"
+    url = client.authorize_url(redirect_uri=back, state="s1", scopes=["channel:manage:clips"])
+    consent = http.get(f"{url}&consent=allow&login={SANDBOX_LOGIN}")
+    assert consent.status_code == 302, consent.text
+    code = httpx.URL(consent.headers["location"]).params["code"]
+    with pytest.raises(ProviderError) as wrong_uri:
+        client.exchange_code(code, redirect_uri="https://elsewhere.example/cb")
+    assert (wrong_uri.value.kind, wrong_uri.value.code) == (ErrorKind.AUTH, "twitch_code_refused")
+    grant = _exchanged(client, http, url, back)
+    assert grant.access_token not in repr(grant)
+    owner = client.validate(grant.access_token)
+    assert (owner.user_id, owner.login) == (SANDBOX_BROADCASTER_ID, SANDBOX_LOGIN)
+    assert owner.scopes == ("channel:manage:clips",)
+    fresh = client.refresh(grant.refresh_token)
+    assert fresh.refresh_token != grant.refresh_token
+    with pytest.raises(ProviderError) as spent:
+        client.refresh(grant.refresh_token)  # rotated: the old one is gone
+    assert (spent.value.kind, spent.value.code) == (ErrorKind.AUTH, "twitch_refresh_refused")
+    client.revoke(fresh.access_token)
+    client.revoke(fresh.access_token)  # a token already gone counts as revoked
+    with pytest.raises(ProviderError) as invalid:
+        client.validate(fresh.access_token)
+    assert (invalid.value.kind, invalid.value.code) == (ErrorKind.AUTH, "twitch_token_invalid")
+
+
+def _exchanged(client: TwitchClient, http: httpx.Client, url: str, back: str) -> UserGrant:
+    """A second consent's code, traded (the first was spent by a refused exchange)."""
+    consent = http.get(f"{url}&consent=allow&login={SANDBOX_LOGIN}")
+    return client.exchange_code(
+        httpx.URL(consent.headers["location"]).params["code"], redirect_uri=back
+    )

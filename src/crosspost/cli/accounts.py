@@ -11,7 +11,6 @@ from crosspost.cli._common import (
     ApiUrl,
     App,
     Col,
-    ExitCode,
     api,
     api_key,
     examples,
@@ -48,22 +47,17 @@ def accounts_connect(
     browser on to a one-shot listener on this machine's loopback, so this command can say
     which account it was. With a test key (cp_test_…) the consent page is the sandbox's.
     """
-    import webbrowser  # noqa: PLC0415
-
-    from crosspost.cli.loopback import LoopbackCatcher  # noqa: PLC0415
+    from crosspost.cli.loopback import await_consent  # noqa: PLC0415
 
     name = platform.value
-    with api(api_url, key) as client, LoopbackCatcher() as catcher:
-        link = client.connect_account(name, return_to=catcher.url)
-        where = " (sandbox: the fake's consent page)" if is_test_key(api_key(key)) else ""
-        out().note(f"open this page to connect your {name} account{where}:")
-        out().line(link["authorize_url"])
-        if browser:
-            webbrowser.open(link["authorize_url"])
-        answer = catcher.wait(timeout)
-    if answer is None:
-        out().error(f"no answer within {timeout:.0f} s; run the command again")
-        raise typer.Exit(ExitCode.ERROR)
+    where = " (sandbox: the fake's consent page)" if is_test_key(api_key(key)) else ""
+    with api(api_url, key) as client:
+        answer = await_consent(
+            lambda back: str(client.connect_account(name, return_to=back)["authorize_url"]),
+            what=f"your {name} account{where}",
+            browser=browser,
+            timeout=timeout,
+        )
     data = {"platform": name, **answer}
     out().result(
         data,

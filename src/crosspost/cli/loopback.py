@@ -1,12 +1,18 @@
 """A one-shot HTTP listener on loopback that catches where an OAuth consent ends
-(`crosspost accounts connect`)."""
+(`crosspost accounts connect`, `crosspost pipeline connect-twitch`)."""
 
 from __future__ import annotations
 
 import threading
+import webbrowser
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
+
+import typer
+
+from crosspost.cli._common import ExitCode, out
 
 _PAGE = b"<h1>crosspost: account connected</h1><p>You can close this tab.</p>"
 
@@ -57,3 +63,25 @@ class LoopbackCatcher:
     def wait(self, timeout: float) -> dict[str, str] | None:
         """The query string of the first request, or None after `timeout` seconds."""
         return self._answer if self._got.wait(timeout) else None
+
+
+def await_consent(
+    start: Callable[[str], str], *, what: str, browser: bool, timeout: float
+) -> dict[str, str]:
+    """Start a consent with `start(return_to)` (which answers the consent page's URL), print
+    the page (and open it), and the query the server sent the browser back with; exits
+    saying why when no answer came within `timeout` seconds or the consent failed."""
+    with LoopbackCatcher() as catcher:
+        url = start(catcher.url)
+        out().note(f"open this page to connect {what}:")
+        out().line(url)
+        if browser:
+            webbrowser.open(url)
+        answer = catcher.wait(timeout)
+    if answer is None:
+        out().error(f"no answer within {timeout:.0f} s; run the command again")
+        raise typer.Exit(ExitCode.ERROR)
+    if "error" in answer:
+        out().error(f"not connected: {answer['error']}: {answer.get('error_description', '')}")
+        raise typer.Exit(ExitCode.ERROR)
+    return answer

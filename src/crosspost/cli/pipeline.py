@@ -79,6 +79,44 @@ def create(
     out().result(made, ids=[made["id"]], human=lambda: out().line(made["id"]))
 
 
+@app.command(
+    "connect-twitch",
+    epilog=examples(
+        "crosspost pipeline connect-twitch pln_01J…",
+        "crosspost pipeline connect-twitch pln_01J… --no-browser --timeout 600",
+    ),
+)
+def connect_twitch(
+    pipeline_id: Annotated[str, typer.Argument(metavar="PIPELINE_ID")],
+    browser: Annotated[bool, typer.Option(help="Open the consent page in a browser.")] = True,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the consent.", metavar="SECONDS")
+    ] = 300.0,
+    api_url: ApiUrl = None,
+    key: ApiKey = None,
+) -> None:
+    """Connect the channel's Twitch account (its owner's or an editor's) to a pipeline, so
+    runs can download its clips: open Twitch's consent page, wait for the answer."""
+    from crosspost.cli.loopback import await_consent  # noqa: PLC0415
+
+    path = f"/v1/pipelines/{pipeline_id}/twitch/connect"
+    with api(api_url, key) as client:
+        answer = await_consent(
+            lambda back: str(client.call("POST", path, json={"return_to": back})["authorize_url"]),
+            what="the channel's Twitch account",
+            browser=browser,
+            timeout=timeout,
+        )
+    out().result(
+        answer,
+        ids=[pipeline_id],
+        human=lambda: out().line(
+            f"{answer.get('status', 'connected')} Twitch user {answer.get('twitch_login')} "
+            f"to pipeline {pipeline_id}"
+        ),
+    )
+
+
 @app.command("run", epilog=examples("crosspost pipeline run pln_01J… --since 2026-12-01"))
 def run(
     pipeline_id: Annotated[str, typer.Argument(metavar="PIPELINE_ID")],

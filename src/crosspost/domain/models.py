@@ -467,17 +467,22 @@ class AccountPublic(BaseModel):
     )
 
 
+ReturnTo = Annotated[
+    str | None,
+    Field(
+        max_length=2000,
+        pattern=r"^https?://",
+        description="Where to send the user after consent (what was connected is added to "
+        "its query); without it the callback answers JSON.",
+    ),
+]
+
+
 class ConnectRequest(_Strict):
     """Start connecting an account by OAuth."""
 
     platform: Platform
-    return_to: str | None = Field(
-        default=None,
-        max_length=2000,
-        pattern=r"^https?://",
-        description="Where to send the user after consent (`?account_id=` or `?error=` is "
-        "added); without it the callback answers JSON.",
-    )
+    return_to: ReturnTo = None
 
 
 class ConnectLink(BaseModel):

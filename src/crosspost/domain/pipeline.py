@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from crosspost.domain.bounds import Range
+from crosspost.domain.models import ReturnTo
 
 # Twitch logins: 4 to 25 letters, digits or underscores.
 TwitchLogin = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{4,25}$", examples=["sandbox_streamer"])]
@@ -135,6 +136,46 @@ class GitHubWebhook(BaseModel):
     )
 
 
+class TwitchOwner(BaseModel):
+    """The Twitch user whose consent a pipeline downloads clips with."""
+
+    user_id: str
+    login: str
+    role: Literal["owner", "editor"] = Field(
+        description="owner when the user is the channel, else an editor of it (Twitch "
+        "refuses downloads if they are not)."
+    )
+    scopes: list[str]
+    connected_at: datetime
+
+
+class TwitchConnectRequest(BaseModel):
+    """Start connecting the channel's Twitch account to a pipeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    return_to: ReturnTo = None
+
+
+class TwitchConnected(BaseModel):
+    """What the OAuth callback answers once a pipeline's Twitch owner is connected."""
+
+    pipeline_id: str
+    twitch_login: str
+    twitch_user_id: str
+    status: Literal["connected", "reconnected"]
+
+
+class TwitchDisconnected(BaseModel):
+    """A pipeline's Twitch connection forgotten."""
+
+    pipeline_id: str
+    revoked: bool = Field(
+        description="Whether Twitch confirmed the token's revocation (false when Twitch "
+        "could not be reached: the token then lapses on its own)."
+    )
+
+
 class PipelinePublic(BaseModel):
     """A pipeline as the API shows it (its GitHub token never, only whether one is set)."""
 
@@ -151,6 +192,11 @@ class PipelinePublic(BaseModel):
     github_token_set: bool
     judge: JudgeKind
     discord_webhook_set: bool
+    twitch_owner: TwitchOwner | None = Field(
+        description="Who connected the channel's Twitch account (POST "
+        "/v1/pipelines/{id}/twitch/connect): clip downloads need the owner or an editor. "
+        "Null when nobody did (a test pipeline then signs in as the sandbox's streamer)."
+    )
     github_webhook: GitHubWebhook
     created_at: datetime
     updated_at: datetime

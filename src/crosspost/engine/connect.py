@@ -1,9 +1,10 @@
 """Connecting an account by OAuth 2.0: authorization code with PKCE (S256) and `state`.
 
 `start_connect` hands out the platform's consent page; the platform sends the user back to
-`/v1/oauth/callback`, where `finish_connect` checks the state (single use, 15 minutes),
-trades the code and its verifier for tokens, asks the platform who the user is, and stores
-the account (a known user is reconnected).
+`/v1/oauth/callback`, which takes the state (single use, 15 minutes) and, for an account,
+calls `finish_connect`: it trades the code and its verifier for tokens, asks the platform
+who the user is, and stores the account (a known user is reconnected). `new_state` and
+`take_state` serve other consents too (a pipeline's Twitch owner).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crosspost.platforms.errors import PlatformError
 from crosspost.platforms.oauth import authorize_url, pkce_pair
 from crosspost.platforms.registry import client_for, supported_platforms
 from crosspost.store import oauth_states
+from crosspost.store.rows import Row
 
 STATE_TTL = timedelta(minutes=15)
 _TABLE = "oauth_states"
@@ -46,7 +48,6 @@ class Connected:
     platform: Platform
     handle: str
     created: bool
-    return_to: str | None
 
 
 def _state_hash(svc: Services, state: str) -> str:
@@ -76,25 +77,9 @@ def start_connect(
             f"{name} and _CLIENT_SECRET",
             code="app_not_configured",
         )
-    now = svc.clock.now()
-    state = secrets.token_urlsafe(32)
-    verifier, challenge = pkce_pair()
-    state_hash = _state_hash(svc, state)
-    expires = now + STATE_TTL
-    with svc.db.write() as conn:
-        oauth_states.insert_state(
-            conn,
-            state_hash=state_hash,
-            tenant_id=tenant_id,
-            mode=mode.value,
-            platform=platform.value,
-            verifier=svc.keyring.encrypt(
-                verifier, tenant_id=tenant_id, table=_TABLE, row_id=state_hash
-            ),
-            return_to=return_to,
-            created_at=now,
-            expires_at=expires,
-        )
+    state, challenge, expires = new_state(
+        svc, tenant_id=tenant_id, mode=mode, kind=platform.value, return_to=return_to
+    )
     settings = svc.settings
     url = authorize_url(
         client,
@@ -107,14 +92,46 @@ def start_connect(
     return ConnectStart(url, expires)
 
 
-def finish_connect(
-    svc: Services, *, state: str, code: str | None, error: str | None, description: str | None
-) -> Connected:
-    """Complete a consent the platform redirected back; raises InvalidInput saying why not."""
+def new_state(
+    svc: Services,
+    *,
+    tenant_id: str,
+    mode: Mode,
+    kind: str,
+    return_to: str | None,
+    subject_id: str | None = None,
+) -> tuple[str, str, datetime]:
+    """Record a consent in progress: its `state`, PKCE challenge and expiry. `kind` is the
+    platform, or another consent the callback hands on (a pipeline's Twitch owner)."""
     now = svc.clock.now()
+    state = secrets.token_urlsafe(32)
+    verifier, challenge = pkce_pair()
     state_hash = _state_hash(svc, state)
+    expires = now + STATE_TTL
     with svc.db.write() as conn:
-        row = oauth_states.take_state(conn, state_hash, now)
+        oauth_states.insert_state(
+            conn,
+            state_hash=state_hash,
+            tenant_id=tenant_id,
+            mode=mode.value,
+            platform=kind,
+            subject_id=subject_id,
+            verifier=svc.keyring.encrypt(
+                verifier, tenant_id=tenant_id, table=_TABLE, row_id=state_hash
+            ),
+            return_to=return_to,
+            created_at=now,
+            expires_at=expires,
+        )
+    return state, challenge, expires
+
+
+def take_state(svc: Services, state: str) -> Row:
+    """The consent in progress this callback's `state` names, used up by the taking;
+    InvalidInput when unknown, already used or expired."""
+    now = svc.clock.now()
+    with svc.db.write() as conn:
+        row = oauth_states.take_state(conn, _state_hash(svc, state), now)
     if row is None:
         raise InvalidInput(
             "this connection link is unknown or was already used; start again",
@@ -122,15 +139,30 @@ def finish_connect(
         )
     if row["expires_at"] <= now:
         raise InvalidInput("this connection link expired; start again", code="oauth_state_expired")
-    platform, mode = Platform(row["platform"]), Mode(row["mode"])
+    return row
+
+
+def check_granted(name: str, code: str | None, error: str | None, description: str | None) -> str:
+    """The authorization code the callback carries; InvalidInput saying the user or `name`
+    refused otherwise."""
     if error or not code:
         raise InvalidInput(
-            f"{platform.value} did not grant access: {error or 'no code'}"
+            f"{name} did not grant access: {error or 'no code'}"
             + (f" ({description})" if description else ""),
             code="oauth_denied",
         )
+    return code
+
+
+def finish_connect(
+    svc: Services, row: Row, *, code: str | None, error: str | None, description: str | None
+) -> Connected:
+    """Complete a platform account's consent from its taken state row; raises InvalidInput
+    saying why not."""
+    platform, mode = Platform(row["platform"]), Mode(row["mode"])
+    code = check_granted(platform.value, code, error, description)
     verifier = svc.keyring.decrypt(
-        row["verifier"], tenant_id=row["tenant_id"], table=_TABLE, row_id=state_hash
+        row["verifier"], tenant_id=row["tenant_id"], table=_TABLE, row_id=row["state_hash"]
     )
     client = build_client(svc, platform, mode)
     try:
@@ -156,4 +188,4 @@ def finish_connect(
         creds=creds,
         via="oauth",
     )
-    return Connected(account_id, platform, handle, created, row["return_to"])
+    return Connected(account_id, platform, handle, created)

@@ -27,6 +27,7 @@ from crosspost.media.audio_extract import extract_speech
 from crosspost.media.storage import store_file
 from crosspost.pipeline import content_items, matching
 from crosspost.pipeline.twitch_api import TwitchClient
+from crosspost.pipeline.twitch_owner import Owner
 from crosspost.providers.errors import ProviderError
 from crosspost.providers.judge import Judge, JudgeInput
 from crosspost.providers.transcription import Transcriber
@@ -41,13 +42,12 @@ _ORDER = ("queued", "audio_ready", "transcribed", "enhanced", "ready_for_content
 
 @dataclass
 class Sources:
-    """What a run reaches the outside with: Twitch (and the owner's token for downloads,
-    None when the channel's owner never connected), the transcriber, the judge."""
+    """What a run reaches the outside with: Twitch (and the user clips are downloaded as,
+    None when nobody connected the channel), the transcriber, the judge."""
 
     twitch: TwitchClient
     broadcaster_id: str
-    owner_token: str | None
-    owner_id: str | None
+    owner: Owner | None
     transcriber: Transcriber
     judge: Judge
 
@@ -104,15 +104,16 @@ def process(
 
 def _fetch(svc: Services, ctx: JobContext, item: Row, sources: Sources, key_id: str) -> None:
     """The clip's video, stored as a media item of the tenant, and its audio extracted."""
-    if sources.owner_token is None or sources.owner_id is None:
+    if sources.owner is None:
         raise StepFailed(
             "Twitch gives clip downloads only to the channel's owner or editors: connect the "
-            "channel's Twitch account to the pipeline, then run it again",
+            f"channel's Twitch account (POST /v1/pipelines/{item['pipeline_id']}/twitch/connect), "
+            "then run the pipeline again",
             code="twitch_not_connected",
         )
     urls = sources.twitch.download_urls(
-        sources.owner_token,
-        editor_id=sources.owner_id,
+        sources.owner.token(),
+        editor_id=sources.owner.user_id,
         broadcaster_id=sources.broadcaster_id,
         clip_ids=[item["clip_id"]],
     )

@@ -21,6 +21,7 @@ from crosspost.domain.pipeline import (
     PipelinePatch,
     PipelinePublic,
     RecapTarget,
+    TwitchOwner,
 )
 from crosspost.engine.services import Services
 from crosspost.errors import InvalidInput, NotFound
@@ -52,6 +53,7 @@ def public(svc: Services, row: Row, *, secret: str | None = None) -> PipelinePub
         github_token_set=row["github_token"] is not None,
         judge=row["judge"],
         discord_webhook_set=row["discord_webhook_url"] is not None,
+        twitch_owner=TwitchOwner.model_validate(owner) if (owner := row["twitch_owner"]) else None,
         github_webhook=GitHubWebhook(
             url=webhook_url(svc, row["id"]), events=list(WEBHOOK_EVENTS), secret=secret
         ),

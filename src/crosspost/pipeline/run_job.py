@@ -25,9 +25,9 @@ from crosspost.errors import InvalidInput
 from crosspost.ids import new_id
 from crosspost.jobs import JobContext, Outcome
 from crosspost.jobs.store import LeaseLost
-from crosspost.pipeline import item_steps, pipelines
+from crosspost.pipeline import item_steps, pipelines, twitch_owner
 from crosspost.pipeline.github_backfill import backfill
-from crosspost.pipeline.twitch_api import Clip, TwitchClient
+from crosspost.pipeline.twitch_api import Clip
 from crosspost.providers.chat import ChatClient
 from crosspost.providers.errors import ProviderError
 from crosspost.providers.judge import HeuristicJudge, Judge
@@ -63,12 +63,12 @@ def start_run(
             f"a run covers at most {MAX_RANGE.days} days; split the range", code="invalid_range"
         )
     test = pipeline["mode"] == "test"
-    _, _, client_id, client_secret = svc.settings.twitch(test_mode=test)
-    if not client_id or not client_secret:
+    twitch_owner.configured_client(svc, test=test)
+    if not test and pipeline["twitch_credentials"] is None:
         raise InvalidInput(
-            "Twitch is not configured on this server: set CROSSPOST_TWITCH_CLIENT_ID and "
-            "CROSSPOST_TWITCH_CLIENT_SECRET (an app of dev.twitch.tv/console)",
-            code="twitch_unavailable",
+            "Twitch gives clip downloads only to the channel's owner or editors: connect the "
+            f"channel's Twitch account first (POST /v1/pipelines/{pipeline_id}/twitch/connect)",
+            code="twitch_not_connected",
         )
     if svc.settings.transcription(test_mode=test)[1] is None:
         raise InvalidInput(
@@ -184,30 +184,23 @@ def _run(
 
 
 def _sources(svc: Services, pipeline: Row, stack: ExitStack) -> item_steps.Sources | None:
-    """Twitch with this server's app, the channel, its owner's token (minted by the
-    sandbox for a test pipeline), and the transcriber; None when there is no channel."""
+    """Twitch with this server's app, the channel, the user clips are downloaded as (the
+    connected owner; for a test pipeline nobody connected, the sandbox's streamer), and the
+    transcriber; None when there is no channel."""
     test = pipeline["mode"] == "test"
-    auth_base, api_base, client_id, client_secret = svc.settings.twitch(test_mode=test)
-    if not client_id or not client_secret:
+    twitch = twitch_owner.twitch_client(svc, test=test)
+    if twitch is None:
         raise ProviderError(
             ErrorKind.PERMANENT,
             "twitch_unavailable",
             "Twitch is no longer configured on this server",
         )
-    twitch = TwitchClient(
-        svc.http,
-        client_id=client_id,
-        client_secret=client_secret,
-        clock=svc.clock,
-        auth_base=auth_base,
-        api_base=api_base,
-    )
     broadcaster = twitch.broadcaster(pipeline["twitch_login"])
     if broadcaster is None:
         return None
-    owner_token = owner_id = None
-    if test:
-        owner_token, owner_id = _sandbox_owner(svc, broadcaster.login)
+    owner = twitch_owner.connected_owner(svc, pipeline, twitch)
+    if owner is None and test:
+        owner = _sandbox_owner(svc, broadcaster.login)
     base_url, key = svc.settings.transcription(test_mode=test)
     if key is None:
         raise ProviderError(
@@ -224,7 +217,7 @@ def _sources(svc: Services, pipeline: Row, stack: ExitStack) -> item_steps.Sourc
         )
     )
     return item_steps.Sources(
-        twitch, broadcaster.id, owner_token, owner_id, transcriber, _judge(svc, pipeline, stack)
+        twitch, broadcaster.id, owner, transcriber, _judge(svc, pipeline, stack)
     )
 
 
@@ -243,7 +236,7 @@ def _judge(svc: Services, pipeline: Row, stack: ExitStack) -> Judge:
     return LLMJudge(stack.enter_context(chat))
 
 
-def _sandbox_owner(svc: Services, login: str) -> tuple[str, str]:
+def _sandbox_owner(svc: Services, login: str) -> twitch_owner.Owner:
     """The sandbox channel owner's token (the fake stands in for their consent)."""
     answer = svc.http.post(
         f"{svc.settings.sandbox_base_url}/twitch/_fake/accounts", json={"login": login}
@@ -253,7 +246,7 @@ def _sandbox_owner(svc: Services, login: str) -> tuple[str, str]:
             ErrorKind.PERMANENT, "twitch_not_connected", f"the sandbox could not sign in as {login}"
         )
     body = answer.json()
-    return str(body["access_token"]), str(body["user_id"])
+    return twitch_owner.Owner(str(body["user_id"]), str(body["access_token"]))
 
 
 def _add_item(svc: Services, pipeline: Mapping[str, Any], clip: Clip) -> bool:

@@ -1,11 +1,8 @@
 """A client of Twitch's Helix API for a channel's clips: an app access token by client
 credentials, the broadcaster by login, the clips made in a time range (cursor-paged), the
 clips' download URLs (Get Clips Download, which needs a user token with
-`editor:manage:clips` or `channel:manage:clips`) and the media behind them.
-
-Every Helix request carries the token and the `Client-Id` it was issued to, as Twitch
-requires. A spent rate limit (429, `Ratelimit-Reset`) is a `rate_limited` ProviderError with
-the wait; an app token Twitch no longer takes is fetched again once.
+`editor:manage:clips` or `channel:manage:clips`) and the media behind them; and a channel
+owner's user token by the authorization code flow, its refresh, validation and revocation.
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -23,6 +21,9 @@ from crosspost.clock import Clock
 from crosspost.domain.enums import ErrorKind
 from crosspost.providers.errors import ProviderError, retry_after_seconds
 
+# Get Clips Download takes either: an owner grants channel:manage:clips, an editor of the
+# channel editor:manage:clips.
+DOWNLOAD_SCOPES = ("channel:manage:clips", "editor:manage:clips")
 PAGE_SIZE = 100  # Get Clips' largest page
 DOWNLOAD_BATCH = 10  # Get Clips Download's most clip ids a request
 _EARLY = timedelta(minutes=5)  # an app token is replaced this long before it expires
@@ -52,6 +53,27 @@ class Clip:
     created_at: datetime
     thumbnail_url: str
     duration: float
+
+
+@dataclass(frozen=True)
+class UserGrant:
+    """A user's tokens from the token endpoint (Twitch may rotate the refresh token)."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return f"UserGrant(expires_at={self.expires_at.isoformat()})"  # never a token
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """Whose a user token is and what it may do, as /oauth2/validate tells."""
+
+    user_id: str
+    login: str
+    scopes: tuple[str, ...]
 
 
 class TwitchClient:
@@ -143,6 +165,91 @@ class TwitchClient:
         except httpx.TransportError as exc:
             raise _unreachable(exc) from exc
         return written
+
+    # -- a user's consent --------------------------------------------------------------------
+
+    def authorize_url(self, *, redirect_uri: str, state: str, scopes: Sequence[str]) -> str:
+        """Twitch's consent page for the authorization code flow (Twitch takes no PKCE: the
+        code is bound to this app's secret and the redirect URI)."""
+        query = urlencode(
+            {
+                "client_id": self._client_id,
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "scope": " ".join(scopes),
+                "state": state,
+                "force_verify": "true",  # the user picks the account, not a stale session
+            }
+        )
+        return f"{self._auth_base}/oauth2/authorize?{query}"
+
+    def exchange_code(self, code: str, *, redirect_uri: str) -> UserGrant:
+        """The user's tokens for the code their consent returned."""
+        form = {"code": code, "grant_type": "authorization_code", "redirect_uri": redirect_uri}
+        return self._user_grant(form, "twitch_code_refused")
+
+    def refresh(self, refresh_token: str) -> UserGrant:
+        """New user tokens; a refresh token Twitch no longer takes is an `auth` error (the
+        owner must connect again)."""
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return self._user_grant(form, "twitch_refresh_refused")
+
+    def validate(self, access_token: str) -> TokenOwner:
+        """Who the user token belongs to and its scopes."""
+        try:
+            answer = self._http.get(
+                f"{self._auth_base}/oauth2/validate",
+                headers={"Authorization": f"OAuth {access_token}"},
+            )
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from exc
+        if answer.status_code != 200:
+            raise _refusal(answer, "twitch_token_invalid")
+        body = _json(answer)
+        if not isinstance(body, dict) or not body.get("user_id"):
+            raise ProviderError(
+                ErrorKind.PERMANENT, "twitch_token_invalid", "the token names no Twitch user"
+            )
+        scopes = tuple(str(s) for s in body.get("scopes") or ())  # null when none
+        return TokenOwner(str(body["user_id"]), str(body.get("login") or ""), scopes)
+
+    def revoke(self, token: str) -> None:
+        """Revoke a user token; one Twitch no longer knows counts as revoked."""
+        try:
+            answer = self._http.post(
+                f"{self._auth_base}/oauth2/revoke",
+                data={"client_id": self._client_id, "token": token},
+            )
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from exc
+        if answer.status_code not in (200, 400):  # 400: "Invalid token", already gone
+            raise _refusal(answer, "twitch_revoke_failed")
+
+    def _user_grant(self, form: dict[str, str], code: str) -> UserGrant:
+        now = self._clock.now()
+        try:
+            answer = self._http.post(
+                f"{self._auth_base}/oauth2/token",
+                data={"client_id": self._client_id, "client_secret": self._client_secret, **form},
+            )
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from exc
+        if answer.status_code != 200:
+            error = _refusal(answer, code)
+            if answer.status_code == 400:  # the code or refresh token is spent or unknown
+                raise ProviderError(ErrorKind.AUTH, code, error.message, http_status=400)
+            raise error
+        body = _json(answer)
+        try:
+            return UserGrant(
+                str(body["access_token"]),
+                str(body["refresh_token"]),
+                now + timedelta(seconds=int(body["expires_in"])),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ProviderError(
+                ErrorKind.TRANSIENT, "twitch_unexpected", "Twitch's token answer lacks a field"
+            ) from None
 
     # -- the wire ---------------------------------------------------------------------------
 

@@ -55,6 +55,17 @@ def update_pipeline(conn: Connection, pipeline_id: str, values: Mapping[str, Any
     conn.execute(pipelines.update().where(pipelines.c.id == pipeline_id).values(**values))
 
 
+def replace_twitch_credentials(conn: Connection, pipeline_id: str, *, old: str, new: str) -> bool:
+    """Store refreshed Twitch tokens over the ones they replace; False (nothing written)
+    when the pipeline holds other tokens by now (a reconnection or another refresh)."""
+    changed = conn.execute(
+        pipelines.update()
+        .where(pipelines.c.id == pipeline_id, pipelines.c.twitch_credentials == old)
+        .values(twitch_credentials=new)
+    )
+    return bool(changed.rowcount)
+
+
 def delete_pipeline(conn: Connection, pipeline_id: str) -> None:
     """Delete a pipeline with its deliveries, events and content items."""
     conn.execute(content_items.delete().where(content_items.c.pipeline_id == pipeline_id))

@@ -399,7 +399,9 @@ oauth_states = sa.Table(
     sa.Column("state_hash", sa.String(64), primary_key=True),
     tenant_ref(),
     sa.Column("mode", sa.String(8), nullable=False),
+    # The platform, or "twitch" for a pipeline's channel owner (`subject_id` the pipeline).
     sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(40)),
     sa.Column("verifier", sa.Text(), nullable=False),
     sa.Column("return_to", sa.Text()),
     created(),

@@ -35,6 +35,11 @@ pipelines = sa.Table(
     # A Discord execute-webhook URL (sealed: its path holds the webhook's token), told when
     # a recap is generated or proposed.
     sa.Column("discord_webhook_url", sa.Text()),
+    # Who connected the channel by OAuth (`{"user_id", "login", "scopes", "connected_at"}`),
+    # and their tokens, sealed (`{"access_token", "refresh_token", "expires_at"}`): Twitch
+    # gives clip downloads only to the channel's owner or its editors.
+    sa.Column("twitch_owner", JSONType),
+    sa.Column("twitch_credentials", sa.Text()),
     created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_pipelines_tenant_id_created_at", "tenant_id", "created_at"),

@@ -48,6 +48,7 @@ SEALED_COLUMNS: tuple[Sealed, ...] = (
     Sealed(pipelines, "github_token"),
     Sealed(pipelines, "webhook_secret"),
     Sealed(pipelines, "discord_webhook_url"),
+    Sealed(pipelines, "twitch_credentials"),
 )
 
 

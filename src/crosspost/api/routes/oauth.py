@@ -11,7 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from crosspost.api.deps import ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.engine.connect import finish_connect
+from crosspost.engine.connect import finish_connect, take_state
+from crosspost.engine.services import Services
+from crosspost.errors import CrosspostError
+from crosspost.pipeline import twitch_owner
+from crosspost.store.rows import Row
 
 router = APIRouter(prefix="/v1/oauth", tags=["accounts"])
 
@@ -24,21 +28,42 @@ async def callback(
     error: Annotated[str | None, Query(max_length=200)] = None,
     error_description: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
-    """Finish a connection (no API key: the single-use `state` is the permission). With a
-    `return_to`, the user is redirected there with `account_id`; else JSON. A refusal is a
-    problem+json saying why (denied, expired or reused link, exchange refused)."""
-    # It calls the platform (the code exchange): not inline on SQLite's event loop, nor on
+    """Finish a connection (no API key: the single-use `state` is the permission): an
+    account's, or a pipeline's Twitch owner's. With a `return_to`, the user is redirected
+    there with what was connected (`account_id`, or `pipeline_id`), or with `error` (a
+    stable code) and `error_description` when it failed; else JSON, or a problem+json
+    saying why (denied, expired or reused link, exchange refused)."""
+    row = await svc.db.run(take_state, svc, state)
+    return_to = row["return_to"]
+    try:
+        body = await _finish(svc, row, code, error, error_description)
+    except CrosspostError as exc:
+        if not return_to:
+            raise
+        body = {"error": exc.code, "error_description": exc.detail}
+    if return_to:
+        joiner = "&" if "?" in return_to else "?"
+        return RedirectResponse(f"{return_to}{joiner}{urlencode(body)}", status_code=303)
+    return JSONResponse(body)
+
+
+async def _finish(
+    svc: Services, row: Row, code: str | None, error: str | None, description: str | None
+) -> dict[str, str]:
+    """What the consent `row` began connected (or a CrosspostError saying why not)."""
+    # Both call the platform (the code exchange): not inline on SQLite's event loop, nor on
     # the database's few threads (PostgreSQL).
+    if row["platform"] == twitch_owner.KIND and row["subject_id"]:
+        owner = await run_in_threadpool(
+            twitch_owner.finish, svc, row, code=code, error=error, description=description
+        )
+        return owner.model_dump()
     done = await run_in_threadpool(
-        finish_connect, svc, state=state, code=code, error=error, description=error_description
+        finish_connect, svc, row, code=code, error=error, description=description
     )
-    body = {
+    return {
         "account_id": done.account_id,
         "platform": done.platform.value,
         "handle": done.handle,
         "status": "connected" if done.created else "reconnected",
     }
-    if done.return_to:
-        joiner = "&" if "?" in done.return_to else "?"
-        return RedirectResponse(f"{done.return_to}{joiner}{urlencode(body)}", status_code=303)
-    return JSONResponse(body)

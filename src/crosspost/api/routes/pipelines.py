@@ -13,13 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
 
 from crosspost.api.deps import AccountsWriteDep, PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently, create_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.bounds import PageLimit
-from crosspost.domain.models import Page
+from crosspost.domain.models import ConnectLink, Page
 from crosspost.domain.pipeline import (
     DeliveryReceipt,
     EventKind,
@@ -28,11 +29,13 @@ from crosspost.domain.pipeline import (
     PipelinePatch,
     PipelinePublic,
     RunRequest,
+    TwitchConnectRequest,
+    TwitchDisconnected,
 )
 from crosspost.domain.studio import JobPublic
 from crosspost.engine import tasks
 from crosspost.errors import InvalidInput
-from crosspost.pipeline import github_webhook, pipelines, run_job
+from crosspost.pipeline import github_webhook, pipelines, run_job, twitch_owner
 from crosspost.store import pipelines as rows
 from crosspost.store.rows import Row
 
@@ -141,6 +144,42 @@ async def delete_pipeline(
 
     await svc.db.run(work)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{pipeline_id}/twitch/connect", status_code=201, response_model=ConnectLink, responses=_ERRORS
+)
+async def connect_twitch(
+    pipeline_id: str,
+    svc: ServicesDep,
+    principal: AccountsWriteDep,
+    body: TwitchConnectRequest | None = None,
+) -> ConnectLink:
+    """Start connecting the channel's Twitch account (its owner's, or an editor's): send
+    the user to `authorize_url`; Twitch returns them to `/v1/oauth/callback`, which seals
+    their tokens on the pipeline. Runs download clips with them."""
+    started = await svc.db.run(
+        twitch_owner.start,
+        svc,
+        tenant_id=principal.tenant_id,
+        pipeline_id=pipeline_id,
+        return_to=body.return_to if body else None,
+    )
+    return ConnectLink(authorize_url=started.authorize_url, expires_at=started.expires_at)
+
+
+@router.delete(
+    "/{pipeline_id}/twitch/connection", response_model=TwitchDisconnected, responses=_ERRORS
+)
+async def disconnect_twitch(
+    pipeline_id: str, svc: ServicesDep, principal: AccountsWriteDep
+) -> TwitchDisconnected:
+    """Forget the channel's Twitch connection and revoke its token at Twitch."""
+    # The revocation calls Twitch: off the event loop (SQLite) and the database's threads.
+    revoked = await run_in_threadpool(
+        twitch_owner.disconnect, svc, tenant_id=principal.tenant_id, pipeline_id=pipeline_id
+    )
+    return TwitchDisconnected(pipeline_id=pipeline_id, revoked=revoked)
 
 
 @router.post("/{pipeline_id}/runs", status_code=202, response_model=JobPublic, responses=_ERRORS)
