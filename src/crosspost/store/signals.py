@@ -63,7 +63,8 @@ def listen(
                 conn.execute(f"LISTEN {channel}")
                 on_notify(None)
                 while not stop.is_set():
-                    for note in conn.notifies(timeout=0.25, stop_after=1):
+                    # The timeout bounds how long a stop waits for this thread.
+                    for note in conn.notifies(timeout=0.1, stop_after=1):
                         on_notify(note.payload)
         except psycopg.Error as exc:
             log.warning("listener on %s lost its connection, reconnecting: %s", channel, exc)
