@@ -47,6 +47,7 @@ from crosspost.api.routes import (
     post_metrics,
     posts,
     projects,
+    releases,
     remote,
     renders,
     sessions,
@@ -197,6 +198,7 @@ checked = (
     pipelines,
     content_items,
     content,
+    releases,
     webhooks,
 )
 

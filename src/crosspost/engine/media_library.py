@@ -16,6 +16,7 @@ from crosspost.engine.services import Services
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.identity.audit import Actor, record
 from crosspost.store import brand_kits, media, tenants
+from crosspost.store import releases as release_rows
 from crosspost.store.rows import Row
 
 _LIVE = tuple(s.value for s in TargetStatus if not s.terminal)
@@ -51,7 +52,8 @@ def check_usable(row: Row) -> None:
 
 def delete_media(svc: Services, *, tenant_id: str, media_id: str, actor: Actor) -> None:
     """Delete a media item and its file; 409 `media_in_use` naming the posts still to
-    publish with it (cancel them, or wait until they finish) or the brand kits using it."""
+    publish with it (cancel them, or wait until they finish), the brand kits or the releases
+    using it."""
     with svc.db.write() as conn:
         now = svc.clock.now()
         row = media.mark_deleted(conn, tenant_id, media_id, now)
@@ -71,6 +73,14 @@ def delete_media(svc: Services, *, tenant_id: str, media_id: str, actor: Actor) 
             raise Conflict(
                 f"{len(kits)} brand kit(s) use this media ({shown}); give them another logo, "
                 "intro or outro (PATCH /v1/brand-kits/{id}) or delete them, then delete it",
+                code="media_in_use",
+            )
+        held = release_rows.releases_using(conn, tenant_id, media_id)
+        if held:
+            shown = ", ".join(held[:_SHOWN]) + (" …" if len(held) > _SHOWN else "")
+            raise Conflict(
+                f"{len(held)} release(s) use this media as a master or artwork ({shown}); "
+                "replace it (PUT /v1/releases/{id}) or delete them, then delete it",
                 code="media_in_use",
             )
         record(conn, actor, "media.deleted", tenant_id=tenant_id, now=now,

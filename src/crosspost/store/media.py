@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from crosspost.store.prepared import Prepared
 from crosspost.store.rows import Row, every, one
 from crosspost.store.tables import media, posts, targets
+from crosspost.store.tables_music import release_tracks, releases
 from crosspost.store.tables_studio import brand_kits, project_sources
 
 
@@ -166,15 +167,17 @@ def mark_deleted(conn: Connection, tenant_id: str, media_id: str, now: datetime)
 
 
 def _kept_by_studio() -> sa.ColumnElement[bool]:
-    """A media item a brand kit (logo, intro, outro) or a project (a source) still uses:
-    kept by the retention purges whatever posts do."""
+    """A media item a brand kit (logo, intro, outro), a project (a source) or a release (a
+    master or its artwork) still uses: kept by the retention purges whatever posts do."""
     kit = sa.exists().where(
         brand_kits.c.tenant_id == media.c.tenant_id,
         sa.or_(brand_kits.c.logo_media_id == media.c.id, brand_kits.c.intro_media_id == media.c.id,
                brand_kits.c.outro_media_id == media.c.id),
     )  # fmt: skip
     source = sa.exists().where(project_sources.c.media_id == media.c.id)
-    return sa.or_(kit, source)
+    master = sa.exists().where(release_tracks.c.media_id == media.c.id)
+    artwork = sa.exists().where(releases.c.artwork_media_id == media.c.id)
+    return sa.or_(kit, source, master, artwork)
 
 
 def unused_before(

@@ -1,7 +1,7 @@
 """SQLAlchemy Core tables: the single definition of the schema (Alembic migrations follow
 it). The tables of who acts are in `tables_identity`, those of how posts performed in
 `tables_metrics`, the clip studio's in `tables_studio`, the content pipeline's in
-`tables_pipeline`; all register on one `metadata`."""
+`tables_pipeline`, music releases' in `tables_music`; all register on one `metadata`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from crosspost.store import (  # noqa: F401
     tables_identity,
     tables_metrics,
+    tables_music,
     tables_pipeline,
     tables_studio,
 )

@@ -1,0 +1,197 @@
+"""Music releases as the API takes and shows them (seed 003): a single, EP or album of
+ordered tracks, with the metadata distributors require of both.
+
+Formats the models cannot check alone (ISRC, UPC/EAN check digits, ISO territories and
+languages) and the masters' and artwork's own rules are checked when a release is stored
+(`distribution.releases`), each refusal naming its field.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ReleaseType = Literal["single", "ep", "album"]
+ArtistRole = Literal["main", "featured", "remixer"]
+ContributorRole = Literal[
+    "composer",
+    "lyricist",
+    "producer",
+    "arranger",
+    "mixing_engineer",
+    "mastering_engineer",
+    "performer",
+]
+
+MAX_NAME = 200
+MAX_TRACKS = 100
+MAX_LYRICS = 20_000
+MAX_MEDIA_ID = 40
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ArtistCredit(_Strict):
+    """An artist shown with a release or track."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    role: ArtistRole = "main"
+
+
+class Contributor(_Strict):
+    """Someone who made a track without being shown as its artist."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    role: ContributorRole
+
+
+class RightsLine(_Strict):
+    """A P-line (the sound recording's owner) or C-line (the artwork's and text's)."""
+
+    year: int = Field(ge=1900, le=2100)
+    owner: str = Field(min_length=1, max_length=MAX_NAME)
+
+
+class TrackIn(_Strict):
+    """A track of a release: an audio master (a WAV or FLAC media item) and its metadata."""
+
+    media_id: str = Field(min_length=1, max_length=MAX_MEDIA_ID)
+    title: str = Field(min_length=1, max_length=MAX_NAME)
+    version_title: str | None = Field(
+        default=None, max_length=MAX_NAME, description='e.g. "Radio Edit", "Live".'
+    )
+    isrc: str = Field(
+        min_length=12,
+        max_length=20,
+        description="ISO 3901: country, registrant, year, designation, e.g. USRC17607839 "
+        "(hyphens and spaces are dropped). Unique among the tenant's releases.",
+    )
+    artists: list[ArtistCredit] | None = Field(
+        default=None, max_length=20, description="Defaults to the release's artists."
+    )
+    contributors: list[Contributor] = Field(default_factory=list, max_length=50)
+    explicit: bool = False
+    language: str | None = Field(
+        default=None,
+        max_length=12,
+        description="The language sung (ISO 639-1, e.g. en or pt-BR); the release's when "
+        "absent. `zxx` for an instrumental.",
+    )
+    preview_start_seconds: float = Field(default=0.0, ge=0, le=3600, allow_inf_nan=False)
+    lyrics: str | None = Field(default=None, max_length=MAX_LYRICS)
+
+
+class ReleaseFields(_Strict):
+    """What a release is made of: shared by creation and by its full replacement."""
+
+    type: ReleaseType
+    title: str = Field(min_length=1, max_length=MAX_NAME)
+    version_title: str | None = Field(default=None, max_length=MAX_NAME)
+    artists: list[ArtistCredit] = Field(
+        min_length=1, max_length=20, description="At least one `main` artist."
+    )
+    label: str = Field(min_length=1, max_length=MAX_NAME)
+    upc: str = Field(
+        min_length=12,
+        max_length=20,
+        description="The release's UPC (12 digits) or EAN (13), its check digit verified.",
+    )
+    genre: str = Field(min_length=1, max_length=100)
+    sub_genre: str | None = Field(default=None, max_length=100)
+    language: str = Field(
+        min_length=2, max_length=12, description="The metadata's language (ISO 639-1)."
+    )
+    p_line: RightsLine
+    c_line: RightsLine
+    original_release_date: date | None = Field(
+        default=None, description="When the music first came out anywhere (a re-release)."
+    )
+    digital_release_date: date | None = Field(
+        default=None, description="The date it goes live on stores; set per distribution too."
+    )
+    territories: list[str] = Field(
+        default_factory=lambda: ["Worldwide"],
+        min_length=1,
+        max_length=250,
+        description='["Worldwide"], or ISO 3166-1 alpha-2 codes.',
+    )
+    artwork_media_id: str | None = Field(
+        default=None,
+        max_length=MAX_MEDIA_ID,
+        description="A square RGB JPEG or PNG image, 3000 by 3000 pixels or more, opaque.",
+    )
+    tracks: list[TrackIn] = Field(min_length=1, max_length=MAX_TRACKS)
+
+    @field_validator("artists")
+    @classmethod
+    def _a_main_artist(cls, value: list[ArtistCredit]) -> list[ArtistCredit]:
+        if not any(a.role == "main" for a in value):
+            raise ValueError("name at least one artist with role main")
+        return value
+
+
+class ReleaseCreate(ReleaseFields):
+    """Create a release (a draft until it is distributed)."""
+
+
+class MasterPublic(BaseModel):
+    """What crosspost read off a track's audio master."""
+
+    codec: str
+    container: str
+    sample_rate: int
+    bit_depth: int | None
+    channels: int
+    duration_seconds: float
+    peak_dbfs: float | None = Field(description="The loudest sample; null for silence.")
+    size_bytes: int
+
+
+class TrackPublic(BaseModel):
+    """A track as the API shows it."""
+
+    position: int = Field(description="1-based, in release order.")
+    media_id: str
+    title: str
+    version_title: str | None
+    isrc: str
+    artists: list[ArtistCredit]
+    contributors: list[Contributor]
+    explicit: bool
+    language: str
+    preview_start_seconds: float
+    lyrics: str | None
+    master: MasterPublic
+
+
+class ReleasePublic(BaseModel):
+    """A release as the API shows it."""
+
+    id: str
+    mode: Literal["test", "live"]
+    type: ReleaseType
+    title: str
+    version_title: str | None
+    artists: list[ArtistCredit]
+    label: str
+    upc: str
+    genre: str
+    sub_genre: str | None
+    language: str
+    parental_warning: Literal["explicit", "not_explicit"] = Field(
+        description="explicit when any track is."
+    )
+    p_line: str = Field(description='e.g. "℗ 2026 Label".')
+    c_line: str = Field(description='e.g. "© 2026 Label".')
+    original_release_date: date | None
+    digital_release_date: date | None
+    territories: list[str]
+    artwork_media_id: str | None
+    duration_seconds: float
+    tracks: list[TrackPublic]
+    created_at: datetime
+    updated_at: datetime

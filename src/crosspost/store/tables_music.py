@@ -1,0 +1,61 @@
+"""Music releases' tables (seed 003): a release (single, EP or album) with the metadata
+distributors require, and its ordered tracks, each an audio master of the tenant's media
+with what was read off it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crosspost.store.schema import JSONType, UTCDateTime, created, metadata, tenant_ref
+
+releases = sa.Table(
+    "releases",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    tenant_ref(),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("type", sa.String(8), nullable=False),  # single | ep | album
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("version_title", sa.String(200)),
+    sa.Column("artists", JSONType, nullable=False),  # [{"name", "role"}]
+    sa.Column("label", sa.String(200), nullable=False),
+    # A UPC names one product: one release of the tenant holds it.
+    sa.Column("upc", sa.String(14), nullable=False),
+    sa.Column("genre", sa.String(100), nullable=False),
+    sa.Column("sub_genre", sa.String(100)),
+    sa.Column("language", sa.String(12), nullable=False),
+    sa.Column("p_line", JSONType, nullable=False),  # {"year", "owner"}
+    sa.Column("c_line", JSONType, nullable=False),
+    sa.Column("original_release_date", sa.Date()),
+    sa.Column("digital_release_date", sa.Date()),
+    sa.Column("territories", JSONType, nullable=False),  # ["Worldwide"] or ISO codes
+    sa.Column("artwork_media_id", sa.String(40), sa.ForeignKey("media.id")),
+    created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("tenant_id", "upc", name="uq_releases_tenant_id_upc"),
+    sa.Index("ix_releases_tenant_id_id", "tenant_id", "id"),
+)
+
+# A release's tracks in order. An ISRC names one recording: one track of the tenant's
+# releases holds it (the unique constraint settles two releases stored at once).
+release_tracks = sa.Table(
+    "release_tracks",
+    metadata,
+    sa.Column("release_id", sa.String(40), sa.ForeignKey("releases.id"), primary_key=True),
+    sa.Column("position", sa.Integer(), primary_key=True),  # 1-based
+    tenant_ref(),
+    sa.Column("media_id", sa.String(40), sa.ForeignKey("media.id"), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("version_title", sa.String(200)),
+    sa.Column("isrc", sa.String(12), nullable=False),
+    sa.Column("artists", JSONType),  # null: the release's
+    sa.Column("contributors", JSONType, nullable=False),
+    sa.Column("explicit", sa.Boolean(), nullable=False),
+    sa.Column("language", sa.String(12)),  # null: the release's
+    sa.Column("preview_start_seconds", sa.Float(), nullable=False),
+    sa.Column("lyrics", sa.Text()),
+    # What was read off the master when it was checked (media.masters.AudioMaster).
+    sa.Column("master", JSONType, nullable=False),
+    sa.UniqueConstraint("tenant_id", "isrc", name="uq_release_tracks_tenant_id_isrc"),
+    sa.Index("ix_release_tracks_media_id", "media_id"),
+)
