@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+import httpx
 import pytest
 from PIL import Image
 
@@ -35,7 +37,9 @@ from crosspost.distribution.sftp import (
     read_acknowledgements,
     read_status_reports,
 )
+from crosspost.fakes.app import create_sandbox_app
 from crosspost.fakes.distributor import DEFAULT_STORES, BatchRecord, FakeDistributor
+from crosspost.fakes.server import serve_in_thread
 
 SENDER = Party("PADPIDA2014120301H", "Crosspost Distribution")
 RECIPIENT = Party("PADPIDA2011072101T", "A Store")
@@ -406,3 +410,46 @@ def test_a_target_hides_its_secrets_and_pins_a_host_key() -> None:
         SftpTarget("h", 22, "u", private_key=key)
     with pytest.raises(ValueError, match="password or a private key"):
         SftpTarget("h", 22, "u", insecure_accept_any_host_key=True)
+
+
+def test_the_sandbox_serves_a_distributor_found_and_driven_over_http(
+    files: list[BatchFile],
+) -> None:
+    """The sandbox app runs a distributor while it runs: its endpoint says where to deliver
+    (the host key to pin included), its batches are listed, a fault is set and a reset
+    empties it; a malformed fault is a 400."""
+    with (
+        serve_in_thread(create_sandbox_app()) as sandbox,
+        httpx.Client(base_url=f"{sandbox.url}/distributor/_fake", timeout=30) as control,
+    ):
+        where = control.get("/endpoint").json()
+        sftp = SftpTarget(
+            host=where["host"],
+            port=where["port"],
+            username=where["username"],
+            password=where["password"],
+            known_host_key=where["host_key"],
+        )
+        assert control.post(
+            "/faults", json={"reject_next": {"code": "Nope", "text": "no"}}
+        ).is_success
+        deliver_batch(sftp, "S1", files, message(release(files)), "MSG-1.xml")
+        deliver_batch(sftp, "S2", files, message(release(files), "MSG-2"), "MSG-2.xml")
+
+        def judged_both() -> list[dict[str, Any]] | None:
+            batches = control.get("/batches").json()
+            done = [b for b in batches if b["status"] != "Validating"]
+            return done if len(done) == 2 else None
+
+        deadline = time.monotonic() + 10
+        while (seen := judged_both()) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert seen is not None, control.get("/batches").json()
+        assert {(b["batch_id"], b["status"]) for b in seen} == {
+            ("S1", "Rejected"),
+            ("S2", "Accepted"),
+        }
+        assert control.post("/faults", json={"explode": 1}).status_code == 400
+        assert control.post("/faults", json=[1, 2]).status_code == 400
+        assert control.post("/reset").is_success
+        assert control.get("/batches").json() == []

@@ -191,7 +191,12 @@ def make_stack(
         **extra: Any,
     ) -> Stack:
         server = on or fakes
-        for prefix in [*(p.value for p in supported_platforms()), "twitch", "github"]:
+        for prefix in [
+            *(p.value for p in supported_platforms()),
+            "twitch",
+            "github",
+            "distributor",
+        ]:
             # A loaded two-core machine can keep a thread-served fake busy for seconds.
             reset = f"{server.url}/{prefix}/_fake/reset"
             _LOCAL.post(reset, timeout=60).raise_for_status()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,8 +14,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from crosspost.domain.enums import Platform
+from crosspost.fakes import distributor_controls
 from crosspost.fakes.base import FakeConfig, PlatformFake
 from crosspost.fakes.discord import DiscordFakeConfig, DiscordWebhookFake
+from crosspost.fakes.distributor import FakeDistributor
 from crosspost.fakes.github import GitHubFake, GitHubFakeConfig
 from crosspost.fakes.instagram import InstagramFake
 from crosspost.fakes.linkedin import LinkedInFake
@@ -107,7 +110,22 @@ def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
     routes.append(Mount(GITHUB_PREFIX, app=github.asgi()))
     discord = DiscordWebhookFake(DiscordFakeConfig(clock=config.clock))
     routes.append(Mount(DISCORD_PREFIX, app=discord.asgi()))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: no_fake})
+    # Music releases' distributor: an SFTP drop on a port of its own, run while the app is.
+    distributor = FakeDistributor()
+    routes.append(
+        Mount(distributor_controls.PREFIX, routes=distributor_controls.routes(distributor))
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        distributor.start()
+        try:
+            yield
+        finally:
+            distributor.stop()
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: no_fake}, lifespan=lifespan)
+    app.state.distributor = distributor
     app.state.transcription = transcription
     app.state.chat = chat
     app.state.twitch = twitch

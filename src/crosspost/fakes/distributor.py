@@ -289,6 +289,19 @@ class FakeDistributor:
         with self._changed:
             self._faults = _Faults()
 
+    def reset(self) -> None:
+        """Back to an empty drop: no batch, file, fault or log (the sandbox's reset)."""
+        with self._changed:
+            self._faults = _Faults()
+            self._batches.clear()
+            self._progress.clear()
+            self._writes.clear()
+            for child in self._root.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+
     # Inspection
 
     def batches(self) -> list[BatchRecord]:
