@@ -488,6 +488,34 @@ class Settings(BaseSettings):
         "adminOnSandboxDevCrosspostDemo0publishedFakeSandboxToken000"
     )
 
+    # Music releases (seed 003): who crosspost is in DDEX messages and the distributor it
+    # delivers batches to by SFTP (its host key pinned). Test-mode releases go to the
+    # sandbox's fake distributor, found over the sandbox's HTTP port.
+    ddex_sender_dpid: str | None = Field(
+        default=None, description="This operator's DDEX Party ID (PADPIDA…), from DDEX."
+    )
+    ddex_sender_name: str = Field(default="crosspost", max_length=200)
+    ddex_recipient_dpid: str | None = Field(
+        default=None, description="The distributor's DDEX Party ID (PADPIDA…)."
+    )
+    ddex_recipient_name: str = Field(default="Distributor", max_length=200)
+    distributor_sftp_host: str | None = None
+    distributor_sftp_port: int = Field(default=22, ge=1, le=65535)
+    distributor_sftp_username: str | None = None
+    distributor_sftp_password: SecretStr | None = None
+    distributor_sftp_private_key: SecretStr | None = Field(
+        default=None, description="An OpenSSH or PEM private key, instead of a password."
+    )
+    distributor_sftp_host_key: str | None = Field(
+        default=None, description="The distributor's public host key line, which is pinned."
+    )
+    distributor_sftp_root: str = "/"
+    # How often a distribution reads the distributor's acknowledgements and status reports.
+    distribution_poll_seconds: float = Field(default=60.0, gt=0)
+    # The sandbox's DDEX parties (plain on purpose: the fake distributor's published ones).
+    sandbox_ddex_sender_dpid: str = "PADPIDA0CROSSPOSTSANDBOX"
+    sandbox_ddex_recipient_dpid: str = "PADPIDA0FAKEDISTRIBUTOR"
+
     # Fault injection for the sandbox fakes (also settable at runtime on /_fake/faults).
     fake_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fake_latency_ms: int = Field(default=0, ge=0)

@@ -4,96 +4,16 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import io
-import math
-import wave
-from typing import Any
-
 import httpx
-from PIL import Image
 
 from tests.e2e.conftest import Stack, expect_problem
-
-UPC = "036000291452"  # a published UPC-A, check digit 2
-OTHER_UPC = "4006381333931"  # a published EAN-13
-
-
-def wav(seconds: float = 2.0, *, rate: int = 44_100, bits: int = 16, gain: float = 0.5) -> bytes:
-    """A stereo sine of `seconds` as a PCM WAV file; `gain` above 1 clips."""
-    frames = bytearray()
-    full = 2 ** (bits - 1) - 1
-    for n in range(int(seconds * rate)):
-        value = gain * math.sin(2 * math.pi * 440 * n / rate)
-        sample = max(-full, min(full, round(value * full)))
-        packed = sample.to_bytes(bits // 8, "little", signed=True)
-        frames += packed * 2
-    out = io.BytesIO()
-    with wave.open(out, "wb") as file:
-        file.setnchannels(2)
-        file.setsampwidth(bits // 8)
-        file.setframerate(rate)
-        file.writeframes(bytes(frames))
-    return out.getvalue()
-
-
-def jpeg(side: int = 3000, *, height: int | None = None) -> bytes:
-    """A flat RGB JPEG `side` pixels wide (and `height` high, square by default)."""
-    out = io.BytesIO()
-    Image.new("RGB", (side, height or side), (30, 90, 160)).save(out, "JPEG", quality=70)
-    return out.getvalue()
-
-
-def upload(stack: Stack, data: bytes, content_type: str, name: str) -> str:
-    """Upload a file as a media item; its id."""
-    answer = stack.http.post(
-        "/v1/media", content=data, headers={"Content-Type": content_type, "X-Filename": name}
-    )
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["id"])
-
-
-def release_body(masters: list[str], artwork: str | None, **change: Any) -> dict[str, Any]:
-    """A single of `masters` (one track each) with every field distributors want."""
-    tracks = [
-        {
-            "media_id": media_id,
-            "title": f"Song {n}",
-            "isrc": f"us-s1z-26-0000{n}",
-            "contributors": [{"name": "Ada Writer", "role": "composer"}],
-            "explicit": n == 2,
-            "preview_start_seconds": 0.5,
-        }
-        for n, media_id in enumerate(masters, start=1)
-    ]
-    return {
-        "type": "single",
-        "title": "First Light",
-        "artists": [{"name": "The Examples"}, {"name": "Guest", "role": "featured"}],
-        "label": "Example Records",
-        "upc": UPC,
-        "genre": "Electronic",
-        "sub_genre": "Ambient",
-        "language": "en",
-        "p_line": {"year": 2026, "owner": "Example Records"},
-        "c_line": {"year": 2026, "owner": "Example Records"},
-        "territories": ["worldwide"],
-        "artwork_media_id": artwork,
-        "tracks": tracks,
-        **change,
-    }
-
-
-def _masters(stack: Stack) -> tuple[str, str, str]:
-    """A 16-bit/44.1 kHz master, a 24-bit/48 kHz one, and the 3000 px artwork."""
-    first = upload(stack, wav(), "audio/wav", "one.wav")
-    second = upload(stack, wav(2.5, rate=48_000, bits=24), "audio/wav", "two.wav")
-    return first, second, upload(stack, jpeg(), "image/jpeg", "cover.jpg")
+from tests.e2e.music import OTHER_UPC, UPC, jpeg, masters, release_body, upload, wav
 
 
 def test_a_release_is_stored_with_what_its_masters_are(stack: Stack) -> None:
     """The identifiers come back normalised, the lines written out, each master described,
     the release explicit because a track is; read back, listed, and the same again."""
-    first, second, art = _masters(stack)
+    first, second, art = masters(stack)
     made = stack.http.post("/v1/releases", json=release_body([first, second], art))
     assert made.status_code == 201, made.text
     release = made.json()
@@ -152,7 +72,7 @@ def test_every_broken_rule_is_named_with_its_field(stack: Stack) -> None:
 def test_identifiers_are_held_by_one_release(stack: Stack) -> None:
     """An ISRC or a UPC another release holds is a 409 naming it; an ISRC twice in one
     release is a 422; an unknown or wrong-kind media item is named."""
-    first, second, art = _masters(stack)
+    first, second, art = masters(stack)
     made = stack.http.post("/v1/releases", json=release_body([first], art)).json()
     again = release_body([second], art, upc=OTHER_UPC)
     again["tracks"][0]["isrc"] = "USS1Z2600001"
@@ -177,7 +97,7 @@ def test_identifiers_are_held_by_one_release(stack: Stack) -> None:
 
 def test_a_type_the_stores_would_not_give_is_refused(stack: Stack) -> None:
     """Two short tracks are a single to the stores, whatever the release says."""
-    first, second, art = _masters(stack)
+    first, second, art = masters(stack)
     problem = expect_problem(
         stack.http.post("/v1/releases", json=release_body([first, second], art, type="album")),
         422,
@@ -190,7 +110,7 @@ def test_replaced_deleted_and_holding_its_media(stack: Stack) -> None:
     """A PUT replaces the release whole (tracks reordered); its media cannot be deleted
     while it holds them; once deleted, they can. Another tenant sees nothing; an
     Idempotency-Key replays the first answer."""
-    first, second, art = _masters(stack)
+    first, second, art = masters(stack)
     headers = {"Idempotency-Key": "release-1"}
     body = release_body([first, second], art)
     made = stack.http.post("/v1/releases", json=body, headers=headers)

@@ -60,6 +60,9 @@ EXPECTED = {
     # Every long-running request's end (issue 18, seed 002's job webhooks).
     "job.completed",
     "job.failed",
+    "distribution.status_changed",
+    "distribution.live",
+    "distribution.failed",
     "webhook.test",
     "endpoint.disabled",
 }

@@ -29,6 +29,7 @@ from crosspost.api.routes import (
     clips,
     content,
     content_items,
+    distributions,
     events,
     exports,
     health,
@@ -199,6 +200,7 @@ checked = (
     content_items,
     content,
     releases,
+    distributions,
     webhooks,
 )
 

@@ -129,6 +129,15 @@ def _job(data: Mapping[str, Any], sandbox: bool) -> str:
     return f"{data.get('kind')} {data.get('job_id')} on {data.get('subject_id')} {ended}"
 
 
+def _distribution(data: Mapping[str, Any], sandbox: bool) -> str:
+    error = data.get("error")
+    why = f": {error.get('code')} ({error.get('message')})" if isinstance(error, Mapping) else ""
+    return (
+        f"release {data.get('release_id')} on {data.get('channel')}: "
+        f"{data.get('previous_status')} → {data.get('status')}{why}"
+    )
+
+
 def _test(data: Mapping[str, Any], sandbox: bool) -> str:
     return f"{data.get('endpoint_id')}: {data.get('message')}"
 
@@ -146,6 +155,7 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any], bool], str]] = {
     "export": _render,
     "content": _content,
     "job": _job,
+    "distribution": _distribution,
     "webhook": _test,
     "endpoint": _endpoint,
 }

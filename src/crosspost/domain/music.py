@@ -195,3 +195,67 @@ class ReleasePublic(BaseModel):
     tracks: list[TrackPublic]
     created_at: datetime
     updated_at: datetime
+
+
+Channel = Literal["ddex"]
+DistributionStatus = Literal["pending", "uploading", "processing", "live", "failed", "taken_down"]
+StoreStatus = Literal["processing", "live", "failed", "taken_down"]
+
+
+class DistributionRequest(_Strict):
+    """Send a release out on channels."""
+
+    channels: list[Channel] = Field(
+        min_length=1,
+        max_length=4,
+        description="ddex: the stores (Spotify, Apple Music, YouTube Music, Amazon, Deezer …) "
+        "through the configured distributor.",
+    )
+    release_date: date | None = Field(
+        default=None,
+        description="When the release goes live in stores (today or later); the release's "
+        "digital_release_date, else today, when absent.",
+    )
+
+
+class DistributionError(BaseModel):
+    """Why a distribution failed."""
+
+    code: str
+    message: str
+
+
+class StorePublic(BaseModel):
+    """Where a distribution stands in one store, as the distributor reports it."""
+
+    store: str
+    status: StoreStatus
+    url: str | None = Field(description="The release's page in the store, once live.")
+    reason: str | None = Field(description="Why the store refused it, when it did.")
+    updated_at: datetime
+
+
+class DistributionPublic(BaseModel):
+    """A release sent out on one channel."""
+
+    id: str
+    release_id: str
+    channel: Channel
+    status: DistributionStatus
+    action: Literal["deliver", "takedown"]
+    release_date: date
+    attempt: int = Field(description="1 for the first delivery; a retry or takedown adds one.")
+    batch_id: str | None = Field(description="The delivery's batch at the distributor.")
+    job_id: str | None = Field(description="The /v1/jobs job carrying the attempt out.")
+    error: DistributionError | None
+    stores: list[StorePublic]
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    completed_at: datetime | None
+
+
+class DistributionList(BaseModel):
+    """A release's distributions."""
+
+    data: list[DistributionPublic]

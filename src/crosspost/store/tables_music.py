@@ -59,3 +59,47 @@ release_tracks = sa.Table(
     sa.UniqueConstraint("tenant_id", "isrc", name="uq_release_tracks_tenant_id_isrc"),
     sa.Index("ix_release_tracks_media_id", "media_id"),
 )
+
+# A release sent out on one channel ("ddex": stores through the distributor). One row per
+# release and channel: a retry is the same distribution's next attempt. `batch_id` is the
+# attempt's delivery; set before the first byte goes out, so a worker taking a killed one's
+# job over resumes that batch instead of sending a second.
+distributions = sa.Table(
+    "distributions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    tenant_ref(),
+    sa.Column("release_id", sa.String(40), sa.ForeignKey("releases.id"), nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    # pending | uploading | processing | live | failed | taken_down
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("release_date", sa.Date(), nullable=False),
+    sa.Column("action", sa.String(12), nullable=False),  # deliver | takedown
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("batch_id", sa.String(80)),
+    sa.Column("task_id", sa.String(40)),
+    sa.Column("error_code", sa.String(40)),
+    sa.Column("error_message", sa.Text()),
+    created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime()),
+    sa.Column("completed_at", UTCDateTime()),
+    sa.UniqueConstraint("release_id", "channel", name="uq_distributions_release_id_channel"),
+    sa.Index("ix_distributions_tenant_id_id", "tenant_id", "id"),
+)
+
+# Where a DDEX distribution stands in each store, as the distributor's reports say.
+distribution_stores = sa.Table(
+    "distribution_stores",
+    metadata,
+    sa.Column(
+        "distribution_id", sa.String(40), sa.ForeignKey("distributions.id"), primary_key=True
+    ),
+    sa.Column("store", sa.String(40), primary_key=True),
+    tenant_ref(),
+    sa.Column("status", sa.String(12), nullable=False),  # processing | live | failed | taken_down
+    sa.Column("url", sa.Text()),
+    sa.Column("reason", sa.Text()),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -1,6 +1,6 @@
 """A worker process's pools: the engine's runner (publishing and the rest) and the studio's
-own runner for the long, CPU-bound jobs (renders, auto_fit's variants, highlight detection,
-transcription), so a queue of them never holds up a post.
+own runner for the long jobs (renders, auto_fit's variants, highlight detection,
+transcription, pipeline runs, release deliveries), so a queue of them never holds up a post.
 
 Each runner claims only its own job kinds; `render_workers` sizes the studio pool (0: this
 process runs none, another worker does).
@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+from crosspost.distribution import distribution_job
 from crosspost.engine.services import Services
 from crosspost.engine.worker import build_runner
 from crosspost.jobs import Runner
@@ -35,6 +36,8 @@ STUDIO_HANDLERS: Mapping[str, HandlerFactory] = {
     run_job.KIND: run_job.make_handler,
     generate.KIND: generate.make_handler,
     notify.KIND: notify.make_handler,
+    # Music releases' deliveries: uploads of whole albums, long like renders.
+    distribution_job.KIND: distribution_job.make_handler,
 }
 
 

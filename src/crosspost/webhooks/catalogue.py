@@ -381,6 +381,25 @@ class JobFailedData(JobCompletedData):
     error: JobError
 
 
+class DistributionStatusData(_Data):
+    """`data` of `distribution.status_changed`, `distribution.live` and
+    `distribution.failed`: a release's distribution on a channel moved (its stores at
+    `GET /v1/distributions/{distribution_id}`)."""
+
+    distribution_id: str
+    release_id: str
+    channel: str = Field(description="ddex: the stores, through the distributor.")
+    status: str = Field(description="pending, uploading, processing, live, failed or taken_down.")
+    previous_status: str
+    attempt: int
+
+
+class DistributionFailedData(DistributionStatusData):
+    """`data` of `distribution.failed`: the distribution failed, and why."""
+
+    error: JobError
+
+
 # --- the registry -------------------------------------------------------------------------
 
 
@@ -842,6 +861,53 @@ _TYPES: tuple[EventType, ...] = (
             "error": {
                 "code": "github_forbidden",
                 "message": "the pipeline's GitHub token cannot push to sandbox-dev/blog",
+            },
+        },
+    ),
+    EventType(
+        "distribution.status_changed",
+        "A release's distribution on a channel moved: pending, uploading (the batch going "
+        "to the distributor), processing (delivered, the stores deciding), then live, "
+        "failed or taken_down.",
+        DistributionStatusData,
+        {
+            "distribution_id": "dst_01JQ3ZF1A3C5E7G9J1L3N5Q7S9",
+            "release_id": "rel_01JQ3ZE9Z1B3D5F7H9K1M3P5R7",
+            "channel": "ddex",
+            "status": "processing",
+            "previous_status": "uploading",
+            "attempt": 1,
+        },
+    ),
+    EventType(
+        "distribution.live",
+        "A release is live in the channel's stores (each store's URL at "
+        "`GET /v1/distributions/{id}`; a store that refused it keeps its reason there).",
+        DistributionStatusData,
+        {
+            "distribution_id": "dst_01JQ3ZF1A3C5E7G9J1L3N5Q7S9",
+            "release_id": "rel_01JQ3ZE9Z1B3D5F7H9K1M3P5R7",
+            "channel": "ddex",
+            "status": "live",
+            "previous_status": "processing",
+            "attempt": 1,
+        },
+    ),
+    EventType(
+        "distribution.failed",
+        "A release's distribution failed; `error` says why (the distributor's refusal, a "
+        "delivery that could not finish, or every store's refusal). Fix it and retry.",
+        DistributionFailedData,
+        {
+            "distribution_id": "dst_01JQ3ZF1A3C5E7G9J1L3N5Q7S9",
+            "release_id": "rel_01JQ3ZE9Z1B3D5F7H9K1M3P5R7",
+            "channel": "ddex",
+            "status": "failed",
+            "previous_status": "processing",
+            "attempt": 1,
+            "error": {
+                "code": "distributor_rejected",
+                "message": "the distributor refused it: HashMismatch: resources/A1.flac",
             },
         },
     ),

@@ -27,6 +27,7 @@ _READ_SCOPE = {
     "data_export": "posts:read",
     "content": "posts:read",  # recaps of the content pipeline
     "job": "posts:read",  # /v1/jobs, which posts:read reads
+    "distribution": "posts:read",  # releases sent to stores
     "usage": "usage:read",
     "webhook": "webhooks:write",
     "endpoint": "webhooks:write",
