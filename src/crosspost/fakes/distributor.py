@@ -35,7 +35,8 @@ Sequence 1 (``processing_seconds`` after acceptance) has every store Processing;
 Failed with a Reason for a store set to fail. An update (files not provided) goes Live too.
 A batch id is judged once: a corrected package travels as a new batch.
 
-Faults: `reject_next`, `drop_after_bytes`, `delay_live`, `store_fails` (`clear_faults`).
+Faults: `reject_next`, `drop_after_bytes`, `delay_live`, `store_fails`, `slow_writes`
+(`clear_faults`).
 Inspection: `batches`, `wait_for`, `received_files`, and `writes`, the server's log of the
 bytes each SFTP session wrote (what a resumed upload really sent).
 """
@@ -152,6 +153,7 @@ class _Faults:
     drop_session: int | None = None
     dropped_bytes: int = 0
     delay_live: float = 0.0
+    write_delay: float = 0.0
     store_failures: dict[str, str] = field(default_factory=dict)
 
 
@@ -283,6 +285,11 @@ class FakeDistributor:
             raise ValueError(f"unknown store {store!r}; the fake has {', '.join(self._stores)}")
         with self._changed:
             self._faults.store_failures[store] = reason
+
+    def slow_writes(self, seconds: float) -> None:
+        """Answer every file write `seconds` late, until `clear_faults` (a slow link)."""
+        with self._changed:
+            self._faults.write_delay = max(0.0, seconds)
 
     def clear_faults(self) -> None:
         """Forget every fault set and not yet used."""
@@ -552,7 +559,18 @@ class _Drop(asyncssh.SFTPServer):
         self._names.pop(file_obj, None)
         super().close(file_obj)
 
-    def write(self, file_obj: object, offset: int, data: bytes) -> int:
+    def write(self, file_obj: object, offset: int, data: bytes) -> Any:
+        delay = self._fake._faults.write_delay
+        if not delay:
+            return self._write(file_obj, offset, data)
+
+        async def slowly() -> int:
+            await asyncio.sleep(delay)  # a slow link: a test can act mid-upload
+            return self._write(file_obj, offset, data)
+
+        return slowly()
+
+    def _write(self, file_obj: object, offset: int, data: bytes) -> int:
         name = self._names.get(file_obj, "?")
         allowed, drop = self._fake._admit(self._session, name, offset, len(data))
         if allowed:

@@ -5,7 +5,10 @@ driven over HTTP at ``/distributor/_fake/…`` (the SFTP drop itself is on its o
 host_key}`` (the host key line to check the server against). ``GET batches`` lists each
 batch judged, ``POST reset`` empties the drop, ``POST faults`` takes one of
 ``{"reject_next": {"code", "text"}}``, ``{"drop_after_bytes": n}``,
-``{"delay_live": seconds}``, ``{"store_fails": {"store", "reason"}}`` or ``{"clear": true}``.
+``{"delay_live": seconds}``, ``{"store_fails": {"store", "reason"}}``,
+``{"slow_writes": seconds}`` or ``{"clear": true}``. ``GET writes`` lists the bytes each
+SFTP session wrote, by file; ``GET batches/{id}/files`` each file of a batch with its size
+and MD5.
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ def routes(fake: FakeDistributor) -> list[Route]:
     async def batches(request: Request) -> Response:
         return JSONResponse([_batch(asdict(b)) for b in fake.batches()])
 
+    async def writes(request: Request) -> Response:
+        return JSONResponse([asdict(w) for w in fake.writes()])
+
+    async def files(request: Request) -> Response:
+        batch = request.path_params["batch_id"]
+        return JSONResponse({n: asdict(f) for n, f in fake.received_files(batch).items()})
+
     async def reset(request: Request) -> Response:
         fake.reset()
         return JSONResponse({"ok": True})
@@ -54,6 +64,8 @@ def routes(fake: FakeDistributor) -> list[Route]:
     return [
         Route("/_fake/endpoint", endpoint, methods=["GET"]),
         Route("/_fake/batches", batches, methods=["GET"]),
+        Route("/_fake/writes", writes, methods=["GET"]),
+        Route("/_fake/batches/{batch_id}/files", files, methods=["GET"]),
         Route("/_fake/reset", reset, methods=["POST"]),
         Route("/_fake/faults", faults, methods=["POST"]),
     ]
@@ -69,6 +81,8 @@ def _apply(fake: FakeDistributor, body: Any) -> None:
         fake.drop_after_bytes(int(value))
     elif name == "delay_live":
         fake.delay_live(float(value))
+    elif name == "slow_writes":
+        fake.slow_writes(float(value))
     elif name == "store_fails":
         fake.store_fails(str(value["store"]), str(value["reason"]))
     elif name == "clear" and value is True:
