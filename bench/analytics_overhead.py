@@ -59,7 +59,7 @@ def main() -> None:
     clock = SystemClock()
     recorder = AnalyticsRecorder(db, clock, flush_seconds=0.5)
     recorder.start()
-    wrapped = ObservingMiddleware(_app, Metrics(create_job_store(db, clock=clock)), recorder)
+    wrapped = ObservingMiddleware(_app, Metrics(create_job_store(db, clock=clock), db), recorder)
     try:
         bare = asyncio.run(_timings(_app, args.requests))
         observed = asyncio.run(_timings(wrapped, args.requests))

@@ -134,7 +134,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.state.rate_limiter = limiter
     app.state.event_streams = streams
     install_signing(app, svc)
-    app.state.metrics = Metrics(svc.jobs)
+    app.state.metrics = Metrics(svc.jobs, svc.db)
     app.state.analytics = recorder
     app.state.flags = flags
     app.add_middleware(EdgeMiddleware, settings=svc.settings)

@@ -6,12 +6,15 @@ import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosspost.api.wellformed import content_length
 from crosspost.jobs import JobStore
+from crosspost.store import distributions as distribution_rows
+from crosspost.store import tasks as task_rows
+from crosspost.store.db import Database
 from crosspost.usage.analytics import ENDPOINT_MAX, METHOD_MAX, UNMATCHED, AnalyticsRecorder, Hit
 
 
@@ -26,10 +29,61 @@ class _JobCollector(Collector):
         yield family
 
 
+class _ReleaseCollector(Collector):
+    """Seed 003's distribution figures, read from the database at scrape time (the workers
+    that do the work are other processes): distributions by channel and status, the success
+    rate per channel, time from submission to live, and cover-art generation time."""
+
+    _RECENT = 1000  # the latest this many make the timings
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        with self.db.read() as conn:
+            counts = distribution_rows.status_counts(conn)
+            to_live = distribution_rows.recent_times_to_live(conn, limit=self._RECENT)
+            art = task_rows.recent_results(conn, "artwork_generation", limit=self._RECENT)
+        family = GaugeMetricFamily(
+            "crosspost_distributions", "Distributions by channel and status",
+            labels=["channel", "status"],
+        )  # fmt: skip
+        ended: dict[str, list[int]] = {}
+        for channel, status, count in counts:
+            family.add_metric([channel, status], count)
+            if status in ("live", "failed"):
+                ended.setdefault(channel, [0, 0])[status == "failed"] += count
+        yield family
+        rate = GaugeMetricFamily(
+            "crosspost_distribution_success_ratio",
+            "Share of ended distributions that went live, per channel",
+            labels=["channel"],
+        )
+        for channel, (live, failed) in sorted(ended.items()):
+            rate.add_metric([channel], live / (live + failed))
+        yield rate
+        timing = SummaryMetricFamily(
+            "crosspost_distribution_seconds_to_live",
+            f"Seconds from submission to live (the latest {self._RECENT}), per channel",
+            labels=["channel"],
+        )
+        for channel in sorted({c for c, _ in to_live}):
+            seconds = [s for c, s in to_live if c == channel]
+            timing.add_metric([channel], count_value=len(seconds), sum_value=sum(seconds))
+        yield timing
+        drawn = [float(r["seconds"]) for r in art if "seconds" in r]
+        yield SummaryMetricFamily(
+            "crosspost_artwork_generation_seconds",
+            f"Seconds to draw a cover (the latest {self._RECENT})",
+            count_value=len(drawn),
+            sum_value=sum(drawn),
+        )
+
+
 class Metrics:
     """Request counters and latency histograms, plus job gauges read at scrape time."""
 
-    def __init__(self, jobs: JobStore) -> None:
+    def __init__(self, jobs: JobStore, db: Database) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "crosspost_http_requests",
@@ -45,6 +99,7 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )
         self.registry.register(_JobCollector(jobs))
+        self.registry.register(_ReleaseCollector(db))
 
 
 class ObservingMiddleware:

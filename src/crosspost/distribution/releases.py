@@ -119,7 +119,7 @@ def store(
     existing = None
     if release_id is not None:
         existing = get(conn, tenant_id, release_id, lock=True)
-        _not_distributed(conn, release_id, "changed")
+        not_distributed(conn, release_id, "changed")
     for media_id, sha256 in prepared.checked.items():
         row = media.get_media(conn, tenant_id, media_id, hold=True)
         if row is None or row["sha256"] != sha256:
@@ -163,12 +163,12 @@ def delete(conn: Connection, tenant_id: str, release_id: str) -> None:
     """Delete a release with its tracks and ended distributions (their media stay in the
     library); 409 while it is out in stores or going there."""
     get(conn, tenant_id, release_id, lock=True)
-    _not_distributed(conn, release_id, "deleted")
+    not_distributed(conn, release_id, "deleted")
     distribution_rows.delete_of_release(conn, release_id)
     rows.delete_release(conn, release_id)
 
 
-def _not_distributed(conn: Connection, release_id: str, verb: str) -> None:
+def not_distributed(conn: Connection, release_id: str, verb: str) -> None:
     """Refuse (409 `release_distributed`) to change a release stores hold or are taking."""
     held = [d for d in distribution_rows.of_release(conn, release_id)
             if d["status"] not in ("failed", "taken_down")]  # fmt: skip

@@ -259,3 +259,28 @@ class DistributionList(BaseModel):
     """A release's distributions."""
 
     data: list[DistributionPublic]
+
+
+class ArtworkGenerateRequest(_Strict):
+    """Generate cover art for a release (a job; the result is a media item to accept)."""
+
+    prompt: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Words for the picture; colour words (blue, sunset, neon …) tint it.",
+    )
+    style: Literal["gradient", "geometric", "waves", "grain"] | None = Field(
+        default=None, description="Picked from the seed when absent."
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**32 - 1,
+        description="The same seed gives the same picture; from the title and artist when absent.",
+    )
+
+
+class ArtworkAccept(_Strict):
+    """Make an image the release's cover (a generated one, or any upload that qualifies)."""
+
+    media_id: str = Field(min_length=1, max_length=MAX_MEDIA_ID)

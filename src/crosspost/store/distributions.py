@@ -98,3 +98,26 @@ def delete_of_release(conn: Connection, release_id: str) -> None:
     ids = sa.select(distributions.c.id).where(distributions.c.release_id == release_id)
     conn.execute(distribution_stores.delete().where(distribution_stores.c.distribution_id.in_(ids)))
     conn.execute(distributions.delete().where(distributions.c.release_id == release_id))
+
+
+def status_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    """How many distributions there are by channel and status (every tenant's)."""
+    query = sa.select(distributions.c.channel, distributions.c.status, sa.func.count()).group_by(
+        distributions.c.channel, distributions.c.status
+    )
+    return [(str(row[0]), str(row[1]), int(row[2])) for row in conn.execute(query)]
+
+
+def recent_times_to_live(conn: Connection, *, limit: int) -> list[tuple[str, float]]:
+    """Seconds from submission to live of the latest `limit` distributions that went live,
+    with their channel."""
+    query = (
+        sa.select(distributions.c.channel, distributions.c.created_at, distributions.c.completed_at)
+        .where(distributions.c.status == "live", distributions.c.completed_at.is_not(None))
+        .order_by(distributions.c.completed_at.desc())
+        .limit(limit)
+    )
+    return [
+        (str(row.channel), (row.completed_at - row.created_at).total_seconds())
+        for row in conn.execute(query)
+    ]

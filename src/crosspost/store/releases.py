@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,6 +70,15 @@ def replace_release(
     conn.execute(releases.update().where(releases.c.id == release_id).values(**values))
     conn.execute(release_tracks.delete().where(release_tracks.c.release_id == release_id))
     conn.execute(release_tracks.insert(), [dict(t) for t in tracks])
+
+
+def set_artwork(conn: Connection, release_id: str, media_id: str, now: datetime) -> None:
+    """Make a media item the release's cover."""
+    conn.execute(
+        releases.update()
+        .where(releases.c.id == release_id)
+        .values(artwork_media_id=media_id, updated_at=now)
+    )
 
 
 def delete_release(conn: Connection, release_id: str) -> None:

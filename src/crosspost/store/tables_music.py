@@ -87,6 +87,7 @@ distributions = sa.Table(
     sa.Column("completed_at", UTCDateTime()),
     sa.UniqueConstraint("release_id", "channel", name="uq_distributions_release_id_channel"),
     sa.Index("ix_distributions_tenant_id_id", "tenant_id", "id"),
+    sa.Index("ix_distributions_status_completed_at", "status", "completed_at"),
 )
 
 # Where a DDEX distribution stands in each store, as the distributor's reports say.

@@ -119,4 +119,6 @@ tasks = sa.Table(
     sa.Column("finished_at", UTCDateTime()),
     sa.Index("ix_tasks_tenant_id_created_at", "tenant_id", "created_at"),
     sa.Index("ix_tasks_subject_id", "subject_id"),
+    # The metrics read one kind's latest finished tasks (cover-art generation times).
+    sa.Index("ix_tasks_kind_status_finished_at", "kind", "status", "finished_at"),
 )

@@ -89,3 +89,15 @@ def active_created(conn: Connection, tenant_id: str) -> list[datetime]:
         tasks.c.tenant_id == tenant_id, tasks.c.status.in_(ACTIVE)
     )
     return [r[0] for r in conn.execute(query).all()]
+
+
+def recent_results(conn: Connection, kind: str, *, limit: int) -> list[dict[str, Any]]:
+    """The results of the latest `limit` tasks of `kind` that succeeded, newest first."""
+    query = (
+        sa.select(tasks.c.result)
+        .where(tasks.c.kind == kind, tasks.c.status == "succeeded")
+        .order_by(tasks.c.finished_at.desc())
+        .limit(limit)
+    )
+    results: list[Any] = list(conn.execute(query).scalars())
+    return [result for result in results if isinstance(result, dict)]

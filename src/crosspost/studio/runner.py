@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from crosspost.distribution import distribution_job
+from crosspost.distribution import artwork_job, distribution_job
 from crosspost.engine.services import Services
 from crosspost.engine.worker import build_runner
 from crosspost.jobs import Runner
@@ -38,6 +38,7 @@ STUDIO_HANDLERS: Mapping[str, HandlerFactory] = {
     notify.KIND: notify.make_handler,
     # Music releases' deliveries: uploads of whole albums, long like renders.
     distribution_job.KIND: distribution_job.make_handler,
+    artwork_job.KIND: artwork_job.make_handler,
 }
 
 

@@ -17,10 +17,18 @@ from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.pagination import decode_cursor, paginate
-from crosspost.distribution import releases
+from crosspost.distribution import artwork_job, releases
 from crosspost.domain.bounds import PageLimit
 from crosspost.domain.models import Page
-from crosspost.domain.music import ReleaseCreate, ReleaseFields, ReleasePublic
+from crosspost.domain.music import (
+    ArtworkAccept,
+    ArtworkGenerateRequest,
+    ReleaseCreate,
+    ReleaseFields,
+    ReleasePublic,
+)
+from crosspost.domain.studio import JobPublic
+from crosspost.engine import tasks
 from crosspost.errors import CrosspostError
 from crosspost.store import releases as rows
 from crosspost.store.rows import Row
@@ -125,6 +133,53 @@ async def replace_release(
             )  # fmt: skip
             return _view(conn, row)
 
+    return await run_in_threadpool(work)
+
+
+@router.post(
+    "/{release_id}/artwork:generate", status_code=202, response_model=JobPublic, responses=_ERRORS
+)
+async def generate_artwork(
+    release_id: str,
+    request: Request,
+    body: ArtworkGenerateRequest,
+    svc: ServicesDep,
+    principal: PostsWriteDep,
+) -> JobPublic:
+    """Generate cover art (202, a `/v1/jobs` job of kind `artwork_generation`): a 3000 by 3000
+    RGB JPEG drawn from the release's title and artists, the prompt's colour words, a style
+    and a seed (the same seed, the same picture). The job's `result.media_id` is the image;
+    accept it with `PUT /v1/releases/{id}/artwork`."""
+
+    def work() -> JobPublic:
+        with svc.db.write() as conn:
+            task = artwork_job.start(
+                svc, conn, tenant_id=principal.tenant_id, key_id=principal.key_id,
+                release_id=release_id, body=body,
+            )  # fmt: skip
+        return JobPublic.model_validate(tasks.public(svc, task))
+
+    answer = await svc.db.run(work)
+    request.app.state.wake_workers()
+    return answer
+
+
+@router.put("/{release_id}/artwork", response_model=ReleasePublic, responses=_ERRORS)
+async def accept_artwork(
+    release_id: str, body: ArtworkAccept, svc: ServicesDep, principal: PostsWriteDep
+) -> ReleasePublic:
+    """Make an image the release's cover: a generated one, or any upload that meets the
+    stores' rules (square RGB JPEG/PNG, 3000 px or more, opaque; 422 naming the rule)."""
+
+    def work() -> ReleasePublic:
+        with svc.db.write() as conn:
+            row = artwork_job.accept(
+                svc, conn, tenant_id=principal.tenant_id, release_id=release_id,
+                media_id=body.media_id,
+            )  # fmt: skip
+            return _view(conn, row)
+
+    # Reads the image whole: off the event loop (SQLite) and the database's threads.
     return await run_in_threadpool(work)
 
 

@@ -1,5 +1,6 @@
 """distributions (seed 003): a release sent out on a channel, one row per release and
-channel with its attempt's batch, and where it stands in each store
+channel with its attempt's batch, and where it stands in each store; tasks indexed by kind
+for the metrics that read one kind's latest
 
 Revision ID: 0026
 Revises: 0025
@@ -43,6 +44,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("release_id", "channel", name="uq_distributions_release_id_channel"),
     )
     op.create_index("ix_distributions_tenant_id_id", "distributions", ["tenant_id", "id"])
+    op.create_index(
+        "ix_distributions_status_completed_at", "distributions", ["status", "completed_at"]
+    )
+    op.create_index("ix_tasks_kind_status_finished_at", "tasks", ["kind", "status", "finished_at"])
     op.create_table(
         "distribution_stores",
         sa.Column(
@@ -62,6 +67,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert the change."""
+    op.drop_index("ix_tasks_kind_status_finished_at", table_name="tasks")
     op.drop_table("distribution_stores")
+    op.drop_index("ix_distributions_status_completed_at", table_name="distributions")
     op.drop_index("ix_distributions_tenant_id_id", table_name="distributions")
     op.drop_table("distributions")
