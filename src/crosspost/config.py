@@ -95,6 +95,9 @@ def home_origin(home: Path, environ: Mapping[str, str] | None = None) -> str:
     return "CROSSPOST_HOME in .env"
 
 
+_DDEX_COST: dict[str, float | str] = {"per_release": 9.99, "per_track": 0.0, "currency": "USD"}
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Defaults give the embedded deployment: SQLite and local disk."""
 
@@ -510,6 +513,12 @@ class Settings(BaseSettings):
         default=None, description="The distributor's public host key line, which is pinned."
     )
     distributor_sftp_root: str = "/"
+    # What each channel charges, shown before a release is sent (JSON, per channel:
+    # per_release and per_track amounts in a currency): the operator's distributor's prices.
+    distribution_costs: dict[str, dict[str, float | str]] = Field(
+        default_factory=lambda: {"ddex": _DDEX_COST},
+        description="Per channel: per_release, per_track and currency (JSON).",
+    )
     # How often a distribution reads the distributor's acknowledgements and status reports.
     distribution_poll_seconds: float = Field(default=60.0, gt=0)
     # The sandbox's DDEX parties (plain on purpose: the fake distributor's published ones).

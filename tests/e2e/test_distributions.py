@@ -155,6 +155,39 @@ def test_a_store_refusal_is_kept_and_a_takedown_withdraws_it_everywhere(stack: S
     assert stack.http.delete(f"/v1/releases/{release['id']}").status_code == 204
 
 
+def test_the_cost_is_estimated_before_anything_is_sent(make_stack: Callable[..., Stack]) -> None:
+    """The operator's price table, per release and per track, summed per currency; an
+    unknown channel or none is 422; nothing reaches the distributor."""
+    costs = {"ddex": {"per_release": 4.5, "per_track": 1.25, "currency": "EUR"}}
+    stack = make_stack(distribution_costs=costs)
+    release = _release(stack)
+    path = f"/v1/releases/{release['id']}/distributions/estimate"
+    answer = stack.http.get(path, params={"channels": ["ddex", "ddex"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "release_id": release["id"],
+        "channels": [
+            {
+                "channel": "ddex",
+                "per_release": 4.5,
+                "per_track": 1.25,
+                "tracks": 2,
+                "amount": 7.0,
+                "currency": "EUR",
+            }
+        ],
+        "totals": {"EUR": 7.0},
+    }
+    assert stack.http.get(path, params={"channels": "myspace"}).status_code == 422
+    assert stack.http.get(path).status_code == 422
+    expect_problem(
+        stack.http.get("/v1/releases/rel_nope/distributions/estimate", params={"channels": "ddex"}),
+        404,
+        "release_not_found",
+    )
+    assert _batches(stack) == []
+
+
 def test_bad_distribution_requests_are_refused(stack: Stack) -> None:
     """A date in the past, an unknown channel, another tenant's release or distribution:
     each refused with its code, nothing sent."""

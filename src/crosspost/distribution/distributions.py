@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 from crosspost.distribution import distributor, releases
 from crosspost.domain.enums import Mode
 from crosspost.domain.music import (
+    ChannelCost,
+    CostEstimate,
     DistributionError,
     DistributionPublic,
     DistributionRequest,
@@ -27,6 +29,7 @@ from crosspost.engine.services import Services
 from crosspost.errors import Conflict, InvalidInput, NotFound
 from crosspost.ids import new_id
 from crosspost.store import distributions as rows
+from crosspost.store import releases as release_rows
 from crosspost.store.rows import Row
 from crosspost.webhooks import outbox
 
@@ -64,6 +67,35 @@ def start(
             )
         started.append(_attempt(svc, conn, release, channel, when, "deliver", existing))
     return started
+
+
+def estimate(
+    svc: Services, conn: Connection, *, tenant_id: str, release_id: str, channels: Sequence[str]
+) -> CostEstimate:
+    """What sending the release out on `channels` would cost, from the operator's table."""
+    releases.get(conn, tenant_id, release_id)
+    tracks = len(release_rows.tracks_of(conn, [release_id])[release_id])
+    priced: list[ChannelCost] = []
+    totals: dict[str, float] = {}
+    for channel in dict.fromkeys(channels):
+        table = svc.settings.distribution_costs.get(channel, {})
+        per_release = float(table.get("per_release", 0.0))
+        per_track = float(table.get("per_track", 0.0))
+        currency = str(table.get("currency", "USD"))
+        amount = round(per_release + per_track * tracks, 2)
+        cost = ChannelCost.model_validate(
+            {
+                "channel": channel,
+                "per_release": per_release,
+                "per_track": per_track,
+                "tracks": tracks,
+                "amount": amount,
+                "currency": currency,
+            }
+        )
+        priced.append(cost)
+        totals[currency] = round(totals.get(currency, 0.0) + amount, 2)
+    return CostEstimate(release_id=release_id, channels=priced, totals=totals)
 
 
 def retry(svc: Services, conn: Connection, *, tenant_id: str, distribution_id: str) -> Row:

@@ -284,3 +284,22 @@ class ArtworkAccept(_Strict):
     """Make an image the release's cover (a generated one, or any upload that qualifies)."""
 
     media_id: str = Field(min_length=1, max_length=MAX_MEDIA_ID)
+
+
+class ChannelCost(BaseModel):
+    """What one channel charges for a release."""
+
+    channel: Channel
+    per_release: float
+    per_track: float
+    tracks: int
+    amount: float
+    currency: str
+
+
+class CostEstimate(BaseModel):
+    """What sending a release out would cost, channel by channel, before it is sent."""
+
+    release_id: str
+    channels: list[ChannelCost]
+    totals: dict[str, float] = Field(description="The sum per currency.")

@@ -7,13 +7,21 @@ Writing needs `posts:write`, reading `posts:read`. Each attempt is a `/v1/jobs` 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.engine import Connection
 
 from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.distribution import distributions, releases
-from crosspost.domain.music import DistributionList, DistributionPublic, DistributionRequest
+from crosspost.domain.music import (
+    Channel,
+    CostEstimate,
+    DistributionList,
+    DistributionPublic,
+    DistributionRequest,
+)
 from crosspost.store import distributions as rows
 from crosspost.store.rows import Row
 
@@ -49,6 +57,30 @@ async def distribute(
     answer = await svc.db.run(work)
     request.app.state.wake_workers()
     return answer
+
+
+@router.get(
+    "/v1/releases/{release_id}/distributions/estimate",
+    response_model=CostEstimate,
+    responses=_ERRORS,
+)
+async def estimate_distribution(
+    release_id: str,
+    svc: ServicesDep,
+    principal: PostsReadDep,
+    channels: Annotated[list[Channel], Query(min_length=1, max_length=4)],
+) -> CostEstimate:
+    """What sending the release out on `channels` (repeat the parameter) would cost, from
+    this server's price table (`CROSSPOST_DISTRIBUTION_COSTS`), before anything is sent."""
+
+    def read() -> CostEstimate:
+        with svc.db.read() as conn:
+            return distributions.estimate(
+                svc, conn, tenant_id=principal.tenant_id, release_id=release_id,
+                channels=channels,
+            )  # fmt: skip
+
+    return await svc.db.run(read)
 
 
 @router.get(
