@@ -521,6 +521,8 @@ class Settings(BaseSettings):
     )
     # How often a distribution reads the distributor's acknowledgements and status reports.
     distribution_poll_seconds: float = Field(default=60.0, gt=0)
+    # … and while the stores hold it for its release date.
+    distribution_scheduled_poll_seconds: float = Field(default=3600.0, gt=0)
     # The sandbox's DDEX parties (plain on purpose: the fake distributor's published ones).
     sandbox_ddex_sender_dpid: str = "PADPIDA0CROSSPOSTSANDBOX"
     sandbox_ddex_recipient_dpid: str = "PADPIDA0FAKEDISTRIBUTOR"

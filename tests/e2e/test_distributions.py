@@ -20,7 +20,7 @@ STORES = {"spotify", "apple_music", "youtube_music", "amazon_music", "deezer"}
 @pytest.fixture
 def stack(make_stack: Callable[..., Stack]) -> Stack:
     """A stack that reads the distributor's reports every tenth of a second."""
-    return make_stack(distribution_poll_seconds=0.1)
+    return make_stack(distribution_poll_seconds=0.1, distribution_scheduled_poll_seconds=0.1)
 
 
 def _release(stack: Stack) -> dict[str, Any]:
@@ -153,6 +153,28 @@ def test_a_store_refusal_is_kept_and_a_takedown_withdraws_it_everywhere(stack: S
         stack.http.post(f"/v1/distributions/{started['id']}/takedown"), 409, "already_taken_down"
     )
     assert stack.http.delete(f"/v1/releases/{release['id']}").status_code == 204
+
+
+def test_a_release_dated_later_is_scheduled_until_its_date(stack: Stack) -> None:
+    """The deals start on the release date: the stores hold the release (scheduled, no
+    URL yet) until that day comes, then it is live."""
+    release = _release(stack)
+    day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    started = _distribute(stack, release, release_date=day)
+    assert started["release_date"] == day
+
+    def scheduled() -> dict[str, Any] | None:
+        found = dict(stack.http.get(f"/v1/distributions/{started['id']}").json())
+        assert found["status"] not in ("live", "failed"), found
+        return found if found["status"] == "scheduled" else None
+
+    held = wait_until("the distribution to be scheduled", scheduled, timeout=60)
+    assert {(s["status"], s["url"]) for s in held["stores"]} == {("scheduled", None)}
+    _fault(stack, today=day)
+    done = _ended(stack, started["id"])
+    assert done["status"] == "live" and {s["status"] for s in done["stores"]} == {"live"}
+    assert ("processing", "scheduled") in _statuses(stack, started["id"])
+    assert _statuses(stack, started["id"])[-1] == ("scheduled", "live")
 
 
 def test_the_cost_is_estimated_before_anything_is_sent(make_stack: Callable[..., Stack]) -> None:

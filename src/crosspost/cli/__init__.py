@@ -27,6 +27,7 @@ from crosspost.cli import (
     posts,
     projects,
     publish,
+    releases,
     sample,
     serve,
     tenants,
@@ -100,6 +101,8 @@ app.add_typer(metrics.app)
 app.add_typer(export.app)
 app.add_typer(projects.app, name="projects")
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(releases.app, name="releases")
+app.add_typer(releases.top)
 app.add_typer(projects.top)
 app.add_typer(upload.app)
 app.add_typer(auth.login_app)

@@ -50,6 +50,7 @@ from crosspost.store.rows import Row
 KIND = distributions.JOB_KIND
 _STORE_STATUS = {
     "Processing": "processing",
+    "Scheduled": "scheduled",
     "Live": "live",
     "Failed": "failed",
     "TakenDown": "taken_down",
@@ -164,6 +165,11 @@ def _follow(svc: Services, ctx: JobContext, task: Row, row: Row, found: Distribu
             )
         if not states or any(status == "processing" for _, status, _, _ in states):
             return again
+        if any(status == "scheduled" for _, status, _, _ in states):
+            # Held for its release date: looked at again now and then, not every minute.
+            if row["status"] != "scheduled":
+                distributions.set_status(svc, conn, row, "scheduled")
+            return ctx.run_again(after=svc.settings.distribution_scheduled_poll_seconds)
         ended, error = _outcome(row, states)
         row = distributions.set_status(svc, conn, row, ended, error=error)
         task = task_rows.get_any(conn, task["id"]) or task

@@ -34,7 +34,7 @@ from crosspost.store.rows import Row
 from crosspost.webhooks import outbox
 
 JOB_KIND = "distribution.ddex.v1"
-ACTIVE = ("pending", "uploading", "processing")
+ACTIVE = ("pending", "uploading", "processing", "scheduled")
 ENDED = ("failed", "taken_down")
 
 

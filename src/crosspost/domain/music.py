@@ -198,8 +198,10 @@ class ReleasePublic(BaseModel):
 
 
 Channel = Literal["ddex"]
-DistributionStatus = Literal["pending", "uploading", "processing", "live", "failed", "taken_down"]
-StoreStatus = Literal["processing", "live", "failed", "taken_down"]
+DistributionStatus = Literal[
+    "pending", "uploading", "processing", "scheduled", "live", "failed", "taken_down"
+]
+StoreStatus = Literal["processing", "scheduled", "live", "failed", "taken_down"]
 
 
 class DistributionRequest(_Strict):

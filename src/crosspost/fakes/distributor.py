@@ -31,7 +31,8 @@ InvalidIcpn, InvalidIsrc, or the code given to `reject_next`) and a Text for peo
     </ReleaseStatusReport>
 
 Sequence 1 (``processing_seconds`` after acceptance) has every store Processing; sequence 2
-(``live_seconds`` later) Live with a URL, TakenDown for a takedown (every Deal empty), or
+(``live_seconds`` later) Scheduled while the deals' start date is after the fake's today
+(`set_today`), then Live with a URL, TakenDown for a takedown (every Deal empty), or
 Failed with a Reason for a store set to fail. An update (files not provided) goes Live too.
 A batch id is judged once: a corrected package travels as a new batch.
 
@@ -57,6 +58,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, cast
@@ -107,6 +109,7 @@ class BatchRecord:
     kind: BatchKind | None = None
     icpn: str | None = None
     stores: tuple[StoreState, ...] = ()
+    starts: str | None = None  # the deals' start date (ISO), when the release goes live
 
     def store(self, name: str) -> StoreState | None:
         """The state in store `name`, once reported."""
@@ -154,6 +157,7 @@ class _Faults:
     dropped_bytes: int = 0
     delay_live: float = 0.0
     write_delay: float = 0.0
+    today: str | None = None
     store_failures: dict[str, str] = field(default_factory=dict)
 
 
@@ -285,6 +289,18 @@ class FakeDistributor:
             raise ValueError(f"unknown store {store!r}; the fake has {', '.join(self._stores)}")
         with self._changed:
             self._faults.store_failures[store] = reason
+
+    def today(self) -> str:
+        """The date the fake's stores go by (ISO): the real one, or the one set."""
+        with self._changed:
+            return self._faults.today or datetime.now(UTC).date().isoformat()
+
+    def set_today(self, day: str | None) -> None:
+        """Make the stores go by `day` (ISO date; None: the real date), as time passing."""
+        if day is not None:
+            date.fromisoformat(day)  # ValueError for a date that is not one
+        with self._changed:
+            self._faults.today = day
 
     def slow_writes(self, seconds: float) -> None:
         """Answer every file write `seconds` late, until `clear_faults` (a slow link)."""
@@ -451,6 +467,7 @@ class FakeDistributor:
             errors=tuple(problems),
             kind=rules.kind_of(root),
             icpn=root.findtext("ReleaseList/Release/ReleaseId/ICPN"),
+            starts=root.findtext("DealList/ReleaseDeal/Deal/DealTerms/ValidityPeriod/StartDate"),
         )
 
     def _schema_problems(self, document: bytes) -> list[Rejection]:
@@ -483,6 +500,14 @@ class FakeDistributor:
         if progress.stage == 1:
             stores = tuple(StoreState(store, "Processing") for store in self._stores)
             progress.due = now + self._live_seconds + progress.extra_live
+        elif record.kind == "release" and record.starts and record.starts > self.today():
+            # Stores hold a release until its deals start: Scheduled, looked at again later.
+            if record.stores and all(s.status == "Scheduled" for s in record.stores):
+                progress.stage -= 1  # nothing new to report yet
+                progress.due = now + self._poll_seconds
+                return
+            stores = tuple(StoreState(store, "Scheduled") for store in self._stores)
+            progress.due = now + self._poll_seconds
         else:
             stores = tuple(self._final(record, store, failures) for store in self._stores)
             del self._progress[batch_id]

@@ -6,9 +6,10 @@ host_key}`` (the host key line to check the server against). ``GET batches`` lis
 batch judged, ``POST reset`` empties the drop, ``POST faults`` takes one of
 ``{"reject_next": {"code", "text"}}``, ``{"drop_after_bytes": n}``,
 ``{"delay_live": seconds}``, ``{"store_fails": {"store", "reason"}}``,
-``{"slow_writes": seconds}`` or ``{"clear": true}``. ``GET writes`` lists the bytes each
-SFTP session wrote, by file; ``GET batches/{id}/files`` each file of a batch with its size
-and MD5.
+``{"slow_writes": seconds}``, ``{"today": "YYYY-MM-DD" or null}`` (the date the stores go
+by: a release whose deals start later is Scheduled until then) or ``{"clear": true}``.
+``GET writes`` lists the bytes each SFTP session wrote, by file; ``GET batches/{id}/files``
+each file of a batch with its size and MD5.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def _apply(fake: FakeDistributor, body: Any) -> None:
         fake.drop_after_bytes(int(value))
     elif name == "delay_live":
         fake.delay_live(float(value))
+    elif name == "today":
+        fake.set_today(None if value is None else str(value))
     elif name == "slow_writes":
         fake.slow_writes(float(value))
     elif name == "store_fails":

@@ -389,7 +389,9 @@ class DistributionStatusData(_Data):
     distribution_id: str
     release_id: str
     channel: str = Field(description="ddex: the stores, through the distributor.")
-    status: str = Field(description="pending, uploading, processing, live, failed or taken_down.")
+    status: str = Field(
+        description="pending, uploading, processing, scheduled, live, failed or taken_down."
+    )
     previous_status: str
     attempt: int
 
@@ -867,8 +869,8 @@ _TYPES: tuple[EventType, ...] = (
     EventType(
         "distribution.status_changed",
         "A release's distribution on a channel moved: pending, uploading (the batch going "
-        "to the distributor), processing (delivered, the stores deciding), then live, "
-        "failed or taken_down.",
+        "to the distributor), processing (delivered, the stores deciding), scheduled (held "
+        "for its release date), then live, failed or taken_down.",
         DistributionStatusData,
         {
             "distribution_id": "dst_01JQ3ZF1A3C5E7G9J1L3N5Q7S9",
