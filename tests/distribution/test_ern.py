@@ -4,7 +4,6 @@ release says (identifiers, order, deals, files), whatever characters its titles 
 from __future__ import annotations
 
 import math
-import os
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -27,18 +26,10 @@ from crosspost.distribution.ern import (
     takedown_message,
 )
 from crosspost.domain.music import ArtistRole, ContributorRole
+from tests.ddex import ern_schema
 
 ROOT = Path(__file__).parents[2]
 # Beside the checkout (../shared), where this workplace keeps it, or where the variable says.
-_PLACES = [
-    *filter(None, [os.environ.get("CROSSPOST_DDEX_SCHEMA_DIR")]),
-    ROOT.parent / "shared" / "reference" / "ddex",
-    "/work/shared/reference/ddex",
-]
-SCHEMA = next(
-    (Path(p) / "release-notification.xsd" for p in _PLACES if Path(p).is_dir()),
-    Path(_PLACES[-1]) / "release-notification.xsd",
-)
 SENDER = Party("PADPIDA2014120301H", "Crosspost Distribution")
 RECIPIENT = Party("PADPIDA2011072101T", "A Store")
 CREATED = datetime(2026, 2, 1, 9, 30, tzinfo=UTC)
@@ -48,13 +39,8 @@ UPC = "036000291452"
 
 @pytest.fixture(scope="module")
 def schema() -> xmlschema.XMLSchema:
-    """DDEX's ERN 4.3 schema, loaded once for the module (about 1.5 s)."""
-    if not SCHEMA.is_file():
-        pytest.skip(
-            f"DDEX's ERN 4.3 schema is not at {SCHEMA}: set CROSSPOST_DDEX_SCHEMA_DIR to the "
-            "folder holding release-notification.xsd"
-        )
-    return xmlschema.XMLSchema(str(SCHEMA))
+    """DDEX's ERN 4.3 schema (loaded once a process)."""
+    return ern_schema()
 
 
 def track(number: int = 1, **changes: Any) -> ErnTrack:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.ddex import ern_schema
 from tests.e2e.conftest import _LOCAL, Stack, expect_problem, wait_until
 from tests.e2e.music import masters, release_body
 
@@ -97,6 +98,10 @@ def test_a_release_is_delivered_once_and_goes_live_in_every_store(stack: Stack) 
     assert (job["status"], job["kind"]) == ("succeeded", "distribution")
     listed = stack.http.get(f"/v1/releases/{release['id']}/distributions").json()["data"]
     assert [d["id"] for d in listed] == [done["id"]]
+    # What crosspost wrote is valid ERN 4.3 (when DDEX's schema is on this machine).
+    message = _LOCAL.get(f"{stack.fakes_url}/distributor/_fake/batches/{batch['batch_id']}/message")
+    assert message.status_code == 200
+    ern_schema().validate(message.content)
 
 
 def test_a_rejected_batch_says_why_and_a_retry_sends_a_new_one(stack: Stack) -> None:

@@ -29,18 +29,10 @@ from crosspost.distribution.ern import (
     new_release_message,
 )
 from crosspost.fakes.distributor import BatchRecord, FakeDistributor
+from tests.ddex import require_schema
 
 ROOT = Path(__file__).parents[2]
 # Where tests/distribution/test_ern.py finds DDEX's schema.
-_PLACES = [
-    *(Path(p) for p in [os.environ.get("CROSSPOST_DDEX_SCHEMA_DIR")] if p),
-    ROOT.parent / "shared" / "reference" / "ddex",
-    Path("/work/shared/reference/ddex"),
-]
-SCHEMA = next(
-    (place / "release-notification.xsd" for place in _PLACES if place.is_dir()),
-    _PLACES[-1] / "release-notification.xsd",
-)
 AUDIO = os.urandom(40_000)
 
 
@@ -235,13 +227,9 @@ def test_wait_for_gives_up_at_its_deadline(fake: FakeDistributor) -> None:
 def test_a_schema_invalid_message_is_rejected(tmp_path: Path) -> None:
     """With DDEX's XSD configured, a message the schema refuses is SchemaInvalid (a valid one
     still passes)."""
-    if not SCHEMA.is_file():
-        pytest.skip(
-            f"DDEX's ERN 4.3 schema is not at {SCHEMA}: set CROSSPOST_DDEX_SCHEMA_DIR to the "
-            "folder holding release-notification.xsd"
-        )
+    schema = require_schema()
     invalid = message().replace(b"</MessageId>", b"</MessageId>\n    <Mood>Calm</Mood>", 1)
-    with FakeDistributor(schema_path=SCHEMA, root=tmp_path) as checked:
+    with FakeDistributor(schema_path=schema, root=tmp_path) as checked:
         assert upload(checked, "valid", package()).status == "Accepted"
         record = upload(checked, "invalid", package(message=invalid))
     assert (record.status, record.codes) == ("Rejected", ["SchemaInvalid"])

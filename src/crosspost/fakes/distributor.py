@@ -314,6 +314,17 @@ class FakeDistributor:
 
     def reset(self) -> None:
         """Back to an empty drop: no batch, file, fault or log (the sandbox's reset)."""
+        if self._loop is not None and self._loop.is_running():
+            # On the server's loop, between two scans: a scan under way would otherwise
+            # report on a batch after it was forgotten.
+            asyncio.run_coroutine_threadsafe(self._forget(), self._loop).result(timeout=30)
+        else:
+            self._forget_now()
+
+    async def _forget(self) -> None:
+        self._forget_now()
+
+    def _forget_now(self) -> None:
         with self._changed:
             self._faults = _Faults()
             self._batches.clear()
@@ -479,6 +490,9 @@ class FakeDistributor:
         return [Rejection("SchemaInvalid", f"{error.reason} at {error.path}") for error in errors]
 
     def _settle(self, record: BatchRecord) -> None:
+        with self._changed:
+            if record.batch_id not in self._batches:
+                return  # forgotten by a reset while it was judged
         folder = self._root / record.batch_id
         _write_xml(
             folder / "ack" / f"ACK_{_safe(record.message_id or record.batch_id)}.xml", _ack(record)

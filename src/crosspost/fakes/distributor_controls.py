@@ -9,7 +9,7 @@ batch judged, ``POST reset`` empties the drop, ``POST faults`` takes one of
 ``{"slow_writes": seconds}``, ``{"today": "YYYY-MM-DD" or null}`` (the date the stores go
 by: a release whose deals start later is Scheduled until then) or ``{"clear": true}``.
 ``GET writes`` lists the bytes each SFTP session wrote, by file; ``GET batches/{id}/files``
-each file of a batch with its size and MD5.
+each file of a batch with its size and MD5; ``GET batches/{id}/message`` its message XML.
 """
 
 from __future__ import annotations
@@ -46,6 +46,15 @@ def routes(fake: FakeDistributor) -> list[Route]:
     async def writes(request: Request) -> Response:
         return JSONResponse([asdict(w) for w in fake.writes()])
 
+    async def message(request: Request) -> Response:
+        folder = fake.root / request.path_params["batch_id"]
+        found = sorted(
+            p for p in folder.glob("*.xml") if not p.name.startswith("BatchComplete_")
+        ) if folder.is_dir() else []
+        if not found:
+            return JSONResponse({"error": "no message in that batch"}, status_code=404)
+        return Response(found[0].read_bytes(), media_type="application/xml")
+
     async def files(request: Request) -> Response:
         batch = request.path_params["batch_id"]
         return JSONResponse({n: asdict(f) for n, f in fake.received_files(batch).items()})
@@ -67,6 +76,7 @@ def routes(fake: FakeDistributor) -> list[Route]:
         Route("/_fake/batches", batches, methods=["GET"]),
         Route("/_fake/writes", writes, methods=["GET"]),
         Route("/_fake/batches/{batch_id}/files", files, methods=["GET"]),
+        Route("/_fake/batches/{batch_id}/message", message, methods=["GET"]),
         Route("/_fake/reset", reset, methods=["POST"]),
         Route("/_fake/faults", faults, methods=["POST"]),
     ]
