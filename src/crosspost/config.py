@@ -519,6 +519,15 @@ class Settings(BaseSettings):
         default_factory=lambda: {"ddex": _DDEX_COST},
         description="Per channel: per_release, per_track and currency (JSON).",
     )
+    # Hosted image models for release covers (the built-in generator needs no key).
+    stability_api_key: SecretStr | None = None
+    stability_base_url: str = "https://api.stability.ai"
+    replicate_api_token: SecretStr | None = None
+    replicate_base_url: str = "https://api.replicate.com"
+    replicate_model: str = Field(default="black-forest-labs/flux-schnell", max_length=200)
+    # Plain on purpose: the sandbox fakes' published keys.
+    sandbox_stability_key: str = "sk-sandbox-stability"
+    sandbox_replicate_token: str = "r8_sandbox-replicate"
     # How often a distribution reads the distributor's acknowledgements and status reports.
     distribution_poll_seconds: float = Field(default=60.0, gt=0)
     # … and while the stores hold it for its release date.
@@ -624,6 +633,18 @@ class Settings(BaseSettings):
             return base, base, self.sandbox_twitch_client_id, self.sandbox_twitch_client_secret
         secret = self.twitch_client_secret.get_secret_value() if self.twitch_client_secret else None
         return self.twitch_auth_base, self.twitch_api_base, self.twitch_client_id, secret
+
+    def image_model(self, name: str, *, test_mode: bool) -> tuple[str, str | None]:
+        """A hosted image model's base URL and key (`stability` or `replicate`): the
+        sandbox fake's for test mode."""
+        if test_mode:
+            key = (
+                self.sandbox_stability_key if name == "stability" else self.sandbox_replicate_token
+            )
+            return f"{self.sandbox_base_url}/{name}", key
+        secret = self.stability_api_key if name == "stability" else self.replicate_api_token
+        base = self.stability_base_url if name == "stability" else self.replicate_base_url
+        return base, secret.get_secret_value() if secret else None
 
     def discord_base(self, *, test_mode: bool) -> str | None:
         """The Discord API base the notifier posts to in the sandbox (its fake's), or None

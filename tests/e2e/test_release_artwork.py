@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from crosspost.domain.enums import Mode
+from crosspost.engine.keys import issue_key
 from tests.e2e.conftest import Stack, expect_problem, wait_until
 from tests.e2e.music import jpeg, release_body, upload, wav
 
@@ -85,3 +87,36 @@ def test_bad_art_requests_and_covers_are_refused(stack: Stack) -> None:
         base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.other_tenant_key()}"}
     ) as other:
         assert other.post(path, json={}).status_code == 404
+
+
+@pytest.mark.parametrize("generator", ["stability", "replicate"])
+def test_a_hosted_model_draws_the_cover_in_the_sandbox(stack: Stack, generator: str) -> None:
+    """Stability AI or Replicate (the sandbox's fakes, over HTTP) draw the picture; it comes
+    back a 3000x3000 cover the stores take, and the release accepts it."""
+    master = upload(stack, wav(), "audio/wav", "one.wav")
+    release = stack.http.post("/v1/releases", json=release_body([master], None)).json()
+    made = _generate(stack, release["id"], generator=generator, seed=11, prompt="ocean")
+    assert (made["generator"], made["width"], made["height"]) == (generator, 3000, 3000)
+    taken = stack.http.put(
+        f"/v1/releases/{release['id']}/artwork", json={"media_id": made["media_id"]}
+    )
+    assert taken.status_code == 200, taken.text
+
+
+def test_a_hosted_model_without_a_key_is_refused_with_the_setting_to_set(stack: Stack) -> None:
+    """With a live key, a hosted model needs this server's own key: 422 naming the setting,
+    and the built-in generator still works."""
+    _, key = issue_key(stack.svc, tenant_id=stack.tenant_id, name="live", mode=Mode.LIVE)
+    with httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}) as live:
+        master = live.post(
+            "/v1/media",
+            content=wav(),
+            headers={"Content-Type": "audio/wav", "X-Filename": "one.wav"},
+        ).json()["id"]
+        release = live.post("/v1/releases", json=release_body([master], None)).json()
+        path = f"/v1/releases/{release['id']}/artwork:generate"
+        refused = expect_problem(
+            live.post(path, json={"generator": "replicate"}), 422, "generator_unavailable"
+        )
+        assert "CROSSPOST_REPLICATE_API_TOKEN" in refused["detail"]
+        assert live.post(path, json={}).status_code == 202

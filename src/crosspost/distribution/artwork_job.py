@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 from crosspost.distribution import releases
+from crosspost.domain.enums import ErrorKind
 from crosspost.domain.music import ArtworkGenerateRequest
 from crosspost.engine import tasks
 from crosspost.engine.media_intake import meter_media, probed_values
@@ -25,7 +26,9 @@ from crosspost.ids import new_id
 from crosspost.jobs import JobContext, Outcome
 from crosspost.media import masters
 from crosspost.media.storage import store_file
-from crosspost.providers.artwork import ArtworkRequest, ProceduralArtwork
+from crosspost.providers.artwork import ArtworkGenerator, ArtworkRequest, ProceduralArtwork
+from crosspost.providers.artwork_hosted import ReplicateArtwork, StabilityArtwork
+from crosspost.providers.errors import ProviderError
 from crosspost.store import media
 from crosspost.store import releases as release_rows
 from crosspost.store import tasks as task_rows
@@ -46,6 +49,17 @@ def start(
     """Queue the generation (the request checked now, 422 naming what to change)."""
     release = releases.get(conn, tenant_id, release_id)
     _request(release, body.prompt, body.style, body.seed)  # refused here, not in the job
+    if body.generator != "procedural":
+        _, key = svc.settings.image_model(body.generator, test_mode=release["mode"] == "test")
+        if key is None:
+            name = {"stability": "STABILITY_API_KEY", "replicate": "REPLICATE_API_TOKEN"}[
+                body.generator
+            ]
+            raise InvalidInput(
+                f"{body.generator} is not configured on this server: set CROSSPOST_{name}, "
+                "or use the built-in generator (generator: procedural)",
+                code="generator_unavailable",
+            )
     return tasks.start_task(
         svc,
         conn,
@@ -82,7 +96,6 @@ def accept(
 
 def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
     """Draw the cover, store it as a media item, end the job with its id."""
-    generator = ProceduralArtwork()
 
     def handle(ctx: JobContext) -> Outcome:
         task = tasks.load(svc, ctx)
@@ -94,10 +107,15 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         if release is None:
             _end(svc, ctx, task, failure=("release_not_found", "the release was deleted"))
             return ctx.done()
+        request = _request(release, params["prompt"], params["style"], params["seed"])
         began = time.monotonic()
-        art = generator.generate(
-            _request(release, params["prompt"], params["style"], params["seed"])
-        )
+        try:
+            art = _generator(svc, params.get("generator", "procedural"), release).generate(request)
+        except ProviderError as exc:
+            if exc.retryable and ctx.job.errors + 1 < svc.settings.job_max_errors:
+                raise  # retried with the job's backoff
+            _end(svc, ctx, task, failure=(exc.code, exc.message))
+            return ctx.done()
         seconds = round(time.monotonic() - began, 3)
         media_id = new_id("med")
         key = f"releases/{task['tenant_id']}/{release['id']}/artwork-{task['id']}.jpg"
@@ -136,6 +154,22 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
         return ctx.done()
 
     return handle
+
+
+def _generator(svc: Services, name: str, release: Row) -> ArtworkGenerator:
+    """The generator a job asked for: built in, or a hosted model with this server's key."""
+    if name == "procedural":
+        return ProceduralArtwork()
+    base, key = svc.settings.image_model(name, test_mode=release["mode"] == "test")
+    if key is None:
+        raise ProviderError(
+            ErrorKind.PERMANENT, "generator_unavailable", f"{name} is no longer configured"
+        )
+    if name == "stability":
+        return StabilityArtwork(svc.http, api_key=key, base_url=base)
+    return ReplicateArtwork(
+        svc.http, api_token=key, base_url=base, model=svc.settings.replicate_model
+    )
 
 
 def _request(

@@ -266,6 +266,11 @@ class DistributionList(BaseModel):
 class ArtworkGenerateRequest(_Strict):
     """Generate cover art for a release (a job; the result is a media item to accept)."""
 
+    generator: Literal["procedural", "stability", "replicate"] = Field(
+        default="procedural",
+        description="procedural: drawn here, no network, title and artist set on it; "
+        "stability or replicate: a hosted image model (the server's key), the picture only.",
+    )
     prompt: str | None = Field(
         default=None,
         max_length=500,

@@ -22,7 +22,9 @@ from crosspost.fakes.github import GitHubFake, GitHubFakeConfig
 from crosspost.fakes.instagram import InstagramFake
 from crosspost.fakes.linkedin import LinkedInFake
 from crosspost.fakes.llm import ChatFakeConfig, OpenAIChatFake
+from crosspost.fakes.replicate import ReplicateFake, ReplicateFakeConfig
 from crosspost.fakes.soundcloud import SoundCloudFake
+from crosspost.fakes.stability import StabilityFake, StabilityFakeConfig
 from crosspost.fakes.tiktok import TikTokFake
 from crosspost.fakes.transcription import OpenAITranscriptionFake, TranscriptionFakeConfig
 from crosspost.fakes.twitch import TwitchFake, TwitchFakeConfig
@@ -38,6 +40,10 @@ TWITCH_PREFIX = "/twitch"
 GITHUB_PREFIX = "/github"
 # Discord's execute-webhook API (recap notifications): {sandbox}/discord/api/v10/webhooks/….
 DISCORD_PREFIX = "/discord"
+
+# Cover-art models: {sandbox}/stability and {sandbox}/replicate.
+STABILITY_PREFIX = "/stability"
+REPLICATE_PREFIX = "/replicate"
 
 # Adding a platform's fake is one line here; it is mounted at /{platform.value}.
 FAKES: Mapping[Platform, Callable[[FakeConfig], PlatformFake]] = {
@@ -110,6 +116,9 @@ def create_sandbox_app(config: FakeConfig | None = None) -> Starlette:
     routes.append(Mount(GITHUB_PREFIX, app=github.asgi()))
     discord = DiscordWebhookFake(DiscordFakeConfig(clock=config.clock))
     routes.append(Mount(DISCORD_PREFIX, app=discord.asgi()))
+    # Hosted image models for release covers (Stability AI, Replicate).
+    routes.append(Mount(STABILITY_PREFIX, app=StabilityFake(StabilityFakeConfig()).asgi()))
+    routes.append(Mount(REPLICATE_PREFIX, app=ReplicateFake(ReplicateFakeConfig()).asgi()))
     # Music releases' distributor: an SFTP drop on a port of its own, run while the app is.
     distributor = FakeDistributor()
     routes.append(
