@@ -1,4 +1,5 @@
-"""Fake SoundCloud API: `POST /tracks` (multipart upload), track reads, `/me`, OAuth refresh.
+"""Fake SoundCloud API: `POST /tracks` (multipart upload), track reads, `/me`, OAuth refresh,
+and sets (`/playlists`, `/me/playlists`, in ``soundcloud_sets``).
 
 Written from PLATFORM_PROTOCOLS.md §6 and SoundCloud's OpenAPI spec, never from our client.
 Requests must carry ``Authorization: OAuth <token>`` ("Bearer" gets the real 401). The upload
@@ -35,11 +36,13 @@ from crosspost.fakes.sniff import HEAD_BYTES, audio_format, id3v2_size, image_fo
 from crosspost.fakes.soundcloud_rules import (
     Track,
     check_fields,
+    list_page,
     rate_limit_error,
     sc_error,
     slug,
     user_json,
 )
+from crosspost.fakes.soundcloud_sets import SetRoutes
 from crosspost.fakes.tokens import OAuthRefusal, token_request
 
 _TRACK_REF = re.compile(r"(?:soundcloud:tracks:)?(\d+)")
@@ -55,6 +58,7 @@ class SoundCloudLimits:
     title_max_chars: int = 100  # the upload form's limit
     page_max: int = 200  # `limit` is capped at 200 per page
     page_default: int = 50
+    playlist_max_tracks: int = 500  # [U] the web app's cap; the API reference names none
     rate_limit_window: str = "PT1M"  # the injected short-window 429 (with Retry-After)
     upload_quota_window: str = "PT24H"  # SoundCloud's limits are 24 h buckets
 
@@ -78,6 +82,7 @@ class SoundCloudFake(PlatformFake):
         super().__init__(config, name=name)
         self.tracks: dict[int, Track] = {}
         self.seen: list[dict[str, Any]] = []
+        self.sets = SetRoutes(self)
 
     def api_routes(self) -> list[BaseRoute]:
         """Paths of api.soundcloud.com, plus secure.soundcloud.com's `/oauth/token`."""
@@ -88,6 +93,7 @@ class SoundCloudFake(PlatformFake):
             Route("/me", self._me, methods=["GET"]),
             Route("/me/tracks", self._me_tracks, methods=["GET"]),
             Route("/oauth/token", self._token, methods=["POST"]),
+            *self.sets.routes(),
         ]
 
     def default_access_ttl(self) -> float:
@@ -133,12 +139,14 @@ class SoundCloudFake(PlatformFake):
         return JSONResponse(body, status_code=429)
 
     def clear_state(self) -> None:
-        """Forget tracks and seen headers."""
+        """Forget tracks, sets and seen headers."""
         self.tracks.clear()
+        self.sets.clear()
         self.seen.clear()
 
     def state(self) -> dict[str, Any]:
-        """Every track as a post, the calls, and the auth/accept headers of recent requests."""
+        """Every track as a post, every set, the calls, and the auth/accept headers of recent
+        requests."""
         now = self.now()
         posts = [
             {
@@ -165,13 +173,14 @@ class SoundCloudFake(PlatformFake):
         return {
             "platform": "soundcloud",
             "posts": posts,
+            "playlists": self.sets.state(),
             "calls": dict(self.calls),
             "requests": list(self.seen),
         }
 
     # -- helpers -------------------------------------------------------------------------
 
-    async def _gate(self, request: Request, operation: str) -> Account | Response:
+    async def gate(self, request: Request, operation: str) -> Account | Response:
         """Count and record the call, apply faults, then check the OAuth header and Accept."""
         self.calls[operation] += 1
         header = request.headers.get("authorization") or ""
@@ -198,7 +207,8 @@ class SoundCloudFake(PlatformFake):
         await drain(request)
         return refused
 
-    def _find(self, ref: str, account: Account) -> Track | None:
+    def visible_track(self, ref: str, account: Account) -> Track | None:
+        """The track `ref` (id or URN) names, unless it is another user's private one."""
         match = _TRACK_REF.fullmatch(ref)
         track = self.tracks.get(int(match[1])) if match else None
         if track is None:
@@ -217,43 +227,35 @@ class SoundCloudFake(PlatformFake):
     # -- /me, /me/tracks, /tracks/{ref} ------------------------------------------------
 
     async def _me(self, request: Request) -> Response:
-        account = await self._gate(request, "me.get")
+        account = await self.gate(request, "me.get")
         if isinstance(account, Response):
             return account
         return JSONResponse(user_json(account, mount_base(request)))
 
     async def _me_tracks(self, request: Request) -> Response:
-        account = await self._gate(request, "me.tracks")
+        account = await self.gate(request, "me.tracks")
         if isinstance(account, Response):
             return account
-        params = request.query_params
-        raw_limit, raw_cursor = params.get("limit", ""), params.get("cursor", "0")
-        if (raw_limit and not raw_limit.isdigit()) or not raw_cursor.isdigit():
-            return sc_error(400, "Bad Request", ["limit and cursor must be integers"])
-        limit = min(int(raw_limit or self.limits.page_default), self.limits.page_max) or 1
-        start = int(raw_cursor)
         own = sorted(
             (t for t in self.tracks.values() if t.account is account),
             key=lambda t: (t.created_at, t.id),
             reverse=True,  # newest first
         )
         api, now = mount_base(request), self.now()
-        page = [t.as_json(api, now) for t in own[start : start + limit]]
-        if params.get("linked_partitioning", "").lower() not in {"true", "1"}:
-            return JSONResponse(page)
-        more = start + limit < len(own)
-        next_href = (
-            f"{api}/me/tracks?limit={limit}&linked_partitioning=true&cursor={start + limit}"
-            if more
-            else None
+        return list_page(
+            request.query_params,
+            own,
+            lambda t: t.as_json(api, now),
+            url=f"{api}/me/tracks",
+            default=self.limits.page_default,
+            maximum=self.limits.page_max,
         )
-        return JSONResponse({"collection": page, "next_href": next_href})
 
     async def _get_track(self, request: Request) -> Response:
-        account = await self._gate(request, "tracks.get")
+        account = await self.gate(request, "tracks.get")
         if isinstance(account, Response):
             return account
-        track = self._find(request.path_params["ref"], account)
+        track = self.visible_track(request.path_params["ref"], account)
         if track is None:
             return sc_error(404, "404 - Not Found")
         return JSONResponse(track.as_json(mount_base(request), self.now()))
@@ -262,10 +264,10 @@ class SoundCloudFake(PlatformFake):
         """DELETE /tracks/{track_urn}: 200 for the owner, after which the track is gone from
         every read; 404 for a track not there (or another user's private one); 403 for
         another user's public track."""
-        account = await self._gate(request, "tracks.delete")
+        account = await self.gate(request, "tracks.delete")
         if isinstance(account, Response):
             return account
-        track = self._find(request.path_params["ref"], account)
+        track = self.visible_track(request.path_params["ref"], account)
         if track is None:
             return sc_error(404, "404 - Not Found")
         if track.account is not account:
@@ -276,7 +278,7 @@ class SoundCloudFake(PlatformFake):
     # -- POST /tracks ----------------------------------------------------------------------
 
     async def _create_track(self, request: Request) -> Response:
-        account = await self._gate(request, "tracks.create")
+        account = await self.gate(request, "tracks.create")
         if isinstance(account, Response):
             return account
         if self.faults.quota_exhausted:
