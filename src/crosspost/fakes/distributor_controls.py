@@ -48,9 +48,11 @@ def routes(fake: FakeDistributor) -> list[Route]:
 
     async def message(request: Request) -> Response:
         folder = fake.root / request.path_params["batch_id"]
-        found = sorted(
-            p for p in folder.glob("*.xml") if not p.name.startswith("BatchComplete_")
-        ) if folder.is_dir() else []
+        found = (
+            sorted(p for p in folder.glob("*.xml") if not p.name.startswith("BatchComplete_"))
+            if folder.is_dir()
+            else []
+        )
         if not found:
             return JSONResponse({"error": "no message in that batch"}, status_code=404)
         return Response(found[0].read_bytes(), media_type="application/xml")
