@@ -160,6 +160,61 @@ def test_a_store_refusal_is_kept_and_a_takedown_withdraws_it_everywhere(stack: S
     assert stack.http.delete(f"/v1/releases/{release['id']}").status_code == 204
 
 
+def test_a_release_becomes_one_soundcloud_set_in_track_order(stack: Stack) -> None:
+    """Each track is published to the tenant's SoundCloud account, then gathered in one
+    set, in release order; the distribution is live with the set's URL. A takedown there
+    is refused with what to do instead."""
+    release = _release(stack)
+    unknown = stack.http.post(
+        f"/v1/releases/{release['id']}/distributions",
+        json={"channels": ["soundcloud"], "soundcloud_account_id": "acc_nope"},
+    )
+    problem = expect_problem(unknown, 422, "account_not_found")
+    assert problem["errors"][0]["field"] == "soundcloud_account_id"
+    started = stack.http.post(
+        f"/v1/releases/{release['id']}/distributions", json={"channels": ["soundcloud"]}
+    )
+    assert started.status_code == 202, started.text
+    [distribution] = started.json()["data"]
+    done = _ended(stack, distribution["id"])
+    assert done["status"] == "live", done
+    [store] = done["stores"]
+    assert (store["store"], store["status"]) == ("soundcloud", "live") and store["url"]
+    state = stack.fake("soundcloud", "state")
+    [made] = state["playlists"]
+    titles = {t["id"]: t["title"] for t in state["posts"]}
+    assert [titles[i] for i in made["track_ids"]] == ["Song 1", "Song 2"]
+    assert _batches(stack) == []  # nothing went to the DDEX distributor
+    refused = stack.http.post(f"/v1/distributions/{distribution['id']}/takedown")
+    expect_problem(refused, 409, "takedown_unavailable")
+    again = stack.http.post(
+        f"/v1/releases/{release['id']}/distributions", json={"channels": ["soundcloud"]}
+    )
+    expect_problem(again, 409, "already_distributed")
+
+
+def test_a_track_soundcloud_fails_fails_the_set_and_a_retry_redoes_only_it(
+    stack: Stack,
+) -> None:
+    """SoundCloud fails to process the tracks: the distribution fails naming why and makes
+    no set; its retry publishes them again, then makes the one set."""
+    release = _release(stack)
+    stack.fake("soundcloud", "faults", json={"processing_fail_rate": 1.0})
+    started = stack.http.post(
+        f"/v1/releases/{release['id']}/distributions", json={"channels": ["soundcloud"]}
+    ).json()["data"][0]
+    failed = _ended(stack, started["id"])
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "tracks_failed"), failed
+    assert stack.fake("soundcloud", "state")["playlists"] == []
+    stack.fake("soundcloud", "faults", json={"processing_fail_rate": 0.0})
+    retried = stack.http.post(f"/v1/distributions/{started['id']}/retry")
+    assert retried.status_code == 202, retried.text
+    done = _ended(stack, started["id"])
+    assert (done["status"], done["attempt"]) == ("live", 2), (done["error"], failed["error"])
+    [made] = stack.fake("soundcloud", "state")["playlists"]
+    assert len(made["track_ids"]) == 2
+
+
 def test_a_release_dated_later_is_scheduled_until_its_date(stack: Stack) -> None:
     """The deals start on the release date: the stores hold the release (scheduled, no
     URL yet) until that day comes, then it is live."""

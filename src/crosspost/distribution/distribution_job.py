@@ -1,6 +1,6 @@
-"""One attempt of a DDEX distribution (`distribution.ddex.v1`): the batch delivered to the
-distributor by SFTP, then its acknowledgement and status reports followed until every store
-has its answer.
+"""One attempt of a distribution (`distribution.ddex.v1`): for DDEX, the batch delivered to
+the distributor by SFTP, then its acknowledgement and status reports followed until every
+store has its answer (a soundcloud distribution's steps are `soundcloud_channel`'s).
 
 The batch id is fixed (and stored) before the first byte goes out, so a worker killed
 mid-upload leaves the job to another that resumes the same batch: files already whole are
@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Literal
 
-from crosspost.distribution import distributions, releases
+from crosspost.distribution import distributions, releases, soundcloud_channel
 from crosspost.distribution.distributor import Distributor, distributor_for
 from crosspost.distribution.ern import (
     ErnArtist,
@@ -37,9 +37,13 @@ from crosspost.distribution.sftp import (
 )
 from crosspost.domain.enums import ErrorKind
 from crosspost.engine import tasks
+from crosspost.engine.account_calls import AccountUnusable
 from crosspost.engine.services import Services
+from crosspost.engine.tokens import RefreshInProgress
+from crosspost.errors import CrosspostError
 from crosspost.jobs import JobContext, Outcome
 from crosspost.jobs.store import LeaseLost
+from crosspost.platforms.errors import OutcomeUnknown, PlatformError
 from crosspost.providers.errors import ProviderError
 from crosspost.store import distributions as rows
 from crosspost.store import media
@@ -71,6 +75,8 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
             _end_task(svc, ctx, task, failure=("superseded", "a later attempt replaced this one"))
             return ctx.done()
         try:
+            if row["channel"] == soundcloud_channel.STORE:
+                return soundcloud_channel.step(svc, ctx, task, row)
             found = distributor_for(svc, test=row["mode"] == "test")
             if row["delivered_at"] is None:
                 _deliver(svc, ctx, task, row, found)
@@ -78,13 +84,36 @@ def make_handler(svc: Services) -> Callable[[JobContext], Outcome]:
             return _follow(svc, ctx, task, row, found)
         except LeaseLost:
             raise
-        except (ProviderError, DeliveryError) as exc:
-            if exc.retryable and ctx.job.errors + 1 < svc.settings.job_max_errors:
+        except (ProviderError, DeliveryError, PlatformError, RefreshInProgress) as exc:
+            if _retryable(exc) and ctx.job.errors + 1 < svc.settings.job_max_errors:
                 raise  # retried with the job's backoff; a delivery resumes where it stopped
-            _fail(svc, ctx, task, row, exc.code, exc.message)
+            code, message = (
+                (exc.code, exc.message)
+                if not isinstance(exc, RefreshInProgress)
+                else ("account_refreshing", "the account's token was being refreshed")
+            )
+            _fail(svc, ctx, task, row, code, message)
+            return ctx.done()
+        except AccountUnusable as exc:
+            _fail(
+                svc, ctx, task, row, "account_needs_reauth", f"reconnect the account: {exc.reason}"
+            )
+            return ctx.done()
+        except CrosspostError as exc:
+            _fail(svc, ctx, task, row, exc.code, exc.detail)
             return ctx.done()
 
     return handle
+
+
+def _retryable(exc: Exception) -> bool:
+    """Whether the job's backoff should try again: a transient failure, a rate limit, an
+    answer lost, a refresh under way elsewhere."""
+    if isinstance(exc, RefreshInProgress | OutcomeUnknown):
+        return True
+    if isinstance(exc, PlatformError):
+        return exc.kind in (ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED)
+    return isinstance(exc, ProviderError | DeliveryError) and exc.retryable
 
 
 def _deliver(svc: Services, ctx: JobContext, task: Row, row: Row, found: Distributor) -> None:

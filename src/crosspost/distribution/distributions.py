@@ -25,8 +25,9 @@ from crosspost.domain.music import (
     StorePublic,
 )
 from crosspost.engine import tasks
+from crosspost.engine.posts import resolve_targets
 from crosspost.engine.services import Services
-from crosspost.errors import Conflict, InvalidInput, NotFound
+from crosspost.errors import Conflict, InvalidInput, NotFound, Problems
 from crosspost.ids import new_id
 from crosspost.store import distributions as rows
 from crosspost.store import releases as release_rows
@@ -57,7 +58,6 @@ def start(
     held = {d["channel"]: d for d in rows.of_release(conn, release_id)}
     started = []
     for channel in dict.fromkeys(body.channels):
-        distributor.check_configured(svc, test=test)
         existing = held.get(channel)
         if existing is not None and existing["status"] not in ENDED:
             raise Conflict(
@@ -65,8 +65,32 @@ def start(
                 f"{existing['id']}); retry it once failed, or take it down",
                 code="already_distributed",
             )
-        started.append(_attempt(svc, conn, release, channel, when, "deliver", existing))
+        external = None
+        if channel == "soundcloud":
+            external = {"account_id": _soundcloud_account(conn, release, body)}
+        else:
+            distributor.check_configured(svc, test=test)
+        started.append(
+            _attempt(svc, conn, release, channel, when, "deliver", existing, external=external)
+        )
     return started
+
+
+def _soundcloud_account(conn: Connection, release: Row, body: DistributionRequest) -> str:
+    """The SoundCloud account the release goes to (422 when none or several fit)."""
+    problems = Problems()
+    named = body.soundcloud_account_id or "soundcloud"
+    found = resolve_targets(conn, release["tenant_id"], Mode(release["mode"]), [named], problems)
+    # One account, not a list of targets: the problem is the field's own.
+    problems.found = [("soundcloud_account_id", exc) for _, exc in problems.found]
+    problems.raise_found()
+    account = found[0][1]
+    if account["platform"] != "soundcloud":
+        raise InvalidInput(
+            f"account {account['id']} is on {account['platform']}; give a SoundCloud account",
+            code="not_a_soundcloud_account",
+        )
+    return str(account["id"])
 
 
 def estimate(
@@ -124,6 +148,12 @@ def take_down(svc: Services, conn: Connection, *, tenant_id: str, distribution_i
         )
     if row["status"] == "taken_down":
         raise Conflict("the release is already taken down", code="already_taken_down")
+    if row["channel"] == "soundcloud":
+        raise Conflict(
+            "a SoundCloud set is taken down on SoundCloud, or by deleting its tracks' posts "
+            "there (DELETE /v1/posts/{id}/remote, the ids in the distribution's job)",
+            code="takedown_unavailable",
+        )
     release = releases.get(conn, tenant_id, row["release_id"])
     return _attempt(svc, conn, release, row["channel"], row["release_date"], "takedown", row)
 
@@ -220,6 +250,8 @@ def _attempt(
     when: date,
     action: str,
     existing: Row | None,
+    *,
+    external: dict[str, Any] | None = None,
 ) -> Row:
     """The distribution's next attempt (its first when `existing` is None), queued."""
     now = svc.clock.now()
@@ -253,6 +285,7 @@ def _attempt(
         rows.insert_distribution(
             conn,
             {
+                "external": external,
                 "id": distribution_id,
                 "tenant_id": release["tenant_id"],
                 "release_id": release["id"],
@@ -264,7 +297,7 @@ def _attempt(
         )
         return {**values, "id": distribution_id, "tenant_id": release["tenant_id"],
                 "release_id": release["id"], "mode": release["mode"], "channel": channel,
-                "created_at": now}  # fmt: skip
+                "created_at": now, "external": external}  # fmt: skip
     rows.update_distribution(conn, distribution_id, values)
     rows.clear_stores(conn, distribution_id)
     return set_status(svc, conn, {**existing, **values, "status": existing["status"]}, "pending")

@@ -197,7 +197,7 @@ class ReleasePublic(BaseModel):
     updated_at: datetime
 
 
-Channel = Literal["ddex"]
+Channel = Literal["ddex", "soundcloud"]
 DistributionStatus = Literal[
     "pending", "uploading", "processing", "scheduled", "live", "failed", "taken_down"
 ]
@@ -211,7 +211,14 @@ class DistributionRequest(_Strict):
         min_length=1,
         max_length=4,
         description="ddex: the stores (Spotify, Apple Music, YouTube Music, Amazon, Deezer …) "
-        "through the configured distributor.",
+        "through the configured distributor; soundcloud: the tracks uploaded to the tenant's "
+        "SoundCloud account and gathered in a set, in order.",
+    )
+    soundcloud_account_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The SoundCloud account for the soundcloud channel; the tenant's one "
+        "SoundCloud account of the key's mode when absent.",
     )
     release_date: date | None = Field(
         default=None,

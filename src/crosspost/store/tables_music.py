@@ -81,6 +81,9 @@ distributions = sa.Table(
     sa.Column("task_id", sa.String(40)),
     sa.Column("error_code", sa.String(40)),
     sa.Column("error_message", sa.Text()),
+    # What the channel made of it: for soundcloud {"account_id", "posts": [post ids, in
+    # track order], "set": {"id", "url"}}, written before each next step depends on it.
+    sa.Column("external", JSONType),
     created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("delivered_at", UTCDateTime()),

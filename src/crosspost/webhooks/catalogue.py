@@ -388,7 +388,10 @@ class DistributionStatusData(_Data):
 
     distribution_id: str
     release_id: str
-    channel: str = Field(description="ddex: the stores, through the distributor.")
+    channel: str = Field(
+        description="ddex: the stores, through the distributor; soundcloud: a set of the "
+        "tracks on the tenant's SoundCloud account."
+    )
     status: str = Field(
         description="pending, uploading, processing, scheduled, live, failed or taken_down."
     )

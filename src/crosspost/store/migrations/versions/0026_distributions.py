@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from crosspost.store.schema import UTCDateTime
+from crosspost.store.schema import JSONType, UTCDateTime
 
 revision = "0026"
 down_revision = "0025"
@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("task_id", sa.String(40)),
         sa.Column("error_code", sa.String(40)),
         sa.Column("error_message", sa.Text()),
+        sa.Column("external", JSONType),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("delivered_at", UTCDateTime()),
