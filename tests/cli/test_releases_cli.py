@@ -166,3 +166,41 @@ def test_a_failed_distribution_exits_10_and_a_retry_takes_it_live(cli: tuple[Sta
     assert retried.exit_code == 0, retried.output
     assert f"distribution {distribution_id} on ddex: live, " in retried.stdout
     assert "attempt 2" in retried.stdout and "spotify" in retried.stdout
+
+
+def test_a_release_with_generated_art_goes_to_the_stores_and_to_a_soundcloud_set(
+    cli: tuple[Stack, Run], tmp_path: Path
+) -> None:
+    """Issue 19's sandbox path: `releases create` from masters, `releases artwork` draws
+    and accepts a cover, `distribute --to ddex --to soundcloud` takes it live on every
+    store of the fake distributor and as one SoundCloud set in track order."""
+    stack, run = cli
+    (tmp_path / "one.wav").write_bytes(wav())
+    (tmp_path / "two.wav").write_bytes(wav(2.5, rate=48_000, bits=24))
+    made = run(
+        "releases", "create", "First Light", *_metadata(),
+        "--track", f"{tmp_path / 'one.wav'}|Song 1|USS1Z2600001",
+        "--track", f"{tmp_path / 'two.wav'}|Song 2|USS1Z2600002", "-q",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    release_id = made.stdout.strip()
+    art = run("releases", "artwork", release_id, "--style", "grain", "--seed", "3", "--json")
+    assert art.exit_code == 0, art.output
+    cover = json.loads(art.stdout)
+    assert (cover["width"], cover["accepted"]) == (3000, True)
+    shown = stack.http.get(f"/v1/releases/{release_id}").json()
+    assert shown["artwork_media_id"] == cover["media_id"]
+    sent = run("distribute", release_id, "--to", "ddex", "--to", "soundcloud")
+    assert sent.exit_code == 0, sent.output
+    found = stack.http.get(f"/v1/releases/{release_id}/distributions").json()["data"]
+    assert {(d["channel"], d["status"]) for d in found} == {
+        ("ddex", "live"),
+        ("soundcloud", "live"),
+    }
+    ddex = next(d for d in found if d["channel"] == "ddex")
+    assert {s["store"] for s in ddex["stores"]} == STORES
+    [made_set] = stack.fake("soundcloud", "state")["playlists"]
+    titles = {t["id"]: t["title"] for t in stack.fake("soundcloud", "state")["posts"]}
+    assert [titles[i] for i in made_set["track_ids"]] == ["Song 1", "Song 2"]
+    refused = run("releases", "artwork", release_id, "--style", "cubism")
+    assert refused.exit_code != 0

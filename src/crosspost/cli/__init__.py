@@ -27,6 +27,7 @@ from crosspost.cli import (
     posts,
     projects,
     publish,
+    release_artwork,  # noqa: F401 - registers `releases artwork` on the releases app
     releases,
     sample,
     serve,

@@ -164,8 +164,8 @@ def _check_first(body: dict[str, Any], uploads: int) -> None:
         raise typer.Exit(ExitCode.ERROR) from None
 
 
-def _send(client: Any, method: str, path: str, **kwargs: Any) -> Any:
-    """One request; a refusal is said with its fields (see `_refused`)."""
+def call_or_explain(client: Any, method: str, path: str, **kwargs: Any) -> Any:
+    """One request; a refusal is said with its fields (see `_refused`) and ends the command."""
     from crosspost.sdk import ApiError  # noqa: PLC0415 - keep `--help` fast
 
     try:
@@ -257,7 +257,7 @@ def releases_create(
     with api(api_url, key) as client:
         ids = _uploaded(client, local)
         try:
-            made = _send(client, "POST", "/v1/releases", json=with_media(ids))
+            made = call_or_explain(client, "POST", "/v1/releases", json=with_media(ids))
         except typer.Exit:
             if ids:
                 kept = ", ".join(f"{p.name} = {i}" for p, i in ids.items())
@@ -367,7 +367,7 @@ def distribute(
         body["release_date"] = release_date.isoformat()
     path = f"/v1/releases/{release_id}/distributions"
     with api(api_url, key) as client:
-        started = _send(client, "POST", path, json=body)["data"]
+        started = call_or_explain(client, "POST", path, json=body)["data"]
         found = _followed(client, started, timeout) if wait else started
     _report(found, waited=wait, timeout=timeout, sandbox=is_test_key(api_key(key)))
 
@@ -408,7 +408,7 @@ def _act(
     distribution_id: str, action: str, wait: bool, timeout: float, url: str | None, key: str | None
 ) -> None:
     with api(url, key) as client:
-        started = _send(client, "POST", f"/v1/distributions/{distribution_id}/{action}")
+        started = call_or_explain(client, "POST", f"/v1/distributions/{distribution_id}/{action}")
         found = _followed(client, [started], timeout) if wait else [started]
     _report(found, waited=wait, timeout=timeout, sandbox=is_test_key(api_key(key)))
 
