@@ -237,6 +237,28 @@ def test_a_release_dated_later_is_scheduled_until_its_date(stack: Stack) -> None
     assert _statuses(stack, started["id"])[-1] == ("scheduled", "live")
 
 
+def test_a_soundcloud_release_dated_later_waits_for_its_date(stack: Stack) -> None:
+    """On SoundCloud the tracks are scheduled posts for the release date: the distribution
+    is scheduled, nothing is uploaded yet and no set is made."""
+    release = _release(stack)
+    day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    started = stack.http.post(
+        f"/v1/releases/{release['id']}/distributions",
+        json={"channels": ["soundcloud"], "release_date": day},
+    ).json()["data"][0]
+
+    def scheduled() -> dict[str, Any] | None:
+        found = dict(stack.http.get(f"/v1/distributions/{started['id']}").json())
+        assert found["status"] not in ("live", "failed"), found
+        return found if found["status"] == "scheduled" else None
+
+    wait_until("the distribution to be scheduled", scheduled, timeout=60)
+    state = stack.fake("soundcloud", "state")
+    assert state["posts"] == [] and state["playlists"] == []
+    job = stack.http.get(f"/v1/jobs/{started['job_id']}").json()
+    assert job["status"] in ("queued", "running")
+
+
 def test_the_cost_is_estimated_before_anything_is_sent(make_stack: Callable[..., Stack]) -> None:
     """The operator's price table, per release and per track, summed per currency; an
     unknown channel or none is 422; nothing reaches the distributor."""

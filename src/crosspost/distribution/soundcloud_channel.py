@@ -10,6 +10,7 @@ failed distribution redoes the tracks that failed, and only those.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -59,6 +60,13 @@ def step(svc: Services, ctx: JobContext, task: Row, row: Row) -> Outcome:
         )
         _end(svc, ctx, task, row, error=("tracks_failed", f"SoundCloud refused: {reasons}"))
         return ctx.done()
+    if any(t["status"] == TargetStatus.SCHEDULED.value for t in ordered):
+        # The tracks go public on the release date: looked at again now and then.
+        if row["status"] != "scheduled":
+            with svc.db.write() as conn:
+                ctx.fence(conn)
+                distributions.set_status(svc, conn, row, "scheduled")
+        return ctx.run_again(after=svc.settings.distribution_scheduled_poll_seconds)
     if any(t["status"] != TargetStatus.PUBLISHED.value for t in ordered):
         return ctx.run_again(after=svc.settings.distribution_poll_seconds)
     made = _gather(svc, row, external, [str(t["external_id"]) for t in ordered])
@@ -105,11 +113,14 @@ def _post_track(svc: Services, conn: Connection, row: Row, account_id: str, trac
     """A post publishing one track to the account, in the caller's transaction; its id."""
     version = track["version_title"]
     title = track["title"] + (f" ({version})" if version else "")
+    # A release dated later is published on its date (the posts' own scheduling).
+    starts = datetime.combine(row["release_date"], time(0, 0), tzinfo=UTC)
     body = PostCreate(
         media_id=track["media_id"],
         text=title,
         targets=[account_id],
         overrides={STORE: {"title": title[:100]}},
+        publish_at=starts if starts > svc.clock.now() else None,
     )
     created = write_post(svc, conn, tenant_id=row["tenant_id"], mode=Mode(row["mode"]), body=body)
     return created.post_id
