@@ -96,6 +96,15 @@ def test_a_release_is_delivered_once_and_goes_live_in_every_store(stack: Stack) 
     )
     job = stack.http.get(f"/v1/jobs/{done['job_id']}").json()
     assert (job["status"], job["kind"]) == ("succeeded", "distribution")
+    steps = stack.http.get(f"/v1/distributions/{done['id']}/ledger").json()
+    assert [s["event_type"] for s in steps] == [
+        "distribution_created",
+        "distribution_uploading",
+        "distribution_processing",
+        "distribution_live",
+    ]
+    assert steps[1]["data"]["batch_id"] == done["batch_id"]
+    assert all(s["distribution_id"] == done["id"] for s in steps)
     listed = stack.http.get(f"/v1/releases/{release['id']}/distributions").json()["data"]
     assert [d["id"] for d in listed] == [done["id"]]
     # What crosspost wrote is valid ERN 4.3 (when DDEX's schema is on this machine).

@@ -30,6 +30,7 @@ from crosspost.engine.services import Services
 from crosspost.errors import Conflict, InvalidInput, NotFound, Problems
 from crosspost.ids import new_id
 from crosspost.store import distributions as rows
+from crosspost.store import ledger
 from crosspost.store import releases as release_rows
 from crosspost.store.rows import Row
 from crosspost.webhooks import outbox
@@ -224,6 +225,19 @@ def set_status(
         "previous_status": row["status"],
         "attempt": updated["attempt"],
     }
+    step = {k: v for k, v in data.items() if k != "distribution_id"}
+    if updated.get("batch_id"):
+        step["batch_id"] = updated["batch_id"]
+    if error is not None:
+        step["error"] = {"code": error[0], "message": error[1]}
+    ledger.append_event(
+        conn,
+        tenant_id=row["tenant_id"],
+        event_type=f"distribution_{status}",
+        now=now,
+        distribution_id=row["id"],
+        data=step,
+    )
     events = [("distribution.status_changed", data)]
     if status == "live":
         events.append(("distribution.live", data))
@@ -282,6 +296,15 @@ def _attempt(
         "completed_at": None,
     }
     if existing is None:
+        ledger.append_event(
+            conn,
+            tenant_id=release["tenant_id"],
+            event_type="distribution_created",
+            now=now,
+            distribution_id=distribution_id,
+            data={"release_id": release["id"], "channel": channel, "action": action,
+                  "release_date": when.isoformat(), "job_id": task["id"]},
+        )  # fmt: skip
         rows.insert_distribution(
             conn,
             {

@@ -404,6 +404,7 @@ class LedgerEventPublic(BaseModel):
     post_id: str | None
     target_id: str | None
     account_id: str | None
+    distribution_id: str | None = None
     data: dict[str, Any]
     created_at: datetime
 

@@ -16,7 +16,17 @@ from crosspost.store.tables import ledger_events
 
 _INSERT = Prepared(
     ledger_events.insert(),
-    ["id", "tenant_id", "post_id", "target_id", "account_id", "event_type", "data", "created_at"],
+    [
+        "id",
+        "tenant_id",
+        "post_id",
+        "target_id",
+        "account_id",
+        "distribution_id",
+        "event_type",
+        "data",
+        "created_at",
+    ],
 )
 
 
@@ -29,6 +39,7 @@ def append_event(
     post_id: str | None = None,
     target_id: str | None = None,
     account_id: str | None = None,
+    distribution_id: str | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> str:
     """Append one event in the caller's transaction."""
@@ -41,6 +52,7 @@ def append_event(
             "post_id": post_id,
             "target_id": target_id,
             "account_id": account_id,
+            "distribution_id": distribution_id,
             "event_type": event_type,
             "data": dict(data or {}),
             "created_at": now,
@@ -64,6 +76,19 @@ def list_account_events(conn: Connection, tenant_id: str, account_id: str) -> li
     rows = conn.execute(
         sa.select(ledger_events)
         .where(ledger_events.c.tenant_id == tenant_id, ledger_events.c.account_id == account_id)
+        .order_by(ledger_events.c.id)
+    )
+    return every(rows)
+
+
+def list_distribution_events(conn: Connection, tenant_id: str, distribution_id: str) -> list[Row]:
+    """A distribution's steps in the order they happened."""
+    rows = conn.execute(
+        sa.select(ledger_events)
+        .where(
+            ledger_events.c.tenant_id == tenant_id,
+            ledger_events.c.distribution_id == distribution_id,
+        )
         .order_by(ledger_events.c.id)
     )
     return every(rows)

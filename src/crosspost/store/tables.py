@@ -338,6 +338,8 @@ ledger_events = sa.Table(
     sa.Column("post_id", sa.String(40), index=True),
     sa.Column("target_id", sa.String(40)),
     sa.Column("account_id", sa.String(40)),
+    # A release's distribution (seed 003): each of its steps is recorded here too.
+    sa.Column("distribution_id", sa.String(40), index=True),
     sa.Column("event_type", sa.String(64), nullable=False),
     sa.Column("data", JSONType, nullable=False),
     created(),

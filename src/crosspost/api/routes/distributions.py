@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.distribution import distributions, releases
+from crosspost.domain.models import LedgerEventPublic
 from crosspost.domain.music import (
     Channel,
     CostEstimate,
@@ -23,6 +24,7 @@ from crosspost.domain.music import (
     DistributionRequest,
 )
 from crosspost.store import distributions as rows
+from crosspost.store import ledger
 from crosspost.store.rows import Row
 
 router = APIRouter(tags=["releases"])
@@ -115,6 +117,25 @@ async def get_distribution(
         with svc.db.read() as conn:
             row = distributions.get(conn, principal.tenant_id, distribution_id)
             return _view(conn, row)
+
+    return await svc.db.run(read)
+
+
+@router.get(
+    "/v1/distributions/{distribution_id}/ledger",
+    response_model=list[LedgerEventPublic],
+    responses=_ERRORS,
+)
+async def get_distribution_ledger(
+    distribution_id: str, svc: ServicesDep, principal: PostsReadDep
+) -> list[Row]:
+    """Every step of a distribution in order: created, each status with its batch and
+    attempt, and the error that ended one."""
+
+    def read() -> list[Row]:
+        with svc.db.read() as conn:
+            distributions.get(conn, principal.tenant_id, distribution_id)
+            return ledger.list_distribution_events(conn, principal.tenant_id, distribution_id)
 
     return await svc.db.run(read)
 

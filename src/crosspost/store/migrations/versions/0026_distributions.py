@@ -1,6 +1,6 @@
 """distributions (seed 003): a release sent out on a channel, one row per release and
 channel with its attempt's batch, and where it stands in each store; tasks indexed by kind
-for the metrics that read one kind's latest
+for the metrics that read one kind's latest; the ledger records each distribution's steps
 
 Revision ID: 0026
 Revises: 0025
@@ -49,6 +49,9 @@ def upgrade() -> None:
         "ix_distributions_status_completed_at", "distributions", ["status", "completed_at"]
     )
     op.create_index("ix_tasks_kind_status_finished_at", "tasks", ["kind", "status", "finished_at"])
+    with op.batch_alter_table("ledger_events") as batch:
+        batch.add_column(sa.Column("distribution_id", sa.String(40)))
+    op.create_index("ix_ledger_events_distribution_id", "ledger_events", ["distribution_id"])
     op.create_table(
         "distribution_stores",
         sa.Column(
@@ -68,6 +71,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert the change."""
+    op.drop_index("ix_ledger_events_distribution_id", table_name="ledger_events")
+    with op.batch_alter_table("ledger_events") as batch:
+        batch.drop_column("distribution_id")
     op.drop_index("ix_tasks_kind_status_finished_at", table_name="tasks")
     op.drop_table("distribution_stores")
     op.drop_index("ix_distributions_status_completed_at", table_name="distributions")
