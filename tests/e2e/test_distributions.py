@@ -113,6 +113,31 @@ def test_a_release_is_delivered_once_and_goes_live_in_every_store(stack: Stack) 
     ern_schema().validate(message.content)
 
 
+def test_a_live_release_changed_is_updated_in_the_stores(stack: Stack) -> None:
+    """Changing a release live through DDEX sends the change as the next attempt: its
+    metadata alone while the masters are the same (no files in the batch), the files again
+    when they changed."""
+    release = _release(stack)
+    started = _distribute(stack, release)
+    assert _ended(stack, started["id"])["status"] == "live"
+    first, second = (t["media_id"] for t in release["tracks"])
+    renamed = release_body([first, second], release["artwork_media_id"], title="First Light (2026)")
+    put = stack.http.put(f"/v1/releases/{release['id']}", json=renamed)
+    assert put.status_code == 200, put.text
+    updated = _ended(stack, started["id"])
+    assert (updated["status"], updated["action"], updated["attempt"]) == ("live", "update", 2)
+    batch = _batches(stack)[-1]
+    assert (batch["batch_id"], batch["kind"]) == (f"{started['id']}-2", "update")
+    files = _LOCAL.get(f"{stack.fakes_url}/distributor/_fake/batches/{batch['batch_id']}/files")
+    assert not any(name.startswith("resources/") for name in files.json())
+    swapped = release_body([second, first], release["artwork_media_id"])
+    swapped["tracks"][0]["isrc"], swapped["tracks"][1]["isrc"] = "USS1Z2600002", "USS1Z2600001"
+    assert stack.http.put(f"/v1/releases/{release['id']}", json=swapped).status_code == 200
+    again = _ended(stack, started["id"])
+    assert (again["status"], again["attempt"]) == ("live", 3)
+    assert _batches(stack)[-1]["kind"] == "release"  # the masters travel again
+
+
 def test_a_rejected_batch_says_why_and_a_retry_sends_a_new_one(stack: Stack) -> None:
     """The distributor's refusal ends the distribution failed with its code and text (and
     a distribution.failed webhook); the retry is attempt 2, a batch of its own, and goes

@@ -127,17 +127,24 @@ def _deliver(svc: Services, ctx: JobContext, task: Row, row: Row, found: Distrib
         named = [t["media_id"] for t in tracks] + [release["artwork_media_id"]]
         stored = {i: media.get_media(conn, row["tenant_id"], i) for i in named if i is not None}
     takedown = row["action"] == "takedown"
+    # What the stores hold the files of: an update whose masters and cover are those is
+    # sent as metadata alone; one that changed them carries the files again.
+    sent = [t["master"]["md5"] for t in tracks] + [release["artwork_media_id"]]
+    same_files = row["action"] == "update" and (row["external"] or {}).get("sent") == sent
+    provided = not takedown and not same_files
     with ExitStack() as stack:
-        files, ern = _package(svc, stack, release, tracks, stored, row, provided=not takedown)
-        build = takedown_message if takedown else new_release_message
-        message = build(
-            ern,
-            sender=found.sender,
-            recipient=found.recipient,
-            message_id=batch_id,
-            thread_id=row["id"],
-            created_at=svc.clock.now(),
-        )
+        files, ern = _package(svc, stack, release, tracks, stored, row, provided=provided)
+        options = {
+            "sender": found.sender,
+            "recipient": found.recipient,
+            "message_id": batch_id,
+            "thread_id": row["id"],
+            "created_at": svc.clock.now(),
+        }
+        if takedown:
+            message = takedown_message(ern, **options)
+        else:
+            message = new_release_message(ern, update=same_files, **options)
         done: set[str] = set()
 
         def progress(name: str, sent: int, size: int) -> None:
@@ -146,16 +153,14 @@ def _deliver(svc: Services, ctx: JobContext, task: Row, row: Row, found: Distrib
                 tasks.report(svc, ctx, task["id"], len(done), len(files))
 
         deliver_batch(
-            found.target,
-            batch_id,
-            [] if takedown else files,
-            message,
-            f"{batch_id}.xml",
-            on_progress=progress,
+            found.target, batch_id, files, message, f"{batch_id}.xml", on_progress=progress
         )
     with svc.db.write() as conn:
         ctx.fence(conn)
-        distributions.set_status(svc, conn, row, "processing", delivered_at=svc.clock.now())
+        external = {**(row["external"] or {}), "sent": sent} if provided else row["external"]
+        distributions.set_status(
+            svc, conn, row, "processing", delivered_at=svc.clock.now(), external=external
+        )
 
 
 def _follow(svc: Services, ctx: JobContext, task: Row, row: Row, found: Distributor) -> Outcome:

@@ -123,6 +123,27 @@ def estimate(
     return CostEstimate(release_id=release_id, channels=priced, totals=totals)
 
 
+def replace_release(
+    svc: Services,
+    conn: Connection,
+    *,
+    tenant_id: str,
+    mode: Mode,
+    prepared: releases.Prepared,
+    release_id: str,
+) -> Row:
+    """Replace a release (checked by `releases.prepare`) in the caller's transaction; each
+    DDEX distribution live in stores is sent the change as its next attempt (an update)."""
+    row = releases.store(
+        svc, conn, tenant_id=tenant_id, mode=mode, prepared=prepared, release_id=release_id,
+        live_ok=True,
+    )  # fmt: skip
+    for live in rows.of_release(conn, release_id):
+        if live["channel"] == "ddex" and live["status"] == "live":
+            _attempt(svc, conn, row, live["channel"], live["release_date"], "update", live)
+    return row
+
+
 def retry(svc: Services, conn: Connection, *, tenant_id: str, distribution_id: str) -> Row:
     """Deliver a failed distribution again (its next attempt, a new batch)."""
     row = get(conn, tenant_id, distribution_id, lock=True)

@@ -111,15 +111,17 @@ def store(
     mode: Mode,
     prepared: Prepared,
     release_id: str | None = None,
+    live_ok: bool = False,
 ) -> Row:
     """Write a prepared release in the caller's transaction: a new one, or the replacement
-    of `release_id`. 409 when its UPC or an ISRC is another release's; 422 when a media item
-    it was checked against was deleted or replaced meanwhile."""
+    of `release_id` (with `live_ok`, also of one live in stores: the caller then sends the
+    update). 409 when its UPC or an ISRC is another release's, or while a distribution is
+    under way; 422 when a media item it was checked against was deleted or replaced."""
     now = svc.clock.now()
     existing = None
     if release_id is not None:
         existing = get(conn, tenant_id, release_id, lock=True)
-        not_distributed(conn, release_id, "changed")
+        not_distributed(conn, release_id, "changed", live_ok=live_ok)
     for media_id, sha256 in prepared.checked.items():
         row = media.get_media(conn, tenant_id, media_id, hold=True)
         if row is None or row["sha256"] != sha256:
@@ -168,15 +170,23 @@ def delete(conn: Connection, tenant_id: str, release_id: str) -> None:
     rows.delete_release(conn, release_id)
 
 
-def not_distributed(conn: Connection, release_id: str, verb: str) -> None:
-    """Refuse (409 `release_distributed`) to change a release stores hold or are taking."""
-    held = [d for d in distribution_rows.of_release(conn, release_id)
-            if d["status"] not in ("failed", "taken_down")]  # fmt: skip
+def not_distributed(conn: Connection, release_id: str, verb: str, *, live_ok: bool = False) -> None:
+    """Refuse (409 `release_distributed`) to change a release stores hold or are taking
+    (with `live_ok`, one live through DDEX may change: an update message follows)."""
+    settled = ("failed", "taken_down")
+    held = [
+        d
+        for d in distribution_rows.of_release(conn, release_id)
+        if d["status"] not in settled
+        and not (live_ok and d["channel"] == "ddex" and d["status"] == "live")
+    ]
     if held:
         where = ", ".join(f"{d['channel']} ({d['status']}, {d['id']})" for d in held)
         raise Conflict(
-            f"the release is out or going out on {where}; it can be {verb} once taken down "
-            "(POST /v1/distributions/{id}/takedown) or failed",
+            f"the release is out or going out on {where}; it can be {verb} once that "
+            "settles: a release live through DDEX is updated in stores by changing it, one "
+            "on SoundCloud once taken down there (POST /v1/distributions/{id}/takedown for "
+            "DDEX)",
             code="release_distributed",
         )
 

@@ -251,7 +251,9 @@ class DistributionPublic(BaseModel):
     release_id: str
     channel: Channel
     status: DistributionStatus
-    action: Literal["deliver", "takedown"]
+    action: Literal["deliver", "update", "takedown"] = Field(
+        description="What the latest attempt sends: the release, a change to it, or its takedown."
+    )
     release_date: date
     attempt: int = Field(description="1 for the first delivery; a retry or takedown adds one.")
     batch_id: str | None = Field(description="The delivery's batch at the distributor.")

@@ -17,7 +17,7 @@ from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import Idempotency, IdempotencyKey
 from crosspost.api.pagination import decode_cursor, paginate
-from crosspost.distribution import artwork_job, releases
+from crosspost.distribution import artwork_job, distributions, releases
 from crosspost.domain.bounds import PageLimit
 from crosspost.domain.models import Page
 from crosspost.domain.music import (
@@ -117,23 +117,31 @@ async def get_release(release_id: str, svc: ServicesDep, principal: PostsReadDep
 
 @router.put("/{release_id}", response_model=ReleasePublic, responses=_ERRORS)
 async def replace_release(
-    release_id: str, body: ReleaseFields, svc: ServicesDep, principal: PostsWriteDep
+    release_id: str,
+    request: Request,
+    body: ReleaseFields,
+    svc: ServicesDep,
+    principal: PostsWriteDep,
 ) -> ReleasePublic:
-    """Replace a release whole (its tracks in the order given), checked as a new one is;
-    the same body again changes nothing."""
+    """Replace a release whole (its tracks in the order given), checked as a new one is.
+    Live through DDEX, the stores are sent the change (an update: its metadata alone when
+    the masters are the same, else with the files); 409 while a distribution is under way
+    or while it is on SoundCloud."""
 
     def work() -> ReleasePublic:
         with svc.db.read() as conn:
             releases.get(conn, principal.tenant_id, release_id)  # 404 before reading files
         prepared = releases.prepare(svc, tenant_id=principal.tenant_id, body=body)
         with svc.db.write() as conn:
-            row = releases.store(
+            row = distributions.replace_release(
                 svc, conn, tenant_id=principal.tenant_id, mode=principal.mode,
                 prepared=prepared, release_id=release_id,
             )  # fmt: skip
             return _view(conn, row)
 
-    return await run_in_threadpool(work)
+    answer = await run_in_threadpool(work)
+    request.app.state.wake_workers()
+    return answer
 
 
 @router.post(
