@@ -214,6 +214,8 @@ def test_a_release_becomes_one_soundcloud_set_in_track_order(stack: Stack) -> No
     assert done["status"] == "live", done
     [store] = done["stores"]
     assert (store["store"], store["status"]) == ("soundcloud", "live") and store["url"]
+    assert done["external_ids"]["set_url"] == store["url"]
+    assert len(done["external_ids"]["post_ids"]) == 2
     state = stack.fake("soundcloud", "state")
     [made] = state["playlists"]
     titles = {t["id"]: t["title"] for t in state["posts"]}

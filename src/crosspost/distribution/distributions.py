@@ -203,6 +203,7 @@ def public(row: Row, stores: Sequence[Row]) -> DistributionPublic:
         attempt=row["attempt"],
         batch_id=row["batch_id"],
         job_id=row["task_id"],
+        external_ids=_external_ids(row),
         error=error,
         stores=[StorePublic.model_validate(s) for s in stores],
         created_at=row["created_at"],
@@ -210,6 +211,17 @@ def public(row: Row, stores: Sequence[Row]) -> DistributionPublic:
         delivered_at=row["delivered_at"],
         completed_at=row["completed_at"],
     )
+
+
+def _external_ids(row: Row) -> dict[str, Any]:
+    """The channel's own ids, as a customer can use them (internal bookkeeping left out)."""
+    external = row.get("external") or {}
+    shown: dict[str, Any] = {}
+    if "posts" in external:
+        shown["post_ids"] = list(external["posts"])
+    if "set" in external:
+        shown["set_id"], shown["set_url"] = external["set"]["id"], external["set"]["url"]
+    return shown
 
 
 def views(conn: Connection, found: Sequence[Row]) -> list[DistributionPublic]:

@@ -9,7 +9,7 @@ languages) and the masters' and artwork's own rules are checked when a release i
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -258,6 +258,11 @@ class DistributionPublic(BaseModel):
     attempt: int = Field(description="1 for the first delivery; a retry or takedown adds one.")
     batch_id: str | None = Field(description="The delivery's batch at the distributor.")
     job_id: str | None = Field(description="The /v1/jobs job carrying the attempt out.")
+    external_ids: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the channel made: for soundcloud `set_id` and `set_url` once the "
+        "set exists, and `post_ids`, the tracks' posts (GET /v1/posts/{id}) in release order.",
+    )
     error: DistributionError | None
     stores: list[StorePublic]
     created_at: datetime
