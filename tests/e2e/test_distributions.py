@@ -196,8 +196,8 @@ def test_a_store_refusal_is_kept_and_a_takedown_withdraws_it_everywhere(stack: S
 
 def test_a_release_becomes_one_soundcloud_set_in_track_order(stack: Stack) -> None:
     """Each track is published to the tenant's SoundCloud account, then gathered in one
-    set, in release order; the distribution is live with the set's URL. A takedown there
-    is refused with what to do instead."""
+    set, in release order; the distribution is live with the set's URL. A takedown deletes
+    the set and the tracks."""
     release = _release(stack)
     unknown = stack.http.post(
         f"/v1/releases/{release['id']}/distributions",
@@ -221,12 +221,17 @@ def test_a_release_becomes_one_soundcloud_set_in_track_order(stack: Stack) -> No
     titles = {t["id"]: t["title"] for t in state["posts"]}
     assert [titles[i] for i in made["track_ids"]] == ["Song 1", "Song 2"]
     assert _batches(stack) == []  # nothing went to the DDEX distributor
-    refused = stack.http.post(f"/v1/distributions/{distribution['id']}/takedown")
-    expect_problem(refused, 409, "takedown_unavailable")
     again = stack.http.post(
         f"/v1/releases/{release['id']}/distributions", json={"channels": ["soundcloud"]}
     )
     expect_problem(again, 409, "already_distributed")
+    down = stack.http.post(f"/v1/distributions/{distribution['id']}/takedown")
+    assert down.status_code == 202, down.text
+    ended = _ended(stack, distribution["id"])
+    assert (ended["status"], ended["action"]) == ("taken_down", "takedown")
+    assert [s["status"] for s in ended["stores"]] == ["taken_down"]
+    state = stack.fake("soundcloud", "state")
+    assert state["playlists"] == [] and state["posts"] == []
 
 
 def test_a_track_soundcloud_fails_fails_the_set_and_a_retry_redoes_only_it(

@@ -170,12 +170,6 @@ def take_down(svc: Services, conn: Connection, *, tenant_id: str, distribution_i
         )
     if row["status"] == "taken_down":
         raise Conflict("the release is already taken down", code="already_taken_down")
-    if row["channel"] == "soundcloud":
-        raise Conflict(
-            "a SoundCloud set is taken down on SoundCloud, or by deleting its tracks' posts "
-            "there (DELETE /v1/posts/{id}/remote, the ids in the distribution's job)",
-            code="takedown_unavailable",
-        )
     release = releases.get(conn, tenant_id, row["release_id"])
     return _attempt(svc, conn, release, row["channel"], row["release_date"], "takedown", row)
 

@@ -185,8 +185,7 @@ def not_distributed(conn: Connection, release_id: str, verb: str, *, live_ok: bo
         raise Conflict(
             f"the release is out or going out on {where}; it can be {verb} once that "
             "settles: a release live through DDEX is updated in stores by changing it, one "
-            "on SoundCloud once taken down there (POST /v1/distributions/{id}/takedown for "
-            "DDEX)",
+            "on SoundCloud once taken down (POST /v1/distributions/{id}/takedown)",
             code="release_distributed",
         )
 

@@ -5,13 +5,15 @@ set in release order.
 Each step is written down before the next depends on it: the posts' ids in the transaction
 that creates them, so a rerun finds them instead of uploading again; the set is made with
 `ensure_set`, which finds the one an earlier attempt made before making one. A retry of a
-failed distribution redoes the tracks that failed, and only those.
+failed distribution redoes the tracks that failed, and only those. A takedown deletes the
+set, then each track.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -22,17 +24,21 @@ from crosspost.engine import tasks
 from crosspost.engine.account_calls import call_as
 from crosspost.engine.clients import build_client
 from crosspost.engine.posts import write_post
+from crosspost.engine.remote_delete import delete_post_targets
 from crosspost.engine.retries import retry_target
 from crosspost.engine.services import Services
-from crosspost.errors import CrosspostError
+from crosspost.errors import Conflict, CrosspostError
+from crosspost.identity.audit import Actor
 from crosspost.jobs import JobContext, Outcome
 from crosspost.platforms import soundcloud_sets
+from crosspost.platforms.base import Credentials
 from crosspost.store import accounts, posts
 from crosspost.store import distributions as rows
 from crosspost.store import releases as release_rows
 from crosspost.store import tasks as task_rows
 from crosspost.store.rows import Row
 
+T = TypeVar("T")
 STORE = "soundcloud"
 # A track in one of these goes nowhere by itself: the distribution fails, saying why; its
 # retry tries them again (a reconnected account's targets included).
@@ -43,6 +49,9 @@ _SET_KINDS: dict[str, soundcloud_sets.SetKind] = {"single": "single", "ep": "ep"
 def step(svc: Services, ctx: JobContext, task: Row, row: Row) -> Outcome:
     """The distribution's next step: publish the tracks, wait for them, make the set."""
     external: dict[str, Any] = dict(row["external"] or {})
+    if row["action"] == "takedown":
+        _take_down(svc, ctx, task, row, external)
+        return ctx.done()
     if "posts" not in external:
         _publish_tracks(svc, ctx, row, external)
         return ctx.run_again(after=svc.settings.distribution_poll_seconds)
@@ -109,6 +118,42 @@ def _publish_tracks(svc: Services, ctx: JobContext, row: Row, external: dict[str
         distributions.set_status(svc, conn, {**row, "external": external}, "uploading")
 
 
+def _take_down(
+    svc: Services, ctx: JobContext, task: Row, row: Row, external: dict[str, Any]
+) -> None:
+    """The set deleted on SoundCloud, then each track (the posts' remote delete, safe to
+    repeat: a track already gone counts as deleted)."""
+    with svc.db.write() as conn:
+        ctx.fence(conn)
+        row = distributions.set_status(svc, conn, row, "uploading")
+    made = external.get("set")
+    if made is not None:
+        _with_account(svc, row, external, lambda creds, base: soundcloud_sets.delete_set(
+            svc.http, creds, made["id"], base_url=base, clock=svc.clock))  # fmt: skip
+    for post_id in external.get("posts", []):
+        try:
+            delete_post_targets(
+                svc, tenant_id=row["tenant_id"], post_id=post_id, actor=Actor.system()
+            )
+        except Conflict as exc:
+            if exc.code not in ("already_deleted", "not_published"):
+                raise
+    now = svc.clock.now()
+    with svc.db.write() as conn:
+        ctx.fence(conn)
+        rows.put_store(
+            conn,
+            {
+                "distribution_id": row["id"], "store": STORE, "tenant_id": row["tenant_id"],
+                "status": "taken_down", "url": None, "reason": None, "updated_at": now,
+            },
+        )  # fmt: skip
+        current = rows.find_distribution(conn, row["id"]) or row
+        distributions.set_status(svc, conn, current, "taken_down")
+        task = task_rows.get_any(conn, task["id"]) or task
+        tasks.succeed(conn, task, {"distribution_id": row["id"], "taken_down": True}, now)
+
+
 def _post_track(svc: Services, conn: Connection, row: Row, account_id: str, track: Row) -> str:
     """A post publishing one track to the account, in the caller's transaction; its id."""
     version = track["version_title"]
@@ -132,17 +177,11 @@ def _gather(
     """The release's set on SoundCloud: found if an earlier attempt made it, else made."""
     with svc.db.read() as conn:
         release = releases.get(conn, row["tenant_id"], row["release_id"])
-        account = accounts.get_account(conn, row["tenant_id"], external["account_id"])
-    if account is None:
-        raise CrosspostError("the SoundCloud account was disconnected", code="account_gone")
-    mode = Mode(row["mode"])
-    client = build_client(svc, Platform.SOUNDCLOUD, mode)
-    base = svc.settings.platform_base(Platform.SOUNDCLOUD, test_mode=mode is Mode.TEST)
-    found = call_as(
+    found = _with_account(
         svc,
-        account,
-        client,
-        lambda creds: soundcloud_sets.ensure_set(
+        row,
+        external,
+        lambda creds, base: soundcloud_sets.ensure_set(
             svc.http,
             creds,
             title=release["title"][:100],
@@ -157,6 +196,24 @@ def _gather(
         ),
     )
     return {"id": found.id, "url": found.permalink_url}
+
+
+def _with_account(
+    svc: Services,
+    row: Row,
+    external: dict[str, Any],
+    call: Callable[[Credentials, str], T],
+) -> T:
+    """`call(creds, api_base)` as the distribution's SoundCloud account (its token
+    refreshed when refused)."""
+    with svc.db.read() as conn:
+        account = accounts.get_account(conn, row["tenant_id"], external["account_id"])
+    if account is None:
+        raise CrosspostError("the SoundCloud account was disconnected", code="account_gone")
+    mode = Mode(row["mode"])
+    client = build_client(svc, Platform.SOUNDCLOUD, mode)
+    base = svc.settings.platform_base(Platform.SOUNDCLOUD, test_mode=mode is Mode.TEST)
+    return call_as(svc, account, client, lambda creds: call(creds, base))
 
 
 def _end(

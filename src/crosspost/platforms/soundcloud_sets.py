@@ -236,6 +236,23 @@ def set_tracks(
     return _set_info(_answer(response, clock))
 
 
+def delete_set(
+    http: httpx.Client,
+    creds: Credentials,
+    set_id: str,
+    *,
+    base_url: str = API_BASE_URL,
+    clock: Clock | None = None,
+) -> bool:
+    """`DELETE /playlists/{urn}`; False when SoundCloud no longer has it (gone already)."""
+    url = f"{base_url.rstrip('/')}{PLAYLISTS_PATH}/{_set_urn(set_id)}"
+    response = send(http, "DELETE", url, headers=_headers(creds))
+    if response.status_code == 404:
+        return False
+    _answer(response, clock, ok=(200, 204))
+    return True
+
+
 def ensure_set(
     http: httpx.Client,
     creds: Credentials,
