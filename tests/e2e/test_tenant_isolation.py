@@ -25,6 +25,8 @@ from crosspost.ids import new_id
 from crosspost.store import content_items, oauth_grants
 from crosspost.store.tables import metadata
 from tests.e2e.conftest import Stack
+from tests.e2e.music import release_body, wav
+from tests.e2e.music import upload as upload_media
 
 _PARAM = re.compile(r"\{([^}]+)\}")
 _WRITES = {"POST", "PUT", "PATCH"}
@@ -54,6 +56,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "end_seconds": 1,
     },
     ("POST", "/v1/content-items/{item_id}/review"): {"review": "approved"},
+    ("PUT", "/v1/releases/{release_id}"): release_body(["med_x"], None),
+    ("PUT", "/v1/releases/{release_id}/artwork"): {"media_id": "med_x"},
+    ("POST", "/v1/releases/{release_id}/distributions"): {"channels": ["ddex"]},
+}
+# Routes that need a query to get past validation to the look-up.
+QUERIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/v1/releases/{release_id}/distributions/estimate"): {"channels": "ddex"},
 }
 # Rows that change on their own while the test runs (request analytics and call counters
 # flushed in the background; a key's last use).
@@ -168,8 +177,17 @@ def _ids(stack: Stack, tmp_path: Path) -> dict[str, str]:
     )
     assert pipeline.status_code == 201, pipeline.text
     item_id = _content_item(stack, pipeline.json()["id"])
+    master = upload_media(stack, wav(), "audio/wav", "a.wav")
+    release = http.post("/v1/releases", json=release_body([master], None))
+    assert release.status_code == 201, release.text
+    distributed = http.post(
+        f"/v1/releases/{release.json()['id']}/distributions", json={"channels": ["ddex"]}
+    )
+    assert distributed.status_code == 202, distributed.text
     return {
         **NOT_IDS,
+        "release_id": release.json()["id"],
+        "distribution_id": distributed.json()["data"][0]["id"],
         "pipeline_id": pipeline.json()["id"],
         "item_id": item_id,
         "render_id": render.json()["id"],
@@ -256,6 +274,8 @@ def _call(
     client: httpx.Client, method: str, path: str, url: str, headers: dict[str, str]
 ) -> httpx.Response:
     body: dict[str, Any] = {"json": BODIES.get((method, path), {})} if method in _WRITES else {}
+    if (method, path) in QUERIES:
+        body["params"] = QUERIES[(method, path)]
     if path.startswith("/v1/uploads/tus/"):
         # A tus request proper (its version, and for PATCH its bytes and offset).
         headers = {**headers, "Tus-Resumable": "1.0.0"}
