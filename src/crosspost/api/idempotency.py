@@ -14,10 +14,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
 
 from crosspost.api.auth import Operator, Principal
 from crosspost.engine.services import Services
-from crosspost.errors import Conflict, InvalidInput
+from crosspost.errors import Conflict, CrosspostError, InvalidInput
 from crosspost.store import idempotency as records
 from crosspost.store.tables import idempotency_keys, max_length
 
@@ -204,6 +205,36 @@ async def create_idempotently(
         return Response(answer, status_code=status, media_type="application/json")
 
     return await svc.db.run(work)
+
+
+async def run_idempotently(
+    svc: Services,
+    principal: Principal,
+    request: Request,
+    key: str | None,
+    work: Callable[[Idempotency], Response],
+) -> Response:
+    """Run `work` off the event loop under the request's `Idempotency-Key`, for work that
+    cannot happen in one transaction (it calls a platform, or reads whole files first):
+    the key is claimed in a transaction of its own, `work` records its answer with
+    `idem.finish`, and a refusal releases the key so a corrected retry may reuse it."""
+    idem = Idempotency(
+        svc, principal, method=request.method, path=request.url.path, key=key,
+        body=await request.body(),
+    )  # fmt: skip
+
+    def guarded() -> Response:
+        replay = idem.begin()
+        if replay is not None:
+            return replay
+        try:
+            return work(idem)
+        except CrosspostError:
+            idem.abort()
+            raise
+
+    # Off the event loop (SQLite) and the database's threads (PostgreSQL).
+    return await run_in_threadpool(guarded)
 
 
 async def accept_idempotently(

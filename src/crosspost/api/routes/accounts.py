@@ -13,7 +13,7 @@ from crosspost.api.deps import (
     require_flag,
 )
 from crosspost.api.errors import problem_responses
-from crosspost.api.idempotency import Idempotency, IdempotencyKey
+from crosspost.api.idempotency import Idempotency, IdempotencyKey, run_idempotently
 from crosspost.domain.enums import Platform
 from crosspost.domain.models import (
     AccountDisconnected,
@@ -27,7 +27,7 @@ from crosspost.engine.accounts import import_account
 from crosspost.engine.connect import start_connect
 from crosspost.engine.disconnect import disconnect_account
 from crosspost.engine.pacing import account_budgets, budget_view
-from crosspost.errors import CrosspostError, NotFound
+from crosspost.errors import NotFound
 from crosspost.platforms.registry import client_for
 from crosspost.store import accounts
 from crosspost.store.rows import Row
@@ -112,26 +112,11 @@ async def import_tokens(
 ) -> Response:
     """Connect an account from tokens you already hold. The same platform user again is a
     reconnection (200): the new tokens replace the old and parked targets resume."""
-    idem = Idempotency(
-        svc,
-        principal,
-        method="POST",
-        path=request.url.path,
-        key=idempotency_key,
-        body=await request.body(),
-    )
 
-    def work() -> Response:
-        replay = idem.begin()
-        if replay is not None:
-            return replay
-        try:
-            account_id, created = import_account(
-                svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body
-            )
-        except CrosspostError:
-            idem.abort()
-            raise
+    def work(idem: Idempotency) -> Response:
+        account_id, created = import_account(
+            svc, tenant_id=principal.tenant_id, mode=principal.mode, body=body
+        )
         # Importing is itself idempotent (the same user is reconnected), so the answer may
         # be recorded after the import's own transaction without risking a second account.
         with svc.db.write() as conn:
@@ -142,9 +127,8 @@ async def import_tokens(
             idem.finish(conn, status, answer)
         return Response(answer, status_code=status, media_type="application/json")
 
-    # The import asks the platform who the token belongs to: off the event loop (SQLite) and
-    # the database's threads (PostgreSQL).
-    return await run_in_threadpool(work)
+    # The import asks the platform who the token belongs to.
+    return await run_idempotently(svc, principal, request, idempotency_key, work)
 
 
 @router.post("/connect", status_code=201, response_model=ConnectLink, responses=_IMPORT_ERRORS)

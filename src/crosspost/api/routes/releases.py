@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crosspost.api.deps import PostsReadDep, PostsWriteDep, ServicesDep
 from crosspost.api.errors import problem_responses
-from crosspost.api.idempotency import Idempotency, IdempotencyKey
+from crosspost.api.idempotency import Idempotency, IdempotencyKey, run_idempotently
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.distribution import artwork_job, distributions, releases
 from crosspost.domain.bounds import PageLimit
@@ -29,7 +29,6 @@ from crosspost.domain.music import (
 )
 from crosspost.domain.studio import JobPublic
 from crosspost.engine import tasks
-from crosspost.errors import CrosspostError
 from crosspost.store import releases as rows
 from crosspost.store.rows import Row
 
@@ -51,34 +50,18 @@ async def create_release(
     artwork (square RGB JPEG/PNG, 3000 px or more, opaque) and the type the stores would
     give it; 422 lists every problem with its field, 409 names the release that already has
     the UPC or an ISRC. Honors `Idempotency-Key` for 24 h."""
-    idem = Idempotency(
-        svc,
-        principal,
-        method="POST",
-        path=request.url.path,
-        key=idempotency_key,
-        body=await request.body(),
-    )
 
-    def work() -> Response:
-        replay = idem.begin()
-        if replay is not None:
-            return replay
-        try:
-            prepared = releases.prepare(svc, tenant_id=principal.tenant_id, body=body)
-            with svc.db.write() as conn:
-                row = releases.store(
-                    svc, conn, tenant_id=principal.tenant_id, mode=principal.mode,
-                    prepared=prepared,
-                )  # fmt: skip
-                answer = _view(conn, row).model_dump_json().encode()
-                idem.finish(conn, 201, answer)
-        except CrosspostError:
-            idem.abort()
-            raise
+    def work(idem: Idempotency) -> Response:
+        prepared = releases.prepare(svc, tenant_id=principal.tenant_id, body=body)
+        with svc.db.write() as conn:
+            row = releases.store(
+                svc, conn, tenant_id=principal.tenant_id, mode=principal.mode, prepared=prepared
+            )
+            answer = _view(conn, row).model_dump_json().encode()
+            idem.finish(conn, 201, answer)
         return Response(answer, status_code=201, media_type="application/json")
 
-    return await run_in_threadpool(work)
+    return await run_idempotently(svc, principal, request, idempotency_key, work)
 
 
 @router.get("", response_model=Page[ReleasePublic], responses=_ERRORS)
