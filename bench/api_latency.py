@@ -55,7 +55,7 @@ from bench._stack import (
     running_floor,
     running_server,
 )
-from crosspost.signing import sign_request
+from crosspost_sdk.signing import sign_request
 
 
 class _Connection:

@@ -6,9 +6,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +14,8 @@ import httpx
 from httpx_sse import SSEError, connect_sse
 
 from crosspost import __version__
-from crosspost.signing import (
-    KEY_ID_HEADER,
-    NONCE_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    compute_signature,
-    format_timestamp,
-    new_nonce,
-    string_to_sign_for_hash,
-)
+from crosspost_sdk.ratelimit import Pacer, RateLimit
+from crosspost_sdk.signing import BODY_SHA256, HmacAuth
 
 TERMINAL_POST = {"published", "partially_published", "failed", "cancelled", "deleted"}
 TERMINAL_JOB = {"succeeded", "failed"}
@@ -49,113 +39,6 @@ class ApiError(Exception):
         """Seconds the API asked to wait before the next request (429, 503), if it said."""
         value = self.headers.get("Retry-After", "")
         return float(value) if value.isdigit() else None
-
-
-def _params(item: str) -> tuple[str, dict[str, float]]:
-    """`"hour";q=10;w=3600` → ("hour", {"q": 10.0, "w": 3600.0})."""
-    name, _, rest = item.strip().partition(";")
-    params: dict[str, float] = {}
-    for pair in rest.split(";"):
-        key, _, value = pair.strip().partition("=")
-        try:
-            params[key] = float(value)
-        except ValueError:
-            continue
-    return name.strip().strip('"'), params
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """Where the key stands against its rate limit after a response (the `RateLimit` and
-    `RateLimit-Policy` headers): requests `remaining` in the most constrained policy, and
-    the seconds one request of that policy takes to come back (`interval`)."""
-
-    policy: str
-    remaining: int
-    reset_seconds: float
-    interval: float
-    burst: int
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit | None:
-        """The state the headers report, or None when the key has no limit."""
-        current = headers.get("RateLimit")
-        if not current:
-            return None
-        name, now = _params(current)
-        policies = dict(_params(p) for p in headers.get("RateLimit-Policy", "").split(","))
-        policy = policies.get(name, {})
-        quota, window = policy.get("q", 0.0), policy.get("w", 0.0)
-        burst = headers.get("X-RateLimit-Limit", "")
-        return cls(
-            policy=name,
-            remaining=int(now.get("r", 0)),
-            reset_seconds=now.get("t", 0.0),
-            interval=window / quota if quota else 0.0,
-            burst=int(burst) if burst.isdigit() else int(quota),
-        )
-
-
-# A request extension carrying the body's SHA-256 when the body is streamed (media
-# uploads), so HmacAuth signs without reading a large file into memory.
-BODY_SHA256 = "crosspost.body_sha256"
-
-
-class HmacAuth(httpx.Auth):
-    """Signs every request with an API key's signing secret (X-Signature, X-Timestamp,
-    X-Nonce and, when given, X-Key-Id) and sends the API key as a Bearer token.
-
-    Use it with any httpx client: ``httpx.Client(auth=HmacAuth(api_key, secret))``. Each
-    request, retries included, gets a fresh nonce and timestamp.
-    """
-
-    def __init__(
-        self,
-        api_key: str | None,
-        signing_secret: str,
-        key_id: str | None = None,
-        *,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.api_key = api_key
-        self.signing_secret = signing_secret
-        self.key_id = key_id
-        self.clock = clock or (lambda: datetime.now(UTC))
-
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        """Sign (reading the body first unless its hash was given) and send."""
-        if BODY_SHA256 not in request.extensions:
-            request.read()
-        self.sign(request)
-        yield request
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Sign (reading the body first unless its hash was given) and send."""
-        if BODY_SHA256 not in request.extensions:
-            await request.aread()
-        self.sign(request)
-        yield request
-
-    def sign(self, request: httpx.Request) -> None:
-        """Set the signing headers for exactly the path, query and body httpx will send."""
-        body_hash = (
-            request.extensions.get(BODY_SHA256) or hashlib.sha256(request.content).hexdigest()
-        )
-        path, _, query = request.url.raw_path.decode("ascii").partition("?")
-        timestamp = format_timestamp(self.clock())
-        nonce = new_nonce()
-        string = string_to_sign_for_hash(request.method, path, query, body_hash, timestamp, nonce)
-        request.headers[SIGNATURE_HEADER] = compute_signature(self.signing_secret, string)
-        request.headers[TIMESTAMP_HEADER] = timestamp
-        request.headers[NONCE_HEADER] = nonce
-        if self.key_id is not None:
-            request.headers[KEY_ID_HEADER] = self.key_id
-        if self.api_key is not None:
-            request.headers["Authorization"] = f"Bearer {self.api_key}"
 
 
 class Client:
@@ -579,36 +462,6 @@ def _feed_params(
     if post_id:
         params["post_id"] = post_id
     return params
-
-
-# How long a dormant object may go unpolled: a change made elsewhere shows within it.
-_DORMANT_CAP = 300.0
-
-
-@dataclass
-class Pacer:
-    """A polling interval: `first` after a change, growing by `factor` while nothing
-    changes, up to `cap`; never faster than the key's rate limit gives requests back once
-    half its burst is spent (the key's other work keeps the other half), nor than an
-    object that sleeps for `dormant_for` seconds needs."""
-
-    first: float = 0.5
-    cap: float = 5.0
-    factor: float = 1.5
-    delay: float = field(default=0.0, init=False)
-
-    def next(
-        self, changed: bool, rate: RateLimit | None = None, dormant_for: float | None = None
-    ) -> float:
-        """Seconds until the next poll."""
-        grown = min(self.cap, self.delay * self.factor)
-        self.delay = self.first if changed or not self.delay else grown
-        delay = self.delay
-        if dormant_for is not None:
-            delay = max(delay, min(dormant_for, _DORMANT_CAP))
-        if rate is not None and rate.interval and rate.remaining <= max(2, rate.burst // 2):
-            delay = max(delay, rate.interval)
-        return delay
 
 
 def _poll(

@@ -16,7 +16,7 @@ import pytest
 from crosspost.domain.enums import Mode
 from crosspost.engine.keys import ALL_SCOPES, issue_key
 from crosspost.identity.operators import issue as issue_operator_key
-from crosspost.signing import compute_signature, format_timestamp, new_nonce, string_to_sign
+from crosspost_sdk.signing import compute_signature, format_timestamp, new_nonce, string_to_sign
 from tests.e2e.conftest import Stack
 
 # Operations anyone may call: what authenticates them is not an API key, if anything.

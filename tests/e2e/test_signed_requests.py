@@ -27,7 +27,6 @@ from crosspost.engine.keys import issue_key
 from crosspost.ids import new_id
 from crosspost.media.samples import make_video
 from crosspost.sdk import BODY_SHA256, Client, HmacAuth
-from crosspost.signing import compute_signature, format_timestamp, new_nonce, string_to_sign
 from crosspost.store.db import Database
 from crosspost.store.tables import media, request_nonces, tenants
 from crosspost.usage.nonces import (
@@ -37,6 +36,7 @@ from crosspost.usage.nonces import (
     RedisNonceStore,
 )
 from crosspost.vault.signing_secrets import carry_over
+from crosspost_sdk.signing import compute_signature, format_timestamp, new_nonce, string_to_sign
 from tests.conftest import REDIS_ENV, service_url
 from tests.e2e.conftest import Stack
 from tests.unit.test_signing import README_SEND, README_SIGN

@@ -15,7 +15,7 @@ import pytest
 from starlette.datastructures import QueryParams
 
 from crosspost.sdk import BODY_SHA256, HmacAuth
-from crosspost.signing import (
+from crosspost_sdk.signing import (
     EMPTY_BODY_SHA256,
     NONCE_RE,
     body_sha256,

@@ -4,6 +4,7 @@ per-request task or queue)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -44,6 +45,11 @@ def _is_transcript(method: str, path: str) -> bool:
         and path.startswith(("/v1/projects/", "/v1/content-items/"))
         and path.endswith("/transcript")
     )
+
+
+def new_request_id() -> str:
+    """`req_` and 24 hex digits, fresh for each request."""
+    return "req_" + secrets.token_hex(12)
 
 
 class EdgeMiddleware:
@@ -119,11 +125,15 @@ class EdgeMiddleware:
     def _stamper(self, path: str, scope: Scope, send: Send) -> Send:
         """`send`, adding the security headers and any the request left in its state."""
         state: MutableMapping[str, Any] = scope.setdefault("state", {})
+        # Every answer names its request, so a client can quote it when asking what happened
+        # (the SDKs carry it on their errors; a failed request's log lines carry it too).
+        request_id = state.setdefault("request_id", new_request_id())
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [h for h in self.headers if h[0] not in present]
+                extra.append((b"x-request-id", request_id.encode()))
                 if path.startswith("/v1/") and _NO_STORE[0] not in present:
                     extra.append(_NO_STORE)
                 for name, value in (state.get("response_headers") or {}).items():

@@ -133,11 +133,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never leak a stack trace; the log has it.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        request_id = getattr(request.state, "request_id", "-")
+        log.exception(
+            "unhandled error on %s %s (request %s)", request.method, request.url.path, request_id
+        )
         return problem(
             500,
             "internal_error",
             "Internal error",
-            "an unexpected error occurred; it has been logged",
+            f"an unexpected error occurred; it has been logged as request {request_id}",
             instance=request.url.path,
         )

@@ -22,7 +22,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2
 
 from crosspost.api.errors import PROBLEM
 from crosspost.engine.keys import SCOPE_DESCRIPTIONS
-from crosspost.signing import KEY_ID_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from crosspost_sdk.signing import KEY_ID_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 TOKEN_URL = "/oauth/token"  # noqa: S105 -- a path, not a secret
 AUTHORIZE_URL = "/oauth/authorize"

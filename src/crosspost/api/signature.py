@@ -25,7 +25,10 @@ from crosspost.api.auth import Principal
 from crosspost.api.wellformed import content_length
 from crosspost.engine.services import Services
 from crosspost.errors import BadRequest, Unauthorized
-from crosspost.signing import (
+from crosspost.usage.admission import Nonce
+from crosspost.usage.nonces import create_nonce_store
+from crosspost.vault.signing_secrets import SecretCache, SigningSecret, live_secrets
+from crosspost_sdk.signing import (
     KEY_ID_HEADER,
     NONCE_HEADER,
     NONCE_RE,
@@ -38,9 +41,6 @@ from crosspost.signing import (
     parse_timestamp,
     string_to_sign_for_hash,
 )
-from crosspost.usage.admission import Nonce
-from crosspost.usage.nonces import create_nonce_store
-from crosspost.vault.signing_secrets import SecretCache, SigningSecret, live_secrets
 
 # Bodies up to this size are hashed in memory; larger ones (media uploads) are spooled to a
 # temporary file while hashed, then handed to the route from there.

@@ -22,6 +22,7 @@ from crosspost.cli import (
     media,
     metrics,
     oauth_clients,
+    openapi,
     operator_keys,
     pipeline,
     posts,
@@ -106,6 +107,7 @@ app.add_typer(releases.app, name="releases")
 app.add_typer(releases.top)
 app.add_typer(projects.top)
 app.add_typer(upload.app)
+app.add_typer(openapi.app)
 app.add_typer(auth.login_app)
 app.add_typer(auth.app, name="auth")
 

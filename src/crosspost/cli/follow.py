@@ -27,7 +27,7 @@ from rich.table import Table
 
 from crosspost.cli._common import ExitCode, out, plain_output, sandboxed
 from crosspost.cli._stream import BackgroundStream
-from crosspost.sdk import Pacer
+from crosspost_sdk.ratelimit import Pacer
 
 FINAL = {"published", "failed", "cancelled", "deleted"}
 # Nothing changes in these before `next_attempt_at`, unless the user acts elsewhere.

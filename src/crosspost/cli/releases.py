@@ -416,7 +416,7 @@ def _act(
 def _followed(client: Any, started: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:
     """Poll each distribution until it ends or `timeout` seconds pass, saying each change
     of status (backing off while nothing changes, as the SDK's `follow` does)."""
-    from crosspost.sdk import Pacer  # noqa: PLC0415 - keep `--help` fast
+    from crosspost_sdk.ratelimit import Pacer  # noqa: PLC0415 - keep `--help` fast
 
     latest = {d["id"]: d for d in started}
     for d in started:
