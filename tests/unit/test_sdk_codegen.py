@@ -13,7 +13,11 @@ CODEGEN = Path(__file__).resolve().parents[2] / "sdks" / "python" / "codegen.py"
 def test_the_generated_sdk_files_are_current() -> None:
     """codegen --check regenerates from the server's document and compares."""
     done = subprocess.run(
-        [sys.executable, str(CODEGEN), "--check"], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, str(CODEGEN), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
