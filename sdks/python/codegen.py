@@ -3,9 +3,9 @@
     python sdks/python/codegen.py           # rewrite src/crosspost_sdk/models.py and _resources.py
     python sdks/python/codegen.py --check   # exit 1, naming the file, when either is stale
 
-Models come from datamodel-code-generator; the resources (one method per operation, grouped
-by path: ``client.posts.targets.retry(post_id, target_id)``) are written here. The document
-is the running code's (`crosspost.api.document`), or `--openapi FILE`.
+Models come from datamodel-code-generator; the resources (one method per operation, where
+its `x-sdk-name` says: ``client.posts.targets.retry(post_id, target_id)``) are written here.
+The document is the running code's (`crosspost.api.document`), or `--openapi FILE`.
 """
 
 from __future__ import annotations
@@ -29,40 +29,8 @@ MODELS = PACKAGE / "models.py"
 RESOURCES = PACKAGE / "_resources.py"
 
 METHODS = ("get", "post", "put", "patch", "delete")
-# Names the path rules would get wrong, by "METHOD path": the rules suit resources and their
-# actions; these are endpoints whose best name is not their path.
-NAMES = {
-    "GET /healthz": "health.live",
-    "GET /readyz": "health.ready",
-    "GET /.well-known/jwks.json": "oauth.jwks",
-    "GET /.well-known/oauth-authorization-server": "oauth.metadata",
-    "POST /v1/auth/password-reset": "auth.password_reset.request",
-    "POST /v1/me/totp": "me.totp.start",
-    "GET /v1/me": "me.get",
-    "GET /v1/signing-policy": "signing_policy.get",
-    "GET /v1/usage": "usage.get",
-    "GET /v1/usage/quotas": "usage.quotas.get",
-    "GET /v1/analytics": "analytics.get",
-    "POST /v1/clips/{clip_id}/renders": "clips.renders.create",
-    "POST /v1/accounts": "accounts.import_tokens",
-    "DELETE /v1/accounts/{account_id}": "accounts.disconnect",
-    "GET /v1/projects/{project_id}/sources/{media_id}/transcript": "projects.sources.get_transcript",
-    "PUT /v1/projects/{project_id}/sources/{media_id}/transcript": "projects.sources.put_transcript",
-    "POST /v1/pipelines/{pipeline_id}/runs": "pipelines.start_run",
-    "GET /v1/content-items/{item_id}/{part}": "content_items.read_part",
-    "GET /v1/webhooks/{endpoint_id}/deliveries": "webhooks.deliveries.list",
-    "POST /v1/releases/{release_id}/artwork:generate": "releases.generate_artwork",
-    "PUT /v1/releases/{release_id}/artwork": "releases.accept_artwork",
-    "DELETE /v1/keys/{key_id}": "keys.revoke",
-    "DELETE /v1/oauth-clients/{client_id}": "oauth_clients.revoke",
-    "DELETE /v1/oauth-grants/{grant_id}": "oauth_grants.revoke",
-    "DELETE /v1/keys/{key_id}/signing-secrets/{secret_id}": "keys.signing_secrets.revoke",
-    "PATCH /v1/uploads/tus/{upload_id}": "uploads.tus.append",
-    "DELETE /v1/users/{user_id}": "users.remove",
-    "DELETE /v1/invitations/{invitation_id}": "invitations.revoke",
-}
-# Hand-written, in `_extras.py`: an SSE stream is read as it comes, never returned whole.
-HAND_WRITTEN = {"GET /v1/events/stream"}
+# Hand-written, in `_extras.py`: an event stream is read as it comes, never returned whole.
+HAND_WRITTEN_TYPES = {"text/event-stream"}
 # Namespaces whose generated class also takes methods written by hand (`_extras.py`).
 EXTRAS = {
     "media": "Media",
@@ -72,20 +40,6 @@ EXTRAS = {
     "exports": "Exports",
 }
 
-_ITEM_VERBS = {
-    "get": "get",
-    "patch": "update",
-    "put": "replace",
-    "delete": "delete",
-    "post": "create",
-}
-_COLLECTION_VERBS = {
-    "get": "list",
-    "post": "create",
-    "put": "replace",
-    "delete": "delete",
-    "patch": "update",
-}
 _IDEMPOTENCY_HEADERS = {"idempotency-key", "x-idempotency-key"}
 
 
@@ -137,28 +91,6 @@ class Namespace:
     parts: list[str]
     operations: list[Operation] = field(default_factory=list)
     children: dict[str, Namespace] = field(default_factory=dict)
-
-
-def operation_name(document: dict[str, Any], method: str, path: str) -> tuple[list[str], str]:
-    """Where an operation lives and what it is called: `/v1/posts/{id}/cancel` POST is
-    posts.cancel, `/v1/posts/{id}` GET posts.get, `/v1/projects/{id}/clips` GET
-    projects.clips.list."""
-    given = NAMES.get(f"{method.upper()} {path}")
-    if given:
-        *namespace, name = given.split(".")
-        return namespace, name
-    paths = document["paths"]
-    short = path.removeprefix("/v1")
-    segments = [s for s in short.strip("/").split("/") if s]
-    statics = [ident(s) for s in segments if not s.startswith("{")]
-    if segments[-1].startswith("{"):
-        return statics, _ITEM_VERBS[method]
-    has_items = any(p.startswith(path + "/{") for p in paths)
-    several = len([m for m in paths[path] if m in METHODS]) > 1
-    if len(segments) == 1 or has_items or several:
-        return statics, _COLLECTION_VERBS[method]
-    verb = "" if method in ("post", "get") else method + "_"
-    return statics[:-1], verb + statics[-1]
 
 
 _SCHEMAS: dict[str, dict[str, Any]] = {}
@@ -230,9 +162,9 @@ def operations(document: dict[str, Any]) -> Iterator[Operation]:
     """Every operation the SDK offers, named."""
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
-            if method not in METHODS or f"{method.upper()} {path}" in HAND_WRITTEN:
+            if method not in METHODS or _streams(operation):
                 continue
-            namespace, name = operation_name(document, method, path)
+            *namespace, name = operation["x-sdk-name"].split(".")
             params = operation.get("parameters", [])
             path_params, query, headers = [], [], []
             idempotent = False
@@ -277,30 +209,20 @@ def operations(document: dict[str, Any]) -> Iterator[Operation]:
             )  # fmt: skip
 
 
+def _streams(operation: dict[str, Any]) -> bool:
+    answers = operation.get("responses", {}).values()
+    return any(set(a.get("content") or {}) & HAND_WRITTEN_TYPES for a in answers)
+
+
 def tree(document: dict[str, Any]) -> Namespace:
-    """The operations as nested namespaces; refuses a name given twice."""
+    """The operations as nested namespaces, by their `x-sdk-name` (the server checks that
+    names are unique: crosspost.api.sdk_names)."""
     root = Namespace([])
-    seen: dict[str, str] = {}
     for op in operations(document):
-        dotted = ".".join([*op.namespace, op.name])
-        if dotted in seen:
-            raise SystemExit(
-                f"codegen: {op.method.upper()} {op.path} and {seen[dotted]} are both {dotted}; "
-                "name one in NAMES"
-            )
-        seen[dotted] = f"{op.method.upper()} {op.path}"
         node = root
         for part in op.namespace:
             node = node.children.setdefault(part, Namespace([*node.parts, part]))
         node.operations.append(op)
-    clash = [
-        ".".join([*n.parts, op.name])
-        for n in walk(root)
-        for op in n.operations
-        if op.name in n.children
-    ]
-    if clash:
-        raise SystemExit(f"codegen: {clash} name both a method and a group; name them in NAMES")
     return root
 
 

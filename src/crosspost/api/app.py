@@ -18,6 +18,7 @@ from crosspost.api.auth import KeyCache
 from crosspost.api.edge import EdgeMiddleware
 from crosspost.api.metrics import Metrics, ObservingMiddleware
 from crosspost.api.openapi_bounds import keep_integer_bounds
+from crosspost.api.openapi_extend import amend_document
 from crosspost.api.query import known_query_only
 from crosspost.api.routes import (
     accounts,
@@ -59,6 +60,7 @@ from crosspost.api.routes import (
     usage,
     webhooks,
 )
+from crosspost.api.sdk_names import name_operations
 from crosspost.api.security import document_security
 from crosspost.api.signature import install_signing
 from crosspost.api.streams import EventStreams
@@ -161,6 +163,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
     app.router.routes.extend(_routes(with_internal=bool(svc.settings.internal_api_key)))
     webhooks.install_openapi_webhooks(app)
     document_security(app)
+    amend_document(app, name_operations)
     keep_integer_bounds(app)
     return app
 

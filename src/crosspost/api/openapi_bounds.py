@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from crosspost.api.openapi_extend import amend_document
 from crosspost.domain.bounds import INT64_MAX, INT64_MIN
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
@@ -18,17 +19,7 @@ _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 def keep_integer_bounds(app: FastAPI) -> None:
     """Make the app's document state integer bounds exactly (call after other wrappers)."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        first = app.openapi_schema is None
-        document = build()
-        if first:
-            _fix(document)
-        return document
-
-    # FastAPI's documented way to extend the document (it caches what this returns).
-    app.openapi = openapi  # type: ignore[method-assign]
+    amend_document(app, _fix)
 
 
 def _fix(document: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from fastapi.openapi.models import (
 from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2
 
 from crosspost.api.errors import PROBLEM
+from crosspost.api.openapi_extend import amend_document
 from crosspost.engine.keys import SCOPE_DESCRIPTIONS
 from crosspost_sdk.signing import KEY_ID_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
@@ -146,17 +147,7 @@ _SIGNED = (SIGNATURE, SIGNATURE_TIMESTAMP, SIGNATURE_NONCE)
 
 def document_security(app: FastAPI) -> None:
     """Declare the security schemes and each operation's alternatives (call once)."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        first = app.openapi_schema is None
-        document = build()
-        if first:
-            _declare(document)
-        return document
-
-    # FastAPI's documented way to extend the document (it caches what this returns).
-    app.openapi = openapi  # type: ignore[method-assign]
+    amend_document(app, _declare)
 
 
 def _declare(document: dict[str, Any]) -> None:

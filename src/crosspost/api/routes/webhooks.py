@@ -24,6 +24,7 @@ from crosspost.api.auth import Principal
 from crosspost.api.deps import PrincipalDep, ServicesDep, WebhooksWriteDep
 from crosspost.api.errors import problem_responses
 from crosspost.api.idempotency import IdempotencyKey, accept_idempotently, create_idempotently
+from crosspost.api.openapi_extend import amend_document
 from crosspost.api.pagination import decode_cursor, paginate
 from crosspost.domain.bounds import Instant, PageLimit, Range
 from crosspost.domain.enums import Mode
@@ -746,17 +747,7 @@ def install_openapi_webhooks(app: FastAPI) -> None:
     """Document every event type under the OpenAPI document's `webhooks` (call once, before
     the document is first served)."""
     app.webhooks.routes.extend(_event_routes().routes)
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        first = app.openapi_schema is None
-        document = build()
-        if first:
-            _restore_examples(document)
-        return document
-
-    # FastAPI's documented way to extend the document (it caches what this returns).
-    app.openapi = openapi  # type: ignore[method-assign]
+    amend_document(app, _restore_examples)
 
 
 def _restore_examples(document: dict[str, Any]) -> None:
