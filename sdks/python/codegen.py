@@ -235,11 +235,10 @@ def walk(node: Namespace) -> Iterator[Namespace]:
 def signature(op: Operation) -> str:
     args = ["self"]
     args += [f"{p.arg}: str" for p in op.path_params]
-    if op.body and op.body_required:
-        args.append(f"body: {op.body_annotation}")
+    if op.body:
+        optional = "" if op.body_required else " | None = None"
+        args.append(f"body: {op.body_annotation}{optional}")
     args.append("*")
-    if op.body and not op.body_required:
-        args.append(f"body: {op.body_annotation} | None = None")
     if op.body == "content" and len(op.content_types) > 1:
         args.append(f'content_type: str = "{op.content_types[0]}"')
     for p in [*op.query, *op.headers]:

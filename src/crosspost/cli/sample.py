@@ -112,3 +112,26 @@ def image(path: PathArg = None, size: Size = None) -> None:
         width=width,
         height=height,
     )
+
+
+@app.command(
+    "stream",
+    epilog=examples(
+        "crosspost sample stream stream.mp4",
+        "crosspost highlights PROJECT_ID   # finds the loud, busy stretch",
+    ),
+)
+def stream(path: PathArg = None) -> None:
+    """A 45 s landscape recording, quiet but for one loud, busy stretch (24-31 s): a source
+    the clip studio's highlight detection finds one highlight in."""
+    from crosspost.studio.highlight_samples import make_highlight_source  # noqa: PLC0415
+
+    target = path or Path("stream.mp4")
+    _write(
+        "video",
+        target,
+        lambda: make_highlight_source(
+            target, seconds=45, loud=((24.0, 31.0),), cuts=(25.0, 27.0, 29.0)
+        ),
+        seconds=45.0,
+    )

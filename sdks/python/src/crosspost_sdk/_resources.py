@@ -217,7 +217,7 @@ class Webhooks(SyncResource):
         )
 
     def disable(
-        self, endpoint_id: str, *, body: Any | None = None, timeout: float | None = None
+        self, endpoint_id: str, body: Any | None = None, *, timeout: float | None = None
     ) -> models.WebhookEndpointPublic:
         """Disable Webhook.
 
@@ -253,8 +253,8 @@ class Webhooks(SyncResource):
     def test(
         self,
         endpoint_id: str,
-        *,
         body: Any | None = None,
+        *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> models.EventAccepted:
@@ -802,7 +802,7 @@ class PipelinesTwitch(SyncResource):
     """`pipelines.twitch`."""
 
     def connect(
-        self, pipeline_id: str, *, body: Any | None = None, timeout: float | None = None
+        self, pipeline_id: str, body: Any | None = None, *, timeout: float | None = None
     ) -> models.ConnectLink:
         """Connect Twitch.
 
@@ -1243,8 +1243,8 @@ class ProjectsSources(SyncResource):
         self,
         project_id: str,
         media_id: str,
-        *,
         body: Any | None = None,
+        *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> models.JobPublic:
@@ -1615,8 +1615,8 @@ class ClipsRenders(SyncResource):
     def create(
         self,
         clip_id: str,
-        *,
         body: Any | None = None,
+        *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> models.RenderPublic:
@@ -2135,8 +2135,8 @@ class Keys(SyncResource):
     def roll(
         self,
         key_id: str,
-        *,
         body: Any | None = None,
+        *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> models.KeyCreated:
@@ -3827,7 +3827,7 @@ class AsyncWebhooks(AsyncResource):
         )
 
     async def disable(
-        self, endpoint_id: str, *, body: Any | None = None, timeout: float | None = None
+        self, endpoint_id: str, body: Any | None = None, *, timeout: float | None = None
     ) -> models.WebhookEndpointPublic:
         """Disable Webhook.
 
@@ -3863,8 +3863,8 @@ class AsyncWebhooks(AsyncResource):
     async def test(
         self,
         endpoint_id: str,
-        *,
         body: Any | None = None,
+        *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> models.EventAccepted:
@@ -4418,7 +4418,7 @@ class AsyncPipelinesTwitch(AsyncResource):
     """`pipelines.twitch`."""
 
     async def connect(
-        self, pipeline_id: str, *, body: Any | None = None, timeout: float | None = None
+        self, pipeline_id: str, body: Any | None = None, *, timeout: float | None = None
     ) -> models.ConnectLink:
         """Connect Twitch.
 
@@ -4863,8 +4863,8 @@ class AsyncProjectsSources(AsyncResource):
         self,
         project_id: str,
         media_id: str,
-        *,
         body: Any | None = None,
+        *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> models.JobPublic:
@@ -5241,8 +5241,8 @@ class AsyncClipsRenders(AsyncResource):
     async def create(
         self,
         clip_id: str,
-        *,
         body: Any | None = None,
+        *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> models.RenderPublic:
@@ -5773,8 +5773,8 @@ class AsyncKeys(AsyncResource):
     async def roll(
         self,
         key_id: str,
-        *,
         body: Any | None = None,
+        *,
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> models.KeyCreated:
