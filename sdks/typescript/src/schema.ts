@@ -7970,7 +7970,8 @@ export interface components {
         Problem: {
             /**
              * Type
-             * @example https://crosspost.dev/problems/invalid_input
+             * @description Where the code is explained: /docs/errors on the server that answered.
+             * @example /docs/errors#invalid_input
              */
             type: string;
             /** Title */

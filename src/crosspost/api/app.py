@@ -31,6 +31,7 @@ from crosspost.api.routes import (
     content,
     content_items,
     distributions,
+    error_docs,
     events,
     exports,
     health,
@@ -170,7 +171,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
 
 # OAuth endpoints ignore parameters they do not know, as RFC 6749 §3.1 requires; every
 # other router refuses them (known_query_only).
-_OPEN = (health, oauth, oauth2, oauth_pages)
+_OPEN = (health, oauth, oauth2, oauth_pages, error_docs)
 checked = (
     admin_flags,
     admin_tenants,

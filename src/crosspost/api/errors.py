@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from crosspost.api.problem_types import TYPE_BASE, anchor
 from crosspost.domain.models import Problem
 from crosspost.errors import CrosspostError
 
 PROBLEM = "application/problem+json"
-TYPE_BASE = "https://crosspost.dev/problems/"
 log = logging.getLogger("crosspost.api")
 
 _HTTP_CODES = {
@@ -51,7 +51,7 @@ def problem(
 ) -> JSONResponse:
     """A problem+json response with a stable `type` and `code`."""
     body: dict[str, Any] = {
-        "type": TYPE_BASE + code,
+        "type": TYPE_BASE + anchor(code),
         "title": title,
         "status": status,
         "detail": detail,

@@ -621,7 +621,10 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(examples=["https://crosspost.dev/problems/invalid_input"])
+    type: str = Field(
+        examples=["/docs/errors#invalid_input"],
+        description="Where the code is explained: /docs/errors on the server that answered.",
+    )
     title: str
     status: int
     detail: str

@@ -2863,7 +2863,11 @@ class Problem(BaseModel):
     )
     type: Annotated[
         str,
-        Field(examples=["https://crosspost.dev/problems/invalid_input"], title="Type"),
+        Field(
+            description="Where the code is explained: /docs/errors on the server that answered.",
+            examples=["/docs/errors#invalid_input"],
+            title="Type",
+        ),
     ]
     title: Annotated[str, Field(title="Title")]
     status: Annotated[int, Field(title="Status")]

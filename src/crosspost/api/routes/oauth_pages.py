@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import RedirectResponse, Response
 
 from crosspost.api import cookies
 from crosspost.api.auth import check_csrf
 from crosspost.api.deps import ServicesDep, SignInLimited, client_ip
+from crosspost.api.pages import TEMPLATES, html_page
 from crosspost.api.security import SESSION
 from crosspost.engine import oauth_server
 from crosspost.engine.keys import SCOPE_DESCRIPTIONS
@@ -33,10 +32,6 @@ from crosspost.store import people
 
 router = APIRouter(tags=["oauth2"], include_in_schema=False)
 
-_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-_PAGES = Environment(
-    loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(), auto_reload=False
-)
 _SIGNIN_COOKIE = "cp_signin"
 _AUTHORIZE = "/oauth/authorize"
 # Parameters of an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3); each once.
@@ -45,20 +40,6 @@ _REQUEST_PARAMS = (
     "code_challenge_method",
 )  # fmt: skip
 _MAX_PARAM = 2000
-
-
-def _page(template: str, status: int = 200, *, form_to: str = "", **values: object) -> Response:
-    body = _PAGES.get_template(template).render(**values)
-    response = HTMLResponse(body, status_code=status)
-    # No script at all; forms post here, and (after the consent) redirect to the app.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-        f"frame-ancestors 'none'; form-action 'self'{(' ' + form_to) if form_to else ''}"
-    )
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 def _params(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -90,7 +71,7 @@ async def _session(svc: Services, token: str | None) -> ActiveSession | None:
 
 def _sign_in_page(request: Request, next_url: str, error: str = "", email: str = "") -> Response:
     token = secrets.token_urlsafe(24)
-    response = _page("signin.html", 401 if error else 200, signin_csrf=token,
+    response = html_page("signin.html", 401 if error else 200, signin_csrf=token,
                      next=next_url, error=error, email=email)  # fmt: skip
     # Double-submit: a page on another site cannot read this cookie to forge a sign-in.
     response.set_cookie(
@@ -108,7 +89,7 @@ def _origin(uri: str) -> str:
 def _redirect(reply: Reply) -> Response:
     location = reply.location
     if location is None:
-        return _page("refused.html", 400, reason="the request could not be completed")
+        return html_page("refused.html", 400, reason="the request could not be completed")
     return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
 
 
@@ -122,11 +103,11 @@ async def _consent_page(svc: Services, session: ActiveSession, params: dict[str,
     try:
         found, email = await svc.db.run(work)
     except ConsentRefused as refused:
-        return _page("refused.html", 400, reason=refused.reason)
+        return html_page("refused.html", 400, reason=refused.reason)
     if isinstance(found, Reply):
         return _redirect(found)
     unavailable = [s for s in found.requested if s not in found.grantable]
-    return _page("consent.html", consent=found, email=email, csrf_token=session.csrf_token,
+    return html_page("consent.html", consent=found, email=email, csrf_token=session.csrf_token,
                  words=SCOPE_DESCRIPTIONS, unavailable=unavailable,
                  form_to=_origin(found.redirect_uri))  # fmt: skip
 
@@ -142,13 +123,13 @@ async def authorize(
     try:
         params = _params(request.query_params.multi_items())
     except ConsentRefused as refused:
-        return _page("refused.html", 400, reason=refused.reason)
+        return html_page("refused.html", 400, reason=refused.reason)
     session = await _session(svc, session_token)
     if session is None:
         try:
             await svc.db.run(oauth_server.precheck, svc, _call(svc, "GET", params))
         except ConsentRefused as refused:
-            return _page("refused.html", 400, reason=refused.reason)
+            return html_page("refused.html", 400, reason=refused.reason)
         return _sign_in_page(request, f"{_AUTHORIZE}?{request.url.query}")
     return await _consent_page(svc, session, params)
 
@@ -164,14 +145,14 @@ async def decide(
     form = await request.form()
     session = await _session(svc, session_token)
     if session is None:
-        return _page("refused.html", 401, reason="your session ended; start again from the app")
+        return html_page("refused.html", 401, reason="your session ended; start again from the app")
     csrf = form.get("csrf_token")
     check_csrf("POST", csrf if isinstance(csrf, str) else None, session)
     pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     try:
         params = _params(pairs)
     except ConsentRefused as refused:
-        return _page("refused.html", 400, reason=refused.reason)
+        return html_page("refused.html", 400, reason=refused.reason)
     allow = form.get("decision") == "allow"
     granted = [v for k, v in pairs if k == "grant"]
     try:
@@ -181,7 +162,7 @@ async def decide(
             )
         )
     except ConsentRefused as refused:
-        return _page("refused.html", 400, reason=refused.reason)
+        return html_page("refused.html", 400, reason=refused.reason)
     return _redirect(reply)
 
 
@@ -192,7 +173,7 @@ async def sign_in(request: Request, svc: ServicesDep, _limited: SignInLimited) -
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     next_url = values.get("next", "")
     if not next_url.startswith(f"{_AUTHORIZE}?") or "\\" in next_url:
-        return _page("refused.html", 400, reason="start again from the app")
+        return html_page("refused.html", 400, reason="start again from the app")
     given, expected = values.get("signin_csrf", ""), request.cookies.get(_SIGNIN_COOKIE, "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         return _sign_in_page(request, next_url, "the form expired; sign in again")
@@ -218,5 +199,5 @@ async def sign_in(request: Request, svc: ServicesDep, _limited: SignInLimited) -
 @router.get("/oauth/page.css")
 async def stylesheet() -> Response:
     """The pages' one stylesheet (a file, since the pages allow no inline style)."""
-    css = (_TEMPLATES / "page.css").read_text()
+    css = (TEMPLATES / "page.css").read_text()
     return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
