@@ -41,9 +41,7 @@ def _text(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(
-            v.value if isinstance(v, ast.Constant) else "…" for v in node.values
-        )
+        return "".join(v.value if isinstance(v, ast.Constant) else "…" for v in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = _text(node.left), _text(node.right)
         return None if left is None or right is None else left + right
@@ -133,7 +131,7 @@ def scan() -> dict[str, Entry]:
             entry.titles.add(title)
         if cause and cause not in entry.causes:
             entry.causes.append(cause)
-        entry.where.add(where.split("/")[0].removesuffix(".py"))
+        entry.where.add(where.split("/", maxsplit=1)[0].removesuffix(".py"))
         entry.problem |= problem
 
     for name, made in errors.items():
@@ -144,9 +142,12 @@ def scan() -> dict[str, Entry]:
                 title=_inherited(errors, name, "title"), cause=doc)  # fmt: skip
     for where, module in modules:
         for node in ast.walk(module):
-            if isinstance(node, ast.Dict) and all(
-                isinstance(v, ast.Tuple) and len(v.elts) == 2 for v in node.values
-            ) and node.keys and all(_int(k) for k in node.keys):  # the generic HTTP codes
+            if (
+                isinstance(node, ast.Dict)
+                and all(isinstance(v, ast.Tuple) and len(v.elts) == 2 for v in node.values)
+                and node.keys
+                and all(_int(k) for k in node.keys)
+            ):  # the generic HTTP codes
                 for key, value in zip(node.keys, node.values, strict=True):
                     assert isinstance(value, ast.Tuple)
                     code, title = _text(value.elts[0]), _text(value.elts[1])
@@ -167,8 +168,10 @@ def scan() -> dict[str, Entry]:
                         title=_inherited(errors, callee, "title"), cause=message)  # fmt: skip
             elif callee in ("problem", "Flaw") and len(node.args) >= 2:
                 code = _text(node.args[1])
-                detail = node.args[3] if callee == "problem" and len(node.args) > 3 else (
-                    node.args[2] if callee == "Flaw" and len(node.args) > 2 else None
+                detail = (
+                    node.args[3]
+                    if callee == "problem" and len(node.args) > 3
+                    else (node.args[2] if callee == "Flaw" and len(node.args) > 2 else None)
                 )
                 title = _text(node.args[2]) if callee == "problem" and len(node.args) > 2 else None
                 if code:
