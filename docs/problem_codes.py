@@ -92,9 +92,12 @@ def _error_classes(modules: list[tuple[str, ast.Module]]) -> dict[str, ErrorClas
                 elif isinstance(item, ast.AnnAssign) and item.value is not None:
                     attrs[_name(item.target)] = item.value
             classes[node.name] = ErrorClass(
-                [_name(b) for b in node.bases], _int(attrs.get("status")),
-                _text(attrs.get("code")), _text(attrs.get("title")), ast.get_docstring(node),
-            )  # fmt: skip
+                [_name(b) for b in node.bases],
+                _int(attrs.get("status")),
+                _text(attrs.get("code")),
+                _text(attrs.get("title")),
+                ast.get_docstring(node),
+            )
     errors: dict[str, ErrorClass] = {"CrosspostError": classes["CrosspostError"]}
     grew = True
     while grew:
@@ -122,8 +125,15 @@ def scan() -> dict[str, Entry]:
     errors = _error_classes(modules)
     entries: dict[str, Entry] = defaultdict(Entry)
 
-    def add(code: str, where: str, *, status: object = None, title: object = None,
-            cause: str | None = None, problem: bool = True) -> None:  # fmt: skip
+    def add(
+        code: str,
+        where: str,
+        *,
+        status: object = None,
+        title: object = None,
+        cause: str | None = None,
+        problem: bool = True,
+    ) -> None:
         entry = entries[code]
         if isinstance(status, int):
             entry.statuses.add(status)
@@ -138,8 +148,13 @@ def scan() -> dict[str, Entry]:
         code = _inherited(errors, name, "code")
         if made.code is not None and isinstance(code, str):
             doc = (made.doc or "").split("\n\n")[0].replace("\n", " ")
-            add(code, "errors", status=_inherited(errors, name, "status"),
-                title=_inherited(errors, name, "title"), cause=doc)  # fmt: skip
+            add(
+                code,
+                "errors",
+                status=_inherited(errors, name, "status"),
+                title=_inherited(errors, name, "title"),
+                cause=doc,
+            )
     for where, module in modules:
         for node in ast.walk(module):
             if (
@@ -152,8 +167,13 @@ def scan() -> dict[str, Entry]:
                     assert isinstance(value, ast.Tuple)
                     code, title = _text(value.elts[0]), _text(value.elts[1])
                     if code:
-                        add(code, where, status=_int(key), title=title,
-                            cause=f"{title} (HTTP {_int(key)}): the generic answer to that status.")  # fmt: skip
+                        add(
+                            code,
+                            where,
+                            status=_int(key),
+                            title=title,
+                            cause=f"{title} (HTTP {_int(key)}): the generic answer to that status.",
+                        )
             if not isinstance(node, ast.Call):
                 continue
             callee = _name(node.func)
@@ -164,8 +184,13 @@ def scan() -> dict[str, Entry]:
                 if code is None and given is None and callee != "CrosspostError":
                     continue  # the class's own code, recorded above with its docstring
                 if code:
-                    add(code, where, status=_inherited(errors, callee, "status"),
-                        title=_inherited(errors, callee, "title"), cause=message)  # fmt: skip
+                    add(
+                        code,
+                        where,
+                        status=_inherited(errors, callee, "status"),
+                        title=_inherited(errors, callee, "title"),
+                        cause=message,
+                    )
             elif callee in ("problem", "Flaw") and len(node.args) >= 2:
                 code = _text(node.args[1])
                 detail = (
