@@ -166,7 +166,9 @@ def operations(document: dict[str, Any]) -> Iterator[Operation]:
                 continue
             *namespace, name = operation["x-sdk-name"].split(".")
             params = operation.get("parameters", [])
-            path_params, query, headers = [], [], []
+            path_params: list[Param] = []
+            query: list[Param] = []
+            headers: list[Param] = []
             idempotent = False
             for param in params:
                 annotation = resolve(param.get("schema", {}))
