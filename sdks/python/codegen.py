@@ -280,10 +280,10 @@ def body_lines(op: Operation, asynchronous: bool) -> list[str]:
     fields.append("timeout=timeout")
     call = f"Call({', '.join(fields)})"
     if op.page_item:
-        kind = op.kind
-        if asynchronous:
-            return [f"return AsyncPager(self._t, {call}, {kind})"]
-        return [f"return Page(self._t, {call}, {kind})"]
+        names = {p.name for p in op.query}
+        cursor = next((f'"{n}"' for n in ("cursor", "after") if n in names), "None")
+        pager = "AsyncPager" if asynchronous else "Page"
+        return [f"return {pager}(self._t, {call}, {op.kind}, {cursor})"]
     waiting = "await " if asynchronous else ""
     if op.returns == "None":
         return [f"{waiting}self._t.call({call}, None)"]

@@ -11,7 +11,7 @@ import pytest
 
 from crosspost.cli._common import ExitCode
 from crosspost.cli.follow import apply_event, settled
-from crosspost.sdk import Pacer, RateLimit
+from crosspost_sdk.ratelimit import Pacer, RateLimit
 
 
 def _target(status: str, platform: str = "youtube", **extra: Any) -> dict[str, Any]:

@@ -33,9 +33,9 @@ from crosspost.engine.sandbox import provision_sandbox_accounts
 from crosspost.fakes.server import RunningServer, serve_in_thread
 from crosspost.ids import new_id
 from crosspost.media.samples import make_video
-from crosspost.sdk import Client
 from crosspost.store.tables import tenants, webhook_events
 from crosspost.webhooks.catalogue import EVENT_TYPES, validate_payload
+from crosspost_sdk import Client, Retries
 from tests.e2e.conftest import Stack
 
 DONE = {"post.published", "post.partially_published", "post.failed"}
@@ -208,10 +208,10 @@ def test_a_stream_from_now_resumes_even_before_its_first_event(feed: Stack, tmp_
     reconnects with it misses nothing emitted in between."""
     post = _publish(feed, tmp_path, "x")
     _wait(
-        lambda: _finished(post["id"])(list(Client(feed.api_url, feed.key).events())),
+        lambda: _finished(post["id"])(_feed(feed)),
         "the post's last event",
     )
-    newest = list(Client(feed.api_url, feed.key).events())[-1]["id"]
+    newest = _feed(feed)[-1]["id"]
     listener = Listener(feed.api_url, feed.key)
     try:
         opening = listener.messages.get(timeout=10)
@@ -364,7 +364,7 @@ def test_the_list_pages_oldest_first_after_a_cursor(feed: Stack, tmp_path: Path)
             break
         assert f"after={after}" in response.headers["Link"]
     assert paged == everything
-    assert list(Client(feed.api_url, feed.key).events(limit=3)) == everything
+    assert _feed(feed, limit=3) == everything
     tail = feed.http.get("/v1/events", params={"after": after}).json()
     assert tail == {"data": [], "has_more": False, "next_cursor": after}
 
@@ -485,13 +485,20 @@ def test_trigger_honours_idempotency_keys(feed: Stack) -> None:
     assert emitted == [first.json()["event_id"]]
 
 
+def _feed(feed: Stack, **params: Any) -> list[dict[str, Any]]:
+    """Every event of the feed from the oldest kept, page after page, through the SDK."""
+    with Client(feed.key, base_url=feed.api_url) as client:
+        events = client.events.list(**params)
+        return [event.model_dump(mode="json", exclude_unset=True) for event in events]
+
+
 def test_the_sdk_stream_reconnects_after_a_server_restart(feed: Stack) -> None:
-    """`Client.stream_events` rides over the server going away and coming back on the same
+    """`client.events.stream` rides over the server going away and coming back on the same
     port, resuming after the last event it yielded: every triggered event once, in order."""
     app = create_app(feed.svc)
     server = serve_in_thread(app, server_class=ApiServer)
     port = server.port
-    client = Client(server.url, feed.key)
+    client = Client(feed.key, base_url=server.url, retries=Retries(max_retries=0))
     got: queue.Queue[dict[str, Any]] = queue.Queue()
     done = threading.Event()
 
@@ -499,7 +506,7 @@ def test_the_sdk_stream_reconnects_after_a_server_restart(feed: Stack) -> None:
         # Ended by closing the client: a stream left running would reconnect to whatever
         # server takes this port next, inside another test.
         try:
-            for event in client.stream_events(retry_seconds=0.05, max_retry_seconds=0.2):
+            for event in client.events.stream(retry_seconds=0.05, max_retry_seconds=0.2):
                 got.put(event)
         except Exception:
             if not done.is_set():

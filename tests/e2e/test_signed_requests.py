@@ -26,7 +26,6 @@ from crosspost.domain.enums import KeyRole, Mode
 from crosspost.engine.keys import issue_key
 from crosspost.ids import new_id
 from crosspost.media.samples import make_video
-from crosspost.sdk import BODY_SHA256, Client, HmacAuth
 from crosspost.store.db import Database
 from crosspost.store.tables import media, request_nonces, tenants
 from crosspost.usage.nonces import (
@@ -36,7 +35,15 @@ from crosspost.usage.nonces import (
     RedisNonceStore,
 )
 from crosspost.vault.signing_secrets import carry_over
-from crosspost_sdk.signing import compute_signature, format_timestamp, new_nonce, string_to_sign
+from crosspost_sdk import Client
+from crosspost_sdk.signing import (
+    BODY_SHA256,
+    HmacAuth,
+    compute_signature,
+    format_timestamp,
+    new_nonce,
+    string_to_sign,
+)
 from tests.conftest import REDIS_ENV, service_url
 from tests.e2e.conftest import Stack
 from tests.unit.test_signing import README_SEND, README_SIGN
@@ -608,11 +615,12 @@ def test_signed_streamed_uploads_verify_before_the_file_is_kept(
     stored = upload(digest)
     assert stored.status_code == 201, stored.text
     assert (stored.json()["sha256"], stored.json()["size_bytes"]) == (digest, len(data))
-    sdk = Client(stack.api_url, signer.key, signing_secret=signer.secret)
+    sdk = Client(signer.key, base_url=stack.api_url, signing_secret=signer.secret)
     try:
-        assert sdk.upload_media(video, content_type="video/mp4")["sha256"] == digest
-        post = sdk.create_post({"text": "from the SDK", "targets": ["x"]})
-        assert post["id"].startswith("post_")
+        uploaded = sdk.media.upload(video, content_type="video/mp4")
+        assert uploaded.model_dump()["sha256"] == digest
+        post = sdk.posts.create({"text": "from the SDK", "targets": ["x"]})
+        assert post.id.startswith("post_")
     finally:
         sdk.close()
     assert _media_count(stack) == 2

@@ -14,10 +14,11 @@ import httpx
 import pytest
 from starlette.datastructures import QueryParams
 
-from crosspost.sdk import BODY_SHA256, HmacAuth
 from crosspost_sdk.signing import (
+    BODY_SHA256,
     EMPTY_BODY_SHA256,
     NONCE_RE,
+    HmacAuth,
     body_sha256,
     canonical_query,
     compute_signature,

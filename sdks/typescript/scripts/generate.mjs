@@ -96,7 +96,9 @@ function method(document, path, verb, operation) {
   let statement;
   if (answer.kind === "page") {
     returns = `PagePromise<components["schemas"][${JSON.stringify(answer.item)}]>`;
-    statement = `return new PagePromise(this.t, ${call});`;
+    const names = new Set(params.filter((p) => p.in === "query").map((p) => p.name));
+    const cursor = names.has("cursor") ? '"cursor"' : names.has("after") ? '"after"' : "null";
+    statement = `return new PagePromise(this.t, ${call}, ${cursor});`;
   } else if (answer.kind === "json") {
     returns = `Promise<${op}["responses"][${JSON.stringify(answer.status)}]["content"]["application/json"]>`;
     statement = `return this.t.request(${call});`;

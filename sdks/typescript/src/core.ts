@@ -303,6 +303,9 @@ export class Page<T> implements AsyncIterable<T> {
     private readonly t: Transport,
     private readonly call: Call,
     body: PageBody<T>,
+    /** The query parameter that takes `next_cursor` (`after` for the events feed); null
+     * where the endpoint answers one page only. */
+    private readonly cursorParam: string | null = "cursor",
   ) {
     this.data = body.data;
     this.hasMore = body.has_more;
@@ -311,9 +314,9 @@ export class Page<T> implements AsyncIterable<T> {
 
   /** The page after this one, or null on the last page. */
   async nextPage(): Promise<Page<T> | null> {
-    if (!this.hasMore || !this.nextCursor) return null;
-    const query = { ...(this.call.query ?? {}), cursor: this.nextCursor };
-    return fetchPage<T>(this.t, { ...this.call, query });
+    if (!this.hasMore || !this.nextCursor || this.cursorParam === null) return null;
+    const query = { ...(this.call.query ?? {}), [this.cursorParam]: this.nextCursor };
+    return fetchPage<T>(this.t, { ...this.call, query }, this.cursorParam);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
@@ -325,8 +328,8 @@ export class Page<T> implements AsyncIterable<T> {
   }
 }
 
-async function fetchPage<T>(t: Transport, call: Call): Promise<Page<T>> {
-  return new Page<T>(t, call, await t.request<PageBody<T>>(call));
+async function fetchPage<T>(t: Transport, call: Call, cursorParam: string | null): Promise<Page<T>> {
+  return new Page<T>(t, call, await t.request<PageBody<T>>(call), cursorParam);
 }
 
 /** What a list method returns: `await` it for the first page, or `for await` every item. */
@@ -336,10 +339,11 @@ export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<T> {
   constructor(
     private readonly t: Transport,
     private readonly call: Call,
+    private readonly cursorParam: string | null = "cursor",
   ) {}
 
   #page(): Promise<Page<T>> {
-    this.#first ??= fetchPage<T>(this.t, this.call);
+    this.#first ??= fetchPage<T>(this.t, this.call, this.cursorParam);
     return this.#first;
   }
 

@@ -123,7 +123,7 @@ export class AdminFlags extends Resource {
    * GET /v1/admin/flags
    */
   list(options?: CallOptions<never>): PagePromise<components["schemas"]["FlagPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/admin/flags`, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/admin/flags`, options }, null);
   }
 
   /**
@@ -207,7 +207,7 @@ export class AdminTenants extends Resource {
    * GET /v1/admin/tenants
    */
   list(options?: CallOptions<NonNullable<operations["list_tenants_v1_admin_tenants_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["TenantAdmin"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/admin/tenants`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/admin/tenants`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -302,7 +302,7 @@ export class Audit extends Resource {
    * GET /v1/audit
    */
   list(options?: CallOptions<NonNullable<operations["list_audit_events_v1_audit_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["AuditEventPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/audit`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/audit`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 }
 
@@ -418,7 +418,7 @@ export class Invitations extends Resource {
    * GET /v1/invitations
    */
   list(options?: CallOptions<never>): PagePromise<components["schemas"]["InvitationPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/invitations`, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/invitations`, options }, null);
   }
 
   /**
@@ -499,7 +499,7 @@ export class Users extends Resource {
    * GET /v1/users
    */
   list(options?: CallOptions<never>): PagePromise<components["schemas"]["MemberPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/users`, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/users`, options }, null);
   }
 
   /**
@@ -551,7 +551,7 @@ export class Media extends MediaExtras {
    * GET /v1/media
    */
   list(options?: CallOptions<NonNullable<operations["list_media_v1_media_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["MediaItemListed"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/media`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/media`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -780,7 +780,7 @@ export class Posts extends PostsExtras {
    * GET /v1/posts
    */
   list(options?: CallOptions<NonNullable<operations["list_posts_v1_posts_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["PostPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/posts`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/posts`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -912,7 +912,7 @@ export class Targets extends Resource {
    * GET /v1/targets
    */
   list(options?: CallOptions<NonNullable<operations["list_targets_v1_targets_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["TargetPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/targets`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/targets`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 }
 
@@ -1003,7 +1003,7 @@ export class KeysSigningSecrets extends Resource {
    * GET /v1/keys/{key_id}/signing-secrets
    */
   list(keyId: string, options?: CallOptions<never>): PagePromise<components["schemas"]["SigningSecretPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/keys/${seg(keyId)}/signing-secrets`, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/keys/${seg(keyId)}/signing-secrets`, options }, null);
   }
 
   /**
@@ -1046,7 +1046,7 @@ export class Keys extends Resource {
    * GET /v1/keys
    */
   list(options?: CallOptions<never>): PagePromise<components["schemas"]["KeyPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/keys`, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/keys`, options }, null);
   }
 
   /**
@@ -1143,7 +1143,7 @@ export class OauthClients extends Resource {
    * GET /v1/oauth-clients
    */
   list(options?: CallOptions<never>): PagePromise<components["schemas"]["OAuthClientPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/oauth-clients`, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/oauth-clients`, options }, null);
   }
 
   /**
@@ -1192,7 +1192,7 @@ export class OauthApps extends Resource {
    * GET /v1/oauth-apps
    */
   list(options?: CallOptions<never>): PagePromise<components["schemas"]["OAuthAppPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/oauth-apps`, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/oauth-apps`, options }, null);
   }
 
   /**
@@ -1229,7 +1229,7 @@ export class OauthGrants extends Resource {
    * GET /v1/oauth-grants
    */
   list(options?: CallOptions<NonNullable<operations["list_grants_v1_oauth_grants_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["OAuthGrantPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/oauth-grants`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/oauth-grants`, query: options?.query as Record<string, unknown> | undefined, options }, null);
   }
 
   /**
@@ -1312,7 +1312,7 @@ export class Exports extends ExportsExtras {
    * GET /v1/exports
    */
   list(options?: CallOptions<NonNullable<operations["list_exports_v1_exports_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["ExportPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/exports`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/exports`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -1405,7 +1405,7 @@ export class Renders extends Resource {
    * GET /v1/renders
    */
   list(options?: CallOptions<NonNullable<operations["list_renders_v1_renders_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["RenderPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/renders`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/renders`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -1444,7 +1444,7 @@ export class Events extends EventsExtras {
    * GET /v1/events
    */
   list(options?: CallOptions<NonNullable<operations["list_events_v1_events_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["EventPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/events`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/events`, query: options?.query as Record<string, unknown> | undefined, options }, "after");
   }
 
   /**
@@ -1468,7 +1468,7 @@ export class Events extends EventsExtras {
    * GET /v1/events/{event_id}/attempts
    */
   attempts(eventId: string, options?: CallOptions<NonNullable<operations["list_event_attempts_v1_events__event_id__attempts_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["WebhookAttemptPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/events/${seg(eventId)}/attempts`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/events/${seg(eventId)}/attempts`, query: options?.query as Record<string, unknown> | undefined, options }, null);
   }
 }
 
@@ -1495,7 +1495,7 @@ export class BrandKits extends Resource {
    * GET /v1/brand-kits
    */
   list(options?: CallOptions<NonNullable<operations["list_brand_kits_v1_brand_kits_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["BrandKitPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/brand-kits`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/brand-kits`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -1617,7 +1617,7 @@ export class ProjectsClips extends Resource {
    * GET /v1/projects/{project_id}/clips
    */
   list(projectId: string, options?: CallOptions<NonNullable<operations["list_clips_v1_projects__project_id__clips_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["ClipPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/projects/${seg(projectId)}/clips`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/projects/${seg(projectId)}/clips`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 }
 
@@ -1649,7 +1649,7 @@ export class Projects extends Resource {
    * GET /v1/projects
    */
   list(options?: CallOptions<NonNullable<operations["list_projects_v1_projects_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["ProjectPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/projects`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/projects`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -1708,7 +1708,7 @@ export class Jobs extends JobsExtras {
    * GET /v1/jobs
    */
   list(options?: CallOptions<NonNullable<operations["list_jobs_v1_jobs_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["JobPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/jobs`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/jobs`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -1802,7 +1802,7 @@ export class Pipelines extends Resource {
    * GET /v1/pipelines
    */
   list(options?: CallOptions<NonNullable<operations["list_pipelines_v1_pipelines_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["PipelinePublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/pipelines`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/pipelines`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -1874,7 +1874,7 @@ export class Pipelines extends Resource {
    * GET /v1/pipelines/{pipeline_id}/github-events
    */
   githubEvents(pipelineId: string, options?: CallOptions<NonNullable<operations["list_github_events_v1_pipelines__pipeline_id__github_events_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["GitHubEventPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/pipelines/${seg(pipelineId)}/github-events`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/pipelines/${seg(pipelineId)}/github-events`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -1901,7 +1901,7 @@ export class ContentItems extends Resource {
    * GET /v1/content-items
    */
   list(options?: CallOptions<NonNullable<operations["list_content_items_v1_content_items_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["ContentItemPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/content-items`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/content-items`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -2085,7 +2085,7 @@ export class Releases extends Resource {
    * GET /v1/releases
    */
   list(options?: CallOptions<NonNullable<operations["list_releases_v1_releases_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["ReleasePublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/releases`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/releases`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**
@@ -2210,7 +2210,7 @@ export class WebhooksDeliveries extends Resource {
    * GET /v1/webhooks/{endpoint_id}/deliveries
    */
   list(endpointId: string, options?: CallOptions<NonNullable<operations["list_webhook_deliveries_v1_webhooks__endpoint_id__deliveries_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["WebhookDeliveryPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/webhooks/${seg(endpointId)}/deliveries`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/webhooks/${seg(endpointId)}/deliveries`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 }
 
@@ -2269,7 +2269,7 @@ export class Webhooks extends Resource {
    * GET /v1/webhooks
    */
   list(options?: CallOptions<NonNullable<operations["list_webhooks_v1_webhooks_get"]["parameters"]["query"]>>): PagePromise<components["schemas"]["WebhookEndpointPublic"]> {
-    return new PagePromise(this.t, { method: "GET", path: `/v1/webhooks`, query: options?.query as Record<string, unknown> | undefined, options });
+    return new PagePromise(this.t, { method: "GET", path: `/v1/webhooks`, query: options?.query as Record<string, unknown> | undefined, options }, "cursor");
   }
 
   /**

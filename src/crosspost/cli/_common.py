@@ -421,10 +421,11 @@ def cli_errors() -> Iterator[None]:
 
 @contextmanager
 def api(url: str | None, key: str | None) -> Iterator[Any]:
-    """An SDK client; API and connection errors become one clear line and exit status 1."""
+    """A client of the SDK (crosspost_sdk); API and connection errors become one clear line
+    and an exit status."""
     import httpx  # noqa: PLC0415
 
-    from crosspost.sdk import ApiError, Client  # noqa: PLC0415
+    from crosspost_sdk import APIConnectionError, APIError, Client, Retries  # noqa: PLC0415
 
     key = api_key(key)
     if not key:
@@ -434,17 +435,49 @@ def api(url: str | None, key: str | None) -> Iterator[Any]:
         )
         raise typer.Exit(ExitCode.USAGE)
     url = api_url(url)
-    client = Client(url, key, signing_secret=signing_secret(key))
+    # A few retries, soon, so a command fails with the API's reason rather than hang.
+    retries = Retries(max_retries=2, initial_delay=0.5, max_delay=4.0, max_retry_after=10.0)
+    client = Client(key, base_url=url, signing_secret=signing_secret(key), retries=retries)
     try:
         yield client
-    except ApiError as err:
+    except APIError as err:
         out().error(str(err))
         raise typer.Exit(exit_code_for(err)) from None
-    except httpx.TransportError as err:
+    except (APIConnectionError, httpx.TransportError) as err:
+        # The SDK's, or one a command raises itself (a stream it gives up on).
         out().error(f"cannot reach the API at {url}: {err}; is `crosspost serve` running?")
         raise typer.Exit(ExitCode.UNAVAILABLE) from None
     finally:
         client.close()
+
+
+def plain(answer: Any) -> Any:
+    """An SDK answer as the plain JSON the API sent (the CLI shows and reads dicts)."""
+    if isinstance(answer, list):
+        return [plain(item) for item in answer]
+    if hasattr(answer, "model_dump"):
+        return answer.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return answer
+
+
+def waited(
+    wait: Callable[..., Any],
+    object_id: str,
+    *,
+    timeout: float,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """An SDK `wait` (posts, jobs, exports) as a dict: how the object ended, or how it stood
+    when `timeout` ran out."""
+    from crosspost_sdk import WaitTimeout  # noqa: PLC0415
+
+    shown = (lambda model: on_update(plain(model))) if on_update is not None else None
+    try:
+        ended = wait(object_id, timeout=timeout, on_update=shown)
+    except WaitTimeout as late:
+        ended = late.last
+    found: dict[str, Any] = plain(ended)
+    return found
 
 
 def exit_code_for(err: Any) -> ExitCode:

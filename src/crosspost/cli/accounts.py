@@ -16,6 +16,7 @@ from crosspost.cli._common import (
     examples,
     is_test_key,
     out,
+    plain,
     ts,
 )
 from crosspost.domain.enums import Platform
@@ -53,7 +54,11 @@ def accounts_connect(
     where = " (sandbox: the fake's consent page)" if is_test_key(api_key(key)) else ""
     with api(api_url, key) as client:
         answer = await_consent(
-            lambda back: str(client.connect_account(name, return_to=back)["authorize_url"]),
+            lambda back: (
+                client.accounts.connect(
+                    {"platform": name, **({"return_to": back} if back else {})}
+                ).authorize_url
+            ),
             what=f"your {name} account{where}",
             browser=browser,
             timeout=timeout,
@@ -92,7 +97,7 @@ _COLS = [Col("id", keep=True), Col("platform"), Col("handle"), Col("status"),
 def accounts_list(api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """List the connected accounts of this key's mode and their health (never tokens)."""
     with api(api_url, key) as client:
-        accounts = client.list_accounts()
+        accounts = plain(client.accounts.list())
     reauth = [a for a in accounts if a["status"] == "needs_reauth"]
     out().result(
         accounts,
@@ -115,7 +120,7 @@ def accounts_disconnect(
     """Disconnect an account: revoke our access at the platform where it allows that, erase
     its credentials, and fail what was still to publish on it."""
     with api(api_url, key) as client:
-        done = client.disconnect_account(account_id)
+        done = plain(client.accounts.disconnect(account_id))
     revocation = done["platform_revocation"]
     said = {
         "revoked": "the platform revoked our access",
@@ -143,7 +148,7 @@ def accounts_show(
 ) -> None:
     """Show one account: status, token expiry, scopes (and missing ones), last error."""
     with api(api_url, key) as client:
-        account = client.get_account(account_id)
+        account = plain(client.accounts.get(account_id))
     fields = [
         ("id", account["id"]),
         ("platform", account["platform"]),

@@ -20,6 +20,7 @@ from crosspost.cli._common import (
     credentials,
     examples,
     out,
+    plain,
     sandboxed,
     signing_secret,
     ts,
@@ -63,18 +64,21 @@ def _ask_server(url: str, key: str) -> tuple[dict[str, Any] | None, dict[str, An
     import httpx  # noqa: PLC0415 - keep `--help` fast
 
     from crosspost.logs import redact  # noqa: PLC0415
-    from crosspost.sdk import ApiError, Client  # noqa: PLC0415
+    from crosspost_sdk import APIConnectionError, Client  # noqa: PLC0415
+    from crosspost_sdk import APIError as ApiError  # noqa: PLC0415
 
     try:
-        client = Client(url, key, timeout=15, signing_secret=signing_secret(key))
+        client = Client(
+            key, base_url=url, timeout=15, signing_secret=signing_secret(key), retries=1
+        )
     except (httpx.InvalidURL, ValueError):
         return None, {"status": None, "code": "invalid_url", "detail": f"{url!r} is not a URL"}
     try:
-        return client.me(), None
+        return plain(client.me.get()), None
     except ApiError as err:
         detail = str(err.problem.get("detail") or err.problem.get("title") or "")
         return None, {"status": err.status, "code": err.code, "detail": redact(detail, [key])}
-    except httpx.HTTPError as err:
+    except (APIConnectionError, httpx.HTTPError) as err:
         detail = f"cannot reach {url}: {redact(str(err), [key])}"
         return None, {"status": None, "code": "unreachable", "detail": detail}
     finally:

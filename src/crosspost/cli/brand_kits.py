@@ -105,7 +105,7 @@ def brand_kits_create(
         settings["caption_style"]["highlight_color"] = None
     body.update({group: values for group, values in settings.items() if values})
     with api(api_url, key) as client:
-        made = _call(client, "POST", "/v1/brand-kits", json=body)
+        made = client.request("POST", "/v1/brand-kits", json=body)
     out().note(f"created brand kit {made['id']} ({made['name']})")
     out().result(made, ids=[made["id"]], human=lambda: out().line(made["id"]))
 
@@ -120,7 +120,7 @@ def brand_kits_list(
 ) -> None:
     """List brand kits, newest first, with the media each uses."""
     with api(api_url, key) as client:
-        page = _call(client, "GET", "/v1/brand-kits", params={"limit": limit})
+        page = client.request("GET", "/v1/brand-kits", params={"limit": limit})
     kits = page["data"]
     rows = [
         [k["id"], k["name"], k["logo_media_id"] or "-", k["intro_media_id"] or "-",
@@ -139,7 +139,7 @@ def brand_kits_list(
 def brand_kits_show(kit_id: KitId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """Show one brand kit with every setting."""
     with api(api_url, key) as client:
-        kit = _call(client, "GET", f"/v1/brand-kits/{kit_id}")
+        kit = client.request("GET", f"/v1/brand-kits/{kit_id}")
 
     def human() -> None:
         for field in ("id", "name", "logo_media_id", "intro_media_id", "outro_media_id",
@@ -162,7 +162,7 @@ def brand_kits_rm(
     """Delete brand kits (refused while a project uses one); their media stay."""
     with api(api_url, key) as client:
         for kit_id in kit_ids:
-            _call(client, "DELETE", f"/v1/brand-kits/{kit_id}")
+            client.request("DELETE", f"/v1/brand-kits/{kit_id}")
             out().note(f"deleted {kit_id}")
     out().result({"deleted": kit_ids}, ids=kit_ids, human=lambda: None)
 
@@ -170,18 +170,3 @@ def brand_kits_rm(
 def _given(**values: Any) -> dict[str, Any]:
     """The options that were given (None: left to the server's default)."""
     return {name: value for name, value in values.items() if value is not None}
-
-
-def _call(client: Any, method: str, path: str, **kwargs: Any) -> Any:
-    """One request on the SDK client's connection; a refusal raises its ApiError (which
-    `api()` turns into one line and an exit status)."""
-    from crosspost.sdk import ApiError  # noqa: PLC0415
-
-    response = client.http.request(method, path, **kwargs)
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"detail": response.text}
-        raise ApiError(response.status_code, problem, response.headers)
-    return response.json() if response.status_code != 204 else None

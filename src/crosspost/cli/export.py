@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crosspost.cli._common import ApiKey, ApiUrl, App, ExitCode, api, examples, out
+from crosspost.cli._common import ApiKey, ApiUrl, App, ExitCode, api, examples, out, plain, waited
 
 app = App()
 
@@ -48,13 +48,14 @@ def export(
     Prints the export's id; what it holds, and where, goes to stderr.
     """
     with api(api_url, key) as client:
-        made = client.create_export(kind=kind, format=format, since=since, until=until)
-        done = client.follow_export(made["id"], timeout=timeout)
+        body = {"kind": kind, "format": format, "since": since, "until": until}
+        made = plain(client.exports.create({k: v for k, v in body.items() if v is not None}))
+        done = waited(client.exports.wait, made["id"], timeout=timeout)
         if done["status"] != "ready":
             reason = done.get("error") or f"still {done['status']} after {timeout:g} s"
             out().error(f"export {made['id']} is not ready: {reason}")
             raise typer.Exit(ExitCode.ERROR)
-        size = client.download_export(done, out_path)
+        size = client.exports.save(done["id"], out_path, sha256=done["sha256"])
     from crosspost.engine.exports import COUNTED  # noqa: PLC0415 - keep `--help` fast
 
     counted = f"{done['progress']['done']} {COUNTED.get(kind, 'rows')}"

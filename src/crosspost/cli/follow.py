@@ -25,7 +25,7 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from crosspost.cli._common import ExitCode, out, plain_output, sandboxed
+from crosspost.cli._common import ExitCode, out, plain, plain_output, sandboxed
 from crosspost.cli._stream import BackgroundStream
 from crosspost_sdk.ratelimit import Pacer
 
@@ -338,7 +338,7 @@ class Follower:
 
     def poll(self) -> dict[str, Any]:
         """The post as the API has it now."""
-        post: dict[str, Any] = self.client.get_post(self.post_id)
+        post: dict[str, Any] = plain(self.client.posts.get(self.post_id))
         return post
 
     def run(self) -> Outcome:
@@ -356,7 +356,7 @@ class Follower:
         if self._stream and self.feed is None:
             self._stream = False
             self.feed = BackgroundStream(
-                self.client.stream_events(
+                self.client.events.stream(
                     post_id=self.post_id, on_open=self._opened, on_drop=self._dropped
                 )
             )
@@ -371,7 +371,8 @@ class Follower:
             raise httpx.ConnectError(f"no event stream for {_UNREACHABLE_FOR:g} s")
 
     def _run(self) -> Outcome:
-        from crosspost.sdk import ApiError  # noqa: PLC0415
+        from crosspost_sdk import APIConnectionError  # noqa: PLC0415
+        from crosspost_sdk import APIError as ApiError  # noqa: PLC0415
 
         start = time.monotonic()
         ends = None if self.timeout is None else start + self.timeout
@@ -390,7 +391,7 @@ class Follower:
                 if err.status != 429 and err.status < 500:
                     raise
                 delay = err.retry_after or self.pacer.next(False)
-            except httpx.TransportError:
+            except (httpx.TransportError, APIConnectionError):
                 # A restarting server: keep trying for a while, then say so.
                 lost_since = lost_since or time.monotonic()
                 if time.monotonic() - lost_since > _UNREACHABLE_FOR:
@@ -421,7 +422,7 @@ class Follower:
         """Until `until` (on the monotonic clock), or less when the stream says the post is
         worth reading: it may be over or wait for the user, or a target uploads. True when
         the whole time went by."""
-        from crosspost.sdk import ApiError  # noqa: PLC0415
+        from crosspost_sdk import APIError as ApiError  # noqa: PLC0415
 
         if self.feed is None or post is None:
             self.sleep(max(0.0, until - time.monotonic()))
@@ -457,12 +458,13 @@ class Follower:
 
     def _timed_out(self, post: dict[str, Any] | None) -> Outcome:
         """The outcome at the timeout, from one last read (the one before, if it fails)."""
-        from crosspost.sdk import ApiError  # noqa: PLC0415
+        from crosspost_sdk import APIConnectionError  # noqa: PLC0415
+        from crosspost_sdk import APIError as ApiError  # noqa: PLC0415
 
         try:
             last = self.poll()
             self.view.update(last)
-        except (ApiError, httpx.TransportError):
+        except (ApiError, APIConnectionError, httpx.TransportError):
             if post is None:
                 raise
             last = post

@@ -160,8 +160,8 @@ def listen(
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with api(api_url, key) as client:
-            out().note(f"events of {client.http.base_url}" + (" (sandbox)" * session.sandbox))
-            stream = client.stream_events(
+            out().note(f"events of {client.base_url}" + (" (sandbox)" * session.sandbox))
+            stream = client.events.stream(
                 after=after,
                 types=patterns or None,
                 post_id=post,
@@ -218,7 +218,7 @@ def _forwarder(forward_to: str | None, secret: str | None) -> Forwarder | None:
 def _wrong_flag(err: Exception, patterns: list[str], after: str | None) -> None:
     """A refusal that names a flag's value (an unknown event type, an unknown --after) in
     the flag's words, with the nearest event type, and exit status 2."""
-    from crosspost.sdk import ApiError  # noqa: PLC0415
+    from crosspost_sdk import APIError as ApiError  # noqa: PLC0415
 
     if not isinstance(err, ApiError) or err.code not in _FLAG_OF_CODE:
         return

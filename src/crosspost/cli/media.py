@@ -26,7 +26,7 @@ def media_list(
     """List uploaded media, newest first, with status, sizes and how many posts use each
     (an item still fetching from its URL has no kind or size yet)."""
     with api(api_url, key) as client:
-        page = client.list_media(kind=kind, limit=limit)
+        page = client.request("GET", "/v1/media", params={"kind": kind, "limit": limit})
     items = page["data"]
     rows = [
         [m["id"], m.get("status") or "ready", m["kind"] or "-", m["filename"],
@@ -51,6 +51,6 @@ def media_rm(
     """Delete media and their files (refused while a post still to publish uses one)."""
     with api(api_url, key) as client:
         for media_id in media_ids:
-            client.delete_media(media_id)
+            client.media.delete(media_id)
             out().note(f"deleted {media_id}")
     out().result({"deleted": media_ids}, ids=media_ids, human=lambda: None)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crosspost.cli._common import ApiKey, ApiUrl, App, Col, api, examples, out, ts
+from crosspost.cli._common import ApiKey, ApiUrl, App, Col, api, examples, out, plain, ts
 
 app = App()
 
@@ -32,7 +32,7 @@ def metrics(
     24 h, 72 h and 7 days after publishing, then weekly for 90 days), and when they are
     fetched next."""
     with api(api_url, key) as client:
-        found = client.post_metrics(post_id)
+        found = plain(client.posts.metrics(post_id))
     targets: list[dict[str, Any]] = found["targets"]
     cols = [Col("target", keep=True), Col("platform"), *(Col(c) for c in _COUNTS),
             Col("fetched"), Col("next / why not")]  # fmt: skip

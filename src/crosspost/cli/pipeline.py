@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crosspost.cli._common import ApiKey, ApiUrl, App, Col, ExitCode, api, examples, out, ts
+from crosspost.cli._common import ApiKey, ApiUrl, App, Col, ExitCode, api, examples, out, ts, waited
 
 app = App(help="The content pipeline: Twitch clips and GitHub activity into recaps.")
 
@@ -34,7 +34,7 @@ def _follow(client: Any, job: dict[str, Any], what: str, timeout: float) -> dict
             said.append(line)
             out().note(line)
 
-    done: dict[str, Any] = client.follow_job(job["id"], timeout=timeout, on_update=shown)
+    done = waited(client.jobs.wait, job["id"], timeout=timeout, on_update=shown)
     if done["status"] != "succeeded":
         error = done.get("error") or {}
         reason = error.get("message") or f"still {done['status']} after {timeout:g} s"
@@ -70,7 +70,7 @@ def create(
     if github_token:
         body["github_token"] = github_token
     with api(api_url, key) as client:
-        made = client.call("POST", "/v1/pipelines", json=body)
+        made = client.request("POST", "/v1/pipelines", json=body)
     hook = made["github_webhook"]
     out().note(
         f"GitHub webhook: Payload URL {hook['url']}, content type application/json, "
@@ -102,7 +102,9 @@ def connect_twitch(
     path = f"/v1/pipelines/{pipeline_id}/twitch/connect"
     with api(api_url, key) as client:
         answer = await_consent(
-            lambda back: str(client.call("POST", path, json={"return_to": back})["authorize_url"]),
+            lambda back: str(
+                client.request("POST", path, json={"return_to": back})["authorize_url"]
+            ),
             what="the channel's Twitch account",
             browser=browser,
             timeout=timeout,
@@ -133,7 +135,7 @@ def run(
         "until": (until.replace(tzinfo=UTC) if until else end).isoformat(),
     }
     with api(api_url, key) as client:
-        job = client.call("POST", f"/v1/pipelines/{pipeline_id}/runs", json=body)
+        job = client.request("POST", f"/v1/pipelines/{pipeline_id}/runs", json=body)
         done = _follow(client, job, "run", timeout)
     result = done["result"]
     out().result(result, ids=[done["id"]], human=lambda: _say_run(result))
@@ -167,7 +169,7 @@ def items(
     if status:
         params["status"] = status
     with api(api_url, key) as client:
-        page = client.call("GET", "/v1/content-items", params=params)
+        page = client.request("GET", "/v1/content-items", params=params)
     found = page["data"]
     rows = [
         [
@@ -216,7 +218,7 @@ def generate(
     if topic:
         body["topic"] = topic
     with api(api_url, key) as client:
-        job = client.call("POST", "/v1/content/generate", json=body)
+        job = client.request("POST", "/v1/content/generate", json=body)
         done = _follow(client, {"id": job["job_id"]}, "generation", timeout)
     result = done["result"]
     out().result(result, ids=[done["id"]], human=lambda: _say_recap(result))
@@ -248,12 +250,12 @@ def demo(
     scored, then yesterday's recap proposed as one pull request on the fake GitHub."""
     start, end = _yesterday()
     with api(api_url, key) as client:
-        found = client.call("GET", "/v1/pipelines", params={"limit": 100})["data"]
+        found = client.request("GET", "/v1/pipelines", params={"limit": 100})["data"]
         pipeline = next(
             (p for p in found if p["twitch_login"] == SANDBOX_CHANNEL and p["mode"] == "test"), None
         )
         if pipeline is None:
-            pipeline = client.call(
+            pipeline = client.request(
                 "POST",
                 "/v1/pipelines",
                 json={
@@ -268,10 +270,10 @@ def demo(
                 f"created pipeline {pipeline['id']} ({SANDBOX_CHANNEL} + {SANDBOX_REPOSITORY})"
             )
         window = {"since": start.isoformat(), "until": end.isoformat()}
-        job = client.call("POST", f"/v1/pipelines/{pipeline['id']}/runs", json=window)
+        job = client.request("POST", f"/v1/pipelines/{pipeline['id']}/runs", json=window)
         ran = _follow(client, job, "run", timeout)["result"]
         _say_run(ran)
-        asked = client.call(
+        asked = client.request(
             "POST",
             "/v1/content/generate",
             json={

@@ -20,6 +20,7 @@ from crosspost.cli._common import (
     api,
     examples,
     out,
+    plain,
     sandboxed,
     ts,
 )
@@ -89,7 +90,7 @@ def show(
     from crosspost.cli.publish import follow_timeout  # noqa: PLC0415
 
     with api(api_url, key) as client:
-        post = client.get_post(post_id)
+        post = plain(client.posts.get(post_id))
         if not watch or (post["status"] == "scheduled" and not wait):
             show_post(post)
             return
@@ -103,7 +104,7 @@ def show(
 def ledger(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """Show every event of a post's publishing, with its date and time (UTC)."""
     with api(api_url, key) as client:
-        events = client.ledger(post_id)
+        events = plain(client.posts.ledger(post_id))
     rows = []
     for e in events:
         data = dict(e["data"])
@@ -136,7 +137,8 @@ def posts_list(
 ) -> None:
     """List posts, newest first: status, targets, when."""
     with api(api_url, key) as client:
-        page = client.list_posts(status=status.value if status else None, limit=limit)
+        params = {"status": status.value if status else None, "limit": limit}
+        page = client.request("GET", "/v1/posts", params=params)
     posts = page["data"]
     rows = [
         [
@@ -211,7 +213,7 @@ def posts_edit(
     started with (listed as left alone)."""
     changes = _edit_body(text, at, tz, fold, add or [], remove or [], override or [])
     with api(api_url, key) as client:
-        answer = client.edit_post(post_id, changes)
+        answer = plain(client.posts.update(post_id, changes))
     for alone in answer["left_alone"]:
         out().warn(f"{alone['target_id']} ({alone['platform']}): {alone['reason']}")
     show_post(answer["post"], answer)
@@ -262,7 +264,7 @@ def _edit_body(
 def posts_cancel(post_id: PostId, api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """Cancel every target not yet at its irreversible publish step (the others finish)."""
     with api(api_url, key) as client:
-        post = client.cancel(post_id)
+        post = plain(client.posts.cancel(post_id))
     show_post(post)
 
 
@@ -282,7 +284,7 @@ def posts_retry(
     """Try failed targets again (or ones waiting for a reconnected account), each with a
     fresh attempt budget."""
     with api(api_url, key) as client:
-        post = client.get_post(post_id)
+        post = plain(client.posts.get(post_id))
         wanted = target_ids or [
             t["id"] for t in post["targets"] if t["status"] in ("failed", "needs_reauth")
         ]
@@ -290,8 +292,8 @@ def posts_retry(
             out().error(f"post {post_id} has no failed target to retry")
             raise typer.Exit(ExitCode.ERROR)
         for target_id in wanted:
-            client.retry_target(post_id, target_id)
-        post = client.get_post(post_id)
+            client.posts.targets.retry(post_id, target_id)
+        post = plain(client.posts.get(post_id))
     show_post(post)
 
 
@@ -320,10 +322,10 @@ def posts_delete(
     Instagram and TikTok offer no deletion). Exits 1 when something stays up."""
     with api(api_url, key) as client:
         if target_ids:
-            results = [client.delete_target_remote(post_id, t) for t in target_ids]
-            post = client.get_post(post_id)
+            results = [plain(client.posts.targets.delete_remote(post_id, t)) for t in target_ids]
+            post = plain(client.posts.get(post_id))
         else:
-            done = client.delete_remote(post_id)
+            done = plain(client.posts.delete_remote(post_id))
             post, results = done["post"], done["targets"]
     left = [r for r in results if r["outcome"] == "not_deleted" and r["code"] not in _NOT_UP]
     cols = [Col("target", keep=True), Col("platform"), Col("outcome", keep=True),

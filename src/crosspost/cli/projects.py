@@ -7,7 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from crosspost.cli._common import ApiKey, ApiUrl, App, Col, ExitCode, api, examples, out, ts
+from crosspost.cli._common import (
+    ApiKey,
+    ApiUrl,
+    App,
+    Col,
+    ExitCode,
+    api,
+    examples,
+    out,
+    plain,
+    ts,
+    waited,
+)
 
 app = App(help="Clip studio projects: sources, transcripts and clips (through the API).")
 top = App()
@@ -55,7 +67,7 @@ def create(
     if brand_kit:
         body["brand_kit_id"] = brand_kit
     with api(api_url, key) as client:
-        made = client.call("POST", "/v1/projects", json=body)
+        made = client.request("POST", "/v1/projects", json=body)
     out().note(f"created project {made['id']} with {len(made['sources'])} source(s)")
     out().result(made, ids=[made["id"]], human=lambda: out().line(made["id"]))
 
@@ -68,7 +80,7 @@ def list_projects(
 ) -> None:
     """List projects, newest first."""
     with api(api_url, key) as client:
-        page = client.call("GET", "/v1/projects", params={"limit": limit})
+        page = client.request("GET", "/v1/projects", params={"limit": limit})
     items = page["data"]
     rows = [
         [p["id"], p["name"], str(len(p["sources"])), str(p["clips"]), ts(p["created_at"])]
@@ -89,8 +101,8 @@ def show(
 ) -> None:
     """A project's sources and clips."""
     with api(api_url, key) as client:
-        project = client.call("GET", f"/v1/projects/{project_id}")
-        clips = client.call("GET", f"/v1/projects/{project_id}/clips", params={"limit": 100})
+        project = client.request("GET", f"/v1/projects/{project_id}")
+        clips = client.request("GET", f"/v1/projects/{project_id}/clips", params={"limit": 100})
     project["clip_list"] = clips["data"]
     out().result(
         project,
@@ -112,7 +124,7 @@ def remove(
 ) -> None:
     """Delete a project and its clips (its media stay in the library)."""
     with api(api_url, key) as client:
-        client.call("DELETE", f"/v1/projects/{project_id}")
+        client.request("DELETE", f"/v1/projects/{project_id}")
     out().note(f"deleted {project_id}")
     out().result({"deleted": project_id}, ids=[project_id], human=lambda: None)
 
@@ -131,8 +143,11 @@ def transcript(
     """Attach a WebVTT (.vtt) or SRT (.srt) file as a source's transcript."""
     ctype = "application/x-subrip" if file.suffix.lower() == ".srt" else "text/vtt"
     with api(api_url, key) as client:
-        path = f"/v1/projects/{project_id}/sources/{media_id}/transcript"
-        kept = client.call("PUT", path, content=file.read_bytes(), content_type=ctype)
+        kept = plain(
+            client.projects.sources.put_transcript(
+                project_id, media_id, file.read_bytes(), content_type=ctype
+            )
+        )
     out().note(f"attached {kept['segments']} segment(s) to {media_id}")
     out().result(kept, ids=[media_id], human=lambda: None)
 
@@ -161,15 +176,15 @@ def highlights(
         "keywords": keywords or [],
     }
     with api(api_url, key) as client:
-        job = client.call("POST", f"/v1/projects/{project_id}/highlights", json=body)
-        done = client.follow_job(job["id"], timeout=timeout)
+        job = client.request("POST", f"/v1/projects/{project_id}/highlights", json=body)
+        done = waited(client.jobs.wait, job["id"], timeout=timeout)
         if done["status"] != "succeeded":
             error = done.get("error") or {}
             reason = error.get("message") or f"still {done['status']} after {timeout:g} s"
             out().error(f"highlight job {job['id']} did not succeed: {reason}")
             raise typer.Exit(ExitCode.ERROR)
         found = set(done["result"]["clip_ids"])
-        page = client.call(
+        page = client.request(
             "GET", f"/v1/projects/{project_id}/clips", params={"limit": 100, "origin": "detected"}
         )
     clips = sorted((c for c in page["data"] if c["id"] in found), key=lambda c: -c["score"])
@@ -219,9 +234,9 @@ def render(
         if value is not None:
             body[name] = value
     with api(api_url, key) as client:
-        made = client.call("POST", f"/v1/clips/{clip_id}/renders", json=body)
-        job = client.follow_job(made["job_id"], timeout=timeout)
-        shown = client.call("GET", f"/v1/renders/{made['id']}")
+        made = client.request("POST", f"/v1/clips/{clip_id}/renders", json=body)
+        job = waited(client.jobs.wait, made["job_id"], timeout=timeout)
+        shown = client.request("GET", f"/v1/renders/{made['id']}")
     if job["status"] != "succeeded" or shown["status"] != "ready":
         why = (shown.get("error") or {}).get("message") or f"still {shown['status']}"
         out().error(f"render {made['id']} is not ready: {why}")

@@ -22,6 +22,7 @@ from crosspost.cli._common import (
     examples,
     exit_code_for,
     out,
+    plain,
 )
 from crosspost.cli.posts import show_post
 from crosspost.domain.enums import Platform
@@ -202,7 +203,7 @@ def publish(
         if file is not None:
             body["media_id"] = _upload(client, file)["id"]
         try:
-            post = client.create_post(body, idempotency_key=str(uuid.uuid4()))
+            post = plain(client.posts.create(body, idempotency_key=str(uuid.uuid4())))
         except Exception as err:
             _refused(err, to)
             raise
@@ -279,13 +280,26 @@ def _upload(client: Any, file: Path) -> dict[str, Any]:
     ) as bar:
         task = bar.add_task(f"uploading {file.name}", total=file.stat().st_size)
         try:
-            media: dict[str, Any] = client.upload_media(
-                file, progress=lambda n: bar.advance(task, n)
+            media: dict[str, Any] = plain(
+                client.media.upload(
+                    file, progress=lambda sent, _total: bar.update(task, completed=sent)
+                )
             )
         except KeyboardInterrupt:
             out().error("upload stopped; no post was created")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
     return media
+
+
+def _described(body: dict[str, Any], file: Path | None) -> dict[str, Any]:
+    """`body` to validate: with a local file, that file as probed here, in place of
+    `media_id`, so it is checked before its upload."""
+    if file is None:
+        return body
+    # Imported here: PyAV is needed only when a file is described.
+    from crosspost.media.describe import describe  # noqa: PLC0415
+
+    return {**body, "media": describe(file).model_dump(mode="json")}
 
 
 def _validated(client: Any, body: dict[str, Any], file: Path | None) -> None:
@@ -294,11 +308,11 @@ def _validated(client: Any, body: dict[str, Any], file: Path | None) -> None:
     here — before minutes of upload; print the warnings with their fix (an account that
     needs reconnecting), end the command on a refusal. A server older than the check is
     not asked."""
-    from crosspost.sdk import ApiError  # noqa: PLC0415
+    from crosspost_sdk import APIError as ApiError  # noqa: PLC0415
 
     to = body["targets"]
     try:
-        verdict = client.validate_post(body, media_path=file)
+        verdict = plain(client.posts.validate(_described(body, file)))
     except ApiError as err:
         if err.status in (404, 405):
             out().note("this server cannot check a post before the upload; uploading")
@@ -330,7 +344,7 @@ def _validated(client: Any, body: dict[str, Any], file: Path | None) -> None:
 def _refused(err: Exception, to: list[str], *, uploaded: bool = True) -> None:
     """A refused post in the CLI's words (--tz, not timezone, --to by its value), then its
     exit code."""
-    from crosspost.sdk import ApiError  # noqa: PLC0415
+    from crosspost_sdk import APIError as ApiError  # noqa: PLC0415
 
     if not isinstance(err, ApiError):
         return

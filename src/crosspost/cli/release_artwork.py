@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crosspost.cli._common import ApiKey, ApiUrl, ExitCode, api, examples, out
+from crosspost.cli._common import ApiKey, ApiUrl, ExitCode, api, examples, out, waited
 from crosspost.cli.releases import ReleaseId, Timeout, app, call_or_explain
 
 
@@ -47,7 +47,7 @@ def releases_artwork(
         job = call_or_explain(
             client, "POST", f"/v1/releases/{release_id}/artwork:generate", json=body
         )
-        done = client.follow_job(job["id"], timeout=timeout)
+        done = waited(client.jobs.wait, job["id"], timeout=timeout)
         if done["status"] != "succeeded":
             error = done.get("error") or {}
             reason = error.get("message") or f"still {done['status']} after {timeout:g} s"

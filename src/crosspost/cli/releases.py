@@ -24,6 +24,7 @@ from crosspost.cli._common import (
     exit_code_for,
     is_test_key,
     out,
+    plain,
     sandboxed,
     ts,
 )
@@ -113,7 +114,7 @@ def _uploaded(client: Any, paths: list[Path]) -> dict[Path, str]:
     ids: dict[Path, str] = {}
     for path in dict.fromkeys(paths):
         out().note(f"uploading {path.name} ({path.stat().st_size} bytes)")
-        media = client.upload_media(path, content_type=_TYPES[path.suffix.lower()])
+        media = plain(client.media.upload(path, content_type=_TYPES[path.suffix.lower()]))
         ids[path] = str(media["id"])
         out().note(f"{path.name}: {ids[path]}")
     return ids
@@ -166,10 +167,10 @@ def _check_first(body: dict[str, Any], uploads: int) -> None:
 
 def call_or_explain(client: Any, method: str, path: str, **kwargs: Any) -> Any:
     """One request; a refusal is said with its fields (see `_refused`) and ends the command."""
-    from crosspost.sdk import ApiError  # noqa: PLC0415 - keep `--help` fast
+    from crosspost_sdk import APIError as ApiError  # noqa: PLC0415 - keep `--help` fast
 
     try:
-        return client.call(method, path, **kwargs)
+        return client.request(method, path, **kwargs)
     except ApiError as err:
         raise _refused(err) from None
 
@@ -275,7 +276,7 @@ def releases_list(
 ) -> None:
     """List releases, newest first."""
     with api(api_url, key) as client:
-        page = client.call("GET", "/v1/releases", params={"limit": max(1, min(limit, 100))})
+        page = client.request("GET", "/v1/releases", params={"limit": max(1, min(limit, 100))})
     found = page["data"]
     rows = [[r["id"], r["type"], r["title"], _artists(r["artists"]), str(len(r["tracks"])),
              r["upc"], ts(r["created_at"])] for r in found]  # fmt: skip
@@ -292,8 +293,8 @@ def releases_show(release_id: ReleaseId, api_url: ApiUrl = None, key: ApiKey = N
     """Show a release: its metadata, tracks (ISRC, length, master) and where it was sent,
     with each store's status and URL."""
     with api(api_url, key) as client:
-        release = client.call("GET", f"/v1/releases/{release_id}")
-        sent = client.call("GET", f"/v1/releases/{release_id}/distributions")["data"]
+        release = client.request("GET", f"/v1/releases/{release_id}")
+        sent = client.request("GET", f"/v1/releases/{release_id}/distributions")["data"]
     sandbox = is_test_key(api_key(key))
 
     def human() -> None:
@@ -327,7 +328,7 @@ def releases_delete(
     masters and artwork stay in the media library."""
     with api(api_url, key) as client:
         for release_id in release_ids:
-            client.call("DELETE", f"/v1/releases/{release_id}")
+            client.request("DELETE", f"/v1/releases/{release_id}")
             out().note(f"deleted {release_id}")
     out().result({"deleted": release_ids}, ids=release_ids, human=lambda: None)
 
@@ -431,7 +432,7 @@ def _followed(client: Any, started: list[dict[str, Any]], timeout: float) -> lis
         time.sleep(min(left, pacer.next(changed, client.rate_limit)))
         changed = False
         for distribution_id in going:
-            seen = client.call("GET", f"/v1/distributions/{distribution_id}")
+            seen = client.request("GET", f"/v1/distributions/{distribution_id}")
             before = latest[distribution_id]
             if seen["status"] != before["status"]:
                 out().note(f"distribution {distribution_id}: {before['status']} → {seen['status']}")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from crosspost.cli._common import ApiKey, ApiUrl, App, api, examples, out
+from crosspost.cli._common import plain as plain_json
 
 app = App()
 _PIECE = 1024 * 1024
@@ -35,7 +36,7 @@ def _pieces(path: Path) -> Iterator[bytes]:
 
 def _checked(response: Any) -> dict[str, Any]:
     """The JSON of a 2xx answer; an SDK ApiError (one clear line, exit 1) otherwise."""
-    from crosspost.sdk import ApiError  # noqa: PLC0415 - keep `--help` fast
+    from crosspost_sdk import APIError as ApiError  # noqa: PLC0415 - keep `--help` fast
 
     if response.status_code >= 400:
         try:
@@ -84,19 +85,13 @@ def upload(
 
     with api(api_url, key) as client:
         # One key for the creation: a retried request answers the same upload.
-        made = _checked(
-            client.http.post(
-                "/v1/uploads", json=asked, headers={"Idempotency-Key": str(uuid.uuid4())}
-            )
-        )
+        made = plain_json(client.uploads.create(asked, idempotency_key=str(uuid.uuid4())))
         out().note(f"upload {made['id']}: sending {size} bytes")
         # The URL is its own permission: no API key goes to the store.
         with httpx.Client(timeout=httpx.Timeout(60.0)) as plain:
             _checked(plain.put(made["upload_url"], content=_pieces(path), headers=made["headers"]))
         # Completing reads the whole file once (hash and probe): give a large one time.
-        done = _checked(
-            client.http.post(f"/v1/uploads/{made['id']}/complete", timeout=_COMPLETE_SECONDS)
-        )
+        done = plain_json(client.uploads.complete(made["id"], timeout=_COMPLETE_SECONDS))
     media_id = done["media_id"]
     out().note(f"media {media_id} ready ({filename})")
     out().result(done, ids=[media_id], human=lambda: out().line(media_id))

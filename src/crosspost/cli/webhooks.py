@@ -18,6 +18,7 @@ from crosspost.cli._common import (
     did_you_mean,
     examples,
     out,
+    plain,
     ts,
 )
 
@@ -69,7 +70,7 @@ def webhooks_add(
     if header:
         body["headers"] = _headers(header)
     with api(api_url, key) as client:
-        made = client.create_webhook(body)
+        made = plain(client.webhooks.create(body))
     out().note(
         f"added {made['id']} for {made['url']}; verify deliveries with this secret, shown only "
         "once:"
@@ -86,7 +87,7 @@ def webhooks_add(
 def webhooks_list(api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """List endpoints with their filters and health."""
     with api(api_url, key) as client:
-        rows = client.list_webhooks()
+        rows = [plain(endpoint) for endpoint in client.webhooks.list(limit=100)]
     cols = [Col("id", keep=True), Col("url", keep=True), Col("events"), Col("active"),
             Col("failing since"), Col("disabled because")]  # fmt: skip
     table = [
@@ -116,7 +117,7 @@ def _headers(lines: list[str]) -> dict[str, str]:
 
 def _webhook_action(endpoint_id: str, action: str, api_url: str | None, key: str | None) -> Any:
     with api(api_url, key) as client:
-        return client.webhook_action(endpoint_id, action)
+        return client.request("POST", f"/v1/webhooks/{endpoint_id}/{action}")
 
 
 @app.command("test", epilog=examples("crosspost webhooks test whep_01J…"))
@@ -181,11 +182,11 @@ def webhooks_trigger(
 
     The catalogue's example, marked "test": true; test keys (cp_test_…) only.
     """
-    from crosspost.sdk import ApiError  # noqa: PLC0415
+    from crosspost_sdk import APIError as ApiError  # noqa: PLC0415
 
     with api(api_url, key) as client:
         try:
-            answer = client.trigger_event(event_type.strip())
+            answer = plain(client.events.trigger({"type": event_type.strip()}))
         except ApiError as err:
             if err.code != "unknown_event_type":
                 raise
@@ -211,7 +212,7 @@ def _unknown_type(event_type: str, problem: dict[str, Any]) -> None:
 def webhooks_event_types(api_url: ApiUrl = None, key: ApiKey = None) -> None:
     """List the event types and what each means (--json: with schemas and examples)."""
     with api(api_url, key) as client:
-        types = client.event_types()
+        types = client.request("GET", "/v1/webhooks/event-types")["data"]
     rows = [[t["type"], t["description"]] for t in types]
     out().result(
         types,

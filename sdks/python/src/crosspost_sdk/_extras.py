@@ -409,19 +409,26 @@ class ExportsExtras(SyncResource):
 
         return final
 
-    def save(self, export_id: str, path: str | os.PathLike[str]) -> int:
-        """Stream a ready export's file to `path` (complete or not at all); its size."""
+    def save(
+        self, export_id: str, path: str | os.PathLike[str], *, sha256: str | None = None
+    ) -> int:
+        """Stream a ready export's file to `path`, complete or not at all, checking it
+        against `sha256` (the export's) when given; its size."""
         target = Path(path)
         partial = target.with_name(target.name + ".partial")
-        response = self._t.send(
-            Call("GET", f"/v1/exports/{segment(export_id)}/download", timeout=None), stream=True
-        )
+        digest = hashlib.sha256()
+        call = Call("GET", f"/v1/exports/{segment(export_id)}/download", timeout=None)
+        response = self._t.send(call, stream=True)
         try:
             with partial.open("wb") as fh:
                 for data in response.iter_bytes():
+                    digest.update(data)
                     fh.write(data)
         finally:
             response.close()
+        if sha256 is not None and digest.hexdigest() != sha256:
+            partial.unlink(missing_ok=True)
+            raise ValueError(f"export {export_id} downloaded with the wrong SHA-256; try again")
         partial.replace(target)
         return target.stat().st_size
 
@@ -513,12 +520,17 @@ class EventsExtras(SyncResource):
         idle_timeout: float = 45.0,
         retry_seconds: float = 0.5,
         max_retry_seconds: float = 30.0,
+        on_open: Callable[[str | None], None] | None = None,
         on_drop: Callable[[str, float], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Events as they happen (`GET /v1/events/stream`), each `{id, type, timestamp,
         data, test}`, for as long as you iterate. A dropped connection, a restart or
         `idle_timeout` s of silence reconnect with `Last-Event-ID`, so nothing is missed or
-        repeated; a refusal (a bad filter, a revoked key) raises its `APIError`."""
+        repeated; a refusal (a bad filter, a revoked key) raises its `APIError`.
+
+        `on_open(resumed_after)` is called each time the stream is open (the event id it
+        resumes after); `on_drop(why, seconds)` each time it is lost, before waiting that
+        long to reconnect. Either may raise to stop."""
         last, delay = after, retry_seconds
         while True:
             headers = {"Last-Event-ID": last} if last else {}
@@ -533,6 +545,8 @@ class EventsExtras(SyncResource):
                 response = self._t.send(call, stream=True)
                 decoder = SSEDecoder()
                 try:
+                    if on_open is not None:
+                        on_open(last)
                     for line in response.iter_lines():
                         if (message := decoder.feed(line)) is None:
                             continue

@@ -90,6 +90,7 @@ class WebhooksDeliveries(SyncResource):
                 timeout=timeout,
             ),
             models.PageWebhookDeliveryPublic,
+            "cursor",
         )
 
 
@@ -150,6 +151,7 @@ class Webhooks(SyncResource):
             self._t,
             Call("GET", "/v1/webhooks", params={"limit": limit, "cursor": cursor}, timeout=timeout),
             models.PageWebhookEndpointPublic,
+            "cursor",
         )
 
     def get(
@@ -479,6 +481,7 @@ class Releases(SyncResource):
             self._t,
             Call("GET", "/v1/releases", params={"limit": limit, "cursor": cursor}, timeout=timeout),
             models.PageReleasePublic,
+            "cursor",
         )
 
     def get(self, release_id: str, *, timeout: float | None = None) -> models.ReleasePublic:
@@ -718,6 +721,7 @@ class ContentItems(SyncResource):
                 timeout=timeout,
             ),
             models.PageContentItemPublic,
+            "cursor",
         )
 
     def get(self, item_id: str, *, timeout: float | None = None) -> models.ContentItemPublic:
@@ -889,6 +893,7 @@ class Pipelines(SyncResource):
                 "GET", "/v1/pipelines", params={"limit": limit, "cursor": cursor}, timeout=timeout
             ),
             models.PagePipelinePublic,
+            "cursor",
         )
 
     def get(self, pipeline_id: str, *, timeout: float | None = None) -> models.PipelinePublic:
@@ -1014,6 +1019,7 @@ class Pipelines(SyncResource):
                 timeout=timeout,
             ),
             models.PageGitHubEventPublic,
+            "cursor",
         )
 
     def github_webhook(
@@ -1059,6 +1065,7 @@ class Jobs(JobsExtras, SyncResource):
                 timeout=timeout,
             ),
             models.PageJobPublic,
+            "cursor",
         )
 
     def stats(self, *, timeout: float | None = None) -> models.JobStats:
@@ -1142,6 +1149,7 @@ class ProjectsClips(SyncResource):
                 timeout=timeout,
             ),
             models.PageClipPublic,
+            "cursor",
         )
 
 
@@ -1314,6 +1322,7 @@ class Projects(SyncResource):
             self._t,
             Call("GET", "/v1/projects", params={"limit": limit, "cursor": cursor}, timeout=timeout),
             models.PageProjectPublic,
+            "cursor",
         )
 
     def get(self, project_id: str, *, timeout: float | None = None) -> models.ProjectPublic:
@@ -1428,6 +1437,7 @@ class BrandKits(SyncResource):
                 "GET", "/v1/brand-kits", params={"limit": limit, "cursor": cursor}, timeout=timeout
             ),
             models.PageBrandKitPublic,
+            "cursor",
         )
 
     def get(self, brand_kit_id: str, *, timeout: float | None = None) -> models.BrandKitPublic:
@@ -1508,6 +1518,7 @@ class Events(EventsExtras, SyncResource):
                 timeout=timeout,
             ),
             models.PageEventPublic,
+            "after",
         )
 
     def trigger(
@@ -1555,6 +1566,7 @@ class Events(EventsExtras, SyncResource):
                 timeout=timeout,
             ),
             models.PageWebhookAttemptPublic,
+            None,
         )
 
 
@@ -1584,6 +1596,7 @@ class Renders(SyncResource):
                 timeout=timeout,
             ),
             models.PageRenderPublic,
+            "cursor",
         )
 
     def get(self, render_id: str, *, timeout: float | None = None) -> models.RenderPublic:
@@ -1727,6 +1740,7 @@ class Exports(ExportsExtras, SyncResource):
             self._t,
             Call("GET", "/v1/exports", params={"limit": limit, "cursor": cursor}, timeout=timeout),
             models.PageExportPublic,
+            "cursor",
         )
 
     def get(self, export_id: str, *, timeout: float | None = None) -> models.ExportPublic:
@@ -1825,6 +1839,7 @@ class OauthGrants(SyncResource):
                 timeout=timeout,
             ),
             models.PageOAuthGrantPublic,
+            None,
         )
 
     def revoke(self, grant_id: str, *, timeout: float | None = None) -> None:
@@ -1875,7 +1890,7 @@ class OauthApps(SyncResource):
         GET /v1/oauth-apps
         """
         return Page(
-            self._t, Call("GET", "/v1/oauth-apps", timeout=timeout), models.PageOAuthAppPublic
+            self._t, Call("GET", "/v1/oauth-apps", timeout=timeout), models.PageOAuthAppPublic, None
         )
 
     def get(self, app_id: str, *, timeout: float | None = None) -> models.OAuthAppPublic:
@@ -1936,7 +1951,10 @@ class OauthClients(SyncResource):
         GET /v1/oauth-clients
         """
         return Page(
-            self._t, Call("GET", "/v1/oauth-clients", timeout=timeout), models.PageOAuthClientPublic
+            self._t,
+            Call("GET", "/v1/oauth-clients", timeout=timeout),
+            models.PageOAuthClientPublic,
+            None,
         )
 
     def get(self, client_id: str, *, timeout: float | None = None) -> models.OAuthClientPublic:
@@ -2032,6 +2050,7 @@ class KeysSigningSecrets(SyncResource):
             self._t,
             Call("GET", f"/v1/keys/{segment(key_id)}/signing-secrets", timeout=timeout),
             models.PageSigningSecretPublic,
+            None,
         )
 
     def revoke(self, key_id: str, secret_id: str, *, timeout: float | None = None) -> None:
@@ -2092,7 +2111,7 @@ class Keys(SyncResource):
 
         GET /v1/keys
         """
-        return Page(self._t, Call("GET", "/v1/keys", timeout=timeout), models.PageKeyPublic)
+        return Page(self._t, Call("GET", "/v1/keys", timeout=timeout), models.PageKeyPublic, None)
 
     def get(self, key_id: str, *, timeout: float | None = None) -> models.KeyPublic:
         """Get Key.
@@ -2294,6 +2313,7 @@ class Targets(SyncResource):
                 timeout=timeout,
             ),
             models.TwoWayPageTargetPublic,
+            "cursor",
         )
 
 
@@ -2495,6 +2515,7 @@ class Posts(PostsExtras, SyncResource):
                 timeout=timeout,
             ),
             models.TwoWayPagePostPublic,
+            "cursor",
         )
 
     def validate(
@@ -2898,6 +2919,7 @@ class Media(MediaExtras, SyncResource):
                 timeout=timeout,
             ),
             models.TwoWayPageMediaItemListed,
+            "cursor",
         )
 
     def delete(self, media_id: str, *, timeout: float | None = None) -> None:
@@ -2955,7 +2977,9 @@ class Users(SyncResource):
 
         GET /v1/users
         """
-        return Page(self._t, Call("GET", "/v1/users", timeout=timeout), models.PageMemberPublic)
+        return Page(
+            self._t, Call("GET", "/v1/users", timeout=timeout), models.PageMemberPublic, None
+        )
 
     def update(
         self,
@@ -3091,7 +3115,10 @@ class Invitations(SyncResource):
         GET /v1/invitations
         """
         return Page(
-            self._t, Call("GET", "/v1/invitations", timeout=timeout), models.PageInvitationPublic
+            self._t,
+            Call("GET", "/v1/invitations", timeout=timeout),
+            models.PageInvitationPublic,
+            None,
         )
 
     def revoke(self, invitation_id: str, *, timeout: float | None = None) -> None:
@@ -3223,6 +3250,7 @@ class Audit(SyncResource):
                 timeout=timeout,
             ),
             models.PageAuditEventPublic,
+            "cursor",
         )
 
 
@@ -3278,6 +3306,7 @@ class AdminTenants(SyncResource):
                 timeout=timeout,
             ),
             models.PageTenantAdmin,
+            "cursor",
         )
 
     def get(self, tenant_id: str, *, timeout: float | None = None) -> models.TenantAdmin:
@@ -3394,7 +3423,9 @@ class AdminFlags(SyncResource):
 
         GET /v1/admin/flags
         """
-        return Page(self._t, Call("GET", "/v1/admin/flags", timeout=timeout), models.PageFlagPublic)
+        return Page(
+            self._t, Call("GET", "/v1/admin/flags", timeout=timeout), models.PageFlagPublic, None
+        )
 
     def get(self, key: str, *, timeout: float | None = None) -> models.FlagPublic:
         """Get Flag.
@@ -3698,6 +3729,7 @@ class AsyncWebhooksDeliveries(AsyncResource):
                 timeout=timeout,
             ),
             models.PageWebhookDeliveryPublic,
+            "cursor",
         )
 
 
@@ -3758,6 +3790,7 @@ class AsyncWebhooks(AsyncResource):
             self._t,
             Call("GET", "/v1/webhooks", params={"limit": limit, "cursor": cursor}, timeout=timeout),
             models.PageWebhookEndpointPublic,
+            "cursor",
         )
 
     async def get(
@@ -4091,6 +4124,7 @@ class AsyncReleases(AsyncResource):
             self._t,
             Call("GET", "/v1/releases", params={"limit": limit, "cursor": cursor}, timeout=timeout),
             models.PageReleasePublic,
+            "cursor",
         )
 
     async def get(self, release_id: str, *, timeout: float | None = None) -> models.ReleasePublic:
@@ -4334,6 +4368,7 @@ class AsyncContentItems(AsyncResource):
                 timeout=timeout,
             ),
             models.PageContentItemPublic,
+            "cursor",
         )
 
     async def get(self, item_id: str, *, timeout: float | None = None) -> models.ContentItemPublic:
@@ -4505,6 +4540,7 @@ class AsyncPipelines(AsyncResource):
                 "GET", "/v1/pipelines", params={"limit": limit, "cursor": cursor}, timeout=timeout
             ),
             models.PagePipelinePublic,
+            "cursor",
         )
 
     async def get(self, pipeline_id: str, *, timeout: float | None = None) -> models.PipelinePublic:
@@ -4632,6 +4668,7 @@ class AsyncPipelines(AsyncResource):
                 timeout=timeout,
             ),
             models.PageGitHubEventPublic,
+            "cursor",
         )
 
     async def github_webhook(
@@ -4677,6 +4714,7 @@ class AsyncJobs(AsyncJobsExtras, AsyncResource):
                 timeout=timeout,
             ),
             models.PageJobPublic,
+            "cursor",
         )
 
     async def stats(self, *, timeout: float | None = None) -> models.JobStats:
@@ -4762,6 +4800,7 @@ class AsyncProjectsClips(AsyncResource):
                 timeout=timeout,
             ),
             models.PageClipPublic,
+            "cursor",
         )
 
 
@@ -4934,6 +4973,7 @@ class AsyncProjects(AsyncResource):
             self._t,
             Call("GET", "/v1/projects", params={"limit": limit, "cursor": cursor}, timeout=timeout),
             models.PageProjectPublic,
+            "cursor",
         )
 
     async def get(self, project_id: str, *, timeout: float | None = None) -> models.ProjectPublic:
@@ -5050,6 +5090,7 @@ class AsyncBrandKits(AsyncResource):
                 "GET", "/v1/brand-kits", params={"limit": limit, "cursor": cursor}, timeout=timeout
             ),
             models.PageBrandKitPublic,
+            "cursor",
         )
 
     async def get(
@@ -5132,6 +5173,7 @@ class AsyncEvents(AsyncEventsExtras, AsyncResource):
                 timeout=timeout,
             ),
             models.PageEventPublic,
+            "after",
         )
 
     async def trigger(
@@ -5179,6 +5221,7 @@ class AsyncEvents(AsyncEventsExtras, AsyncResource):
                 timeout=timeout,
             ),
             models.PageWebhookAttemptPublic,
+            None,
         )
 
 
@@ -5208,6 +5251,7 @@ class AsyncRenders(AsyncResource):
                 timeout=timeout,
             ),
             models.PageRenderPublic,
+            "cursor",
         )
 
     async def get(self, render_id: str, *, timeout: float | None = None) -> models.RenderPublic:
@@ -5353,6 +5397,7 @@ class AsyncExports(AsyncExportsExtras, AsyncResource):
             self._t,
             Call("GET", "/v1/exports", params={"limit": limit, "cursor": cursor}, timeout=timeout),
             models.PageExportPublic,
+            "cursor",
         )
 
     async def get(self, export_id: str, *, timeout: float | None = None) -> models.ExportPublic:
@@ -5457,6 +5502,7 @@ class AsyncOauthGrants(AsyncResource):
                 timeout=timeout,
             ),
             models.PageOAuthGrantPublic,
+            None,
         )
 
     async def revoke(self, grant_id: str, *, timeout: float | None = None) -> None:
@@ -5509,7 +5555,7 @@ class AsyncOauthApps(AsyncResource):
         GET /v1/oauth-apps
         """
         return AsyncPager(
-            self._t, Call("GET", "/v1/oauth-apps", timeout=timeout), models.PageOAuthAppPublic
+            self._t, Call("GET", "/v1/oauth-apps", timeout=timeout), models.PageOAuthAppPublic, None
         )
 
     async def get(self, app_id: str, *, timeout: float | None = None) -> models.OAuthAppPublic:
@@ -5572,7 +5618,10 @@ class AsyncOauthClients(AsyncResource):
         GET /v1/oauth-clients
         """
         return AsyncPager(
-            self._t, Call("GET", "/v1/oauth-clients", timeout=timeout), models.PageOAuthClientPublic
+            self._t,
+            Call("GET", "/v1/oauth-clients", timeout=timeout),
+            models.PageOAuthClientPublic,
+            None,
         )
 
     async def get(
@@ -5670,6 +5719,7 @@ class AsyncKeysSigningSecrets(AsyncResource):
             self._t,
             Call("GET", f"/v1/keys/{segment(key_id)}/signing-secrets", timeout=timeout),
             models.PageSigningSecretPublic,
+            None,
         )
 
     async def revoke(self, key_id: str, secret_id: str, *, timeout: float | None = None) -> None:
@@ -5730,7 +5780,9 @@ class AsyncKeys(AsyncResource):
 
         GET /v1/keys
         """
-        return AsyncPager(self._t, Call("GET", "/v1/keys", timeout=timeout), models.PageKeyPublic)
+        return AsyncPager(
+            self._t, Call("GET", "/v1/keys", timeout=timeout), models.PageKeyPublic, None
+        )
 
     async def get(self, key_id: str, *, timeout: float | None = None) -> models.KeyPublic:
         """Get Key.
@@ -5932,6 +5984,7 @@ class AsyncTargets(AsyncResource):
                 timeout=timeout,
             ),
             models.TwoWayPageTargetPublic,
+            "cursor",
         )
 
 
@@ -6133,6 +6186,7 @@ class AsyncPosts(AsyncPostsExtras, AsyncResource):
                 timeout=timeout,
             ),
             models.TwoWayPagePostPublic,
+            "cursor",
         )
 
     async def validate(
@@ -6540,6 +6594,7 @@ class AsyncMedia(AsyncMediaExtras, AsyncResource):
                 timeout=timeout,
             ),
             models.TwoWayPageMediaItemListed,
+            "cursor",
         )
 
     async def delete(self, media_id: str, *, timeout: float | None = None) -> None:
@@ -6598,7 +6653,7 @@ class AsyncUsers(AsyncResource):
         GET /v1/users
         """
         return AsyncPager(
-            self._t, Call("GET", "/v1/users", timeout=timeout), models.PageMemberPublic
+            self._t, Call("GET", "/v1/users", timeout=timeout), models.PageMemberPublic, None
         )
 
     async def update(
@@ -6739,7 +6794,10 @@ class AsyncInvitations(AsyncResource):
         GET /v1/invitations
         """
         return AsyncPager(
-            self._t, Call("GET", "/v1/invitations", timeout=timeout), models.PageInvitationPublic
+            self._t,
+            Call("GET", "/v1/invitations", timeout=timeout),
+            models.PageInvitationPublic,
+            None,
         )
 
     async def revoke(self, invitation_id: str, *, timeout: float | None = None) -> None:
@@ -6873,6 +6931,7 @@ class AsyncAudit(AsyncResource):
                 timeout=timeout,
             ),
             models.PageAuditEventPublic,
+            "cursor",
         )
 
 
@@ -6928,6 +6987,7 @@ class AsyncAdminTenants(AsyncResource):
                 timeout=timeout,
             ),
             models.PageTenantAdmin,
+            "cursor",
         )
 
     async def get(self, tenant_id: str, *, timeout: float | None = None) -> models.TenantAdmin:
@@ -7045,7 +7105,7 @@ class AsyncAdminFlags(AsyncResource):
         GET /v1/admin/flags
         """
         return AsyncPager(
-            self._t, Call("GET", "/v1/admin/flags", timeout=timeout), models.PageFlagPublic
+            self._t, Call("GET", "/v1/admin/flags", timeout=timeout), models.PageFlagPublic, None
         )
 
     async def get(self, key: str, *, timeout: float | None = None) -> models.FlagPublic:

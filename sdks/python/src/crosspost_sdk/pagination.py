@@ -15,15 +15,19 @@ from crosspost_sdk._transport import AsyncTransport, Call, Transport
 T = TypeVar("T")
 
 
-def _at(call: Call, cursor: str) -> Call:
-    return dataclasses.replace(call, params={**(call.params or {}), "cursor": cursor})
+def _at(call: Call, param: str, cursor: str) -> Call:
+    return dataclasses.replace(call, params={**(call.params or {}), param: cursor})
 
 
 class Page(Generic[T]):
     """One page of a list, iterable over every item of this page and the ones after it."""
 
-    def __init__(self, transport: Transport, call: Call, kind: Any) -> None:
-        self._transport, self._call, self._kind = transport, call, kind
+    def __init__(
+        self, transport: Transport, call: Call, kind: Any, cursor: str | None = "cursor"
+    ) -> None:
+        # `cursor`: the query parameter that takes `next_cursor` (`after` for the events
+        # feed); None where the endpoint answers one page only.
+        self._transport, self._call, self._kind, self._cursor = transport, call, kind, cursor
         answer = transport.call(call, kind)
         self.data: list[T] = list(answer.data)
         self.has_more: bool = answer.has_more
@@ -34,9 +38,10 @@ class Page(Generic[T]):
 
     def next_page(self) -> Page[T] | None:
         """The page after this one, or None on the last page."""
-        if not self.has_more or not self.next_cursor:
+        if not self.has_more or not self.next_cursor or self._cursor is None:
             return None
-        return Page(self._transport, _at(self._call, self.next_cursor), self._kind)
+        after = _at(self._call, self._cursor, self.next_cursor)
+        return Page(self._transport, after, self._kind, self._cursor)
 
     def pages(self) -> Iterator[Page[T]]:
         """This page and every one after it."""
@@ -53,8 +58,10 @@ class Page(Generic[T]):
 class AsyncPage(Generic[T]):
     """One page of a list (awaited), async-iterable over every item from here on."""
 
-    def __init__(self, transport: AsyncTransport, call: Call, kind: Any, answer: Any) -> None:
-        self._transport, self._call, self._kind = transport, call, kind
+    def __init__(
+        self, transport: AsyncTransport, call: Call, kind: Any, answer: Any, cursor: str | None
+    ) -> None:
+        self._transport, self._call, self._kind, self._cursor = transport, call, kind, cursor
         self.data: list[T] = list(answer.data)
         self.has_more: bool = answer.has_more
         self.next_cursor: str | None = answer.next_cursor
@@ -64,11 +71,10 @@ class AsyncPage(Generic[T]):
 
     async def next_page(self) -> AsyncPage[T] | None:
         """The page after this one, or None on the last page."""
-        if not self.has_more or not self.next_cursor:
+        if not self.has_more or not self.next_cursor or self._cursor is None:
             return None
-        return await fetch_async_page(
-            self._transport, _at(self._call, self.next_cursor), self._kind
-        )
+        after = _at(self._call, self._cursor, self.next_cursor)
+        return await fetch_async_page(self._transport, after, self._kind, self._cursor)
 
     async def pages(self) -> AsyncIterator[AsyncPage[T]]:
         """This page and every one after it."""
@@ -83,18 +89,22 @@ class AsyncPage(Generic[T]):
                 yield item
 
 
-async def fetch_async_page(transport: AsyncTransport, call: Call, kind: Any) -> AsyncPage[Any]:
+async def fetch_async_page(
+    transport: AsyncTransport, call: Call, kind: Any, cursor: str | None
+) -> AsyncPage[Any]:
     """The page `call` asks for."""
-    return AsyncPage(transport, call, kind, await transport.call(call, kind))
+    return AsyncPage(transport, call, kind, await transport.call(call, kind), cursor)
 
 
 class AsyncPager(Generic[T]):
     """What an async list method returns: ``await`` it for the first page, or ``async for``
     over it for every item of every page."""
 
-    def __init__(self, transport: AsyncTransport, call: Call, kind: Any) -> None:
+    def __init__(
+        self, transport: AsyncTransport, call: Call, kind: Any, cursor: str | None = "cursor"
+    ) -> None:
         self._first: Callable[[], Coroutine[Any, Any, AsyncPage[T]]] = lambda: fetch_async_page(
-            transport, call, kind
+            transport, call, kind, cursor
         )
 
     def __await__(self) -> Generator[Any, None, AsyncPage[T]]:
