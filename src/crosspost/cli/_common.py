@@ -435,8 +435,9 @@ def api(url: str | None, key: str | None) -> Iterator[Any]:
         )
         raise typer.Exit(ExitCode.USAGE)
     url = api_url(url)
-    # A few retries, soon, so a command fails with the API's reason rather than hang.
-    retries = Retries(max_retries=2, initial_delay=0.5, max_delay=4.0, max_retry_after=10.0)
+    # Two quick retries (a restarting server, a dropped connection); an API that asks for a
+    # longer wait is answered at once with its reason, as a person at a terminal wants.
+    retries = Retries(max_retries=2, initial_delay=0.25, max_delay=1.0, max_retry_after=2.0)
     client = Client(key, base_url=url, signing_secret=signing_secret(key), retries=retries)
     try:
         yield client
