@@ -176,7 +176,7 @@ def test_hard_limit_answers_402_and_creates_nothing(make_stack: Callable[..., St
     assert refused.headers["content-type"].startswith("application/problem+json")
     body = refused.json()
     assert body["code"] == "quota_exceeded"
-    assert body["type"].endswith("/quota_exceeded")
+    assert body["type"] == "/docs/errors#quota_exceeded"
     assert (body["quota"], body["limit"], body["used"], body["period"]) == (
         "posts",
         1,
