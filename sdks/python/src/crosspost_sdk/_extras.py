@@ -13,16 +13,18 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from crosspost_sdk import models
 from crosspost_sdk._resource import AsyncResource, SyncResource, segment
-from crosspost_sdk._transport import Call
+from crosspost_sdk._transport import AsyncTransport, Call, Transport
 from crosspost_sdk.errors import APIConnectionError, APIError
 from crosspost_sdk.ratelimit import Pacer
 from crosspost_sdk.signing import BODY_SHA256, HmacAuth
+
+T = TypeVar("T")
 
 TERMINAL_POST = frozenset({"published", "partially_published", "failed", "cancelled", "deleted"})
 TERMINAL_JOB = frozenset({"succeeded", "failed"})
@@ -221,60 +223,59 @@ async def _async_pieces(source: _File, progress: Progress | None) -> AsyncIterat
         yield data
 
 
-def _waiter(what: str, terminal: frozenset[str]) -> Callable[..., Any]:
-    def wait(
-        read: Callable[[], Any],
-        rate: Callable[[], Any],
-        timeout: float,
-        interval: float,
-        on_update: Callable[[Any], None] | None,
-    ) -> Any:
-        deadline = time.monotonic() + timeout
-        pacer = Pacer(first=interval)
-        last = None
-        while True:
-            seen = read()
-            if on_update is not None:
-                on_update(seen)
-            if str(getattr(seen.status, "value", seen.status)) in terminal:
-                return seen
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WaitTimeout(what, seen)
-            changed, last = seen != last, seen
-            time.sleep(min(left, pacer.next(changed, rate())))
-
-    return wait
-
-
-async def _await_final(
+def _follow(
+    t: Transport,
     what: str,
     terminal: frozenset[str],
-    read: Callable[[], Any],
-    rate: Callable[[], Any],
+    path: str,
+    kind: type[T],
     timeout: float,
     interval: float,
-    on_update: Callable[[Any], None] | None,
-) -> Any:
+    on_update: Callable[[T], None] | None,
+) -> T:
+    """Read `path` until its status is in `terminal`, backing off while nothing changes
+    and sparing the key's rate limit; `WaitTimeout` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     pacer = Pacer(first=interval)
     last = None
     while True:
-        seen = await read()
+        seen = t.call(Call("GET", path), kind)
         if on_update is not None:
             on_update(seen)
-        if str(getattr(seen.status, "value", seen.status)) in terminal:
+        if str(getattr(seen, "status", None)) in terminal:
             return seen
         left = deadline - time.monotonic()
         if left <= 0:
             raise WaitTimeout(what, seen)
         changed, last = seen != last, seen
-        await asyncio.sleep(min(left, pacer.next(changed, rate())))
+        time.sleep(min(left, pacer.next(changed, t.rate_limit)))
 
 
-_wait_post = _waiter("the post", TERMINAL_POST)
-_wait_job = _waiter("the job", TERMINAL_JOB)
-_wait_export = _waiter("the export", TERMINAL_EXPORT)
+async def _follow_async(
+    t: AsyncTransport,
+    what: str,
+    terminal: frozenset[str],
+    path: str,
+    kind: type[T],
+    timeout: float,
+    interval: float,
+    on_update: Callable[[T], None] | None,
+) -> T:
+    """`_follow`, awaited."""
+    deadline = time.monotonic() + timeout
+    pacer = Pacer(first=interval)
+    last = None
+    while True:
+        seen = await t.call(Call("GET", path), kind)
+        if on_update is not None:
+            on_update(seen)
+        if str(getattr(seen, "status", None)) in terminal:
+            return seen
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WaitTimeout(what, seen)
+        changed, last = seen != last, seen
+        await asyncio.sleep(min(left, pacer.next(changed, t.rate_limit)))
 
 
 class PostsExtras(SyncResource):
@@ -292,14 +293,16 @@ class PostsExtras(SyncResource):
         deleted, backing off while nothing changes and sparing the key's rate limit; raises
         `WaitTimeout` after `timeout` seconds."""
 
-        def read() -> models.PostPublic:
-            return self._t.call(Call("GET", f"/v1/posts/{segment(post_id)}"), models.PostPublic)
-
-        final: models.PostPublic = _wait_post(
-            read, lambda: self._t.rate_limit, timeout, interval, on_update
+        return _follow(
+            self._t,
+            "the post",
+            TERMINAL_POST,
+            f"/v1/posts/{segment(post_id)}",
+            models.PostPublic,
+            timeout,
+            interval,
+            on_update,
         )
-
-        return final
 
 
 class AsyncPostsExtras(AsyncResource):
@@ -315,22 +318,16 @@ class AsyncPostsExtras(AsyncResource):
     ) -> models.PostPublic:
         """Poll the post until its status is final (see the synchronous `wait`)."""
 
-        async def read() -> models.PostPublic:
-            return await self._t.call(
-                Call("GET", f"/v1/posts/{segment(post_id)}"), models.PostPublic
-            )
-
-        final: models.PostPublic = await _await_final(
+        return await _follow_async(
+            self._t,
             "the post",
             TERMINAL_POST,
-            read,
-            lambda: self._t.rate_limit,
+            f"/v1/posts/{segment(post_id)}",
+            models.PostPublic,
             timeout,
             interval,
             on_update,
         )
-
-        return final
 
 
 class JobsExtras(SyncResource):
@@ -346,14 +343,16 @@ class JobsExtras(SyncResource):
     ) -> models.JobPublic:
         """Poll the job until it succeeded or failed; raises `WaitTimeout` after `timeout` s."""
 
-        def read() -> models.JobPublic:
-            return self._t.call(Call("GET", f"/v1/jobs/{segment(job_id)}"), models.JobPublic)
-
-        final: models.JobPublic = _wait_job(
-            read, lambda: self._t.rate_limit, timeout, interval, on_update
+        return _follow(
+            self._t,
+            "the job",
+            TERMINAL_JOB,
+            f"/v1/jobs/{segment(job_id)}",
+            models.JobPublic,
+            timeout,
+            interval,
+            on_update,
         )
-
-        return final
 
 
 class AsyncJobsExtras(AsyncResource):
@@ -369,20 +368,16 @@ class AsyncJobsExtras(AsyncResource):
     ) -> models.JobPublic:
         """Poll the job until it succeeded or failed (see the synchronous `wait`)."""
 
-        async def read() -> models.JobPublic:
-            return await self._t.call(Call("GET", f"/v1/jobs/{segment(job_id)}"), models.JobPublic)
-
-        final: models.JobPublic = await _await_final(
+        return await _follow_async(
+            self._t,
             "the job",
             TERMINAL_JOB,
-            read,
-            lambda: self._t.rate_limit,
+            f"/v1/jobs/{segment(job_id)}",
+            models.JobPublic,
             timeout,
             interval,
             on_update,
         )
-
-        return final
 
 
 class ExportsExtras(SyncResource):
@@ -398,16 +393,16 @@ class ExportsExtras(SyncResource):
     ) -> models.ExportPublic:
         """Poll the export until it is ready, failed or expired."""
 
-        def read() -> models.ExportPublic:
-            return self._t.call(
-                Call("GET", f"/v1/exports/{segment(export_id)}"), models.ExportPublic
-            )
-
-        final: models.ExportPublic = _wait_export(
-            read, lambda: self._t.rate_limit, timeout, interval, on_update
+        return _follow(
+            self._t,
+            "the export",
+            TERMINAL_EXPORT,
+            f"/v1/exports/{segment(export_id)}",
+            models.ExportPublic,
+            timeout,
+            interval,
+            on_update,
         )
-
-        return final
 
     def save(
         self, export_id: str, path: str | os.PathLike[str], *, sha256: str | None = None
@@ -446,22 +441,16 @@ class AsyncExportsExtras(AsyncResource):
     ) -> models.ExportPublic:
         """Poll the export until it is ready, failed or expired."""
 
-        async def read() -> models.ExportPublic:
-            return await self._t.call(
-                Call("GET", f"/v1/exports/{segment(export_id)}"), models.ExportPublic
-            )
-
-        final: models.ExportPublic = await _await_final(
+        return await _follow_async(
+            self._t,
             "the export",
             TERMINAL_EXPORT,
-            read,
-            lambda: self._t.rate_limit,
+            f"/v1/exports/{segment(export_id)}",
+            models.ExportPublic,
             timeout,
             interval,
             on_update,
         )
-
-        return final
 
 
 @dataclass
