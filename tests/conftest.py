@@ -56,6 +56,22 @@ def browser_path() -> str:
     pytest.skip("browser tests need chromium (apt-get install chromium)")
 
 
+# What one xdist worker can hold at its peak (servers, fakes, chromium, PyAV); `-n auto`
+# starts no more workers than the machine's memory holds at that.
+_WORKER_PEAK_BYTES = 3 * 1024**3
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers per core (CROSSPOST_TEST_WORKERS overrides). A test spends
+    most of its time waiting on a server, a worker process or a browser, so one worker
+    per core leaves about half of the CPU idle."""
+    wanted = os.environ.get("CROSSPOST_TEST_WORKERS", "")
+    if wanted.isdigit() and int(wanted) > 0:
+        return int(wanted)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(1, min(2 * (os.cpu_count() or 1), memory // _WORKER_PEAK_BYTES))
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
     """After pytest's own summary: one line saying how many tests were skipped and why."""

@@ -70,6 +70,7 @@ from crosspost.engine.services import Services
 from crosspost.flags import FlagCache
 from crosspost.usage.analytics import AnalyticsRecorder
 from crosspost.usage.ratelimit import build_rate_limiter
+from crosspost.web import app as dashboard
 
 DESCRIPTION = """Hand crosspost a clip once; it publishes to every platform, exactly once, and
 explains every failure. Authenticate with `Authorization: Bearer cp_test_…` (sandbox) or
@@ -162,6 +163,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
         )
     errors.install(app)
     app.router.routes.extend(_routes(with_internal=bool(svc.settings.internal_api_key)))
+    dashboard.install(app)
     webhooks.install_openapi_webhooks(app)
     document_security(app)
     amend_document(app, name_operations)

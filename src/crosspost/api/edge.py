@@ -22,6 +22,8 @@ _RAW_BODY = (("POST", "/v1/media"), ("PATCH", "/v1/uploads/tus"), ("PUT", "/v1/u
 _FORM_BODY = tuple(
     ("POST", f"/oauth/{name}") for name in ("token", "revoke", "introspect", "authorize", "sign-in")
 )
+# The dashboard's forms (web/), posted by browsers.
+_PAGE_FORMS = (("POST", "/app"),)
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -166,7 +168,7 @@ class EdgeMiddleware:
         if method not in _WRITE_METHODS or not has_body:
             return None
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
-        if _is(method, path, _FORM_BODY):
+        if _is(method, path, _FORM_BODY + _PAGE_FORMS):
             wanted = "application/x-www-form-urlencoded"
             ok = kind == wanted
         else:
@@ -195,7 +197,7 @@ class EdgeMiddleware:
         """What is wrong with a whole body whose type `_refuse` let through, if anything."""
         if not body:
             return None
-        if _is(method, path, _FORM_BODY):
+        if _is(method, path, _FORM_BODY + _PAGE_FORMS):
             return pairs_flaw(body, "form field")
         if _is_json(headers.get("content-type", "")):
             return json_flaw(body)

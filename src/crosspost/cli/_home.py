@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -115,3 +116,24 @@ def remove_sandbox_record(home: Path, instance: str) -> None:
     record = read_sandbox_record(home)
     if record is not None and record.instance == instance:
         (home / SANDBOX_RECORD).unlink(missing_ok=True)
+
+
+PASSWORD_FILE = "sandbox-password"  # noqa: S105 - a file name, not a password
+
+
+def sandbox_password(home: Path) -> str:
+    """The dashboard password of the home's sandbox owner: made once, kept (owner-only) so
+    that every `serve --sandbox` prints the same one."""
+    path = home / PASSWORD_FILE
+    try:
+        kept = path.read_text().strip()
+    except FileNotFoundError:
+        kept = ""
+    if len(kept) >= 12:
+        return kept
+    home.mkdir(parents=True, exist_ok=True)
+    made = secrets.token_urlsafe(12)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(made + "\n")
+    return made

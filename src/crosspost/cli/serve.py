@@ -20,7 +20,12 @@ from crosspost.cli._common import (
     services,
     wait_for_signal,
 )
-from crosspost.cli._home import remove_sandbox_record, write_record, write_sandbox_record
+from crosspost.cli._home import (
+    remove_sandbox_record,
+    sandbox_password,
+    write_record,
+    write_sandbox_record,
+)
 from crosspost.cli._ports import PortTaken, claim_port
 from crosspost.cli._sandbox import Fakes, claim_fakes, home_fakes, home_sandbox
 from crosspost.config import Settings
@@ -131,6 +136,7 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
     from crosspost.api.app import create_app  # noqa: PLC0415
     from crosspost.engine.keys import default_tenant  # noqa: PLC0415
     from crosspost.engine.sandbox import provision_sandbox_accounts  # noqa: PLC0415
+    from crosspost.identity.sandbox_owner import ensure_sandbox_owner  # noqa: PLC0415
     from crosspost.studio.runner import build_runners, wake_all  # noqa: PLC0415
     from crosspost.webhooks.dispatcher import WebhookDispatcher  # noqa: PLC0415
 
@@ -150,9 +156,12 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
         )
     svc = services(settings, expect_server=False, announce=False)
     tenant_id = default_tenant(svc)
+    sign_in = None
     if fakes is not None:
         # Tokens minted now, by the fakes this server uses: no other fakes know them.
         provision_sandbox_accounts(svc, tenant_id)
+        password = sandbox_password(settings.home)
+        sign_in = {"email": ensure_sandbox_owner(svc, tenant_id, password), "password": password}
     # The engine's pool and the studio's (renders); none with --workers 0.
     runners = build_runners(svc, concurrency=settings.workers) if settings.workers else []
     # Webhooks go out from wherever jobs run: with workers here, or from `crosspost worker`.
@@ -171,6 +180,8 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
         "version": __version__,
         "api_url": settings.base_url,
         "docs_url": f"{settings.base_url}/docs",
+        "dashboard_url": f"{settings.base_url}/app",
+        "dashboard_sign_in": sign_in,
         "api_moved": api_moved,
         "workers": settings.workers,
         "render_workers": settings.render_workers if settings.workers else 0,
@@ -194,6 +205,12 @@ def _serve(settings: Settings, listener: socket.socket, api_moved: str | None) -
             f" database {svc.db.dialect}"
             + (f", sandbox fakes on {fakes.url} (sandbox; {fakes.owner()})" if fakes else "")
             + f"; home {describe_home(settings)}"
+            + (
+                f"\ndashboard {settings.base_url}/app: sign in as {sign_in['email']}, "
+                f"password {sign_in['password']}"
+                if sign_in
+                else f"\ndashboard {settings.base_url}/app"
+            )
         ),
     )
     try:

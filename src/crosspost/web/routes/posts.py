@@ -1,0 +1,107 @@
+"""Posts: the list with its filters, a post's page (its targets live, its ledger, why a target
+failed and what to do), retry and cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from crosspost.domain.enums import PostStatus, TargetStatus
+from crosspost.web.api_calls import Refused
+from crosspost.web.pages import render, secure
+from crosspost.web.people import signed_in
+
+router = APIRouter()
+
+# What a person does about a target, by how its failure is classified (ARCHITECTURE §1.5).
+ACTIONS = {
+    "auth": "The account's authorization ended: reconnect it, and the target carries on.",
+    "rate_limited": "The platform asked us to slow down: it is tried again at the time shown.",
+    "quota": "The account's daily quota is spent: it is tried again when the quota resets.",
+    "transient": "The platform failed for a moment: retry it (it is also retried on its own).",
+    "permanent": "The platform refused this post: change what it names, then retry.",
+    "unconfirmed": "crosspost is asking the platform whether the post exists before anything "
+    "else happens, so it is never posted twice.",
+}
+# Targets a person may retry, as the API allows (a refused retry would show its reason).
+RETRYABLE = {TargetStatus.FAILED.value, TargetStatus.NEEDS_REAUTH.value}
+# Events that change what a post's page shows.
+LIVE_EVENTS = " ".join(
+    [
+        *(f"post.{n}" for n in ("published", "partially_published", "failed", "cancelled")),
+        *(f"target.{n}" for n in ("uploading", "published", "failed", "unconfirmed", "waiting")),
+        "target.needs_reauth",
+        "target.deleted",
+        "post.edited",
+    ]
+)
+
+
+@router.get("/app")
+async def home() -> Response:
+    """The dashboard opens on the posts."""
+    return secure(RedirectResponse("/app/posts", status_code=303))
+
+
+@router.get("/app/posts")
+async def list_posts(
+    request: Request,
+    status: Annotated[str, Query(max_length=40)] = "",
+    cursor: Annotated[str, Query(max_length=400)] = "",
+) -> Response:
+    """The tenant's posts, newest first, narrowed by status; a page at a time."""
+    person, api = await signed_in(request)
+    wanted = status if status in {s.value for s in PostStatus} else ""
+    page = await api.get("/v1/posts", status=wanted, cursor=cursor, limit=25)
+    template = "posts/rows.html" if request.headers.get("hx-request") else "posts/list.html"
+    return render(request, template, person=person, page=page, status=wanted,
+                  statuses=[s.value for s in PostStatus])  # fmt: skip
+
+
+async def _post(api: Any, post_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = await api.get(f"/v1/posts/{post_id}")
+    return found
+
+
+@router.get("/app/posts/{post_id}")
+async def show_post(request: Request, post_id: str) -> Response:
+    """A post: every target with its status (kept live), the ledger, and what to do about a
+    failure."""
+    person, api = await signed_in(request)
+    post = await _post(api, post_id)
+    ledger = await api.get(f"/v1/posts/{post_id}/ledger")
+    return render(request, "posts/show.html", person=person, post=post, ledger=ledger,
+                  actions=ACTIONS, retryable=RETRYABLE, live_events=LIVE_EVENTS)  # fmt: skip
+
+
+@router.get("/app/posts/{post_id}/targets")
+async def post_targets(request: Request, post_id: str) -> Response:
+    """The targets table of a post's page, as an event redraws it."""
+    person, api = await signed_in(request)
+    post = await _post(api, post_id)
+    return render(request, "posts/targets.html", person=person, post=post, actions=ACTIONS,
+                  retryable=RETRYABLE)  # fmt: skip
+
+
+@router.post("/app/posts/{post_id}/targets/{target_id}/retry")
+async def retry_target(request: Request, post_id: str, target_id: str) -> Response:
+    """Retry a failed or waiting target now; the table shows where it went, or why not."""
+    person, api = await signed_in(request)
+    error = ""
+    try:
+        await api.send("POST", f"/v1/posts/{post_id}/targets/{target_id}/retry")
+    except Refused as refused:
+        error = refused.message
+    post = await _post(api, post_id)
+    return render(request, "posts/targets.html", person=person, post=post, actions=ACTIONS,
+                  retryable=RETRYABLE, error=error)  # fmt: skip
+
+
+@router.post("/app/posts/{post_id}/cancel")
+async def cancel_post(request: Request, post_id: str) -> Response:
+    """Cancel what of a post has not started publishing; back to its page."""
+    _, api = await signed_in(request)
+    await api.send("POST", f"/v1/posts/{post_id}/cancel")
+    return secure(RedirectResponse(f"/app/posts/{post_id}", status_code=303))

@@ -1,0 +1,167 @@
+"""The dashboard in a real browser (Debian's chromium, driven by Playwright) against a
+`crosspost serve --sandbox` started as a new user would: sign in with what the sandbox
+printed, make an API key (shown once), watch a post publish live, retry the target that
+failed once its platform is back, revoke the key, sign out. Every page passes axe with no
+serious violation; a failing step leaves a screenshot of each page in the test's output."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from crosspost.media.samples import make_video
+from tests.conftest import browser_path
+from tests.served import Servers, clean_env
+
+pytestmark = pytest.mark.slow
+
+_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+_SERIOUS = ("serious", "critical")
+_WAIT_MS = 30_000
+expect.set_options(timeout=_WAIT_MS)
+
+
+class Screens:
+    """Pages visited, so that a failure can leave a screenshot of each."""
+
+    def __init__(self, page: Page, out: Path) -> None:
+        self.page, self.out, self.seen = page, out, 0
+
+    def check(self, name: str) -> None:
+        """Axe on the page as it stands: no serious or critical violation."""
+        self.seen += 1
+        self.page.screenshot(path=str(self.out / f"{self.seen:02d}-{name}.png"), full_page=True)
+        results = Axe().run(self.page)
+        serious = [
+            {"id": v["id"], "impact": v["impact"], "nodes": [n["html"] for n in v["nodes"][:3]]}
+            for v in results.response["violations"]
+            if v["impact"] in _SERIOUS
+        ]
+        assert serious == [], f"{name}: {json.dumps(serious, indent=1)}"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless; nothing else is downloaded."""
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=browser_path(), args=_FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def _post(api_url: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{api_url}/v1/posts", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def _row(page: Page, platform: str) -> Any:
+    cell = page.get_by_role("cell", name=platform, exact=True)
+    return page.locator("#targets tbody tr", has=cell)
+
+
+def test_a_new_user_signs_in_makes_a_key_and_watches_a_post_publish_live(
+    serve: Servers, browser: Browser, tmp_path: Path
+) -> None:
+    served = serve(clean_env(CROSSPOST_HOME=str(tmp_path / "home")), tmp_path)
+    sign_in = served.banner["dashboard_sign_in"]
+    assert served.banner["dashboard_url"] == f"{served.url}/app"
+    context = browser.new_context()
+    page = context.new_page()
+    screens = Screens(page, tmp_path)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.set_default_timeout(_WAIT_MS)
+
+    # Signing in: the page asked for comes back after.
+    page.goto(f"{served.url}/app")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    screens.check("sign-in")
+    page.get_by_label("Email").fill(sign_in["email"])
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("the email or the password is wrong")
+    errors.clear()  # the browser logs the refused sign-in's 401
+    page.get_by_label("Password").fill(sign_in["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Posts")).to_be_visible()
+    expect(page.get_by_text("No posts yet.")).to_be_visible()
+    screens.check("posts-empty")
+
+    # A key, made by clicking: its secret shown this once, then only its prefix.
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Name").fill("browser key")
+    page.get_by_label("Expires after (days)").fill("30")
+    page.get_by_role("button", name="Create key").click()
+    key = page.get_by_role("textbox", name="Key", exact=True).input_value()
+    assert key.startswith("cp_test_")
+    screens.check("key-created")
+    page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("cell", name="browser key", exact=True)).to_be_visible()
+    assert key not in page.content()
+
+    # A post through the API with that key: TikTok publishes it, YouTube fails to process it.
+    served.fake("youtube", "faults", json={"processing_fail_rate": 1.0})
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0)
+    media = httpx.post(
+        f"{served.url}/v1/media", content=clip.read_bytes(), timeout=60,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "video/mp4"},
+    )  # fmt: skip
+    assert media.status_code == 201, media.text
+    auth = {"Authorization": f"Bearer {key}"}
+    post = _post(served.url, key, {"text": "hello from the browser test",
+                                   "media_id": media.json()["id"],
+                                   "targets": ["tiktok", "youtube"]})  # fmt: skip
+    page.get_by_role("link", name="Posts").click()
+    page.get_by_role("link", name="hello from the browser test").click()
+    expect(page.get_by_role("heading", name=re.compile(post["id"]))).to_be_visible()
+    # Live: the page is never reloaded, the event stream redraws the targets.
+    expect(_row(page, "tiktok")).to_contain_text("published")
+    expect(_row(page, "youtube")).to_contain_text("failed")
+    expect(_row(page, "youtube")).to_contain_text("change what it names, then retry")
+    screens.check("post-page")
+
+    # Retry: the API queues the target again (a fresh attempt budget, its progress kept, so
+    # the platform's failed video is asked about again) and the row follows it live.
+    page.get_by_role("button", name="Retry youtube").click()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ledger = httpx.get(f"{served.url}/v1/posts/{post['id']}/ledger", headers=auth).json()
+        retried = [e for e in ledger if e["event_type"] == "publish_retry_requested"]
+        target = httpx.get(f"{served.url}/v1/posts/{post['id']}", headers=auth).json()
+        youtube = next(t for t in target["targets"] if t["platform"] == "youtube")
+        if retried and youtube["status"] == "failed" and youtube["attempts"] >= 1:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the retry did not run: {ledger}")
+    expect(_row(page, "youtube")).to_have_attribute("data-status", "failed")
+    expect(_row(page, "tiktok")).to_contain_text("published")
+
+    # Revoking the key: it stops working at once.
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_role("button", name="Revoke browser key").click()
+    expect(page.get_by_role("row", name=re.compile("browser key")).first).to_contain_text("revoked")
+    refused = httpx.get(f"{served.url}/v1/posts", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 401
+    screens.check("key-revoked")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(f"{served.url}/app/posts")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert errors == [], errors
