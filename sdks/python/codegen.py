@@ -338,13 +338,17 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crosspost_sdk import models
 from crosspost_sdk._extras import {extras}
 from crosspost_sdk._resource import AsyncResource, SyncResource, dump, form, segment
 from crosspost_sdk._transport import AsyncTransport, Call, Transport
 from crosspost_sdk.pagination import AsyncPager, Page
+
+if TYPE_CHECKING:
+    from crosspost_sdk import models
+else:  # named now, loaded when an answer is parsed (crosspost_sdk._lazy)
+    from crosspost_sdk._lazy import models
 
 __all__ = ["AsyncResources", "Resources"]
 

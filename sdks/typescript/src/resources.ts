@@ -1461,6 +1461,19 @@ export class Events extends EventsExtras {
   }
 
   /**
+   * Get Event
+   *
+   * One event: the body each of its deliveries carried (as `webhook-id: msg_…`). 410
+   * once the payload retention removed its body; 404 for an event of a type the key may not
+   * read, or of another mode.
+   *
+   * GET /v1/events/{event_id}
+   */
+  get(eventId: string, options?: CallOptions<never>): Promise<operations["get_event_v1_events__event_id__get"]["responses"]["200"]["content"]["application/json"]> {
+    return this.t.request({ method: "GET", path: `/v1/events/${seg(eventId)}`, options });
+  }
+
+  /**
    * List Event Attempts
    *
    * Every delivery attempt of one event, across the endpoints of the key's mode.

@@ -69,7 +69,7 @@ def _ask_server(url: str, key: str) -> tuple[dict[str, Any] | None, dict[str, An
 
     try:
         client = Client(
-            key, base_url=url, timeout=15, signing_secret=signing_secret(key), retries=1
+            key, base_url=url, timeout=15, signing_secret=signing_secret(key), retries=1, raw=True
         )
     except (httpx.InvalidURL, ValueError):
         return None, {"status": None, "code": "invalid_url", "detail": f"{url!r} is not a URL"}

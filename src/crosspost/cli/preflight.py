@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from crosspost.cli._common import ExitCode, did_you_mean
 from crosspost.domain.enums import Platform
 from crosspost.platforms.options import PlatformOptions
-from crosspost.platforms.registry import client_for, supported_platforms
 
 
 class Refusal(Exception):
@@ -95,6 +94,9 @@ def problem_lines(problem: dict[str, Any], to: Sequence[str] = ()) -> list[str]:
 
 def platform_names() -> list[str]:
     """The platforms crosspost publishes to, by name."""
+    # Here, not at the top: the clients it loads cost every command a quarter of a second.
+    from crosspost.platforms.registry import supported_platforms  # noqa: PLC0415
+
     return sorted(p.value for p in supported_platforms())
 
 
@@ -210,6 +212,8 @@ class Options:
 
 
 def _model(platform: str) -> type[PlatformOptions]:
+    from crosspost.platforms.registry import client_for  # noqa: PLC0415
+
     return client_for(Platform(platform)).options_model
 
 

@@ -65,3 +65,15 @@ def last(conn: Connection, *, tenant_id: str, mode: str) -> Row | None:
             .limit(1)
         )
     )
+
+
+def get(conn: Connection, *, tenant_id: str, mode: str, event_id: str) -> Row | None:
+    """One event of this tenant and mode (`payload_expired` says whether its body is
+    still kept), or None."""
+    return one(
+        conn.execute(
+            sa.select(_ev.c.id, _ev.c.event_type, _ev.c.payload, _ev.c.payload_expired).where(
+                _ev.c.id == event_id, _ev.c.tenant_id == tenant_id, _ev.c.mode == mode
+            )
+        )
+    )

@@ -13,16 +13,21 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from crosspost_sdk import models
+from crosspost_sdk._lazy import field
 from crosspost_sdk._resource import AsyncResource, SyncResource, segment
 from crosspost_sdk._transport import AsyncTransport, Call, Transport
 from crosspost_sdk.errors import APIConnectionError, APIError
 from crosspost_sdk.ratelimit import Pacer
 from crosspost_sdk.signing import BODY_SHA256, HmacAuth
+
+if TYPE_CHECKING:
+    from crosspost_sdk import models
+else:  # named now, loaded when an answer is parsed (crosspost_sdk._lazy)
+    from crosspost_sdk._lazy import models
 
 T = TypeVar("T")
 
@@ -43,7 +48,7 @@ class WaitTimeout(TimeoutError):
     """An object did not reach a final status in time; `last` is how it stood."""
 
     def __init__(self, what: str, last: Any) -> None:
-        super().__init__(f"{what} did not finish in time; it stood at {last.status!r}")
+        super().__init__(f"{what} did not finish in time; it stood at {field(last, 'status')!r}")
         self.last = last
 
 
@@ -242,7 +247,7 @@ def _follow(
         seen = t.call(Call("GET", path), kind)
         if on_update is not None:
             on_update(seen)
-        if str(getattr(seen, "status", None)) in terminal:
+        if str(field(seen, "status")) in terminal:
             return seen
         left = deadline - time.monotonic()
         if left <= 0:
@@ -269,7 +274,7 @@ async def _follow_async(
         seen = await t.call(Call("GET", path), kind)
         if on_update is not None:
             on_update(seen)
-        if str(getattr(seen, "status", None)) in terminal:
+        if str(field(seen, "status")) in terminal:
             return seen
         left = deadline - time.monotonic()
         if left <= 0:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crosspost_sdk import models
 from crosspost_sdk._extras import (
     AsyncEventsExtras,
     AsyncExportsExtras,
@@ -24,6 +23,11 @@ from crosspost_sdk._extras import (
 from crosspost_sdk._resource import AsyncResource, SyncResource, dump, form, segment
 from crosspost_sdk._transport import AsyncTransport, Call, Transport
 from crosspost_sdk.pagination import AsyncPager, Page
+
+if TYPE_CHECKING:
+    from crosspost_sdk import models
+else:  # named now, loaded when an answer is parsed (crosspost_sdk._lazy)
+    from crosspost_sdk._lazy import models
 
 __all__ = ["AsyncResources", "Resources"]
 
@@ -1546,6 +1550,19 @@ class Events(EventsExtras, SyncResource):
                 timeout=timeout,
             ),
             models.EventAccepted,
+        )
+
+    def get(self, event_id: str, *, timeout: float | None = None) -> models.EventPublic:
+        """Get Event.
+
+        One event: the body each of its deliveries carried (as `webhook-id: msg_…`). 410
+        once the payload retention removed its body; 404 for an event of a type the key may not
+        read, or of another mode.
+
+        GET /v1/events/{event_id}
+        """
+        return self._t.call(
+            Call("GET", f"/v1/events/{segment(event_id)}", timeout=timeout), models.EventPublic
         )
 
     def attempts(
@@ -5201,6 +5218,19 @@ class AsyncEvents(AsyncEventsExtras, AsyncResource):
                 timeout=timeout,
             ),
             models.EventAccepted,
+        )
+
+    async def get(self, event_id: str, *, timeout: float | None = None) -> models.EventPublic:
+        """Get Event.
+
+        One event: the body each of its deliveries carried (as `webhook-id: msg_…`). 410
+        once the payload retention removed its body; 404 for an event of a type the key may not
+        read, or of another mode.
+
+        GET /v1/events/{event_id}
+        """
+        return await self._t.call(
+            Call("GET", f"/v1/events/{segment(event_id)}", timeout=timeout), models.EventPublic
         )
 
     def attempts(

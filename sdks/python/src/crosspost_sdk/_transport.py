@@ -16,6 +16,7 @@ from typing import Any, TypeVar, overload
 import httpx
 from pydantic import TypeAdapter
 
+from crosspost_sdk._lazy import resolve
 from crosspost_sdk._version import __version__
 from crosspost_sdk.errors import (
     APIConnectionError,
@@ -87,6 +88,8 @@ class Config:
     headers: dict[str, str]
     retries: Retries
     timeout: float
+    # True: answers are the JSON the API sent, never parsed into models.
+    raw: bool = False
 
 
 def build_config(
@@ -166,13 +169,14 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
-def parse(response: httpx.Response, kind: Any) -> Any:
-    """The answer as `kind` (a model, a list of models, dict…); None for an empty answer."""
+def parse(response: httpx.Response, kind: Any, *, raw: bool = False) -> Any:
+    """The answer as `kind` (a model, a list of models, dict…), or as the JSON it is when
+    `raw`; None for an empty answer."""
     if response.status_code == 204 or not response.content:
         return None
-    if kind is None:
+    if kind is None or raw:
         return response.json()
-    return _adapter(kind).validate_json(response.content)
+    return _adapter(resolve(kind)).validate_json(response.content)
 
 
 class Transport:
@@ -218,7 +222,7 @@ class Transport:
     def call(self, call: Call, kind: Any = None) -> Any:
         """Send `call` and parse its answer as `kind`."""
         response = self.send(call)
-        return parse(response, kind)
+        return parse(response, kind, raw=self.config.raw)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -274,7 +278,7 @@ class AsyncTransport:
     async def call(self, call: Call, kind: Any = None) -> Any:
         """Send `call` and parse its answer as `kind`."""
         response = await self.send(call)
-        return parse(response, kind)
+        return parse(response, kind, raw=self.config.raw)
 
     async def close(self) -> None:
         """Close the connection pool."""

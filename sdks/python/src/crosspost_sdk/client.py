@@ -57,6 +57,8 @@ class Client(Resources):
     instead to act as an OAuth client. `base_url` defaults to CROSSPOST_API_URL, then
     http://127.0.0.1:8000. Calls are retried `retries` times on 429, 5xx and dropped
     connections (re-sending the same Idempotency-Key), after `timeout` seconds each.
+    `raw=True` answers the JSON the API sent (dicts and lists) instead of models, and never
+    loads the models (for a caller that only passes answers on).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Client(Resources):
         retries: Retries | int | None = None,
         timeout: float = 60.0,
         http_client: httpx.Client | None = None,
+        raw: bool = False,
     ) -> None:
         config = _config(
             api_key,
@@ -84,6 +87,7 @@ class Client(Resources):
             retries,
             timeout,
         )
+        config.raw = raw
         super().__init__(Transport(config, http_client))
 
     def __repr__(self) -> str:
@@ -146,6 +150,7 @@ class AsyncClient(AsyncResources):
         retries: Retries | int | None = None,
         timeout: float = 60.0,
         http_client: httpx.AsyncClient | None = None,
+        raw: bool = False,
     ) -> None:
         config = _config(
             api_key,
@@ -158,6 +163,7 @@ class AsyncClient(AsyncResources):
             retries,
             timeout,
         )
+        config.raw = raw
         super().__init__(AsyncTransport(config, http_client))
 
     def __repr__(self) -> str:

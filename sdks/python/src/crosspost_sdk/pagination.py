@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
+from crosspost_sdk._lazy import field
 from crosspost_sdk._transport import AsyncTransport, Call, Transport
 
 T = TypeVar("T")
@@ -29,9 +30,9 @@ class Page(Generic[T]):
         # feed); None where the endpoint answers one page only.
         self._transport, self._call, self._kind, self._cursor = transport, call, kind, cursor
         answer = transport.call(call, kind)
-        self.data: list[T] = list(answer.data)
-        self.has_more: bool = answer.has_more
-        self.next_cursor: str | None = answer.next_cursor
+        self.data: list[T] = list(field(answer, "data"))
+        self.has_more: bool = bool(field(answer, "has_more"))
+        self.next_cursor: str | None = field(answer, "next_cursor")
 
     def __repr__(self) -> str:
         return f"<Page of {len(self.data)}, has_more={self.has_more}>"
@@ -62,9 +63,9 @@ class AsyncPage(Generic[T]):
         self, transport: AsyncTransport, call: Call, kind: Any, answer: Any, cursor: str | None
     ) -> None:
         self._transport, self._call, self._kind, self._cursor = transport, call, kind, cursor
-        self.data: list[T] = list(answer.data)
-        self.has_more: bool = answer.has_more
-        self.next_cursor: str | None = answer.next_cursor
+        self.data: list[T] = list(field(answer, "data"))
+        self.has_more: bool = bool(field(answer, "has_more"))
+        self.next_cursor: str | None = field(answer, "next_cursor")
 
     def __repr__(self) -> str:
         return f"<AsyncPage of {len(self.data)}, has_more={self.has_more}>"

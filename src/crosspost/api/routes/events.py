@@ -30,7 +30,7 @@ from crosspost.api.streams import EventStreams
 from crosspost.domain.bounds import PageLimit
 from crosspost.domain.models import Page
 from crosspost.engine.services import Services
-from crosspost.errors import Conflict, InvalidInput
+from crosspost.errors import Conflict, Gone, InvalidInput, NotFound
 from crosspost.store import event_feed
 from crosspost.store.rows import Row
 from crosspost.webhooks import feed
@@ -299,3 +299,29 @@ async def trigger_event(
         return answer, answer
 
     return await accept_idempotently(svc, principal, request, idempotency_key, create)
+
+
+@router.get(
+    "/{event_id}", response_model=EventPublic, responses=problem_responses(401, 403, 404, 410)
+)
+async def get_event(event_id: str, svc: ServicesDep, principal: PostsReadDep) -> EventPublic:
+    """One event: the body each of its deliveries carried (as `webhook-id: msg_…`). 410
+    once the payload retention removed its body; 404 for an event of a type the key may not
+    read, or of another mode."""
+
+    def read() -> Row | None:
+        with svc.db.read() as conn:
+            return event_feed.get(
+                conn, tenant_id=principal.tenant_id, mode=principal.mode.value, event_id=event_id
+            )
+
+    row = await svc.db.run(read)
+    if row is None or row["event_type"] not in feed.readable_types(principal.holds, []):
+        raise NotFound(f"no event {event_id!r} of this key's mode", code="event_not_found")
+    if row["payload_expired"]:
+        raise Gone(
+            f"event {event_id!r}'s body is past the payload retention "
+            "(webhook_payload_retention_days); only its deliveries' record is kept",
+            code="event_gone",
+        )
+    return _public(row)
