@@ -17,7 +17,12 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from crosspost.fakes.server import serve_in_thread
 from crosspost.media.samples import make_video
 from tests.conftest import browser_path
 from tests.served import Servers, clean_env
@@ -165,3 +170,96 @@ def test_a_new_user_signs_in_makes_a_key_and_watches_a_post_publish_live(
     page.goto(f"{served.url}/app/posts")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert errors == [], errors
+
+
+def test_a_user_composes_connects_hooks_and_reads_usage_by_clicking(
+    serve: Servers, browser: Browser, tmp_path: Path
+) -> None:
+    """Compose with an upload (its progress shown) to three platforms and watch it publish;
+    schedule another and find it on the calendar; connect an account through the platform's
+    consent page; add a webhook, send it a test event and resend the delivery; read usage."""
+    served = serve(clean_env(CROSSPOST_HOME=str(tmp_path / "home")), tmp_path)
+    sign_in = served.banner["dashboard_sign_in"]
+    page = browser.new_context().new_page()
+    page.set_default_timeout(_WAIT_MS)
+    screens = Screens(page, tmp_path)
+    page.goto(f"{served.url}/app/compose")
+    page.get_by_label("Email").fill(sign_in["email"])
+    page.get_by_label("Password").fill(sign_in["password"])
+    page.get_by_role("button", name="Sign in").click()
+
+    # Compose: the clip goes up from the browser, its progress shown, then it is chosen.
+    expect(page.get_by_role("heading", name="Compose a post")).to_be_visible()
+    clip = make_video(tmp_path / "clip.mp4", seconds=3.5)  # Instagram takes 3 s and more
+    page.get_by_label("Upload a file").set_input_files(str(clip))
+    expect(page.get_by_role("status").first).to_contain_text("Uploaded clip.mp4")
+    expect(page.locator("#upload-progress")).to_have_attribute("value", "100")
+    page.get_by_label("Caption", exact=True).fill("three platforms from the dashboard #clip")
+    for platform in ("youtube", "tiktok", "instagram"):
+        page.get_by_role("checkbox", name=platform, exact=True).check()
+    # The API's verdict for each platform, as it stands.
+    expect(page.locator("#check [data-platform='instagram']")).to_contain_text("fits")
+    screens.check("compose")
+    page.get_by_role("button", name="Publish").click()
+    for platform in ("youtube", "tiktok", "instagram"):
+        expect(_row(page, platform)).to_contain_text("published")
+    screens.check("published")
+
+    # Scheduled for later: it is on the calendar, on its day.
+    page.get_by_role("link", name="Compose").click()
+    page.get_by_label("Caption", exact=True).fill("a text for next month")
+    page.get_by_role("checkbox", name="x", exact=True).check()
+    page.get_by_role("radio", name="At").check()
+    page.get_by_label("Date and time").fill("2099-03-14T09:30")
+    page.get_by_label("Time zone").fill("Europe/Paris")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#targets")).to_contain_text("scheduled")
+    page.goto(f"{served.url}/app/calendar?day=2099-03-14&tz=Europe/Paris")
+    expect(page.locator("td[data-day='2099-03-14']")).to_contain_text("09:30 a text for next month")
+    screens.check("calendar")
+
+    # Connect an account: the platform's consent page, and back to the list.
+    page.get_by_role("link", name="Accounts").click()
+    screens.check("accounts")
+    page.get_by_label("Platform").select_option("linkedin")
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.get_by_role("link", name="Allow").click()
+    expect(page.get_by_role("status")).to_contain_text("Connected")
+
+    # A webhook to a receiver of this test: a test event, its delivery, a resend.
+    got: list[bytes] = []
+
+    async def hook(request: Request) -> JSONResponse:
+        got.append(await request.body())
+        return JSONResponse({"ok": True})
+
+    receiver = serve_in_thread(Starlette(routes=[Route("/hook", hook, methods=["POST"])]))
+    try:
+        page.get_by_role("link", name="Webhooks").click()
+        page.get_by_label("URL").fill(f"{receiver.url}/hook")
+        page.get_by_role("button", name="Add endpoint").click()
+        assert page.get_by_label("Signing secret").input_value().startswith("whsec_")
+        screens.check("webhook-added")
+        page.get_by_role("link", name=f"{receiver.url}/hook").click()
+        page.get_by_role("button", name="Send a test event").click()
+        expect(page.get_by_role("status")).to_contain_text("test event sent")
+        link = page.get_by_role("link", name="webhook.test")
+        deadline = time.monotonic() + 30
+        while not link.count() and time.monotonic() < deadline:
+            page.wait_for_timeout(200)  # the dispatcher delivers within a poll or two
+            page.reload()
+        link.click()
+        expect(page.get_by_text("Answered 200")).to_be_visible()
+        screens.check("delivery")
+        page.get_by_role("button", name="Resend now").click()
+        expect(page.get_by_role("status")).to_contain_text("Sent again")
+        deadline = time.monotonic() + 30
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(got) >= 2
+    finally:
+        receiver.stop()
+
+    page.get_by_role("link", name="Usage").click()
+    expect(page.get_by_role("img", name=re.compile("API calls per day"))).to_be_visible()
+    screens.check("usage")

@@ -60,9 +60,13 @@ class Answer:
 class Api:
     """Calls the API of the app serving `request`, as the caller of `request`."""
 
-    def __init__(self, request: Request, csrf_token: str | None = None) -> None:
+    def __init__(
+        self, request: Request, csrf_token: str | None = None, *, bearer: str | None = None
+    ) -> None:
         self._request = request
         self.csrf_token = csrf_token
+        # The operator's key (the admin console), sent instead of the session.
+        self._bearer = bearer
 
     def _client(self) -> httpx.AsyncClient:
         peer = self._request.client
@@ -78,7 +82,9 @@ class Api:
     def _headers(self, method: str, idempotency_key: str | None) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         cookie = self._request.headers.get("cookie")
-        if cookie:
+        if self._bearer is not None:
+            headers["Authorization"] = f"Bearer {self._bearer}"
+        elif cookie:
             headers["Cookie"] = cookie  # the session's, as the browser sent it
         if method != "GET" and self.csrf_token:
             headers[CSRF_HEADER] = self.csrf_token

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from crosspost.domain.enums import PostStatus, TargetStatus
@@ -65,38 +65,60 @@ async def _post(api: Any, post_id: str) -> dict[str, Any]:
     return found
 
 
-@router.get("/app/posts/{post_id}")
-async def show_post(request: Request, post_id: str) -> Response:
-    """A post: every target with its status (kept live), the ledger, and what to do about a
-    failure."""
+async def _post_page(
+    request: Request, post_id: str, template: str, status: int = 200, error: str = ""
+) -> Response:
     person, api = await signed_in(request)
     post = await _post(api, post_id)
     ledger = await api.get(f"/v1/posts/{post_id}/ledger")
-    return render(request, "posts/show.html", person=person, post=post, ledger=ledger,
-                  actions=ACTIONS, retryable=RETRYABLE, live_events=LIVE_EVENTS)  # fmt: skip
+    return render(request, template, status, person=person, post=post, ledger=ledger,
+                  actions=ACTIONS, retryable=RETRYABLE, live_events=LIVE_EVENTS,
+                  error=error)  # fmt: skip
 
 
-@router.get("/app/posts/{post_id}/targets")
-async def post_targets(request: Request, post_id: str) -> Response:
-    """The targets table of a post's page, as an event redraws it."""
-    person, api = await signed_in(request)
-    post = await _post(api, post_id)
-    return render(request, "posts/targets.html", person=person, post=post, actions=ACTIONS,
-                  retryable=RETRYABLE)  # fmt: skip
+@router.get("/app/posts/{post_id}")
+async def show_post(request: Request, post_id: str) -> Response:
+    """A post: every target with its status, the ledger and what to do about a failure,
+    kept live."""
+    return await _post_page(request, post_id, "posts/show.html")
+
+
+@router.get("/app/posts/{post_id}/live")
+async def post_body(request: Request, post_id: str) -> Response:
+    """The post's page below its title, as an event redraws it."""
+    return await _post_page(request, post_id, "posts/body.html")
 
 
 @router.post("/app/posts/{post_id}/targets/{target_id}/retry")
 async def retry_target(request: Request, post_id: str, target_id: str) -> Response:
-    """Retry a failed or waiting target now; the table shows where it went, or why not."""
-    person, api = await signed_in(request)
-    error = ""
+    """Retry a failed target now; the post redrawn, showing where it went, or why not."""
+    _, api = await signed_in(request)
     try:
         await api.send("POST", f"/v1/posts/{post_id}/targets/{target_id}/retry")
     except Refused as refused:
-        error = refused.message
-    post = await _post(api, post_id)
-    return render(request, "posts/targets.html", person=person, post=post, actions=ACTIONS,
-                  retryable=RETRYABLE, error=error)  # fmt: skip
+        return await _post_page(request, post_id, "posts/body.html", error=refused.message)
+    return await _post_page(request, post_id, "posts/body.html")
+
+
+@router.post("/app/posts/{post_id}/reschedule")
+async def reschedule_post(
+    request: Request,
+    post_id: str,
+    publish_at: Annotated[str, Form(max_length=40)] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Move a scheduled post to another time (a local time in `timezone`); its page says
+    whether the API allowed it."""
+    _, api = await signed_in(request)
+    # An empty time would mean "now" to the API: a reschedule always names one.
+    change = {"publish_at": publish_at or "missing", "timezone": timezone or None}
+    try:
+        await api.send("PATCH", f"/v1/posts/{post_id}", change)
+    except Refused as refused:
+        return await _post_page(
+            request, post_id, "posts/show.html", refused.status, error=refused.message
+        )
+    return secure(RedirectResponse(f"/app/posts/{post_id}", status_code=303))
 
 
 @router.post("/app/posts/{post_id}/cancel")
