@@ -62,14 +62,15 @@ _WORKER_PEAK_BYTES = 3 * 1024**3
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: two workers per core (CROSSPOST_TEST_WORKERS overrides). A test spends
-    most of its time waiting on a server, a worker process or a browser, so one worker
-    per core leaves about half of the CPU idle."""
+    """`-n auto`: one and a half workers per core (CROSSPOST_TEST_WORKERS overrides). A
+    test spends part of its time waiting on a server, a worker process or a browser, which
+    one worker per core leaves idle; two per core slow the busy tests more than they gain."""
     wanted = os.environ.get("CROSSPOST_TEST_WORKERS", "")
     if wanted.isdigit() and int(wanted) > 0:
         return int(wanted)
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(1, min(2 * (os.cpu_count() or 1), memory // _WORKER_PEAK_BYTES))
+    cores = os.cpu_count() or 1
+    return max(1, min(cores + cores // 2, memory // _WORKER_PEAK_BYTES))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -314,15 +315,16 @@ def media_store_url(request: pytest.FixtureRequest) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the S3 store's variants on SQLite only: the store does not depend on the
-    database, and the product of both would double the media suites again."""
+    """Run on SQLite only the S3 store's variants (the store does not depend on the
+    database, and the product of both would double the media suites again) and the tests
+    marked `one_database` (what a browser or a client library does, on top of any storage)."""
     dropped = []
     for item in list(items):
         spec = getattr(item, "callspec", None)
         params = spec.params if spec is not None else {}
-        if params.get("media_store_url") == "s3" and "postgres" in (
-            params.get("database_url"),
-            params.get("empty_database_url"),
+        on_postgres = "postgres" in (params.get("database_url"), params.get("empty_database_url"))
+        if on_postgres and (
+            params.get("media_store_url") == "s3" or item.get_closest_marker("one_database")
         ):
             dropped.append(item)
             items.remove(item)

@@ -32,7 +32,8 @@ from crosspost.media.samples import make_video
 from tests.relay import relay
 from tests.served import Served, clean_env, run_cli, servers
 
-pytestmark = pytest.mark.slow
+# One worker runs the module, so its served sandbox (a module fixture) starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_listen")]
 
 LINE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)  (\S+)  (msg_\w+)  (.*)")
 WAIT = 30.0

@@ -28,7 +28,8 @@ from tests.served import Served, clean_env, run_cli, servers
 
 STREAM = "/v1/events/stream"
 
-pytestmark = pytest.mark.slow
+# One worker runs the module, so its served sandbox (a module fixture) starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_publish_outcomes")]
 
 
 @pytest.fixture(scope="module")

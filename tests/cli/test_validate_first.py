@@ -25,7 +25,8 @@ from crosspost.vault.apikeys import generate_key
 from tests.relay import Relay, relay
 from tests.served import Served, clean_env, run_cli, servers
 
-pytestmark = pytest.mark.slow
+# One worker runs the module, so its served sandbox (a module fixture) starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_validate_first")]
 
 
 @dataclass

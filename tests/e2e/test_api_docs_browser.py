@@ -14,6 +14,9 @@ from playwright.sync_api import Page, Route, sync_playwright
 from tests.conftest import browser_path
 from tests.e2e.conftest import Stack
 
+# What this tests (a page, a client library) does not depend on the store: SQLite only.
+pytestmark = pytest.mark.one_database
+
 # The flags a root, offline, screenless machine needs; without the background-networking
 # ones chromium keeps calling Google's hosts.
 _FLAGS = [

@@ -11,9 +11,13 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+import pytest
 
 from crosspost.api.problem_types import anchor, catalogue
 from tests.e2e.conftest import Stack
+
+# What this tests (a page, a client library) does not depend on the store: SQLite only.
+pytestmark = pytest.mark.one_database
 
 SCANNER = Path(__file__).resolve().parents[2] / "docs" / "problem_codes.py"
 

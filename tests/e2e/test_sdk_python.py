@@ -39,6 +39,9 @@ from crosspost_sdk._resource import AsyncResource, SyncResource
 from tests.e2e.conftest import Stack
 from tests.relay import relay
 
+# What this tests (a page, a client library) does not depend on the store: SQLite only.
+pytestmark = pytest.mark.one_database
+
 # Hand-written methods cover what is not generated: the live event stream.
 HAND_WRITTEN = {"GET /v1/events/stream": "events.stream"}
 FAST = Retries(max_retries=3, initial_delay=0.01, max_delay=0.05)

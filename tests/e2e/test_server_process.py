@@ -64,6 +64,8 @@ def test_readme_flow(server: dict[str, str], tmp_path: Path) -> None:
     assert "crosspost_http_requests_total" in metrics and "crosspost_jobs" in metrics
 
 
+# The README flow runs the served process on both databases; these two test the commands.
+@pytest.mark.one_database
 def test_cli_manages_keys_and_oauth_clients(server: dict[str, str], tmp_path: Path) -> None:
     """keys create/roll/revoke and oauth-clients create/list/revoke against the live server;
     the printed secrets work over HTTP until revoked; a refused command says why."""
@@ -108,6 +110,7 @@ def test_cli_manages_keys_and_oauth_clients(server: dict[str, str], tmp_path: Pa
     assert bad_period.returncode == 2 and "YYYY-MM" in bad_period.stderr
 
 
+@pytest.mark.one_database
 def test_cli_manages_webhooks_and_the_server_delivers(
     server: dict[str, str], tmp_path: Path
 ) -> None:
