@@ -18,6 +18,10 @@ from crosspost.identity.sandbox_owner import SANDBOX_EMAIL, ensure_sandbox_owner
 from crosspost.store import people
 from tests.e2e.conftest import Stack
 
+# The dashboard is a client of the API (whose routes run on both stores elsewhere): SQLite
+# only.
+pytestmark = pytest.mark.one_database
+
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')

@@ -563,3 +563,19 @@ def test_a_follower_hears_when_a_target_stops_by_itself(
         assert (stuck["next_attempt_at"] is not None) == (status == "waiting")
     finally:
         listener.close()
+
+
+def test_an_event_is_read_by_its_id(stack: Stack) -> None:
+    """GET /v1/events/{id}: the body its deliveries carry; 404 for an unknown id and for
+    another tenant's event."""
+    made = stack.http.post("/v1/events/trigger", json={"type": "post.published"})
+    assert made.status_code == 202, made.text
+    event_id = made.json()["event_id"]
+    event = stack.http.get(f"/v1/events/{event_id}")
+    assert event.status_code == 200, event.text
+    assert event.json()["type"] == "post.published" and event.json()["test"] is True
+    missing = stack.http.get("/v1/events/msg_nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "event_not_found"
+    other = stack.http.get(f"/v1/events/{event_id}", headers={
+        "Authorization": f"Bearer {stack.other_tenant_key()}"})  # fmt: skip
+    assert other.status_code == 404
