@@ -19,6 +19,9 @@ from crosspost.identity.operators import issue as issue_operator_key
 from crosspost_sdk.signing import compute_signature, format_timestamp, new_nonce, string_to_sign
 from tests.e2e.conftest import Stack
 
+# The document and its pages are made from the code, not the store: SQLite only.
+pytestmark = pytest.mark.one_database
+
 # Operations anyone may call: what authenticates them is not an API key, if anything.
 PUBLIC = {
     ("GET", "/healthz"),

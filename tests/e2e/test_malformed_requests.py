@@ -18,6 +18,9 @@ from crosspost.api.wellformed import MAX_JSON_DEPTH
 from crosspost.store.tables import posts
 from tests.e2e.conftest import Stack
 
+# The edge refuses these before any handler or store runs: SQLite only.
+pytestmark = pytest.mark.one_database
+
 _JSON = {"Content-Type": "application/json"}
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _GONE = "client closed the connection before the body arrived"

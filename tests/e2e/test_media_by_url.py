@@ -33,6 +33,9 @@ from crosspost.store.tables import jobs
 from crosspost.store.tables import media as media_table
 from tests.e2e.conftest import Stack, expect_problem
 
+# Fetching from a URL (SSRF rules, streaming, probing) does not depend on the database: SQLite only.
+pytestmark = pytest.mark.one_database
+
 ALLOW = ["127.0.0.1/32"]
 Route = Callable[[BaseHTTPRequestHandler], None]
 

@@ -48,6 +48,10 @@ from tests.conftest import REDIS_ENV, service_url
 from tests.e2e.conftest import Stack
 from tests.unit.test_signing import README_SEND, README_SIGN
 
+# Signatures and nonces are checked before any storage (nonces live in memory or Redis):
+# SQLite only.
+pytestmark = pytest.mark.one_database
+
 START = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 POST_BODY = b'{"text":"signed hello","targets":["x"]}'
 WRONG_SECRET = "cpsig_" + "A" * 43

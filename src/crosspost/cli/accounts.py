@@ -54,11 +54,9 @@ def accounts_connect(
     where = " (sandbox: the fake's consent page)" if is_test_key(api_key(key)) else ""
     with api(api_url, key) as client:
         answer = await_consent(
-            lambda back: (
-                client.accounts.connect(
-                    {"platform": name, **({"return_to": back} if back else {})}
-                ).authorize_url
-            ),
+            lambda back: plain(
+                client.accounts.connect({"platform": name, **({"return_to": back} if back else {})})
+            )["authorize_url"],
             what=f"your {name} account{where}",
             browser=browser,
             timeout=timeout,
