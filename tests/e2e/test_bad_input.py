@@ -13,6 +13,9 @@ from crosspost.store.idempotency import try_insert
 from crosspost.store.tables import idempotency_keys, jobs, media, posts, targets
 from tests.e2e.conftest import Stack, expect_problem
 
+# Bad input is refused by validation before the store is asked: SQLite only.
+pytestmark = pytest.mark.one_database
+
 
 def _counts(stack: Stack) -> dict[str, int]:
     with stack.svc.db.read() as conn:

@@ -27,6 +27,9 @@ from crosspost.store.tables import tenants
 from crosspost.vault.jwt_keys import PUBLISH_GRACE
 from tests.e2e.conftest import Stack
 
+# Tokens are minted and verified in code (JWT, JWKS): SQLite only.
+pytestmark = pytest.mark.one_database
+
 PROBLEM = "application/problem+json"
 GRANT = {"grant_type": "client_credentials"}
 

@@ -24,6 +24,9 @@ from crosspost.store.tables import jobs, posts, targets
 from tests.e2e.conftest import Stack
 from tests.platforms.test_post_types import EXPECTED, KIND_CODES
 
+# The platforms' rules are checked in code, the same over either store: SQLite only.
+pytestmark = pytest.mark.one_database
+
 JANUARY = datetime(2026, 1, 1, tzinfo=UTC)
 
 
