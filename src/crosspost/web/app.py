@@ -15,11 +15,15 @@ from crosspost.web.people import sign_in_url
 from crosspost.web.routes import (
     accounts,
     admin,
+    apps,
     calendar,
     compose,
+    content,
     developers,
     posts,
+    releases,
     session,
+    studio,
     usage,
     webhooks,
 )
@@ -31,7 +35,11 @@ ROUTERS = (
     compose.router,
     accounts.router,
     developers.router,
+    apps.router,
     webhooks.router,
+    studio.router,
+    content.router,
+    releases.router,
     usage.router,
     admin.router,
 )
