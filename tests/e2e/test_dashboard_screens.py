@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from html import unescape
-from typing import Any
 
 import httpx
 import pytest
@@ -19,47 +18,18 @@ from starlette.routing import Route
 
 from crosspost.fakes.server import RunningServer, serve_in_thread
 from crosspost.identity import operators
-from crosspost.identity.sandbox_owner import SANDBOX_EMAIL, ensure_sandbox_owner
 from tests.e2e.conftest import Stack, wait_until
+from tests.e2e.dashboard import FORM_KEY, Browser, with_owner
 
 # The dashboard is a client of the API (whose routes run on both stores elsewhere): SQLite
 # only.
 pytestmark = pytest.mark.one_database
 
-PASSWORD = "correct horse battery staple"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-_FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')
-
-
-class Browser:
-    """A signed-in browser: its client and the session's CSRF token."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.http = httpx.Client(
-            base_url=stack.api_url, headers={"Origin": stack.api_url}, timeout=30
-        )
-        signed = self.http.post("/app/sign-in", data={"email": SANDBOX_EMAIL, "password": PASSWORD})
-        assert signed.status_code == 303, signed.text
-        page = self.http.get("/app/posts")
-        found = _CSRF.search(page.text)
-        assert found is not None
-        self.csrf = found.group(1)
-
-    def post(self, path: str, data: dict[str, Any] | list[tuple[str, str]]) -> httpx.Response:
-        """A form of the dashboard, sent with the session's CSRF token."""
-        pairs = list(data.items()) if isinstance(data, dict) else list(data)
-        form: dict[str, list[str]] = {"csrf_token": [self.csrf]}
-        for name, value in pairs:
-            form.setdefault(name, []).append(value)
-        return self.http.post(path, data=form)
-
 
 @pytest.fixture
 def stack(make_stack: Callable[..., Stack]) -> Stack:
     """A stack whose workers publish and whose dispatcher delivers webhooks."""
-    made = make_stack(workers=1, dispatcher=True)
-    ensure_sandbox_owner(made.svc, made.tenant_id, PASSWORD)
-    return made
+    return with_owner(make_stack(workers=1, dispatcher=True))
 
 
 @pytest.fixture
@@ -81,7 +51,7 @@ def test_compose_checks_live_and_publishes_one_post_per_form(stack: Stack) -> No
     page = browser.http.get("/app/compose")
     assert page.status_code == 200
     assert 'value="youtube"' in page.text and 'value="x"' in page.text
-    form_key = _FORM_KEY.search(page.text)
+    form_key = FORM_KEY.search(page.text)
     assert form_key is not None
     # Live validation: the API's verdict per platform, and the caption's counts.
     long = "#tag " * 80
@@ -180,7 +150,7 @@ def test_webhooks_secret_once_test_delivery_request_and_response(
     server, got = receiver
     browser = Browser(stack)
     page = browser.http.get("/app/developers/webhooks")
-    form_key = _FORM_KEY.search(page.text)
+    form_key = FORM_KEY.search(page.text)
     assert form_key is not None
     made = browser.post("/app/developers/webhooks", [
         ("url", f"{server.url}/hook"), ("event_types", "post.published"),
