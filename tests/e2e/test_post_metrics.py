@@ -6,6 +6,7 @@ schedule, and the reports group what was fetched. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from crosspost.media.samples import make_audio
 from crosspost.store.tables import jobs, webhook_events
 from crosspost.webhooks.catalogue import validate_payload
 from tests.e2e.conftest import Stack, expect_problem, wait_until
+from tests.e2e.dashboard import Browser, with_owner
 
 FINAL = {"published", "partially_published", "failed", "cancelled"}
 HOUR = 3600.0
@@ -327,3 +329,31 @@ def test_the_cli_shows_a_posts_metrics(
     assert json.loads(as_json.stdout)["targets"][0]["latest"] == target["latest"]
     missing = CliRunner().invoke(app, ["metrics", "pst_nope"])
     assert missing.exit_code == 1 and "not_found" in missing.stderr, missing.output
+
+
+@pytest.mark.one_database
+def test_the_post_page_shows_the_counts_and_charts_views(
+    metered: tuple[Stack, MovingClock], tmp_path: Path
+) -> None:
+    """The dashboard's post page: nothing before a fetch; after two, the API's latest counts
+    per platform and their sum, and one bar per fetch of each target's views."""
+    stack, clock = metered
+    with_owner(stack)
+    post_id = _publish(stack, tmp_path, "x")
+    assert "not fetched yet" in Browser(stack).http.get(f"/app/posts/{post_id}").text
+    clock.advance(HOUR + 60)
+    _fetched(stack, post_id, 1)
+    clock.advance(5 * HOUR)
+    metrics = _fetched(stack, post_id, 2)
+    page = Browser(stack).http.get(f"/app/posts/{post_id}")  # signed in anew: 6 h went by
+    assert page.status_code == 200
+    (target,) = metrics["targets"]
+    row = re.search(rf'<tr id="metrics-{target["target_id"]}">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>([^<]*)</td>", row.group(1))
+    latest = target["latest"]
+    assert cells[:4] == [str(latest[n]) if latest[n] is not None else "—"
+                         for n in ("views", "likes", "comments", "shares")]  # fmt: skip
+    chart = page.text.split(f'id="views-{target["target_id"]}"', 1)[1].split("</svg>", 1)[0]
+    labels = [f"{s['age_seconds'] // 3600}h: {s['views']} views" for s in target["series"]]
+    assert re.findall(r"<title>([^<]*)</title>", chart) == labels

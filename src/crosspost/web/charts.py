@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 WIDTH, HEIGHT, GAP = 640, 160, 4
 
@@ -38,3 +39,13 @@ def bars(series: list[tuple[str, int, int]]) -> list[Bar]:
         )
         for i, (label, total, failed) in enumerate(series)
     ]
+
+
+def age(seconds: int) -> str:
+    """How long after publishing, as a bar's label: hours under two days, then days."""
+    return f"{seconds // 3600}h" if seconds < 48 * 3600 else f"{seconds // 86400}d"
+
+
+def views_over_time(target: dict[str, Any]) -> list[Bar]:
+    """A target's views at each fetch of its metrics (`TargetMetrics` of the API)."""
+    return bars([(age(s["age_seconds"]), s["views"] or 0, 0) for s in target["series"]])

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from crosspost.domain.enums import PostStatus, TargetStatus
-from crosspost.web.api_calls import Refused
+from crosspost.web.api_calls import Api, Refused
+from crosspost.web.charts import HEIGHT, WIDTH, views_over_time
 from crosspost.web.pages import render, secure
 from crosspost.web.people import signed_in
 
@@ -71,9 +72,23 @@ async def _post_page(
     person, api = await signed_in(request)
     post = await _post(api, post_id)
     ledger = await api.get(f"/v1/posts/{post_id}/ledger")
+    metrics = await _metrics(api, post)
     return render(request, template, status, person=person, post=post, ledger=ledger,
-                  actions=ACTIONS, retryable=RETRYABLE, live_events=LIVE_EVENTS,
-                  error=error)  # fmt: skip
+                  actions=ACTIONS, retryable=RETRYABLE, live_events=LIVE_EVENTS, error=error,
+                  metrics=metrics, views_over_time=views_over_time, chart_width=WIDTH,
+                  chart_height=HEIGHT)  # fmt: skip
+
+
+async def _metrics(api: Api, post: dict[str, Any]) -> dict[str, Any] | None:
+    """How the post performed, once a target is published (None before, or when the
+    operator switched post metrics off)."""
+    if not any(t["status"] == TargetStatus.PUBLISHED.value for t in post["targets"]):
+        return None
+    try:
+        found: dict[str, Any] = await api.get(f"/v1/posts/{post['id']}/metrics")
+    except Refused:
+        return None
+    return found
 
 
 @router.get("/app/posts/{post_id}")
