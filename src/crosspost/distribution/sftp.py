@@ -30,9 +30,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-import asyncssh
+# asyncssh is imported where a delivery runs: at module level it would cost every API and
+# worker process a tenth of a second at start, for a feature most never use.
+if TYPE_CHECKING:
+    import asyncssh
 
 ProgressCallback = Callable[[str, int, int], object]
 """Called as ``(remote_name, bytes now on the server, size)`` after each chunk of a file."""
@@ -233,6 +236,8 @@ async def _deliver(
 
 
 async def _remote_size(sftp: asyncssh.SFTPClient, path: str) -> int | None:
+    import asyncssh  # noqa: PLC0415
+
     try:
         attrs = await sftp.stat(path)
     except asyncssh.SFTPNoSuchFile:
@@ -261,6 +266,8 @@ async def _upload(
 
 
 async def _read_all(sftp: asyncssh.SFTPClient, folder: str, prefix: str) -> list[bytes]:
+    import asyncssh  # noqa: PLC0415
+
     try:
         names = await sftp.listdir(folder)
     except asyncssh.SFTPNoSuchFile:
@@ -324,6 +331,8 @@ def _parse(document: bytes, tag: str) -> ET.Element:
 
 
 def _run(target: SftpTarget, work: Callable[[asyncssh.SFTPClient], Awaitable[_T]]) -> _T:
+    import asyncssh  # noqa: PLC0415
+
     async def session() -> _T:
         connection = await _connect(target)
         try:
@@ -344,6 +353,8 @@ def _run(target: SftpTarget, work: Callable[[asyncssh.SFTPClient], Awaitable[_T]
 
 async def _connect(target: SftpTarget) -> asyncssh.SSHClientConnection:
     """The SSH connection, its failures sorted by whether another try can help."""
+    import asyncssh  # noqa: PLC0415
+
     trusted: tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]] | None
     try:
         keys = (

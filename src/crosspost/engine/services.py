@@ -12,7 +12,6 @@ from crosspost.jobs import JobStore, create_job_store
 from crosspost.jobs.backoff import Backoff
 from crosspost.media.storage import MediaStorage
 from crosspost.media.storage_local import LocalStorage
-from crosspost.media.storage_s3 import S3Storage, parse_store_url
 from crosspost.platforms.http import new_http_client
 from crosspost.store.db import Database
 from crosspost.vault.keyring import Keyring, load_hash_key, load_keyring
@@ -73,6 +72,9 @@ def build_storage(settings: Settings) -> MediaStorage:
     and temp copies then under `media_dir`), else local disk under `media_dir`."""
     if settings.media_store is None:
         return LocalStorage(settings.resolved_media_dir)
+    # boto3 costs a tenth of a second per process start: only the S3 store pays for it.
+    from crosspost.media.storage_s3 import S3Storage, parse_store_url  # noqa: PLC0415
+
     bucket, prefix = parse_store_url(settings.media_store)
     return S3Storage(
         bucket,

@@ -7,6 +7,8 @@ other parameters is re-made at the next sign-in."""
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -16,8 +18,13 @@ MIN_LENGTH = 10
 MAX_LENGTH = 1024  # hashing is slow by design: bound what one request can ask of it
 
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Verified when no user matches, so an unknown email costs what a wrong password costs.
-_DUMMY = _HASHER.hash("not-a-password-anyone-has")
+
+
+@functools.cache
+def _dummy() -> str:
+    """Verified when no user matches, so an unknown email costs what a wrong password costs
+    (made at first need: hashing at import would cost every process start 80 ms)."""
+    return _HASHER.hash("not-a-password-anyone-has")
 
 
 def check_new(password: str) -> str:
@@ -42,7 +49,7 @@ def verify(stored: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
