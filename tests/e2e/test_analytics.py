@@ -15,8 +15,9 @@ import pytest
 
 from crosspost.domain.enums import Mode
 from crosspost.engine.keys import issue_key
+from crosspost.identity.operators import issue as issue_operator_key
 from crosspost.store.tables import tenants
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, wait_until
 
 
 def _iso(when: datetime) -> str:
@@ -130,7 +131,7 @@ def test_range_and_grouping_are_checked(make_stack: Callable[..., Stack]) -> Non
 
 def test_tenants_see_only_their_own_requests(make_stack: Callable[..., Stack]) -> None:
     """Another tenant's report is empty however busy this one is; a key without
-    `usage:read` is refused."""
+    `usage:read` is refused; the operator's report (GET /v1/admin/analytics) holds both."""
     stack = make_stack(workers=0, analytics_flush_seconds=0.05)
     since = datetime.now(UTC) - timedelta(seconds=1)
     for _ in range(3):
@@ -154,3 +155,25 @@ def test_tenants_see_only_their_own_requests(make_stack: Callable[..., Stack]) -
         denied = _analytics(c, **window)
         assert denied.status_code == 403
         assert denied.json()["code"] == "insufficient_scope"
+    # The operator's report spans both tenants (the operator's own calls are no tenant's);
+    # a tenant's key cannot read it, and a tenant's key ids are not a grouping there.
+    _, raw = issue_operator_key(stack.svc, name="ops")
+    operator = {"Authorization": f"Bearer {raw}"}
+    window = {"from": window["from"], "to": _iso(datetime.now(UTC) + timedelta(seconds=5))}
+    with httpx.Client(base_url=stack.api_url, headers=operator) as ops:
+
+        def both() -> dict[str, dict[str, Any]] | None:
+            answer = ops.get("/v1/admin/analytics", params=window)
+            assert answer.status_code == 200, answer.text
+            groups = _by_group(answer.json())
+            return groups if groups.get("ten_b", {}).get("requests") == 2 else None
+
+        groups = wait_until("tenant B's two requests in the operator's report", both)
+        assert groups["ten_b"]["errors"] == 1
+        assert set(groups) == {"ten_b", stack.tenant_id} and groups[stack.tenant_id]["requests"] > 3
+        only_b = ops.get("/v1/admin/analytics", params={**window, "tenant_id": "ten_b",
+                                                         "group_by": "status"}).json()  # fmt: skip
+        assert {g["group"]: g["requests"] for g in only_b["data"]} == {"200": 1, "403": 1}
+        assert ops.get("/v1/admin/analytics", params={"group_by": "key"}).status_code == 422
+    refused = stack.http.get("/v1/admin/analytics")
+    assert refused.status_code == 403, refused.text

@@ -118,10 +118,10 @@ def test_report_groups_and_percentiles(migrated: Database) -> None:
     recorder.flush()
     since, until = NOW - timedelta(hours=1), NOW + timedelta(seconds=1)
     with migrated.read() as conn:
-        by_endpoint = analytics_report(conn, "t", since, until, "endpoint")
-        by_status = analytics_report(conn, "t", since, until, "status")
-        by_key = analytics_report(conn, "t", since, until, "key")
-        other = analytics_report(conn, "u", since, until, "endpoint")
+        by_endpoint = analytics_report(conn, ["t"], since, until, "endpoint")
+        by_status = analytics_report(conn, ["t"], since, until, "status")
+        by_key = analytics_report(conn, ["t"], since, until, "key")
+        other = analytics_report(conn, ["u"], since, until, "endpoint")
     assert by_endpoint == [
         {
             "group": "GET /v1/posts",
@@ -151,6 +151,31 @@ def test_report_groups_and_percentiles(migrated: Database) -> None:
     ]
     assert [(g["group"], g["requests"]) for g in by_key] == [("k1", 11), ("k0", 10)]
     assert other == []
+
+
+def test_the_operators_report_spans_the_tenants_asked_for(migrated: Database) -> None:
+    """Across tenants: one group per tenant with its own percentiles, or every tenant's
+    requests of an endpoint together; a tenant not asked for is left out."""
+    with migrated.write() as conn:
+        conn.execute(tenants.insert(), [
+            {"id": t, "name": t, "is_default": False, "created_at": NOW} for t in ("u", "w")
+        ])  # fmt: skip
+    recorder = AnalyticsRecorder(migrated, FrozenClock(NOW), flush_seconds=60)
+    for latency in (1.0, 2.0, 3.0):
+        recorder.record(_hit(latency, tenant="t"))
+    for latency in (10.0, 20.0):
+        recorder.record(_hit(latency, tenant="u", status=500))
+    recorder.record(_hit(99.0, tenant="w"))
+    recorder.flush()
+    since, until = NOW - timedelta(hours=1), NOW + timedelta(seconds=1)
+    with migrated.read() as conn:
+        by_tenant = analytics_report(conn, ["t", "u"], since, until, "tenant")
+        by_endpoint = analytics_report(conn, ["t", "u", "w"], since, until, "endpoint")
+    assert [(g["group"], g["requests"], g["errors"], g["p50_ms"], g["p99_ms"])
+            for g in by_tenant] == [("t", 3, 0, 2.0, 3.0), ("u", 2, 2, 10.0, 20.0)]  # fmt: skip
+    assert [(g["group"], g["requests"], g["errors"], g["p99_ms"]) for g in by_endpoint] == [
+        ("GET /v1/posts", 6, 2, 99.0)
+    ]
 
 
 def test_a_failing_database_keeps_rows_buffered_and_bounded(

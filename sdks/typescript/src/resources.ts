@@ -290,6 +290,17 @@ export class Admin extends Resource {
     this.flags = new AdminFlags(t);
     this.tenants = new AdminTenants(t);
   }
+  /**
+   * Get Admin Analytics
+   *
+   * Requests, errors, p50/p95/p99 latency and bytes of every tenant's API calls (or one
+   * tenant's) per tenant, endpoint or status, over at most 31 days. Operator keys only.
+   *
+   * GET /v1/admin/analytics
+   */
+  analytics(options?: CallOptions<NonNullable<operations["get_admin_analytics_v1_admin_analytics_get"]["parameters"]["query"]>>): Promise<operations["get_admin_analytics_v1_admin_analytics_get"]["responses"]["200"]["content"]["application/json"]> {
+    return this.t.request({ method: "GET", path: `/v1/admin/analytics`, query: options?.query as Record<string, unknown> | undefined, options });
+  }
 }
 
 /** `audit`. */

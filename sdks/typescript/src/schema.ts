@@ -174,6 +174,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Admin Analytics
+         * @description Requests, errors, p50/p95/p99 latency and bytes of every tenant's API calls (or one
+         *     tenant's) per tenant, endpoint or status, over at most 31 days. Operator keys only.
+         */
+        get: operations["get_admin_analytics_v1_admin_analytics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/flags": {
         parameters: {
             query?: never;
@@ -4025,13 +4046,39 @@ export interface components {
          */
         AccountStatus: "active" | "needs_reauth" | "disabled";
         /**
+         * AdminAnalyticsReport
+         * @description API analytics across tenants over [from, to).
+         */
+        AdminAnalyticsReport: {
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /**
+             * Group By
+             * @enum {string}
+             */
+            group_by: "tenant" | "endpoint" | "status";
+            /**
+             * Data
+             * @description One row per tenant id, endpoint or status, most requested first.
+             */
+            data: components["schemas"]["AnalyticsGroup"][];
+        };
+        /**
          * AnalyticsGroup
-         * @description Requests of one endpoint, status or key in the range.
+         * @description Requests of one endpoint, status, key or tenant in the range.
          */
         AnalyticsGroup: {
             /**
              * Group
-             * @description `METHOD /route/{template}`, the status code, or the API key id.
+             * @description `METHOD /route/{template}`, the status code, the API key id or (in the operator's report) the tenant id.
              */
             group: string;
             /** Requests */
@@ -10763,6 +10810,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_admin_analytics_v1_admin_analytics_get: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 start (inclusive); default: 24 h before `to`. */
+                from?: string | null;
+                /** @description ISO 8601 end (exclusive); default: now. */
+                to?: string | null;
+                group_by?: "tenant" | "endpoint" | "status";
+                /** @description Only this tenant's requests. */
+                tenant_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAnalyticsReport"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -22,6 +22,7 @@ from crosspost.api.openapi_extend import amend_document
 from crosspost.api.query import known_query_only
 from crosspost.api.routes import (
     accounts,
+    admin_analytics,
     admin_flags,
     admin_tenants,
     analytics,
@@ -175,6 +176,7 @@ def create_app(svc: Services, *, wake_workers: Callable[[], None] | None = None)
 # other router refuses them (known_query_only).
 _OPEN = (health, oauth, oauth2, oauth_pages, error_docs)
 checked = (
+    admin_analytics,
     admin_flags,
     admin_tenants,
     audit,

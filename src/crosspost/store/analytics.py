@@ -33,9 +33,11 @@ def iter_range(
 ) -> Iterator[sa.Row[Any]]:
     """A tenant's rows with start <= created_at < end, streamed (a month can be large).
 
-    Each row has key_id, endpoint, method, status, latency_ms, request_bytes, response_bytes.
+    Each row has tenant_id, key_id, endpoint, method, status, latency_ms, request_bytes,
+    response_bytes.
     """
     query = sa.select(
+        api_analytics.c.tenant_id,
         api_analytics.c.key_id,
         api_analytics.c.endpoint,
         api_analytics.c.method,

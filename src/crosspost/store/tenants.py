@@ -80,6 +80,11 @@ def page_tenants(
     return every(conn.execute(query.order_by(tenants.c.id.desc()).limit(limit)))
 
 
+def tenant_ids(conn: Connection) -> list[str]:
+    """Every tenant's id, oldest first."""
+    return [str(r[0]) for r in conn.execute(sa.select(tenants.c.id).order_by(tenants.c.id))]
+
+
 def overrides(conn: Connection, column: str) -> dict[str, int]:
     """Tenant id → its own value of a settings `column`, for tenants that set one."""
     col = tenants.c[column]

@@ -3520,6 +3520,32 @@ class Admin(SyncResource):
         self.flags = AdminFlags(transport)
         self.tenants = AdminTenants(transport)
 
+    def analytics(
+        self,
+        *,
+        from_: str | None = None,
+        to: str | None = None,
+        group_by: str | None = None,
+        tenant_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.AdminAnalyticsReport:
+        """Get Admin Analytics.
+
+        Requests, errors, p50/p95/p99 latency and bytes of every tenant's API calls (or one
+        tenant's) per tenant, endpoint or status, over at most 31 days. Operator keys only.
+
+        GET /v1/admin/analytics
+        """
+        return self._t.call(
+            Call(
+                "GET",
+                "/v1/admin/analytics",
+                params={"from": from_, "to": to, "group_by": group_by, "tenant_id": tenant_id},
+                timeout=timeout,
+            ),
+            models.AdminAnalyticsReport,
+        )
+
 
 class Oauth(SyncResource):
     """`oauth`."""
@@ -7213,6 +7239,32 @@ class AsyncAdmin(AsyncResource):
         super().__init__(transport)
         self.flags = AsyncAdminFlags(transport)
         self.tenants = AsyncAdminTenants(transport)
+
+    async def analytics(
+        self,
+        *,
+        from_: str | None = None,
+        to: str | None = None,
+        group_by: str | None = None,
+        tenant_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.AdminAnalyticsReport:
+        """Get Admin Analytics.
+
+        Requests, errors, p50/p95/p99 latency and bytes of every tenant's API calls (or one
+        tenant's) per tenant, endpoint or status, over at most 31 days. Operator keys only.
+
+        GET /v1/admin/analytics
+        """
+        return await self._t.call(
+            Call(
+                "GET",
+                "/v1/admin/analytics",
+                params={"from": from_, "to": to, "group_by": group_by, "tenant_id": tenant_id},
+                timeout=timeout,
+            ),
+            models.AdminAnalyticsReport,
+        )
 
 
 class AsyncOauth(AsyncResource):

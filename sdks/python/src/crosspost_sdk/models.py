@@ -25,7 +25,7 @@ class ExpiresIn(RootModel[int]):
 
 class AnalyticsGroup(BaseModel):
     """
-    Requests of one endpoint, status or key in the range.
+    Requests of one endpoint, status, key or tenant in the range.
     """
 
     model_config = ConfigDict(
@@ -34,7 +34,7 @@ class AnalyticsGroup(BaseModel):
     group: Annotated[
         str,
         Field(
-            description="`METHOD /route/{template}`, the status code, or the API key id.",
+            description="`METHOD /route/{template}`, the status code, the API key id or (in the operator's report) the tenant id.",
             title="Group",
         ),
     ]
@@ -5222,6 +5222,26 @@ class AccountQuotaExhaustedEvent(BaseModel):
         Field(description="When the event happened (UTC).", title="Timestamp"),
     ]
     data: AccountQuotaExhaustedData
+
+
+class AdminAnalyticsReport(BaseModel):
+    """
+    API analytics across tenants over [from, to).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    from_: Annotated[AwareDatetime, Field(alias="from", title="From")]
+    to: Annotated[AwareDatetime, Field(title="To")]
+    group_by: Annotated[Literal["tenant", "endpoint", "status"], Field(title="Group By")]
+    data: Annotated[
+        list[AnalyticsGroup],
+        Field(
+            description="One row per tenant id, endpoint or status, most requested first.",
+            title="Data",
+        ),
+    ]
 
 
 class BrandKitCreate(BaseModel):

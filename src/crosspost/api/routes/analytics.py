@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from crosspost.api.deps import ServicesDep, UsageReadDep
 from crosspost.api.errors import problem_responses
-from crosspost.usage.analytics_report import GroupBy, analytics_report, resolve_range
+from crosspost.domain.analytics import AnalyticsGroup, AnalyticsReport, GroupBy
+from crosspost.usage.analytics_report import analytics_report, resolve_range
 
 router = APIRouter(prefix="/v1/analytics", tags=["usage"])
 _ERRORS = problem_responses(401, 403, 422)
-
-
-class AnalyticsGroup(BaseModel):
-    """Requests of one endpoint, status or key in the range."""
-
-    group: str = Field(
-        description="`METHOD /route/{template}`, the status code, or the API key id."
-    )
-    requests: int
-    errors: int = Field(description="Requests answered with a status of 400 or more.")
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    request_bytes: int
-    response_bytes: int
-
-
-class AnalyticsReport(BaseModel):
-    """API analytics of the tenant over [from, to)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: datetime = Field(alias="from")
-    to: datetime
-    group_by: GroupBy
-    data: list[AnalyticsGroup]
 
 
 @router.get("", response_model=AnalyticsReport, responses=_ERRORS)
@@ -69,7 +42,7 @@ async def get_analytics(
 
     def read() -> list[dict[str, Any]]:
         with svc.db.read() as conn:
-            return analytics_report(conn, principal.tenant_id, since, until, group_by)
+            return analytics_report(conn, [principal.tenant_id], since, until, group_by)
 
     data = await svc.db.run(read)
     return AnalyticsReport(
