@@ -224,12 +224,21 @@ def test_the_operator_console_suspends_tenants_and_rolls_flags_out(stack: Stack)
     assert stack.http.get("/v1/posts").status_code == 403  # the tenant's keys are refused
     console.post(f"/app/admin/tenants/{stack.tenant_id}/resume")
     assert stack.http.get("/v1/posts").status_code == 200
+    # The tenant's calls reach the console's traffic table, under the tenant's name.
+    operator = {"Authorization": f"Bearer {key}"}
+    name = httpx.get(f"{stack.api_url}/v1/admin/tenants/{stack.tenant_id}", headers=operator)
+    row = rf"<tr><td>{re.escape(name.json()['name'])} <code>{stack.tenant_id}</code></td><td>(\d+)"
+
+    def traffic() -> re.Match[str] | None:
+        return re.search(row, console.get("/app/admin", params={"range": "7d"}).text)
+
+    assert int(wait_until("the tenant's calls in the console", traffic).group(1)) >= 1
+    assert "GET /v1/posts" in console.get("/app/admin").text
     flag = "accounts.disconnect"
     rolled = console.post(
         f"/app/admin/flags/{flag}", data={"rollout_percent": "25", "enabled": "on"}
     )
     assert rolled.status_code == 303
-    operator = {"Authorization": f"Bearer {key}"}
     stored = httpx.get(f"{stack.api_url}/v1/admin/flags/{flag}", headers=operator).json()
     assert stored["rollout_percent"] == 25 and stored["enabled"] is True
     kill = {"rollout_percent": "25", "enabled": "on", "killed": "true"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from crosspost.engine.services import Services
@@ -21,6 +21,7 @@ from crosspost.vault.keyring import VaultError
 from crosspost.web.api_calls import Api, Refused, SignedOut
 from crosspost.web.pages import render, secure
 from crosspost.web.people import same_origin
+from crosspost.web.traffic import RANGES, chosen, range_window
 
 router = APIRouter()
 _ADMIN = "/app/admin"
@@ -83,17 +84,29 @@ async def sign_out() -> Response:
     return secure(response)
 
 
-async def _console(request: Request, api: Api, status: int = 200, **values: Any) -> Response:
+async def _console(
+    request: Request, api: Api, status: int = 200, over: str = "24h", **values: Any
+) -> Response:
     tenants = await api.get("/v1/admin/tenants", limit=100)
     flags = await api.get("/v1/admin/flags")
+    svc: Services = request.app.state.services
+    window = range_window(over, svc.clock.now())
+    by_tenant = await api.get("/v1/admin/analytics", group_by="tenant", **window)
+    by_endpoint = await api.get("/v1/admin/analytics", group_by="endpoint", **window)
     return render(request, "admin/console.html", status, tenants=tenants["data"],
-                  flags=flags["data"], form_key=secrets.token_urlsafe(12), **values)  # fmt: skip
+                  flags=flags["data"], form_key=secrets.token_urlsafe(12),
+                  by_tenant=by_tenant["data"], by_endpoint=by_endpoint["data"],
+                  names={t["id"]: t["name"] for t in tenants["data"]}, ranges=list(RANGES),
+                  range=chosen(over), **values)  # fmt: skip
 
 
 @router.get(_ADMIN)
-async def console(request: Request) -> Response:
-    """Every tenant with its standing, every feature flag with its rollout."""
-    return await _console(request, _operator(request))
+async def console(
+    request: Request, over: Annotated[str, Query(alias="range", max_length=4)] = "24h"
+) -> Response:
+    """Every tenant with its standing, every feature flag with its rollout, and the API
+    traffic of every tenant and endpoint."""
+    return await _console(request, _operator(request), over=over)
 
 
 @router.post(_ADMIN + "/tenants/{tenant_id}/{action}")

@@ -13,9 +13,9 @@ from crosspost.engine.services import Services
 from crosspost.web.charts import HEIGHT, WIDTH, bars
 from crosspost.web.pages import render
 from crosspost.web.people import signed_in
+from crosspost.web.traffic import RANGES, chosen, range_window
 
 router = APIRouter()
-_RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 _DAYS = 14
 
 
@@ -25,8 +25,7 @@ async def usage(request: Request, over: Annotated[str, Query(alias="range")] = "
     person, api = await signed_in(request)
     svc: Services = request.app.state.services
     now = svc.clock.now()
-    span = _RANGES.get(over, _RANGES["24h"])
-    window = {"from": (now - span).isoformat(), "to": now.isoformat()}
+    window = range_window(over, now)
     report = await api.get("/v1/usage")
     endpoints = await api.get("/v1/analytics", group_by="endpoint", **window)
     keys = await api.get("/v1/analytics", group_by="key", **window)
@@ -43,6 +42,6 @@ async def usage(request: Request, over: Annotated[str, Query(alias="range")] = "
         failed = sum(g["errors"] for g in day["data"])
         days.append((start.strftime("%b %d"), total, failed))
     return render(request, "usage.html", person=person, report=report,
-                  endpoints=endpoints["data"], keys=keys["data"], range=over if over in
-                  _RANGES else "24h", ranges=list(_RANGES), chart=bars(days), chart_width=WIDTH,
+                  endpoints=endpoints["data"], keys=keys["data"], range=chosen(over),
+                  ranges=list(RANGES), chart=bars(days), chart_width=WIDTH,
                   chart_height=HEIGHT, days=_DAYS)  # fmt: skip
