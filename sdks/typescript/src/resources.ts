@@ -885,6 +885,22 @@ export class Posts extends PostsExtras {
   }
 }
 
+/** `calendar`. */
+export class Calendar extends Resource {
+  /**
+   * Get Calendar
+   *
+   * Each day of [from, to] in `timezone`: how many posts publish on it (whatever their
+   * status) and the first `per_day` of them, with their time, status, text excerpt and
+   * targets. The posts beyond are in `GET /v1/posts?scheduled_since=…&scheduled_until=…`.
+   *
+   * GET /v1/calendar
+   */
+  list(options?: CallOptions<NonNullable<operations["get_calendar_v1_calendar_get"]["parameters"]["query"]>>): Promise<operations["get_calendar_v1_calendar_get"]["responses"]["200"]["content"]["application/json"]> {
+    return this.t.request({ method: "GET", path: `/v1/calendar`, query: options?.query as Record<string, unknown> | undefined, options });
+  }
+}
+
 /** `analytics`. */
 export class Analytics extends Resource {
   /**
@@ -2404,6 +2420,7 @@ export class Resources extends Resource {
   readonly media: Media;
   readonly uploads: Uploads;
   readonly posts: Posts;
+  readonly calendar: Calendar;
   readonly analytics: Analytics;
   readonly targets: Targets;
   readonly accounts: Accounts;
@@ -2439,6 +2456,7 @@ export class Resources extends Resource {
     this.media = new Media(t);
     this.uploads = new Uploads(t);
     this.posts = new Posts(t);
+    this.calendar = new Calendar(t);
     this.analytics = new Analytics(t);
     this.targets = new Targets(t);
     this.accounts = new Accounts(t);

@@ -1112,6 +1112,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Calendar
+         * @description Each day of [from, to] in `timezone`: how many posts publish on it (whatever their
+         *     status) and the first `per_day` of them, with their time, status, text excerpt and
+         *     targets. The posts beyond are in `GET /v1/posts?scheduled_since=…&scheduled_until=…`.
+         */
+        get: operations["get_calendar_v1_calendar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/posts/{post_id}/targets/{target_id}/remote": {
         parameters: {
             query?: never;
@@ -4375,6 +4397,68 @@ export interface components {
              * @description When the oldest spending leaves the window.
              */
             resets_at: string | null;
+        };
+        /**
+         * Calendar
+         * @description Every day of [from, to] in the zone, busy or not.
+         */
+        Calendar: {
+            /** Timezone */
+            timezone: string;
+            /** Days */
+            days: components["schemas"]["CalendarDay"][];
+        };
+        /**
+         * CalendarDay
+         * @description One local day: how many posts publish on it, and the first `per_day` of them.
+         */
+        CalendarDay: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Total
+             * @description Posts publishing this day, shown or not.
+             */
+            total: number;
+            /**
+             * Posts
+             * @description The first `per_day` posts, earliest first.
+             */
+            posts: components["schemas"]["CalendarPost"][];
+        };
+        /**
+         * CalendarPost
+         * @description A post as a calendar draws it: when, what (its text's first 100 characters), where.
+         */
+        CalendarPost: {
+            /** Id */
+            id: string;
+            /**
+             * Publish At
+             * Format: date-time
+             */
+            publish_at: string;
+            /**
+             * Local Time
+             * @description The time of day in the calendar's zone, HH:MM.
+             */
+            local_time: string;
+            status: components["schemas"]["PostStatus"];
+            /** Excerpt */
+            excerpt: string;
+            /** Targets */
+            targets: components["schemas"]["CalendarTarget"][];
+        };
+        /**
+         * CalendarTarget
+         * @description Where a post goes, and how it stands there.
+         */
+        CalendarTarget: {
+            platform: components["schemas"]["Platform"];
+            status: components["schemas"]["TargetStatus"];
         };
         /**
          * Caller
@@ -15780,6 +15864,65 @@ export interface operations {
             };
             /** @description Unsupported Media Type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_calendar_v1_calendar_get: {
+        parameters: {
+            query: {
+                /** @description The first day, YYYY-MM-DD. */
+                from: string;
+                /** @description The last day (inclusive); at most 62 days. */
+                to: string;
+                /** @description The IANA zone the days are in. */
+                timezone?: string;
+                /** @description Posts shown per day, earliest first. */
+                per_day?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calendar"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -210,6 +210,45 @@ def targets_of(conn: Connection, post_ids: Sequence[str]) -> dict[str, list[Row]
     return grouped
 
 
+def scheduled_between(
+    conn: Connection, tenant_id: str, since: datetime, until: datetime
+) -> list[tuple[str, datetime]]:
+    """(id, publish_at) of the tenant's posts publishing in [since, until), earliest first:
+    two columns from the (tenant_id, publish_at) index, however many posts there are."""
+    rows = conn.execute(
+        sa.select(posts.c.id, posts.c.publish_at)
+        .where(posts.c.tenant_id == tenant_id, posts.c.publish_at >= since,
+               posts.c.publish_at < until)
+        .order_by(posts.c.publish_at, posts.c.id)
+    )  # fmt: skip
+    return [(str(r[0]), r[1]) for r in rows]
+
+
+def summaries(
+    conn: Connection, tenant_id: str, post_ids: Sequence[str], excerpt: int
+) -> tuple[dict[str, Row], dict[str, list[Row]]]:
+    """The tenant's posts `post_ids` as a calendar shows them (id, status, the first
+    `excerpt` characters of the text) and their targets' platform and status."""
+    if not post_ids:
+        return {}, {}
+    text = sa.func.substr(posts.c.text, 1, excerpt).label("excerpt")
+    found = conn.execute(
+        sa.select(posts.c.id, posts.c.status, text).where(
+            posts.c.tenant_id == tenant_id, posts.c.id.in_(post_ids)
+        )
+    )
+    shown = {str(r["id"]): r for r in every(found)}
+    grouped: dict[str, list[Row]] = {pid: [] for pid in shown}
+    rows = conn.execute(
+        sa.select(targets.c.post_id, targets.c.platform, targets.c.status)
+        .where(targets.c.post_id.in_(list(shown)))
+        .order_by(targets.c.id)
+    )
+    for row in every(rows):
+        grouped[row["post_id"]].append(row)
+    return shown, grouped
+
+
 def get_target(conn: Connection, target_id: str, *, tenant_id: str | None = None) -> Row | None:
     """A target (scoped to a tenant when one is given)."""
     row = _TARGET.first(conn, {"id": target_id})

@@ -295,6 +295,7 @@ posts = sa.Table(
     # Render a conforming variant for a target whose platform the video does not fit.
     sa.Column("auto_fit", sa.Boolean(), nullable=False, server_default="0"),
     sa.Index("ix_posts_tenant_status_id", "tenant_id", "status", "id"),
+    sa.Index("ix_posts_tenant_publish_at", "tenant_id", "publish_at"),
 )
 
 targets = sa.Table(

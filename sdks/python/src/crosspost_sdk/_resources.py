@@ -2389,6 +2389,37 @@ class Analytics(SyncResource):
         )
 
 
+class Calendar(SyncResource):
+    """`calendar`."""
+
+    def list(
+        self,
+        *,
+        from_: date | str,
+        to: date | str,
+        timezone: str | None = None,
+        per_day: int | None = None,
+        timeout: float | None = None,
+    ) -> models.Calendar:
+        """Get Calendar.
+
+        Each day of [from, to] in `timezone`: how many posts publish on it (whatever their
+        status) and the first `per_day` of them, with their time, status, text excerpt and
+        targets. The posts beyond are in `GET /v1/posts?scheduled_since=…&scheduled_until=…`.
+
+        GET /v1/calendar
+        """
+        return self._t.call(
+            Call(
+                "GET",
+                "/v1/calendar",
+                params={"from": from_, "to": to, "timezone": timezone, "per_day": per_day},
+                timeout=timeout,
+            ),
+            models.Calendar,
+        )
+
+
 class PostsTargets(SyncResource):
     """`posts.targets`."""
 
@@ -3690,6 +3721,7 @@ class Resources(SyncResource):
         self.media = Media(transport)
         self.uploads = Uploads(transport)
         self.posts = Posts(transport)
+        self.calendar = Calendar(transport)
         self.analytics = Analytics(transport)
         self.targets = Targets(transport)
         self.accounts = Accounts(transport)
@@ -6099,6 +6131,37 @@ class AsyncAnalytics(AsyncResource):
         )
 
 
+class AsyncCalendar(AsyncResource):
+    """`calendar`."""
+
+    async def list(
+        self,
+        *,
+        from_: date | str,
+        to: date | str,
+        timezone: str | None = None,
+        per_day: int | None = None,
+        timeout: float | None = None,
+    ) -> models.Calendar:
+        """Get Calendar.
+
+        Each day of [from, to] in `timezone`: how many posts publish on it (whatever their
+        status) and the first `per_day` of them, with their time, status, text excerpt and
+        targets. The posts beyond are in `GET /v1/posts?scheduled_since=…&scheduled_until=…`.
+
+        GET /v1/calendar
+        """
+        return await self._t.call(
+            Call(
+                "GET",
+                "/v1/calendar",
+                params={"from": from_, "to": to, "timezone": timezone, "per_day": per_day},
+                timeout=timeout,
+            ),
+            models.Calendar,
+        )
+
+
 class AsyncPostsTargets(AsyncResource):
     """`posts.targets`."""
 
@@ -7410,6 +7473,7 @@ class AsyncResources(AsyncResource):
         self.media = AsyncMedia(transport)
         self.uploads = AsyncUploads(transport)
         self.posts = AsyncPosts(transport)
+        self.calendar = AsyncCalendar(transport)
         self.analytics = AsyncAnalytics(transport)
         self.targets = AsyncTargets(transport)
         self.accounts = AsyncAccounts(transport)

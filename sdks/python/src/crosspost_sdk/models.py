@@ -4,7 +4,7 @@ from the OpenAPI document: do not edit."""
 from __future__ import annotations
 from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, SecretStr
-from datetime import date
+from datetime import date as date_aliased
 
 
 class RefreshToken(RootModel[str]):
@@ -845,7 +845,7 @@ class DistributionRequest(BaseModel):
         ),
     ] = None
     release_date: Annotated[
-        date | None,
+        date_aliased | None,
         Field(
             description="When the release goes live in stores (today or later); the release's digital_release_date, else today, when absent.",
             title="Release Date",
@@ -5325,6 +5325,41 @@ class BrandKitPublic(BaseModel):
     updated_at: Annotated[AwareDatetime, Field(title="Updated At")]
 
 
+class CalendarTarget(BaseModel):
+    """
+    Where a post goes, and how it stands there.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    platform: Annotated[
+        Literal["youtube", "tiktok", "instagram", "x", "linkedin", "soundcloud"],
+        Field(description="A destination crosspost can publish to.", title="Platform"),
+    ]
+    status: Annotated[
+        Literal[
+            "scheduled",
+            "queued",
+            "uploading",
+            "processing",
+            "publishing",
+            "published",
+            "failed",
+            "unconfirmed",
+            "reconciling",
+            "waiting",
+            "needs_reauth",
+            "cancelled",
+            "deleted",
+        ],
+        Field(
+            description="Where one (post, account) pair stands in the state machine (ARCHITECTURE §3).",
+            title="TargetStatus",
+        ),
+    ]
+
+
 class ConnectRequest(BaseModel):
     """
     Start connecting an account by OAuth.
@@ -5628,7 +5663,7 @@ class DistributionPublic(BaseModel):
             title="Action",
         ),
     ]
-    release_date: Annotated[date, Field(title="Release Date")]
+    release_date: Annotated[date_aliased, Field(title="Release Date")]
     attempt: Annotated[
         int,
         Field(
@@ -6584,14 +6619,14 @@ class ReleaseCreate(BaseModel):
     p_line: RightsLine
     c_line: RightsLine
     original_release_date: Annotated[
-        date | None,
+        date_aliased | None,
         Field(
             description="When the music first came out anywhere (a re-release).",
             title="Original Release Date",
         ),
     ] = None
     digital_release_date: Annotated[
-        date | None,
+        date_aliased | None,
         Field(
             description="The date it goes live on stores; set per distribution too.",
             title="Digital Release Date",
@@ -6660,14 +6695,14 @@ class ReleaseFields(BaseModel):
     p_line: RightsLine
     c_line: RightsLine
     original_release_date: Annotated[
-        date | None,
+        date_aliased | None,
         Field(
             description="When the music first came out anywhere (a re-release).",
             title="Original Release Date",
         ),
     ] = None
     digital_release_date: Annotated[
-        date | None,
+        date_aliased | None,
         Field(
             description="The date it goes live on stores; set per distribution too.",
             title="Digital Release Date",
@@ -6717,8 +6752,8 @@ class ReleasePublic(BaseModel):
     ]
     p_line: Annotated[str, Field(description='e.g. "℗ 2026 Label".', title="P Line")]
     c_line: Annotated[str, Field(description='e.g. "© 2026 Label".', title="C Line")]
-    original_release_date: Annotated[date | None, Field(title="Original Release Date")]
-    digital_release_date: Annotated[date | None, Field(title="Digital Release Date")]
+    original_release_date: Annotated[date_aliased | None, Field(title="Original Release Date")]
+    digital_release_date: Annotated[date_aliased | None, Field(title="Digital Release Date")]
     territories: Annotated[list[str], Field(title="Territories")]
     artwork_media_id: Annotated[str | None, Field(title="Artwork Media Id")]
     duration_seconds: Annotated[float, Field(title="Duration Seconds")]
@@ -7115,6 +7150,39 @@ class WebhookTarget(BaseModel):
     external_id: Annotated[str | None, Field(title="External Id")]
     external_url: Annotated[str | None, Field(title="External Url")]
     error: WebhookTargetError | None
+
+
+class CalendarPost(BaseModel):
+    """
+    A post as a calendar draws it: when, what (its text's first 100 characters), where.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    id: Annotated[str, Field(title="Id")]
+    publish_at: Annotated[AwareDatetime, Field(title="Publish At")]
+    local_time: Annotated[
+        str,
+        Field(
+            description="The time of day in the calendar's zone, HH:MM.",
+            title="Local Time",
+        ),
+    ]
+    status: Annotated[
+        Literal[
+            "scheduled",
+            "publishing",
+            "published",
+            "partially_published",
+            "failed",
+            "cancelled",
+            "deleted",
+        ],
+        Field(description="The rollup of a post's targets.", title="PostStatus"),
+    ]
+    excerpt: Annotated[str, Field(title="Excerpt")]
+    targets: Annotated[list[CalendarTarget], Field(title="Targets")]
 
 
 class Caller(BaseModel):
@@ -7606,6 +7674,25 @@ class TwoWayPagePostPublic(BaseModel):
     ]
 
 
+class CalendarDay(BaseModel):
+    """
+    One local day: how many posts publish on it, and the first `per_day` of them.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    date: Annotated[date_aliased, Field(title="Date")]
+    total: Annotated[
+        int,
+        Field(description="Posts publishing this day, shown or not.", title="Total"),
+    ]
+    posts: Annotated[
+        list[CalendarPost],
+        Field(description="The first `per_day` posts, earliest first.", title="Posts"),
+    ]
+
+
 class ExportReadyEvent(BaseModel):
     """
     The `export.ready` event. A clip's render (`POST /v1/clips/{id}/renders`) finished: its video is a media item, publishable like any upload, and its poster can be downloaded. Sent once per render. Members are camelCase, as seed 000's partner apps read them.
@@ -7715,3 +7802,15 @@ class TargetDeletedEvent(BaseModel):
         Field(description="When the event happened (UTC).", title="Timestamp"),
     ]
     data: TargetEventData
+
+
+class Calendar(BaseModel):
+    """
+    Every day of [from, to] in the zone, busy or not.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    timezone: Annotated[str, Field(title="Timezone")]
+    days: Annotated[list[CalendarDay], Field(title="Days")]

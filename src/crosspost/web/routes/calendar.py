@@ -5,7 +5,6 @@ when a post can no longer move)."""
 from __future__ import annotations
 
 import calendar as months
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -21,9 +20,8 @@ from crosspost.web.pages import render, secure
 from crosspost.web.people import Person, signed_in
 
 router = APIRouter()
-# At most this many posts are drawn in one view (three API pages); a busier view says so.
-_MOST = 300
-_PAGE = 100
+# Posts drawn per day, earliest first; a busier day links to all of its posts.
+_SHOWN = {"month": 4, "week": 12}
 # Set by the dashboard's script from the browser's own zone.
 ZONE_COOKIE = "cp_tz"
 
@@ -38,16 +36,11 @@ class View:
     zone: ZoneInfo
     focus: date
 
-    @property
-    def since(self) -> datetime:
-        """The view's first instant, in UTC."""
-        return datetime.combine(self.days[0], time(), self.zone).astimezone(UTC)
-
-    @property
-    def until(self) -> datetime:
-        """The instant after the view's last day, in UTC."""
-        after = self.days[-1] + timedelta(days=1)
-        return datetime.combine(after, time(), self.zone).astimezone(UTC)
+    def bounds(self, day: date) -> tuple[str, str]:
+        """The UTC instants `day` starts and ends at in the view's zone (ISO 8601)."""
+        since = datetime.combine(day, time(), self.zone).astimezone(UTC)
+        until = datetime.combine(day + timedelta(days=1), time(), self.zone).astimezone(UTC)
+        return since.isoformat(), until.isoformat()
 
     def step(self, forward: bool) -> date:
         """The first day of the next (or previous) view."""
@@ -81,20 +74,12 @@ def view_of(kind: str, day: date, zone: ZoneInfo) -> View:
     return View("month", first, [d for week in weeks for d in week], zone, first)
 
 
-async def scheduled(api: Api, view: View) -> tuple[list[dict[str, Any]], bool]:
-    """The posts scheduled in the view, oldest first; True when there were more to show."""
-    found: list[dict[str, Any]] = []
-    cursor = ""
-    while len(found) < _MOST:
-        page = await api.get(
-            "/v1/posts", scheduled_since=view.since.isoformat(), cursor=cursor, limit=_PAGE,
-            scheduled_until=view.until.isoformat(), order="oldest",
-        )  # fmt: skip
-        found.extend(page["data"])
-        cursor = page["next_cursor"] or ""
-        if not cursor:
-            return found, False
-    return found, True
+async def scheduled(api: Api, view: View) -> dict[date, dict[str, Any]]:
+    """Each day of the view: its count of posts and the first few (GET /v1/calendar)."""
+    shown = _SHOWN[view.kind]
+    found = await api.get("/v1/calendar", timezone=view.zone.key, per_day=shown, **{
+        "from": view.days[0].isoformat(), "to": view.days[-1].isoformat()})  # fmt: skip
+    return {date.fromisoformat(d["date"]): d for d in found["days"]}
 
 
 def _day(request: Request, given: str, zone: ZoneInfo) -> date:
@@ -110,14 +95,10 @@ async def _page(
 ) -> Response:
     zone = zone_of(request, tz)
     view = view_of(kind, _day(request, day, zone), zone)
-    posts, more = await scheduled(api, view)
-    by_day: dict[date, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-    for post in posts:
-        local = datetime.fromisoformat(post["publish_at"]).astimezone(zone)
-        by_day[local.date()].append((local.strftime("%H:%M"), post))
+    by_day = await scheduled(api, view)
     status = values.pop("status", 200)
     return render(request, "calendar.html", status, person=person, view=view, by_day=by_day,
-                  more=more, zone=zone.key, previous=view.step(False), next=view.step(True),
+                  zone=zone.key, previous=view.step(False), next=view.step(True),
                   weekdays=list(months.day_abbr), **values)  # fmt: skip
 
 

@@ -51,14 +51,20 @@ async def list_posts(
     request: Request,
     status: Annotated[str, Query(max_length=40)] = "",
     cursor: Annotated[str, Query(max_length=400)] = "",
+    scheduled_since: Annotated[str, Query(max_length=40)] = "",
+    scheduled_until: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
-    """The tenant's posts, newest first, narrowed by status; a page at a time."""
+    """The tenant's posts, newest first, narrowed by status (and by when they publish, as
+    a busy calendar day links here); a page at a time."""
     person, api = await signed_in(request)
     wanted = status if status in {s.value for s in PostStatus} else ""
-    page = await api.get("/v1/posts", status=wanted, cursor=cursor, limit=25)
+    page = await api.get("/v1/posts", status=wanted, cursor=cursor, limit=25,
+                         scheduled_since=scheduled_since,
+                         scheduled_until=scheduled_until)  # fmt: skip
     template = "posts/rows.html" if request.headers.get("hx-request") else "posts/list.html"
     return render(request, template, person=person, page=page, status=wanted,
-                  statuses=[s.value for s in PostStatus])  # fmt: skip
+                  statuses=[s.value for s in PostStatus],
+                  scheduled=(scheduled_since, scheduled_until))  # fmt: skip
 
 
 async def _post(api: Any, post_id: str) -> dict[str, Any]:
