@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,6 +219,12 @@ def test_a_user_composes_connects_hooks_and_reads_usage_by_clicking(
     page.goto(f"{served.url}/app/calendar?day=2099-03-14&tz=Europe/Paris")
     expect(page.locator("td[data-day='2099-03-14']")).to_contain_text("09:30 a text for next month")
     screens.check("calendar")
+    # Dragged to the 16th: the same time of day there, through the API.
+    entry = page.locator("td[data-day='2099-03-14'] li", has_text="a text for next month")
+    entry.drag_to(page.locator("td[data-day='2099-03-16']"))
+    expect(page.get_by_role("status")).to_contain_text("moved")
+    expect(page.locator("td[data-day='2099-03-16']")).to_contain_text("09:30 a text for next month")
+    expect(page.locator("td[data-day='2099-03-14']")).not_to_contain_text("a text for next month")
 
     # Connect an account: the platform's consent page, and back to the list.
     page.get_by_role("link", name="Accounts").click()
@@ -241,6 +249,7 @@ def test_a_user_composes_connects_hooks_and_reads_usage_by_clicking(
         assert page.get_by_label("Signing secret").input_value().startswith("whsec_")
         screens.check("webhook-added")
         page.get_by_role("link", name=f"{receiver.url}/hook").click()
+        screens.check("webhook-endpoint")
         page.get_by_role("button", name="Send a test event").click()
         expect(page.get_by_role("status")).to_contain_text("test event sent")
         link = page.get_by_role("link", name="webhook.test")
@@ -263,3 +272,68 @@ def test_a_user_composes_connects_hooks_and_reads_usage_by_clicking(
     page.get_by_role("link", name="Usage").click()
     expect(page.get_by_role("img", name=re.compile("API calls per day"))).to_be_visible()
     screens.check("usage")
+
+
+def test_the_other_screens_and_the_operator_console_by_clicking(
+    serve: Servers, browser: Browser, tmp_path: Path
+) -> None:
+    """Studio, content, releases, OAuth apps and signing, each checked by axe; then the
+    operator signs in to the console, reads the traffic and switches a flag off."""
+    home = tmp_path / "home"
+    served = serve(clean_env(CROSSPOST_HOME=str(home)), tmp_path)
+    sign_in = served.banner["dashboard_sign_in"]
+    page = browser.new_context().new_page()
+    page.set_default_timeout(_WAIT_MS)
+    screens = Screens(page, tmp_path)
+    page.goto(f"{served.url}/app/studio")
+    page.get_by_label("Email").fill(sign_in["email"])
+    page.get_by_label("Password").fill(sign_in["password"])
+    page.get_by_role("button", name="Sign in").click()
+
+    # Studio: a project made by clicking, and its page.
+    expect(page.get_by_role("heading", name="Studio")).to_be_visible()
+    screens.check("studio")
+    page.get_by_label("Name").fill("Launch stream")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="Launch stream")).to_be_visible()
+    screens.check("project")
+    for link, heading in (("Content", "Content"), ("Releases", "Releases")):
+        page.get_by_role("link", name=link, exact=True).click()
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        screens.check(link.lower())
+
+    # An OAuth app: its secret shown once; the signing page beside it.
+    page.get_by_role("link", name="OAuth apps").click()
+    page.locator("#app-name").fill("Partner app")
+    page.get_by_label("Redirect URIs").fill("https://partner.example/callback")
+    page.get_by_role("checkbox", name=re.compile("^posts:read")).first.check()
+    page.get_by_role("button", name="Register app").click()
+    secret = page.get_by_role("textbox", name="Client secret").input_value()
+    assert secret
+    screens.check("oauth-app")
+    page.get_by_role("link", name="Request signing").click()
+    expect(page.get_by_role("heading", name="Request signing")).to_be_visible()
+    screens.check("signing")
+
+    # The operator: a key from the CLI, the console, a flag switched off by clicking.
+    made = subprocess.run(
+        [sys.executable, "-m", "crosspost", "operator-keys", "create", "--name", "browser"],
+        env=served.env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    operator_key = made.stdout.strip().splitlines()[-1]
+    page.goto(f"{served.url}/app/admin")
+    page.get_by_label("Operator key").fill(operator_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Operator console")).to_be_visible()
+    expect(page.get_by_role("heading", name="API traffic")).to_be_visible()
+    screens.check("admin")
+    flag = "accounts.disconnect"
+    switch = page.locator(f"[id='enabled-{flag}']")
+    switch.uncheck()
+    page.get_by_role("button", name=f"Save {flag}").click()
+    expect(switch).not_to_be_checked()
+    stored = httpx.get(
+        f"{served.url}/v1/admin/flags/{flag}",
+        headers={"Authorization": f"Bearer {operator_key}"},
+    ).json()
+    assert stored["enabled"] is False
