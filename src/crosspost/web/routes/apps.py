@@ -85,26 +85,26 @@ async def create_app(
     return await _apps_page(request, person, api, 201, created_app=created)
 
 
-@router.post(_APPS + "/{app_id}/delete")
-async def delete_app(request: Request, app_id: str) -> Response:
-    """Revoke an app, which ends every grant people gave it."""
+async def _delete(request: Request, path: str) -> Response:
+    """DELETE `path` through the API; back to the apps page, with the API's reason if not."""
     person, api = await signed_in(request)
     try:
-        await api.send("DELETE", f"/v1/oauth-apps/{app_id}")
+        await api.send("DELETE", path)
     except Refused as refused:
         return await _refused_on_apps(request, person, api, refused)
     return secure(RedirectResponse(_APPS, status_code=303))
+
+
+@router.post(_APPS + "/{app_id}/delete")
+async def delete_app(request: Request, app_id: str) -> Response:
+    """Revoke an app, which ends every grant people gave it."""
+    return await _delete(request, f"/v1/oauth-apps/{app_id}")
 
 
 @router.post(_APPS + "/grants/{grant_id}/revoke")
 async def revoke_grant(request: Request, grant_id: str) -> Response:
     """End what a person authorised an app to do."""
-    person, api = await signed_in(request)
-    try:
-        await api.send("DELETE", f"/v1/oauth-grants/{grant_id}")
-    except Refused as refused:
-        return await _refused_on_apps(request, person, api, refused)
-    return secure(RedirectResponse(_APPS, status_code=303))
+    return await _delete(request, f"/v1/oauth-grants/{grant_id}")
 
 
 @router.post(_APPS + "/clients")
@@ -129,12 +129,7 @@ async def create_client(
 @router.post(_APPS + "/clients/{client_id}/delete")
 async def delete_client(request: Request, client_id: str) -> Response:
     """Revoke a client: it gets no new token and its tokens stop working."""
-    person, api = await signed_in(request)
-    try:
-        await api.send("DELETE", f"/v1/oauth-clients/{client_id}")
-    except Refused as refused:
-        return await _refused_on_apps(request, person, api, refused)
-    return secure(RedirectResponse(_APPS, status_code=303))
+    return await _delete(request, f"/v1/oauth-clients/{client_id}")
 
 
 def _secrets_of(key_id: str) -> str:
