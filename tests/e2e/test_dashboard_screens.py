@@ -175,12 +175,24 @@ def test_webhooks_secret_once_test_delivery_request_and_response(
     base = f"/app/developers/webhooks/{endpoint['id']}"
     tested = browser.post(f"{base}/test", {"form_key": "t1"})
     assert tested.status_code == 200 and "test event sent" in tested.text
+    # The page looks again until the test event's delivery has finished.
+    assert re.search(r'hx-get="[^"]*/deliveries\?status=&amp;awaiting=msg_\w+&amp;tries=\d+"',
+                     tested.text)  # fmt: skip
     wait_until("the test delivery", lambda: got)
 
+    shown_page = browser.http.get(base).text
+    assert 'data-live="/v1/events/stream"' in shown_page
+    live = re.search(r'data-live-events="([^"]*)"', shown_page)
+    assert live is not None and "post.published" in live.group(1).split()
+
     def delivered() -> str | None:
-        page = browser.http.get(base).text
-        found = re.search(r'href="(/app/developers/webhooks/[^"]+/events/(msg_[^"]+))"', page)
-        return found.group(1) if found and "succeeded" in page else None
+        # The rows the page redraws live; a pending delivery makes them redraw themselves.
+        rows = browser.http.get(f"{base}/deliveries").text
+        found = re.search(r'href="(/app/developers/webhooks/[^"]+/events/(msg_[^"]+))"', rows)
+        if found and "succeeded" in rows:
+            assert "load delay:2s" not in rows  # nothing under way: no more looks
+            return found.group(1)
+        return None
 
     delivery = wait_until("the delivery's success", delivered)
     shown = browser.http.get(delivery)

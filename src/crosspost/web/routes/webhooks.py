@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -16,6 +17,8 @@ from crosspost.web.people import Person, signed_in
 
 router = APIRouter()
 _HOOKS = "/app/developers/webhooks"
+_FINISHED = {"succeeded", "failed"}
+_LOOKS = 60  # a delivery log looks again every 2 s for at most two minutes
 # What each action on an endpoint's page says when it is done.
 _DONE = {"test": "test event sent", "rotate-secret": "secret rotated",
          "disable": "endpoint disabled", "enable": "endpoint enabled"}  # fmt: skip
@@ -61,15 +64,42 @@ async def create_endpoint(request: Request) -> Response:
     return await _list_page(request, person, api, 201, created=created)
 
 
+async def _deliveries(
+    request: Request, api: Api, endpoint_id: str, awaiting: str = ""
+) -> dict[str, Any]:
+    """The newest deliveries (of the status asked for), where the page redraws them, and
+    whether it should look again soon: while one is under way, or while the event an
+    action just made (`awaiting`) has no finished delivery yet (a test event is written at
+    once and delivered a moment later; the event stream does not carry it)."""
+    query = request.query_params
+    wanted = query.get("status", "")
+    awaiting = awaiting or query.get("awaiting", "")
+    tries = int(query["tries"]) if query.get("tries", "").isdigit() else _LOOKS
+    found = (await api.get(f"{_base(endpoint_id)}/deliveries", status=wanted, limit=50))["data"]
+    finished = {d["event_id"] for d in found if d["status"] in _FINISHED}
+    again = tries > 0 and (
+        any(d["status"] not in _FINISHED for d in found) or (awaiting and awaiting not in finished)
+    )
+    url = f"{_HOOKS}/{endpoint_id}/deliveries?" + urlencode({"status": wanted})
+    look = url + "&" + urlencode({"awaiting": awaiting, "tries": tries - 1}) if again else ""
+    return {"deliveries": found, "status_filter": wanted, "deliveries_url": url, "look_again": look}
+
+
 async def _endpoint_page(
-    request: Request, person: Person, api: Api, endpoint_id: str, status: int = 200, **values: Any
+    request: Request,
+    person: Person,
+    api: Api,
+    endpoint_id: str,
+    status: int = 200,
+    awaiting: str = "",
+    **values: Any,
 ) -> Response:
     endpoint = await api.get(_base(endpoint_id))
-    wanted = request.query_params.get("status", "")
-    deliveries = await api.get(f"{_base(endpoint_id)}/deliveries", status=wanted, limit=50)
+    types = await api.get("/v1/webhooks/event-types")
     return render(request, "webhooks/endpoint.html", status, person=person, endpoint=endpoint,
-                  deliveries=deliveries["data"], status_filter=wanted,
-                  form_key=secrets.token_urlsafe(16), **values)  # fmt: skip
+                  live_events=" ".join(t["type"] for t in types["data"]),
+                  form_key=secrets.token_urlsafe(16),
+                  **await _deliveries(request, api, endpoint_id, awaiting), **values)  # fmt: skip
 
 
 @router.get(_HOOKS + "/{endpoint_id}")
@@ -77,6 +107,14 @@ async def show_endpoint(request: Request, endpoint_id: str) -> Response:
     """An endpoint: its settings, its actions and its newest deliveries."""
     person, api = await signed_in(request)
     return await _endpoint_page(request, person, api, endpoint_id)
+
+
+@router.get(_HOOKS + "/{endpoint_id}/deliveries")
+async def delivery_rows(request: Request, endpoint_id: str) -> Response:
+    """The delivery log's rows, as the page redraws them live."""
+    person, api = await signed_in(request)
+    return render(request, "webhooks/deliveries.html", person=person, endpoint={"id": endpoint_id},
+                  **await _deliveries(request, api, endpoint_id))  # fmt: skip
 
 
 @router.post(_HOOKS + "/{endpoint_id}/{action}")
@@ -109,8 +147,9 @@ async def act(
         return await _endpoint_page(request, person, api, endpoint_id, refused.status,
                                     error=refused.message)  # fmt: skip
     secret = answer.get("secret") if action == "rotate-secret" and answer else None
+    awaiting = answer.get("event_id", "") if action == "test" and answer else ""
     return await _endpoint_page(request, person, api, endpoint_id, note=note, secret=secret,
-                                rotated=action == "rotate-secret")  # fmt: skip
+                                rotated=action == "rotate-secret", awaiting=awaiting)  # fmt: skip
 
 
 @router.get(_HOOKS + "/{endpoint_id}/events/{event_id}")
