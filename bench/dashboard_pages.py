@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from bench._stack import percentile, running_server
+from bench._stack import bench_database, percentile, running_server
 from crosspost.identity.sandbox_owner import SANDBOX_EMAIL
 
 
@@ -56,7 +56,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    with running_server(database_url=args.database_url, workers=0) as server:
+    with (
+        bench_database(args.database_url) as url,
+        running_server(database_url=url, workers=0) as server,
+    ):
         asyncio.run(_seed(server.url, server.key, args.posts, args.clients))
         password = (server.home / "sandbox-password").read_text().strip()
         with httpx.Client(base_url=server.url, headers={"Origin": server.url}, timeout=60) as http:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from bench._stack import running_server
+from bench._stack import bench_database, running_server
 
 PASSWORD = "correct horse battery staple"
 _LINK = re.compile(r"\?token=([\w-]+)")
@@ -66,7 +66,10 @@ def main() -> None:
     # A high per-address budget: this measures sign-in, not the limit that guards it.
     extra = {"CROSSPOST_LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
              "CROSSPOST_LOGIN_MAX_FAILURES": "1000000"}  # fmt: skip
-    with running_server(database_url=args.database_url, workers=0, extra_env=extra) as server:
+    with (
+        bench_database(args.database_url) as url,
+        running_server(database_url=url, workers=0, extra_env=extra) as server,
+    ):
         emails = [f"owner{i}@bench.test" for i in range(args.clients)]
         for email in emails:
             _owner(server.env, server.url, email)

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench._stack import percentile, profiled, running_server
+from bench._stack import bench_database, percentile, profiled, running_server
 
 # A sampled stack belongs to the first phase (in this order) whose marker appears in it;
 # py-spy leaves out threads that wait (sleeping on a lock, a socket, a queue).
@@ -138,13 +138,16 @@ def main() -> None:
         "CROSSPOST_JOB_POLL_SECONDS": "0.05",
         "CROSSPOST_FAKE_PROCESSING_SECONDS": "0.05",
     }
-    with running_server(
-        database_url=args.database_url,
-        workers=args.workers,
-        extra_env=extra,
-        split=args.split,
-        worker_processes=args.worker_processes,
-    ) as server:
+    with (
+        bench_database(args.database_url) as url,
+        running_server(
+            database_url=url,
+            workers=args.workers,
+            extra_env=extra,
+            split=args.split,
+            worker_processes=args.worker_processes,
+        ) as server,
+    ):
         clip = Path(tempfile.mkdtemp()) / "clip.mp4"
         make_video(clip, seconds=1.0)
         auth = {"Authorization": f"Bearer {server.key}"}

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from bench._stack import running_server
+from bench._stack import bench_database, running_server
 
 VIDEO_PLATFORMS = ["youtube", "tiktok", "instagram", "x", "linkedin"]
 PLATFORMS = [*VIDEO_PLATFORMS, "soundcloud"]
@@ -242,9 +242,10 @@ def main() -> None:
         "CROSSPOST_COMMIT_SETTLE_SECONDS": "10",
     }
     rng = random.Random(1)
-    with running_server(
-        database_url=args.database_url, extra_env=extra, split=True, worker_processes=0
-    ) as server:
+    with (
+        bench_database(args.database_url) as url,
+        running_server(database_url=url, extra_env=extra, split=True, worker_processes=0) as server,
+    ):
         folder = Path(tempfile.mkdtemp())
         video_path = make_video(folder / "clip.mp4", seconds=4.0, width=720, height=1280)
         audio_path = make_audio(folder / "track.mp3", seconds=3.0)
