@@ -21,7 +21,7 @@ from crosspost.web.people import Person, signed_in
 
 router = APIRouter()
 # Posts drawn per day, earliest first; a busier day links to all of its posts.
-_SHOWN = {"month": 4, "week": 12}
+_SHOWN = {"month": 3, "week": 12}
 # Set by the dashboard's script from the browser's own zone.
 ZONE_COOKIE = "cp_tz"
 
