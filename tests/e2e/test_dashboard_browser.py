@@ -6,7 +6,6 @@ serious violation; a failing step leaves a screenshot of each page in the test's
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -17,8 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -26,46 +24,20 @@ from starlette.routing import Route
 
 from crosspost.fakes.server import serve_in_thread
 from crosspost.media.samples import make_video
-from tests.conftest import browser_path
+from tests.e2e.axe import Screens, chromium
 from tests.served import Servers, clean_env
 
 pytestmark = pytest.mark.slow
 
-_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-_SERIOUS = ("serious", "critical")
 _WAIT_MS = 30_000
 expect.set_options(timeout=_WAIT_MS)
 
 
-class Screens:
-    """Pages visited, so that a failure can leave a screenshot of each."""
-
-    def __init__(self, page: Page, out: Path) -> None:
-        self.page, self.out, self.seen = page, out, 0
-
-    def check(self, name: str) -> None:
-        """Axe on the page as it stands: no serious or critical violation."""
-        self.seen += 1
-        self.page.screenshot(path=str(self.out / f"{self.seen:02d}-{name}.png"), full_page=True)
-        results = Axe().run(self.page)
-        serious = [
-            {"id": v["id"], "impact": v["impact"], "nodes": [n["html"] for n in v["nodes"][:3]]}
-            for v in results.response["violations"]
-            if v["impact"] in _SERIOUS
-        ]
-        assert serious == [], f"{name}: {json.dumps(serious, indent=1)}"
-
-
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless; nothing else is downloaded."""
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=browser_path(), args=_FLAGS, headless=True)
+    """Debian's chromium, headless."""
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _post(api_url: str, key: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,11 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from pathlib import Path
 
 import pytest
 
+from tests.e2e.axe import check_pages
 from tests.e2e.conftest import Stack
 from tests.e2e.dashboard import FORM_KEY, Browser, with_owner
 from tests.e2e.pipelines import REPO, make_pipeline
@@ -30,7 +32,7 @@ def stack(make_stack: Callable[..., Stack]) -> Stack:
     return with_owner(make_stack(workers=1))
 
 
-def test_content_screens_run_a_pipeline_and_review_its_items(stack: Stack) -> None:
+def test_content_screens_run_a_pipeline_and_review_its_items(stack: Stack, tmp_path: Path) -> None:
     browser = Browser(stack)
     empty = browser.http.get("/app/content")
     assert empty.status_code == 200
@@ -130,3 +132,6 @@ def test_content_screens_run_a_pipeline_and_review_its_items(stack: Stack) -> No
     for path in ("/app/content/items/item_nope", "/app/content/pipelines/pipe_nope"):
         missing = browser.http.get(path)
         assert missing.status_code == 404 and "That did not work" in missing.text
+    # In Chromium, with axe: the screens with what this test put on them.
+    pages = {"content": "/app/content", "pipeline": pipeline_page, "item": item_page}
+    check_pages(browser.http, pages, tmp_path)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from html import unescape
+from pathlib import Path
 
 import pytest
 
+from tests.e2e.axe import check_pages
 from tests.e2e.conftest import Stack
 from tests.e2e.dashboard import FORM_KEY, Browser, with_owner
 from tests.e2e.music import OTHER_UPC, UPC, release_body
@@ -38,7 +40,7 @@ def _cards(page: str) -> dict[str, str]:
 
 
 def test_releases_list_a_release_shows_its_stores_and_is_distributed_and_taken_down(
-    stack: Stack,
+    stack: Stack, tmp_path: Path
 ) -> None:
     """The list pages back through the API's cursor; a release's page shows its tracks, the
     API's refusals, and once distributed a card per store with its status, link or reason,
@@ -128,3 +130,6 @@ def test_releases_list_a_release_shows_its_stores_and_is_distributed_and_taken_d
     assert row is not None and '<span class="status status-taken_down">taken down</span>' in (
         row.group(0)
     )
+    # In Chromium, with axe: the list, and a release with its cards and ledger.
+    pages = {"releases": "/app/releases", "release": f"/app/releases/{first['id']}"}
+    check_pages(browser.http, pages, tmp_path)

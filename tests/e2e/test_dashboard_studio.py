@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from crosspost.studio.highlight_samples import make_highlight_source
+from tests.e2e.axe import check_pages
 from tests.e2e.conftest import Stack, wait_until
 from tests.e2e.dashboard import FORM_KEY, Browser, with_owner
 
@@ -154,3 +155,5 @@ def test_a_project_is_made_scanned_and_its_clip_rendered_from_the_studio(
     oldest = browser.http.get(f"/app/studio?cursor={unescape(older)}")
     assert oldest.status_code == 200 and "Launch stream" in oldest.text
     assert "Project 19" not in oldest.text and "Newest projects" in oldest.text
+    # In Chromium, with axe: a project with its scan, clip card and ready render.
+    check_pages(browser.http, {"project": f"/app/studio/projects/{project_id}"}, tmp_path)
