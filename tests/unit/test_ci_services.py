@@ -21,7 +21,12 @@ STUBS = {
     "psql": (
         'if [ -e "$STATE/psql_refuses" ]; then '
         "echo 'psql: error: FATAL:  password authentication failed for user \"postgres\"' >&2; "
-        "exit 2; fi; echo 1"
+        'exit 2; fi; case "$*" in '
+        '*"show max_connections"*) cat "$STATE/max_connections" 2>/dev/null || echo 400 ;; '
+        '*"alter system set max_connections"*) '
+        'echo "psql alter max_connections" >> "$STATE/calls"; '
+        'echo 400 > "$STATE/max_connections" ;; '
+        "*) echo 1 ;; esac"
     ),
     "redis-cli": '[ -e "$STATE/redis_up" ] && echo PONG || { echo refused >&2; exit 1; }',
     "redis-server": (
@@ -99,6 +104,21 @@ def test_services_that_answer_are_left_alone(state: Path) -> None:
     (state / "redis_up").touch()
     run = _run(state)
     assert (run.code, run.calls) == (0, []), run.err
+
+
+def test_a_server_with_room_for_too_few_connections_is_given_more(state: Path) -> None:
+    """max_connections 100 on the local server: raised, and the cluster restarted once."""
+    (state / "pg_up").touch()
+    (state / "redis_up").touch()
+    (state / "max_connections").write_text("100\n")
+    run = _run(state)
+    assert run.code == 0, run.err
+    assert run.calls == [
+        "psql alter max_connections",
+        "pg_ctlcluster --skip-systemctl-redirect 16 main restart",
+    ]
+    assert (state / "max_connections").read_text().strip() == "400"
+    assert _run(state).calls == run.calls  # once: the next run finds the room there
 
 
 def test_no_cluster_on_5432_is_named_with_the_clusters_there_are(state: Path) -> None:
