@@ -92,6 +92,25 @@ def test_dedupe_key_makes_a_second_enqueue_a_no_op(store: JobStore) -> None:
     assert enqueue(store, dedupe_key="publish:tgt_1") > first
 
 
+def test_a_released_key_lets_the_same_work_be_queued_while_its_last_job_finishes(
+    store: JobStore,
+) -> None:
+    """A running job that freed its key in a fenced transaction: the key enqueued again is a
+    new job, which survives the old one's completion; a job that keeps its key swallows it."""
+    first = enqueue(store, dedupe_key="fit:tgt_1")
+    job = claim_one(store, "w")
+    with store.db.write() as conn:
+        assert store.enqueue(conn, "test.v1", {}, dedupe_key="fit:tgt_1") is None
+    with store.db.write() as conn:
+        store.fence(conn, job.id, job.attempts)
+        store.release_key(conn, job.id)
+    second = enqueue(store, dedupe_key="fit:tgt_1")
+    assert second > first
+    assert store.complete([job.lease]) == {first}
+    again = claim_one(store, "w")
+    assert (again.id, again.dedupe_key) == (second, "fit:tgt_1")
+
+
 def test_claim_respects_run_at_and_order(store: JobStore, clock: FrozenClock) -> None:
     """Only due jobs are claimed, earliest run_at first; a future job waits for its time."""
     now = clock.now()

@@ -401,6 +401,10 @@ class SqlJobStore(abc.ABC):
         if changed != 1:
             raise LeaseLost(f"job {job_id} is no longer held at attempt {attempts}", job_id=job_id)
 
+    def release_key(self, conn: Connection, job_id: int) -> None:
+        """Free the job's dedupe key inside the caller's fenced transaction (see JobStore)."""
+        conn.execute(jobs.update().where(jobs.c.id == job_id).values(dedupe_key=None))
+
     # Operators -----------------------------------------------------------------------
 
     def get(self, job_id: int) -> Job | None:

@@ -63,6 +63,11 @@ class JobContext:
             self.mark_lost()
             raise
 
+    def release_key(self, conn: Connection) -> None:
+        """In a fenced transaction that records the job's outcome: free its dedupe key, so
+        that work asked for after that commit (a retry) is queued anew, not lost."""
+        self._store.release_key(conn, self.job.id)
+
     def heartbeat(self) -> bool:
         """Extend the lease now (the runner also does so every third of the lease)."""
         held = self._store.heartbeat(self.job.id, self.job.attempts, self._lease_seconds)

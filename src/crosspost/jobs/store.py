@@ -149,6 +149,12 @@ class JobStore(Protocol):
         """Inside the caller's transaction, prove the lease is still held or raise LeaseLost."""
         ...
 
+    def release_key(self, conn: Connection, job_id: int) -> None:
+        """Inside the caller's fenced transaction, free the job's dedupe key: the outcome that
+        transaction records is the job's last word, so the same key enqueued from its commit
+        on makes a new job rather than being swallowed by this finishing one."""
+        ...
+
     def get(self, job_id: int) -> Job | None:
         """One job, whatever its status."""
         ...

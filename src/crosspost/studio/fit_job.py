@@ -178,6 +178,9 @@ def _fail(
     explained = f"auto_fit could not render {variant}: {message}"
     with svc.db.write() as conn:
         ctx.fence(conn)
+        # Once this commits a person may retry the target, whose new fit job must not be
+        # taken for this one (still finishing: its row goes a moment later).
+        ctx.release_key(conn)
         current = posts.get_target(conn, target["id"])
         if current is not None and not TargetStatus(current["status"]).terminal:
             transition(
