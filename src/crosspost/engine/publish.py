@@ -191,10 +191,15 @@ class _PublishRun:
         )
 
     # -- fenced writes -------------------------------------------------------------------
-    def _write(self, target: Mapping[str, Any], **kwargs: Any) -> None:
+    def _write(self, target: Mapping[str, Any], *, last: bool = False, **kwargs: Any) -> None:
+        """Record a step under the job's fence; `last`: the run ends on it (failed, or parked
+        for a reconnect), so the job frees its dedupe key in the same commit and a retry or
+        reconnect from then on queues a new job instead of being swallowed by this one."""
         kwargs = {**self.carry, **kwargs}
         with self.svc.db.write() as conn:
             self.ctx.fence(conn)
+            if last:
+                self.ctx.release_key(conn)
             transition(conn, target, now=self.svc.clock.now(), **kwargs)
         self.carry = {}
 
@@ -220,6 +225,7 @@ class _PublishRun:
             if status is not TargetStatus.NEEDS_REAUTH:
                 self._write(
                     target,
+                    last=True,
                     status=TargetStatus.NEEDS_REAUTH,
                     event="publish_waiting_for_reauth",
                     data={"reason": loaded.account["last_error"] or "account needs reauth"},
@@ -257,6 +263,7 @@ class _PublishRun:
                 mark_needs_reauth(self.svc, loaded.account, reason)
                 self._write(
                     target,
+                    last=True,
                     status=TargetStatus.NEEDS_REAUTH,
                     event="publish_waiting_for_reauth",
                     data={"reason": reason},
@@ -303,6 +310,7 @@ class _PublishRun:
             first = violations[0]
             with self.svc.db.write() as conn:
                 self.ctx.fence(conn)
+                self.ctx.release_key(conn)  # the run ends here: see _write's `last`
                 transition(
                     conn,
                     target,
@@ -608,7 +616,7 @@ class _PublishRun:
             result.session = {**result.session, "_progress": progress}
         run_at = now + timedelta(seconds=result.wait_seconds) if result.wait_seconds > 0 else None
         # The step went through: the next step has its own transient budget.
-        fresh_budget = {"transient_errors": 0} if target["transient_errors"] else {}
+        fresh_budget: dict[str, Any] = {"transient_errors": 0} if target["transient_errors"] else {}
         self._write(
             target,
             status=result.status,
@@ -674,7 +682,8 @@ class _PublishRun:
                 columns["error_message"] = data["message"]
         if at is not None:
             data["next_attempt_at"] = at.isoformat()
-        self._write(target, status=status, event=event, data=data, next_attempt_at=at, **columns)
+        self._write(target, last=at is None, status=status, event=event, data=data,
+                    next_attempt_at=at, **columns)  # fmt: skip
         return RunAgain(at) if at is not None else Done()
 
 
